@@ -1,0 +1,120 @@
+"""Every exception and warning truststore_builder raises, under one base class each.
+
+The hierarchy::
+
+    TruststoreBuilderError
+    ├── InputError                 input that cannot be read (exit status 2)
+    │   ├── UnknownFormatError     content that is no certificate format we read
+    │   ├── MalformedInputError    a known format, badly encoded (truncated, bad base64, ...)
+    │   ├── NoCertificatesError    a file or directory that holds no certificate
+    │   ├── WrongPasswordError     wrong password, or a failed integrity check (MAC, JKS digest)
+    │   └── MissingPasswordError   a store that needs a password and was given none
+    ├── CheckError                 a check refuses the build (exit status 1)
+    │   ├── PinMismatchError       an NHS catalogue file does not match its pinned fingerprint
+    │   ├── NotACertificateAuthorityError
+    │   ├── EnvironmentMismatchError
+    │   └── ReadBackError          a written store does not read back as what was meant
+    └── OutputError                a file cannot or may not be written (exit status 2)
+        └── OutputExistsError      the destination exists and overwriting was not asked for
+
+Messages name the file (or input) and the rule, and never contain a password or key material.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckError",
+    "EnvironmentMismatchError",
+    "ExpiredCertificateWarning",
+    "InputError",
+    "MalformedInputError",
+    "MissingPasswordError",
+    "NoCertificatesError",
+    "NotACertificateAuthorityError",
+    "OutputError",
+    "OutputExistsError",
+    "PinMismatchError",
+    "ReadBackError",
+    "TruststoreBuilderError",
+    "TruststoreBuilderWarning",
+    "UnknownFormatError",
+    "WrongPasswordError",
+]
+
+
+class TruststoreBuilderError(Exception):
+    """Base class of every error truststore_builder raises.
+
+    Attributes:
+        source: The file, directory or input the error is about ("<bytes>" for in-memory data),
+            or None when no single input is to blame.
+    """
+
+    exit_status = 2
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        """Build the error; ``message`` should already name the input and the rule."""
+        super().__init__(message)
+        self.source = source
+
+
+class InputError(TruststoreBuilderError):
+    """Input that cannot be read: unknown format, malformed, empty or locked."""
+
+
+class UnknownFormatError(InputError):
+    """The content is none of the formats truststore_builder reads."""
+
+
+class MalformedInputError(InputError):
+    """The content looks like a known format but is not validly encoded."""
+
+
+class NoCertificatesError(InputError):
+    """A file, a byte string or a directory holds no certificate."""
+
+
+class WrongPasswordError(InputError):
+    """The password is wrong, or the store's integrity check (MAC, JKS digest) fails."""
+
+
+class MissingPasswordError(InputError):
+    """A store needs a password and none was given."""
+
+
+class CheckError(TruststoreBuilderError):
+    """A check refused the build: nothing has been written."""
+
+    exit_status = 1
+
+
+class PinMismatchError(CheckError):
+    """An NHS catalogue certificate does not match the fingerprint pinned in its manifest."""
+
+
+class NotACertificateAuthorityError(CheckError):
+    """A certificate that is not a CA was offered to a trust store without allow_leaf."""
+
+
+class EnvironmentMismatchError(CheckError):
+    """An NHS certificate from another environment was offered to this environment's store."""
+
+
+class ReadBackError(CheckError):
+    """A store, read back after serialisation, does not hold what was meant to go in."""
+
+
+class OutputError(TruststoreBuilderError):
+    """A file cannot, or may not, be written."""
+
+
+class OutputExistsError(OutputError):
+    """The destination exists and replacing it was not asked for."""
+
+
+class TruststoreBuilderWarning(UserWarning):
+    """Base class of every warning truststore_builder issues."""
+
+
+class ExpiredCertificateWarning(TruststoreBuilderWarning):
+    """A certificate in a store has expired (or is not yet valid) at the validation time."""

@@ -1,0 +1,271 @@
+"""The values truststore_builder passes around: catalogue records, store entries, trust stores.
+
+Certificates are cryptography's ``x509.Certificate``; these classes add what a store needs
+around them (an alias, where the certificate came from, what the NHS catalogue knows of it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = [
+    "Environment",
+    "Generation",
+    "NhsCa",
+    "StoreEntry",
+    "StoreFormat",
+    "TrustStore",
+    "TrustedEntry",
+    "sha256_fingerprint",
+]
+
+
+class Environment(enum.StrEnum):
+    """An NHS PKI environment: the live service, or a Path to Live (PTL) test environment."""
+
+    PROD = "prod"
+    INT = "int"
+    DEP = "dep"
+    DEV = "dev"
+    TRA = "tra"
+
+
+class Generation(enum.StrEnum):
+    """A generation of the NHS PKI hierarchy."""
+
+    G1 = "g1"
+    G2 = "g2"
+
+
+class StoreFormat(enum.StrEnum):
+    """A trust store file format truststore_builder writes."""
+
+    PEM = "pem"
+    PKCS12 = "p12"
+    JKS = "jks"
+    JCEKS = "jceks"
+    PKCS7 = "p7b"
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> StoreFormat:
+        """Infer the format from a file name's suffix (``.pem``, ``.p12``/``.pfx``, ...).
+
+        Raises:
+            ValueError: The suffix names no format we write.
+        """
+        suffix = Path(path).suffix.lower().lstrip(".")
+        aliases = {"crt": "pem", "cer": "pem", "pfx": "p12", "p7c": "p7b", "p7": "p7b"}
+        try:
+            return cls(aliases.get(suffix, suffix))
+        except ValueError:
+            msg = f"{path}: cannot tell the store format from the suffix {suffix!r}; name it"
+            raise ValueError(msg) from None
+
+
+def sha256_fingerprint(certificate: x509.Certificate) -> str:
+    """Return the certificate's SHA-256 fingerprint over its DER encoding, as lower-case hex."""
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+@attrs.frozen
+class NhsCa:
+    """One NHS CA as the catalogue's manifest describes it.
+
+    Attributes:
+        slug: Short stable name, also the alias in stores (``nhs-root-authority-g2``).
+        name: Display name (``NHS Root Authority G2``).
+        environments: The environments whose stores hold it.
+        generation: G1 or G2.
+        role: ``root`` or ``intermediate``.
+        purpose: ``authentication`` or ``signing``.
+        sha256: Pinned SHA-256 fingerprint (lower-case hex), or None where only SHA-1 is published.
+        sha1: Pinned SHA-1 fingerprint, where that is all that is published.
+        file: The certificate's file name in bundles/, or None where we do not ship it.
+    """
+
+    slug: str
+    name: str
+    environments: tuple[Environment, ...]
+    generation: Generation
+    role: str
+    purpose: str
+    sha256: str | None
+    sha1: str | None = None
+    file: str | None = None
+
+
+@attrs.frozen
+class StoreEntry:
+    """A certificate entry as read from an existing PKCS#12 or JKS store.
+
+    Attributes:
+        alias: The alias (PKCS#12 friendly name, JKS alias) in the store, or "" if it had none.
+        certificate: The certificate.
+        trusted: Whether the store marks it as a trusted certificate entry (Java's
+            trustedCertEntry) rather than part of a private key entry's chain.
+    """
+
+    alias: str
+    certificate: x509.Certificate
+    trusted: bool
+
+
+@attrs.frozen
+class TrustedEntry:
+    """A certificate in a trust store, with its alias and what is known about it.
+
+    Attributes:
+        alias: Unique, lower-case alias, valid in JKS and as a PKCS#12 friendly name.
+        certificate: The certificate.
+        source: Where it came from: a file path, ``nhs:<slug>``, ``certifi`` or ``<bytes>``.
+        nhs: The NHS catalogue's record of it, when the catalogue recognises it.
+    """
+
+    alias: str
+    certificate: x509.Certificate = attrs.field(repr=False)
+    source: str
+    nhs: NhsCa | None = None
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 fingerprint of the certificate, lower-case hex."""
+        return sha256_fingerprint(self.certificate)
+
+    @property
+    def subject(self) -> str:
+        """The subject as an RFC 4514 string."""
+        return self.certificate.subject.rfc4514_string()
+
+    @property
+    def issuer(self) -> str:
+        """The issuer as an RFC 4514 string."""
+        return self.certificate.issuer.rfc4514_string()
+
+    @property
+    def not_before(self) -> dt.datetime:
+        """Start of validity, in UTC."""
+        return self.certificate.not_valid_before_utc
+
+    @property
+    def not_after(self) -> dt.datetime:
+        """End of validity, in UTC."""
+        return self.certificate.not_valid_after_utc
+
+    def is_valid_at(self, when: dt.datetime) -> bool:
+        """Whether ``when`` lies inside the certificate's validity period."""
+        return self.not_before <= when <= self.not_after
+
+
+@attrs.frozen
+class TrustStore:
+    """A built trust store: checked, de-duplicated and ordered entries, ready to write.
+
+    Build one with :class:`TrustStoreBuilder`. The order of ``entries`` is the order every
+    writer uses: NHS catalogue certificates first, in catalogue order (prod, then PTL;
+    G1 before G2; each root before its intermediates), then every other certificate sorted by
+    subject and fingerprint.
+
+    Attributes:
+        entries: The entries, in store order.
+        validated_at: The time expiry was judged at.
+    """
+
+    entries: tuple[TrustedEntry, ...]
+    validated_at: dt.datetime
+
+    def __len__(self) -> int:
+        """Number of entries."""
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[TrustedEntry]:
+        """Iterate over the entries in store order."""
+        return iter(self.entries)
+
+    @property
+    def certificates(self) -> tuple[x509.Certificate, ...]:
+        """The certificates, in store order."""
+        return tuple(entry.certificate for entry in self.entries)
+
+    @property
+    def expired(self) -> tuple[TrustedEntry, ...]:
+        """Entries not valid at ``validated_at`` (expired, or not yet valid)."""
+        return tuple(e for e in self.entries if not e.is_valid_at(self.validated_at))
+
+    def __str__(self) -> str:
+        """A readable table of the entries, one line each."""
+        from truststore_builder._report import entries_table  # noqa: PLC0415
+
+        return entries_table(self.entries, self.validated_at)
+
+    def serialize(self, store_format: StoreFormat | str, password: str | bytes | None = None) -> bytes:
+        """Serialise the store in one format and prove it reads back as meant.
+
+        Args:
+            store_format: ``pem``, ``p12``, ``jks``, ``jceks`` or ``p7b``.
+            password: The store password. PKCS#12 without one is truly password-less (no
+                integrity MAC at all); JKS and JCEKS require one.
+
+        Returns:
+            The file's bytes.
+
+        Raises:
+            MissingPasswordError: JKS or JCEKS without a password.
+            ReadBackError: The serialised store does not read back as these entries.
+        """
+        from truststore_builder._writing import serialize_store  # noqa: PLC0415
+
+        return serialize_store(self, StoreFormat(store_format), password)
+
+    def to_pem(self) -> bytes:
+        """The PEM bundle: a comment header above each certificate, byte-identical per input."""
+        return self.serialize(StoreFormat.PEM)
+
+    def to_pkcs12(self, password: str | bytes | None = None) -> bytes:
+        """The PKCS#12 Java trust store: each certificate a trustedCertEntry for Java."""
+        return self.serialize(StoreFormat.PKCS12, password)
+
+    def to_jks(self, password: str | bytes) -> bytes:
+        """The JKS trust store (every entry a trustedCertEntry)."""
+        return self.serialize(StoreFormat.JKS, password)
+
+    def to_pkcs7(self) -> bytes:
+        """The certificates as a DER PKCS#7 (.p7b) bundle."""
+        return self.serialize(StoreFormat.PKCS7)
+
+    def write(
+        self,
+        path: str | Path,
+        store_format: StoreFormat | str | None = None,
+        *,
+        password: str | bytes | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Serialise, read back, then write the store to ``path`` atomically.
+
+        Args:
+            path: Destination file.
+            store_format: The format; inferred from the suffix when None.
+            password: The store password (see :meth:`serialize`).
+            overwrite: Replace an existing file. Without it an existing file is an error.
+
+        Returns:
+            The path written.
+
+        Raises:
+            OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        """
+        from truststore_builder._writing import write_stores  # noqa: PLC0415
+
+        fmt = StoreFormat(store_format) if store_format else StoreFormat.from_path(path)
+        (written,) = write_stores(self, {Path(path): fmt}, password=password, overwrite=overwrite)
+        return written

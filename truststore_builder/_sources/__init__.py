@@ -1,0 +1,1 @@
+"""One module per source of certificates: files and bytes, the NHS catalogue, certifi."""

@@ -1,0 +1,208 @@
+"""Source: the NHS PKI catalogue shipped in ``bundles/``, every certificate checked against its pin.
+
+In an installed wheel the bundle sits inside the package (``truststore_builder/bundles``); in a
+source checkout it is the repository's top-level ``bundles/``. Both are found the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from truststore_builder._errors import InputError, MalformedInputError, PinMismatchError
+from truststore_builder._model import Environment, Generation, NhsCa, sha256_fingerprint
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+__all__ = ["BUILDABLE_ENVIRONMENTS", "NhsCatalogue", "bundle_directory", "nhs_catalogue"]
+
+#: The environments a store can be built for (the others are pinned only, to name their CAs).
+BUILDABLE_ENVIRONMENTS = (Environment.PROD, Environment.INT, Environment.DEP)
+
+_MANIFEST = "manifest.toml"
+_FIELDS = {"slug", "name", "environments", "generation", "role", "purpose", "sha256", "sha1", "file"}
+
+
+def bundle_directory() -> Path:
+    """Return the directory holding the NHS certificates and their manifest."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "bundles"
+    if (installed / _MANIFEST).is_file():
+        return installed
+    return package.parent / "bundles"
+
+
+@attrs.frozen
+class NhsCatalogue:
+    """The NHS CAs: their manifest records and the certificates we ship, pins checked.
+
+    Attributes:
+        cas: Every record in manifest order, shipped or pinned only.
+        certificates: The shipped certificates, by slug.
+        directory: Where the bundle was read from.
+    """
+
+    cas: tuple[NhsCa, ...]
+    certificates: dict[str, x509.Certificate] = attrs.field(repr=False)
+    directory: Path
+
+    def __iter__(self) -> Iterator[NhsCa]:
+        """Iterate over every record in manifest order."""
+        return iter(self.cas)
+
+    def get(self, slug: str) -> NhsCa:
+        """Return the record with this slug.
+
+        Raises:
+            KeyError: No CA has that slug.
+        """
+        for ca in self.cas:
+            if ca.slug == slug:
+                return ca
+        raise KeyError(slug)
+
+    def select(
+        self,
+        environment: Environment | str,
+        generations: Iterable[Generation | str] = (Generation.G1, Generation.G2),
+        *,
+        purpose: str = "authentication",
+    ) -> tuple[tuple[NhsCa, x509.Certificate], ...]:
+        """The shipped CAs an environment's trust store holds, in catalogue order.
+
+        Args:
+            environment: ``prod``, ``int`` or ``dep``.
+            generations: Which hierarchies: G1, G2 or both (the transition store, the default).
+            purpose: ``authentication`` (TLS; the default) or ``signing``.
+
+        Raises:
+            ValueError: An environment or generation that is not one we build for.
+        """
+        env = Environment(environment)
+        if env not in BUILDABLE_ENVIRONMENTS:
+            msg = f"stores are built for {', '.join(BUILDABLE_ENVIRONMENTS)}, not {env}"
+            raise ValueError(msg)
+        wanted = {Generation(g) for g in generations}
+        if not wanted:
+            msg = "at least one generation (g1, g2) must be selected"
+            raise ValueError(msg)
+        return tuple(
+            (ca, self.certificates[ca.slug])
+            for ca in self.cas
+            if env in ca.environments
+            and ca.generation in wanted
+            and ca.purpose == purpose
+            and ca.slug in self.certificates
+        )
+
+    def recognise(self, certificate: x509.Certificate) -> NhsCa | None:
+        """Return the catalogue's record of this certificate, matched by pinned fingerprint."""
+        sha256 = sha256_fingerprint(certificate)
+        sha1: str | None = None
+        for ca in self.cas:
+            if ca.sha256 is not None:
+                if ca.sha256 == sha256:
+                    return ca
+            elif ca.sha1 is not None:
+                sha1 = sha1 or certificate.fingerprint(hashes.SHA1()).hex()  # noqa: S303
+                if ca.sha1 == sha1:
+                    return ca
+        return None
+
+
+def _record(entry: dict[str, object], manifest: Path, index: int) -> NhsCa:
+    where = f"{manifest}: ca[{index}]"
+    unknown = set(entry) - _FIELDS
+    if unknown:
+        msg = f"{where}: unknown keys {sorted(unknown)}"
+        raise MalformedInputError(msg, source=str(manifest))
+    try:
+        sha256 = entry.get("sha256")
+        sha1 = entry.get("sha1")
+        if sha256 is None and sha1 is None:
+            msg = f"{where}: every CA needs a pinned sha256 (or sha1) fingerprint"
+            raise MalformedInputError(msg, source=str(manifest))
+        environments = entry["environments"]
+        if not isinstance(environments, list):
+            msg = f"{where}: environments must be a list"
+            raise MalformedInputError(msg, source=str(manifest))
+        return NhsCa(
+            slug=str(entry["slug"]),
+            name=str(entry["name"]),
+            environments=tuple(Environment(e) for e in environments),
+            generation=Generation(str(entry["generation"])),
+            role=str(entry["role"]),
+            purpose=str(entry["purpose"]),
+            sha256=str(sha256).lower() if sha256 is not None else None,
+            sha1=str(sha1).lower() if sha1 is not None else None,
+            file=str(entry["file"]) if "file" in entry else None,
+        )
+    except KeyError as exc:
+        msg = f"{where}: missing key {exc.args[0]!r}"
+        raise MalformedInputError(msg, source=str(manifest)) from None
+    except ValueError as exc:
+        msg = f"{where}: {exc}"
+        raise MalformedInputError(msg, source=str(manifest)) from None
+
+
+def load_nhs_catalogue(directory: Path | None = None) -> NhsCatalogue:
+    """Read the manifest and every shipped certificate, checking each one against its pin.
+
+    Args:
+        directory: A bundle directory to read instead of the shipped one (for tests, or for a
+            deployment that adds files such as NHS Signing G2 to a copy of the bundle).
+
+    Raises:
+        PinMismatchError: A certificate's fingerprint differs from its pin (names the file).
+        InputError: The manifest or a certificate file cannot be read.
+    """
+    directory = directory or bundle_directory()
+    manifest = directory / _MANIFEST
+    try:
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except OSError as exc:
+        msg = f"{manifest}: cannot read the NHS catalogue manifest ({exc.strerror})"
+        raise InputError(msg, source=str(manifest)) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{manifest}: not valid TOML ({exc})"
+        raise MalformedInputError(msg, source=str(manifest)) from None
+    cas = tuple(_record(entry, manifest, i) for i, entry in enumerate(data.get("ca", [])))
+    certificates: dict[str, x509.Certificate] = {}
+    for ca in cas:
+        if ca.file is None:
+            continue
+        path = directory / ca.file
+        try:
+            certificate = x509.load_pem_x509_certificate(path.read_bytes())
+        except OSError as exc:
+            msg = f"{path}: cannot read NHS catalogue certificate {ca.name} ({exc.strerror})"
+            raise InputError(msg, source=str(path)) from None
+        except ValueError:
+            msg = f"{path}: NHS catalogue certificate {ca.name} is not a valid PEM certificate"
+            raise MalformedInputError(msg, source=str(path)) from None
+        der = certificate.public_bytes(Encoding.DER)
+        actual = hashlib.sha256(der).hexdigest() if ca.sha256 else hashlib.sha1(der).hexdigest()  # noqa: S324
+        pinned = ca.sha256 or ca.sha1
+        if actual != pinned:
+            msg = (
+                f"{path}: refused: its fingerprint {actual} does not match the pin for "
+                f"{ca.name} ({pinned}); this is not the genuine certificate"
+            )
+            raise PinMismatchError(msg, source=str(path))
+        certificates[ca.slug] = certificate
+    return NhsCatalogue(cas=cas, certificates=certificates, directory=directory)
+
+
+@functools.cache
+def nhs_catalogue() -> NhsCatalogue:
+    """Return the shipped NHS catalogue, loaded once and checked against every pin."""
+    return load_nhs_catalogue()

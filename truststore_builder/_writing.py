@@ -1,0 +1,141 @@
+"""Serialising stores and writing files: atomically, never half-written, never clobbering.
+
+Every file is written to a temporary file in the destination's own directory, flushed to disk
+(fsync) and renamed over the destination, so a reader sees the old file or the whole new one.
+All serialisation and every read-back check runs before the first file is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from truststore_builder._errors import MissingPasswordError, OutputError, OutputExistsError
+from truststore_builder._model import StoreFormat
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from truststore_builder._model import TrustStore
+
+__all__ = ["as_password_bytes", "serialize_store", "write_atomically", "write_stores"]
+
+
+def as_password_bytes(password: str | bytes | None) -> bytes | None:
+    """Return a password as UTF-8 bytes (None stays None)."""
+    if password is None or isinstance(password, bytes):
+        return password
+    return password.encode("utf-8")
+
+
+def serialize_store(
+    store: TrustStore, store_format: StoreFormat, password: str | bytes | None
+) -> bytes:
+    """Serialise ``store`` in ``store_format`` and check it reads back as the same entries.
+
+    Raises:
+        MissingPasswordError: JKS or JCEKS without a password.
+        ReadBackError: What was written does not read back as what was meant.
+    """
+    from truststore_builder import _checks  # noqa: PLC0415
+
+    secret = as_password_bytes(password)
+    pairs = [(entry.alias, entry.certificate) for entry in store.entries]
+    if store_format is StoreFormat.PEM:
+        from truststore_builder._formats import pem  # noqa: PLC0415
+
+        data = pem.serialize_pem_bundle(store.entries)
+    elif store_format is StoreFormat.PKCS7:
+        from truststore_builder._formats import pkcs7  # noqa: PLC0415
+
+        data = pkcs7.serialize_pkcs7(store.certificates)
+    elif store_format is StoreFormat.PKCS12:
+        from truststore_builder._formats import pkcs12  # noqa: PLC0415
+
+        data = pkcs12.serialize_pkcs12_truststore(pairs, secret)
+    else:
+        if not secret:
+            msg = (
+                f"a {store_format.name} store needs a password, and none was given "
+                "(Java's conventional 'changeit' is never assumed)"
+            )
+            raise MissingPasswordError(msg)
+        from truststore_builder._formats import jks  # noqa: PLC0415
+
+        data = jks.serialize_jks_truststore(pairs, secret, store_type=store_format.value)
+    _checks.check_read_back(store, store_format, data, secret)
+    return data
+
+
+def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool = False) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename.
+
+    Args:
+        path: Destination.
+        data: The whole content.
+        overwrite: Replace an existing file; without it an existing file is an error.
+        private: Create the file with mode 0600 whatever the umask (it holds a private key).
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        OutputError: The directory cannot be written.
+    """
+    if path.exists() and not overwrite:
+        msg = f"{path}: already exists; pass overwrite (--force) to replace it"
+        raise OutputExistsError(msg, source=str(path))
+    directory = path.parent if str(path.parent) else Path()
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        msg = f"{path}: cannot write into {directory} ({exc.strerror})"
+        raise OutputError(msg, source=str(path)) from None
+    try:
+        # mkstemp creates 0600; public files get the usual 0644 less the umask.
+        if not private:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o644 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not overwrite and path.exists():
+            msg = f"{path}: already exists; pass overwrite (--force) to replace it"
+            raise OutputExistsError(msg, source=str(path))
+        Path(temporary).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def write_stores(
+    store: TrustStore,
+    targets: Mapping[Path, StoreFormat],
+    *,
+    password: str | bytes | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Serialise and check every target first, then write them all; nothing is written on error.
+
+    Returns:
+        The paths written, in the order given.
+    """
+    if not overwrite:
+        for path in targets:
+            if path.exists():
+                msg = f"{path}: already exists; pass overwrite (--force) to replace it"
+                raise OutputExistsError(msg, source=str(path))
+    blobs = {path: serialize_store(store, fmt, password) for path, fmt in targets.items()}
+    for path, data in blobs.items():
+        write_atomically(path, data, overwrite=overwrite)
+    return list(blobs)
