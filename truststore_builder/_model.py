@@ -178,10 +178,13 @@ class TrustStore:
     Attributes:
         entries: The entries, in store order.
         validated_at: The time expiry was judged at.
+        dropped: Entries left out because they were not valid at ``validated_at`` (only when
+            the builder was asked to drop expired certificates).
     """
 
     entries: tuple[TrustedEntry, ...]
     validated_at: dt.datetime
+    dropped: tuple[TrustedEntry, ...] = ()
 
     def __len__(self) -> int:
         """Number of entries."""

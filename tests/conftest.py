@@ -1,0 +1,28 @@
+"""Shared fixtures: the generated test PKI (once per session) and the shared NHS reference data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.pki import TestPki, make_test_pki
+
+REPO = Path(__file__).resolve().parent.parent
+BUNDLES = REPO / "bundles"
+#: ../shared/nhs-pki beside the checkout (present on developer machines and in CI).
+SHARED_NHS_PKI = REPO.parent / "shared" / "nhs-pki"
+
+
+@pytest.fixture(scope="session")
+def pki() -> TestPki:
+    """The generated G1-like, G2-like and foreign hierarchies, plus a localhost server."""
+    return make_test_pki()
+
+
+@pytest.fixture
+def shared_nhs_pki() -> Path:
+    """../shared/nhs-pki, or a clean skip where the checkout has no ../shared beside it."""
+    if not SHARED_NHS_PKI.is_dir():
+        pytest.skip("../shared/nhs-pki is not beside this checkout")
+    return SHARED_NHS_PKI

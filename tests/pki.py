@@ -1,0 +1,203 @@
+"""Test PKIs generated at test time that imitate the NHS G1 and G2 hierarchies.
+
+Nothing here is committed key material: every key is generated when the test session starts.
+The G1-like hierarchy copies what makes real G1 awkward (basicConstraints not critical on the
+CAs); the G2-like one is shaped like NHS Root Authority G2 -> NHS Authentication G2. Endpoint
+certificates look like real NHS ones: ``O=nhs, OU=Devices, CN=<FQDN>``, serverAuth + clientAuth.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+_NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _name(common_name: str, *, ou: str = "CA", org: str = "nhs") -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
+    """A fresh RSA key."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+@attrs.frozen
+class Issued:
+    """A certificate and its private key."""
+
+    certificate: x509.Certificate
+    key: PrivateKey = attrs.field(repr=False)
+
+    def cert_pem(self) -> bytes:
+        """The certificate as PEM."""
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    def key_pem(self) -> bytes:
+        """The private key as unencrypted PKCS#8 PEM."""
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+
+def make_certificate(
+    subject: x509.Name,
+    key: PrivateKey,
+    *,
+    issuer: Issued | None = None,
+    ca: bool,
+    critical_constraints: bool = True,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    dns_name: str | None = None,
+    eku: tuple[x509.ObjectIdentifier, ...] = (
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+    ),
+) -> Issued:
+    """Issue a certificate for ``key`` (self-signed when ``issuer`` is None)."""
+    signer_key = issuer.key if issuer else key
+    issuer_name = issuer.certificate.subject if issuer else subject
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or _NOW - dt.timedelta(days=1))
+        .not_valid_after(not_after or _NOW + dt.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=critical_constraints)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    else:
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        ).add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
+        if dns_name:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False
+            )
+    certificate = builder.sign(signer_key, hashes.SHA256())
+    return Issued(certificate, key)
+
+
+@attrs.frozen
+class Hierarchy:
+    """A root, the intermediate it issues, and a client certificate the intermediate issues."""
+
+    root: Issued
+    intermediate: Issued
+    client: Issued
+
+    @property
+    def client_chain(self) -> list[x509.Certificate]:
+        """The client certificate then its intermediate (what a client presents)."""
+        return [self.client.certificate, self.intermediate.certificate]
+
+    def write_client(self, directory: Path, stem: str) -> tuple[Path, Path]:
+        """Write the client's chain (leaf first) and key as PEM files; return both paths."""
+        chain = directory / f"{stem}-chain.pem"
+        key = directory / f"{stem}-key.pem"
+        chain.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.client_chain))
+        key.write_bytes(self.client.key_pem())
+        key.chmod(0o600)
+        return chain, key
+
+
+def make_hierarchy(label: str, *, g1_style: bool, root_bits: int = 2048) -> Hierarchy:
+    """A G1-like or G2-like hierarchy named after ``label``."""
+    root = make_certificate(
+        _name(f"{label} Root Authority", org="NHS"),
+        rsa_key(root_bits),
+        ca=True,
+        critical_constraints=not g1_style,
+        not_after=_NOW + dt.timedelta(days=3650),
+    )
+    intermediate = make_certificate(
+        _name(f"{label} {'Level 1C' if g1_style else 'Authentication G2'}"),
+        rsa_key(),
+        issuer=root,
+        ca=True,
+        critical_constraints=not g1_style,
+        not_after=_NOW + dt.timedelta(days=1825),
+    )
+    client = make_certificate(
+        _name(f"client.{label.lower().replace(' ', '-')}.test", ou="Devices"),
+        rsa_key(),
+        issuer=intermediate,
+        ca=False,
+    )
+    return Hierarchy(root, intermediate, client)
+
+
+@attrs.frozen
+class TestPki:
+    """Everything the tests need: G1-like, G2-like and foreign hierarchies, and a server."""
+
+    g1: Hierarchy
+    g2: Hierarchy
+    foreign: Hierarchy
+    server: Issued
+
+
+def make_test_pki() -> TestPki:
+    """Generate the session's test PKI (a few seconds: one RSA-4096 root, the rest 2048)."""
+    g1 = make_hierarchy("Test G1", g1_style=True)
+    g2 = make_hierarchy("Test G2", g1_style=False, root_bits=4096)
+    foreign = make_hierarchy("Foreign", g1_style=False)
+    server = make_certificate(
+        _name("localhost", ou="Devices"),
+        rsa_key(),
+        issuer=g2.intermediate,
+        ca=False,
+        dns_name="localhost",
+    )
+    return TestPki(g1=g1, g2=g2, foreign=foreign, server=server)

@@ -1,0 +1,216 @@
+"""The NHS catalogue: pins, chains, metadata and per-environment selection of the real certificates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tests.conftest import BUNDLES
+from truststore_builder import (
+    Environment,
+    Generation,
+    MalformedInputError,
+    PinMismatchError,
+    load_nhs_catalogue,
+    nhs_catalogue,
+)
+from truststore_builder._sources.nhs import bundle_directory
+
+# The pins, restated from ../shared/nhs-pki/README.md so that a change to the manifest shows.
+PINS = {
+    "nhs-root-authority": "cb7f39edd261631fe95995030f793c90d3db6d84912b0ff7a1a96fedea6d9f10",
+    "nhs-level-1c": "b2a983f5284f267c9e7705af4a69387b8d2af5e281e194e6a279e033b06c7fdf",
+    "nhs-root-authority-g2": "c418cfa50aad03d826fa1a6932b8187be18193f4b25a7a56f30df45d5f89f8f7",
+    "nhs-authentication-g2": "1cb94b89dd6e3cbeb498f43f85aac7f7ea3a833805ba0a37396d669eaa794639",
+    "nhs-ptl-root-authority": "7759a087977a9e37793093561149ee40b299c7027f4fa2a1c4e9eefeabc1b7d8",
+    "nhs-int-level-1c": "67465bf8d72d1493d441ad1bc8f08b1ec2de9771c1cc40bb09b11bb72de14c0e",
+    "nhs-dep-level-1c": "7e1c6b1244af68ec864f3af7fd020d052c2a096f3e58b6dec21c07a584d8ca41",
+    "nhs-ptl-root-authority-g2": "540f7cd6111510ef8a4a78939b39a075c71a68f0ce71bbf28141f7c6be357f8f",
+    "nhs-int-authentication-g2": "eb17b9fe90a19dbfe962bf41d3c907558f6f787e2fd1602268dfca9d3fdbf857",
+}
+
+SELECTIONS = {
+    "prod": ["nhs-root-authority", "nhs-level-1c", "nhs-root-authority-g2", "nhs-authentication-g2"],
+    "int": [
+        "nhs-ptl-root-authority",
+        "nhs-int-level-1c",
+        "nhs-ptl-root-authority-g2",
+        "nhs-int-authentication-g2",
+    ],
+    "dep": [
+        "nhs-ptl-root-authority",
+        "nhs-dep-level-1c",
+        "nhs-ptl-root-authority-g2",
+        "nhs-int-authentication-g2",
+    ],
+}
+
+
+def test_every_shipped_certificate_matches_its_pin() -> None:
+    """Each of the nine shipped certificates hashes to the fingerprint NHS England's copy has."""
+    catalogue = nhs_catalogue()
+    assert set(catalogue.certificates) == set(PINS)
+    for slug, pin in PINS.items():
+        der = catalogue.certificates[slug].public_bytes(Encoding.DER)
+        assert hashlib.sha256(der).hexdigest() == pin
+        assert catalogue.get(slug).sha256 == pin
+
+
+def test_bundle_is_found_in_the_source_checkout() -> None:
+    """From a source checkout the catalogue is read from the top-level bundles/ directory."""
+    assert bundle_directory().resolve() == BUNDLES.resolve()
+
+
+@pytest.mark.parametrize("environment", sorted(SELECTIONS))
+def test_selection_per_environment(environment: str) -> None:
+    """Each environment selects its G1 root and intermediate, then its G2 root and intermediate."""
+    selected = [ca.slug for ca, _ in nhs_catalogue().select(environment)]
+    assert selected == SELECTIONS[environment]
+
+
+@pytest.mark.parametrize(("generations", "wanted"), [(["g1"], "g1"), (["g2"], "g2")])
+def test_selection_by_generation(generations: list[str], wanted: str) -> None:
+    """Choosing one generation selects only that generation's CAs."""
+    selected = nhs_catalogue().select("prod", generations)
+    assert len(selected) == 2
+    assert {ca.generation for ca, _ in selected} == {Generation(wanted)}
+
+
+def test_selection_refuses_unknown_environment_and_empty_generations() -> None:
+    """Unknown environments, pinned-only environments and an empty generation list are refused."""
+    with pytest.raises(ValueError, match="staging"):
+        nhs_catalogue().select("staging")
+    with pytest.raises(ValueError, match="not dev"):
+        nhs_catalogue().select("dev")
+    with pytest.raises(ValueError, match="at least one generation"):
+        nhs_catalogue().select("prod", [])
+
+
+def test_each_intermediate_verifies_under_its_root() -> None:
+    """Every shipped intermediate's signature verifies with its root's key, names matched as X.509."""
+    catalogue = nhs_catalogue()
+    pairs = {
+        "nhs-level-1c": "nhs-root-authority",
+        "nhs-authentication-g2": "nhs-root-authority-g2",
+        "nhs-int-level-1c": "nhs-ptl-root-authority",
+        "nhs-dep-level-1c": "nhs-ptl-root-authority",
+        "nhs-int-authentication-g2": "nhs-ptl-root-authority-g2",
+    }
+    for child, parent in pairs.items():
+        catalogue.certificates[child].verify_directly_issued_by(catalogue.certificates[parent])
+    for slug in ("nhs-root-authority-g2", "nhs-ptl-root-authority", "nhs-ptl-root-authority-g2"):
+        root = catalogue.certificates[slug]
+        root.verify_directly_issued_by(root)
+
+
+def test_prod_g1_root_is_self_signed_with_sha1() -> None:
+    """The prod G1 root signs itself with SHA-1, which cryptography's verifier refuses outright."""
+    root = nhs_catalogue().certificates["nhs-root-authority"]
+    assert root.signature_hash_algorithm is not None
+    assert root.signature_hash_algorithm.name == "sha1"
+    with pytest.raises(ValueError, match="Unsupported signature algorithm"):
+        root.verify_directly_issued_by(root)
+    public_key = root.public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    public_key.verify(root.signature, root.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+
+
+def test_metadata_matches_the_certificates() -> None:
+    """Names, roles and expiry in the manifest agree with the certificates themselves."""
+    catalogue = nhs_catalogue()
+    for slug, certificate in catalogue.certificates.items():
+        ca = catalogue.get(slug)
+        common_name = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+        assert common_name == ca.name
+        assert (ca.role == "root") == (certificate.issuer == certificate.subject)
+    expiry = catalogue.certificates["nhs-root-authority"].not_valid_after_utc
+    assert expiry.date() == dt.date(2024, 6, 4)
+
+
+def test_pinned_only_cas_are_recognised_when_a_user_adds_them(shared_nhs_pki: Path) -> None:
+    """DEV/TRA Level 1C and INT Level 1D are not shipped but are named when a user has the file."""
+    catalogue = nhs_catalogue()
+    for name, slug in [
+        ("nhs-dev-level-1c.pem", "nhs-dev-level-1c"),
+        ("nhs-tra-level-1c.pem", "nhs-tra-level-1c"),
+        ("nhs-int-level-1d.pem", "nhs-int-level-1d"),
+    ]:
+        assert slug not in catalogue.certificates
+        certificate = x509.load_pem_x509_certificate((shared_nhs_pki / "more" / name).read_bytes())
+        recognised = catalogue.recognise(certificate)
+        assert recognised is not None
+        assert recognised.slug == slug
+
+
+def test_signing_g2_is_pinned_by_sha1() -> None:
+    """NHS Signing G2 is pinned by its published SHA-1 thumbprint, the only fingerprint published."""
+    ca = nhs_catalogue().get("nhs-signing-g2")
+    assert ca.sha256 is None
+    assert ca.sha1 == "49917cb5ed2b501bc278252c5c0ffccc5709a424"
+    assert ca.environments == (Environment.PROD,)
+
+
+def test_a_certificate_the_catalogue_does_not_know_is_not_recognised(pki: object) -> None:
+    """A generated CA with an NHS-like name is not mistaken for an NHS CA: matching is by pin."""
+    from tests.pki import TestPki  # noqa: PLC0415
+
+    assert isinstance(pki, TestPki)
+    assert nhs_catalogue().recognise(pki.g2.root.certificate) is None
+
+
+def test_tampered_bundle_file_is_refused_naming_it(tmp_path: Path) -> None:
+    """A catalogue file swapped for another certificate fails its pin, and the error names it."""
+    copy = tmp_path / "bundles"
+    shutil.copytree(BUNDLES, copy)
+    (copy / "nhs-level-1c.pem").write_bytes((BUNDLES / "nhs-int-level-1c.pem").read_bytes())
+    with pytest.raises(PinMismatchError) as caught:
+        load_nhs_catalogue(copy)
+    assert str(copy / "nhs-level-1c.pem") in str(caught.value)
+    assert "NHS Level 1C" in str(caught.value)
+
+
+def test_user_adds_a_file_to_a_copy_of_the_bundle(tmp_path: Path) -> None:
+    """A copy of the bundle with an extra pinned file loads, and the extra file is checked too."""
+    copy = tmp_path / "bundles"
+    shutil.copytree(BUNDLES, copy)
+    manifest = copy / "manifest.toml"
+    text = manifest.read_text()
+    text = text.replace(
+        'sha256 = "ca6dfb3bcdb1672d45d6c2a2baae4a6854e3dd23411a92363db35c4b505c01e8"',
+        'sha256 = "ca6dfb3bcdb1672d45d6c2a2baae4a6854e3dd23411a92363db35c4b505c01e8"\n'
+        'file = "nhs-dev-level-1c.pem"',
+    )
+    manifest.write_text(text)
+    # Not the DEV certificate: the pin must refuse it.
+    (copy / "nhs-dev-level-1c.pem").write_bytes((BUNDLES / "nhs-int-level-1c.pem").read_bytes())
+    with pytest.raises(PinMismatchError, match="nhs-dev-level-1c.pem"):
+        load_nhs_catalogue(copy)
+
+
+def test_manifest_with_an_unknown_key_is_refused(tmp_path: Path) -> None:
+    """A typo in the manifest is reported with the manifest's path and the entry's index."""
+    copy = tmp_path / "bundles"
+    shutil.copytree(BUNDLES, copy)
+    manifest = copy / "manifest.toml"
+    manifest.write_text(manifest.read_text().replace('role = "root"', 'roel = "root"', 1))
+    with pytest.raises(MalformedInputError, match=r"ca\[0\]"):
+        load_nhs_catalogue(copy)
+
+
+def test_sha1_fingerprint_helper_is_not_used_for_sha256_pins() -> None:
+    """Recognition by SHA-256 does not fall back to SHA-1 for CAs that have a SHA-256 pin."""
+    catalogue = nhs_catalogue()
+    certificate = catalogue.certificates["nhs-root-authority-g2"]
+    sha1 = certificate.fingerprint(hashes.SHA1()).hex()  # noqa: S303
+    assert all(ca.sha1 != sha1 for ca in catalogue.cas)
+    recognised = catalogue.recognise(certificate)
+    assert recognised is not None
+    assert recognised.slug == "nhs-root-authority-g2"
