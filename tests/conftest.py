@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pki import TestPki, make_test_pki
+from tests.pki import GeneratedPki, make_test_pki
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLES = REPO / "bundles"
@@ -15,7 +15,7 @@ SHARED_NHS_PKI = REPO.parent / "shared" / "nhs-pki"
 
 
 @pytest.fixture(scope="session")
-def pki() -> TestPki:
+def pki() -> GeneratedPki:
     """The generated G1-like, G2-like and foreign hierarchies, plus a localhost server."""
     return make_test_pki()
 

@@ -179,7 +179,7 @@ def make_hierarchy(label: str, *, g1_style: bool, root_bits: int = 2048) -> Hier
 
 
 @attrs.frozen
-class TestPki:
+class GeneratedPki:
     """Everything the tests need: G1-like, G2-like and foreign hierarchies, and a server."""
 
     g1: Hierarchy
@@ -188,7 +188,7 @@ class TestPki:
     server: Issued
 
 
-def make_test_pki() -> TestPki:
+def make_test_pki() -> GeneratedPki:
     """Generate the session's test PKI (a few seconds: one RSA-4096 root, the rest 2048)."""
     g1 = make_hierarchy("Test G1", g1_style=True)
     g2 = make_hierarchy("Test G2", g1_style=False, root_bits=4096)
@@ -200,4 +200,4 @@ def make_test_pki() -> TestPki:
         ca=False,
         dns_name="localhost",
     )
-    return TestPki(g1=g1, g2=g2, foreign=foreign, server=server)
+    return GeneratedPki(g1=g1, g2=g2, foreign=foreign, server=server)

@@ -160,9 +160,9 @@ def test_signing_g2_is_pinned_by_sha1() -> None:
 
 def test_a_certificate_the_catalogue_does_not_know_is_not_recognised(pki: object) -> None:
     """A generated CA with an NHS-like name is not mistaken for an NHS CA: matching is by pin."""
-    from tests.pki import TestPki  # noqa: PLC0415
+    from tests.pki import GeneratedPki  # noqa: PLC0415
 
-    assert isinstance(pki, TestPki)
+    assert isinstance(pki, GeneratedPki)
     assert nhs_catalogue().recognise(pki.g2.root.certificate) is None
 
 

@@ -40,7 +40,7 @@ _JKS_MAGIC = b"\xfe\xed\xfe\xed"
 _JCEKS_MAGIC = b"\xce\xce\xce\xce"
 _VERSION = 2
 _WHITENING = b"Mighty Aphrodite"
-_DIGEST_SIZE = hashlib.sha1().digest_size
+_DIGEST_SIZE = 20  # SHA-1
 _TAG_PRIVATE_KEY = 1
 _TAG_TRUSTED_CERT = 2
 _MAX_UTF_LENGTH = 0xFFFF
@@ -319,6 +319,42 @@ def _decode_modified_utf8(raw: bytes) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
 
 
+def _read_entries(reader: _Reader) -> list[tuple[str, bytes]]:
+    """Read the entry count and entries of a JKS body, keeping the trusted certificates.
+
+    Raises:
+        MalformedInputError: Truncated, an unknown tag, a non-X.509 certificate or a
+            repeated alias.
+    """
+    source = reader.source
+    count = reader.u4("entry count")
+    seen: set[str] = set()
+    trusted: list[tuple[str, bytes]] = []
+    for index in range(count):
+        tag = reader.u4(f"entry {index} tag")
+        alias = reader.utf(f"entry {index} alias")
+        if alias in seen:
+            msg = f"{source}: JKS alias {alias!r} appears twice"
+            raise MalformedInputError(msg, source=source)
+        seen.add(alias)
+        reader.take(_U8.size, f"entry {index} date")
+        if tag == _TAG_TRUSTED_CERT:
+            cert_type = reader.utf(f"entry {index} certificate type")
+            if cert_type != "X.509":
+                msg = f"{source}: JKS entry {alias!r} holds a {cert_type!r} certificate"
+                raise MalformedInputError(msg, source=source)
+            trusted.append((alias, reader.data_block(f"entry {index} certificate")))
+        elif tag == _TAG_PRIVATE_KEY:
+            reader.data_block(f"entry {index} protected key")
+            for link in range(reader.u4(f"entry {index} chain length")):
+                reader.utf(f"entry {index} chain certificate {link} type")
+                reader.data_block(f"entry {index} chain certificate {link}")
+        else:
+            msg = f"{source}: JKS entry {index} has unknown tag {tag}"
+            raise MalformedInputError(msg, source=source)
+    return trusted
+
+
 def parse_jks_trusted_certificates(
     data: bytes, password: bytes, *, source: str = "<bytes>"
 ) -> list[tuple[str, bytes]]:
@@ -349,31 +385,7 @@ def parse_jks_trusted_certificates(
     if version != _VERSION:
         msg = f"{source}: unsupported JKS version {version} (only version 2 is read)"
         raise MalformedInputError(msg, source=source)
-    count = reader.u4("entry count")
-    seen: set[str] = set()
-    trusted: list[tuple[str, bytes]] = []
-    for index in range(count):
-        tag = reader.u4(f"entry {index} tag")
-        alias = reader.utf(f"entry {index} alias")
-        if alias in seen:
-            msg = f"{source}: JKS alias {alias!r} appears twice"
-            raise MalformedInputError(msg, source=source)
-        seen.add(alias)
-        reader.take(_U8.size, f"entry {index} date")
-        if tag == _TAG_TRUSTED_CERT:
-            cert_type = reader.utf(f"entry {index} certificate type")
-            if cert_type != "X.509":
-                msg = f"{source}: JKS entry {alias!r} holds a {cert_type!r} certificate"
-                raise MalformedInputError(msg, source=source)
-            trusted.append((alias, reader.data_block(f"entry {index} certificate")))
-        elif tag == _TAG_PRIVATE_KEY:
-            reader.data_block(f"entry {index} protected key")
-            for link in range(reader.u4(f"entry {index} chain length")):
-                reader.utf(f"entry {index} chain certificate {link} type")
-                reader.data_block(f"entry {index} chain certificate {link}")
-        else:
-            msg = f"{source}: JKS entry {index} has unknown tag {tag}"
-            raise MalformedInputError(msg, source=source)
+    trusted = _read_entries(reader)
     body_end = reader.pos
     found = reader.take(_DIGEST_SIZE, "integrity digest")
     if reader.pos != len(data):
@@ -381,6 +393,9 @@ def parse_jks_trusted_certificates(
         raise MalformedInputError(msg, source=source)
     secret = _load_password(password, source)
     if not hmac.compare_digest(found, _integrity_digest(secret, data[:body_end])):
-        msg = f"{source}: the JKS integrity check failed: the password is wrong, or the file was altered"
+        msg = (
+            f"{source}: the JKS integrity check failed: "
+            "the password is wrong, or the file was altered"
+        )
         raise WrongPasswordError(msg, source=source)
     return trusted

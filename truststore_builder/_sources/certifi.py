@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 
 from truststore_builder._errors import InputError
 
@@ -23,4 +25,8 @@ def certifi_certificates() -> list[x509.Certificate]:
         msg = "certifi: not installed; install it with: pip install 'truststore-builder[certifi]'"
         raise InputError(msg, source="certifi") from None
     path = Path(certifi.where())
-    return x509.load_pem_x509_certificates(path.read_bytes())
+    with warnings.catch_warnings():
+        # One Mozilla root has a non-positive serial; cryptography warns about it on every
+        # load, which says nothing actionable to someone who opted in to certifi.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return x509.load_pem_x509_certificates(path.read_bytes())

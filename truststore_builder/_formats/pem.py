@@ -1,0 +1,281 @@
+"""PEM: reading certificate blocks, and writing the readable bundle with a header per certificate.
+
+Blocks are found by our own scan rather than cryptography's, so that an error can say which
+block of a long bundle is broken (its 1-based index and line number).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import TYPE_CHECKING
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from truststore_builder._errors import (
+    InputError,
+    MalformedInputError,
+    NoCertificatesError,
+    UnknownFormatError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from truststore_builder._model import TrustedEntry
+
+__all__ = [
+    "PemBlock",
+    "decode_pem_block",
+    "der_to_pem",
+    "iter_pem_blocks",
+    "load_pem_certificates",
+    "pem_to_der",
+    "serialize_pem_bundle",
+]
+
+_BOM = b"\xef\xbb\xbf"
+#: Labels whose body is a plain DER X.509 certificate.
+_CERTIFICATE_LABELS = frozenset({b"CERTIFICATE", b"X509 CERTIFICATE"})
+# Anchored at the start of a line (after optional indentation): a "-----BEGIN" inside a comment,
+# such as a hostile subject in a header line, is text and never opens a block.
+_BEGIN = re.compile(rb"^[ \t]*-----BEGIN ([A-Z0-9 ]+)-----", re.MULTILINE)
+_WHITESPACE = re.compile(rb"[ \t\r\n]+")
+
+
+@attrs.frozen
+class PemBlock:
+    """One ``-----BEGIN X----- ... -----END X-----`` block.
+
+    Attributes:
+        label: The label between ``BEGIN`` and the dashes, e.g. ``CERTIFICATE``.
+        body: The base64 text between the lines, whitespace included, not yet decoded.
+        index: 1-based position of the block in its file.
+        line: 1-based line number of the ``BEGIN`` line.
+    """
+
+    label: str
+    body: bytes = attrs.field(repr=False)
+    index: int
+    line: int
+
+    @property
+    def where(self) -> str:
+        """The block's place in its file, for messages: ``PEM block 2 (line 31)``."""
+        return f"PEM block {self.index} (line {self.line})"
+
+
+def iter_pem_blocks(data: bytes, source: str) -> Iterator[PemBlock]:
+    """Yield every PEM block in ``data``, whatever its label, in file order.
+
+    Text outside blocks (comments, headers, blank lines) is ignored; CRLF line ends, a UTF-8
+    byte order mark and trailing whitespace are accepted.
+
+    Args:
+        data: The file's bytes.
+        source: The file name (or ``<bytes>``) for messages.
+
+    Yields:
+        Each block, undecoded.
+
+    Raises:
+        MalformedInputError: A block has no matching ``END`` line.
+    """
+    data = data.removeprefix(_BOM)
+    position = 0
+    index = 0
+    while match := _BEGIN.search(data, position):
+        index += 1
+        label = match.group(1)
+        line = data.count(b"\n", 0, match.start()) + 1
+        end_marker = b"-----END " + label + b"-----"
+        end = data.find(end_marker, match.end())
+        following = _BEGIN.search(data, match.end())
+        if end < 0 or (following is not None and following.start() < end):
+            # Only the label and the line go into the message: the body may be a private key.
+            msg = (
+                f"{source}: PEM block {index} (line {line}), {label.decode('ascii')}, "
+                "has no matching END line"
+            )
+            raise MalformedInputError(msg, source=source)
+        yield PemBlock(
+            label=label.decode("ascii"),
+            body=data[match.end() : end],
+            index=index,
+            line=line,
+        )
+        position = end + len(end_marker)
+
+
+def decode_pem_block(block: PemBlock, source: str) -> bytes:
+    """Decode a block's base64 body.
+
+    Args:
+        block: The block.
+        source: The file name (or ``<bytes>``) for messages.
+
+    Returns:
+        The DER bytes.
+
+    Raises:
+        MalformedInputError: The body is not valid base64 (the message names the block).
+    """
+    try:
+        return base64.b64decode(_WHITESPACE.sub(b"", block.body), validate=True)
+    except (binascii.Error, ValueError):
+        msg = f"{source}: {block.where} is not valid base64"
+        raise MalformedInputError(msg, source=source) from None
+
+
+def load_pem_certificates(data: bytes, source: str) -> list[x509.Certificate]:
+    """Read every certificate from PEM text: one block or a whole bundle.
+
+    ``CERTIFICATE`` and ``X509 CERTIFICATE`` blocks are read. Other blocks beside certificates
+    (a private key in a combined file, a CRL) are skipped; a file that holds nothing but a
+    private key is refused with a message that names no part of the key.
+
+    Args:
+        data: The PEM text as bytes.
+        source: The file name (or ``<bytes>``) for messages.
+
+    Returns:
+        The certificates in file order.
+
+    Raises:
+        MalformedInputError: A certificate block has broken base64 or is not a certificate, or a
+            block has no END line.
+        UnknownFormatError: The file holds a private key and no certificate, or an OpenSSL
+            ``TRUSTED CERTIFICATE`` block (which carries OpenSSL-only trust settings).
+        NoCertificatesError: No certificate block at all.
+    """
+    certificates: list[x509.Certificate] = []
+    other_labels: list[str] = []
+    for block in iter_pem_blocks(data, source):
+        label = block.label.encode("ascii")
+        if label == b"TRUSTED CERTIFICATE":
+            msg = (
+                f"{source}: {block.where} is an OpenSSL TRUSTED CERTIFICATE, which is not "
+                "supported; write it out as a plain certificate first "
+                "(openssl x509 -in FILE -out plain.pem)"
+            )
+            raise UnknownFormatError(msg, source=source)
+        if label not in _CERTIFICATE_LABELS:
+            other_labels.append(block.label)
+            continue
+        der = decode_pem_block(block, source)
+        try:
+            certificates.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            msg = f"{source}: {block.where} is not a valid X.509 certificate"
+            raise MalformedInputError(msg, source=source) from None
+    if certificates:
+        return certificates
+    if any(label.endswith("PRIVATE KEY") for label in other_labels):
+        msg = f"{source}: holds a private key, not a certificate"
+        raise UnknownFormatError(msg, source=source)
+    if other_labels:
+        found = ", ".join(dict.fromkeys(other_labels))
+        msg = f"{source}: holds no certificate (found PEM blocks: {found})"
+        raise NoCertificatesError(msg, source=source)
+    msg = f"{source}: holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)"
+    raise NoCertificatesError(msg, source=source)
+
+
+def _header_text(text: str) -> str:
+    """Make ``text`` one line of printable ASCII that no PEM reader can mistake for a marker.
+
+    Other characters become RFC 4514 hex pairs of their UTF-8 bytes (``é`` -> ``\\C3\\A9``), so
+    an escaped subject is still a valid RFC 4514 string; runs of dashes are broken up the same
+    way, for readers that look for ``-----BEGIN`` anywhere on a line.
+    """
+    escaped = "".join(
+        char if " " <= char <= "~" else "".join(f"\\{byte:02X}" for byte in char.encode("utf-8"))
+        for char in text
+    )
+    return escaped.replace("-----", "\\2D----")
+
+
+def _header(entry: TrustedEntry) -> list[str]:
+    certificate = entry.certificate
+    fingerprint = certificate.fingerprint(hashes.SHA256()).hex(":")
+    lines = [
+        f"Alias: {entry.alias}",
+        f"Subject: {certificate.subject.rfc4514_string()}",
+        f"Issuer: {certificate.issuer.rfc4514_string()}",
+        f"Serial: {certificate.serial_number:#x}",
+        f"Valid: {certificate.not_valid_before_utc:%Y-%m-%d} to "
+        f"{certificate.not_valid_after_utc:%Y-%m-%d} (UTC)",
+        f"SHA-256: {fingerprint}",
+    ]
+    if entry.nhs is not None:
+        nhs = entry.nhs
+        lines.append(
+            f"NHS: {nhs.name} (generation {nhs.generation}, {nhs.role}, "
+            f"environments {', '.join(nhs.environments)})"
+        )
+    return [f"# {_header_text(line)}" for line in lines]
+
+
+def serialize_pem_bundle(entries: Sequence[TrustedEntry]) -> bytes:
+    """Write entries as a readable PEM bundle, a comment header above each certificate.
+
+    The output depends only on the entries (no time of writing), so a rebuilt bundle diffs
+    cleanly against the last one. It is ASCII with LF line ends, one blank line between
+    certificates and a final newline.
+
+    Args:
+        entries: The entries, in the order to write them.
+
+    Returns:
+        The bundle's bytes (empty for no entries).
+    """
+    chunks = []
+    for entry in entries:
+        block = entry.certificate.public_bytes(Encoding.PEM).decode("ascii")
+        chunks.append("\n".join([*_header(entry), block]))
+    return "\n".join(chunks).encode("ascii")
+
+
+def der_to_pem(der: bytes) -> bytes:
+    """Convert one DER certificate to a PEM block.
+
+    Args:
+        der: The DER-encoded certificate.
+
+    Returns:
+        The ``-----BEGIN CERTIFICATE-----`` block, LF line ends.
+
+    Raises:
+        MalformedInputError: ``der`` is not a DER certificate.
+        NoCertificatesError: ``der`` is empty.
+    """
+    from truststore_builder._formats.der import load_der_certificate  # noqa: PLC0415
+
+    return load_der_certificate(der, "<bytes>").public_bytes(Encoding.PEM)
+
+
+def pem_to_der(pem: bytes) -> bytes:
+    """Convert a PEM holding exactly one certificate to DER.
+
+    Args:
+        pem: PEM text holding one certificate.
+
+    Returns:
+        The certificate's DER encoding.
+
+    Raises:
+        InputError: The PEM holds more than one certificate (DER holds one; use PKCS#7), or
+            cannot be read (see :func:`load_pem_certificates`).
+    """
+    certificates = load_pem_certificates(pem, "<bytes>")
+    if len(certificates) != 1:
+        msg = (
+            f"<bytes>: holds {len(certificates)} certificates and DER holds exactly one; "
+            "convert to PKCS#7 (p7b) to keep them all"
+        )
+        raise InputError(msg, source="<bytes>")
+    return certificates[0].public_bytes(Encoding.DER)

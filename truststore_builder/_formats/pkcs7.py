@@ -1,0 +1,95 @@
+"""PKCS#7 (``.p7b``, ``.p7c``): a degenerate SignedData that only carries certificates.
+
+Windows and Java tools exchange certificate bundles this way; openssl makes one with
+``openssl crl2pkcs7 -nocrl``. Reading accepts DER or PEM ``PKCS7`` blocks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+from truststore_builder._errors import MalformedInputError, NoCertificatesError
+from truststore_builder._formats.der import der_header
+from truststore_builder._formats.pem import decode_pem_block, iter_pem_blocks
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from cryptography import x509
+
+__all__ = ["load_pkcs7_certificates", "looks_like_pkcs7", "serialize_pkcs7"]
+
+#: DER of the OBJECT IDENTIFIER 1.2.840.113549.1.7.2 (pkcs7-signedData), tag and length included.
+_SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
+_PEM_LABELS = frozenset({"PKCS7", "CMS"})
+
+
+def looks_like_pkcs7(data: bytes) -> bool:
+    """Tell whether ``data`` starts like a DER PKCS#7 SignedData: a SEQUENCE then its OID."""
+    outer = der_header(data)
+    if outer is None or outer[0] != 0x30:  # noqa: PLR2004 - the SEQUENCE tag
+        return False
+    start = outer[1]
+    return data[start : start + len(_SIGNED_DATA_OID)] == _SIGNED_DATA_OID
+
+
+def _load_der(data: bytes, source: str, where: str) -> list[x509.Certificate]:
+    try:
+        return pkcs7.load_der_pkcs7_certificates(data)
+    except ValueError:
+        msg = f"{source}: {where}is not a valid PKCS#7 certificate bundle"
+        raise MalformedInputError(msg, source=source) from None
+
+
+def load_pkcs7_certificates(data: bytes, source: str) -> list[x509.Certificate]:
+    """Read the certificates of a PKCS#7 bundle, DER or PEM.
+
+    Args:
+        data: The file's bytes.
+        source: The file name (or ``<bytes>``) for messages.
+
+    Returns:
+        The certificates in the order the bundle holds them.
+
+    Raises:
+        MalformedInputError: The bundle is truncated or badly encoded.
+        NoCertificatesError: The input is empty, or the bundle holds no certificate.
+    """
+    if not data.strip():
+        msg = f"{source}: is empty"
+        raise NoCertificatesError(msg, source=source)
+    certificates: list[x509.Certificate] = []
+    if looks_like_pkcs7(data):
+        certificates = _load_der(data, source, "")
+    else:
+        blocks = [b for b in iter_pem_blocks(data, source) if b.label in _PEM_LABELS]
+        if not blocks:
+            msg = f"{source}: holds no PKCS#7 bundle (neither DER nor a -----BEGIN PKCS7----- block)"
+            raise MalformedInputError(msg, source=source)
+        for block in blocks:
+            certificates += _load_der(decode_pem_block(block, source), source, f"{block.where} ")
+    if not certificates:
+        msg = f"{source}: PKCS#7 bundle holds no certificate"
+        raise NoCertificatesError(msg, source=source)
+    return certificates
+
+
+def serialize_pkcs7(certificates: Sequence[x509.Certificate], *, pem: bool = False) -> bytes:
+    """Write certificates as a PKCS#7 bundle, in the order given.
+
+    Args:
+        certificates: At least one certificate.
+        pem: Write a PEM ``PKCS7`` block instead of DER.
+
+    Returns:
+        The bundle's bytes.
+
+    Raises:
+        ValueError: No certificates were given (PKCS#7 bundles here hold at least one).
+    """
+    if not certificates:
+        msg = "a PKCS#7 bundle needs at least one certificate"
+        raise ValueError(msg)
+    return pkcs7.serialize_certificates(list(certificates), Encoding.PEM if pem else Encoding.DER)
