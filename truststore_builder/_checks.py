@@ -115,22 +115,17 @@ def _read_back(
         from truststore_builder._formats import pkcs7  # noqa: PLC0415
 
         return pkcs7.load_pkcs7_certificates(data, label), None, None
-    if store_format is StoreFormat.JKS:
+    if store_format in (StoreFormat.JKS, StoreFormat.JCEKS):
         from truststore_builder._formats import jks  # noqa: PLC0415
 
         # Written by pyjks, read back by our own parser: two implementations must agree.
-        pairs = jks.parse_jks_trusted_certificates(data, password or b"")
+        pairs = jks.parse_jks_trusted_certificates(data, password or b"", source=label)
         certificates = [x509.load_der_x509_certificate(der) for _, der in pairs]
         return certificates, [alias for alias, _ in pairs], [True] * len(pairs)
-    if store_format is StoreFormat.JCEKS:
-        from truststore_builder._formats import jks  # noqa: PLC0415
+    from truststore_builder._formats import pkcs12  # noqa: PLC0415
 
-        entries = jks.load_jks_store(data, password, label)
-    else:
-        from truststore_builder._formats import pkcs12  # noqa: PLC0415
-
-        # Written by our DER encoder, read back through cryptography's PKCS#12 parser.
-        entries = pkcs12.load_pkcs12_store(data, password, label)
+    # Written by our DER encoder, read back through cryptography's PKCS#12 parser.
+    entries = pkcs12.load_pkcs12_store(data, password, label)
     return (
         [e.certificate for e in entries],
         [e.alias for e in entries],

@@ -9,6 +9,9 @@ from truststore_builder._errors import MalformedInputError, NoCertificatesError
 __all__ = ["der_header", "load_der_certificate", "looks_like_der_certificate"]
 
 _SEQUENCE = 0x30
+_LONG_FORM = 0x80
+#: Four length bytes allow 4 GiB: more is no certificate anyone sends.
+_MAX_LENGTH_BYTES = 4
 
 
 def der_header(data: bytes, offset: int = 0) -> tuple[int, int, int] | None:
@@ -25,11 +28,11 @@ def der_header(data: bytes, offset: int = 0) -> tuple[int, int, int] | None:
     if offset + 2 > len(data):
         return None
     tag, first = data[offset], data[offset + 1]
-    if first < 0x80:
+    if first < _LONG_FORM:
         return tag, 2, first
     count = first & 0x7F
-    # 0x80 is BER's indefinite length, never DER; more than 4 length bytes is no certificate.
-    if count == 0 or count > 4 or offset + 2 + count > len(data):
+    # 0x80 alone is BER's indefinite length, never DER.
+    if count == 0 or count > _MAX_LENGTH_BYTES or offset + 2 + count > len(data):
         return None
     return tag, 2 + count, int.from_bytes(data[offset + 2 : offset + 2 + count], "big")
 

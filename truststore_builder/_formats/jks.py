@@ -358,10 +358,10 @@ def _read_entries(reader: _Reader) -> list[tuple[str, bytes]]:
 def parse_jks_trusted_certificates(
     data: bytes, password: bytes, *, source: str = "<bytes>"
 ) -> list[tuple[str, bytes]]:
-    """Read a JKS store's trusted certificate entries without pyjks, verifying its digest.
+    """Read a JKS or JCEKS store's trusted certificate entries without pyjks, verifying its digest.
 
     This is a deliberately independent, strict reader used to prove what pyjks wrote: the
-    structure must be exactly JKS version 2, every trusted entry an X.509 certificate, and the
+    structure must be exactly JKS (or JCEKS, which shares its layout) version 2, every trusted entry an X.509 certificate, and the
     file must end with the 20-byte digest. Private key entries are stepped over.
 
     Args:
@@ -373,13 +373,13 @@ def parse_jks_trusted_certificates(
         ``(alias, DER)`` pairs of the trusted certificate entries, in store order.
 
     Raises:
-        MalformedInputError: Not JKS version 2, truncated, trailing bytes, an unknown entry
+        MalformedInputError: Not JKS/JCEKS version 2, truncated, trailing bytes, an unknown entry
             tag, a non-X.509 certificate or a repeated alias.
         WrongPasswordError: The digest does not match: wrong password, or altered content.
     """
     reader = _Reader(data, source)
-    if reader.take(4, "magic number") != _JKS_MAGIC:
-        msg = f"{source}: not a JKS store (magic number is not FEEDFEED)"
+    if reader.take(4, "magic number") not in (_JKS_MAGIC, _JCEKS_MAGIC):
+        msg = f"{source}: not a JKS or JCEKS store (magic number is neither FEEDFEED nor CECECECE)"
         raise MalformedInputError(msg, source=source)
     version = reader.u4("version")
     if version != _VERSION:

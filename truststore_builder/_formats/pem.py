@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from truststore_builder._model import TrustedEntry
 
 __all__ = [
+    "BEGIN_LINE",
     "PemBlock",
     "decode_pem_block",
     "der_to_pem",
@@ -41,9 +42,10 @@ __all__ = [
 _BOM = b"\xef\xbb\xbf"
 #: Labels whose body is a plain DER X.509 certificate.
 _CERTIFICATE_LABELS = frozenset({b"CERTIFICATE", b"X509 CERTIFICATE"})
+#: A BEGIN line; group 1 is the label.
 # Anchored at the start of a line (after optional indentation): a "-----BEGIN" inside a comment,
 # such as a hostile subject in a header line, is text and never opens a block.
-_BEGIN = re.compile(rb"^[ \t]*-----BEGIN ([A-Z0-9 ]+)-----", re.MULTILINE)
+BEGIN_LINE = re.compile(rb"^[ \t]*-----BEGIN ([A-Z0-9 ]+)-----", re.MULTILINE)
 _WHITESPACE = re.compile(rb"[ \t\r\n]+")
 
 
@@ -88,13 +90,13 @@ def iter_pem_blocks(data: bytes, source: str) -> Iterator[PemBlock]:
     data = data.removeprefix(_BOM)
     position = 0
     index = 0
-    while match := _BEGIN.search(data, position):
+    while match := BEGIN_LINE.search(data, position):
         index += 1
         label = match.group(1)
         line = data.count(b"\n", 0, match.start()) + 1
         end_marker = b"-----END " + label + b"-----"
         end = data.find(end_marker, match.end())
-        following = _BEGIN.search(data, match.end())
+        following = BEGIN_LINE.search(data, match.end())
         if end < 0 or (following is not None and following.start() < end):
             # Only the label and the line go into the message: the body may be a private key.
             msg = (
@@ -186,7 +188,7 @@ def load_pem_certificates(data: bytes, source: str) -> list[x509.Certificate]:
 
 
 def _header_text(text: str) -> str:
-    """Make ``text`` one line of printable ASCII that no PEM reader can mistake for a marker.
+    r"""Make ``text`` one line of printable ASCII that no PEM reader can mistake for a marker.
 
     Other characters become RFC 4514 hex pairs of their UTF-8 bytes (``é`` -> ``\\C3\\A9``), so
     an escaped subject is still a valid RFC 4514 string; runs of dashes are broken up the same
@@ -202,13 +204,14 @@ def _header_text(text: str) -> str:
 def _header(entry: TrustedEntry) -> list[str]:
     certificate = entry.certificate
     fingerprint = certificate.fingerprint(hashes.SHA256()).hex(":")
+    not_before = f"{certificate.not_valid_before_utc:%Y-%m-%d}"
+    not_after = f"{certificate.not_valid_after_utc:%Y-%m-%d}"
     lines = [
         f"Alias: {entry.alias}",
         f"Subject: {certificate.subject.rfc4514_string()}",
         f"Issuer: {certificate.issuer.rfc4514_string()}",
         f"Serial: {certificate.serial_number:#x}",
-        f"Valid: {certificate.not_valid_before_utc:%Y-%m-%d} to "
-        f"{certificate.not_valid_after_utc:%Y-%m-%d} (UTC)",
+        f"Valid: {not_before} to {not_after} (UTC)",
         f"SHA-256: {fingerprint}",
     ]
     if entry.nhs is not None:

@@ -6,6 +6,7 @@ Windows and Java tools exchange certificate bundles this way; openssl makes one 
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
@@ -37,8 +38,16 @@ def looks_like_pkcs7(data: bytes) -> bool:
 
 def _load_der(data: bytes, source: str, where: str) -> list[x509.Certificate]:
     try:
-        return pkcs7.load_der_pkcs7_certificates(data)
-    except ValueError:
+        with warnings.catch_warnings():
+            # openssl crl2pkcs7 keeps the input order, which breaks DER's sorted SET OF;
+            # cryptography reads it as BER and warns. Such files are the common case, not news.
+            warnings.filterwarnings("ignore", "PKCS#7 certificates could not be parsed as DER")
+            return pkcs7.load_der_pkcs7_certificates(data)
+    except ValueError as exc:
+        # cryptography says so when the bundle parses but has no certificates field.
+        if "no certificate" in str(exc):
+            msg = f"{source}: {where}PKCS#7 bundle holds no certificate"
+            raise NoCertificatesError(msg, source=source) from None
         msg = f"{source}: {where}is not a valid PKCS#7 certificate bundle"
         raise MalformedInputError(msg, source=source) from None
 
@@ -66,7 +75,9 @@ def load_pkcs7_certificates(data: bytes, source: str) -> list[x509.Certificate]:
     else:
         blocks = [b for b in iter_pem_blocks(data, source) if b.label in _PEM_LABELS]
         if not blocks:
-            msg = f"{source}: holds no PKCS#7 bundle (neither DER nor a -----BEGIN PKCS7----- block)"
+            msg = (
+                f"{source}: holds no PKCS#7 bundle (neither DER nor a -----BEGIN PKCS7----- block)"
+            )
             raise MalformedInputError(msg, source=source)
         for block in blocks:
             certificates += _load_der(decode_pem_block(block, source), source, f"{block.where} ")
@@ -77,7 +88,10 @@ def load_pkcs7_certificates(data: bytes, source: str) -> list[x509.Certificate]:
 
 
 def serialize_pkcs7(certificates: Sequence[x509.Certificate], *, pem: bool = False) -> bytes:
-    """Write certificates as a PKCS#7 bundle, in the order given.
+    """Write certificates as a DER-canonical PKCS#7 bundle.
+
+    The certificates are a SET OF, which DER sorts by encoding: readers see them in that order,
+    not in the order given (the same inputs always give the same bytes).
 
     Args:
         certificates: At least one certificate.

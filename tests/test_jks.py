@@ -1,0 +1,358 @@
+"""JKS and JCEKS trust stores, proven against JDK 17's keytool and an independent reader."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from truststore_builder._errors import MalformedInputError, WrongPasswordError
+from truststore_builder._formats.jks import (
+    load_jks_store,
+    looks_like_jks,
+    parse_jks_trusted_certificates,
+    serialize_jks_truststore,
+)
+from truststore_builder._model import sha256_fingerprint
+
+BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
+PASSWORD = "nhs-trust-store"  # noqa: S105  (a test store's password)
+# Latin-1, a BMP symbol and a supplementary character (a surrogate pair in Java's char[]).
+NON_ASCII_PASSWORD = "pässwörd-€-\U0001d11e"  # noqa: S105
+WRONG_PASSWORD = "not-the-store-password"  # noqa: S105
+
+needs_keytool = pytest.mark.skipif(shutil.which("keytool") is None, reason="needs JDK keytool")
+
+
+def _nhs_certificates() -> list[tuple[str, x509.Certificate]]:
+    """Every NHS CA certificate in bundles/, aliased by its file name."""
+    return [
+        (path.stem, x509.load_pem_x509_certificate(path.read_bytes()))
+        for path in sorted(BUNDLES.glob("*.pem"))
+    ]
+
+
+@pytest.fixture(scope="module")
+def nhs() -> list[tuple[str, x509.Certificate]]:
+    """The NHS CA certificates with their aliases."""
+    entries = _nhs_certificates()
+    assert len(entries) >= 2
+    return entries
+
+
+def keytool(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run keytool in a UTF-8 locale (the JVM decodes argv, and so -storepass, by locale)."""
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    return subprocess.run(
+        ["keytool", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+
+
+def keytool_listing(path: Path, password: str, store_type: str) -> dict[str, tuple[str, str]]:
+    """Map each alias keytool lists to (entry type, SHA-256 of its first certificate)."""
+    done = keytool(
+        "-list", "-v", "-keystore", str(path), "-storepass", password, "-storetype", store_type
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    listing: dict[str, tuple[str, str]] = {}
+    for block in done.stdout.split("Alias name: ")[1:]:
+        alias = block.split("\n", 1)[0].strip()
+        entry_type = block.split("Entry type: ", 1)[1].split("\n", 1)[0].strip()
+        sha256 = block.split("SHA256: ", 1)[1].split("\n", 1)[0].strip()
+        listing[alias] = (entry_type, sha256.replace(":", "").lower())
+    return listing
+
+
+def der(certificate: x509.Certificate) -> bytes:
+    """The certificate's DER encoding."""
+    return certificate.public_bytes(Encoding.DER)
+
+
+def test_looks_like_jks_tells_the_magic_numbers_apart() -> None:
+    """looks_like_jks names JKS and JCEKS by magic number and nothing else."""
+    assert looks_like_jks(b"\xfe\xed\xfe\xed\x00\x00\x00\x02") == "jks"
+    assert looks_like_jks(b"\xce\xce\xce\xce\x00\x00\x00\x02") == "jceks"
+    assert looks_like_jks(b"0\x82\x01\x00") is None
+    assert looks_like_jks(b"") is None
+
+
+def test_importing_the_module_does_not_import_pyjks() -> None:
+    """Importing the JKS format module leaves pyjks unimported until a store is read or written."""
+    code = "import sys, truststore_builder._formats.jks; print('jks' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+@needs_keytool
+@pytest.mark.parametrize(("store_type", "keytool_type"), [("jks", "JKS"), ("jceks", "JCEKS")])
+def test_keytool_lists_every_entry_as_trusted(
+    tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], store_type: str, keytool_type: str
+) -> None:
+    """Keytool lists every alias we write as a trustedCertEntry with the right SHA-256."""
+    path = tmp_path / f"trust.{store_type}"
+    path.write_bytes(serialize_jks_truststore(nhs, PASSWORD.encode(), store_type=store_type))
+    expected = {alias: ("trustedCertEntry", sha256_fingerprint(cert)) for alias, cert in nhs}
+    assert keytool_listing(path, PASSWORD, keytool_type) == expected
+
+
+@needs_keytool
+def test_keytool_accepts_a_non_ascii_password(
+    tmp_path: Path, nhs: list[tuple[str, x509.Certificate]]
+) -> None:
+    """A non-ASCII password (UTF-8 bytes to us, chars to Java) opens the store in keytool."""
+    path = tmp_path / "trust.jks"
+    path.write_bytes(serialize_jks_truststore(nhs[:1], NON_ASCII_PASSWORD.encode()))
+    alias, certificate = nhs[0]
+    listing = keytool_listing(path, NON_ASCII_PASSWORD, "JKS")
+    assert listing == {alias: ("trustedCertEntry", sha256_fingerprint(certificate))}
+    # keytool really checks the digest: a near-miss password is refused.
+    near_miss = keytool(
+        "-list", "-keystore", str(path), "-storepass", "pässwörd-€-", "-storetype", "JKS"
+    )
+    assert near_miss.returncode != 0
+    assert "password was incorrect" in near_miss.stdout + near_miss.stderr
+
+
+@needs_keytool
+@pytest.mark.parametrize("password", [PASSWORD, NON_ASCII_PASSWORD])
+def test_keytool_made_jks_loads(
+    tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], password: str
+) -> None:
+    """A JKS that keytool made loads as trusted entries, through pyjks and our own reader."""
+    path = tmp_path / "keytool.jks"
+    for alias, certificate in nhs[:2]:
+        pem = tmp_path / f"{alias}.pem"
+        pem.write_bytes(certificate.public_bytes(Encoding.PEM))
+        done = keytool(
+            "-importcert", "-noprompt", "-keystore", str(path), "-storepass", password,
+            "-storetype", "JKS", "-alias", alias, "-file", str(pem),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    data = path.read_bytes()
+    loaded = load_jks_store(data, password.encode(), str(path))
+    expected = {(alias, sha256_fingerprint(cert), True) for alias, cert in nhs[:2]}
+    assert {(e.alias, sha256_fingerprint(e.certificate), e.trusted) for e in loaded} == expected
+    parsed = parse_jks_trusted_certificates(data, password.encode())
+    assert set(parsed) == {(alias, der(cert)) for alias, cert in nhs[:2]}
+
+
+@needs_keytool
+@pytest.mark.parametrize("keytool_type", ["JKS", "JCEKS"])
+def test_keytool_private_key_entry_gives_untrusted_chain(
+    tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], keytool_type: str
+) -> None:
+    """A key entry (key password unlike the store's) reads as its certificate, trusted=False."""
+    path = tmp_path / "keys.store"
+    made = keytool(
+        "-genkeypair", "-keystore", str(path), "-storepass", PASSWORD, "-storetype", keytool_type,
+        "-keypass", "a-different-key-password", "-alias", "client", "-keyalg", "RSA",
+        "-keysize", "2048", "-validity", "2", "-dname", "CN=test client,O=truststore_builder",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    alias, certificate = nhs[0]
+    pem = tmp_path / "ca.pem"
+    pem.write_bytes(certificate.public_bytes(Encoding.PEM))
+    imported = keytool(
+        "-importcert", "-noprompt", "-keystore", str(path), "-storepass", PASSWORD,
+        "-storetype", keytool_type, "-alias", alias, "-file", str(pem),
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    data = path.read_bytes()
+
+    loaded = {e.alias: e for e in load_jks_store(data, PASSWORD.encode(), str(path))}
+    assert set(loaded) == {"client", alias}
+    assert loaded["client"].trusted is False
+    assert (
+        loaded["client"].certificate.subject.rfc4514_string()
+        == "CN=test client,O=truststore_builder"
+    )
+    assert loaded[alias].trusted is True
+    assert sha256_fingerprint(loaded[alias].certificate) == sha256_fingerprint(certificate)
+    if keytool_type == "JKS":
+        # The independent reader steps over the key entry and keeps the trusted one.
+        assert parse_jks_trusted_certificates(data, PASSWORD.encode()) == [
+            (alias, der(certificate))
+        ]
+
+
+@pytest.mark.parametrize("store_type", ["jks", "jceks"])
+def test_round_trip_keeps_aliases_fingerprints_and_order(
+    nhs: list[tuple[str, x509.Certificate]], store_type: str
+) -> None:
+    """Serialise then load gives the same aliases and fingerprints, in order, all trusted."""
+    data = serialize_jks_truststore(nhs, NON_ASCII_PASSWORD.encode(), store_type=store_type)
+    assert looks_like_jks(data) == store_type
+    loaded = load_jks_store(data, NON_ASCII_PASSWORD.encode(), "<bytes>")
+    assert [(e.alias, sha256_fingerprint(e.certificate), e.trusted) for e in loaded] == [
+        (alias, sha256_fingerprint(cert), True) for alias, cert in nhs
+    ]
+    if store_type == "jks":
+        parsed = parse_jks_trusted_certificates(data, NON_ASCII_PASSWORD.encode())
+        assert parsed == [(alias, der(cert)) for alias, cert in nhs]
+
+
+@pytest.mark.parametrize("store_type", ["jks", "jceks"])
+def test_serialisation_is_deterministic(
+    monkeypatch: pytest.MonkeyPatch, nhs: list[tuple[str, x509.Certificate]], store_type: str
+) -> None:
+    """The same inputs give the same bytes, whatever the clock says (entry dates are notBefore)."""
+    first = serialize_jks_truststore(nhs, PASSWORD.encode(), store_type=store_type)
+    later = time.time() + 86_400 * 400
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert serialize_jks_truststore(nhs, PASSWORD.encode(), store_type=store_type) == first
+
+
+@pytest.mark.parametrize("store_type", ["jks", "jceks"])
+def test_wrong_password_is_typed_and_not_echoed(
+    nhs: list[tuple[str, x509.Certificate]], store_type: str
+) -> None:
+    """A wrong password raises WrongPasswordError naming the source and not the password."""
+    data = serialize_jks_truststore(nhs, PASSWORD.encode(), store_type=store_type)
+    with pytest.raises(WrongPasswordError) as caught:
+        load_jks_store(data, WRONG_PASSWORD.encode(), "stores/trust.jks")
+    message = str(caught.value)
+    assert message.startswith("stores/trust.jks: ")
+    assert WRONG_PASSWORD not in message
+    assert PASSWORD not in message
+    assert caught.value.source == "stores/trust.jks"
+    if store_type == "jks":
+        with pytest.raises(WrongPasswordError) as parsed:
+            parse_jks_trusted_certificates(data, WRONG_PASSWORD.encode())
+        assert WRONG_PASSWORD not in str(parsed.value)
+
+
+def test_flipped_body_byte_fails_the_integrity_check(
+    nhs: list[tuple[str, x509.Certificate]],
+) -> None:
+    """One flipped byte inside a certificate breaks the digest: WrongPasswordError, both readers."""
+    data = bytearray(serialize_jks_truststore(nhs, PASSWORD.encode()))
+    offset = bytes(data).index(der(nhs[0][1])) + 100
+    data[offset] ^= 0x01
+    with pytest.raises(WrongPasswordError, match="integrity check failed"):
+        load_jks_store(bytes(data), PASSWORD.encode(), "flipped.jks")
+    with pytest.raises(WrongPasswordError, match="integrity check failed"):
+        parse_jks_trusted_certificates(bytes(data), PASSWORD.encode())
+
+
+@pytest.mark.parametrize("keep", [4, 10, 14, 40, 1000, -21, -1])
+def test_truncated_store_is_malformed(nhs: list[tuple[str, x509.Certificate]], keep: int) -> None:
+    """A store cut short anywhere (header, entry, certificate, digest) is MalformedInputError."""
+    data = serialize_jks_truststore(nhs, PASSWORD.encode())[:keep]
+    with pytest.raises(MalformedInputError) as caught:
+        load_jks_store(data, PASSWORD.encode(), "cut.jks")
+    assert str(caught.value).startswith("cut.jks: ")
+    with pytest.raises(MalformedInputError):
+        parse_jks_trusted_certificates(data, PASSWORD.encode())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"garbage, not a key store", b"\xfe\xed\xfe\xed\x00\x00\x00\x07\x00\x00\x00\x00"],
+)
+def test_garbage_is_malformed(data: bytes) -> None:
+    """Garbage, an empty file and an unknown JKS version are MalformedInputError in both readers."""
+    with pytest.raises(MalformedInputError):
+        load_jks_store(data, PASSWORD.encode(), "junk")
+    with pytest.raises(MalformedInputError):
+        parse_jks_trusted_certificates(data, PASSWORD.encode())
+
+
+def test_garbage_entries_never_leak_a_bare_exception(
+    nhs: list[tuple[str, x509.Certificate]],
+) -> None:
+    """Bytes overwritten anywhere in the entries give only the library's typed errors."""
+    good = serialize_jks_truststore(nhs[:2], PASSWORD.encode())
+    for offset in range(12, len(good) - 20, 7):
+        data = bytearray(good)
+        data[offset : offset + 4] = b"\xff\x00\x7f\x80"
+        for password in (PASSWORD.encode(), None):
+            # Anything but these two (or success) propagates and fails the test.
+            with contextlib.suppress(MalformedInputError, WrongPasswordError):
+                load_jks_store(bytes(data), password, "junk.jks")
+
+
+def test_trailing_bytes_are_refused_by_the_independent_reader(
+    nhs: list[tuple[str, x509.Certificate]],
+) -> None:
+    """Anything after the digest makes the strict read-back parser refuse the store."""
+    data = serialize_jks_truststore(nhs[:1], PASSWORD.encode()) + b"\x00"
+    with pytest.raises(MalformedInputError, match="after the JKS digest"):
+        parse_jks_trusted_certificates(data, PASSWORD.encode())
+
+
+def test_independent_reader_reads_jceks_trusted_entries(
+    nhs: list[tuple[str, x509.Certificate]],
+) -> None:
+    """JCEKS trust stores share JKS's layout: the independent reader reads them and checks the digest."""
+    data = serialize_jks_truststore(nhs, PASSWORD.encode(), store_type="jceks")
+    pairs = parse_jks_trusted_certificates(data, PASSWORD.encode())
+    assert [alias for alias, _ in pairs] == [alias for alias, _ in nhs]
+    with pytest.raises(WrongPasswordError):
+        parse_jks_trusted_certificates(data, b"not-the-password")
+
+
+def test_independent_reader_refuses_other_magic_numbers() -> None:
+    """Content that is neither JKS nor JCEKS is MalformedInputError naming both magic numbers."""
+    with pytest.raises(MalformedInputError, match="neither FEEDFEED nor CECECECE"):
+        parse_jks_trusted_certificates(b"\x00" * 64, PASSWORD.encode())
+
+
+def test_no_password_reads_entries_without_the_integrity_check(
+    nhs: list[tuple[str, x509.Certificate]],
+) -> None:
+    """With password None the entries are read, and (as in keytool) the digest goes unchecked."""
+    data = bytearray(serialize_jks_truststore(nhs, PASSWORD.encode()))
+    data[-1] ^= 0x01  # a broken digest: only a password could reveal it
+    loaded = load_jks_store(bytes(data), None, "<bytes>")
+    assert [(e.alias, e.trusted) for e in loaded] == [(alias, True) for alias, _ in nhs]
+
+
+@pytest.mark.parametrize(
+    ("aliases", "problem"),
+    [
+        (["NHS-Root"], "not lower-case"),
+        (["nhs-root", "nhs-root"], "appears twice"),
+        ([""], "must not be empty"),
+        (["nhs\x00root"], "outside the BMP"),
+        (["nhs-\U0001d11e"], "outside the BMP"),
+    ],
+)
+def test_bad_aliases_are_refused(
+    nhs: list[tuple[str, x509.Certificate]], aliases: list[str], problem: str
+) -> None:
+    """Aliases Java would read back differently, or twice, raise ValueError before writing."""
+    entries = [(alias, nhs[0][1]) for alias in aliases]
+    with pytest.raises(ValueError, match=problem):
+        serialize_jks_truststore(entries, PASSWORD.encode())
+
+
+def test_unknown_store_type_is_refused(nhs: list[tuple[str, x509.Certificate]]) -> None:
+    """Only jks and jceks are written."""
+    with pytest.raises(ValueError, match="unknown Java key store type"):
+        serialize_jks_truststore(nhs[:1], PASSWORD.encode(), store_type="pkcs12")
+
+
+def test_non_utf8_password(nhs: list[tuple[str, x509.Certificate]]) -> None:
+    """A password that is not UTF-8 cannot be written, and reads as a wrong password."""
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        serialize_jks_truststore(nhs[:1], b"\xff\xfe")
+    data = serialize_jks_truststore(nhs[:1], PASSWORD.encode())
+    with pytest.raises(WrongPasswordError, match="not valid UTF-8"):
+        load_jks_store(data, b"\xff\xfe", "<bytes>")
+    with pytest.raises(WrongPasswordError, match="not valid UTF-8"):
+        parse_jks_trusted_certificates(data, b"\xff\xfe")

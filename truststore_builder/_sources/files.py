@@ -1,0 +1,212 @@
+"""Source: certificates from files, directories and bytes, in any format we read.
+
+The format is told from the content alone, never from the file name: ``.crt`` files are PEM as
+often as DER, and ``.pem`` files are sometimes DER.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from truststore_builder._errors import (
+    InputError,
+    MalformedInputError,
+    NoCertificatesError,
+    TruststoreBuilderWarning,
+    UnknownFormatError,
+)
+from truststore_builder._formats import der, pem, pkcs7
+from truststore_builder._model import StoreEntry
+from truststore_builder._writing import as_password_bytes
+
+if TYPE_CHECKING:
+    import os
+
+    from cryptography import x509
+
+__all__ = ["detect_format", "load_certificates", "read_store"]
+
+_BYTES_SOURCE = "<bytes>"
+_BOM = b"\xef\xbb\xbf"
+#: Per-file errors that skip a file in a directory (with a warning) instead of failing the whole
+#: directory: a README or a CRL beside the certificates is normal. A broken certificate is not
+#: skipped: silently dropping a CA from a trust store is worse than stopping.
+_SKIPPABLE = (UnknownFormatError, NoCertificatesError)
+
+
+def detect_format(data: bytes, source: str = _BYTES_SOURCE) -> str:
+    """Tell the format of certificate content from its bytes alone.
+
+    Args:
+        data: The content.
+        source: The file name (or ``<bytes>``) for messages.
+
+    Returns:
+        One of ``pem``, ``der``, ``pkcs7``, ``pkcs12``, ``jks`` or ``jceks``. PEM text holding a
+        ``PKCS7`` block is ``pkcs7``.
+
+    Raises:
+        NoCertificatesError: ``data`` is empty.
+        MalformedInputError: ``data`` starts like DER but is cut short before anything can be
+            told.
+        UnknownFormatError: ``data`` is none of those formats.
+    """
+    from truststore_builder._formats.jks import looks_like_jks  # noqa: PLC0415
+
+    if not data.removeprefix(_BOM).strip():
+        msg = f"{source}: is empty"
+        raise NoCertificatesError(msg, source=source)
+    java = looks_like_jks(data)
+    if java is not None:
+        return java
+    # Binary formats first: their structure is checked, whereas "-----BEGIN" could be text
+    # inside a DER certificate's subject. A PKCS#12 PFX starts SEQUENCE, INTEGER: neither sniff
+    # below matches it.
+    if pkcs7.looks_like_pkcs7(data):
+        return "pkcs7"
+    if der.looks_like_der_certificate(data):
+        return "der"
+    labels = pem.BEGIN_LINE.findall(data.removeprefix(_BOM))
+    if labels:
+        return "pkcs7" if b"PKCS7" in labels else "pem"
+    # Imported last, so that reading PEM, DER and PKCS#7 never loads the PKCS#12 module.
+    from truststore_builder._formats.pkcs12 import looks_like_pkcs12  # noqa: PLC0415
+
+    if looks_like_pkcs12(data):
+        return "pkcs12"
+    if data[0] == 0x30:  # noqa: PLR2004 - the SEQUENCE tag
+        header = der.der_header(data)
+        if header is None or header[1] + header[2] > len(data):
+            msg = (
+                f"{source}: starts like DER (an ASN.1 SEQUENCE) but is truncated "
+                f"after {len(data)} bytes"
+            )
+            raise MalformedInputError(msg, source=source)
+    msg = (
+        f"{source}: unknown format: not PEM, DER, PKCS#7, PKCS#12, JKS or JCEKS "
+        f"(starts with bytes {data[:4].hex(' ')})"
+    )
+    raise UnknownFormatError(msg, source=source)
+
+
+def _entries_from_data(data: bytes, source: str, password: bytes | None) -> list[StoreEntry]:
+    fmt = detect_format(data, source)
+    certificates: list[x509.Certificate]
+    if fmt == "pem":
+        certificates = pem.load_pem_certificates(data, source)
+    elif fmt == "der":
+        certificates = [der.load_der_certificate(data, source)]
+    elif fmt == "pkcs7":
+        certificates = pkcs7.load_pkcs7_certificates(data, source)
+    elif fmt == "pkcs12":
+        from truststore_builder._formats.pkcs12 import load_pkcs12_store  # noqa: PLC0415
+
+        return _non_empty(load_pkcs12_store(data, password, source), source)
+    else:
+        from truststore_builder._formats.jks import load_jks_store  # noqa: PLC0415
+
+        return _non_empty(load_jks_store(data, password, source), source)
+    return [StoreEntry(alias="", certificate=c, trusted=True) for c in certificates]
+
+
+def _non_empty(entries: list[StoreEntry], source: str) -> list[StoreEntry]:
+    if not entries:
+        msg = f"{source}: the store holds no certificate"
+        raise NoCertificatesError(msg, source=source)
+    return entries
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        msg = f"{path}: cannot read ({exc.strerror or exc})"
+        raise InputError(msg, source=str(path)) from None
+
+
+def _directory_files(directory: Path) -> list[Path]:
+    """The regular files directly in ``directory``, sorted, hidden ones and duplicates left out."""
+    try:
+        children = sorted(directory.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        msg = f"{directory}: cannot list the directory ({exc.strerror or exc})"
+        raise InputError(msg, source=str(directory)) from None
+    files: list[Path] = []
+    seen: set[Path] = set()
+    for child in children:
+        if child.name.startswith(".") or not child.is_file():
+            continue
+        # An OpenSSL hash directory links <hash>.0 to the real file: read each file once.
+        real = child.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        files.append(child)
+    return files
+
+
+def _entries_from_directory(directory: Path, password: bytes | None) -> list[StoreEntry]:
+    entries: list[StoreEntry] = []
+    for path in _directory_files(directory):
+        try:
+            entries += _entries_from_data(_read_bytes(path), str(path), password)
+        except _SKIPPABLE as exc:
+            warnings.warn(
+                f"{directory}: skipped a file that holds no certificate: {exc}",
+                TruststoreBuilderWarning,
+                stacklevel=4,
+            )
+    if not entries:
+        msg = f"{directory}: the directory holds no certificate file"
+        raise NoCertificatesError(msg, source=str(directory))
+    return entries
+
+
+def read_store(
+    source: str | os.PathLike[str] | bytes, *, password: str | bytes | None = None
+) -> list[StoreEntry]:
+    """Read every certificate entry from a file, a directory or bytes, keeping aliases.
+
+    PKCS#12, JKS and JCEKS entries keep their aliases and trust flags; PEM, DER and PKCS#7
+    certificates have alias ``""`` and count as trusted.
+
+    Args:
+        source: A file path, a directory (every regular, non-hidden file in it, in name order,
+            not recursing; files that hold no certificate are skipped with a warning), or the
+            content itself as bytes.
+        password: The store password, for PKCS#12, JKS and JCEKS.
+
+    Returns:
+        The entries, in file order.
+
+    Raises:
+        InputError: The path cannot be read, or the content cannot be read (one of the
+            subclasses: unknown format, malformed, no certificates, wrong or missing password).
+    """
+    secret = as_password_bytes(password)
+    if isinstance(source, bytes):
+        return _entries_from_data(source, _BYTES_SOURCE, secret)
+    path = Path(source)
+    if path.is_dir():
+        return _entries_from_directory(path, secret)
+    return _entries_from_data(_read_bytes(path), str(path), secret)
+
+
+def load_certificates(
+    source: str | os.PathLike[str] | bytes, *, password: str | bytes | None = None
+) -> list[x509.Certificate]:
+    """Read every certificate from a file, a directory or bytes, in any format we read.
+
+    Args:
+        source: A file path, a directory (see :func:`read_store`), or the content as bytes.
+        password: The store password, for PKCS#12, JKS and JCEKS.
+
+    Returns:
+        The certificates, in file order (a store's key entry chains included).
+
+    Raises:
+        InputError: As :func:`read_store`.
+    """
+    return [entry.certificate for entry in read_store(source, password=password)]
