@@ -19,21 +19,51 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import (
+    ClientVerifier,
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
 
 from truststore_builder._errors import (
+    CertificateNotValidError,
+    CertificateUsageError,
+    ChainError,
     EnvironmentMismatchError,
+    GenerationError,
+    IdentityEnvironmentError,
+    IdentityError,
+    KeyMismatchError,
     NotACertificateAuthorityError,
     ReadBackError,
+    WeakKeyError,
 )
-from truststore_builder._model import Environment, NhsCa, StoreFormat, sha256_fingerprint
+from truststore_builder._model import (
+    Environment,
+    Generation,
+    IdentityReport,
+    NhsCa,
+    StoreFormat,
+    sha256_fingerprint,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
+    from truststore_builder._formats.keys import PrivateKey
     from truststore_builder._model import TrustStore
+    from truststore_builder._sources.nhs import NhsCatalogue
 
 __all__ = [
     "check_certificate_authority",
+    "evaluate_identity",
+    "nhs_client_verifier",
     "check_environment",
     "check_read_back",
     "is_certificate_authority",
@@ -163,3 +193,204 @@ def check_read_back(
             "certificate entries; nothing was written"
         )
         raise ReadBackError(msg)
+
+
+# --- Client identities -------------------------------------------------------------------------
+#
+# The NHS chain policy. cryptography's web-PKI defaults refuse every real NHS chain: NHS G1 CAs
+# do not mark basicConstraints critical, and NHS endpoint certificates carry no
+# subjectAltName (the FQDN is the CN). The policy used here is cryptography's web-PKI policy
+# with exactly those two rules relaxed:
+#
+# - CA certificates must carry basicConstraints CA:TRUE, critical or not;
+# - end-entity certificates may omit subjectAltName.
+#
+# Everything else stands: signatures (SHA-1 is refused on anything but a trust anchor), validity
+# of every certificate at an explicit time, key usage, RSA of 2048 bits or more, path length.
+
+_MIN_RSA_BITS = 2048
+_MIN_EC_BITS = 256
+
+
+def nhs_client_verifier(anchors: Sequence[x509.Certificate], at: dt.datetime) -> ClientVerifier:
+    """A client-certificate verifier with the NHS chain policy (see above), at time ``at``."""
+    ca_policy = ExtensionPolicy.webpki_defaults_ca().require_present(
+        x509.BasicConstraints, Criticality.AGNOSTIC, None
+    )
+    ee_policy = ExtensionPolicy.webpki_defaults_ee().may_be_present(
+        x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
+    )
+    return (
+        PolicyBuilder()
+        .store(Store(list(anchors)))
+        .time(at)
+        .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+        .build_client_verifier()
+    )
+
+
+def _subject(certificate: x509.Certificate) -> str:
+    return certificate.subject.rfc4514_string()
+
+
+def _key_failure(certificate: x509.Certificate, key: PrivateKey | None, source: str) -> list[IdentityError]:
+    failures: list[IdentityError] = []
+    if key is not None and key.public_key().public_bytes(
+        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+    ) != certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo):
+        msg = f"{source}: the private key does not belong to the certificate {_subject(certificate)}"
+        failures.append(KeyMismatchError(msg, source=source))
+    public_key = certificate.public_key()
+    weak = (isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size < _MIN_RSA_BITS) or (
+        isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.key_size < _MIN_EC_BITS
+    )
+    if weak:
+        size = public_key.key_size  # type: ignore[union-attr]
+        msg = (
+            f"{source}: the certificate's key is {size} bits; NHS endpoints refuse RSA below "
+            f"{_MIN_RSA_BITS} bits (EC below {_MIN_EC_BITS})"
+        )
+        failures.append(WeakKeyError(msg, source=source))
+    elif not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        msg = f"{source}: the certificate's key is neither RSA nor EC"
+        failures.append(WeakKeyError(msg, source=source))
+    return failures
+
+
+def _usage_failure(certificate: x509.Certificate, source: str) -> IdentityError | None:
+    try:
+        usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        msg = (
+            f"{source}: {_subject(certificate)} has no extendedKeyUsage; a client certificate "
+            "needs clientAuth"
+        )
+        return CertificateUsageError(msg, source=source)
+    if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
+        msg = (
+            f"{source}: {_subject(certificate)} lacks clientAuth in its extendedKeyUsage, so "
+            "servers will refuse it as a client certificate"
+        )
+        return CertificateUsageError(msg, source=source)
+    return None
+
+
+def _validity_failure(certificate: x509.Certificate, at: dt.datetime, source: str) -> IdentityError | None:
+    if certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc:
+        return None
+    state = "expired on" if at > certificate.not_valid_after_utc else "is not valid until"
+    when = (
+        certificate.not_valid_after_utc if at > certificate.not_valid_after_utc else certificate.not_valid_before_utc
+    )
+    msg = f"{source}: {_subject(certificate)} {state} {when:%Y-%m-%d %H:%M} UTC (checked at {at:%Y-%m-%d %H:%M} UTC)"
+    return CertificateNotValidError(msg, source=source)
+
+
+def _path_by_name(
+    certificate: x509.Certificate, candidates: Sequence[x509.Certificate]
+) -> tuple[list[x509.Certificate], x509.Name | None]:
+    """Walk issuer names from the leaf; return the path found and the first issuer missing."""
+    path = [certificate]
+    current = certificate
+    while current.issuer != current.subject and len(path) < _MAX_DEPTH:
+        issuers = [c for c in candidates if c.subject == current.issuer and c not in path]
+        if not issuers:
+            return path, current.issuer
+        current = issuers[0]
+        path.append(current)
+    return path, None
+
+
+_MAX_DEPTH = 8
+
+
+def evaluate_identity(
+    certificate: x509.Certificate,
+    *,
+    key: PrivateKey | None,
+    intermediates: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+    at: dt.datetime,
+    environments: Collection[Environment],
+    catalogue: NhsCatalogue,
+    source: str,
+    allow_g1: bool = False,
+) -> IdentityReport:
+    """Check a client certificate (and its key) against every identity rule; collect failures.
+
+    Args:
+        certificate: The client certificate.
+        key: Its private key, when there is one to check.
+        intermediates: Certificates that may complete the chain (a chain file, the catalogue).
+        anchors: Trusted roots (and any other certificates trusted as anchors).
+        at: The validation time, always explicit.
+        environments: The NHS environments being built for (empty: no environment rule).
+        catalogue: The NHS catalogue, to recognise NHS issuers.
+        source: How messages name the certificate's file.
+        allow_g1: Package a G1 client certificate instead of refusing it.
+
+    Returns:
+        The report: chain found, NHS issuer and generation, and every failed rule in order.
+    """
+    failures: list[IdentityError] = list(_key_failure(certificate, key, source))
+    failures += [f for f in (_validity_failure(certificate, at, source), _usage_failure(certificate, source)) if f]
+    candidates = [*intermediates, *anchors]
+    path, missing = _path_by_name(certificate, candidates)
+    issuer_nhs = next((ca for c in path[1:] if (ca := catalogue.recognise(c)) is not None), None)
+    chain: tuple[x509.Certificate, ...] = tuple(path)
+    elsewhere = next(
+        (
+            catalogue.get(slug)
+            for slug, c in catalogue.certificates.items()
+            if missing is not None and c.subject == missing
+        ),
+        None,
+    )
+    if elsewhere is not None and environments and not set(elsewhere.environments) & set(environments):
+        msg = (
+            f"{source}: {_subject(certificate)} is issued under {elsewhere.name} "
+            f"({', '.join(elsewhere.environments)}), not for the {', '.join(environments)} "
+            "environment being built"
+        )
+        failures.append(IdentityEnvironmentError(msg, source=source))
+    elif missing is not None:
+        msg = (
+            f"{source}: no issuer found for {_subject(path[-1])}: it asks for "
+            f"{missing.rfc4514_string()}, which is neither in the NHS catalogue for "
+            f"{', '.join(environments) or 'this store'} nor in the given files"
+        )
+        failures.append(ChainError(msg, source=source))
+    elif not failures:
+        roots = [c for c in anchors if is_self_signed(c)] or list(anchors)
+        try:
+            verified = nhs_client_verifier(roots, at).verify(certificate, list(intermediates))
+        except VerificationError as exc:
+            msg = f"{source}: the chain of {_subject(certificate)} does not verify: {_short(exc)}"
+            failures.append(ChainError(msg, source=source))
+        else:
+            chain = tuple(verified.chain)
+    if issuer_nhs is not None and environments and not set(issuer_nhs.environments) & set(environments):
+        msg = (
+            f"{source}: {_subject(certificate)} is issued by {issuer_nhs.name} "
+            f"({', '.join(issuer_nhs.environments)}), not for the {', '.join(environments)} "
+            "environment being built"
+        )
+        failures.append(IdentityEnvironmentError(msg, source=source))
+    if issuer_nhs is not None and issuer_nhs.generation is Generation.G1 and not allow_g1:
+        msg = (
+            f"{source}: {_subject(certificate)} is a G1 certificate (issued by "
+            f"{issuer_nhs.name}); package it only if you mean to (allow G1)"
+        )
+        failures.append(GenerationError(msg, source=source))
+    return IdentityReport(
+        certificate=certificate,
+        chain=chain,
+        issuer_nhs=issuer_nhs,
+        validated_at=at,
+        failures=tuple(failures),
+    )
+
+
+def _short(exc: VerificationError) -> str:
+    """cryptography's message without its certificate repr."""
+    return str(exc).split(" (encountered processing", 1)[0].removeprefix("validation failed: ")

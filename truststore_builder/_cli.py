@@ -25,6 +25,7 @@ from truststore_builder._errors import (
     MissingPasswordError,
     ReadBackError,
     TruststoreBuilderError,
+    TruststoreBuilderWarning,
 )
 from truststore_builder._model import Environment, Generation, StoreFormat, sha256_fingerprint
 
@@ -403,15 +404,18 @@ def _nhs_list(args: argparse.Namespace) -> int:
 # --- build ------------------------------------------------------------------------------------
 
 
-def _expiry_line(entry: TrustedEntry, *, kept: bool) -> str:
-    name = f"{entry.alias} ({entry.nhs.name if entry.nhs else entry.subject})"
-    when = _date(entry.not_after)
-    if kept:
-        return (
-            f"{name} is not valid now (not after {when}, not before {_date(entry.not_before)}); "
-            "kept in the store (--drop-expired leaves it out)"
-        )
-    return f"{name} is not valid now (not after {when}); left out (--drop-expired)"
+def _expiry_line(entry: TrustedEntry, at: dt.datetime, *, kept: bool) -> str:
+    """One line naming a certificate that is not valid at ``at``, and what became of it."""
+    known = f"{entry.nhs.name}, {entry.nhs.generation}" if entry.nhs else entry.subject
+    name = f"{entry.alias} ({known})"
+    if at < entry.not_before:
+        state = f"is not valid until {_date(entry.not_before)}"
+    else:
+        state = f"expired on {_date(entry.not_after)}"
+    fate = (
+        "kept in the store (--drop-expired leaves it out)" if kept else "left out (--drop-expired)"
+    )
+    return f"{name} {state}; {fate}"
 
 
 def _build_store(args: argparse.Namespace) -> TrustStore:
@@ -509,9 +513,9 @@ def _build(args: argparse.Namespace) -> int:
         )
         raise CheckError(msg)
     for entry in store.expired:
-        _say(sys.stderr, "warning", _expiry_line(entry, kept=True))
+        _say(sys.stderr, "warning", _expiry_line(entry, store.validated_at, kept=True))
     for entry in store.dropped:
-        _say(sys.stderr, "note", _expiry_line(entry, kept=False))
+        _say(sys.stderr, "note", _expiry_line(entry, store.validated_at, kept=False))
 
     targets = {args.out / f"{STORE_STEM}.{fmt.value}": fmt for fmt in formats}
     written = _write_build(store, args.out, targets, password, force=args.force)
@@ -650,7 +654,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(arguments)
         handler: Callable[[argparse.Namespace], int] = args.handler
-        status = handler(args)
+        with warnings.catch_warnings():
+            # The library's warnings (a file skipped in a directory, ...) as one line each.
+            warnings.simplefilter("always", TruststoreBuilderWarning)
+            warnings.showwarning = _show_warning
+            status = handler(args)
     except SystemExit as exc:  # --help and --version
         status = exc.code if isinstance(exc.code, int) else 0
     except UsageError as exc:
@@ -671,6 +679,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         _report_error(RuntimeError(message), debug=debug, cause=exc)
     return status
+
+
+def _show_warning(  # noqa: PLR0917  (the signature of warnings.showwarning)
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    if issubclass(category, TruststoreBuilderWarning):
+        _say(sys.stderr, "warning", str(message))
+    else:
+        stream = file or sys.stderr
+        stream.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def _report_error(exc: BaseException, *, debug: bool, cause: BaseException | None = None) -> None:

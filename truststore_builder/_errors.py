@@ -13,7 +13,16 @@ The hierarchy::
     │   ├── PinMismatchError       an NHS catalogue file does not match its pinned fingerprint
     │   ├── NotACertificateAuthorityError
     │   ├── EnvironmentMismatchError
-    │   └── ReadBackError          a written store does not read back as what was meant
+    │   ├── ReadBackError          a written store does not read back as what was meant
+    │   └── IdentityError          a client identity (key + certificate) fails a rule
+    │       ├── KeyMismatchError       the private key is not the certificate's
+    │       ├── WeakKeyError           RSA below 2048 bits, EC below 256
+    │       ├── CertificateNotValidError   expired or not yet valid at the validation time
+    │       ├── CertificateUsageError  no clientAuth in the extended key usage
+    │       ├── ChainError             no path to a trusted root (names the missing issuer)
+    │       ├── IdentityEnvironmentError   issued for another environment (also an
+    │       │                              EnvironmentMismatchError)
+    │       └── GenerationError        a G1 client certificate, not explicitly allowed
     └── OutputError                a file cannot or may not be written (exit status 2)
         └── OutputExistsError      the destination exists and overwriting was not asked for
 
@@ -23,10 +32,18 @@ Messages name the file (or input) and the rule, and never contain a password or 
 from __future__ import annotations
 
 __all__ = [
+    "CertificateNotValidError",
+    "CertificateUsageError",
+    "ChainError",
     "CheckError",
     "EnvironmentMismatchError",
     "ExpiredCertificateWarning",
+    "G1IdentityWarning",
+    "GenerationError",
+    "IdentityEnvironmentError",
+    "IdentityError",
     "InputError",
+    "KeyMismatchError",
     "MalformedInputError",
     "MissingPasswordError",
     "NoCertificatesError",
@@ -38,6 +55,7 @@ __all__ = [
     "TruststoreBuilderError",
     "TruststoreBuilderWarning",
     "UnknownFormatError",
+    "WeakKeyError",
     "WrongPasswordError",
 ]
 
@@ -104,6 +122,59 @@ class ReadBackError(CheckError):
     """A store, read back after serialisation, does not hold what was meant to go in."""
 
 
+class IdentityError(CheckError):
+    """A client identity (private key + certificate + chain) breaks a rule.
+
+    Attributes:
+        rule: The rule's short name (``key-match``, ``key-strength``, ``validity``,
+            ``client-auth``, ``chain``, ``environment``, ``generation``).
+    """
+
+    rule = "identity"
+
+
+class KeyMismatchError(IdentityError):
+    """The private key does not belong to the certificate."""
+
+    rule = "key-match"
+
+
+class WeakKeyError(IdentityError):
+    """The certificate's key is too weak (RSA below 2048 bits, EC below 256)."""
+
+    rule = "key-strength"
+
+
+class CertificateNotValidError(IdentityError):
+    """The certificate is expired, or not yet valid, at the validation time."""
+
+    rule = "validity"
+
+
+class CertificateUsageError(IdentityError):
+    """The certificate may not be used as a TLS client certificate (no clientAuth)."""
+
+    rule = "client-auth"
+
+
+class ChainError(IdentityError):
+    """No path from the certificate to a trusted root: a missing issuer or a bad signature."""
+
+    rule = "chain"
+
+
+class IdentityEnvironmentError(IdentityError, EnvironmentMismatchError):
+    """The client certificate's NHS issuer serves another environment (PTL in prod, say)."""
+
+    rule = "environment"
+
+
+class GenerationError(IdentityError):
+    """A G1 client certificate, where only G2 is packaged unless G1 is explicitly allowed."""
+
+    rule = "generation"
+
+
 class OutputError(TruststoreBuilderError):
     """A file cannot, or may not, be written."""
 
@@ -118,3 +189,7 @@ class TruststoreBuilderWarning(UserWarning):
 
 class ExpiredCertificateWarning(TruststoreBuilderWarning):
     """A certificate in a store has expired (or is not yet valid) at the validation time."""
+
+
+class G1IdentityWarning(TruststoreBuilderWarning):
+    """A G1 client certificate is being packaged because the caller allowed it."""

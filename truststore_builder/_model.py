@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Environment",
     "Generation",
+    "IdentityReport",
     "NhsCa",
     "StoreEntry",
     "StoreFormat",
@@ -272,3 +273,38 @@ class TrustStore:
         fmt = StoreFormat(store_format) if store_format else StoreFormat.from_path(path)
         (written,) = write_stores(self, {Path(path): fmt}, password=password, overwrite=overwrite)
         return written
+
+
+@attrs.frozen
+class IdentityReport:
+    """What checking a client certificate found: its chain, NHS issuer, and every failed rule.
+
+    Attributes:
+        certificate: The client certificate.
+        chain: Leaf first, up to the trusted root when the chain verified (otherwise as far
+            as issuer names lead).
+        issuer_nhs: The first NHS CA in the chain, when the catalogue recognises one.
+        validated_at: The time the rules were judged at.
+        failures: Every rule broken, as the typed errors building would raise, in rule order.
+    """
+
+    certificate: x509.Certificate = attrs.field(repr=False)
+    chain: tuple[x509.Certificate, ...] = attrs.field(repr=False)
+    issuer_nhs: NhsCa | None
+    validated_at: dt.datetime
+    failures: tuple[Exception, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether every rule passed."""
+        return not self.failures
+
+    @property
+    def generation(self) -> Generation | None:
+        """The NHS generation of the issuer, when the catalogue recognises it."""
+        return self.issuer_nhs.generation if self.issuer_nhs else None
+
+    @property
+    def subject(self) -> str:
+        """The client certificate's subject, RFC 4514."""
+        return self.certificate.subject.rfc4514_string()

@@ -30,6 +30,7 @@ __all__ = ["detect_format", "load_certificates", "read_store"]
 
 _BYTES_SOURCE = "<bytes>"
 _BOM = b"\xef\xbb\xbf"
+_SEQUENCE = 0x30
 #: Per-file errors that skip a file in a directory (with a warning) instead of failing the whole
 #: directory: a README or a CRL beside the certificates is normal. A broken certificate is not
 #: skipped: silently dropping a CA from a trust store is worse than stopping.
@@ -71,12 +72,20 @@ def detect_format(data: bytes, source: str = _BYTES_SOURCE) -> str:
     labels = pem.BEGIN_LINE.findall(data.removeprefix(_BOM))
     if labels:
         return "pkcs7" if b"PKCS7" in labels else "pem"
+    if data[0] == _SEQUENCE:
+        outer = der.der_header(data)
+        if outer is None or der.der_header(data, outer[1]) is None:
+            msg = (
+                f"{source}: is cut short: {len(data)} bytes of an ASN.1 SEQUENCE (DER), "
+                "too few to tell its format"
+            )
+            raise MalformedInputError(msg, source=source)
     # Imported last, so that reading PEM, DER and PKCS#7 never loads the PKCS#12 module.
     from truststore_builder._formats.pkcs12 import looks_like_pkcs12  # noqa: PLC0415
 
     if looks_like_pkcs12(data):
         return "pkcs12"
-    if data[0] == 0x30:  # noqa: PLR2004 - the SEQUENCE tag
+    if data[0] == _SEQUENCE:
         header = der.der_header(data)
         if header is None or header[1] + header[2] > len(data):
             msg = (
