@@ -16,13 +16,17 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 
 from truststore_builder import _checks
-from truststore_builder._errors import ExpiredCertificateWarning
+from truststore_builder._errors import ExpiredCertificateWarning, G1IdentityWarning, InputError
 from truststore_builder._model import (
     Environment,
     Generation,
+    Identity,
+    KeyStore,
     NhsCa,
     TrustedEntry,
     TrustStore,
@@ -34,7 +38,9 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Iterable
 
-__all__ = ["TrustStoreBuilder", "alias_for"]
+    from truststore_builder._formats.keys import PrivateKey
+
+__all__ = ["KeyStoreBuilder", "TrustStoreBuilder", "alias_for"]
 
 _ALIAS_MAX = 64
 _NOT_ALIAS = re.compile(r"[^a-z0-9]+")
@@ -109,6 +115,11 @@ class TrustStoreBuilder:
     _drop_expired: bool = False
     _at: dt.datetime | None = None
     _catalogue: NhsCatalogue | None = attrs.field(default=None, repr=False)
+
+    @property
+    def environments(self) -> tuple[Environment, ...]:
+        """The NHS environments this store is built for (empty when none was added)."""
+        return self._environments
 
     @property
     def catalogue(self) -> NhsCatalogue:
@@ -286,3 +297,206 @@ class TrustStoreBuilder:
             )
             warnings.warn(msg, ExpiredCertificateWarning, stacklevel=2)
         return store
+
+
+def _load_identity(
+    certificate: str | os.PathLike[str] | bytes | x509.Certificate,
+    key: str | os.PathLike[str] | bytes | PrivateKey,
+    *,
+    key_password: str | bytes | None,
+    chain: str | os.PathLike[str] | bytes | None,
+    alias: str | None,
+) -> Identity:
+    """Read a certificate (file, bytes or object), its key and an optional chain file."""
+    from truststore_builder._formats import keys  # noqa: PLC0415
+    from truststore_builder._sources import files  # noqa: PLC0415
+    from truststore_builder._writing import as_password_bytes  # noqa: PLC0415
+
+    if isinstance(certificate, x509.Certificate):
+        certificates, source = [certificate], "<certificate>"
+    else:
+        certificates = files.load_certificates(certificate)
+        source = "<bytes>" if isinstance(certificate, bytes) else os.fspath(certificate)
+    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        private_key = key
+    else:
+        key_source = "<bytes>" if isinstance(key, bytes) else os.fspath(key)
+        data = key if isinstance(key, bytes) else files.read_input(key)
+        private_key = keys.load_private_key(data, as_password_bytes(key_password), key_source)
+    # The leaf is the certificate the key belongs to; a combined file may hold its chain too.
+    spki = _spki(private_key.public_key())
+    leaf = next((c for c in certificates if _spki(c.public_key()) == spki), certificates[0])
+    issuers = [c for c in certificates if c is not leaf]
+    if chain is not None:
+        issuers += files.load_certificates(chain)
+    return Identity(
+        alias=alias.lower() if alias else alias_for(leaf),
+        key=private_key,
+        certificate=leaf,
+        chain=tuple(issuers),
+        source=source,
+    )
+
+
+def _spki(public_key: object) -> bytes:
+    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
+
+
+@attrs.frozen
+class KeyStoreBuilder:
+    """Collects a client identity and the CAs to trust with it; :meth:`build` checks them all.
+
+    Every method returns a new builder. The identity rules (key match, key strength, validity,
+    clientAuth, a chain to a root the store trusts, the right environment, G2 unless G1 is
+    allowed) all run in :meth:`build`, before anything can be written.
+    """
+
+    _trust: TrustStoreBuilder = attrs.field(factory=TrustStoreBuilder)
+    _identity: Identity | None = None
+    _allow_g1: bool = False
+    _at: dt.datetime | None = None
+
+    def add_nhs(
+        self,
+        environment: Environment | str,
+        generations: Iterable[Generation | str] = (Generation.G1, Generation.G2),
+    ) -> KeyStoreBuilder:
+        """Trust the NHS CAs of an environment, and check the identity belongs to it."""
+        return attrs.evolve(self, trust=self._trust.add_nhs(environment, generations))
+
+    def add_trusted_file(
+        self, path: str | os.PathLike[str], *, password: str | bytes | None = None
+    ) -> KeyStoreBuilder:
+        """Trust the CA certificates in a file (any format TrustStoreBuilder.add_file reads)."""
+        return attrs.evolve(self, trust=self._trust.add_file(path, password=password))
+
+    def add_trusted_certificates(self, certificates: Iterable[x509.Certificate]) -> KeyStoreBuilder:
+        """Trust these CA certificates."""
+        return attrs.evolve(self, trust=self._trust.add_certificates(certificates))
+
+    def with_truststore(self, builder: TrustStoreBuilder) -> KeyStoreBuilder:
+        """Use a prepared TrustStoreBuilder for the trusted entries."""
+        return attrs.evolve(self, trust=builder)
+
+    def with_identity(
+        self,
+        certificate: str | os.PathLike[str] | bytes | x509.Certificate,
+        key: str | os.PathLike[str] | bytes | PrivateKey,
+        *,
+        key_password: str | bytes | None = None,
+        chain: str | os.PathLike[str] | bytes | None = None,
+        alias: str | None = None,
+    ) -> KeyStoreBuilder:
+        """Set the client identity from a certificate and its private key.
+
+        Args:
+            certificate: The client certificate: a file in any format the loaders read (it
+                may also hold the chain), bytes, or an ``x509.Certificate``.
+            key: The private key: a PEM/DER file (PKCS#1, SEC1, PKCS#8, encrypted PKCS#8),
+                bytes, or a cryptography key object.
+            key_password: The key file's password, if it is encrypted.
+            chain: A file of issuer certificates, if you have one.
+            alias: The key entry's alias (default: derived from the certificate's CN).
+
+        Raises:
+            InputError: A file cannot be read, or a password is missing or wrong.
+        """
+        identity = _load_identity(certificate, key, key_password=key_password, chain=chain, alias=alias)
+        return attrs.evolve(self, identity=identity)
+
+    def with_identity_from_store(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        password: str | bytes,
+        alias: str | None = None,
+        key_password: str | bytes | None = None,
+    ) -> KeyStoreBuilder:
+        """Take the identity from an existing PKCS#12 or JKS key store (to rebuild it).
+
+        The store's trusted entries are kept as trusted entries too.
+
+        Args:
+            path: The old key store.
+            password: Its store password.
+            alias: Which key entry, when it holds more than one.
+            key_password: The key entry's password, where it differs from the store's.
+
+        Raises:
+            InputError: The store cannot be read, or has no (or no such) key entry.
+        """
+        from truststore_builder._sources import files  # noqa: PLC0415
+
+        found = files.read_identities(path, password=password, key_password=key_password)
+        source = os.fspath(path)
+        if alias is not None:
+            found = [entry for entry in found if entry[0].lower() == alias.lower()]
+        if len(found) != 1:
+            wanted = f"a key entry named {alias!r}" if alias else "exactly one key entry"
+            msg = f"{source}: needs {wanted}, found {len(found)}"
+            raise InputError(msg, source=source)
+        entry_alias, key, chain = found[0]
+        identity = Identity(
+            alias=entry_alias.lower() or alias_for(chain[0]),
+            key=key,
+            certificate=chain[0],
+            chain=tuple(chain[1:]),
+            source=source,
+        )
+        return attrs.evolve(self, identity=identity, trust=self._trust.add_file(path, password=password))
+
+    def allow_g1(self, allow: bool = True) -> KeyStoreBuilder:  # noqa: FBT001, FBT002
+        """Package a G1 client certificate (with a warning) instead of refusing it."""
+        return attrs.evolve(self, allow_g1=allow)
+
+    def at(self, when: dt.datetime) -> KeyStoreBuilder:
+        """Judge validity at ``when`` (timezone-aware) instead of now."""
+        return attrs.evolve(self, trust=self._trust.at(when), at=when)
+
+    def build(self) -> KeyStore:
+        """Run every identity rule and assemble the key store.
+
+        Raises:
+            ValueError: No identity was given.
+            IdentityError: The first rule broken (KeyMismatchError, WeakKeyError,
+                CertificateNotValidError, CertificateUsageError, ChainError,
+                IdentityEnvironmentError, GenerationError); each names the file and the rule.
+
+        Warns:
+            G1IdentityWarning: A G1 client certificate was packaged because G1 was allowed.
+        """
+        if self._identity is None:
+            msg = "no client identity: call with_identity() or with_identity_from_store() first"
+            raise ValueError(msg)
+        identity = self._identity
+        when = self._at or _checks.utc_now()
+        truststore = self._trust.at(when).build()
+        trusted = list(truststore.certificates)
+        anchors = [c for c in trusted if c.issuer == c.subject]
+        report = _checks.evaluate_identity(
+            identity.certificate,
+            key=identity.key,
+            intermediates=[*identity.chain, *(c for c in trusted if c.issuer != c.subject)],
+            anchors=anchors or trusted,
+            at=when,
+            environments=self._trust.environments,
+            catalogue=self._trust.catalogue,
+            source=identity.source,
+            allow_g1=self._allow_g1,
+        )
+        if report.failures:
+            raise report.failures[0]
+        if report.generation is Generation.G1:
+            msg = (
+                f"{identity.source}: packaging G1 client certificate {report.subject} as asked; "
+                "NHS services are moving to G2"
+            )
+            warnings.warn(msg, G1IdentityWarning, stacklevel=2)
+        taken = {entry.alias for entry in truststore}
+        alias = _unique_alias(identity.alias, sha256_fingerprint(identity.certificate), taken)
+        return KeyStore(
+            identity=attrs.evolve(identity, alias=alias),
+            chain=report.chain,
+            truststore=truststore,
+            report=report,
+        )

@@ -18,10 +18,14 @@ from cryptography.hazmat.primitives import hashes
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from truststore_builder._formats.keys import PrivateKey
+
 __all__ = [
     "Environment",
     "Generation",
+    "Identity",
     "IdentityReport",
+    "KeyStore",
     "NhsCa",
     "StoreEntry",
     "StoreFormat",
@@ -308,3 +312,71 @@ class IdentityReport:
     def subject(self) -> str:
         """The client certificate's subject, RFC 4514."""
         return self.certificate.subject.rfc4514_string()
+
+
+@attrs.frozen(repr=False)
+class Identity:
+    """A client's private key with its certificate and the issuers given with it.
+
+    The key never appears in a repr, a str or a message.
+
+    Attributes:
+        alias: The key entry's alias in JKS and PKCS#12 (lower-case).
+        key: The private key (RSA or EC).
+        certificate: The client certificate.
+        chain: Issuer certificates supplied with it (a chain file, an old store), if any.
+        source: Where the certificate came from.
+    """
+
+    alias: str
+    key: PrivateKey = attrs.field(eq=False)
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...] = ()
+    source: str = "<identity>"
+
+    def __repr__(self) -> str:
+        """Alias, subject and expiry; never the key."""
+        from truststore_builder._formats.keys import describe_key  # noqa: PLC0415
+
+        return (
+            f"Identity(alias={self.alias!r}, subject={self.certificate.subject.rfc4514_string()!r}, "
+            f"not_after={self.certificate.not_valid_after_utc:%Y-%m-%d}, key={describe_key(self.key)})"
+        )
+
+
+@attrs.frozen
+class KeyStore:
+    """A checked client identity with its verified chain and the CAs it should trust.
+
+    Build one with :class:`KeyStoreBuilder`; every identity rule has passed (or was allowed).
+
+    Attributes:
+        identity: The private key and certificate.
+        chain: The verified chain, leaf first, up to and including the root.
+        truststore: The trusted CA entries (the environment's G1+G2 issuers, plus any added).
+        report: What the identity checks found.
+    """
+
+    identity: Identity
+    chain: tuple[x509.Certificate, ...] = attrs.field(repr=False)
+    truststore: TrustStore
+    report: IdentityReport
+
+    @property
+    def alias(self) -> str:
+        """The key entry's alias."""
+        return self.identity.alias
+
+    def chain_pem(self) -> bytes:
+        """The client chain as PEM, leaf first, root left out (what TLS clients present)."""
+        from cryptography.hazmat.primitives.serialization import Encoding  # noqa: PLC0415
+
+        presented = [c for c in self.chain if c.issuer != c.subject or c is self.chain[0]]
+        return b"".join(c.public_bytes(Encoding.PEM) for c in presented)
+
+    def key_pem(self, password: str | bytes | None = None) -> bytes:
+        """The private key as PKCS#8 PEM, encrypted (AES-256) when a password is given."""
+        from truststore_builder._formats.keys import serialize_private_key_pem  # noqa: PLC0415
+        from truststore_builder._writing import as_password_bytes  # noqa: PLC0415
+
+        return serialize_private_key_pem(self.identity.key, as_password_bytes(password))
