@@ -136,7 +136,9 @@ def test_broken_base64_names_the_block_and_line() -> None:
 
 def test_valid_base64_that_is_not_a_certificate_names_the_block() -> None:
     """A block whose DER is not a certificate is a MalformedInputError naming that block."""
-    text = ROOT_G2.read_bytes() + b"-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n"
+    text = (
+        ROOT_G2.read_bytes() + b"-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n"
+    )
     line = ROOT_G2.read_bytes().count(b"\n") + 1
     with pytest.raises(MalformedInputError, match=rf"PEM block 2 \(line {line}\) is not a valid X"):
         load_pem_certificates(text, "n.pem")
@@ -174,7 +176,7 @@ def test_private_key_in_a_certificate_slot(
 def test_rsa_private_key_label_is_recognised() -> None:
     """An ``RSA PRIVATE KEY`` block alone is reported as a private key."""
     fake = b"-----BEGIN RSA PRIVATE KEY-----\nTUlJ\n-----END RSA PRIVATE KEY-----\n"
-    with pytest.raises(InputError, match="a private key, not a certificate$"):
+    with pytest.raises(InputError, match=r"a private key, not a certificate$"):
         load_pem_certificates(fake, "rsa.pem")
 
 
@@ -231,7 +233,7 @@ def test_bundle_is_byte_identical_for_the_same_inputs() -> None:
 
 
 def test_bundle_is_read_by_openssl(tmp_path: Path) -> None:
-    """openssl reads every certificate of our bundle, in order, with the right fingerprints."""
+    """OpenSSL reads every certificate of our bundle, in order, with the right fingerprints."""
     entries = nhs_entries()
     path = tmp_path / "bundle.pem"
     path.write_bytes(serialize_pem_bundle(entries))
@@ -279,7 +281,8 @@ def test_hostile_subject_cannot_break_the_bundle(tmp_path: Path) -> None:
     text = data.decode("ascii")
     subject = next(line for line in text.splitlines() if line.startswith("# Subject: CN=\\"))
     assert subject == (
-        r"# Subject: CN=\2D----BEGIN CERTIFICATE\2D----,O=H\C3\B4pital\0A\2D----END CERTIFICATE\2D----"
+        r"# Subject: CN=\2D----BEGIN CERTIFICATE\2D----,"
+        r"O=H\C3\B4pital\0A\2D----END CERTIFICATE\2D----"
     )
     assert text.count("-----BEGIN CERTIFICATE-----") == 2
     assert load_pem_certificates(data, "h.pem") == [e.certificate for e in entries]
@@ -325,13 +328,13 @@ def test_der_pem_round_trip_generated(certificate: x509.Certificate) -> None:
 def test_pem_to_der_refuses_several_certificates() -> None:
     """DER holds one certificate: a bundle is refused with a pointer to PKCS#7."""
     bundle = b"".join(p.read_bytes() for p in NHS_FILES[:2])
-    with pytest.raises(InputError, match="holds 2 certificates.*PKCS#7"):
+    with pytest.raises(InputError, match=r"holds 2 certificates.*PKCS#7"):
         pem_to_der(bundle)
 
 
 def test_der_to_pem_refuses_garbage() -> None:
     """der_to_pem on bytes that are not DER raises a typed error, not a bare ValueError."""
-    with pytest.raises(MalformedInputError, match="^<bytes>: "):
+    with pytest.raises(MalformedInputError, match=r"^<bytes>: "):
         der_to_pem(b"\x30\x03\x02\x01\x01")
     with pytest.raises(NoCertificatesError):
         der_to_pem(b"")

@@ -8,31 +8,51 @@ exactly those bytes (supplementary characters become the same surrogate pairs Ja
 is also what pyjks does. Our passwords arrive as bytes; they are decoded as UTF-8 first, which is
 how a Java program reading the same password from a UTF-8 command line or file sees it.
 
+Private key entries are protected with the key password, as Java's own providers protect them:
+in JKS by Sun's proprietary key protector (a SHA-1 keystream XORed over the PKCS#8 key, then a
+SHA-1 check over password and key; OID 1.3.6.1.4.1.42.2.17.1.1), which pyjks implements; in
+JCEKS by SunJCE's ``PBEWithMD5AndTripleDES`` (OID 1.3.6.1.4.1.42.2.19.1: two MD5 chains over
+the salt halves and the ASCII password give a 3DES key and IV; PKCS#5 padding), which pyjks can
+read but not write, so it is implemented here. JCEKS key passwords are therefore printable ASCII
+only (Java's ``PBEKey`` refuses anything else). Both protections draw a random IV or salt, so a
+key store, unlike a trust store, is not byte-for-byte reproducible: its entry dates are.
+
 ``pyjks`` is imported inside the functions that use it so that ``import truststore_builder``
-stays fast. :func:`parse_jks_trusted_certificates` deliberately does not use pyjks: it is the
-independent reader that proves what pyjks wrote.
+stays fast. :func:`parse_jks_trusted_certificates` and :func:`parse_jks_key_entry_aliases`
+deliberately do not use pyjks: they are the independent readers that prove what pyjks wrote.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import attrs
 from cryptography import x509
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives import padding, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from truststore_builder._errors import MalformedInputError, WrongPasswordError
+from truststore_builder._errors import InputError, MalformedInputError, WrongPasswordError
 from truststore_builder._model import StoreEntry
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from truststore_builder._formats.keys import PrivateKey
+
 __all__ = [
+    "load_jks_identities",
     "load_jks_store",
     "looks_like_jks",
+    "parse_jks_key_entry_aliases",
     "parse_jks_trusted_certificates",
+    "serialize_jks_keystore",
     "serialize_jks_truststore",
 ]
 
@@ -49,6 +69,23 @@ _BMP_LIMIT = 0x10000
 _U2 = struct.Struct(">H")
 _U4 = struct.Struct(">I")
 _U8 = struct.Struct(">Q")
+
+# Key protection (see the module docstring). DER encodings of the two algorithm OIDs.
+_JKS_KEY_PROTECTOR_OID = bytes.fromhex("060a2b060104012a02110101")  # 1.3.6.1.4.1.42.2.17.1.1
+_JCE_PBE_MD5_3DES_OID = bytes.fromhex("06092b060104012a021301")  # 1.3.6.1.4.1.42.2.19.1
+_JKS_KEY_IV_SIZE = 20
+_JCE_SALT_SIZE = 8
+#: SunJCE's default (jdk.jceks.iterationCount) since JDK 8u301 / 11.0.12 / 17.
+_JCE_ITERATIONS = 200_000
+#: SunJCE refuses more when it reads a key (a guard against absurd work); so do we.
+_JCE_MAX_ITERATIONS = 5_000_000
+_DES_BLOCK_BITS = 64
+_PRINTABLE_ASCII = range(0x20, 0x7F)
+_DER_SEQUENCE = 0x30
+_DER_OCTET_STRING = 0x04
+_DER_INTEGER = 0x02
+_DER_NULL = b"\x05\x00"
+_DER_LONG_FORM = 0x80
 
 
 def looks_like_jks(data: bytes) -> str | None:
@@ -162,6 +199,162 @@ def serialize_jks_truststore(
     return data
 
 
+def _der(tag: int, content: bytes) -> bytes:
+    """One DER TLV with a definite length."""
+    size = len(content)
+    if size < _DER_LONG_FORM:
+        return bytes([tag, size]) + content
+    raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, _DER_LONG_FORM | len(raw)]) + raw + content
+
+
+def _jce_password(password: str) -> bytes:
+    """The bytes SunJCE's PBEKey makes of a password: one per char, printable ASCII only.
+
+    Raises:
+        ValueError: A character outside printable ASCII (Java refuses it too).
+    """
+    if any(ord(char) not in _PRINTABLE_ASCII for char in password):
+        msg = "a JCEKS key password must be printable ASCII (Java's PBEKey refuses anything else)"
+        raise ValueError(msg)
+    return password.encode("ascii")
+
+
+def _jce_key_and_iv(password: bytes, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
+    """SunJCE's PBEWithMD5AndTripleDES key derivation (PBES1Core.deriveCipherKey)."""
+    first, second = salt[:4], salt[4:]
+    if first == second:
+        # Java "inverts" the first half by reversing its four bytes.
+        first = first[::-1]
+    derived = b""
+    for half in (first, second):
+        block = half
+        for _ in range(iterations):
+            # MD5 is what the format defines; interoperability, not a security choice.
+            block = hashlib.md5(block + password, usedforsecurity=False).digest()
+        derived += block
+    return derived[:24], derived[24:]
+
+
+def _jce_protect(pkcs8: bytes, password: str) -> bytes:
+    """Protect a PKCS#8 key as SunJCE's KeyProtector does: an EncryptedPrivateKeyInfo."""
+    secret = _jce_password(password)
+    salt = os.urandom(_JCE_SALT_SIZE)
+    while salt[:4] == salt[4:]:  # pragma: no cover  (chance 2**-32; keep to the plain path)
+        salt = os.urandom(_JCE_SALT_SIZE)
+    key, iv = _jce_key_and_iv(secret, salt, _JCE_ITERATIONS)
+    padder = padding.PKCS7(_DES_BLOCK_BITS).padder()
+    padded = padder.update(pkcs8) + padder.finalize()
+    encryptor = Cipher(TripleDES(key), modes.CBC(iv)).encryptor()
+    encrypted = encryptor.update(padded) + encryptor.finalize()
+    count = _JCE_ITERATIONS.to_bytes(_JCE_ITERATIONS.bit_length() // 8 + 1, "big")
+    parameters = _der(_DER_SEQUENCE, _der(_DER_OCTET_STRING, salt) + _der(_DER_INTEGER, count))
+    algorithm = _der(_DER_SEQUENCE, _JCE_PBE_MD5_3DES_OID + parameters)
+    return _der(_DER_SEQUENCE, algorithm + _der(_DER_OCTET_STRING, encrypted))
+
+
+def _write_password(password: bytes, what: str) -> str:
+    """Decode a password for writing.
+
+    Raises:
+        ValueError: Not UTF-8 (Java could not be given the same one).
+    """
+    try:
+        return password.decode("utf-8")
+    except UnicodeDecodeError:
+        msg = f"the {what} is not valid UTF-8, so Java could not be given the same one"
+        raise ValueError(msg) from None
+
+
+def _spki(key: Any) -> bytes:  # noqa: ANN401  (any public key cryptography offers)
+    """A public key's SubjectPublicKeyInfo DER, for comparing keys."""
+    encoded: bytes = key.public_bytes(Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return encoded
+
+
+def serialize_jks_keystore(
+    *,
+    alias: str,
+    key: PrivateKey,
+    chain: Sequence[x509.Certificate],
+    trusted: Sequence[tuple[str, x509.Certificate]],
+    password: bytes,
+    key_password: bytes | None = None,
+    store_type: str = "jks",
+) -> bytes:
+    """Serialise one private key entry and trusted certificates as a JKS or JCEKS key store.
+
+    This is the file the MESH Java client reads: the client's key entry (key and chain) and the
+    trusted G1+G2 CA entries in one store under one password. The key entry comes first, then
+    the trusted entries in the order given. Entry dates are the certificates' notBefore (the
+    key entry's: its leaf's), so they do not depend on the clock; the key's protection draws a
+    random IV (JKS) or salt (JCEKS), so the bytes differ from run to run.
+
+    Args:
+        alias: The key entry's alias (lower-case, unique among all the store's aliases).
+        key: The RSA or EC private key.
+        chain: The key's certificate first, then its issuers up to the root.
+        trusted: ``(alias, certificate)`` pairs written as trustedCertEntry.
+        password: The store password, UTF-8 encoded.
+        key_password: The key entry's password, UTF-8 encoded; None (the default) uses the
+            store password, which is what the MESH Java client and most Java code assume.
+            For JCEKS it must be printable ASCII.
+        store_type: ``"jks"`` or ``"jceks"``.
+
+    Returns:
+        The store's bytes.
+
+    Raises:
+        ValueError: An unknown store type; an alias that is not lower-case, unique and
+            representable; an empty chain, or a key that is not its first certificate's; a
+            password that is not UTF-8; a JCEKS key password that is not printable ASCII.
+    """
+    import jks  # noqa: PLC0415  (pyjks is imported only when a JKS file is written)
+
+    if store_type not in {"jks", "jceks"}:
+        msg = f"unknown Java key store type {store_type!r}; expected 'jks' or 'jceks'"
+        raise ValueError(msg)
+    secret = _write_password(password, "store password")
+    key_secret = secret if key_password is None else _write_password(key_password, "key password")
+    if not chain:
+        msg = f"the key entry {alias!r} needs a certificate chain (at least its own certificate)"
+        raise ValueError(msg)
+    if _spki(key.public_key()) != _spki(chain[0].public_key()):
+        msg = f"the private key of entry {alias!r} does not belong to its first certificate"
+        raise ValueError(msg)
+    seen: set[str] = set()
+    _check_alias(alias, seen)
+    ders = [certificate.public_bytes(Encoding.DER) for certificate in chain]
+    pkcs8 = key.private_bytes(
+        Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    if store_type == "jks":
+        key_entry = jks.PrivateKeyEntry.new(alias, ders, pkcs8, "pkcs8")
+        key_entry.encrypt(key_secret)
+    else:
+        # Already protected, so pyjks's writer (which encrypts only plain entries) keeps it.
+        key_entry = jks.PrivateKeyEntry(
+            alias=alias,
+            cert_chain=[("X.509", der) for der in ders],
+            encrypted=_jce_protect(pkcs8, key_secret),
+            store_type="jceks",
+        )
+    key_entry.timestamp = _timestamp_ms(chain[0])
+    jks_entries = [key_entry]
+    for trusted_alias, certificate in trusted:
+        _check_alias(trusted_alias, seen)
+        entry = jks.TrustedCertEntry.new(trusted_alias, certificate.public_bytes(Encoding.DER))
+        entry.timestamp = _timestamp_ms(certificate)
+        jks_entries.append(entry)
+    # The key entry is encrypted already, so saves() uses the store password only for the
+    # digest. JCEKS shares JKS's layout: re-head and re-digest, as for trust stores.
+    data: bytes = jks.KeyStore.new("jks", jks_entries).saves(secret)
+    if store_type == "jceks":
+        body = _JCEKS_MAGIC + data[len(_JKS_MAGIC) : -_DIGEST_SIZE]
+        data = body + _integrity_digest(secret, body)
+    return data
+
+
 def _load_password(password: bytes, source: str) -> str:
     """Decode a password for reading; one that is not UTF-8 cannot be the store's.
 
@@ -193,25 +386,8 @@ def _certificate(
         raise MalformedInputError(msg, source=source) from None
 
 
-def load_jks_store(data: bytes, password: bytes | None, source: str) -> list[StoreEntry]:
-    """Read the certificates of a JKS or JCEKS store.
-
-    Trusted certificate entries give ``trusted=True``. Private key entries give every
-    certificate of their chain with ``trusted=False`` and the key entry's alias; the keys
-    themselves are not decrypted, so a key password that differs from the store password
-    does no harm. Secret key entries (JCEKS) hold no certificate and give nothing.
-
-    With ``password=None`` the entries are read without checking the integrity digest, as
-    ``keytool -list`` does when given no password (it prints a warning; callers that want one
-    should issue it). Nothing then proves the file was not altered.
-
-    Args:
-        data: The store's bytes.
-        password: The store password, UTF-8 encoded, or None to skip the integrity check.
-        source: The file (or ``<bytes>``) named in error messages.
-
-    Returns:
-        The entries' certificates, in store order.
+def _pyjks_load(data: bytes, password: bytes | None, source: str) -> tuple[Any, str]:
+    """Parse a JKS or JCEKS store with pyjks, keys left encrypted; return it and its type name.
 
     Raises:
         MalformedInputError: Not a JKS/JCEKS store, or truncated or corrupt.
@@ -243,7 +419,36 @@ def load_jks_store(data: bytes, password: bytes | None, source: str) -> list[Sto
     except Exception:  # noqa: BLE001  (pyjks, javaobj and struct raise anything on bad input)
         msg = f"{source}: not a well-formed {name} store (truncated or corrupt)"
         raise MalformedInputError(msg, source=source) from None
+    return store, name
 
+
+def load_jks_store(data: bytes, password: bytes | None, source: str) -> list[StoreEntry]:
+    """Read the certificates of a JKS or JCEKS store.
+
+    Trusted certificate entries give ``trusted=True``. Private key entries give every
+    certificate of their chain with ``trusted=False`` and the key entry's alias; the keys
+    themselves are not decrypted, so a key password that differs from the store password
+    does no harm. Secret key entries (JCEKS) hold no certificate and give nothing.
+
+    With ``password=None`` the entries are read without checking the integrity digest, as
+    ``keytool -list`` does when given no password (it prints a warning; callers that want one
+    should issue it). Nothing then proves the file was not altered.
+
+    Args:
+        data: The store's bytes.
+        password: The store password, UTF-8 encoded, or None to skip the integrity check.
+        source: The file (or ``<bytes>``) named in error messages.
+
+    Returns:
+        The entries' certificates, in store order.
+
+    Raises:
+        MalformedInputError: Not a JKS/JCEKS store, or truncated or corrupt.
+        WrongPasswordError: The password is wrong, or the integrity digest does not match.
+    """
+    import jks  # noqa: PLC0415  (pyjks is imported only when a JKS file is read)
+
+    store, _ = _pyjks_load(data, password, source)
     result: list[StoreEntry] = []
     for alias, entry in store.entries.items():
         if isinstance(entry, jks.TrustedCertEntry):
@@ -254,6 +459,72 @@ def load_jks_store(data: bytes, password: bytes | None, source: str) -> list[Sto
             for cert_type, der in entry.cert_chain:
                 certificate = _certificate(der, cert_type, alias, source, "private key")
                 result.append(StoreEntry(alias=alias, certificate=certificate, trusted=False))
+    return result
+
+
+def _private_key(pkcs8: bytes, alias: str, source: str) -> PrivateKey:
+    """Load a decrypted entry's PKCS#8 key; only RSA and EC are accepted.
+
+    Raises:
+        MalformedInputError: Not a readable PKCS#8 key.
+        InputError: A key of another type (DSA, say).
+    """
+    try:
+        key = serialization.load_der_private_key(pkcs8, password=None)
+    except Exception:  # noqa: BLE001  (ValueError, or an unsupported algorithm from the Rust layer)
+        msg = f"{source}: the key of entry {alias!r} is not a readable PKCS#8 private key"
+        raise MalformedInputError(msg, source=source) from None
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        kind = type(key).__name__.removeprefix("_")
+        msg = f"{source}: entry {alias!r} holds a {kind} key; only RSA and EC keys are supported"
+        raise InputError(msg, source=source)
+    return key
+
+
+def load_jks_identities(
+    data: bytes, password: bytes, source: str, *, key_password: bytes | None = None
+) -> list[tuple[str, PrivateKey, list[x509.Certificate]]]:
+    """Decrypt the private key entries of a JKS or JCEKS store, to rebuild an old key store.
+
+    Trusted certificate entries are not returned (:func:`load_jks_store` reads them).
+
+    Args:
+        data: The store's bytes.
+        password: The store password, UTF-8 encoded (checked against the integrity digest).
+        source: The file (or ``<bytes>``) named in error messages.
+        key_password: The key entries' password; None (the default) uses the store password.
+
+    Returns:
+        ``(alias, key, chain)`` per private key entry, in store order; chain leaf first.
+
+    Raises:
+        MalformedInputError: Not a JKS/JCEKS store, truncated or corrupt, or a key entry whose
+            certificates or decrypted key cannot be read.
+        WrongPasswordError: The store password is wrong (or the digest does not match), or
+            the key password does not decrypt an entry.
+        InputError: A key entry holds a key that is neither RSA nor EC.
+    """
+    import jks  # noqa: PLC0415  (pyjks is imported only when a JKS file is read)
+
+    store, name = _pyjks_load(data, password, source)
+    secret = _load_password(password if key_password is None else key_password, source)
+    result: list[tuple[str, PrivateKey, list[x509.Certificate]]] = []
+    for alias, entry in store.entries.items():
+        if not isinstance(entry, jks.PrivateKeyEntry):
+            continue
+        chain = [
+            _certificate(der, cert_type, alias, source, "private key")
+            for cert_type, der in entry.cert_chain
+        ]
+        try:
+            entry.decrypt(secret)
+        except jks.UnexpectedAlgorithmException:
+            msg = f"{source}: entry {alias!r} is protected by an algorithm {name} does not use"
+            raise MalformedInputError(msg, source=source) from None
+        except Exception:  # noqa: BLE001  (a failed check, bad padding, non-ASCII for JCEKS, ...)
+            msg = f"{source}: the key password does not decrypt entry {alias!r}"
+            raise WrongPasswordError(msg, source=source) from None
+        result.append((alias, _private_key(entry.pkey_pkcs8, alias, source), chain))
     return result
 
 
@@ -319,8 +590,17 @@ def _decode_modified_utf8(raw: bytes) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
 
 
-def _read_entries(reader: _Reader) -> list[tuple[str, bytes]]:
-    """Read the entry count and entries of a JKS body, keeping the trusted certificates.
+@attrs.frozen
+class _KeyEntry:
+    """A private key entry as read from the file: alias, protected key and chain (DER)."""
+
+    alias: str
+    protected: bytes = attrs.field(repr=False)
+    chain: list[bytes] = attrs.field(repr=False)
+
+
+def _read_entries(reader: _Reader) -> tuple[list[tuple[str, bytes]], list[_KeyEntry]]:
+    """Read the entry count and entries of a JKS body: trusted certificates and key entries.
 
     Raises:
         MalformedInputError: Truncated, an unknown tag, a non-X.509 certificate or a
@@ -330,29 +610,77 @@ def _read_entries(reader: _Reader) -> list[tuple[str, bytes]]:
     count = reader.u4("entry count")
     seen: set[str] = set()
     trusted: list[tuple[str, bytes]] = []
+    keys: list[_KeyEntry] = []
     for index in range(count):
         tag = reader.u4(f"entry {index} tag")
         alias = reader.utf(f"entry {index} alias")
-        if alias in seen:
+        if alias.lower() in seen:
             msg = f"{source}: JKS alias {alias!r} appears twice"
             raise MalformedInputError(msg, source=source)
-        seen.add(alias)
+        seen.add(alias.lower())
         reader.take(_U8.size, f"entry {index} date")
         if tag == _TAG_TRUSTED_CERT:
-            cert_type = reader.utf(f"entry {index} certificate type")
-            if cert_type != "X.509":
-                msg = f"{source}: JKS entry {alias!r} holds a {cert_type!r} certificate"
-                raise MalformedInputError(msg, source=source)
+            _read_certificate_type(reader, alias, f"entry {index} certificate type")
             trusted.append((alias, reader.data_block(f"entry {index} certificate")))
         elif tag == _TAG_PRIVATE_KEY:
-            reader.data_block(f"entry {index} protected key")
+            protected = reader.data_block(f"entry {index} protected key")
+            chain: list[bytes] = []
             for link in range(reader.u4(f"entry {index} chain length")):
-                reader.utf(f"entry {index} chain certificate {link} type")
-                reader.data_block(f"entry {index} chain certificate {link}")
+                _read_certificate_type(
+                    reader, alias, f"entry {index} chain certificate {link} type"
+                )
+                chain.append(reader.data_block(f"entry {index} chain certificate {link}"))
+            keys.append(_KeyEntry(alias, protected, chain))
         else:
             msg = f"{source}: JKS entry {index} has unknown tag {tag}"
             raise MalformedInputError(msg, source=source)
-    return trusted
+    return trusted, keys
+
+
+def _read_certificate_type(reader: _Reader, alias: str, what: str) -> None:
+    """Read a certificate type string; only X.509 is accepted.
+
+    Raises:
+        MalformedInputError: Another certificate type, or truncated.
+    """
+    cert_type = reader.utf(what)
+    if cert_type != "X.509":
+        msg = f"{reader.source}: JKS entry {alias!r} holds a {cert_type!r} certificate"
+        raise MalformedInputError(msg, source=reader.source)
+
+
+def _parse_store(
+    data: bytes, password: bytes, source: str
+) -> tuple[list[tuple[str, bytes]], list[_KeyEntry]]:
+    """Read a whole JKS/JCEKS store without pyjks and verify its integrity digest.
+
+    Raises:
+        MalformedInputError: Not JKS/JCEKS version 2, truncated, trailing bytes, an unknown
+            entry tag, a non-X.509 certificate or a repeated alias.
+        WrongPasswordError: The digest does not match: wrong password, or altered content.
+    """
+    reader = _Reader(data, source)
+    if reader.take(4, "magic number") not in (_JKS_MAGIC, _JCEKS_MAGIC):
+        msg = f"{source}: not a JKS or JCEKS store (magic number is neither FEEDFEED nor CECECECE)"
+        raise MalformedInputError(msg, source=source)
+    version = reader.u4("version")
+    if version != _VERSION:
+        msg = f"{source}: unsupported JKS version {version} (only version 2 is read)"
+        raise MalformedInputError(msg, source=source)
+    trusted, keys = _read_entries(reader)
+    body_end = reader.pos
+    found = reader.take(_DIGEST_SIZE, "integrity digest")
+    if reader.pos != len(data):
+        msg = f"{source}: {len(data) - reader.pos} unexpected bytes after the JKS digest"
+        raise MalformedInputError(msg, source=source)
+    secret = _load_password(password, source)
+    if not hmac.compare_digest(found, _integrity_digest(secret, data[:body_end])):
+        msg = (
+            f"{source}: the JKS integrity check failed: "
+            "the password is wrong, or the file was altered"
+        )
+        raise WrongPasswordError(msg, source=source)
+    return trusted, keys
 
 
 def parse_jks_trusted_certificates(
@@ -361,8 +689,9 @@ def parse_jks_trusted_certificates(
     """Read a JKS or JCEKS store's trusted certificate entries without pyjks, verifying its digest.
 
     This is a deliberately independent, strict reader used to prove what pyjks wrote: the
-    structure must be exactly JKS (or JCEKS, which shares its layout) version 2, every trusted entry an X.509 certificate, and the
-    file must end with the 20-byte digest. Private key entries are stepped over.
+    structure must be exactly JKS (or JCEKS, which shares its layout) version 2, every
+    certificate X.509, and the file must end with the 20-byte digest. Private key entries are
+    stepped over.
 
     Args:
         data: The JKS store's bytes.
@@ -377,25 +706,171 @@ def parse_jks_trusted_certificates(
             tag, a non-X.509 certificate or a repeated alias.
         WrongPasswordError: The digest does not match: wrong password, or altered content.
     """
-    reader = _Reader(data, source)
-    if reader.take(4, "magic number") not in (_JKS_MAGIC, _JCEKS_MAGIC):
-        msg = f"{source}: not a JKS or JCEKS store (magic number is neither FEEDFEED nor CECECECE)"
-        raise MalformedInputError(msg, source=source)
-    version = reader.u4("version")
-    if version != _VERSION:
-        msg = f"{source}: unsupported JKS version {version} (only version 2 is read)"
-        raise MalformedInputError(msg, source=source)
-    trusted = _read_entries(reader)
-    body_end = reader.pos
-    found = reader.take(_DIGEST_SIZE, "integrity digest")
-    if reader.pos != len(data):
-        msg = f"{source}: {len(data) - reader.pos} unexpected bytes after the JKS digest"
-        raise MalformedInputError(msg, source=source)
-    secret = _load_password(password, source)
-    if not hmac.compare_digest(found, _integrity_digest(secret, data[:body_end])):
-        msg = (
-            f"{source}: the JKS integrity check failed: "
-            "the password is wrong, or the file was altered"
-        )
-        raise WrongPasswordError(msg, source=source)
+    trusted, _ = _parse_store(data, password, source)
     return trusted
+
+
+class _DerReader:
+    """Just enough DER to take an EncryptedPrivateKeyInfo apart (definite lengths only)."""
+
+    def __init__(self, data: bytes) -> None:
+        """Start at the beginning of ``data``."""
+        self.data = data
+        self.pos = 0
+
+    def read(self, tag: int) -> bytes:
+        """Return the content of the next TLV, which must carry ``tag``.
+
+        Raises:
+            ValueError: Another tag, an indefinite or overlong length, or truncation.
+        """
+        if self.pos + 2 > len(self.data) or self.data[self.pos] != tag:
+            msg = "unexpected DER"
+            raise ValueError(msg)
+        size = self.data[self.pos + 1]
+        self.pos += 2
+        if size & _DER_LONG_FORM:
+            count = size & ~_DER_LONG_FORM
+            if not 1 <= count <= 4:  # noqa: PLR2004  (up to 4 length bytes)
+                msg = "unsupported DER length"
+                raise ValueError(msg)
+            size = int.from_bytes(self.data[self.pos : self.pos + count], "big")
+            self.pos += count
+        end = self.pos + size
+        if end > len(self.data):
+            msg = "truncated DER"
+            raise ValueError(msg)
+        content = self.data[self.pos : end]
+        self.pos = end
+        return content
+
+    def rest(self) -> bytes:
+        """Everything not read yet."""
+        return self.data[self.pos :]
+
+
+def _jks_unprotect(encrypted: bytes, password: str) -> bytes | None:
+    """Sun's JKS KeyProtector.recover: the PKCS#8 key, or None when the check fails."""
+    secret = password.encode("utf-16-be")
+    if len(encrypted) < 2 * _JKS_KEY_IV_SIZE:
+        return None
+    iv, body, check = (
+        encrypted[:_JKS_KEY_IV_SIZE],
+        encrypted[_JKS_KEY_IV_SIZE:-_DIGEST_SIZE],
+        encrypted[-_DIGEST_SIZE:],
+    )
+    stream = bytearray()
+    block = iv
+    while len(stream) < len(body):
+        # SHA-1 is what the format defines; interoperability, not a security choice.
+        block = hashlib.sha1(secret + block, usedforsecurity=False).digest()
+        stream += block
+    plain = bytes(a ^ b for a, b in zip(body, stream, strict=False))
+    expected = hashlib.sha1(secret + plain, usedforsecurity=False).digest()
+    return plain if hmac.compare_digest(expected, check) else None
+
+
+def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes | None:
+    """SunJCE's PBEWithMD5AndTripleDES decryption: the PKCS#8 key, or None when it fails.
+
+    Raises:
+        ValueError: Malformed parameters or an absurd iteration count.
+    """
+    fields = _DerReader(_DerReader(parameters).read(_DER_SEQUENCE))
+    salt = fields.read(_DER_OCTET_STRING)
+    iterations = int.from_bytes(fields.read(_DER_INTEGER), "big", signed=True)
+    if len(salt) != _JCE_SALT_SIZE or not 1 <= iterations <= _JCE_MAX_ITERATIONS:
+        msg = "unsupported PBEWithMD5AndTripleDES parameters"
+        raise ValueError(msg)
+    if not encrypted or len(encrypted) % (_DES_BLOCK_BITS // 8):
+        msg = "the encrypted key is not whole 3DES blocks"
+        raise ValueError(msg)
+    try:
+        secret = _jce_password(password)
+    except ValueError:
+        return None  # Java could never have protected a key with this password
+    key, iv = _jce_key_and_iv(secret, salt, iterations)
+    decryptor = Cipher(TripleDES(key), modes.CBC(iv)).decryptor()
+    padded = decryptor.update(encrypted) + decryptor.finalize()
+    unpadder = padding.PKCS7(_DES_BLOCK_BITS).unpadder()
+    try:
+        return unpadder.update(padded) + unpadder.finalize()
+    except ValueError:
+        return None
+
+
+def _unprotect(protected: bytes, password: str, alias: str, source: str) -> bytes:
+    """Decrypt a key entry's EncryptedPrivateKeyInfo (JKS or JCEKS protection) without pyjks.
+
+    Raises:
+        MalformedInputError: Not an EncryptedPrivateKeyInfo, or an unknown algorithm.
+        WrongPasswordError: The key password does not decrypt it.
+    """
+    try:
+        outer = _DerReader(_DerReader(protected).read(_DER_SEQUENCE))
+        algorithm = _DerReader(outer.read(_DER_SEQUENCE))
+        encrypted = outer.read(_DER_OCTET_STRING)
+        oid = algorithm.rest()[: len(_JKS_KEY_PROTECTOR_OID)]
+        if oid == _JKS_KEY_PROTECTOR_OID:
+            plain = _jks_unprotect(encrypted, password)
+        elif algorithm.rest()[: len(_JCE_PBE_MD5_3DES_OID)] == _JCE_PBE_MD5_3DES_OID:
+            plain = _jce_unprotect(
+                algorithm.rest()[len(_JCE_PBE_MD5_3DES_OID) :], encrypted, password
+            )
+        else:
+            msg = f"{source}: entry {alias!r} is protected by an unknown algorithm"
+            raise MalformedInputError(msg, source=source)
+    except ValueError:
+        msg = f"{source}: entry {alias!r} does not hold a well-formed protected key"
+        raise MalformedInputError(msg, source=source) from None
+    if plain is None:
+        msg = f"{source}: the key password does not decrypt entry {alias!r}"
+        raise WrongPasswordError(msg, source=source)
+    return plain
+
+
+def parse_jks_key_entry_aliases(
+    data: bytes,
+    password: bytes,
+    *,
+    source: str = "<bytes>",
+    key_password: bytes | None = None,
+) -> list[tuple[str, int]]:
+    """Read a JKS or JCEKS store's private key entries without pyjks, decrypting each key.
+
+    The independent counterpart of :func:`parse_jks_trusted_certificates` for key stores: the
+    digest is verified, each key entry's key is decrypted with Java's own key protection
+    algorithm (implemented here from the JDK's description, not taken from pyjks), read as
+    PKCS#8 and matched against the public key of the entry's first certificate.
+
+    Args:
+        data: The store's bytes.
+        password: The store password, UTF-8 encoded.
+        source: The file (or ``<bytes>``) named in error messages.
+        key_password: The key entries' password; None uses the store password.
+
+    Returns:
+        ``(alias, chain length)`` per private key entry, in store order.
+
+    Raises:
+        MalformedInputError: The store is malformed (see :func:`parse_jks_trusted_certificates`),
+            a key entry has no chain, its key is unreadable or is not its certificate's.
+        WrongPasswordError: The digest does not match, or the key password does not decrypt an
+            entry.
+    """
+    _, keys = _parse_store(data, password, source)
+    secret = _load_password(password if key_password is None else key_password, source)
+    result: list[tuple[str, int]] = []
+    for entry in keys:
+        if not entry.chain:
+            msg = f"{source}: key entry {entry.alias!r} has no certificate chain"
+            raise MalformedInputError(msg, source=source)
+        key = _private_key(
+            _unprotect(entry.protected, secret, entry.alias, source), entry.alias, source
+        )
+        leaf = _certificate(entry.chain[0], "X.509", entry.alias, source, "private key")
+        if _spki(key.public_key()) != _spki(leaf.public_key()):
+            msg = f"{source}: the key of entry {entry.alias!r} does not belong to its certificate"
+            raise MalformedInputError(msg, source=source)
+        result.append((entry.alias, len(entry.chain)))
+    return result

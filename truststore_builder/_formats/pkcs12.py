@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, padding
@@ -54,6 +54,10 @@ _SEQUENCE = 0x30
 _SET = 0x31
 _CONTEXT_0 = 0xA0
 _CONTEXT_0_PRIMITIVE = 0x80
+#: A first length octet from here on is the count of length octets that follow.
+_LONG_FORM = 0x80
+#: Low tag bits all set: a tag number in further octets, which PKCS#12 never uses.
+_HIGH_TAG_NUMBER = 0x1F
 
 
 def _oid_body(dotted: str) -> bytes:
@@ -62,10 +66,10 @@ def _oid_body(dotted: str) -> bytes:
     body = bytearray()
     for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
         chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
+        rest = arc >> 7
+        while rest:
+            chunk.append(0x80 | (rest & 0x7F))
+            rest >>= 7
         body.extend(reversed(chunk))
     return bytes(body)
 
@@ -109,7 +113,8 @@ _DIGESTS: dict[bytes, str] = {
     _oid_body("2.16.840.1.101.3.4.2.3"): "sha512",
 }
 _PRFS: dict[bytes, hashes.HashAlgorithm] = {
-    _oid_body("1.2.840.113549.2.7"): hashes.SHA1(),
+    # SHA-1 only ever to read older files, never to write.
+    _oid_body("1.2.840.113549.2.7"): hashes.SHA1(),  # noqa: S303
     _oid_body("1.2.840.113549.2.8"): hashes.SHA224(),
     _oid_body("1.2.840.113549.2.9"): hashes.SHA256(),
     _oid_body("1.2.840.113549.2.10"): hashes.SHA384(),
@@ -135,7 +140,7 @@ _PKCS12_PBE: dict[bytes, tuple[str, int]] = {
 def _tlv(tag: int, content: bytes) -> bytes:
     """Encode one DER element: tag, definite length, content."""
     length = len(content)
-    if length < 0x80:
+    if length < _LONG_FORM:
         return bytes([tag, length]) + content
     octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
     return bytes([tag, 0x80 | len(octets)]) + octets + content
@@ -301,10 +306,10 @@ def _read(data: bytes, offset: int = 0) -> tuple[int, bytes, int]:
         raise _DerError(msg)
     tag, first = data[offset], data[offset + 1]
     start = offset + 2
-    if tag & 0x1F == 0x1F:
+    if tag & _HIGH_TAG_NUMBER == _HIGH_TAG_NUMBER:
         msg = f"unexpected multi-byte tag at byte {offset}"
         raise _DerError(msg)
-    if first < 0x80:
+    if first < _LONG_FORM:
         length = first
     else:
         count = first & 0x7F
@@ -462,54 +467,66 @@ def _decrypt(algorithm: bytes, password: bytes | None, ciphertext: bytes) -> byt
         password: The store password (UTF-8), or None.
         ciphertext: The encrypted content.
 
+    Returns:
+        The plaintext (a DER SafeContents), or None.
+
     Raises:
         _DerError: Parameters that do not parse.
         ValueError: Decryption fails (bad padding).
     """
     fields = _children(algorithm)
     oid = _expect(fields[0], _OID, "encryption algorithm")
-    if oid in _PKCS12_PBE and len(fields) > 1:
-        cipher_name, key_length = _PKCS12_PBE[oid]
-        salt_item, count_item = _children(_expect(fields[1], _SEQUENCE, "PBE parameters"))[:2]
-        salt = _expect(salt_item, _OCTET_STRING, "PBE salt")
-        iterations = _iterations(_expect(count_item, _INTEGER, "PBE iterations"))
-        bmp = _bmp_password(password)
-        key = _pkcs12_kdf("sha1", bmp, salt, iterations, 1, key_length)
-        iv = _pkcs12_kdf("sha1", bmp, salt, iterations, 2, 8)
-        if cipher_name == "rc2":
-            return _rc2_cbc_decrypt(key, 8 * key_length, iv, ciphertext)
-        if key_length == 16:  # noqa: PLR2004
-            key += key[:8]  # two-key triple DES: K3 = K1
-        return _cbc_decrypt(TripleDES(key), iv, ciphertext)
-    if oid == _OID_PBES2 and len(fields) > 1:
-        kdf, scheme = _children(_expect(fields[1], _SEQUENCE, "PBES2 parameters"))[:2]
-        kdf_fields = _children(_expect(kdf, _SEQUENCE, "PBES2 KDF"))
-        scheme_fields = _children(_expect(scheme, _SEQUENCE, "PBES2 scheme"))
-        if _expect(kdf_fields[0], _OID, "KDF") != _OID_PBKDF2:
-            return None
-        params = _children(_expect(kdf_fields[1], _SEQUENCE, "PBKDF2 parameters"))
-        salt = _expect(params[0], _OCTET_STRING, "PBKDF2 salt")
-        iterations = _iterations(_expect(params[1], _INTEGER, "PBKDF2 iterations"))
-        prf: hashes.HashAlgorithm | None = hashes.SHA1()
-        for tag, value in params[2:]:
-            if tag == _SEQUENCE:
-                prf = _PRFS.get(_expect(_children(value)[0], _OID, "PRF"))
-        scheme_oid = _expect(scheme_fields[0], _OID, "PBES2 cipher")
-        iv = _expect(scheme_fields[1], _OCTET_STRING, "PBES2 IV")
-        if prf is None:
-            return None
-        if scheme_oid in _AES_CBC_KEY_LENGTHS:
-            length = _AES_CBC_KEY_LENGTHS[scheme_oid]
-        elif scheme_oid == _OID_DES_EDE3_CBC:
-            length = 24
-        else:
-            return None
-        # PBES2 takes the password as its plain (UTF-8) bytes, unlike the PKCS#12 KDF.
-        kdf_function = PBKDF2HMAC(prf, length, salt, iterations)
-        key = kdf_function.derive(password or b"")
-        cipher = algorithms.AES(key) if scheme_oid != _OID_DES_EDE3_CBC else TripleDES(key)
-        return _cbc_decrypt(cipher, iv, ciphertext)
+    if len(fields) < 2:  # noqa: PLR2004
+        return None
+    parameters = _expect(fields[1], _SEQUENCE, "encryption parameters")
+    if oid in _PKCS12_PBE:
+        return _decrypt_pkcs12_pbe(oid, parameters, password, ciphertext)
+    if oid == _OID_PBES2:
+        return _decrypt_pbes2(parameters, password, ciphertext)
     return None
+
+
+def _decrypt_pkcs12_pbe(
+    oid: bytes, parameters: bytes, password: bytes | None, ciphertext: bytes
+) -> bytes:
+    """Decrypt with a PKCS#12 scheme: key and IV from the PKCS#12 KDF over SHA-1."""
+    cipher_name, key_length = _PKCS12_PBE[oid]
+    salt_item, count_item = _children(parameters)[:2]
+    salt = _expect(salt_item, _OCTET_STRING, "PBE salt")
+    iterations = _iterations(_expect(count_item, _INTEGER, "PBE iterations"))
+    bmp = _bmp_password(password)
+    key = _pkcs12_kdf("sha1", bmp, salt, iterations, 1, key_length)
+    iv = _pkcs12_kdf("sha1", bmp, salt, iterations, 2, 8)
+    if cipher_name == "rc2":
+        return _rc2_cbc_decrypt(key, 8 * key_length, iv, ciphertext)
+    if key_length == 16:  # noqa: PLR2004
+        key += key[:8]  # two-key triple DES: K3 = K1
+    return _cbc_decrypt(TripleDES(key), iv, ciphertext)
+
+
+def _decrypt_pbes2(parameters: bytes, password: bytes | None, ciphertext: bytes) -> bytes | None:
+    """Decrypt with PBES2: PBKDF2, then AES-CBC or 3DES-CBC; None for anything else."""
+    kdf, scheme = _children(parameters)[:2]
+    kdf_fields = _children(_expect(kdf, _SEQUENCE, "PBES2 KDF"))
+    scheme_fields = _children(_expect(scheme, _SEQUENCE, "PBES2 scheme"))
+    if _expect(kdf_fields[0], _OID, "KDF") != _OID_PBKDF2:
+        return None
+    params = _children(_expect(kdf_fields[1], _SEQUENCE, "PBKDF2 parameters"))
+    salt = _expect(params[0], _OCTET_STRING, "PBKDF2 salt")
+    iterations = _iterations(_expect(params[1], _INTEGER, "PBKDF2 iterations"))
+    prf: hashes.HashAlgorithm | None = _PRFS[_oid_body("1.2.840.113549.2.7")]
+    for tag, value in params[2:]:
+        if tag == _SEQUENCE:
+            prf = _PRFS.get(_expect(_children(value)[0], _OID, "PRF"))
+    scheme_oid = _expect(scheme_fields[0], _OID, "PBES2 cipher")
+    iv = _expect(scheme_fields[1], _OCTET_STRING, "PBES2 IV")
+    length = 24 if scheme_oid == _OID_DES_EDE3_CBC else _AES_CBC_KEY_LENGTHS.get(scheme_oid)
+    if prf is None or length is None:
+        return None
+    # PBES2 takes the password as its plain (UTF-8) bytes, unlike the PKCS#12 KDF.
+    key = PBKDF2HMAC(prf, length, salt, iterations).derive(password or b"")
+    cipher = TripleDES(key) if scheme_oid == _OID_DES_EDE3_CBC else algorithms.AES(key)
+    return _cbc_decrypt(cipher, iv, ciphertext)
 
 
 def _iterations(encoded: bytes) -> int:
@@ -551,7 +568,9 @@ def _decrypt_encrypted_data(content: bytes, password: bytes | None) -> bytes | N
         return None
     tag, ciphertext = info[2]
     if tag == _CONTEXT_0:
-        ciphertext = b"".join(_expect(p, _OCTET_STRING, "ciphertext") for p in _children(ciphertext))
+        ciphertext = b"".join(
+            _expect(p, _OCTET_STRING, "ciphertext") for p in _children(ciphertext)
+        )
     elif tag != _CONTEXT_0_PRIMITIVE:
         return None
     try:
@@ -585,3 +604,255 @@ def _certificate_bags(safe_contents: bytes) -> list[_Bag]:
                     alias = name.decode("utf-16-be", errors="replace")
         bags.append(_Bag(der, alias, trusted))
     return bags
+
+
+# --- RC2, for the RC2-40 certificate bags of legacy files -----------------------------------
+
+# cryptography's RC2 takes only 128-bit keys; OpenSSL's "-legacy" and Java 8 before 8u301 encrypt
+# the certificates with 40-bit RC2, so its few lines live here (RFC 2268).
+_RC2_PITABLE = bytes.fromhex(
+    "d978f9c419ddb5ed28e9fd794aa0d89dc67e37832b76538e624c6488448bfba2"
+    "179a59f587b34f1361456d8d09817d32bd8f40eb86b77b0bf09521225c6b4e82"
+    "54d66593ce60b21c7356c014a78cf1dc1275ca1f3bbee4d1423dd430a33cb626"
+    "6fbf0eda4669075727f21d9bbc944303f811c7f690ef3ee706c3d52fc8661ed7"
+    "08e8eade8052eef784aa72ac354d6a2a961ad2715a1549744b9fd05e0418a4ec"
+    "c2e0416e0f51cbcc2491af50a1f47039997c3a8523b8b47afc02365b25559731"
+    "2d5dfa98e38a92ae05df2910676cbac9d300e6cfe19ea82c6316013f58e289a9"
+    "0d38341bab33ffb0bb480c5fb9b1cd2ec5f3db47e5a59c770aa62068fe7fc1ad"
+)
+
+
+def _rc2_key_schedule(key: bytes, effective_bits: int) -> list[int]:
+    """Expand an RC2 key into its 64 16-bit subkeys (RFC 2268 section 2)."""
+    expanded = bytearray(128)
+    expanded[: len(key)] = key
+    for i in range(len(key), 128):
+        expanded[i] = _RC2_PITABLE[(expanded[i - 1] + expanded[i - len(key)]) & 0xFF]
+    t8 = (effective_bits + 7) // 8
+    expanded[128 - t8] = _RC2_PITABLE[expanded[128 - t8] & (0xFF >> (8 * t8 - effective_bits))]
+    for i in range(127 - t8, -1, -1):
+        expanded[i] = _RC2_PITABLE[expanded[i + 1] ^ expanded[i + t8]]
+    return [expanded[2 * i] | expanded[2 * i + 1] << 8 for i in range(64)]
+
+
+def _rc2_decrypt_block(subkeys: list[int], block: bytes) -> bytes:
+    """Decrypt one 8-byte RC2 block (RFC 2268 section 4)."""
+    words = [int.from_bytes(block[i : i + 2], "little") for i in range(0, 8, 2)]
+    rotations = (1, 2, 3, 5)
+    j = 63
+    for rounds, mash in ((5, True), (6, True), (5, False)):
+        for _ in range(rounds):
+            for i in (3, 2, 1, 0):
+                w = words[i]
+                w = ((w >> rotations[i]) | (w << (16 - rotations[i]))) & 0xFFFF
+                a, b, c = words[(i - 1) % 4], words[(i - 2) % 4], words[(i - 3) % 4]
+                words[i] = (w - subkeys[j] - (a & b) - (~a & c)) & 0xFFFF
+                j -= 1
+        if mash:
+            for i in (3, 2, 1, 0):
+                words[i] = (words[i] - subkeys[words[(i - 1) % 4] & 63]) & 0xFFFF
+    return b"".join(w.to_bytes(2, "little") for w in words)
+
+
+def _rc2_cbc_decrypt(key: bytes, effective_bits: int, iv: bytes, ciphertext: bytes) -> bytes:
+    """RC2-CBC decryption with PKCS#7 padding removed.
+
+    Raises:
+        ValueError: The ciphertext is not whole blocks, or the padding is wrong (wrong key).
+    """
+    if not ciphertext or len(ciphertext) % 8:
+        msg = "RC2 ciphertext is not a whole number of blocks"
+        raise ValueError(msg)
+    subkeys = _rc2_key_schedule(key, effective_bits)
+    plain = bytearray()
+    previous = iv
+    for start in range(0, len(ciphertext), 8):
+        block = ciphertext[start : start + 8]
+        plain += bytes(
+            x ^ y for x, y in zip(_rc2_decrypt_block(subkeys, block), previous, strict=True)
+        )
+        previous = block
+    unpadder = padding.PKCS7(64).unpadder()
+    return unpadder.update(bytes(plain)) + unpadder.finalize()
+
+
+# --- load_pkcs12_store ----------------------------------------------------------------------
+
+
+def _load_with_cryptography(
+    data: bytes, password: bytes | None
+) -> pkcs12.PKCS12KeyAndCertificates | None:
+    """Call cryptography's load_pkcs12, with every failure (a Rust panic included) as None."""
+    try:
+        return pkcs12.load_pkcs12(data, password)
+    except Exception:  # noqa: BLE001 - cryptography says only "invalid password or data"
+        return None
+    except BaseException as exc:
+        # pyo3's PanicException derives from BaseException; anything else (KeyboardInterrupt,
+        # SystemExit) must still propagate.
+        if type(exc).__name__ == "PanicException":
+            return None
+        raise
+
+
+def _encryption_algorithms(auth_safe: bytes) -> list[str]:
+    """Dotted OIDs of the algorithms encrypting the SafeContents, for messages."""
+    found: list[str] = []
+    try:
+        _, content, _ = _read(auth_safe)
+        for _tag, info in _children(content):
+            fields = _children(info)
+            if fields[0][1] == _OID_ENCRYPTED_DATA:
+                (encrypted,) = _children(fields[1][1])
+                info_fields = _children(_children(encrypted[1])[1][1])
+                oid = _oid_text(_children(info_fields[1][1])[0][1])
+                found.append(oid)
+    except (_DerError, IndexError, ValueError):
+        pass
+    return found
+
+
+def load_pkcs12_store(data: bytes, password: bytes | None, source: str) -> list[StoreEntry]:
+    """Read the certificates of any PKCS#12 file, each with its alias and whether it is trusted.
+
+    Java trust stores (ours, keytool's), OpenSSL's (modern and ``-legacy``), with a password or
+    password-less (no MAC) are all read. cryptography verifies the MAC, decrypts and parses; the
+    bag attributes are then read here, decrypting encrypted SafeContents ourselves (PBES2 with
+    PBKDF2 and AES-CBC or 3DES-CBC; the PKCS#12 3DES and RC2 schemes).
+
+    The rule for ``trusted``: a certificate is trusted exactly when its bag carries Java's
+    trusted-certificate attribute (OID 2.16.840.1.113894.746875.1.1), as Java itself decides
+    trustedCertEntry. A certificate whose bag could not be seen (encrypted with an algorithm
+    not decrypted here) is reported untrusted, as is a certificate without the attribute (an
+    ``openssl pkcs12 -export -nokeys`` file, which Java reads as holding no trusted entry) and
+    the certificate of a private key. Key entries themselves are not returned: their
+    certificates are, untrusted.
+
+    Args:
+        data: The file's bytes.
+        password: The store password (UTF-8), or None. The empty password counts as None; a
+            store whose MAC is keyed on the empty password is read either way.
+        source: The file name (or ``<bytes>``) for messages.
+
+    Returns:
+        One entry per certificate, keys' certificates first (cryptography's order), then the
+        other certificates in file order. The alias is the friendly name, or "" without one.
+
+    Raises:
+        MalformedInputError: Not a PKCS#12 file: truncated, corrupt, or content that cannot be
+            decrypted although the integrity check passes (the message names the algorithm).
+        MissingPasswordError: The store has an integrity MAC (or encrypted content) and no
+            password was given.
+        WrongPasswordError: The password is wrong, or the MAC does not verify.
+    """
+    secret = password or None
+    try:
+        pfx: _Pfx | None = _parse_pfx(data)
+    except (_DerError, IndexError, ValueError) as exc:
+        if not looks_like_pkcs12(data):
+            msg = f"{source}: not a PKCS#12 file (no DER PFX of version 3): {exc}"
+            raise MalformedInputError(msg, source=source) from None
+        pfx = None
+        problem = str(exc)
+    mac_ok = _check_mac(pfx, secret, source) if pfx is not None else None
+
+    loaded = _load_with_cryptography(data, secret)
+    if loaded is None and secret is not None and pfx is not None and pfx.mac is None:
+        # OpenSSL refuses a password for a file without MAC; its certificates may be in clear.
+        loaded = _load_with_cryptography(data, None)
+    if loaded is None:
+        if pfx is None:
+            msg = f"{source}: not a valid PKCS#12 file (truncated or corrupt DER: {problem})"
+            raise MalformedInputError(msg, source=source)
+        _raise_unreadable(pfx, secret, mac_ok=mac_ok, source=source)
+
+    return _entries(loaded, pfx, secret)
+
+
+def _check_mac(pfx: _Pfx, secret: bytes | None, source: str) -> bool | None:
+    """Verify the MAC ourselves, to tell a wrong or missing password from a corrupt file.
+
+    Returns:
+        True when it verifies, None when there is none or its digest is unknown here.
+
+    Raises:
+        MissingPasswordError: A MAC, no password, and the MAC is not keyed on the empty one.
+        WrongPasswordError: A MAC the password does not verify.
+    """
+    mac = pfx.mac
+    if mac is None:
+        return None
+    if not 1 <= mac.iterations <= _MAX_ITERATIONS:
+        msg = f"{source}: the PKCS#12 MAC iteration count is outside 1..{_MAX_ITERATIONS}"
+        raise MalformedInputError(msg, source=source)
+    if secret is None:
+        # Some writers key the MAC on no password, others on the empty one ("" plus terminator).
+        verdicts = [_verify_mac(mac, pfx.auth_safe, bmp) for bmp in (b"", b"\0\0")]
+        if True in verdicts:
+            return True
+        if None in verdicts:
+            return None
+        msg = (
+            f"{source}: this PKCS#12 store is protected by an integrity MAC and needs its "
+            "password; none was given"
+        )
+        raise MissingPasswordError(msg, source=source)
+    verdict = _verify_mac(mac, pfx.auth_safe, _bmp_password(secret))
+    if verdict is False:
+        msg = (
+            f"{source}: wrong password for this PKCS#12 store, or the file has been altered: "
+            "its integrity check (MAC) does not verify"
+        )
+        raise WrongPasswordError(msg, source=source)
+    return verdict
+
+
+def _raise_unreadable(
+    pfx: _Pfx, secret: bytes | None, *, mac_ok: bool | None, source: str
+) -> NoReturn:
+    """Raise the error that fits a file cryptography could not read."""
+    algorithms_used = _encryption_algorithms(pfx.auth_safe)
+    named = ", ".join(algorithms_used) or "none"
+    if mac_ok:
+        msg = (
+            f"{source}: the PKCS#12 integrity check passes but the content cannot be read "
+            f"(corrupt, or encrypted with an algorithm this cryptography build refuses; "
+            f"encryption OIDs: {named})"
+        )
+        raise MalformedInputError(msg, source=source)
+    if pfx.mac is not None or algorithms_used:
+        if secret is None:
+            msg = f"{source}: this PKCS#12 store is password-protected; no password was given"
+            raise MissingPasswordError(msg, source=source)
+        msg = f"{source}: wrong password for this PKCS#12 store (it cannot be decrypted)"
+        raise WrongPasswordError(msg, source=source)
+    msg = f"{source}: not a valid PKCS#12 file (its content cannot be parsed)"
+    raise MalformedInputError(msg, source=source)
+
+
+def _entries(
+    loaded: pkcs12.PKCS12KeyAndCertificates, pfx: _Pfx | None, secret: bytes | None
+) -> list[StoreEntry]:
+    """Pair cryptography's certificates with the bags we read, for the trusted flag."""
+    bags: list[_Bag] = []
+    if pfx is not None:
+        try:
+            bags = _safe_contents(pfx.auth_safe, secret).bags
+        except (_DerError, IndexError, ValueError):
+            # The attributes could not be read: every certificate is then reported untrusted.
+            bags = []
+    key_certificate = loaded.cert if loaded.key is not None else None
+    pkcs12_certificates = ([loaded.cert] if loaded.cert is not None else []) + list(
+        loaded.additional_certs
+    )
+    entries = []
+    for item in pkcs12_certificates:
+        der = item.certificate.public_bytes(Encoding.DER)
+        alias = (item.friendly_name or b"").decode("utf-8", errors="replace")
+        bag = next((b for b in bags if b.der == der and b.alias == alias), None)
+        bag = bag or next((b for b in bags if b.der == der), None)
+        if bag is not None:
+            bags.remove(bag)
+        trusted = bag is not None and bag.trusted and item is not key_certificate
+        entries.append(StoreEntry(alias=alias, certificate=item.certificate, trusted=trusted))
+    return entries

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
-__all__ = ["detect_format", "load_certificates", "read_store"]
+    from truststore_builder._formats.keys import PrivateKey
+
+__all__ = ["detect_format", "load_certificates", "read_identities", "read_input", "read_store"]
 
 _BYTES_SOURCE = "<bytes>"
 _BOM = b"\xef\xbb\xbf"
@@ -72,14 +74,7 @@ def detect_format(data: bytes, source: str = _BYTES_SOURCE) -> str:
     labels = pem.BEGIN_LINE.findall(data.removeprefix(_BOM))
     if labels:
         return "pkcs7" if b"PKCS7" in labels else "pem"
-    if data[0] == _SEQUENCE:
-        outer = der.der_header(data)
-        if outer is None or der.der_header(data, outer[1]) is None:
-            msg = (
-                f"{source}: is cut short: {len(data)} bytes of an ASN.1 SEQUENCE (DER), "
-                "too few to tell its format"
-            )
-            raise MalformedInputError(msg, source=source)
+    _refuse_short_sequence(data, source)
     # Imported last, so that reading PEM, DER and PKCS#7 never loads the PKCS#12 module.
     from truststore_builder._formats.pkcs12 import looks_like_pkcs12  # noqa: PLC0415
 
@@ -87,7 +82,7 @@ def detect_format(data: bytes, source: str = _BYTES_SOURCE) -> str:
         return "pkcs12"
     if data[0] == _SEQUENCE:
         header = der.der_header(data)
-        if header is None or header[1] + header[2] > len(data):
+        if header is not None and header[1] + header[2] > len(data):
             msg = (
                 f"{source}: starts like DER (an ASN.1 SEQUENCE) but is truncated "
                 f"after {len(data)} bytes"
@@ -98,6 +93,19 @@ def detect_format(data: bytes, source: str = _BYTES_SOURCE) -> str:
         f"(starts with bytes {data[:4].hex(' ')})"
     )
     raise UnknownFormatError(msg, source=source)
+
+
+def _refuse_short_sequence(data: bytes, source: str) -> None:
+    """Refuse a DER SEQUENCE cut off before its first element: no format can be told from it."""
+    if data[0] != _SEQUENCE:
+        return
+    outer = der.der_header(data)
+    if outer is None or der.der_header(data, outer[1]) is None:
+        msg = (
+            f"{source}: is cut short: {len(data)} bytes of an ASN.1 SEQUENCE (DER), "
+            "too few to tell its format"
+        )
+        raise MalformedInputError(msg, source=source)
 
 
 def _entries_from_data(data: bytes, source: str, password: bytes | None) -> list[StoreEntry]:
@@ -142,16 +150,16 @@ def _directory_files(directory: Path) -> list[Path]:
     except OSError as exc:
         msg = f"{directory}: cannot list the directory ({exc.strerror or exc})"
         raise InputError(msg, source=str(directory)) from None
+    candidates = [c for c in children if not c.name.startswith(".") and c.is_file()]
+    # An OpenSSL hash directory links <hash>.0 to the real file: read the file, skip the link.
+    real_files = {c.resolve() for c in candidates if not c.is_symlink()}
     files: list[Path] = []
     seen: set[Path] = set()
-    for child in children:
-        if child.name.startswith(".") or not child.is_file():
+    for child in candidates:
+        target = child.resolve()
+        if (child.is_symlink() and target in real_files) or target in seen:
             continue
-        # An OpenSSL hash directory links <hash>.0 to the real file: read each file once.
-        real = child.resolve()
-        if real in seen:
-            continue
-        seen.add(real)
+        seen.add(target)
         files.append(child)
     return files
 
@@ -219,3 +227,37 @@ def load_certificates(
         InputError: As :func:`read_store`.
     """
     return [entry.certificate for entry in read_store(source, password=password)]
+
+
+def read_input(path: str | os.PathLike[str]) -> bytes:
+    """Read a whole input file; an unreadable path is an InputError naming it and the reason."""
+    return _read_bytes(Path(path))
+
+
+def read_identities(
+    path: str | os.PathLike[str],
+    *,
+    password: str | bytes,
+    key_password: str | bytes | None = None,
+) -> list[tuple[str, PrivateKey, list[x509.Certificate]]]:
+    """The private key entries of a PKCS#12 or JKS key store: (alias, key, chain leaf first).
+
+    Raises:
+        InputError: The file is no key store we read, or cannot be opened with the passwords.
+    """
+    source = str(path)
+    data = read_input(path)
+    kind = detect_format(data, source)
+    secret = as_password_bytes(password) or b""
+    if kind == "pkcs12":
+        from truststore_builder._formats import pkcs12  # noqa: PLC0415
+
+        return pkcs12.load_pkcs12_identities(data, secret, source)
+    if kind in {"jks", "jceks"}:
+        from truststore_builder._formats import jks  # noqa: PLC0415
+
+        return jks.load_jks_identities(
+            data, secret, source, key_password=as_password_bytes(key_password)
+        )
+    msg = f"{source}: a {kind.upper()} file holds no private key; give a PKCS#12 or JKS key store"
+    raise InputError(msg, source=source)
