@@ -17,7 +17,10 @@
 //                                          rejected the client certificate after the client's
 //                                          handshake had finished, seen on the first read
 //   KEYSTORE-ERROR <store>: <message>      exit 4: a store is unreadable, has the wrong store
-//                                          password, or its key cannot be recovered
+//                                          password, or its key cannot be recovered; or the
+//                                          key store has no private key entry with a chain,
+//                                          or the trust store no trustedCertEntry, as Java
+//                                          sees them
 //   CONNECT-ERROR <exception class>: <message>
 //                                          exit 5: no TCP connection, or the server never answered
 //   UNTRUSTED-SERVER <exception class>: <message>
@@ -27,13 +30,19 @@
 //                                          cannot pass for "the server refused my certificate"
 //   ERROR <exception class>: <message>     exit 1: anything else
 //   usage errors                           exit 2 (message on stderr)
-// Progress (e.g. "INFO handshake protocol=TLSv1.3 ...") goes to stderr.
+// Progress goes to stderr: "INFO handshake protocol=TLSv1.3 cipher=... local-chain=N" once the
+// client's handshake is done (local-chain: how many certificates it presented), and
+// "INFO refused stage=handshake|after-handshake" before a REFUSED line.
 //
 // --list prints one tab-separated line per alias of each store given, then exits 0 without
 // connecting (HOST and PORT may be "-"):
 //   <keystore|truststore> TAB <alias> TAB <PrivateKeyEntry|SecretKeyEntry|trustedCertEntry>
-//       [TAB chain=<n> TAB key=<algorithm>|key=UNRECOVERABLE] TAB subject=<subject of the
-//       first certificate>
+//       [TAB chain=<n>] [TAB key=<algorithm>|key=UNRECOVERABLE] [TAB subject=<subject of the
+//       first certificate>]
+// chain=<n> is given for private keys (0: Java found the key but not its certificates);
+// key=... for keys of the key store, tried with the key password (default: store password).
+// Without a password a JKS loads unchecked, and a PKCS#12 loads without its encrypted
+// certificate bags: Java then shows the key entry with chain=0 and no trusted entries.
 // In --list mode every store option is optional, but at least one store must be given.
 
 import java.io.ByteArrayOutputStream;
@@ -84,6 +93,8 @@ public final class TlsClient {
 
     /** A usage error: exit 2. */
     static final class UsageError extends Exception {
+        private static final long serialVersionUID = 1L;
+
         UsageError(String message) {
             super(message);
         }
@@ -91,6 +102,8 @@ public final class TlsClient {
 
     /** A store that cannot be loaded or whose key cannot be recovered: exit 4. */
     static final class StoreError extends Exception {
+        private static final long serialVersionUID = 1L;
+
         StoreError(String store, String message, Throwable cause) {
             super(store + ": " + message, cause);
         }
@@ -166,6 +179,9 @@ public final class TlsClient {
         KeyStore keyStore = loadStore("keystore", options.get("--keystore"),
                 keyStoreType(options.get("--keystore-type")), storePassword);
         KeyStore trustStore = loadTrustStore(options);
+        // Without these checks a broken store would only show as a refused handshake.
+        requireEntries("keystore", keyStore, true);
+        requireEntries("truststore", trustStore, false);
 
         SSLContext context;
         try {
@@ -204,6 +220,7 @@ public final class TlsClient {
 
     static int connect(SSLContext context, String host, int port, String serverName, int timeoutMillis) {
         Socket plain = new Socket();
+        String stage = "connect";
         try {
             try {
                 plain.connect(new InetSocketAddress(host, port), timeoutMillis);
@@ -219,7 +236,9 @@ public final class TlsClient {
                 SSLParameters parameters = tls.getSSLParameters();
                 parameters.setEndpointIdentificationAlgorithm("HTTPS");
                 tls.setSSLParameters(parameters);
+                stage = "handshake";
                 tls.startHandshake();
+                stage = "after-handshake";
                 System.err.println("INFO handshake protocol=" + tls.getSession().getProtocol()
                         + " cipher=" + tls.getSession().getCipherSuite()
                         + " local-chain=" + lengthOf(tls.getSession().getLocalCertificates()));
@@ -228,6 +247,7 @@ public final class TlsClient {
                 out.flush();
                 String reply = readReply(tls.getInputStream());
                 if (reply == null) {
+                    System.err.println("INFO refused stage=" + stage);
                     // TLS 1.3: a server that rejects the client certificate may just close.
                     System.out.println("REFUSED java.io.EOFException: the server closed the"
                             + " connection without a reply");
@@ -245,11 +265,13 @@ public final class TlsClient {
                 System.out.println("UNTRUSTED-SERVER " + describe(e));
                 return EXIT_UNTRUSTED_SERVER;
             }
+            System.err.println("INFO refused stage=" + stage);
             System.out.println("REFUSED " + describe(e));
             return EXIT_REFUSED;
         } catch (SocketException e) {
             // SSLHandshakeException is an SSLException. SocketException covers "Connection
             // reset" and "Broken pipe", which is how a TLS 1.3 refusal can surface.
+            System.err.println("INFO refused stage=" + stage);
             System.out.println("REFUSED " + describe(e));
             return EXIT_REFUSED;
         } catch (UnknownHostException e) {
@@ -310,6 +332,29 @@ public final class TlsClient {
         return EXIT_ACCEPTED;
     }
 
+    /**
+     * Fail unless the store has a private key entry with its chain (key store) or a
+     * trusted certificate entry (trust store). Java reads a PKCS#12 whose certificates lack its
+     * trusted-certificate attribute, or one loaded without its password, as holding neither.
+     */
+    static void requireEntries(String label, KeyStore store, boolean key) throws StoreError {
+        try {
+            for (String alias : Collections.list(store.aliases())) {
+                if (key && store.isKeyEntry(alias) && lengthOf(store.getCertificateChain(alias)) > 0) {
+                    return;
+                }
+                if (!key && store.isCertificateEntry(alias)) {
+                    return;
+                }
+            }
+        } catch (java.security.KeyStoreException e) {
+            throw new StoreError(label, e.getClass().getName() + ": " + e.getMessage(), e);
+        }
+        throw new StoreError(label, key
+                ? "no private key entry with a certificate chain (" + store.getType() + ")"
+                : "no trustedCertEntry (" + store.getType() + "): Java trusts nothing in it", null);
+    }
+
     static void require(Map<String, String> options, String name) throws UsageError {
         if (!options.containsKey(name)) {
             throw new UsageError(name + " is required");
@@ -325,12 +370,14 @@ public final class TlsClient {
                 Certificate first;
                 if (store.isKeyEntry(alias)) {
                     Certificate[] chain = store.getCertificateChain(alias);
-                    if (chain == null) {
+                    if (store.entryInstanceOf(alias, KeyStore.SecretKeyEntry.class)) {
                         line.append("SecretKeyEntry");
                         first = null;
                     } else {
-                        line.append("PrivateKeyEntry\tchain=").append(chain.length);
-                        first = chain.length > 0 ? chain[0] : null;
+                        // chain=0: a key without its certificates, which is what Java makes of
+                        // a PKCS#12 loaded without its password (the certificate bag is skipped).
+                        line.append("PrivateKeyEntry\tchain=").append(lengthOf(chain));
+                        first = chain != null && chain.length > 0 ? chain[0] : null;
                     }
                     if (keyPassword != null) {
                         line.append("\tkey=").append(recoverKey(store, alias, keyPassword));
@@ -436,7 +483,8 @@ public final class TlsClient {
         for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
             if (t instanceof java.security.cert.CertificateException
                     || t instanceof java.security.cert.CertPathBuilderException
-                    || t instanceof java.security.cert.CertPathValidatorException) {
+                    || t instanceof java.security.cert.CertPathValidatorException
+                    || t instanceof java.security.InvalidAlgorithmParameterException) {
                 return true;
             }
         }
