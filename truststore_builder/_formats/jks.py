@@ -517,11 +517,17 @@ def load_jks_identities(
             for cert_type, der in entry.cert_chain
         ]
         try:
+            # Structure first, so that what fails in decrypt() is the password, not the DER.
+            _split_protected(entry._encrypted)  # noqa: SLF001  (pyjks keeps it private)
+        except ValueError:
+            msg = f"{source}: entry {alias!r} does not hold a well-formed protected key"
+            raise MalformedInputError(msg, source=source) from None
+        try:
             entry.decrypt(secret)
         except jks.UnexpectedAlgorithmException:
             msg = f"{source}: entry {alias!r} is protected by an algorithm {name} does not use"
             raise MalformedInputError(msg, source=source) from None
-        except Exception:  # noqa: BLE001  (a failed check, bad padding, non-ASCII for JCEKS, ...)
+        except Exception:  # noqa: BLE001  (failed check, bad padding or PKCS#8, non-ASCII JCEKS)
             msg = f"{source}: the key password does not decrypt entry {alias!r}"
             raise WrongPasswordError(msg, source=source) from None
         result.append((alias, _private_key(entry.pkey_pkcs8, alias, source), chain))
@@ -799,6 +805,22 @@ def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes 
         return None
 
 
+def _split_protected(protected: bytes) -> tuple[bytes, bytes]:
+    """Take an EncryptedPrivateKeyInfo apart: (AlgorithmIdentifier content, encrypted key).
+
+    Raises:
+        ValueError: Not a DER EncryptedPrivateKeyInfo.
+    """
+    whole = _DerReader(protected)
+    outer = _DerReader(whole.read(_DER_SEQUENCE))
+    algorithm = outer.read(_DER_SEQUENCE)
+    encrypted = outer.read(_DER_OCTET_STRING)
+    if whole.rest() or outer.rest():
+        msg = "trailing bytes in EncryptedPrivateKeyInfo"
+        raise ValueError(msg)
+    return algorithm, encrypted
+
+
 def _unprotect(protected: bytes, password: str, alias: str, source: str) -> bytes:
     """Decrypt a key entry's EncryptedPrivateKeyInfo (JKS or JCEKS protection) without pyjks.
 
@@ -807,16 +829,12 @@ def _unprotect(protected: bytes, password: str, alias: str, source: str) -> byte
         WrongPasswordError: The key password does not decrypt it.
     """
     try:
-        outer = _DerReader(_DerReader(protected).read(_DER_SEQUENCE))
-        algorithm = _DerReader(outer.read(_DER_SEQUENCE))
-        encrypted = outer.read(_DER_OCTET_STRING)
-        oid = algorithm.rest()[: len(_JKS_KEY_PROTECTOR_OID)]
-        if oid == _JKS_KEY_PROTECTOR_OID:
+        algorithm, encrypted = _split_protected(protected)
+        if algorithm.startswith(_JKS_KEY_PROTECTOR_OID):
             plain = _jks_unprotect(encrypted, password)
-        elif algorithm.rest()[: len(_JCE_PBE_MD5_3DES_OID)] == _JCE_PBE_MD5_3DES_OID:
-            plain = _jce_unprotect(
-                algorithm.rest()[len(_JCE_PBE_MD5_3DES_OID) :], encrypted, password
-            )
+        elif algorithm.startswith(_JCE_PBE_MD5_3DES_OID):
+            parameters = algorithm[len(_JCE_PBE_MD5_3DES_OID) :]
+            plain = _jce_unprotect(parameters, encrypted, password)
         else:
             msg = f"{source}: entry {alias!r} is protected by an unknown algorithm"
             raise MalformedInputError(msg, source=source)
