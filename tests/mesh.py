@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 MAILBOX_1 = "X26ABC1"
 MAILBOX_2 = "X26ABC2"
 #: The password of every canned mailbox.
-MAILBOX_PASSWORD = "password"  # noqa: S105 - the sandbox's public test password
+MAILBOX_PASSWORD = "password"
 #: The HMAC key the sandbox is started with; the client must sign its tokens with the same one.
 SHARED_KEY = "TestKey"
 #: A workflow the canned data lets X26ABC1 send to X26ABC1, X26ABC2 and X26ABC3.

@@ -9,13 +9,16 @@ certificates look like real NHS ones: ``O=nhs, OU=Devices, CN=<FQDN>``, serverAu
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -83,7 +86,9 @@ def make_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before or _NOW - dt.timedelta(days=1))
         .not_valid_after(not_after or _NOW + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=critical_constraints)
+        .add_extension(
+            x509.BasicConstraints(ca=ca, path_length=None), critical=critical_constraints
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     if issuer is not None:
@@ -146,7 +151,9 @@ class Hierarchy:
         """Write the client's chain (leaf first) and key as PEM files; return both paths."""
         chain = directory / f"{stem}-chain.pem"
         key = directory / f"{stem}-key.pem"
-        chain.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.client_chain))
+        chain.write_bytes(
+            b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.client_chain)
+        )
         key.write_bytes(self.client.key_pem())
         key.chmod(0o600)
         return chain, key

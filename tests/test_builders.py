@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.pki import Issued, GeneratedPki, make_certificate
+from tests.pki import GeneratedPki, Issued, make_certificate
 from truststore_builder import (
     EnvironmentMismatchError,
     ExpiredCertificateWarning,
@@ -37,7 +37,10 @@ def test_methods_return_new_builders_and_leave_the_original_alone() -> None:
     """A shared base builder is not changed by what is built on top of it."""
     base = TrustStoreBuilder().add_nhs("int", generations=["g2"])
     extended = base.add_nhs("int", generations=["g1"])
-    assert [e.alias for e in base.build()] == ["nhs-ptl-root-authority-g2", "nhs-int-authentication-g2"]
+    assert [e.alias for e in base.build()] == [
+        "nhs-ptl-root-authority-g2",
+        "nhs-int-authentication-g2",
+    ]
     assert len(extended.build()) == 4
 
 
@@ -90,9 +93,15 @@ def test_duplicates_are_removed_by_fingerprint() -> None:
     assert store.entries[1].source == "nhs:nhs-int-level-1c"
 
 
-def test_order_is_catalogue_first_then_by_subject_whatever_the_input_order(pki: GeneratedPki) -> None:
+def test_order_is_catalogue_first_then_by_subject_whatever_the_input_order(
+    pki: GeneratedPki,
+) -> None:
     """NHS CAs lead in catalogue order; other CAs follow sorted by subject, independent of input order."""
-    others = [pki.g2.root.certificate, pki.g1.intermediate.certificate, pki.foreign.root.certificate]
+    others = [
+        pki.g2.root.certificate,
+        pki.g1.intermediate.certificate,
+        pki.foreign.root.certificate,
+    ]
     forward = TrustStoreBuilder().add_certificates(others).add_nhs("dep").build()
     backward = TrustStoreBuilder().add_nhs("dep").add_certificates(reversed(others)).build()
     assert [e.sha256 for e in forward] == [e.sha256 for e in backward]
@@ -142,7 +151,7 @@ def test_leaf_is_refused_naming_the_source_unless_allowed(pki: GeneratedPki) -> 
 
 
 def test_g1_style_ca_without_critical_constraints_is_a_ca(pki: GeneratedPki) -> None:
-    """basicConstraints CA:TRUE counts whether or not it is marked critical (as on NHS G1 CAs)."""
+    """BasicConstraints CA:TRUE counts whether or not it is marked critical (as on NHS G1 CAs)."""
     store = TrustStoreBuilder().add_certificates([pki.g1.intermediate.certificate]).build()
     assert len(store) == 1
 

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 def test_mesh_name_follows_the_mesh_api_convention() -> None:
     """MESH client CNs are <mailbox>.<ods>.api.mesh-client.nhs.uk, lower-case like NHS issues them."""
-    assert mesh_client_common_name("N1G3BOT001", "N1G3B") == "n1g3bot001.n1g3b.api.mesh-client.nhs.uk"
+    assert (
+        mesh_client_common_name("N1G3BOT001", "N1G3B") == "n1g3bot001.n1g3b.api.mesh-client.nhs.uk"
+    )
 
 
 @pytest.mark.parametrize(("mailbox", "ods"), [("X26 OT1", "X26"), ("X26OT001", "X-6"), ("", "X26")])
@@ -34,7 +36,9 @@ def test_mesh_name_refuses_malformed_parts(mailbox: str, ods: str) -> None:
 def test_bars_names_for_prod_and_int() -> None:
     """BaRS receivers: BaRS-<ODS>.<Org>.nhs.uk in prod, BaRS-INT-<ODS>.<Supplier>.thirdparty.nhs.uk in INT."""
     assert bars_common_name("RX1", "NorthTrust") == "BaRS-RX1.NorthTrust.nhs.uk"
-    assert bars_common_name("RX1", "Acme", environment="int") == "BaRS-INT-RX1.Acme.thirdparty.nhs.uk"
+    assert (
+        bars_common_name("RX1", "Acme", environment="int") == "BaRS-INT-RX1.Acme.thirdparty.nhs.uk"
+    )
     with pytest.raises(ValueError, match="one DNS label"):
         bars_common_name("RX1", "North Trust")
     with pytest.raises(ValueError, match="prod and int"):
@@ -49,7 +53,7 @@ def test_common_name_must_be_an_fqdn_within_64_characters() -> None:
 
 
 def test_signing_request_subject_is_the_cn_alone(tmp_path: Path) -> None:
-    """openssl reads the CSR: subject CN only, no extensions, RSA-2048, signature valid."""
+    """Openssl reads the CSR: subject CN only, no extensions, RSA-2048, signature valid."""
     request = generate_signing_request(mesh_client_common_name("X26OT001", "X26"))
     path = tmp_path / "client.csr"
     path.write_bytes(request.csr_pem())

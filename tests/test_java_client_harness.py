@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 pytestmark = requires_java
 
 # Throwaway passwords of stores generated for this module.
-STORE_PASSWORD = "store-secret-1"  # noqa: S105
-KEY_PASSWORD = "key-secret-2"  # noqa: S105
-TRUST_PASSWORD = "changeit"  # noqa: S105
+STORE_PASSWORD = "store-secret-1"
+KEY_PASSWORD = "key-secret-2"
+TRUST_PASSWORD = "changeit"
 
 
 def _tool(*command: str) -> None:
@@ -176,7 +176,7 @@ def test_wrong_keystore_password_is_a_keystore_error(
         server,
         stores["g2.p12"],
         stores["trust.jks"],
-        keystore_password="wrong-password",  # noqa: S106
+        keystore_password="wrong-password",
     )
     assert result.returncode == EXIT_KEYSTORE_ERROR, result.stdout + result.stderr
     assert outcome(result) == "KEYSTORE-ERROR"

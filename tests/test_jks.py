@@ -24,10 +24,10 @@ from truststore_builder._formats.jks import (
 from truststore_builder._model import sha256_fingerprint
 
 BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
-PASSWORD = "nhs-trust-store"  # noqa: S105  (a test store's password)
+PASSWORD = "nhs-trust-store"
 # Latin-1, a BMP symbol and a supplementary character (a surrogate pair in Java's char[]).
-NON_ASCII_PASSWORD = "pässwörd-€-\U0001d11e"  # noqa: S105
-WRONG_PASSWORD = "not-the-store-password"  # noqa: S105
+NON_ASCII_PASSWORD = "pässwörd-€-\U0001d11e"
+WRONG_PASSWORD = "not-the-store-password"
 
 needs_keytool = pytest.mark.skipif(shutil.which("keytool") is None, reason="needs JDK keytool")
 

@@ -30,10 +30,10 @@ if TYPE_CHECKING:
 
     from tests.pki import GeneratedPki, PrivateKey
 
-STORE_PASSWORD = "mesh-store-pw"  # noqa: S105  (a test store's password)
-KEY_PASSWORD = "mesh-key-pw"  # noqa: S105
-WRONG_PASSWORD = "not-the-key-password"  # noqa: S105
-NON_ASCII_PASSWORD = "pässwörd-€-\U0001d11e"  # noqa: S105
+STORE_PASSWORD = "mesh-store-pw"
+KEY_PASSWORD = "mesh-key-pw"
+WRONG_PASSWORD = "not-the-key-password"
+NON_ASCII_PASSWORD = "pässwörd-€-\U0001d11e"
 ALIAS = "mesh-client"
 
 needs_keytool = pytest.mark.skipif(shutil.which("keytool") is None, reason="needs JDK keytool")

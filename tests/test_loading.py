@@ -341,7 +341,7 @@ def test_read_store_keeps_keytool_jks_aliases(tmp_path: Path) -> None:
             check=True,
             capture_output=True,
         )  # fmt: skip
-    entries = read_store(store, password="changeit")  # noqa: S106 - a test store
+    entries = read_store(store, password="changeit")
     assert sorted(e.alias for e in entries) == ["nhs-authentication-g2", "nhs-root-authority-g2"]
     assert all(e.trusted for e in entries)
     assert ROOT_G2 in load_certificates(store, password=b"changeit")
@@ -355,5 +355,5 @@ def test_read_store_pkcs12_from_openssl(tmp_path: Path) -> None:
         "-out", str(p12), "-passout", "pass:secret",
     )  # fmt: skip
     assert detect_format(p12.read_bytes()) == "pkcs12"
-    certificates_read = load_certificates(p12, password="secret")  # noqa: S106 - a test store
+    certificates_read = load_certificates(p12, password="secret")
     assert certificates_read == [ROOT_G2]

@@ -58,7 +58,9 @@ def test_server_trusting_the_written_bundle_accepts_exactly_its_generations(
     """A CERT_REQUIRED server with the written PEM as CA file accepts G1/G2 clients as the store says."""
     chain, key, server_ca = server_files
     truststore = _truststore_pem(pki, tmp_path, generations=generations)
-    clients = {name: getattr(pki, name).write_client(tmp_path, name) for name in ("g1", "g2", "foreign")}
+    clients = {
+        name: getattr(pki, name).write_client(tmp_path, name) for name in ("g1", "g2", "foreign")
+    }
     with mutual_tls_server(cert_chain=chain, key=key, client_ca_file=truststore) as address:
         results = {
             name: client_is_accepted(address, server_ca=server_ca, cert_chain=c, key=k)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,6 +17,9 @@ from truststore_builder import (
 )
 from truststore_builder._builders import TrustStoreBuilder
 from truststore_builder._writing import write_atomically, write_stores
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +68,14 @@ def test_unwritable_directory_is_a_typed_error(tmp_path: Path) -> None:
         write_atomically(tmp_path / "missing" / "out.pem", b"x", overwrite=False)
 
 
-def test_all_formats_are_checked_before_any_file_is_written(int_store: TrustStore, tmp_path: Path) -> None:
+def test_all_formats_are_checked_before_any_file_is_written(
+    int_store: TrustStore, tmp_path: Path
+) -> None:
     """A JKS target without a password stops the whole write: not even the PEM file appears."""
-    targets = {tmp_path / "truststore.pem": StoreFormat.PEM, tmp_path / "truststore.jks": StoreFormat.JKS}
+    targets = {
+        tmp_path / "truststore.pem": StoreFormat.PEM,
+        tmp_path / "truststore.jks": StoreFormat.JKS,
+    }
     with pytest.raises(MissingPasswordError, match="changeit"):
         write_stores(int_store, targets)
     assert list(tmp_path.iterdir()) == []
@@ -76,7 +84,10 @@ def test_all_formats_are_checked_before_any_file_is_written(int_store: TrustStor
 def test_one_existing_target_stops_every_write(int_store: TrustStore, tmp_path: Path) -> None:
     """If any destination exists (and no overwrite), no destination is written."""
     (tmp_path / "truststore.p12").write_bytes(b"old")
-    targets = {tmp_path / "truststore.pem": StoreFormat.PEM, tmp_path / "truststore.p12": StoreFormat.PKCS12}
+    targets = {
+        tmp_path / "truststore.pem": StoreFormat.PEM,
+        tmp_path / "truststore.p12": StoreFormat.PKCS12,
+    }
     with pytest.raises(OutputExistsError):
         write_stores(int_store, targets)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["truststore.p12"]
@@ -84,7 +95,9 @@ def test_one_existing_target_stops_every_write(int_store: TrustStore, tmp_path: 
 
 
 @pytest.mark.parametrize("suffix", ["pem", "p12", "jks", "jceks", "p7b"])
-def test_store_write_infers_format_and_reads_back(int_store: TrustStore, tmp_path: Path, suffix: str) -> None:
+def test_store_write_infers_format_and_reads_back(
+    int_store: TrustStore, tmp_path: Path, suffix: str
+) -> None:
     """TrustStore.write picks the format from the suffix; the file reads back as the four INT CAs."""
     from truststore_builder._sources.files import read_store  # noqa: PLC0415
 

@@ -8,6 +8,7 @@ A builder can be shared and extended safely::
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import unicodedata
@@ -35,7 +36,6 @@ from truststore_builder._model import (
 from truststore_builder._sources.nhs import NhsCatalogue, nhs_catalogue
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Iterable
 
     from truststore_builder._formats.keys import PrivateKey
@@ -152,7 +152,9 @@ class TrustStoreBuilder:
         builder = self
         for ca, certificate in self.catalogue.select(env, generations):
             builder = builder._adding([certificate], f"nhs:{ca.slug}")
-        environments = self._environments if env in self._environments else (*self._environments, env)
+        environments = (
+            self._environments if env in self._environments else (*self._environments, env)
+        )
         return attrs.evolve(builder, environments=environments)
 
     def add_file(
@@ -283,7 +285,9 @@ class TrustStoreBuilder:
             if self._drop_expired and not entry.is_valid_at(when):
                 dropped.append(entry)
                 continue
-            entries.append(attrs.evolve(entry, alias=_unique_alias(entry.alias, fingerprint, taken)))
+            entries.append(
+                attrs.evolve(entry, alias=_unique_alias(entry.alias, fingerprint, taken))
+            )
         store = TrustStore(entries=tuple(entries), validated_at=when, dropped=tuple(dropped))
         if store.expired:
             names = "; ".join(
@@ -401,7 +405,9 @@ class KeyStoreBuilder:
         Raises:
             InputError: A file cannot be read, or a password is missing or wrong.
         """
-        identity = _load_identity(certificate, key, key_password=key_password, chain=chain, alias=alias)
+        identity = _load_identity(
+            certificate, key, key_password=key_password, chain=chain, alias=alias
+        )
         return attrs.evolve(self, identity=identity)
 
     def with_identity_from_store(
@@ -443,7 +449,9 @@ class KeyStoreBuilder:
             chain=tuple(chain[1:]),
             source=source,
         )
-        return attrs.evolve(self, identity=identity, trust=self._trust.add_file(path, password=password))
+        return attrs.evolve(
+            self, identity=identity, trust=self._trust.add_file(path, password=password)
+        )
 
     def allow_g1(self, allow: bool = True) -> KeyStoreBuilder:  # noqa: FBT001, FBT002
         """Package a G1 client certificate (with a warning) instead of refusing it."""

@@ -15,6 +15,8 @@ The rules, each raising a :class:`~truststore_builder.CheckError` subclass that 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import warnings
 from typing import TYPE_CHECKING
 
 from cryptography import x509
@@ -36,6 +38,7 @@ from truststore_builder._errors import (
     CertificateUsageError,
     ChainError,
     EnvironmentMismatchError,
+    ExpiredCertificateWarning,
     GenerationError,
     IdentityEnvironmentError,
     IdentityError,
@@ -57,18 +60,20 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
     from truststore_builder._formats.keys import PrivateKey
-    from truststore_builder._model import TrustStore
+    from truststore_builder._model import KeyStore, TrustStore
     from truststore_builder._sources.nhs import NhsCatalogue
 
 __all__ = [
     "check_certificate_authority",
-    "evaluate_identity",
-    "nhs_client_verifier",
     "check_environment",
+    "check_keystore_read_back",
     "check_read_back",
+    "evaluate_identity",
     "is_certificate_authority",
     "is_self_signed",
+    "nhs_client_verifier",
     "utc_now",
+    "verify_certificate",
 ]
 
 
@@ -116,9 +121,7 @@ def check_certificate_authority(certificate: x509.Certificate, source: str) -> N
         raise NotACertificateAuthorityError(msg, source=source)
 
 
-def check_environment(
-    nhs: NhsCa, source: str, environments: Collection[Environment]
-) -> None:
+def check_environment(nhs: NhsCa, source: str, environments: Collection[Environment]) -> None:
     """Refuse an NHS CA that belongs to none of the environments being built.
 
     Raises:
@@ -175,7 +178,11 @@ def check_read_back(
     expected: Sequence[str] = [entry.sha256 for entry in store.entries]
     found = [sha256_fingerprint(c) for c in certificates]
     # PKCS#7 holds a SET OF certificates: DER may reorder them, so compare as sets there.
-    same = sorted(found) == sorted(expected) if store_format is StoreFormat.PKCS7 else found == expected
+    same = (
+        sorted(found) == sorted(expected)
+        if store_format is StoreFormat.PKCS7
+        else found == expected
+    )
     where = f"{store_format.value} store"
     if not same:
         msg = (
@@ -192,6 +199,54 @@ def check_read_back(
             f"{where}: entries {', '.join(untrusted)} do not read back as trusted "
             "certificate entries; nothing was written"
         )
+        raise ReadBackError(msg)
+
+
+def check_keystore_read_back(  # noqa: PLR0917 - one call site, every argument needed
+    keystore: KeyStore,
+    store_format: StoreFormat,
+    data: bytes,
+    password: bytes,
+    key_password: bytes | None,
+    trusted: Sequence[tuple[str, x509.Certificate]],
+) -> None:
+    """Read a serialised key store back: one key entry with the right chain, and the CAs trusted.
+
+    Raises:
+        ReadBackError: The key entry, its chain or the trusted entries differ from what was meant.
+    """
+    label = f"<{store_format.value} key store read-back>"
+    where = f"{store_format.value} key store"
+    expected_chain = [sha256_fingerprint(c) for c in keystore.chain]
+    if store_format is StoreFormat.PKCS12:
+        from truststore_builder._formats import pkcs12  # noqa: PLC0415
+
+        identities = pkcs12.load_pkcs12_identities(data, password, label)
+        entries = pkcs12.load_pkcs12_store(data, password, label)
+        found_trusted = [(e.alias, sha256_fingerprint(e.certificate)) for e in entries if e.trusted]
+        keys_ok = len(identities) == 1 and identities[0][0] == keystore.alias
+        chain_ok = keys_ok and [sha256_fingerprint(c) for c in identities[0][2]] == expected_chain
+    else:
+        from truststore_builder._formats import jks  # noqa: PLC0415
+
+        # Written by pyjks (or our JCEKS protector), read back by the independent parser.
+        aliases = jks.parse_jks_key_entry_aliases(
+            data, password, source=label, key_password=key_password
+        )
+        pairs = jks.parse_jks_trusted_certificates(data, password, source=label)
+        found_trusted = [
+            (alias, sha256_fingerprint(x509.load_der_x509_certificate(der))) for alias, der in pairs
+        ]
+        keys_ok = aliases == [(keystore.alias, len(keystore.chain))]
+        chain_ok = keys_ok
+    if not keys_ok:
+        msg = f"{where}: does not read back with exactly one key entry {keystore.alias!r}; nothing was written"
+        raise ReadBackError(msg)
+    if not chain_ok:
+        msg = f"{where}: the key entry's chain reads back differently; nothing was written"
+        raise ReadBackError(msg)
+    if found_trusted != [(alias, sha256_fingerprint(c)) for alias, c in trusted]:
+        msg = f"{where}: the trusted CA entries read back differently; nothing was written"
         raise ReadBackError(msg)
 
 
@@ -233,16 +288,21 @@ def _subject(certificate: x509.Certificate) -> str:
     return certificate.subject.rfc4514_string()
 
 
-def _key_failure(certificate: x509.Certificate, key: PrivateKey | None, source: str) -> list[IdentityError]:
+def _key_failure(
+    certificate: x509.Certificate, key: PrivateKey | None, source: str
+) -> list[IdentityError]:
     failures: list[IdentityError] = []
     if key is not None and key.public_key().public_bytes(
         Encoding.DER, PublicFormat.SubjectPublicKeyInfo
     ) != certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo):
-        msg = f"{source}: the private key does not belong to the certificate {_subject(certificate)}"
+        msg = (
+            f"{source}: the private key does not belong to the certificate {_subject(certificate)}"
+        )
         failures.append(KeyMismatchError(msg, source=source))
     public_key = certificate.public_key()
     weak = (isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size < _MIN_RSA_BITS) or (
-        isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.key_size < _MIN_EC_BITS
+        isinstance(public_key, ec.EllipticCurvePublicKey)
+        and public_key.curve.key_size < _MIN_EC_BITS
     )
     if weak:
         size = public_key.key_size  # type: ignore[union-attr]
@@ -275,12 +335,16 @@ def _usage_failure(certificate: x509.Certificate, source: str) -> IdentityError 
     return None
 
 
-def _validity_failure(certificate: x509.Certificate, at: dt.datetime, source: str) -> IdentityError | None:
+def _validity_failure(
+    certificate: x509.Certificate, at: dt.datetime, source: str
+) -> IdentityError | None:
     if certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc:
         return None
     state = "expired on" if at > certificate.not_valid_after_utc else "is not valid until"
     when = (
-        certificate.not_valid_after_utc if at > certificate.not_valid_after_utc else certificate.not_valid_before_utc
+        certificate.not_valid_after_utc
+        if at > certificate.not_valid_after_utc
+        else certificate.not_valid_before_utc
     )
     msg = f"{source}: {_subject(certificate)} {state} {when:%Y-%m-%d %H:%M} UTC (checked at {at:%Y-%m-%d %H:%M} UTC)"
     return CertificateNotValidError(msg, source=source)
@@ -333,7 +397,11 @@ def evaluate_identity(
         The report: chain found, NHS issuer and generation, and every failed rule in order.
     """
     failures: list[IdentityError] = list(_key_failure(certificate, key, source))
-    failures += [f for f in (_validity_failure(certificate, at, source), _usage_failure(certificate, source)) if f]
+    failures += [
+        f
+        for f in (_validity_failure(certificate, at, source), _usage_failure(certificate, source))
+        if f
+    ]
     candidates = [*intermediates, *anchors]
     path, missing = _path_by_name(certificate, candidates)
     issuer_nhs = next((ca for c in path[1:] if (ca := catalogue.recognise(c)) is not None), None)
@@ -346,7 +414,11 @@ def evaluate_identity(
         ),
         None,
     )
-    if elsewhere is not None and environments and not set(elsewhere.environments) & set(environments):
+    if (
+        elsewhere is not None
+        and environments
+        and not set(elsewhere.environments) & set(environments)
+    ):
         msg = (
             f"{source}: {_subject(certificate)} is issued under {elsewhere.name} "
             f"({', '.join(elsewhere.environments)}), not for the {', '.join(environments)} "
@@ -369,7 +441,11 @@ def evaluate_identity(
             failures.append(ChainError(msg, source=source))
         else:
             chain = tuple(verified.chain)
-    if issuer_nhs is not None and environments and not set(issuer_nhs.environments) & set(environments):
+    if (
+        issuer_nhs is not None
+        and environments
+        and not set(issuer_nhs.environments) & set(environments)
+    ):
         msg = (
             f"{source}: {_subject(certificate)} is issued by {issuer_nhs.name} "
             f"({', '.join(issuer_nhs.environments)}), not for the {', '.join(environments)} "
@@ -392,5 +468,88 @@ def evaluate_identity(
 
 
 def _short(exc: VerificationError) -> str:
-    """cryptography's message without its certificate repr."""
+    """Cryptography's message without its certificate repr."""
     return str(exc).split(" (encountered processing", 1)[0].removeprefix("validation failed: ")
+
+
+def verify_certificate(
+    certificate: str | os.PathLike[str] | bytes | x509.Certificate,
+    *,
+    environment: Environment | str | None = None,
+    trust: str | os.PathLike[str] | None = None,
+    trust_password: str | bytes | None = None,
+    key: str | os.PathLike[str] | bytes | None = None,
+    key_password: str | bytes | None = None,
+    at: dt.datetime | None = None,
+) -> IdentityReport:
+    """Does this certificate (and optionally its key) chain to this store or NHS environment?
+
+    Every rule is checked and every failure reported, not just the first: key match, key
+    strength, validity at ``at``, clientAuth, the chain (NHS policy), and the environment.
+    A G1 certificate is reported with its generation, not refused.
+
+    Args:
+        certificate: The certificate: a file in any readable format (a leaf-first chain file
+            works; the rest of the file helps build the chain), bytes, or an object.
+        environment: Check against this NHS environment's G1+G2 CAs.
+        trust: Check against the CAs in this file instead (or as well).
+        trust_password: The password of a PKCS#12/JKS ``trust`` file.
+        key: The private key file, to check it matches.
+        key_password: The key file's password.
+        at: The validation time (default: now).
+
+    Returns:
+        The report: chain, NHS issuer, generation, and every failed rule.
+
+    Raises:
+        ValueError: Neither an environment nor a trust file was given.
+        InputError: A file cannot be read.
+
+    >>> report = verify_certificate(
+    ...     nhs_catalogue().certificates["nhs-int-level-1c"], environment="int"
+    ... )
+    >>> [type(f).__name__ for f in report.failures]
+    ['CertificateUsageError']
+    """
+    from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
+    from truststore_builder._formats import keys  # noqa: PLC0415
+    from truststore_builder._sources import files  # noqa: PLC0415
+    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
+    from truststore_builder._writing import as_password_bytes  # noqa: PLC0415
+
+    if environment is None and trust is None:
+        msg = "give an NHS environment or a trust file to verify against"
+        raise ValueError(msg)
+    when = at or utc_now()
+    builder = TrustStoreBuilder().at(when).allow_leaf()
+    if environment is not None:
+        builder = builder.add_nhs(environment)
+    if trust is not None:
+        builder = builder.add_file(trust, password=trust_password)
+    with warnings.catch_warnings():
+        # Expired CAs are reported through the chain rules, not as a store warning.
+        warnings.simplefilter("ignore", ExpiredCertificateWarning)
+        trusted = list(builder.build().certificates)
+    if isinstance(certificate, x509.Certificate):
+        given, source = [certificate], "<certificate>"
+    else:
+        given = files.load_certificates(certificate)
+        source = "<bytes>" if isinstance(certificate, bytes) else os.fspath(certificate)
+    private_key = None
+    if key is not None:
+        key_source = "<bytes>" if isinstance(key, bytes) else os.fspath(key)
+        data = key if isinstance(key, bytes) else files.read_input(key)
+        private_key = keys.load_private_key(data, as_password_bytes(key_password), key_source)
+    leaf = given[0]
+    anchors = [c for c in trusted if c.issuer == c.subject]
+    return evaluate_identity(
+        leaf,
+        key=private_key,
+        intermediates=[*given[1:], *(c for c in trusted if c.issuer != c.subject)],
+        anchors=anchors or trusted,
+        at=when,
+        environments=builder.environments,
+        catalogue=nhs_catalogue(),
+        source=source,
+        allow_g1=True,
+    )

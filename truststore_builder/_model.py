@@ -15,10 +15,11 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from truststore_builder._formats.keys import PrivateKey
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from truststore_builder._formats.keys import PrivateKey
 
 __all__ = [
     "Environment",
@@ -215,7 +216,9 @@ class TrustStore:
 
         return entries_table(self.entries, self.validated_at)
 
-    def serialize(self, store_format: StoreFormat | str, password: str | bytes | None = None) -> bytes:
+    def serialize(
+        self, store_format: StoreFormat | str, password: str | bytes | None = None
+    ) -> bytes:
         """Serialise the store in one format and prove it reads back as meant.
 
         Args:
@@ -374,9 +377,94 @@ class KeyStore:
         presented = [c for c in self.chain if c.issuer != c.subject or c is self.chain[0]]
         return b"".join(c.public_bytes(Encoding.PEM) for c in presented)
 
+    def to_pkcs12(
+        self,
+        password: str | bytes,
+        *,
+        profile: str = "modern",
+        include_trusted: bool = True,
+    ) -> bytes:
+        """The PKCS#12 key store: the key entry with its chain, and the trusted CA entries.
+
+        Args:
+            password: Store (and key) password; required.
+            profile: ``modern`` (AES-256, PBKDF2, SHA-256 MAC), ``legacy`` (3DES, SHA-1 MAC),
+                or a consumer's name such as ``java8``, ``windows2016`` or ``openssl3``.
+            include_trusted: Add the trusted G1+G2 CAs as Java trustedCertEntry entries.
+        """
+        from truststore_builder._writing import serialize_keystore  # noqa: PLC0415
+
+        return serialize_keystore(
+            self, StoreFormat.PKCS12, password, profile=profile, include_trusted=include_trusted
+        )
+
+    def to_jks(
+        self,
+        password: str | bytes,
+        *,
+        key_password: str | bytes | None = None,
+        include_trusted: bool = True,
+    ) -> bytes:
+        """The JKS key store the MESH Java client reads: key entry plus trusted CAs, one file.
+
+        Args:
+            password: The store password; required.
+            key_password: The key entry's password (default: the store password, which is what
+                the MESH client and most Java code assume).
+            include_trusted: Add the trusted G1+G2 CAs as trustedCertEntry entries.
+        """
+        from truststore_builder._writing import serialize_keystore  # noqa: PLC0415
+
+        return serialize_keystore(
+            self,
+            StoreFormat.JKS,
+            password,
+            key_password=key_password,
+            include_trusted=include_trusted,
+        )
+
     def key_pem(self, password: str | bytes | None = None) -> bytes:
         """The private key as PKCS#8 PEM, encrypted (AES-256) when a password is given."""
         from truststore_builder._formats.keys import serialize_private_key_pem  # noqa: PLC0415
         from truststore_builder._writing import as_password_bytes  # noqa: PLC0415
 
         return serialize_private_key_pem(self.identity.key, as_password_bytes(password))
+
+    def write(
+        self,
+        directory: str | Path,
+        *,
+        password: str | bytes,
+        formats: tuple[str, ...] = ("p12", "jks", "pem"),
+        key_password: str | bytes | None = None,
+        profile: str = "modern",
+        key_pem_password: str | bytes | None = None,
+        overwrite: bool = False,
+    ) -> list[Path]:
+        """Write the client's files into ``directory``, all checked before any is written.
+
+        ``p12`` writes ``keystore.p12``, ``jks`` writes ``keystore.jks`` (both with the trusted
+        CAs), ``pem`` writes ``client-chain.pem`` (leaf first), ``client-key.pem`` and
+        ``truststore.pem`` (the CA bundle). Files holding the private key are created 0600.
+
+        Returns:
+            The paths written.
+        """
+        from truststore_builder._writing import serialize_keystore, write_files  # noqa: PLC0415
+
+        folder = Path(directory)
+        planned: list[tuple[Path, bytes, bool]] = []
+        for name in formats:
+            fmt = StoreFormat(name)
+            if fmt is StoreFormat.PEM:
+                planned += [
+                    (folder / "client-chain.pem", self.chain_pem(), False),
+                    (folder / "client-key.pem", self.key_pem(key_pem_password), True),
+                    (folder / "truststore.pem", self.truststore.to_pem(), False),
+                ]
+            else:
+                data = serialize_keystore(
+                    self, fmt, password, key_password=key_password, profile=profile
+                )
+                planned.append((folder / f"keystore.{fmt.value}", data, True))
+        return write_files(planned, overwrite=overwrite)

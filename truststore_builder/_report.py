@@ -30,17 +30,20 @@ def expiry_status(not_before: dt.datetime, not_after: dt.datetime, at: dt.dateti
 def entries_table(entries: Sequence[TrustedEntry], at: dt.datetime) -> str:
     """A fixed-width table: alias, NHS name and generation, not-after, status, SHA-256 prefix."""
     rows = [("alias", "name", "gen", "not after", "status", "sha256")]
-    for entry in entries:
-        rows.append(
-            (
-                entry.alias,
-                entry.nhs.name if entry.nhs else entry.subject,
-                entry.nhs.generation.value if entry.nhs else "-",
-                f"{entry.not_after:%Y-%m-%d}",
-                expiry_status(entry.not_before, entry.not_after, at),
-                entry.sha256[:16],
-            )
+    rows.extend(
+        (
+            entry.alias,
+            entry.nhs.name if entry.nhs else entry.subject,
+            entry.nhs.generation.value if entry.nhs else "-",
+            f"{entry.not_after:%Y-%m-%d}",
+            expiry_status(entry.not_before, entry.not_after, at),
+            entry.sha256[:16],
         )
+        for entry in entries
+    )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     return "\n".join(lines)

@@ -17,11 +17,18 @@ from truststore_builder._errors import MissingPasswordError, OutputError, Output
 from truststore_builder._model import StoreFormat
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
-    from truststore_builder._model import TrustStore
+    from truststore_builder._model import KeyStore, TrustStore
 
-__all__ = ["as_password_bytes", "serialize_store", "write_atomically", "write_stores"]
+__all__ = [
+    "as_password_bytes",
+    "serialize_keystore",
+    "serialize_store",
+    "write_atomically",
+    "write_files",
+    "write_stores",
+]
 
 
 def as_password_bytes(password: str | bytes | None) -> bytes | None:
@@ -70,6 +77,21 @@ def serialize_store(
     return data
 
 
+def _publish_without_replacing(temporary: Path, path: Path) -> None:
+    """Give the finished file its name unless that name exists: a hard link never clobbers."""
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        msg = f"{path}: already exists; pass overwrite (--force) to replace it"
+        raise OutputExistsError(msg, source=str(path)) from None
+    except OSError:
+        # Filesystems without hard links: check, then rename (a narrow race, no worse).
+        if path.exists():
+            msg = f"{path}: already exists; pass overwrite (--force) to replace it"
+            raise OutputExistsError(msg, source=str(path)) from None
+        temporary.replace(path)
+
+
 def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync and rename.
 
@@ -102,20 +124,44 @@ def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool 
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if not overwrite and path.exists():
-            msg = f"{path}: already exists; pass overwrite (--force) to replace it"
-            raise OutputExistsError(msg, source=str(path))
-        Path(temporary).replace(path)
-    except BaseException:
+        if overwrite:
+            Path(temporary).replace(path)
+        else:
+            _publish_without_replacing(Path(temporary), path)
+    finally:
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
-        raise
     with contextlib.suppress(OSError):
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def write_files(
+    planned: Sequence[tuple[Path, bytes, bool]], *, overwrite: bool = False
+) -> list[Path]:
+    """Write already-serialised files, all or none: every destination is checked first.
+
+    Args:
+        planned: ``(path, data, private)`` per file; private files are created 0600.
+        overwrite: Replace existing files.
+
+    Returns:
+        The paths written, in order.
+
+    Raises:
+        OutputExistsError: A destination exists and ``overwrite`` is false (nothing is written).
+    """
+    if not overwrite:
+        for path, _, _ in planned:
+            if path.exists():
+                msg = f"{path}: already exists; pass overwrite (--force) to replace it"
+                raise OutputExistsError(msg, source=str(path))
+    for path, data, private in planned:
+        write_atomically(path, data, overwrite=overwrite, private=private)
+    return [path for path, _, _ in planned]
 
 
 def write_stores(
@@ -135,7 +181,73 @@ def write_stores(
             if path.exists():
                 msg = f"{path}: already exists; pass overwrite (--force) to replace it"
                 raise OutputExistsError(msg, source=str(path))
-    blobs = {path: serialize_store(store, fmt, password) for path, fmt in targets.items()}
-    for path, data in blobs.items():
-        write_atomically(path, data, overwrite=overwrite)
-    return list(blobs)
+    planned = [
+        (path, serialize_store(store, fmt, password), False) for path, fmt in targets.items()
+    ]
+    return write_files(planned, overwrite=overwrite)
+
+
+def serialize_keystore(
+    keystore: KeyStore,
+    store_format: StoreFormat,
+    password: str | bytes | None,
+    *,
+    key_password: str | bytes | None = None,
+    profile: str = "modern",
+    include_trusted: bool = True,
+) -> bytes:
+    """Serialise a key store (key entry + chain, and the trusted CAs) and prove it reads back.
+
+    Raises:
+        MissingPasswordError: No password: a key store is never written without one (Java
+            reads a password-less PKCS#12 key bag as an empty store).
+        ValueError: A format that cannot hold a key entry, or an unknown PKCS#12 profile.
+        ReadBackError: What was written does not read back as what was meant.
+    """
+    from truststore_builder import _checks  # noqa: PLC0415
+
+    secret = as_password_bytes(password)
+    if not secret:
+        msg = (
+            f"a {store_format.name} key store needs a password, and none was given: without "
+            "one Java reads the key entry as an empty store"
+        )
+        raise MissingPasswordError(msg)
+    key_secret = as_password_bytes(key_password)
+    trusted = (
+        [(entry.alias, entry.certificate) for entry in keystore.truststore.entries]
+        if include_trusted
+        else []
+    )
+    identity = keystore.identity
+    if store_format is StoreFormat.PKCS12:
+        from truststore_builder._formats import pkcs12  # noqa: PLC0415
+
+        if key_secret and key_secret != secret:
+            msg = "a PKCS#12 key store has one password: the key password must equal the store password"
+            raise ValueError(msg)
+        data = pkcs12.serialize_pkcs12_keystore(
+            alias=identity.alias,
+            key=identity.key,
+            chain=keystore.chain,
+            trusted=trusted,
+            password=secret,
+            profile=profile,
+        )
+    elif store_format in (StoreFormat.JKS, StoreFormat.JCEKS):
+        from truststore_builder._formats import jks  # noqa: PLC0415
+
+        data = jks.serialize_jks_keystore(
+            alias=identity.alias,
+            key=identity.key,
+            chain=keystore.chain,
+            trusted=trusted,
+            password=secret,
+            key_password=key_secret,
+            store_type=store_format.value,
+        )
+    else:
+        msg = f"a key store is written as p12, jks or jceks, not {store_format.value}"
+        raise ValueError(msg)
+    _checks.check_keystore_read_back(keystore, store_format, data, secret, key_secret, trusted)
+    return data

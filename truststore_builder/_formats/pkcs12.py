@@ -1,9 +1,15 @@
-"""PKCS#12: Java trust stores encoded here in DER, and any PKCS#12 file read back.
+"""PKCS#12: Java trust stores and key stores written, and any PKCS#12 file read back.
 
 We encode trust stores ourselves rather than through cryptography's
 ``pkcs12.serialize_java_truststore``: asked for no encryption, that still writes an integrity MAC
 keyed on the empty password, which keytool then refuses with ``-storepass changeit``
 ("Integrity check failed"). Ours has either no MAC at all or a MAC keyed on the real password.
+
+Key stores (:func:`serialize_pkcs12_keystore`) start from cryptography's
+``serialize_key_and_certificates`` (private key, certificate and chain under one alias, encrypted
+with the profile's algorithm); this module then appends one more SafeContents holding the trusted
+CA certificates with Java's trust attribute (which cryptography cannot write next to a key) and
+recomputes the integrity MAC over the result.
 
 Reading goes through cryptography's ``pkcs12.load_pkcs12`` (MAC, decryption, certificates,
 friendly names); this module then reads the bag attributes itself, because cryptography does not
@@ -17,11 +23,19 @@ import hmac
 import os
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
+import attrs
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PrivateFormat,
+    PublicFormat,
+    load_der_private_key,
+    pkcs12,
+)
 
 from truststore_builder._errors import (
     MalformedInputError,
@@ -31,11 +45,23 @@ from truststore_builder._errors import (
 from truststore_builder._model import StoreEntry
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from cryptography import x509
 
-__all__ = ["load_pkcs12_store", "looks_like_pkcs12", "serialize_pkcs12_truststore"]
+    from truststore_builder._formats.keys import PrivateKey
+
+__all__ = [
+    "PKCS12_CONSUMERS",
+    "PKCS12_PROFILES",
+    "Pkcs12Profile",
+    "load_pkcs12_identities",
+    "load_pkcs12_store",
+    "looks_like_pkcs12",
+    "resolve_pkcs12_profile",
+    "serialize_pkcs12_keystore",
+    "serialize_pkcs12_truststore",
+]
 
 #: Iterations and salt length of the MAC we write: what keytool and OpenSSL 3 write by default.
 MAC_ITERATIONS = 10_000
@@ -111,6 +137,10 @@ _DIGESTS: dict[bytes, str] = {
     _oid_body("2.16.840.1.101.3.4.2.1"): "sha256",
     _oid_body("2.16.840.1.101.3.4.2.2"): "sha384",
     _oid_body("2.16.840.1.101.3.4.2.3"): "sha512",
+}
+#: The MAC digests we write (hashlib name to OID): the four every PKCS#12 reader knows.
+_MAC_DIGEST_OIDS: dict[str, bytes] = {
+    name: oid for oid, name in _DIGESTS.items() if name in {"sha1", "sha256", "sha384", "sha512"}
 }
 _PRFS: dict[bytes, hashes.HashAlgorithm] = {
     # SHA-1 only ever to read older files, never to write.
@@ -250,12 +280,18 @@ def _pkcs12_kdf(  # noqa: PLR0917
             state[start : start + block] = (value % (1 << (8 * block))).to_bytes(block, "big")
 
 
-def _mac_data(auth_safe: bytes, password: bytes, salt: bytes, iterations: int) -> bytes:
-    """The MacData: HMAC-SHA256 over the AuthenticatedSafe, keyed by the PKCS#12 KDF."""
-    key = _pkcs12_kdf("sha256", _bmp_password(password), salt, iterations, 3, 32)
-    mac = hmac.digest(key, auth_safe, "sha256")
-    sha256 = _sequence(_oid(_oid_body("2.16.840.1.101.3.4.2.1")), _tlv(_NULL, b""))
-    return _sequence(_sequence(sha256, _octets(mac)), _octets(salt), _integer(iterations))
+def _mac_data(
+    auth_safe: bytes, password: bytes, salt: bytes, iterations: int, digest: str = "sha256"
+) -> bytes:
+    """The MacData: an HMAC over the AuthenticatedSafe, keyed by the PKCS#12 KDF.
+
+    ``digest`` is a hashlib name from :data:`_MAC_DIGEST_OIDS` (SHA-256 unless told).
+    """
+    length = hashlib.new(digest).digest_size
+    key = _pkcs12_kdf(digest, _bmp_password(password), salt, iterations, 3, length)
+    mac = hmac.digest(key, auth_safe, digest)
+    algorithm = _sequence(_oid(_MAC_DIGEST_OIDS[digest]), _tlv(_NULL, b""))
+    return _sequence(_sequence(algorithm, _octets(mac)), _octets(salt), _integer(iterations))
 
 
 def serialize_pkcs12_truststore(
@@ -283,6 +319,256 @@ def serialize_pkcs12_truststore(
     if password:
         parts.append(_mac_data(auth_safe, password, os.urandom(MAC_SALT_LENGTH), MAC_ITERATIONS))
     return _sequence(*parts)
+
+
+# --- Key store profiles ---------------------------------------------------------------------
+
+#: KDF iterations of the key stores we write (key, certificates and MAC alike): keytool's default
+#: since JDK 12, read by every consumer below, and well under .NET's total limit of 600,000.
+KEYSTORE_ITERATIONS = 10_000
+
+#: Accepted spellings of the MAC hashes, to the hashlib name.
+_MAC_HASH_NAMES = {
+    "sha1": "sha1",
+    "sha-1": "sha1",
+    "sha256": "sha256",
+    "sha-256": "sha256",
+    "sha384": "sha384",
+    "sha-384": "sha384",
+    "sha512": "sha512",
+    "sha-512": "sha512",
+}
+_MAC_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "sha1": hashes.SHA1(),  # noqa: S303 - the legacy profile's MAC, for readers that know no other
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
+}
+
+
+def _mac_hash_name(value: object) -> str:
+    """The hashlib name of an approved MAC hash, given as a name or a cryptography hash.
+
+    Raises:
+        ValueError: Any hash but SHA-1, SHA-256, SHA-384 or SHA-512 (cryptography's PKCS#12
+            writer panics on some others, such as SHA3-256 or MD5, so they never reach it).
+    """
+    if isinstance(value, hashes.HashAlgorithm):
+        value = value.name
+    name = _MAC_HASH_NAMES.get(value.lower()) if isinstance(value, str) else None
+    if name is None:
+        msg = f"unsupported PKCS#12 MAC hash {value!r}: use one of SHA-1, SHA-256, SHA-384, SHA-512"
+        raise ValueError(msg)
+    return name
+
+
+def _check_iterations(_instance: object, _attribute: object, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_ITERATIONS:
+        msg = f"PKCS#12 iteration count must be an integer in 1..{_MAX_ITERATIONS}, not {value!r}"
+        raise ValueError(msg)
+
+
+def _check_algorithm(_instance: object, _attribute: object, value: pkcs12.PBES) -> None:
+    if not isinstance(value, pkcs12.PBES):
+        msg = f"unsupported PKCS#12 key/certificate algorithm {value!r}: use a pkcs12.PBES member"
+        raise ValueError(msg)  # noqa: TRY004 - a bad value of the profile, like the others
+
+
+@attrs.frozen
+class Pkcs12Profile:
+    """How a PKCS#12 key store is protected: one algorithm for the key and the certificates.
+
+    Attributes:
+        name: The profile's name (``modern``, ``legacy``, or the caller's own).
+        key_cert_algorithm: Encryption of the private key bag and of the certificates.
+        mac_hash: The integrity MAC's hash, a hashlib name (``sha1``, ``sha256``, ``sha384``,
+            ``sha512``); a cryptography hash or ``SHA-256``-style name is converted. Any other
+            hash is a ValueError when the profile is made.
+        iterations: KDF iterations of the key and certificate encryption and of the MAC.
+        description: Who reads it, for help texts.
+    """
+
+    name: str
+    key_cert_algorithm: pkcs12.PBES = attrs.field(validator=_check_algorithm)
+    mac_hash: str = attrs.field(converter=_mac_hash_name)
+    iterations: int = attrs.field(default=KEYSTORE_ITERATIONS, validator=_check_iterations)
+    description: str = ""
+
+
+#: The two profiles. ``modern`` (the default): PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC for
+#: the key and the certificates, HMAC-SHA256 MAC. ``legacy``: pbeWithSHAAnd3-KeyTripleDES-CBC
+#: for both, HMAC-SHA1 MAC; neither RC2 nor 40-bit keys (OpenSSL 3 reads it without -legacy).
+PKCS12_PROFILES: Mapping[str, Pkcs12Profile] = {
+    "modern": Pkcs12Profile(
+        name="modern",
+        key_cert_algorithm=pkcs12.PBES.PBESv2SHA256AndAES256CBC,
+        mac_hash="sha256",
+        description=(
+            "AES-256-CBC/PBKDF2-HMAC-SHA256, HMAC-SHA256 MAC: Java 8u301+, 11.0.12+, 17, 21; "
+            "Windows 10 1709+ and Server 2019+; .NET 5+; OpenSSL 1.1 and 3; Python"
+        ),
+    ),
+    "legacy": Pkcs12Profile(
+        name="legacy",
+        key_cert_algorithm=pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC,
+        mac_hash="sha1",
+        description=(
+            "3DES (pbeWithSHAAnd3-KeyTripleDES-CBC), HMAC-SHA1 MAC: Java 8 before 8u301, "
+            "Windows Server 2016 and older, .NET Framework, macOS keychain"
+        ),
+    ),
+}
+
+#: Consumers by name, to the profile they read. Windows imports AES-256/SHA-256 PFX files from
+#: Windows 10 1709 and Windows Server 2019 on (Microsoft's PKCS12_PBES2_EXPORT_PARAMS page);
+#: Server 2016 (build 1607) does not. Java reads the HMAC-SHA256 MAC from 8u301 and 11.0.12 on
+#: (JDK-8076190): ``java11`` means 11.0.12 or later.
+PKCS12_CONSUMERS: Mapping[str, str] = {
+    "java8": "legacy",
+    "java8u301": "modern",
+    "java11": "modern",
+    "java17": "modern",
+    "java21": "modern",
+    "windows2016": "legacy",
+    "windows2019": "modern",
+    "dotnet-framework": "legacy",
+    "dotnet": "modern",
+    "macos": "legacy",
+    "openssl1.1": "modern",
+    "openssl3": "modern",
+    "python": "modern",
+}
+
+
+def resolve_pkcs12_profile(name: str) -> Pkcs12Profile:
+    """The key store profile for a profile name or a consumer's name.
+
+    Args:
+        name: ``modern`` or ``legacy``, or a consumer from :data:`PKCS12_CONSUMERS` such as
+            ``java8``, ``windows2016`` or ``openssl3`` (case and surrounding blanks ignored).
+
+    Returns:
+        The profile.
+
+    Raises:
+        ValueError: An unknown name; the message lists every valid one.
+    """
+    key = name.strip().lower() if isinstance(name, str) else ""
+    profile = PKCS12_PROFILES.get(PKCS12_CONSUMERS.get(key, key))
+    if profile is None:
+        valid = ", ".join([*PKCS12_PROFILES, *PKCS12_CONSUMERS])
+        msg = f"unknown PKCS#12 profile {name!r}: use one of {valid}"
+        raise ValueError(msg)
+    return profile
+
+
+# --- Key stores -------------------------------------------------------------------------------
+
+
+def _public_der(key: object) -> bytes | None:
+    """The DER SubjectPublicKeyInfo of a key or certificate's public key, None for other types."""
+    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        key = key.public_key()
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        return None
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def serialize_pkcs12_keystore(
+    *,
+    alias: str,
+    key: PrivateKey,
+    chain: Sequence[x509.Certificate],
+    trusted: Sequence[tuple[str, x509.Certificate]],
+    password: bytes | None,
+    profile: str | Pkcs12Profile = "modern",
+) -> bytes:
+    """Encode a PKCS#12 key store: one private key entry plus trusted certificate entries.
+
+    The layout, as Java and OpenSSL read it:
+
+    - the private key (a PKCS8ShroudedKeyBag) and the leaf certificate both carry ``alias`` as
+      friendlyName and the same localKeyId, so Java lists one PrivateKeyEntry named ``alias``;
+    - the rest of the chain follows as certificate bags without attributes: no friendly name,
+      no trust attribute, so Java attaches them to the key entry's chain and lists no entry of
+      their own;
+    - every ``trusted`` certificate is a certificate bag with its alias and Java's trusted
+      certificate attribute, which Java lists as a trustedCertEntry. A CA may be both in the
+      chain and trusted: it is then written twice, once each way.
+
+    The key and the chain are encrypted with the profile's algorithm. The trusted certificates
+    sit in their own SafeContents, not encrypted (they are public, and this is the layout of our
+    trust stores), so any reader sees them; the MAC covers everything.
+
+    There is one password: the key is encrypted under the store password, which is what Java
+    (``-keypass`` must equal ``-storepass`` for PKCS#12), Windows, .NET and OpenSSL expect.
+
+    Args:
+        alias: The key entry's alias (friendlyName); non-empty.
+        key: The private key (RSA or EC).
+        chain: The certificate chain, leaf first (the leaf's public key must be ``key``'s).
+        trusted: ``(alias, certificate)`` pairs for the trusted entries, in store order.
+        password: The store (and key) password, UTF-8. Never empty: Java reads a key store
+            without a password as holding no entry at all.
+        profile: A profile name or consumer name (see :func:`resolve_pkcs12_profile`), or a
+            :class:`Pkcs12Profile`.
+
+    Returns:
+        The DER-encoded PFX.
+
+    Raises:
+        ValueError: No or an empty password, a password that is not UTF-8, an unknown profile,
+            an unsupported MAC hash, an empty alias or chain, aliases that clash (Java
+            compares them ignoring case), or a leaf that is not the key's.
+    """
+    if not password:
+        msg = (
+            "a PKCS#12 key store needs a password: Java reads a password-less key store as "
+            "holding no entries"
+        )
+        raise ValueError(msg)
+    try:
+        password.decode("utf-8")
+    except UnicodeDecodeError:
+        msg = "the PKCS#12 password must be UTF-8 text"
+        raise ValueError(msg) from None
+    chosen = profile if isinstance(profile, Pkcs12Profile) else resolve_pkcs12_profile(profile)
+    digest = _mac_hash_name(chosen.mac_hash)  # again, for a profile made without attrs' checks
+    if not alias:
+        msg = "the key entry needs a non-empty alias"
+        raise ValueError(msg)
+    if not chain:
+        msg = "the key entry needs its certificate: the chain is empty"
+        raise ValueError(msg)
+    seen: set[str] = set()
+    for name in [alias, *(a for a, _ in trusted)]:
+        if not name or name.lower() in seen:
+            msg = f"alias {name!r} is empty or used twice (Java compares aliases ignoring case)"
+            raise ValueError(msg)
+        seen.add(name.lower())
+    key_der = _public_der(key)
+    if key_der is None or key_der != _public_der(chain[0].public_key()):
+        msg = "the first certificate of the chain is not the private key's certificate"
+        raise ValueError(msg)
+
+    encryption = (
+        PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(chosen.iterations)
+        .key_cert_algorithm(chosen.key_cert_algorithm)
+        .hmac_hash(_MAC_HASHES[digest])
+        .build(password)
+    )
+    base = pkcs12.serialize_key_and_certificates(
+        alias.encode("utf-8"), key, chain[0], list(chain[1:]) or None, encryption
+    )
+    # cryptography's MAC (2048 iterations, 8-byte salt) is replaced below, so read its layout.
+    _, safes, _ = _read(_parse_pfx(base).auth_safe)
+    if trusted:
+        bags = _sequence(*(_trusted_certificate_bag(a, c) for a, c in trusted))
+        safes += _data_content_info(bags)
+    auth_safe = _tlv(_SEQUENCE, safes)
+    mac = _mac_data(auth_safe, password, os.urandom(MAC_SALT_LENGTH), chosen.iterations, digest)
+    return _sequence(_integer(3), _data_content_info(auth_safe), mac)
 
 
 # --- DER decoding -------------------------------------------------------------------------
@@ -433,6 +719,16 @@ class _Bag(NamedTuple):
     der: bytes
     alias: str
     trusted: bool
+    key_id: bytes = b""
+
+
+class _KeyBag(NamedTuple):
+    """A private key bag: its DER (EncryptedPrivateKeyInfo when shrouded), alias and key id."""
+
+    der: bytes
+    shrouded: bool
+    alias: str
+    key_id: bytes
 
 
 class _Contents(NamedTuple):
@@ -540,6 +836,15 @@ def _iterations(encoded: bytes) -> int:
 def _safe_contents(auth_safe: bytes, password: bytes | None) -> _Contents:
     """Read every certificate bag's attributes, decrypting encrypted SafeContents we can."""
     bags: list[_Bag] = []
+    plains, complete = _plain_safe_contents(auth_safe, password)
+    for plain in plains:
+        bags.extend(_certificate_bags(plain))
+    return _Contents(bags, complete)
+
+
+def _plain_safe_contents(auth_safe: bytes, password: bytes | None) -> tuple[list[bytes], bool]:
+    """Every SafeContents in clear (decrypted where we can), and whether none was left out."""
+    plains: list[bytes] = []
     complete = True
     _, content, _ = _read(auth_safe)
     for _tag, info in _children(content):
@@ -554,8 +859,42 @@ def _safe_contents(auth_safe: bytes, password: bytes | None) -> _Contents:
         if plain is None:
             complete = False
             continue
-        bags.extend(_certificate_bags(plain))
-    return _Contents(bags, complete)
+        plains.append(plain)
+    return plains, complete
+
+
+def _bag_attributes(fields: list[tuple[int, bytes]]) -> tuple[str, bool, bytes]:
+    """A SafeBag's friendlyName, Java trust attribute and localKeyId."""
+    alias, trusted, key_id = "", False, b""
+    if len(fields) > 2:  # noqa: PLR2004
+        for _attr_tag, attribute in _children(_expect(fields[2], _SET, "attributes")):
+            attr_fields = _children(attribute)
+            attr_type = _expect(attr_fields[0], _OID, "attribute type")
+            values = _children(_expect(attr_fields[1], _SET, "attribute values"))
+            if attr_type == _OID_JAVA_TRUSTED:
+                trusted = True
+            elif attr_type == _OID_FRIENDLY_NAME and values:
+                name = _expect(values[0], _BMP_STRING, "friendlyName")
+                alias = name.decode("utf-16-be", errors="replace")
+            elif attr_type == _OID_LOCAL_KEY_ID and values:
+                key_id = _expect(values[0], _OCTET_STRING, "localKeyId")
+    return alias, trusted, key_id
+
+
+def _key_bags(safe_contents: bytes) -> list[_KeyBag]:
+    """The private key bags (shrouded or not) of one SafeContents."""
+    bags = []
+    _, content, _ = _read(safe_contents)
+    for _tag, bag in _children(content):
+        fields = _children(bag)
+        bag_type = _expect(fields[0], _OID, "bag type")
+        if bag_type not in {_OID_KEY_BAG, _OID_SHROUDED_KEY_BAG}:
+            continue
+        (value,) = _children(_expect(fields[1], _CONTEXT_0, "bag value"))
+        der = _tlv(value[0], value[1])
+        alias, _trusted, key_id = _bag_attributes(fields)
+        bags.append(_KeyBag(der, bag_type == _OID_SHROUDED_KEY_BAG, alias, key_id))
+    return bags
 
 
 def _decrypt_encrypted_data(content: bytes, password: bytes | None) -> bytes | None:
@@ -580,7 +919,7 @@ def _decrypt_encrypted_data(content: bytes, password: bytes | None) -> bytes | N
 
 
 def _certificate_bags(safe_contents: bytes) -> list[_Bag]:
-    """The X.509 certificate bags of one SafeContents, with alias and trust attribute."""
+    """The X.509 certificate bags of one SafeContents, with alias, trust and key id."""
     bags = []
     _, content, _ = _read(safe_contents)
     for _tag, bag in _children(content):
@@ -591,18 +930,8 @@ def _certificate_bags(safe_contents: bytes) -> list[_Bag]:
         if _expect(cert_bag[0], _OID, "certificate type") != _OID_X509_CERTIFICATE:
             continue
         der = _unwrap_explicit0_octets(_expect(cert_bag[1], _CONTEXT_0, "cert"), "cert")
-        alias, trusted = "", False
-        if len(fields) > 2:  # noqa: PLR2004
-            for _attr_tag, attribute in _children(_expect(fields[2], _SET, "attributes")):
-                attr_fields = _children(attribute)
-                attr_type = _expect(attr_fields[0], _OID, "attribute type")
-                values = _children(_expect(attr_fields[1], _SET, "attribute values"))
-                if attr_type == _OID_JAVA_TRUSTED:
-                    trusted = True
-                elif attr_type == _OID_FRIENDLY_NAME and values:
-                    name = _expect(values[0], _BMP_STRING, "friendlyName")
-                    alias = name.decode("utf-16-be", errors="replace")
-        bags.append(_Bag(der, alias, trusted))
+        alias, trusted, key_id = _bag_attributes(fields)
+        bags.append(_Bag(der, alias, trusted, key_id))
     return bags
 
 
@@ -745,6 +1074,19 @@ def load_pkcs12_store(data: bytes, password: bytes | None, source: str) -> list[
             password was given.
         WrongPasswordError: The password is wrong, or the MAC does not verify.
     """
+    loaded, pfx, secret = _open(data, password, source)
+    return _entries(loaded, pfx, secret)
+
+
+def _open(
+    data: bytes, password: bytes | None, source: str
+) -> tuple[pkcs12.PKCS12KeyAndCertificates, _Pfx | None, bytes | None]:
+    """Load with cryptography, turning every failure into our errors (see load_pkcs12_store).
+
+    Returns:
+        cryptography's result, our parse of the PFX (None if only cryptography could read
+        it), and the password as used (None for no or the empty password).
+    """
     secret = password or None
     try:
         pfx: _Pfx | None = _parse_pfx(data)
@@ -765,8 +1107,7 @@ def load_pkcs12_store(data: bytes, password: bytes | None, source: str) -> list[
             msg = f"{source}: not a valid PKCS#12 file (truncated or corrupt DER: {problem})"
             raise MalformedInputError(msg, source=source)
         _raise_unreadable(pfx, secret, mac_ok=mac_ok, source=source)
-
-    return _entries(loaded, pfx, secret)
+    return loaded, pfx, secret
 
 
 def _check_mac(pfx: _Pfx, secret: bytes | None, source: str) -> bool | None:
@@ -856,3 +1197,110 @@ def _entries(
         trusted = bag is not None and bag.trusted and item is not key_certificate
         entries.append(StoreEntry(alias=alias, certificate=item.certificate, trusted=trusted))
     return entries
+
+
+# --- load_pkcs12_identities -----------------------------------------------------------------
+
+
+def load_pkcs12_identities(
+    data: bytes, password: bytes | None, source: str
+) -> list[tuple[str, PrivateKey, list[x509.Certificate]]]:
+    """Read the private key entries of a PKCS#12 key store.
+
+    cryptography's ``load_pkcs12`` checks the MAC and decrypts (errors as for
+    :func:`load_pkcs12_store`). It returns one key only, so the key bags are also read here: a
+    store holding several keys (keytool writes such) gives every one of them, in file order.
+
+    Each key's chain starts with its certificate (the one whose public key is the key's), then
+    the issuers found among the store's untrusted certificates, issuer by issuer, up to a
+    self-signed root or the last issuer present. Trusted entries (Java's trustedCertEntry) and
+    untrusted certificates outside the path are left out of the chain; they are still listed by
+    :func:`load_pkcs12_store`. A key whose certificate is not in the store is left out.
+
+    Args:
+        data: The file's bytes.
+        password: The store password (UTF-8), which also decrypts the keys.
+        source: The file name (or ``<bytes>``) for messages.
+
+    Returns:
+        ``(alias, key, chain)`` per key entry, alias the key's friendly name (or its
+        certificate's, or "" without one). An empty list when the store holds no key.
+
+    Raises:
+        MalformedInputError: Not a readable PKCS#12 file, or a key that cannot be decoded.
+        MissingPasswordError: The store needs a password and none was given.
+        WrongPasswordError: The password is wrong, or the MAC does not verify.
+    """
+    loaded, pfx, secret = _open(data, password, source)
+    entries = _entries(loaded, pfx, secret)
+    untrusted = [e.certificate for e in entries if not e.trusted]
+    key_bags: list[_KeyBag] = []
+    cert_bags: list[_Bag] = []
+    if pfx is not None:
+        try:
+            plains, _complete = _plain_safe_contents(pfx.auth_safe, secret)
+            for plain in plains:
+                key_bags.extend(_key_bags(plain))
+                cert_bags.extend(_certificate_bags(plain))
+        except (_DerError, IndexError, ValueError):
+            key_bags = []
+
+    keys: list[tuple[str, PrivateKey]] = []
+    for bag in key_bags:
+        key = _decode_key(bag, secret, source)
+        alias = bag.alias or next(
+            (c.alias for c in cert_bags if bag.key_id and c.key_id == bag.key_id), ""
+        )
+        keys.append((alias, key))
+    if not keys and loaded.key is not None:
+        # A key in a SafeContents we could not decrypt ourselves: cryptography's one key.
+        primary = _checked_key(loaded.key, source)
+        name = loaded.cert.friendly_name if loaded.cert is not None else None
+        keys.append(((name or b"").decode("utf-8", errors="replace"), primary))
+
+    identities = []
+    for alias, key in keys:
+        key_der = _public_der(key)
+        leaf = next((c for c in untrusted if _public_der(c.public_key()) == key_der), None)
+        if leaf is None:
+            continue
+        identities.append((alias, key, _issuer_path(leaf, untrusted)))
+    return identities
+
+
+def _checked_key(key: object, source: str) -> PrivateKey:
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        kind = type(key).__name__.removeprefix("_")
+        msg = f"{source}: the PKCS#12 store holds a {kind} key; only RSA and EC keys are supported"
+        raise MalformedInputError(msg, source=source)
+    return key
+
+
+def _decode_key(bag: _KeyBag, secret: bytes | None, source: str) -> PrivateKey:
+    """Decrypt and decode one key bag (the MAC has already verified the password)."""
+    try:
+        key = load_der_private_key(bag.der, secret if bag.shrouded else None)
+    except Exception:  # noqa: BLE001 - cryptography's errors may name internals; never leak them
+        msg = (
+            f"{source}: a private key in this PKCS#12 store cannot be decrypted or decoded "
+            "(wrong password, or an unsupported algorithm)"
+        )
+        raise MalformedInputError(msg, source=source) from None
+    return _checked_key(key, source)
+
+
+def _issuer_path(
+    leaf: x509.Certificate, candidates: Sequence[x509.Certificate]
+) -> list[x509.Certificate]:
+    """The leaf, then its issuer, its issuer's issuer, ... as far as ``candidates`` go."""
+    path = [leaf]
+    remaining = [c for c in candidates if c != leaf]
+    current = leaf
+    while current.issuer != current.subject:
+        issuer = next((c for c in remaining if c.subject == current.issuer), None)
+        if issuer is None:
+            break
+        path.append(issuer)
+        remaining.remove(issuer)
+        current = issuer
+    return path

@@ -29,7 +29,17 @@ __all__ = ["BUILDABLE_ENVIRONMENTS", "NhsCatalogue", "bundle_directory", "nhs_ca
 BUILDABLE_ENVIRONMENTS = (Environment.PROD, Environment.INT, Environment.DEP)
 
 _MANIFEST = "manifest.toml"
-_FIELDS = {"slug", "name", "environments", "generation", "role", "purpose", "sha256", "sha1", "file"}
+_FIELDS = {
+    "slug",
+    "name",
+    "environments",
+    "generation",
+    "role",
+    "purpose",
+    "sha256",
+    "sha1",
+    "file",
+}
 
 
 def bundle_directory() -> Path:

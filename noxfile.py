@@ -1,0 +1,80 @@
+"""Sessions for tests, lint, typing and docs: ``nox`` runs them all, ``nox -s NAME`` one.
+
+The tests need JDK 17 (``keytool``, ``java``) and OpenSSL 3 on the PATH; ``.ci/run`` installs
+them where they are missing.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.sessions = ["tests", "lint", "typing", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+#: What the test suite imports beyond the package: certifi for the --certifi source, NHS
+#: England's mesh-client against mesh-sandbox (under uvicorn) for the MESH mutual TLS proof.
+TEST_REQUIREMENTS = (
+    "pytest>=8.0",
+    "hypothesis>=6.100",
+    "coverage[toml]>=7.4",
+    "certifi>=2024.2.2",
+    "mesh-client>=5.0.2",
+    "mesh-sandbox>=1.0.137",
+    "uvicorn>=0.30",
+    "requests>=2.31",
+)
+DOCS_REQUIREMENTS = ("sphinx>=7.2", "furo>=2024.1.29", "myst-parser>=2.0")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite under coverage (JDK, OpenSSL and loopback TLS included)."""
+    session.install(".[certifi]", *TEST_REQUIREMENTS)
+    session.run("coverage", "erase")
+    session.run(
+        "coverage",
+        "run",
+        "-m",
+        "pytest",
+        "--strict-config",
+        "--strict-markers",
+        *session.posargs,
+    )
+    session.run("coverage", "combine", "--quiet")
+    session.run("coverage", "report", "--skip-covered", "--sort=cover")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff's checks and its formatter, over everything."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typing(session: nox.Session) -> None:
+    """Type-check the package, the tests and this file with mypy --strict."""
+    session.install(
+        ".[certifi]", "mypy>=1.10", "nox>=2024.3.2", "types-requests", *TEST_REQUIREMENTS
+    )
+    session.run("mypy", "--strict", "truststore_builder", "tests", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the HTML docs with warnings as errors, then run every example in them as a doctest."""
+    session.install(".[certifi]", *DOCS_REQUIREMENTS)
+    for builder in ("html", "doctest"):
+        session.run(
+            "sphinx-build",
+            "-W",
+            "--keep-going",
+            "-b",
+            builder,
+            "docs",
+            f"docs/_build/{builder}",
+        )

@@ -1,0 +1,576 @@
+"""The command line, driven in-process through ``main(argv)`` and once through ``python -m``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from truststore_builder import nhs_catalogue
+from truststore_builder._cli import build_parser, main
+
+if TYPE_CHECKING:
+    from tests.pki import GeneratedPki
+
+PASSWORD_VAR = "TSB_TEST_STORE_PASSWORD"
+#: A password nobody would print by accident: it must never show in any output.
+PLANTED = "Planted-Secret-7391-do-not-print"
+ALL_FORMATS = "pem,p12,jks,p7b"
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run the command line in-process; return its status, stdout and stderr."""
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def expected_aliases(env: str) -> list[str]:
+    """The aliases the catalogue's G1+G2 selection for ``env`` gives, in store order."""
+    return [ca.slug for ca, _ in nhs_catalogue().select(env)]
+
+
+def keytool_list(path: Path, store_type: str, password: str | None) -> str:
+    """``keytool -list`` of a store, as JDK 17 sees it (fails the test if keytool is missing)."""
+    keytool = shutil.which("keytool")
+    assert keytool, "keytool (JDK 17) is needed: .ci/run installs openjdk-17-jdk-headless"
+    command = [keytool, "-list", "-keystore", str(path), "-storetype", store_type]
+    env = dict(os.environ)
+    if password is not None:
+        env[PASSWORD_VAR] = password
+        command += ["-storepass:env", PASSWORD_VAR]
+    result = subprocess.run(
+        command, input="", capture_output=True, text=True, env=env, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def trusted_aliases(listing: str) -> dict[str, str]:
+    """Map each alias in a ``keytool -list`` listing to its entry type."""
+    entries = {}
+    for line in listing.splitlines():
+        # "alias, Nov 23, 2026, trustedCertEntry, ": the date holds a comma, a comma ends it.
+        parts = [part.strip() for part in line.rstrip().rstrip(",").split(",")]
+        if len(parts) >= 3 and parts[-1] in {"trustedCertEntry", "PrivateKeyEntry"}:
+            entries[parts[0]] = parts[-1]
+    return entries
+
+
+@pytest.fixture
+def password_env(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The planted password in an environment variable, and the options that name it."""
+    monkeypatch.setenv(PASSWORD_VAR, PLANTED)
+    return ["--password-env", PASSWORD_VAR]
+
+
+@pytest.mark.parametrize("env", ["prod", "int", "dep"])
+def test_build_writes_every_format(
+    env: str, tmp_path: Path, password_env: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`build` writes truststore.pem/.p12/.jks/.p7b with the environment's G1 and G2 CAs."""
+    out = tmp_path / "stores" / env
+    status, stdout, _ = run(
+        ["build", "--env", env, "--out", str(out), "--formats", ALL_FORMATS, *password_env], capsys
+    )
+    assert status == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["truststore.jks", "truststore.p12", "truststore.p7b", "truststore.pem"]
+    pem = (out / "truststore.pem").read_text()
+    assert pem.count("-----BEGIN CERTIFICATE-----") == len(expected_aliases(env))
+    for alias in expected_aliases(env):
+        assert f"Alias: {alias}" in pem
+    assert stdout.count("read back ok") == 4
+
+
+def test_default_formats_are_pem_p12_jks(
+    tmp_path: Path, password_env: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --formats, `build` writes pem, p12 and jks, and no p7b."""
+    status, _, _ = run(["build", "--env", "int", "--out", str(tmp_path), *password_env], capsys)
+    assert status == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "truststore.jks",
+        "truststore.p12",
+        "truststore.pem",
+    ]
+
+
+@pytest.mark.parametrize(("fmt", "store_type"), [("p12", "PKCS12"), ("jks", "JKS")])
+def test_keytool_lists_every_alias_as_trusted(
+    fmt: str,
+    store_type: str,
+    tmp_path: Path,
+    password_env: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """JDK 17's keytool opens the PKCS#12 and JKS with the password: all trustedCertEntry."""
+    status, _, _ = run(
+        ["build", "--env", "prod", "--out", str(tmp_path), "--formats", fmt, *password_env],
+        capsys,
+    )
+    assert status == 0
+    listing = keytool_list(tmp_path / f"truststore.{fmt}", store_type, PLANTED)
+    entries = trusted_aliases(listing)
+    assert sorted(entries) == sorted(expected_aliases("prod"))
+    assert set(entries.values()) == {"trustedCertEntry"}
+
+
+def test_keytool_lists_passwordless_pkcs12(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a password, the PKCS#12 is password-less: keytool lists it without one."""
+    status, _, _ = run(
+        ["build", "--env", "dep", "--out", str(tmp_path), "--formats", "pem,p12"], capsys
+    )
+    assert status == 0
+    entries = trusted_aliases(keytool_list(tmp_path / "truststore.p12", "PKCS12", None))
+    assert sorted(entries) == sorted(expected_aliases("dep"))
+    assert set(entries.values()) == {"trustedCertEntry"}
+
+
+def test_jks_without_password_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """JKS with no password: exit 2, one line saying how to give one, and nothing written."""
+    monkeypatch.delenv(PASSWORD_VAR, raising=False)
+    out = tmp_path / "new"
+    status, stdout, stderr = run(["build", "--env", "prod", "--out", str(out)], capsys)
+    assert status == 2
+    assert stdout == ""
+    assert stderr.count("\n") == 1
+    assert "--password-env" in stderr
+    assert "--password-file" in stderr
+    assert "changeit" in stderr  # it says the convention is not assumed
+    assert not out.exists()
+
+
+def test_expired_certificates_are_named_one_per_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A prod store keeps the expired G1 CAs and names each on its own stderr line."""
+    status, _, stderr = run(
+        ["build", "--env", "prod", "--out", str(tmp_path), "--formats", "pem"], capsys
+    )
+    assert status == 0
+    lines = [line for line in stderr.splitlines() if "warning" in line]
+    assert len(lines) == 2
+    assert "nhs-root-authority" in lines[0]
+    assert "nhs-level-1c" in lines[1]
+    assert all("expired on 2024-06-04" in line for line in lines)
+
+
+def test_drop_expired_leaves_them_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--drop-expired writes a prod store of the two G2 CAs only."""
+    status, stdout, _ = run(
+        ["build", "--env", "prod", "--out", str(tmp_path), "--formats", "pem", "--drop-expired"],
+        capsys,
+    )
+    assert status == 0
+    pem = (tmp_path / "truststore.pem").read_text()
+    assert pem.count("-----BEGIN CERTIFICATE-----") == 2
+    assert "Alias: nhs-root-authority-g2" in pem
+    assert "Alias: nhs-root-authority\n" not in pem
+    assert "2 certificates" in stdout
+
+
+def test_nothing_left_after_dropping_is_a_check_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prod G1 only with --drop-expired leaves nothing: exit 1, and no empty store written."""
+    out = tmp_path / "empty"
+    argv = ["build", "--env", "prod", "--generations", "g1", "--drop-expired", "--out", str(out)]
+    status, _, stderr = run([*argv, "--formats", "pem"], capsys)
+    assert status == 1
+    assert "nothing was written" in stderr
+    assert not out.exists()
+
+
+def test_added_user_ca_is_trusted(
+    pki: GeneratedPki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--add puts a non-NHS CA into the store beside the NHS ones."""
+    ca_file = tmp_path / "company-ca.pem"
+    ca_file.write_bytes(pki.foreign.root.certificate.public_bytes(Encoding.PEM))
+    out = tmp_path / "out"
+    status, _, _ = run(
+        ["build", "--env", "int", "--add", str(ca_file), "--out", str(out), "--formats", "pem"],
+        capsys,
+    )
+    assert status == 0
+    pem = (out / "truststore.pem").read_text()
+    assert pem.count("-----BEGIN CERTIFICATE-----") == len(expected_aliases("int")) + 1
+    assert "Alias: foreign-root-authority" in pem
+
+
+def test_added_leaf_is_refused_with_status_1(
+    pki: GeneratedPki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A leaf certificate given with --add fails the CA check: exit 1, one line, nothing written."""
+    leaf = tmp_path / "client.pem"
+    leaf.write_bytes(pki.foreign.client.cert_pem())
+    out = tmp_path / "out"
+    status, _, stderr = run(
+        ["build", "--env", "int", "--add", str(leaf), "--out", str(out), "--formats", "pem"], capsys
+    )
+    assert status == 1
+    assert stderr.count("\n") == 1
+    assert str(leaf) in stderr
+    assert not out.exists()
+
+
+def _bad_input(kind: str, tmp_path: Path) -> Path:
+    path = tmp_path / f"{kind}.crt"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "unknown-format":
+        path.write_bytes(b"this is not a certificate in any format\n" * 4)
+    return path  # "missing": never created
+
+
+@pytest.mark.parametrize("kind", ["empty", "unknown-format", "missing"])
+def test_bad_added_file_is_one_line_and_status_2(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty, unreadable or missing --add file: exit 2, one line naming it, no traceback."""
+    bad = _bad_input(kind, tmp_path)
+    out = tmp_path / "out"
+    status, stdout, stderr = run(
+        ["build", "--env", "int", "--add", str(bad), "--out", str(out), "--formats", "pem"], capsys
+    )
+    assert status == 2
+    assert stdout == ""
+    assert stderr.count("\n") == 1
+    assert stderr.startswith("truststore-builder: error: ")
+    assert str(bad) in stderr
+    assert "Traceback" not in stderr
+    assert not out.exists()
+
+
+def test_debug_shows_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--debug adds the traceback to the one-line error."""
+    missing = tmp_path / "missing.pem"
+    status, _, stderr = run(
+        ["build", "--debug", "--env", "int", "--add", str(missing), "--out", str(tmp_path)], capsys
+    )
+    assert status == 2
+    assert "Traceback" in stderr
+    assert stderr.rstrip().splitlines()[-1].startswith("truststore-builder: error: ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["build", "--out", "x"],
+        ["build", "--env", "staging", "--out", "x"],
+        ["build", "--env", "int", "--out", "x", "--formats", "pem,pfx2"],
+        ["build", "--env", "int", "--out", "x", "--generations", "g3"],
+        ["nhs"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_are_status_2_in_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command line argparse refuses: exit 2 and one stderr line pointing to --help."""
+    status, stdout, stderr = run(argv, capsys)
+    assert status == 2
+    assert stdout == ""
+    assert stderr.count("\n") == 1
+    assert "--help" in stderr
+
+
+def test_existing_files_are_kept_without_force(
+    tmp_path: Path, password_env: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --force an existing store stays byte-for-byte (exit 2); --force replaces it."""
+    old = tmp_path / "truststore.pem"
+    old.write_bytes(b"old content\n")
+    argv = ["build", "--env", "int", "--out", str(tmp_path), *password_env]
+    status, _, stderr = run(argv, capsys)
+    assert status == 2
+    assert str(old) in stderr
+    assert old.read_bytes() == b"old content\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["truststore.pem"]  # none of the others
+    status, _, _ = run([*argv, "--force"], capsys)
+    assert status == 0
+    assert old.read_bytes().count(b"-----BEGIN CERTIFICATE-----") == len(expected_aliases("int"))
+
+
+def test_json_report_parses(
+    tmp_path: Path, password_env: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json prints per file its path, format, entry count, SHA-256s and read-back result."""
+    status, stdout, _ = run(
+        ["build", "--env", "dep", "--out", str(tmp_path), "--formats", ALL_FORMATS, "--json",
+         *password_env],
+        capsys,
+    )  # fmt: skip
+    assert status == 0
+    report = json.loads(stdout)
+    fingerprints = [str(nhs_catalogue().get(slug).sha256) for slug in expected_aliases("dep")]
+    assert [item["format"] for item in report["files"]] == ["pem", "p12", "jks", "p7b"]
+    for item in report["files"]:
+        assert Path(item["path"]).is_file()
+        assert item["entries"] == len(fingerprints)
+        assert sorted(item["sha256"]) == sorted(fingerprints)
+        assert item["read_back_ok"] is True
+
+
+def test_password_is_never_printed(
+    tmp_path: Path, password_env: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The planted password appears in no output: build, --json, inspect, errors, --debug."""
+    password_file = tmp_path / "password.txt"
+    password_file.write_text(PLANTED + "\n")
+    out = tmp_path / "out"
+    outputs = []
+    for argv in (
+        ["build", "--env", "prod", "--out", str(out), "--json", *password_env],
+        ["build", "--env", "prod", "--out", str(out), "--password-file", str(password_file)],
+        ["build", "--debug", "--env", "prod", "--out", str(out), *password_env],
+        ["inspect", str(out / "truststore.jks"), "--json", *password_env],
+        ["inspect", str(out / "truststore.p12"), "--password-file", str(password_file)],
+        ["inspect", "--debug", str(out / "truststore.p12")],
+    ):
+        _, stdout, stderr = run(argv, capsys)
+        outputs.append(stdout + stderr)
+    assert outputs[0].count("read_back_ok") == 3
+    assert "already exists" in outputs[1]
+    for text in outputs:
+        assert PLANTED not in text
+        assert PLANTED.encode().hex() not in text
+
+
+@pytest.mark.parametrize(
+    ("content", "works"),
+    [(b"s3cret\n", True), (b"s3cret\r\n", True), (b"s3cret", True), (b"s3cret\n\n", False)],
+)
+def test_password_file_loses_one_trailing_newline(
+    content: bytes,
+    works: bool,  # noqa: FBT001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A password file's one trailing LF or CRLF is removed, and only one."""
+    password_file = tmp_path / "password"
+    password_file.write_bytes(content)
+    out = tmp_path / "out"
+    status, _, _ = run(
+        ["build", "--env", "int", "--out", str(out), "--formats", "jks",
+         "--password-file", str(password_file)],
+        capsys,
+    )  # fmt: skip
+    assert status == 0
+    monkeypatch.setenv(PASSWORD_VAR, "s3cret")
+    status, _, stderr = run(
+        ["inspect", str(out / "truststore.jks"), "--password-env", PASSWORD_VAR], capsys
+    )
+    assert status == (0 if works else 2)
+    if not works:
+        assert stderr.count("\n") == 1
+
+
+def test_unset_password_variable_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--password-env naming an unset variable: exit 2, one line naming the variable."""
+    monkeypatch.delenv(PASSWORD_VAR, raising=False)
+    status, _, stderr = run(
+        ["build", "--env", "int", "--out", str(tmp_path), "--password-env", PASSWORD_VAR], capsys
+    )
+    assert status == 2
+    assert PASSWORD_VAR in stderr
+    assert stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nhs_list_names_shipped_and_pinned_cas(capsys: pytest.CaptureFixture[str]) -> None:
+    """`nhs list` shows the nine shipped CAs and the pinned-only ones, as a table and as JSON."""
+    slugs = [ca.slug for ca in nhs_catalogue().cas]
+    status, stdout, _ = run(["nhs", "list"], capsys)
+    assert status == 0
+    lines = stdout.splitlines()
+    assert len(lines) == len(slugs) + 1
+    assert [line.split()[0] for line in lines[1:]] == slugs
+    assert stdout.count("pinned only") == len(slugs) - 9
+    status, stdout, _ = run(["nhs", "list", "--json"], capsys)
+    assert status == 0
+    listed = json.loads(stdout)
+    assert [ca["slug"] for ca in listed] == slugs
+    assert sum(ca["shipped"] for ca in listed) == 9
+    assert {"nhs-dev-level-1c", "nhs-tra-level-1c", "nhs-int-level-1d", "nhs-signing-g2"} <= {
+        ca["slug"] for ca in listed if not ca["shipped"]
+    }
+
+
+def test_nhs_list_filters_by_environment(capsys: pytest.CaptureFixture[str]) -> None:
+    """`nhs list --env dep` lists only CAs that serve DEP."""
+    status, stdout, _ = run(["nhs", "list", "--env", "dep", "--json"], capsys)
+    assert status == 0
+    listed = json.loads(stdout)
+    assert listed
+    assert all("dep" in ca["environments"] for ca in listed)
+    assert "nhs-dep-level-1c" in {ca["slug"] for ca in listed}
+    assert "nhs-int-level-1c" not in {ca["slug"] for ca in listed}
+
+
+def test_inspect_shows_one_line_per_entry(
+    tmp_path: Path, password_env: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`inspect` of a JKS prints a header and one line per entry, with NHS name and expiry."""
+    run(["build", "--env", "prod", "--out", str(tmp_path), *password_env], capsys)
+    status, stdout, _ = run(["inspect", str(tmp_path / "truststore.jks"), *password_env], capsys)
+    assert status == 0
+    lines = stdout.splitlines()
+    assert len(lines) == 1 + len(expected_aliases("prod"))
+    by_alias = {line.split()[0]: line for line in lines[1:]}
+    assert sorted(by_alias) == sorted(expected_aliases("prod"))
+    assert "NHS Root Authority (g1)" in by_alias["nhs-root-authority"]
+    assert "expired" in by_alias["nhs-root-authority"]
+    assert "NHS Root Authority G2 (g2)" in by_alias["nhs-root-authority-g2"]
+    assert "expired" not in by_alias["nhs-root-authority-g2"]
+    g2 = nhs_catalogue().get("nhs-root-authority-g2").sha256
+    assert g2 is not None
+    assert g2 in by_alias["nhs-root-authority-g2"]
+
+
+def test_inspect_json_parses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`inspect --json` of a PEM bundle gives every field for every certificate."""
+    run(["build", "--env", "int", "--out", str(tmp_path), "--formats", "pem"], capsys)
+    status, stdout, _ = run(["inspect", str(tmp_path / "truststore.pem"), "--json"], capsys)
+    assert status == 0
+    entries = json.loads(stdout)["entries"]
+    assert [e["nhs_name"] for e in entries] == [
+        nhs_catalogue().get(slug).name for slug in expected_aliases("int")
+    ]
+    for entry in entries:
+        assert {"subject", "issuer", "not_after", "sha256", "nhs_generation", "expired"} <= set(
+            entry
+        )
+
+
+def test_inspect_wrong_password_is_status_2(
+    tmp_path: Path, password_env: list[str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`inspect` with the wrong password: exit 2 and one line naming the file."""
+    run(
+        ["build", "--env", "int", "--out", str(tmp_path), "--formats", "jks", *password_env], capsys
+    )
+    monkeypatch.setenv(PASSWORD_VAR, "not the password")
+    status, _, stderr = run(["inspect", str(tmp_path / "truststore.jks"), *password_env], capsys)
+    assert status == 2
+    assert stderr.count("\n") == 1
+    assert "truststore.jks" in stderr
+
+
+def test_convert_between_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`convert` turns a PEM bundle into PKCS#7 and back, and one certificate into DER."""
+    run(["build", "--env", "int", "--out", str(tmp_path), "--formats", "pem"], capsys)
+    bundle = tmp_path / "truststore.pem"
+    p7b = tmp_path / "bundle.p7b"
+    assert run(["convert", str(bundle), str(p7b)], capsys)[0] == 0
+    back = tmp_path / "back.pem"
+    assert run(["convert", str(p7b), str(back)], capsys)[0] == 0
+    assert back.read_text().count("-----BEGIN CERTIFICATE-----") == len(expected_aliases("int"))
+    root = nhs_catalogue().certificates["nhs-ptl-root-authority"]
+    single = tmp_path / "root.pem"
+    single.write_bytes(root.public_bytes(Encoding.PEM))
+    der = tmp_path / "root.cer"
+    assert run(["convert", str(single), str(der), "--to", "der"], capsys)[0] == 0
+    assert der.read_bytes() == root.public_bytes(Encoding.DER)
+
+
+def test_convert_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`convert`: unknown suffix, existing output, bad input: exit 2, output untouched."""
+    root = nhs_catalogue().certificates["nhs-ptl-root-authority"]
+    single = tmp_path / "root.pem"
+    single.write_bytes(root.public_bytes(Encoding.PEM))
+    status, _, stderr = run(["convert", str(single), str(tmp_path / "root.xyz")], capsys)
+    assert status == 2
+    assert "--to" in stderr
+    existing = tmp_path / "existing.der"
+    existing.write_bytes(b"keep me")
+    status, _, stderr = run(["convert", str(single), str(existing)], capsys)
+    assert status == 2
+    assert existing.read_bytes() == b"keep me"
+    assert run(["convert", str(single), str(existing), "--force"], capsys)[0] == 0
+    assert existing.read_bytes() == root.public_bytes(Encoding.DER)
+    empty = tmp_path / "empty.pem"
+    empty.write_bytes(b"")
+    status, _, stderr = run(["convert", str(empty), str(tmp_path / "out.pem")], capsys)
+    assert status == 2
+    assert stderr.count("\n") == 1
+    assert str(empty) in stderr
+    assert not (tmp_path / "out.pem").exists()
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["nhs"], ["nhs", "list"], ["build"], ["convert"], ["inspect"]]
+)
+def test_help_is_accurate(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """--help exits 0 for every subcommand and names its options."""
+    status, stdout, _ = run([*command, "--help"], capsys)
+    assert status == 0
+    assert stdout.startswith("usage: truststore-builder")
+    if command == ["build"]:
+        for option in (
+            "--env",
+            "--generations",
+            "--add",
+            "--certifi",
+            "--drop-expired",
+            "--out",
+            "--formats",
+            "--password-env",
+            "--password-file",
+            "--force",
+            "--json",
+        ):
+            assert option in stdout
+        assert "changeit" in stdout
+
+
+def test_build_parser_is_the_cli() -> None:
+    """build_parser() gives the parser main() uses, with the four commands."""
+    parser = build_parser()
+    assert parser.prog == "truststore-builder"
+    help_text = parser.format_help()
+    for command in ("nhs", "build", "convert", "inspect"):
+        assert command in help_text
+
+
+def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
+    """`python -m truststore_builder` builds a store; an error is one line, no traceback."""
+    out = tmp_path / "out"
+    env = {**os.environ, PASSWORD_VAR: PLANTED}
+    result = subprocess.run(
+        [sys.executable, "-m", "truststore_builder", "build", "--env", "int", "--out", str(out),
+         "--password-env", PASSWORD_VAR],
+        capture_output=True, text=True, cwd=tmp_path, env=env, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "truststore.jks",
+        "truststore.p12",
+        "truststore.pem",
+    ]
+    assert PLANTED not in result.stdout + result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "truststore_builder", "inspect", str(tmp_path / "missing.p12")],
+        capture_output=True, text=True, cwd=tmp_path, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "missing.p12" in result.stderr
+    assert "Traceback" not in result.stderr
