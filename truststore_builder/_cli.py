@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
 import sys
@@ -30,10 +31,9 @@ from truststore_builder._errors import (
 from truststore_builder._model import Environment, Generation, StoreFormat, sha256_fingerprint
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable, Sequence
 
-    from truststore_builder._model import NhsCa, TrustedEntry, TrustStore
+    from truststore_builder._model import KeyStore, NhsCa, TrustedEntry, TrustStore
 
 __all__ = ["build_parser", "main"]
 
@@ -88,15 +88,20 @@ def _formats(text: str) -> list[str]:
 # --- the parser -----------------------------------------------------------------------------
 
 
-def _add_password_options(parser: argparse.ArgumentParser, what: str) -> None:
+def _add_password_options(
+    parser: argparse._ActionsContainer,
+    what: str,
+    *,
+    option: str = "password",
+) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
-        "--password-env",
+        f"--{option}-env",
         metavar="VAR",
         help=f"read {what} from the environment variable VAR",
     )
     group.add_argument(
-        "--password-file",
+        f"--{option}-file",
         metavar="FILE",
         type=Path,
         help=f"read {what} from FILE (one trailing newline, LF or CRLF, is removed)",
@@ -229,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="pem,p12,jks,p7b",
         help=f"the files to write (default: {DEFAULT_BUILD_FORMATS})",
     )
-    _add_password_options(build, "the store password")
+    _add_password_options(build, "the store password (also the key stores' password)")
+    _add_identity_options(build)
     build.add_argument("--force", action="store_true", help="replace existing files")
     build.add_argument(
         "--json",
@@ -273,7 +279,137 @@ def build_parser() -> argparse.ArgumentParser:
     _add_password_options(inspect, "the password of a PKCS#12, JKS or JCEKS store")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
     inspect.set_defaults(handler=_inspect)
+
+    _add_verify_parser(commands)
+    _add_csr_parser(commands)
     return parser
+
+
+def _add_identity_options(build: argparse.ArgumentParser) -> None:
+    identity = build.add_argument_group(
+        "client identity",
+        "With --cert and --key, build also writes the client's key stores: keystore.p12 and "
+        "keystore.jks (the key entry with its chain, plus the trusted CAs, in one file: what "
+        "the MESH Java client reads), client-chain.pem (leaf first) and client-key.pem "
+        "(mode 0600). The identity is checked first: key match, key strength, validity, "
+        "clientAuth, a chain to the environment's G2 (or G1) root, and the environment.",
+    )
+    identity.add_argument("--cert", type=Path, metavar="FILE", help="the client certificate")
+    identity.add_argument("--key", type=Path, metavar="FILE", help="its private key (PEM or DER)")
+    _add_password_options(
+        identity, "the password of an encrypted --key file", option="key-password"
+    )
+    identity.add_argument(
+        "--chain", type=Path, metavar="FILE", help="issuer certificates, if you have them"
+    )
+    identity.add_argument(
+        "--alias", metavar="NAME", help="the key entry's alias (default: from the CN)"
+    )
+    identity.add_argument(
+        "--p12-profile",
+        default="modern",
+        metavar="PROFILE",
+        help=(
+            "PKCS#12 key store encryption: modern (AES-256, PBKDF2, SHA-256 MAC; the default) "
+            "or legacy (3DES, SHA-1 MAC), or a consumer's name: java8, java11, java17, "
+            "windows2016, windows2019, dotnet-framework, openssl3, ..."
+        ),
+    )
+    _add_password_options(
+        identity,
+        "a separate password for the JKS key entry (default: the store password)",
+        option="jks-key-password",
+    )
+    identity.add_argument(
+        "--encrypt-key-pem",
+        action="store_true",
+        help="encrypt client-key.pem with the store password (AES-256 PKCS#8)",
+    )
+    identity.add_argument(
+        "--allow-g1",
+        action="store_true",
+        help="package a G1 client certificate (with a warning) instead of refusing it",
+    )
+
+
+def _add_verify_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    verify = commands.add_parser(
+        "verify",
+        help="check that a client certificate chains to an environment or a trust store",
+        description=(
+            "Check a client certificate (and optionally its key) against every rule the "
+            "library applies before packaging it: key match, key strength, validity at a "
+            "time, clientAuth, a chain to a trusted root under the NHS chain policy, and the "
+            "environment. Prints the chain found, the generation and expiry, and every "
+            "failed rule."
+        ),
+        epilog="Exit status: 0 it verifies, 1 it does not, 2 unreadable input or usage.",
+    )
+    _add_common_options(verify)
+    verify.add_argument("cert", type=Path, metavar="CERT", help="the certificate (or chain) file")
+    target = verify.add_argument_group("what to verify against (one or both)")
+    target.add_argument("--env", choices=["prod", "int", "dep"], help="an NHS environment")
+    target.add_argument("--trust", type=Path, metavar="FILE", help="a trust store or CA file")
+    _add_password_options(verify, "the --trust store's password")
+    verify.add_argument("--key", type=Path, metavar="FILE", help="check this private key matches")
+    _add_password_options(verify, "the --key file's password", option="key-password")
+    verify.add_argument(
+        "--at",
+        metavar="ISO-8601",
+        type=_timestamp,
+        help="the validation time, e.g. 2026-01-31T12:00:00Z (default: now)",
+    )
+    verify.add_argument("--json", action="store_true", help="print a JSON report")
+    verify.set_defaults(handler=_verify)
+
+
+def _add_csr_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    csr = commands.add_parser(
+        "csr",
+        help="generate a key and a CN-only certificate signing request",
+        description=(
+            "Generate an RSA key and a certificate signing request whose subject is the CN "
+            "alone, as NHS England asks (every other field, email included, blank). Give the "
+            "CN, or let it be built from a MESH mailbox or a BaRS receiver's ODS code and "
+            "organisation. The key file is written with mode 0600."
+        ),
+    )
+    _add_common_options(csr)
+    name = csr.add_mutually_exclusive_group(required=True)
+    name.add_argument("--cn", metavar="FQDN", help="the endpoint's fully-qualified name")
+    name.add_argument(
+        "--mesh",
+        metavar="MAILBOX.ODS",
+        help="a MESH API client: CN <mailbox>.<ods>.api.mesh-client.nhs.uk",
+    )
+    name.add_argument(
+        "--bars",
+        metavar="ODS.ORGANISATION",
+        help=(
+            "a BaRS receiver: CN BaRS-<ODS>.<Organisation>.nhs.uk (prod) or "
+            "BaRS-INT-<ODS>.<Supplier>.thirdparty.nhs.uk (--env int)"
+        ),
+    )
+    csr.add_argument(
+        "--env", choices=["prod", "int"], default="prod", help="for --bars (default: prod)"
+    )
+    csr.add_argument("--key-out", type=Path, required=True, metavar="FILE", help="the key file")
+    csr.add_argument("--csr-out", type=Path, required=True, metavar="FILE", help="the CSR file")
+    csr.add_argument(
+        "--key-size", type=int, default=2048, metavar="BITS", help="RSA key size (default 2048)"
+    )
+    _add_password_options(csr, "a password to encrypt the key file with (default: unencrypted)")
+    csr.add_argument("--force", action="store_true", help="replace existing files")
+    csr.set_defaults(handler=_csr)
+
+
+def _timestamp(text: str) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"not an ISO-8601 time: {text!r} (e.g. 2026-01-31T12:00:00Z)"
+        raise argparse.ArgumentTypeError(msg) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def _version() -> str:
@@ -295,33 +431,37 @@ def _say(stream: TextIO, kind: str, message: str) -> None:
 
 
 def _password(args: argparse.Namespace) -> bytes | None:
-    """The password the options name, as bytes, or None when none was given.
+    """The store password the options name, as bytes, or None when none was given.
 
     Raises:
         UsageError: The variable is unset or empty, or the file cannot be read or is empty.
     """
-    if args.password_env is not None:
-        value = os.environ.get(args.password_env)
+    return _secret(args.password_env, args.password_file, "password")
+
+
+def _secret(variable: str | None, path: Path | None, option: str) -> bytes | None:
+    """Read a secret from ``--<option>-env VAR`` or ``--<option>-file FILE``; None if neither."""
+    if variable is not None:
+        value = os.environ.get(variable)
         if value is None:
-            msg = f"--password-env {args.password_env}: the environment variable is not set"
+            msg = f"--{option}-env {variable}: the environment variable is not set"
             raise UsageError(msg)
         if not value:
-            msg = f"--password-env {args.password_env}: the environment variable is empty"
+            msg = f"--{option}-env {variable}: the environment variable is empty"
             raise UsageError(msg)
         return os.fsencode(value)
-    path: Path | None = args.password_file
     if path is not None:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            msg = f"{path}: cannot read the password file ({exc.strerror})"
+            msg = f"{path}: cannot read the {option} file ({exc.strerror})"
             raise UsageError(msg) from None
         for ending in (b"\r\n", b"\n"):
             if data.endswith(ending):
                 data = data[: -len(ending)]
                 break
         if not data:
-            msg = f"{path}: the password file is empty"
+            msg = f"{path}: the {option} file is empty"
             raise UsageError(msg)
         return data
     return None
@@ -479,11 +619,16 @@ def _write_build(
     out: Path,
     targets: dict[Path, StoreFormat],
     password: bytes | None,
+    client_files: Sequence[tuple[Path, bytes, bool]],
     *,
     force: bool,
 ) -> list[Path]:
-    """Create ``out`` if needed and write every file, or none (and no new directory)."""
-    from truststore_builder._writing import write_stores  # noqa: PLC0415
+    """Create ``out`` if needed and write every file, or none (and no new directory).
+
+    Returns:
+        The trust store files written (the client files are written with them).
+    """
+    from truststore_builder._writing import serialize_store, write_files  # noqa: PLC0415
 
     created = not out.exists()
     try:
@@ -492,19 +637,87 @@ def _write_build(
         msg = f"{out}: cannot create the output directory ({exc.strerror})"
         raise UsageError(msg) from None
     try:
-        return write_stores(store, targets, password=password, overwrite=force)
+        planned = [
+            (path, serialize_store(store, fmt, password), False) for path, fmt in targets.items()
+        ]
+        write_files([*planned, *client_files], overwrite=force)
     except BaseException:
         if created:
             # Leave nothing behind: the directory was ours and nothing was written into it.
             with contextlib.suppress(OSError):
                 out.rmdir()
         raise
+    return list(targets)
+
+
+def _build_keystore(args: argparse.Namespace, password: bytes | None) -> KeyStore | None:
+    """The checked client identity, when --cert and --key were given."""
+    from truststore_builder._builders import KeyStoreBuilder  # noqa: PLC0415
+
+    if args.cert is None and args.key is None:
+        return None
+    if args.cert is None or args.key is None:
+        msg = "--cert and --key go together: give both to build the client's key stores"
+        raise UsageError(msg)
+    if password is None:
+        msg = (
+            "a key store needs a password and none was given (without one Java reads the key "
+            "entry as an empty store): pass --password-env VAR or --password-file FILE"
+        )
+        raise MissingPasswordError(msg)
+    builder = (
+        KeyStoreBuilder()
+        .add_nhs(args.env, generations=args.generations)
+        .with_identity(
+            args.cert,
+            args.key,
+            key_password=_secret(args.key_password_env, args.key_password_file, "key-password"),
+            chain=args.chain,
+            alias=args.alias,
+        )
+        .allow_g1(args.allow_g1)
+    )
+    for path in args.add:
+        builder = builder.add_trusted_file(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExpiredCertificateWarning)
+        return builder.build()
+
+
+def _keystore_files(
+    keystore: KeyStore, args: argparse.Namespace, formats: Sequence[StoreFormat], password: bytes
+) -> list[tuple[Path, bytes, bool]]:
+    """Serialise (and read back) every client file the formats call for; nothing is written."""
+    from truststore_builder._writing import serialize_keystore  # noqa: PLC0415
+
+    jks_key_password = _secret(
+        args.jks_key_password_env, args.jks_key_password_file, "jks-key-password"
+    )
+    planned: list[tuple[Path, bytes, bool]] = []
+    for fmt in formats:
+        if fmt is StoreFormat.PEM:
+            key_pem = keystore.key_pem(password if args.encrypt_key_pem else None)
+            planned += [
+                (args.out / "client-chain.pem", keystore.chain_pem(), False),
+                (args.out / "client-key.pem", key_pem, True),
+            ]
+        elif fmt in (StoreFormat.PKCS12, StoreFormat.JKS):
+            data = serialize_keystore(
+                keystore,
+                fmt,
+                password,
+                key_password=jks_key_password if fmt is StoreFormat.JKS else None,
+                profile=args.p12_profile,
+            )
+            planned.append((args.out / f"keystore.{fmt.value}", data, True))
+    return planned
 
 
 def _build(args: argparse.Namespace) -> int:
     formats = [StoreFormat(f) for f in args.formats]
     password = _build_checks(args, formats)
-    store = _build_store(args)
+    keystore = _build_keystore(args, password)
+    store = keystore.truststore if keystore is not None else _build_store(args)
     if not store.entries:
         msg = (
             f"no certificate is left in the {args.env} store "
@@ -518,7 +731,12 @@ def _build(args: argparse.Namespace) -> int:
         _say(sys.stderr, "note", _expiry_line(entry, store.validated_at, kept=False))
 
     targets = {args.out / f"{STORE_STEM}.{fmt.value}": fmt for fmt in formats}
-    written = _write_build(store, args.out, targets, password, force=args.force)
+    client_files = (
+        _keystore_files(keystore, args, formats, password)
+        if keystore is not None and password is not None
+        else []
+    )
+    written = _write_build(store, args.out, targets, password, client_files, force=args.force)
 
     expected = [entry.sha256 for entry in store.entries]
     report: list[dict[str, object]] = []
@@ -536,11 +754,13 @@ def _build(args: argparse.Namespace) -> int:
                 "read_back_ok": ok,
             }
         )
+    client = _client_report(keystore, client_files)
     if args.json:
         _dump_json(
             {
                 "environment": args.env,
                 "generations": args.generations,
+                "client": client,
                 "validated_at": store.validated_at.isoformat(),
                 "files": report,
                 "expired": [entry.alias for entry in store.expired],
@@ -552,10 +772,125 @@ def _build(args: argparse.Namespace) -> int:
             state = "read back ok" if item["read_back_ok"] else "READ BACK DIFFERS"
             count = item["entries"]
             _out(f"wrote {item['path']} ({item['format']}, {count} certificates, {state})")
+        if client is not None:
+            for path in client["files"]:  # type: ignore[attr-defined]
+                _out(f"wrote {path} (client {client['alias']}, {client['subject']})")
     bad = [str(item["path"]) for item in report if not item["read_back_ok"]]
     if bad:
         msg = f"{', '.join(bad)}: the file on disk does not hold what was written"
         raise ReadBackError(msg, source=bad[0])
+    return 0
+
+
+def _client_report(
+    keystore: KeyStore | None, client_files: Sequence[tuple[Path, bytes, bool]]
+) -> dict[str, object] | None:
+    if keystore is None:
+        return None
+    report = keystore.report
+    return {
+        "alias": keystore.alias,
+        "subject": report.subject,
+        "issuer": keystore.identity.certificate.issuer.rfc4514_string(),
+        "generation": report.generation.value if report.generation else None,
+        "not_after": keystore.identity.certificate.not_valid_after_utc.isoformat(),
+        "chain": [c.subject.rfc4514_string() for c in keystore.chain],
+        "files": [str(path) for path, _, _ in client_files],
+    }
+
+
+# --- verify -----------------------------------------------------------------------------------
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from truststore_builder._checks import verify_certificate  # noqa: PLC0415
+    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
+
+    if args.env is None and args.trust is None:
+        msg = "give --env ENV or --trust FILE (or both) to verify against"
+        raise UsageError(msg)
+    report = verify_certificate(
+        args.cert,
+        environment=args.env,
+        trust=args.trust,
+        trust_password=_password(args),
+        key=args.key,
+        key_password=_secret(args.key_password_env, args.key_password_file, "key-password"),
+        at=args.at,
+    )
+    catalogue = nhs_catalogue()
+    chain = []
+    for certificate in report.chain:
+        nhs = catalogue.recognise(certificate)
+        chain.append(
+            {
+                "subject": certificate.subject.rfc4514_string(),
+                "not_after": certificate.not_valid_after_utc.isoformat(),
+                "sha256": sha256_fingerprint(certificate),
+                **_nhs_fields(nhs),
+            }
+        )
+    failures = [
+        {"rule": getattr(f, "rule", "identity"), "message": str(f)} for f in report.failures
+    ]
+    leaf = report.certificate
+    if args.json:
+        _dump_json(
+            {
+                "certificate": str(args.cert),
+                "subject": report.subject,
+                "verified": report.ok,
+                "validated_at": report.validated_at.isoformat(),
+                "generation": report.generation.value if report.generation else None,
+                "issuer": report.issuer_nhs.name if report.issuer_nhs else None,
+                "not_after": leaf.not_valid_after_utc.isoformat(),
+                "chain": chain,
+                "failures": failures,
+            }
+        )
+    else:
+        state = "verifies" if report.ok else "DOES NOT VERIFY"
+        generation = report.generation.value if report.generation else "not NHS"
+        _out(f"{args.cert}: {report.subject} {state} ({generation})")
+        _out(f"  expires {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
+        for i, link in enumerate(chain):
+            known = f"  [{link['nhs_name']}, {link['nhs_generation']}]" if link["nhs_name"] else ""
+            _out(f"  chain[{i}] {link['subject']}{known}")
+        for failure in failures:
+            _out(f"  FAILED {failure['rule']}: {failure['message']}")
+    return 0 if report.ok else 1
+
+
+# --- csr --------------------------------------------------------------------------------------
+
+
+def _csr(args: argparse.Namespace) -> int:
+    from truststore_builder._csr import (  # noqa: PLC0415
+        bars_common_name,
+        check_common_name,
+        generate_signing_request,
+        mesh_client_common_name,
+    )
+    from truststore_builder._writing import write_files  # noqa: PLC0415
+
+    try:
+        if args.mesh is not None:
+            mailbox, _, ods = args.mesh.partition(".")
+            common_name = mesh_client_common_name(mailbox, ods)
+        elif args.bars is not None:
+            ods, _, organisation = args.bars.partition(".")
+            common_name = bars_common_name(ods, organisation, environment=args.env)
+        else:
+            common_name = check_common_name(args.cn)
+        request = generate_signing_request(common_name, key_size=args.key_size)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    planned = [
+        (args.key_out, request.key_pem(_password(args)), True),
+        (args.csr_out, request.csr_pem(), False),
+    ]
+    write_files(planned, overwrite=args.force)
+    _out(f"wrote {args.key_out} (private key, mode 0600) and {args.csr_out} (CN={common_name})")
     return 0
 
 
