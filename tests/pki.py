@@ -9,7 +9,7 @@ certificates look like real NHS ones: ``O=nhs, OU=Devices, CN=<FQDN>``, serverAu
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import attrs
 from cryptography import x509
@@ -17,8 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-if TYPE_CHECKING:
-    from pathlib import Path
+from truststore_builder import Environment, Generation, NhsCa, NhsCatalogue, sha256_fingerprint
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -84,7 +83,7 @@ def make_certificate(
         .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or _NOW - dt.timedelta(days=1))
+        .not_valid_before(not_before or _NOW - dt.timedelta(days=30))
         .not_valid_after(not_after or _NOW + dt.timedelta(days=365))
         .add_extension(
             x509.BasicConstraints(ca=ca, path_length=None), critical=critical_constraints
@@ -208,3 +207,37 @@ def make_test_pki() -> GeneratedPki:
         dns_name="localhost",
     )
     return GeneratedPki(g1=g1, g2=g2, foreign=foreign, server=server)
+
+
+def catalogue_for(pki: GeneratedPki) -> NhsCatalogue:
+    """A catalogue that knows the generated CAs as NHS ones: G1/G2-like as prod, foreign as INT.
+
+    It lets the NHS-specific rules (generation, environment) run on hierarchies whose keys the
+    tests hold, which no real NHS certificate allows.
+    """
+
+    def record(slug: str, issued: Issued, generation: str, role: str, env: str) -> NhsCa:
+        return NhsCa(
+            slug=slug,
+            name=slug.replace("-", " ").title(),
+            environments=(Environment(env),),
+            generation=Generation(generation),
+            role=role,
+            purpose="authentication",
+            sha256=sha256_fingerprint(issued.certificate),
+            file=f"{slug}.pem",
+        )
+
+    entries = [
+        ("test-root-authority", pki.g1.root, "g1", "root", "prod"),
+        ("test-level-1c", pki.g1.intermediate, "g1", "intermediate", "prod"),
+        ("test-root-authority-g2", pki.g2.root, "g2", "root", "prod"),
+        ("test-authentication-g2", pki.g2.intermediate, "g2", "intermediate", "prod"),
+        ("test-ptl-root-authority-g2", pki.foreign.root, "g2", "root", "int"),
+        ("test-int-authentication-g2", pki.foreign.intermediate, "g2", "intermediate", "int"),
+    ]
+    return NhsCatalogue(
+        cas=tuple(record(*entry) for entry in entries),
+        certificates={slug: issued.certificate for slug, issued, *_ in entries},
+        directory=Path("<generated>"),
+    )

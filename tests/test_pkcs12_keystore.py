@@ -439,34 +439,33 @@ def test_no_password_is_value_error(pki: GeneratedPki, password: bytes | None) -
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("case", "message"),
     [
-        ({"alias": ""}, "non-empty alias"),
-        ({"chain": []}, "chain is empty"),
-        ({"trusted": [("MESH-CLIENT", None)]}, "used twice"),
-        ({"password": b"\xff\xfe"}, "UTF-8"),
-        ({"key": "g1-client-key"}, "not the private key's certificate"),
+        ("empty-alias", "non-empty alias"),
+        ("empty-chain", "chain is empty"),
+        ("alias-clash-ignoring-case", "used twice"),
+        ("not-utf8", "UTF-8"),
+        ("wrong-key", "not the private key's certificate"),
     ],
-    ids=["empty-alias", "empty-chain", "alias-clash-ignoring-case", "not-utf8", "wrong-key"],
 )
-def test_writer_refuses_bad_arguments(
-    pki: GeneratedPki, change: dict[str, object], message: str
-) -> None:
+def test_writer_refuses_bad_arguments(pki: GeneratedPki, case: str, message: str) -> None:
     """Empty alias or chain, clashing aliases, a non-UTF-8 password, a foreign key: ValueError."""
-    arguments: dict[str, object] = {
-        "alias": ALIAS,
-        "key": pki.g2.client.key,
-        "chain": chain_of(pki),
-        "trusted": [],
-        "password": PASSWORD,
-    }
-    arguments |= change
-    if arguments["key"] == "g1-client-key":
-        arguments["key"] = pki.g1.client.key
-    if change.get("trusted"):
-        arguments["trusted"] = [("MESH-CLIENT", pki.g2.root.certificate)]
+    alias, key, chain, password = ALIAS, pki.g2.client.key, chain_of(pki), PASSWORD
+    trusted: list[tuple[str, x509.Certificate]] = []
+    if case == "empty-alias":
+        alias = ""
+    elif case == "empty-chain":
+        chain = []
+    elif case == "alias-clash-ignoring-case":
+        trusted = [(ALIAS.upper(), pki.g2.root.certificate)]
+    elif case == "not-utf8":
+        password = b"\xff\xfe"
+    else:
+        key = pki.g1.client.key
     with pytest.raises(ValueError, match=message):
-        serialize_pkcs12_keystore(**arguments)  # type: ignore[arg-type]
+        serialize_pkcs12_keystore(
+            alias=alias, key=key, chain=chain, trusted=trusted, password=password
+        )
 
 
 def test_same_inputs_new_salts(pki: GeneratedPki) -> None:

@@ -378,6 +378,10 @@ class KeyStoreBuilder:
         """Trust these CA certificates."""
         return attrs.evolve(self, trust=self._trust.add_certificates(certificates))
 
+    def with_catalogue(self, catalogue: NhsCatalogue) -> KeyStoreBuilder:
+        """Recognise NHS CAs with another catalogue (see TrustStoreBuilder.with_catalogue)."""
+        return attrs.evolve(self, trust=self._trust.with_catalogue(catalogue))
+
     def with_truststore(self, builder: TrustStoreBuilder) -> KeyStoreBuilder:
         """Use a prepared TrustStoreBuilder for the trusted entries."""
         return attrs.evolve(self, trust=builder)

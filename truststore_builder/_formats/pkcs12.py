@@ -1278,15 +1278,19 @@ def _checked_key(key: object, source: str) -> PrivateKey:
 
 def _decode_key(bag: _KeyBag, secret: bytes | None, source: str) -> PrivateKey:
     """Decrypt and decode one key bag (the MAC has already verified the password)."""
-    try:
-        key = load_der_private_key(bag.der, secret if bag.shrouded else None)
-    except Exception:  # noqa: BLE001 - cryptography's errors may name internals; never leak them
-        msg = (
-            f"{source}: a private key in this PKCS#12 store cannot be decrypted or decoded "
-            "(wrong password, or an unsupported algorithm)"
-        )
-        raise MalformedInputError(msg, source=source) from None
-    return _checked_key(key, source)
+    # A store read without a password may still hold a key encrypted under the empty one.
+    passwords = [secret] if secret is not None else [None, b""]
+    for password in passwords if bag.shrouded else [None]:
+        try:
+            key = load_der_private_key(bag.der, password)
+        except Exception:  # noqa: BLE001, S112 - cryptography's errors are not for our messages
+            continue
+        return _checked_key(key, source)
+    msg = (
+        f"{source}: a private key in this PKCS#12 store cannot be decrypted or decoded "
+        "(wrong password, or an unsupported algorithm)"
+    )
+    raise MalformedInputError(msg, source=source)
 
 
 def _issuer_path(

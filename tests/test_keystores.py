@@ -1,0 +1,264 @@
+"""KeyStoreBuilder: every identity rule has a test that trips it, and the built store is right."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import warnings
+from typing import TYPE_CHECKING
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from tests.pki import catalogue_for, make_certificate
+from truststore_builder import (
+    CertificateNotValidError,
+    CertificateUsageError,
+    ChainError,
+    G1IdentityWarning,
+    GenerationError,
+    IdentityEnvironmentError,
+    KeyMismatchError,
+    KeyStoreBuilder,
+    MissingPasswordError,
+    WeakKeyError,
+    WrongPasswordError,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.pki import GeneratedPki, Hierarchy
+
+PASSWORD = "Store-pass-7731"
+KEY_PASSWORD = "Key-file-pass-4410"
+
+
+def _trusting_all(pki: GeneratedPki) -> KeyStoreBuilder:
+    """A builder trusting the G1-like and G2-like CAs, outside any NHS environment."""
+    return KeyStoreBuilder().add_trusted_certificates(
+        [
+            pki.g1.root.certificate,
+            pki.g1.intermediate.certificate,
+            pki.g2.root.certificate,
+            pki.g2.intermediate.certificate,
+        ]
+    )
+
+
+def _nhs_like(pki: GeneratedPki) -> KeyStoreBuilder:
+    """A builder for 'prod' where a test catalogue recognises the generated CAs as NHS ones."""
+    return KeyStoreBuilder().with_catalogue(catalogue_for(pki)).add_nhs("prod")
+
+
+def _files(hierarchy: Hierarchy, tmp_path: Path, *, encrypted: bool = False) -> tuple[Path, Path]:
+    """The client certificate (leaf only) and its key as PEM files."""
+    cert = tmp_path / "client.pem"
+    cert.write_bytes(hierarchy.client.cert_pem())
+    key = tmp_path / "client-key.pem"
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(KEY_PASSWORD.encode())
+        if encrypted
+        else serialization.NoEncryption()
+    )
+    key.write_bytes(
+        hierarchy.client.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, encryption
+        )
+    )
+    return cert, key
+
+
+def test_g2_identity_builds_with_its_full_chain(pki: GeneratedPki, tmp_path: Path) -> None:
+    """A G2 client with a PKCS#1 key file gets its chain leaf -> intermediate -> root from the trust."""
+    cert, key = _files(pki.g2, tmp_path)
+    keystore = _trusting_all(pki).with_identity(cert, key).build()
+    assert keystore.chain == (
+        pki.g2.client.certificate,
+        pki.g2.intermediate.certificate,
+        pki.g2.root.certificate,
+    )
+    assert keystore.alias == "client-test-g2-test"
+    assert len(keystore.truststore) == 4
+    assert keystore.report.ok
+
+
+def test_encrypted_key_file_needs_its_password(pki: GeneratedPki, tmp_path: Path) -> None:
+    """An encrypted key file loads with its password; without it or with a wrong one, typed errors."""
+    cert, key = _files(pki.g2, tmp_path, encrypted=True)
+    assert _trusting_all(pki).with_identity(cert, key, key_password=KEY_PASSWORD).build()
+    with pytest.raises(MissingPasswordError, match="encrypted"):
+        _trusting_all(pki).with_identity(cert, key)
+    with pytest.raises(WrongPasswordError) as caught:
+        _trusting_all(pki).with_identity(cert, key, key_password="not-it")
+    assert KEY_PASSWORD not in str(caught.value)
+    assert "not-it" not in str(caught.value)
+
+
+def test_leaf_is_found_in_a_combined_chain_file(pki: GeneratedPki, tmp_path: Path) -> None:
+    """A file holding intermediate then leaf: the leaf is the certificate the key belongs to."""
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes(pki.g2.intermediate.cert_pem() + pki.g2.client.cert_pem())
+    _, key = _files(pki.g2, tmp_path)
+    keystore = KeyStoreBuilder().add_trusted_certificates([pki.g2.root.certificate])
+    built = keystore.with_identity(combined, key).build()
+    assert built.identity.certificate == pki.g2.client.certificate
+    assert len(built.chain) == 3
+
+
+def test_key_of_another_certificate_is_refused(pki: GeneratedPki, tmp_path: Path) -> None:
+    """The G1 client's key with the G2 certificate: KeyMismatchError naming the certificate file."""
+    cert, _ = _files(pki.g2, tmp_path)
+    _, other_key = _files(pki.g1, tmp_path / "..")
+    with pytest.raises(KeyMismatchError) as caught:
+        _trusting_all(pki).with_identity(cert, other_key).build()
+    assert str(cert) in str(caught.value)
+    assert caught.value.rule == "key-match"
+
+
+def test_weak_rsa_key_is_refused(pki: GeneratedPki) -> None:
+    """An RSA-1024 client certificate is refused before anything is written."""
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    issued = make_certificate(
+        pki.g2.client.certificate.subject, weak, issuer=pki.g2.intermediate, ca=False
+    )
+    with pytest.raises(WeakKeyError, match="1024 bits"):
+        _trusting_all(pki).with_identity(issued.certificate, issued.key).build()
+
+
+def test_expired_certificate_is_refused_and_a_validation_time_can_be_given(
+    pki: GeneratedPki,
+) -> None:
+    """A certificate that expired yesterday fails validity; judged at a time inside it, it builds."""
+    now = dt.datetime.now(dt.UTC)
+    issued = make_certificate(
+        pki.g2.client.certificate.subject,
+        pki.g2.client.key,
+        issuer=pki.g2.intermediate,
+        ca=False,
+        not_before=now - dt.timedelta(days=20),
+        not_after=now - dt.timedelta(days=1),
+    )
+    builder = _trusting_all(pki).with_identity(issued.certificate, issued.key)
+    with pytest.raises(CertificateNotValidError, match="expired on"):
+        builder.build()
+    assert builder.at(now - dt.timedelta(days=2)).build().report.ok
+
+
+def test_certificate_without_client_auth_is_refused(pki: GeneratedPki) -> None:
+    """A serverAuth-only certificate cannot be a client certificate: CertificateUsageError."""
+    issued = make_certificate(
+        pki.g2.client.certificate.subject,
+        pki.g2.client.key,
+        issuer=pki.g2.intermediate,
+        ca=False,
+        eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
+    )
+    with pytest.raises(CertificateUsageError, match="clientAuth"):
+        _trusting_all(pki).with_identity(issued.certificate, issued.key).build()
+
+
+def test_missing_issuer_is_named(pki: GeneratedPki) -> None:
+    """With only the G1 CAs trusted, a G2 client's error names the issuer its certificate asks for."""
+    builder = (
+        KeyStoreBuilder()
+        .add_trusted_certificates([pki.g1.root.certificate, pki.g1.intermediate.certificate])
+        .with_identity(pki.g2.client.certificate, pki.g2.client.key)
+    )
+    with pytest.raises(ChainError) as caught:
+        builder.build()
+    assert "CN=Test G2 Authentication G2" in str(caught.value)
+
+
+def test_bad_signature_in_the_chain_is_refused(pki: GeneratedPki) -> None:
+    """A certificate naming the G2 intermediate as issuer but signed by another key fails the chain."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(pki.g2.client.certificate.subject)
+        .issuer_name(pki.g2.intermediate.certificate.subject)
+        .public_key(pki.g2.client.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(pki.g2.client.certificate.not_valid_before_utc)
+        .not_valid_after(pki.g2.client.certificate.not_valid_after_utc)
+    )
+    for extension in pki.g2.client.certificate.extensions:
+        if not isinstance(extension.value, x509.AuthorityKeyIdentifier):
+            builder = builder.add_extension(extension.value, critical=extension.critical)
+    forgery = builder.sign(pki.foreign.intermediate.key, hashes.SHA256())
+    with pytest.raises(ChainError, match="does not verify"):
+        _trusting_all(pki).with_identity(forgery, pki.g2.client.key).build()
+
+
+def test_g1_identity_needs_to_be_allowed(pki: GeneratedPki) -> None:
+    """Where the catalogue knows the issuer as G1, packaging needs allow_g1, and then it warns."""
+    builder = _nhs_like(pki).with_identity(pki.g1.client.certificate, pki.g1.client.key)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(GenerationError, match="G1 certificate"):
+            builder.build()
+    with pytest.warns(G1IdentityWarning, match="G1 client certificate"):
+        keystore = builder.allow_g1().build()
+    assert keystore.report.generation is not None
+    assert keystore.report.generation.value == "g1"
+
+
+def test_certificate_from_another_environment_is_refused(pki: GeneratedPki) -> None:
+    """A client issued under the (test) INT hierarchy is refused in a prod key store."""
+    builder = _nhs_like(pki).with_identity(pki.foreign.client.certificate, pki.foreign.client.key)
+    with pytest.raises(IdentityEnvironmentError, match="not for the prod environment"):
+        builder.build()
+
+
+def test_identity_repr_and_errors_never_show_the_key(pki: GeneratedPki, tmp_path: Path) -> None:
+    """repr() of the identity and key store, and a refusal's message, carry no key material."""
+    cert, key = _files(pki.g2, tmp_path)
+    keystore = _trusting_all(pki).with_identity(cert, key).build()
+    key_text = key.read_text()
+    body = "".join(key_text.splitlines()[1:-1])
+    for text in (repr(keystore.identity), repr(keystore), str(keystore.report)):
+        assert "PRIVATE" not in text
+        assert body[:40] not in text
+    assert "RSA-2048" in repr(keystore.identity)
+
+
+def test_key_store_needs_a_password(pki: GeneratedPki) -> None:
+    """A key store is never serialised without a password (Java would read it as empty)."""
+    keystore = (
+        _trusting_all(pki).with_identity(pki.g2.client.certificate, pki.g2.client.key).build()
+    )
+    with pytest.raises(MissingPasswordError, match="empty store"):
+        keystore.to_jks("")
+
+
+def test_jks_key_store_lists_key_entry_and_trusted_cas_in_keytool(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """Keytool shows the JKS: one PrivateKeyEntry (chain of 3) and the four CAs as trustedCertEntry."""
+    keystore = (
+        _trusting_all(pki).with_identity(pki.g2.client.certificate, pki.g2.client.key).build()
+    )
+    path = tmp_path / "keystore.jks"
+    path.write_bytes(keystore.to_jks(PASSWORD))
+    listing = subprocess.run(
+        ["keytool", "-list", "-v", "-keystore", str(path), "-storepass", PASSWORD],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert listing.count("Entry type: PrivateKeyEntry") == 1
+    assert "Certificate chain length: 3" in listing
+    assert listing.count("Entry type: trustedCertEntry") == 4
+
+
+def test_identity_is_taken_from_an_old_key_store(pki: GeneratedPki, tmp_path: Path) -> None:
+    """Rebuilding: the key entry of a JKS we wrote comes back as the identity, its CAs as trust."""
+    old = _trusting_all(pki).with_identity(pki.g2.client.certificate, pki.g2.client.key).build()
+    path = tmp_path / "old.jks"
+    path.write_bytes(old.to_jks(PASSWORD))
+    rebuilt = KeyStoreBuilder().with_identity_from_store(path, password=PASSWORD).build()
+    assert rebuilt.identity.certificate == pki.g2.client.certificate
+    assert rebuilt.alias == old.alias
+    assert {e.sha256 for e in rebuilt.truststore} == {e.sha256 for e in old.truststore}
