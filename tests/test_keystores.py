@@ -121,7 +121,7 @@ def test_key_of_another_certificate_is_refused(pki: GeneratedPki, tmp_path: Path
 
 def test_weak_rsa_key_is_refused(pki: GeneratedPki) -> None:
     """An RSA-1024 client certificate is refused before anything is written."""
-    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the point
     issued = make_certificate(
         pki.g2.client.certificate.subject, weak, issuer=pki.g2.intermediate, ca=False
     )
