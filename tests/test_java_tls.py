@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.java_client import EXIT_ACCEPTED, EXIT_REFUSED, outcome, run_java_client
@@ -15,6 +14,8 @@ from truststore_builder import KeyStore, KeyStoreBuilder, TrustStoreBuilder
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from cryptography import x509
 
     from tests.pki import GeneratedPki, Hierarchy
 
