@@ -434,7 +434,7 @@ class KeyStore:
         self,
         directory: str | Path,
         *,
-        password: str | bytes,
+        password: str | bytes | None = None,
         formats: tuple[str, ...] = ("p12", "jks", "pem"),
         key_password: str | bytes | None = None,
         profile: str = "modern",
@@ -446,6 +446,7 @@ class KeyStore:
         ``p12`` writes ``keystore.p12``, ``jks`` writes ``keystore.jks`` (both with the trusted
         CAs), ``pem`` writes ``client-chain.pem`` (leaf first), ``client-key.pem`` and
         ``truststore.pem`` (the CA bundle). Files holding the private key are created 0600.
+        ``password`` is required for ``p12`` and ``jks``.
 
         Returns:
             The paths written.

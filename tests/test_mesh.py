@@ -1,8 +1,9 @@
-"""The MESH harness itself, proven with generated certificates against NHS England's sandbox."""
+"""NHS England's mesh-client talks to mesh-sandbox over mutual TLS using only files the library wrote."""
 
 from __future__ import annotations
 
 import ssl
+import stat
 from typing import TYPE_CHECKING
 
 import pytest
@@ -10,12 +11,15 @@ import requests
 from cryptography.hazmat.primitives import serialization
 
 from tests.mesh import MAILBOX_1, MAILBOX_2, inbox, mesh_round_trip, mesh_sandbox
+from truststore_builder import KeyStoreBuilder, TrustStoreBuilder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.pki import GeneratedPki, Issued
+    from cryptography import x509
+
+    from tests.pki import GeneratedPki, Hierarchy, Issued
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
@@ -36,12 +40,37 @@ def mesh_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mesh")
 
 
+def _g1_g2_cas(pki: GeneratedPki) -> list[x509.Certificate]:
+    return [
+        pki.g1.root.certificate,
+        pki.g1.intermediate.certificate,
+        pki.g2.root.certificate,
+        pki.g2.intermediate.certificate,
+    ]
+
+
 @pytest.fixture(scope="module")
 def trusted_cas(pki: GeneratedPki, mesh_dir: Path) -> Path:
-    """The G1-like and G2-like roots and intermediates, one PEM file (both sides trust it)."""
-    path = mesh_dir / "trusted-cas.pem"
-    path.write_bytes(_pem(pki.g1.root, pki.g1.intermediate, pki.g2.root, pki.g2.intermediate))
+    """The server's client CA file: the library's PEM bundle of the G1-like and G2-like CAs."""
+    path = mesh_dir / "server-truststore.pem"
+    TrustStoreBuilder().add_certificates(_g1_g2_cas(pki)).build().write(path)
     return path
+
+
+def _client_files(pki: GeneratedPki, client: Hierarchy, directory: Path) -> tuple[Path, Path, Path]:
+    """The library's PEM outputs for a client: chain (leaf first), key (0600) and CA bundle."""
+    directory.mkdir()
+    own = [client.root.certificate, client.intermediate.certificate]
+    keystore = (
+        KeyStoreBuilder()
+        .add_trusted_certificates([*_g1_g2_cas(pki), *own])
+        .with_identity(client.client.certificate, client.client.key)
+        .build()
+    )
+    keystore.write(directory, formats=("pem",))
+    key = directory / "client-key.pem"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    return directory / "client-chain.pem", key, directory / "truststore.pem"
 
 
 @pytest.fixture(scope="module")
@@ -61,31 +90,27 @@ def mesh_url(pki: GeneratedPki, mesh_dir: Path, trusted_cas: Path) -> Iterator[s
         yield url
 
 
-def test_g1_client_completes_round_trip(
-    pki: GeneratedPki, mesh_url: str, mesh_dir: Path, trusted_cas: Path
-) -> None:
+def test_g1_client_completes_round_trip(pki: GeneratedPki, mesh_url: str, mesh_dir: Path) -> None:
     """A G1-like client sends to another mailbox, which receives, reads and acknowledges."""
-    chain, key = pki.g1.write_client(mesh_dir, "g1-client")
+    chain, key, bundle = _client_files(pki, pki.g1, mesh_dir / "g1-client")
     mesh_round_trip(
         mesh_url,
         client_cert=chain,
         client_key=key,
-        server_ca=trusted_cas,
+        server_ca=bundle,
         sender=MAILBOX_1,
         recipient=MAILBOX_2,
     )
 
 
-def test_g2_client_completes_round_trip(
-    pki: GeneratedPki, mesh_url: str, mesh_dir: Path, trusted_cas: Path
-) -> None:
+def test_g2_client_completes_round_trip(pki: GeneratedPki, mesh_url: str, mesh_dir: Path) -> None:
     """A G2-like client sends to its own mailbox, receives, reads and acknowledges."""
-    chain, key = pki.g2.write_client(mesh_dir, "g2-client")
+    chain, key, bundle = _client_files(pki, pki.g2, mesh_dir / "g2-client")
     mesh_round_trip(
         mesh_url,
         client_cert=chain,
         client_key=key,
-        server_ca=trusted_cas,
+        server_ca=bundle,
         sender=MAILBOX_1,
         recipient=MAILBOX_1,
     )
@@ -95,13 +120,13 @@ def test_foreign_client_is_refused(
     pki: GeneratedPki, mesh_url: str, mesh_dir: Path, trusted_cas: Path
 ) -> None:
     """A client whose CA the server does not trust is cut off in TLS and delivers nothing."""
-    chain, key = pki.foreign.write_client(mesh_dir, "foreign-client")
+    chain, key, bundle = _client_files(pki, pki.foreign, mesh_dir / "foreign-client")
     with pytest.raises(requests.exceptions.ConnectionError) as refused:
         mesh_round_trip(
             mesh_url,
             client_cert=chain,
             client_key=key,
-            server_ca=trusted_cas,
+            server_ca=bundle,
             sender=MAILBOX_1,
             recipient=MAILBOX_2,
         )
