@@ -16,8 +16,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
 TLS_CLIENT = Path(__file__).resolve().parent / "java" / "TlsClient.java"
 #: Generous: a source launch compiles in memory first (1 to 5 s on a busy two-core machine).
 TIMEOUT_SECONDS = 60.0
@@ -40,9 +38,6 @@ _TRUSTSTORE_PASSWORD_VAR = "TSB_JAVA_TRUSTSTORE_PASSWORD"
 def java_available() -> bool:
     """True when a ``java`` launcher is on PATH."""
     return shutil.which("java") is not None
-
-
-requires_java = pytest.mark.skipif(not java_available(), reason="java (JDK 17+) is not on PATH")
 
 
 @functools.cache

@@ -199,7 +199,6 @@ def test_add_certificates_refuses_other_objects() -> None:
 
 def test_certifi_roots_join_after_the_nhs_certificates() -> None:
     """Opting in to certifi adds Mozilla's roots after the NHS CAs, every alias unique."""
-    pytest.importorskip("certifi")
     store = TrustStoreBuilder().add_nhs("int").add_certifi().drop_expired().build()
     assert len(store) > 100
     assert [e.alias for e in store][:4] == [

@@ -21,7 +21,6 @@ from tests.java_client import (
     java_list_lines,
     java_lists,
     outcome,
-    requires_java,
     run_java_client,
 )
 from tests.tls import mutual_tls_server
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
     from tests.pki import GeneratedPki
 
-pytestmark = requires_java
 
 # Throwaway passwords of stores generated for this module.
 STORE_PASSWORD = "store-secret-1"

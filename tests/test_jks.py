@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -28,8 +27,6 @@ PASSWORD = "nhs-trust-store"
 # Latin-1, a BMP symbol and a supplementary character (a surrogate pair in Java's char[]).
 NON_ASCII_PASSWORD = "pässwörd-€-\U0001d11e"
 WRONG_PASSWORD = "not-the-store-password"
-
-needs_keytool = pytest.mark.skipif(shutil.which("keytool") is None, reason="needs JDK keytool")
 
 
 def _nhs_certificates() -> list[tuple[str, x509.Certificate]]:
@@ -98,7 +95,6 @@ def test_importing_the_module_does_not_import_pyjks() -> None:
     assert done.stdout.strip() == "False"
 
 
-@needs_keytool
 @pytest.mark.parametrize(("store_type", "keytool_type"), [("jks", "JKS"), ("jceks", "JCEKS")])
 def test_keytool_lists_every_entry_as_trusted(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], store_type: str, keytool_type: str
@@ -110,7 +106,6 @@ def test_keytool_lists_every_entry_as_trusted(
     assert keytool_listing(path, PASSWORD, keytool_type) == expected
 
 
-@needs_keytool
 def test_keytool_accepts_a_non_ascii_password(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -128,7 +123,6 @@ def test_keytool_accepts_a_non_ascii_password(
     assert "password was incorrect" in near_miss.stdout + near_miss.stderr
 
 
-@needs_keytool
 @pytest.mark.parametrize("password", [PASSWORD, NON_ASCII_PASSWORD])
 def test_keytool_made_jks_loads(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], password: str
@@ -151,7 +145,6 @@ def test_keytool_made_jks_loads(
     assert set(parsed) == {(alias, der(cert)) for alias, cert in nhs[:2]}
 
 
-@needs_keytool
 @pytest.mark.parametrize("keytool_type", ["JKS", "JCEKS"])
 def test_keytool_private_key_entry_gives_untrusted_chain(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], keytool_type: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -35,9 +34,6 @@ KEY_PASSWORD = "mesh-key-pw"
 WRONG_PASSWORD = "not-the-key-password"
 NON_ASCII_PASSWORD = "pässwörd-€-\U0001d11e"
 ALIAS = "mesh-client"
-
-needs_keytool = pytest.mark.skipif(shutil.which("keytool") is None, reason="needs JDK keytool")
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
 
 def keytool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -125,7 +121,6 @@ def ec_hierarchy(pki: GeneratedPki) -> Hierarchy:
     return Hierarchy(pki.g2.root, pki.g2.intermediate, client)
 
 
-@needs_keytool
 @pytest.mark.parametrize("store_type", ["JKS", "JCEKS"])
 def test_keytool_lists_the_key_entry_and_the_trusted_cas(
     tmp_path: Path, pki: GeneratedPki, store_type: str
@@ -152,8 +147,6 @@ def test_keytool_lists_the_key_entry_and_the_trusted_cas(
         assert sha256.replace(":", "").lower() == sha256_fingerprint(certificate)
 
 
-@needs_keytool
-@needs_openssl
 @pytest.mark.parametrize("store_type", ["JKS", "JCEKS"])
 def test_keytool_importkeystore_recovers_the_key(
     tmp_path: Path, pki: GeneratedPki, store_type: str
@@ -177,7 +170,6 @@ def test_keytool_importkeystore_recovers_the_key(
     )
 
 
-@needs_keytool
 @pytest.mark.parametrize(
     ("store_type", "key_password"),
     [("JKS", KEY_PASSWORD), ("JKS", NON_ASCII_PASSWORD), ("JCEKS", KEY_PASSWORD)],
@@ -195,7 +187,6 @@ def test_a_separate_key_password_is_the_one_keytool_needs(
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
 
 
-@needs_keytool
 def test_an_ec_key_entry_works_with_keytool(tmp_path: Path, pki: GeneratedPki) -> None:
     """An EC P-256 client key is listed as a key entry and recovered by keytool -importkeystore."""
     hierarchy = ec_hierarchy(pki)
@@ -274,7 +265,6 @@ def test_wrong_store_password_is_refused_before_any_key(tmp_path: Path, pki: Gen
         parse_jks_key_entry_aliases(data, WRONG_PASSWORD.encode())
 
 
-@needs_keytool
 @pytest.mark.parametrize("store_type", ["JKS", "JCEKS"])
 def test_a_keytool_made_key_store_loads(tmp_path: Path, store_type: str) -> None:
     """Keytool -genkeypair's entry (own key password) decrypts through pyjks and our own reader."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,9 +27,6 @@ from truststore_builder._model import sha256_fingerprint
 
 BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
 PASSWORD = b"Tr0ub4dor&3-secret"
-
-needs_keytool = pytest.mark.skipif(shutil.which("keytool") is None, reason="keytool not on PATH")
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not on PATH")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +69,6 @@ def keytool_trusted_aliases(listing: str) -> list[str]:
     ]
 
 
-@needs_keytool
 def test_keytool_lists_every_alias_as_trusted_with_password(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -86,7 +81,6 @@ def test_keytool_lists_every_alias_as_trusted_with_password(
     assert f"Your keystore contains {len(nhs_entries)} entries" in result.stdout
 
 
-@needs_keytool
 def test_keytool_lists_passwordless_store_without_password(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -98,7 +92,6 @@ def test_keytool_lists_passwordless_store_without_password(
     assert "WARNING" not in result.stdout
 
 
-@needs_keytool
 def test_keytool_accepts_changeit_on_passwordless_store(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -109,7 +102,6 @@ def test_keytool_accepts_changeit_on_passwordless_store(
     assert len(keytool_trusted_aliases(result.stdout)) == len(nhs_entries)
 
 
-@needs_keytool
 def test_keytool_refuses_wrong_password(stores: dict[str, Path]) -> None:
     """Keytool refuses the passworded store under another password: our MAC really is checked."""
     result = run("keytool", "-list", "-keystore", stores["password"], "-storepass", "changeit")
@@ -117,7 +109,6 @@ def test_keytool_refuses_wrong_password(stores: dict[str, Path]) -> None:
     assert "Integrity check failed" in result.stdout + result.stderr
 
 
-@needs_openssl
 def test_openssl_verifies_mac_and_finds_every_certificate(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -134,7 +125,6 @@ def test_openssl_verifies_mac_and_finds_every_certificate(
         assert f"friendlyName: {alias}" in result.stdout
 
 
-@needs_openssl
 def test_openssl_refuses_wrong_password(stores: dict[str, Path]) -> None:
     """Openssl's MAC check fails under a wrong password."""
     result = run(
@@ -144,7 +134,6 @@ def test_openssl_refuses_wrong_password(stores: dict[str, Path]) -> None:
     assert "Mac verify error" in result.stderr
 
 
-@needs_openssl
 def test_openssl_reads_passwordless_store(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -197,7 +186,6 @@ def test_passwordless_store_reads_with_any_password(
     assert [e.alias for e in entries] == [a for a, _ in nhs_entries]
 
 
-@needs_keytool
 @pytest.mark.parametrize(
     "protection",
     [None, "PBEWithSHA1AndRC2_40", "PBEWithSHA1AndDESede"],
@@ -220,7 +208,6 @@ def test_keytool_made_store_loads_trusted(
     assert (entry.alias, entry.certificate, entry.trusted) == (alias, certificate, True)
 
 
-@needs_keytool
 def test_keytool_key_entry_chain_is_untrusted(
     tmp_path: Path, nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -240,7 +227,6 @@ def test_keytool_key_entry_chain_is_untrusted(
     assert {(e.alias, e.trusted) for e in entries} == {("client", False), (alias, True)}
 
 
-@needs_openssl
 def test_openssl_nokeys_export_loads_untrusted(
     tmp_path: Path, nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -258,7 +244,6 @@ def test_openssl_nokeys_export_loads_untrusted(
     assert not any(e.trusted for e in entries)
 
 
-@needs_openssl
 def test_legacy_openssl_key_store_loads(
     tmp_path: Path, nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -33,9 +32,6 @@ if TYPE_CHECKING:
 PASSWORD = b"Tr0ub4dor&3-secret"
 ALIAS = "mesh-client"
 PROFILES = ["modern", "legacy"]
-
-needs_keytool = pytest.mark.skipif(shutil.which("keytool") is None, reason="keytool not on PATH")
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not on PATH")
 
 
 def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
@@ -114,7 +110,6 @@ def keytool_entries(listing: str) -> dict[str, tuple[str, int | None]]:
 # --- keytool ---------------------------------------------------------------------------------
 
 
-@needs_keytool
 @pytest.mark.parametrize("profile", PROFILES)
 def test_keytool_lists_key_entry_and_trusted_entries(
     key_stores: dict[str, Path], pki: GeneratedPki, profile: str
@@ -133,7 +128,6 @@ def test_keytool_lists_key_entry_and_trusted_entries(
     assert f"Your keystore contains {1 + len(trusted_of(pki))} entries" in result.stdout
 
 
-@needs_keytool
 @pytest.mark.parametrize("profile", PROFILES)
 def test_keytool_importkeystore_to_jks_recovers_key_entry(
     key_stores: dict[str, Path], pki: GeneratedPki, tmp_path: Path, profile: str
@@ -157,7 +151,6 @@ def test_keytool_importkeystore_to_jks_recovers_key_entry(
     assert sum(kind == "trustedCertEntry" for kind, _ in entries.values()) == len(trusted_of(pki))
 
 
-@needs_keytool
 def test_keytool_lists_ec_identity(pki: GeneratedPki, tmp_path: Path) -> None:
     """An EC P-256 client key store is listed by keytool as a PrivateKeyEntry with its chain."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -188,7 +181,6 @@ def test_keytool_lists_ec_identity(pki: GeneratedPki, tmp_path: Path) -> None:
     assert (alias, public_der(loaded_key), loaded_chain) == ("ec-client", public_der(key), chain)
 
 
-@needs_keytool
 def test_keytool_lists_key_store_without_trusted_entries(pki: GeneratedPki, tmp_path: Path) -> None:
     """With no trusted entries the store holds exactly the key entry, chain of 3."""
     path = tmp_path / "alone.p12"
@@ -202,7 +194,6 @@ def test_keytool_lists_key_store_without_trusted_entries(pki: GeneratedPki, tmp_
     assert keytool_entries(result.stdout) == {ALIAS: ("PrivateKeyEntry", 3)}
 
 
-@needs_keytool
 def test_keytool_made_store_with_two_keys_gives_both(tmp_path: Path) -> None:
     """A keytool store holding two key entries gives both identities, not only cryptography's one."""
     path = tmp_path / "two.p12"
@@ -225,7 +216,6 @@ def test_keytool_made_store_with_two_keys_gives_both(tmp_path: Path) -> None:
 # --- openssl ---------------------------------------------------------------------------------
 
 
-@needs_openssl
 @pytest.mark.parametrize("profile", PROFILES)
 def test_openssl_extracts_the_clients_key(
     key_stores: dict[str, Path], pki: GeneratedPki, profile: str
@@ -242,7 +232,6 @@ def test_openssl_extracts_the_clients_key(
     assert result.stdout.count(f"friendlyName: {ALIAS}") == 2  # the key bag and the leaf's bag
 
 
-@needs_openssl
 def test_openssl_info_modern_algorithms(key_stores: dict[str, Path]) -> None:
     """The modern store: AES-256-CBC with PBKDF2-HMAC-SHA256 for key and certs, SHA-256 MAC."""
     result = run(
@@ -257,7 +246,6 @@ def test_openssl_info_modern_algorithms(key_stores: dict[str, Path]) -> None:
     assert f"Shrouded Keybag: {aes}" in result.stderr
 
 
-@needs_openssl
 def test_openssl_info_legacy_algorithms_without_legacy_provider(
     key_stores: dict[str, Path],
 ) -> None:
@@ -273,7 +261,6 @@ def test_openssl_info_legacy_algorithms_without_legacy_provider(
     assert "RC2" not in result.stderr
 
 
-@needs_openssl
 @pytest.mark.parametrize("mac_hash", ["sha384", "sha512"])
 def test_custom_profile_mac_hash(pki: GeneratedPki, tmp_path: Path, mac_hash: str) -> None:
     """A caller's own profile with a SHA-384 or SHA-512 MAC is written and verified by openssl."""
@@ -303,7 +290,6 @@ def test_custom_profile_mac_hash(pki: GeneratedPki, tmp_path: Path, mac_hash: st
     assert len(load_pkcs12_identities(path.read_bytes(), PASSWORD, "custom.p12")) == 1
 
 
-@needs_openssl
 def test_openssl_made_store_chain_is_ordered(pki: GeneratedPki, tmp_path: Path) -> None:
     """An openssl key store whose CA certs come root first still loads leaf, issuer, root."""
     key_pem, cert_pem, cas_pem = tmp_path / "k.pem", tmp_path / "c.pem", tmp_path / "cas.pem"
