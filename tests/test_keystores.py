@@ -262,3 +262,32 @@ def test_identity_is_taken_from_an_old_key_store(pki: GeneratedPki, tmp_path: Pa
     assert rebuilt.identity.certificate == pki.g2.client.certificate
     assert rebuilt.alias == old.alias
     assert {e.sha256 for e in rebuilt.truststore} == {e.sha256 for e in old.truststore}
+
+
+def test_old_g1_key_store_rebuilt_with_the_new_g2_identity(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """An old JKS (G1 key entry, G1 CAs) keeps its trusted CAs; the new store has the G2 key entry."""
+    g1_only = KeyStoreBuilder().add_trusted_certificates(
+        [pki.g1.root.certificate, pki.g1.intermediate.certificate]
+    )
+    old_path = tmp_path / "old.jks"
+    old_path.write_bytes(
+        g1_only.with_identity(pki.g1.client.certificate, pki.g1.client.key).build().to_jks(PASSWORD)
+    )
+    rebuilt = (
+        KeyStoreBuilder()
+        .add_trusted_file(old_path, password=PASSWORD)
+        .add_trusted_certificates([pki.g2.root.certificate, pki.g2.intermediate.certificate])
+        .with_identity(pki.g2.client.certificate, pki.g2.client.key)
+        .build()
+    )
+    assert rebuilt.identity.certificate == pki.g2.client.certificate
+    trusted = {e.certificate for e in rebuilt.truststore}
+    assert trusted == {
+        pki.g1.root.certificate,
+        pki.g1.intermediate.certificate,
+        pki.g2.root.certificate,
+        pki.g2.intermediate.certificate,
+    }
+    assert pki.g1.client.certificate not in trusted
