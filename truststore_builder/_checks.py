@@ -368,6 +368,23 @@ def _path_by_name(
 _MAX_DEPTH = 8
 
 
+def _environment_failure(
+    certificate: x509.Certificate,
+    ca: NhsCa | None,
+    environments: Collection[Environment],
+    source: str,
+) -> IdentityError | None:
+    """The environment rule: an NHS CA in the chain that serves none of the environments."""
+    if ca is None or not environments or set(ca.environments) & set(environments):
+        return None
+    msg = (
+        f"{source}: {_subject(certificate)} is issued under {ca.name} "
+        f"({', '.join(ca.environments)}), not for the {', '.join(environments)} "
+        "environment being built"
+    )
+    return IdentityEnvironmentError(msg, source=source)
+
+
 def evaluate_identity(
     certificate: x509.Certificate,
     *,
@@ -414,17 +431,9 @@ def evaluate_identity(
         ),
         None,
     )
-    if (
-        elsewhere is not None
-        and environments
-        and not set(elsewhere.environments) & set(environments)
-    ):
-        msg = (
-            f"{source}: {_subject(certificate)} is issued under {elsewhere.name} "
-            f"({', '.join(elsewhere.environments)}), not for the {', '.join(environments)} "
-            "environment being built"
-        )
-        failures.append(IdentityEnvironmentError(msg, source=source))
+    wrong_place = _environment_failure(certificate, elsewhere, environments, source)
+    if wrong_place is not None:
+        failures.append(wrong_place)
     elif missing is not None:
         msg = (
             f"{source}: no issuer found for {_subject(path[-1])}: it asks for "
@@ -441,17 +450,9 @@ def evaluate_identity(
             failures.append(ChainError(msg, source=source))
         else:
             chain = tuple(verified.chain)
-    if (
-        issuer_nhs is not None
-        and environments
-        and not set(issuer_nhs.environments) & set(environments)
-    ):
-        msg = (
-            f"{source}: {_subject(certificate)} is issued by {issuer_nhs.name} "
-            f"({', '.join(issuer_nhs.environments)}), not for the {', '.join(environments)} "
-            "environment being built"
-        )
-        failures.append(IdentityEnvironmentError(msg, source=source))
+    wrong_issuer = _environment_failure(certificate, issuer_nhs, environments, source)
+    if wrong_issuer is not None:
+        failures.append(wrong_issuer)
     if issuer_nhs is not None and issuer_nhs.generation is Generation.G1 and not allow_g1:
         msg = (
             f"{source}: {_subject(certificate)} is a G1 certificate (issued by "

@@ -172,8 +172,6 @@ def serialize_jks_truststore(
         ValueError: An unknown store type, an alias that is not lower-case, unique and
             representable, or a password that is not UTF-8.
     """
-    import jks  # noqa: PLC0415  (pyjks is imported only when a JKS file is written)
-
     if store_type not in {"jks", "jceks"}:
         msg = f"unknown Java key store type {store_type!r}; expected 'jks' or 'jceks'"
         raise ValueError(msg)
@@ -182,17 +180,33 @@ def serialize_jks_truststore(
     except UnicodeDecodeError:
         msg = "the store password is not valid UTF-8, so Java could not be given the same one"
         raise ValueError(msg) from None
-    seen: set[str] = set()
-    jks_entries = []
+    return _save(_trusted_entries(entries, set()), secret, store_type)
+
+
+def _trusted_entries(entries: Sequence[tuple[str, x509.Certificate]], seen: set[str]) -> list[Any]:
+    """Trusted certificate entries for pyjks, aliases checked, dated by each certificate."""
+    import jks  # noqa: PLC0415
+
+    made = []
     for alias, certificate in entries:
         _check_alias(alias, seen)
         entry = jks.TrustedCertEntry.new(alias, certificate.public_bytes(Encoding.DER))
         entry.timestamp = _timestamp_ms(certificate)
-        jks_entries.append(entry)
-    # pyjks can only save JKS ("Saving of JCEKS keystores is not implemented"). With trusted
-    # certificate entries alone the two formats differ only in the magic number, and the
-    # digest covers that, so a JCEKS store is the JKS body re-headed and re-digested.
-    data: bytes = jks.KeyStore.new("jks", jks_entries).saves(secret)
+        made.append(entry)
+    return made
+
+
+def _save(entries: list[Any], secret: str, store_type: str) -> bytes:
+    """Save entries as JKS, or as JCEKS by re-heading the JKS body.
+
+    pyjks can only save JKS ("Saving of JCEKS keystores is not implemented"). The two formats
+    share one layout (key entries arrive already protected the JCEKS way), differing in the
+    magic number, which the digest covers: a JCEKS store is the JKS body re-headed and
+    re-digested.
+    """
+    import jks  # noqa: PLC0415
+
+    data: bytes = jks.KeyStore.new("jks", entries).saves(secret)
     if store_type == "jceks":
         body = _JCEKS_MAGIC + data[len(_JKS_MAGIC) : -_DIGEST_SIZE]
         data = body + _integrity_digest(secret, body)
@@ -340,19 +354,8 @@ def serialize_jks_keystore(
             store_type="jceks",
         )
     key_entry.timestamp = _timestamp_ms(chain[0])
-    jks_entries = [key_entry]
-    for trusted_alias, certificate in trusted:
-        _check_alias(trusted_alias, seen)
-        entry = jks.TrustedCertEntry.new(trusted_alias, certificate.public_bytes(Encoding.DER))
-        entry.timestamp = _timestamp_ms(certificate)
-        jks_entries.append(entry)
-    # The key entry is encrypted already, so saves() uses the store password only for the
-    # digest. JCEKS shares JKS's layout: re-head and re-digest, as for trust stores.
-    data: bytes = jks.KeyStore.new("jks", jks_entries).saves(secret)
-    if store_type == "jceks":
-        body = _JCEKS_MAGIC + data[len(_JKS_MAGIC) : -_DIGEST_SIZE]
-        data = body + _integrity_digest(secret, body)
-    return data
+    # The key entry is encrypted already, so saving uses the store password only for the digest.
+    return _save([key_entry, *_trusted_entries(trusted, seen)], secret, store_type)
 
 
 def _load_password(password: bytes, source: str) -> str:
