@@ -432,8 +432,9 @@ def test_inspect_shows_one_line_per_entry(
     status, stdout, _ = run(["inspect", str(tmp_path / "truststore.jks"), *password_env], capsys)
     assert status == 0
     lines = stdout.splitlines()
-    assert len(lines) == 1 + len(expected_aliases("prod"))
-    by_alias = {line.split()[0]: line for line in lines[1:]}
+    assert len(lines) == 2 + len(expected_aliases("prod"))  # header, entries, expiry horizon
+    assert lines[-1].startswith("expires first: ")
+    by_alias = {line.split()[0]: line for line in lines[1:-1]}
     assert sorted(by_alias) == sorted(expected_aliases("prod"))
     assert "NHS Root Authority (g1)" in by_alias["nhs-root-authority"]
     assert "expired" in by_alias["nhs-root-authority"]

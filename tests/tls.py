@@ -9,7 +9,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 _TIMEOUT = 10.0
@@ -79,3 +79,91 @@ def client_is_accepted(
             return tls.recv(64) == b"ok"
     except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
         return False
+
+
+@contextlib.contextmanager
+def configurable_tls_server(
+    *,
+    cert_chain: Path,
+    key: Path,
+    client_ca_file: Path | None,
+    verify_mode: ssl.VerifyMode,
+    maximum_version: ssl.TLSVersion | None = None,
+) -> Iterator[tuple[str, int]]:
+    """Serve TLS on 127.0.0.1 with any client-certificate mode; reply b"ok" to each line.
+
+    ``verify_mode`` is ``CERT_NONE`` (no client certificate requested), ``CERT_OPTIONAL`` or
+    ``CERT_REQUIRED``, trusting ``client_ca_file``; ``maximum_version`` pins TLS 1.2, say.
+    Each connection is served on its own thread, so a slow client holds up no other.
+
+    Yields:
+        The (host, port) to connect to.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_chain, key)
+    context.verify_mode = verify_mode
+    if client_ca_file is not None:
+        context.load_verify_locations(cafile=client_ca_file)
+    if maximum_version is not None:
+        context.maximum_version = maximum_version
+
+    def handle(raw: socket.socket) -> None:
+        with raw:
+            raw.settimeout(_TIMEOUT)
+            try:
+                with context.wrap_socket(raw, server_side=True) as tls:
+                    if tls.recv(64):
+                        tls.sendall(b"ok")
+            except (ssl.SSLError, OSError):
+                return
+
+    with _serving(handle) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[tuple[str, int]]:
+    """Accept TCP connections on 127.0.0.1 and never say a word (a handshake that hangs).
+
+    Yields:
+        The (host, port) to connect to.
+    """
+    held: list[socket.socket] = []
+    with _serving(held.append) as address:
+        try:
+            yield address
+        finally:
+            for raw in held:
+                raw.close()
+
+
+@contextlib.contextmanager
+def _serving(handle: Callable[[socket.socket], None]) -> Iterator[tuple[str, int]]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(raw,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[:2]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def closed_port() -> tuple[str, int]:
+    """A loopback address where nothing listens (connections to it are refused)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[:2]  # type: ignore[no-any-return]

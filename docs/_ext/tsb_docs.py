@@ -109,8 +109,50 @@ class CliHelpDirective(SphinxDirective):
         return [block]
 
 
+def _commands(
+    parser: argparse.ArgumentParser, words: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every leaf subcommand under ``parser``, depth first, in the parser's own order."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+    if not actions:
+        return [(words, parser)]
+    found = []
+    for word, child in actions[0].choices.items():
+        found += _commands(child, (*words, word))
+    return found
+
+
+class CliReferenceDirective(SphinxDirective):
+    """A section with the help text of every subcommand, so no command can be left out."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        """One section per subcommand, titled with its command line."""
+        sections: list[nodes.Node] = []
+        saved = os.environ.get("COLUMNS")
+        os.environ["COLUMNS"] = HELP_WIDTH
+        try:
+            for words, parser in _commands(build_parser()):
+                title = " ".join(("truststore-builder", *words))
+                section = nodes.section(ids=[nodes.make_id(title)])
+                section += nodes.title(title, title)
+                text = parser.format_help()
+                block = nodes.literal_block(text, text)
+                block["language"] = "text"
+                section += block
+                sections.append(section)
+        finally:
+            if saved is None:
+                del os.environ["COLUMNS"]
+            else:
+                os.environ["COLUMNS"] = saved
+        return sections
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directives."""
     app.add_directive("nhs-catalogue", NhsCatalogueDirective)
     app.add_directive("cli-help", CliHelpDirective)
+    app.add_directive("cli-reference", CliReferenceDirective)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,446 @@
+"""check_endpoint against real TLS servers on loopback: every outcome, both TLS 1.2 and 1.3."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from tests.pki import _name, catalogue_for, make_certificate, rsa_key
+from tests.tls import closed_port, configurable_tls_server, silent_server
+from truststore_builder import Generation, InputError, TrustStoreBuilder
+from truststore_builder._endpoint import (
+    EndpointReport,
+    Outcome,
+    certificates_from_message,
+    check_endpoint,
+    check_endpoints,
+    issuers_from_certificate_request,
+    name_matches,
+    parse_endpoint,
+)
+
+if TYPE_CHECKING:
+    import contextlib
+    from collections.abc import Iterator
+
+    from cryptography import x509
+
+    from tests.pki import GeneratedPki
+
+
+@attrs.frozen
+class Files:
+    """The PEM files the servers and the checks read."""
+
+    server_chain: Path
+    server_key: Path
+    g1_ca: Path
+    g2_ca: Path
+    both_ca: Path
+    foreign_ca: Path
+    identities: dict[str, tuple[Path, Path]]
+
+
+def _pem(*certificates: x509.Certificate) -> bytes:
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
+
+
+@pytest.fixture(scope="module")
+def files(pki: GeneratedPki, tmp_path_factory: pytest.TempPathFactory) -> Files:
+    """Server chain and key, CA files per generation, and a G1 and a G2 client identity."""
+    directory = tmp_path_factory.mktemp("endpoint")
+    server_chain = directory / "server-chain.pem"
+    server_chain.write_bytes(_pem(pki.server.certificate, pki.g2.intermediate.certificate))
+    server_key = directory / "server-key.pem"
+    server_key.write_bytes(pki.server.key_pem())
+    cas = {}
+    for label, hierarchies in (
+        ("g1", [pki.g1]),
+        ("g2", [pki.g2]),
+        ("both", [pki.g1, pki.g2]),
+        ("foreign", [pki.foreign]),
+    ):
+        path = directory / f"{label}-ca.pem"
+        path.write_bytes(
+            _pem(
+                *(c for h in hierarchies for c in (h.root.certificate, h.intermediate.certificate))
+            )
+        )
+        cas[label] = path
+    return Files(
+        server_chain=server_chain,
+        server_key=server_key,
+        g1_ca=cas["g1"],
+        g2_ca=cas["g2"],
+        both_ca=cas["both"],
+        foreign_ca=cas["foreign"],
+        identities={
+            "g1": pki.g1.write_client(directory, "g1"),
+            "g2": pki.g2.write_client(directory, "g2"),
+        },
+    )
+
+
+def _server(
+    files: Files,
+    trusted: Path | None,
+    mode: ssl.VerifyMode = ssl.CERT_REQUIRED,
+    maximum_version: ssl.TLSVersion | None = None,
+) -> contextlib.AbstractContextManager[tuple[str, int]]:
+    return configurable_tls_server(
+        cert_chain=files.server_chain,
+        key=files.server_key,
+        client_ca_file=trusted,
+        verify_mode=mode,
+        maximum_version=maximum_version,
+    )
+
+
+def _check(files: Files, address: tuple[str, int], **options: object) -> EndpointReport:
+    defaults: dict[str, object] = {
+        "trust": files.both_ca,
+        "identities": files.identities,
+        "server_name": "localhost",
+        "timeout": 5.0,
+    }
+    return check_endpoint(*address, **{**defaults, **options})  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def g2_only_tls13(files: Files) -> Iterator[tuple[str, int]]:
+    """A TLS 1.3 server that requires a client certificate and trusts G2 only."""
+    with _server(files, files.g2_ca) as address:
+        yield address
+
+
+def test_tls13_g2_only_accepts_g2_and_refuses_g1_after_the_handshake(
+    files: Files, g2_only_tls13: tuple[str, int]
+) -> None:
+    """TLS 1.3: G1 is refused on the first read (unknown_ca), G2 accepted, no cert is required."""
+    report = check_endpoint(
+        *g2_only_tls13,
+        trust=files.both_ca,
+        identities=files.identities,
+        server_name="localhost",
+        timeout=5,
+    )
+    g1, g2 = report.identities
+    assert (g1.name, g1.outcome, g1.alert, g1.stage) == (
+        "g1",
+        Outcome.REFUSED,
+        "unknown_ca",
+        "first-read",
+    )
+    assert g1.tls_version == "TLSv1.3"
+    assert (g2.outcome, g2.alert, g2.stage) == (Outcome.ACCEPTED, None, "first-read")
+    assert report.probe.outcome is Outcome.REFUSED
+    assert report.probe.alert == "certificate_required"
+    assert report.client_certificate == "required"
+    assert report.server is not None
+    assert report.server.verified
+    assert report.server.name_matches
+    assert not report.ok
+    assert "g1 refused (unknown_ca)" in report.summary()
+    assert report.summary().endswith("FAIL")
+
+
+def test_tls13_refusal_is_caught_quickly(files: Files, g2_only_tls13: tuple[str, int]) -> None:
+    """The accepted and refused TLS 1.3 verdicts come from the server, not from a settle wait."""
+    started = time.monotonic()
+    report = check_endpoint(
+        *g2_only_tls13, trust=files.both_ca, identities=files.identities, server_name="localhost"
+    )
+    assert time.monotonic() - started < 2.5
+    assert "session ticket" in report.identities[1].detail
+
+
+def test_tls12_g2_only_refuses_g1_in_the_handshake(files: Files) -> None:
+    """TLS 1.2: G1 is refused inside the handshake with unknown_ca; G2 is accepted."""
+    with _server(files, files.g2_ca, maximum_version=ssl.TLSVersion.TLSv1_2) as address:
+        report = check_endpoint(
+            *address, trust=files.both_ca, identities=files.identities, server_name="localhost"
+        )
+    g1, g2 = report.identities
+    assert (g1.outcome, g1.alert, g1.stage, g1.tls_version) == (
+        Outcome.REFUSED,
+        "unknown_ca",
+        "handshake",
+        None,
+    )
+    assert (g2.outcome, g2.stage, g2.tls_version) == (Outcome.ACCEPTED, "handshake", "TLSv1.2")
+    assert report.probe.outcome is Outcome.REFUSED
+    assert report.probe.alert == "handshake_failure"
+    assert report.client_certificate == "required"
+    assert report.server is not None
+    assert report.server.verified
+
+
+def test_g1_only_server_refuses_g2(files: Files) -> None:
+    """A server that still trusts only G1 refuses the G2 identity: the Stage 1 failure."""
+    with _server(files, files.g1_ca) as address:
+        report = _check(files, address)
+    g1, g2 = report.identities
+    assert g1.outcome is Outcome.ACCEPTED
+    assert g2.outcome is Outcome.REFUSED
+    assert g2.alert == "unknown_ca"
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_server_trusting_both_accepts_both(files: Files, version: ssl.TLSVersion) -> None:
+    """A server trusting G1 and G2 accepts both identities; the report is OK."""
+    with _server(files, files.both_ca, maximum_version=version) as address:
+        report = _check(files, address)
+    assert [r.outcome for r in report.identities] == [Outcome.ACCEPTED, Outcome.ACCEPTED]
+    assert all(r.certificate_requested for r in report.identities)
+    assert report.ok
+    assert report.summary().endswith("OK")
+
+
+def test_server_that_does_not_ask(files: Files) -> None:
+    """CERT_NONE: no CertificateRequest, so no identity is judged: not-requested, not OK."""
+    with _server(files, None, ssl.CERT_NONE) as address:
+        report = _check(files, address)
+    assert report.probe.outcome is Outcome.NOT_REQUESTED
+    assert report.client_certificate == "not-requested"
+    assert [r.outcome for r in report.identities] == [Outcome.NOT_REQUESTED] * 2
+    assert [r.certificate_requested for r in report.identities] == [False, False]
+    assert report.server is not None
+    assert report.server.verified
+    assert not report.ok
+
+
+def test_optional_client_certificate(files: Files) -> None:
+    """CERT_OPTIONAL: the probe goes through (optional); a G1 certificate is still refused."""
+    with _server(files, files.g2_ca, ssl.CERT_OPTIONAL) as address:
+        report = _check(files, address)
+    assert report.probe.outcome is Outcome.ACCEPTED
+    assert report.client_certificate == "optional"
+    g1, g2 = report.identities
+    assert (g1.outcome, g1.alert) == (Outcome.REFUSED, "unknown_ca")
+    assert g2.outcome is Outcome.ACCEPTED
+
+
+def test_connection_refused() -> None:
+    """A closed port: connection-failed at connect; identities are not tried."""
+    report = check_endpoint(*closed_port(), trust=None, environment="int", timeout=2)
+    assert report.probe.outcome is Outcome.CONNECTION_FAILED
+    assert report.probe.stage == "connect"
+    assert report.server is None
+    assert not report.ok
+    assert "connection-failed" in report.summary()
+
+
+def test_identities_not_tried_when_unreachable(files: Files) -> None:
+    """Each identity shows the probe's failure, marked as not tried, without connecting again."""
+    report = _check(files, closed_port())
+    assert [r.outcome for r in report.identities] == [Outcome.CONNECTION_FAILED] * 2
+    assert all(r.detail.startswith("not tried") for r in report.identities)
+
+
+def test_handshake_timeout(files: Files) -> None:
+    """A server that accepts TCP and never speaks: timeout in the handshake, within the bound."""
+    with silent_server() as address:
+        started = time.monotonic()
+        report = _check(files, address, timeout=1.0)
+        elapsed = time.monotonic() - started
+    assert report.probe.outcome is Outcome.TIMEOUT
+    assert report.probe.stage == "handshake"
+    assert [r.outcome for r in report.identities] == [Outcome.TIMEOUT] * 2
+    assert elapsed < 3
+
+
+def test_invalid_name_never_resolves(files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .invalid name fails at resolve time without asking any resolver (RFC 6761)."""
+
+    def no_lookups(*_args: object, **_kwargs: object) -> object:
+        pytest.fail("the resolver was asked about a .invalid name")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookups)
+    report = _check(files, ("endpoint.example.invalid", 443))
+    assert report.probe.outcome is Outcome.CONNECTION_FAILED
+    assert report.probe.stage == "resolve"
+
+
+def test_dns_failure(files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name the resolver cannot resolve is a connection failure at resolve time."""
+
+    def unresolvable(*_args: object, **_kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
+    report = _check(files, ("nowhere.example", 443))
+    assert report.probe.outcome is Outcome.CONNECTION_FAILED
+    assert report.probe.stage == "resolve"
+    assert "does not resolve" in report.probe.detail
+
+
+def test_server_name_mismatch(files: Files, g2_only_tls13: tuple[str, int]) -> None:
+    """The chain verifies but is not issued to the name asked for: not OK, and said why."""
+    report = _check(files, g2_only_tls13, server_name="spine.example.nhs.uk", identities={})
+    assert report.server is not None
+    assert report.server.verified
+    assert not report.server.name_matches
+    assert "not issued to spine.example.nhs.uk" in report.server.failures[0]
+    assert not report.ok
+    assert "NAME MISMATCH" in report.summary()
+
+
+def test_untrusted_server_chain(files: Files, g2_only_tls13: tuple[str, int]) -> None:
+    """A chain that leads to no trusted root does not verify; the presented chain is reported."""
+    report = _check(files, g2_only_tls13, trust=files.foreign_ca, identities={})
+    assert report.server is not None
+    assert not report.server.verified
+    assert len(report.server.presented) == 2
+    assert report.server.presented[0].subject.startswith("CN=localhost")
+    assert "does not verify" in report.server.failures[0]
+
+
+def test_trust_store_object_and_generations(
+    pki: GeneratedPki, files: Files, g2_only_tls13: tuple[str, int]
+) -> None:
+    """A TrustStore works as trust; a catalogue that knows the CAs names every generation."""
+    store = TrustStoreBuilder().add_file(files.both_ca).build()
+    report = check_endpoint(
+        *g2_only_tls13,
+        trust=store,
+        identities=[("old", *files.identities["g1"]), ("new", *files.identities["g2"])],
+        server_name="localhost",
+        catalogue=catalogue_for(pki),
+    )
+    assert report.server is not None
+    assert report.server.generation is Generation.G2
+    assert [c.nhs.slug for c in report.server.chain[1:] if c.nhs] == [
+        "test-authentication-g2",
+        "test-root-authority-g2",
+    ]
+    assert [(r.name, r.generation) for r in report.identities] == [
+        ("old", Generation.G1),
+        ("new", Generation.G2),
+    ]
+    document = report.as_dict()
+    assert document["server"]["generation"] == "g2"  # type: ignore[index]
+    assert document["identities"][1]["outcome"] == "accepted"  # type: ignore[index]
+
+
+def test_check_endpoints_keeps_order(files: Files, g2_only_tls13: tuple[str, int]) -> None:
+    """Many endpoints at once: one report each, in the order given."""
+    closed = closed_port()
+    reports = check_endpoints(
+        [g2_only_tls13, closed, g2_only_tls13],
+        concurrency=2,
+        trust=files.both_ca,
+        server_name="localhost",
+    )
+    assert [r.port for r in reports] == [g2_only_tls13[1], closed[1], g2_only_tls13[1]]
+    assert [r.ok for r in reports] == [True, False, True]
+
+
+def test_encrypted_identity_key_is_refused(pki: GeneratedPki, files: Files, tmp_path: Path) -> None:
+    """An encrypted key is out of scope: a clear InputError before any connection."""
+    key = tmp_path / "encrypted.pem"
+    key.write_bytes(
+        pki.g2.client.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    with pytest.raises(InputError, match="encrypted"):
+        check_endpoint(
+            *closed_port(), trust=files.both_ca, identities={"g2": (files.identities["g2"][0], key)}
+        )
+
+
+def test_identity_key_must_match(files: Files) -> None:
+    """A key that belongs to no certificate in the file is refused before connecting."""
+    with pytest.raises(InputError, match="belongs to no certificate"):
+        check_endpoint(
+            *closed_port(),
+            trust=files.both_ca,
+            identities={"mixed": (files.identities["g2"][0], files.identities["g1"][1])},
+        )
+
+
+def test_needs_something_to_verify_against() -> None:
+    """Without an environment or a trust store there is nothing to judge the chain by."""
+    with pytest.raises(ValueError, match="NHS environment or a trust store"):
+        check_endpoint("127.0.0.1", 443)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("spine.example.nhs.uk:443", ("spine.example.nhs.uk", 443)),
+        ("127.0.0.1:8443", ("127.0.0.1", 8443)),
+        ("[::1]:4443", ("::1", 4443)),
+        ("mesh.example", ("mesh.example", 443)),
+    ],
+)
+def test_parse_endpoint(text: str, expected: tuple[str, int]) -> None:
+    """HOST:PORT, [v6]:PORT and a bare host (port 443) are read."""
+    assert parse_endpoint(text) == expected
+
+
+@pytest.mark.parametrize("text", ["host:0", "host:65536", "host:https", ":443", "a b:1"])
+def test_parse_endpoint_refuses(text: str) -> None:
+    """A missing host or a port outside 1..65535 is refused."""
+    with pytest.raises(ValueError, match=r"HOST:PORT|port"):
+        parse_endpoint(text)
+
+
+def test_name_matching_by_cn_without_san(pki: GeneratedPki) -> None:
+    """NHS endpoint certificates have no SAN: the CN is the name; with a SAN, only the SAN."""
+    nhs_like = make_certificate(
+        _name("spine.example.nhs.uk", ou="Devices"),
+        rsa_key(),
+        issuer=pki.g2.intermediate,
+        ca=False,
+    ).certificate
+    assert name_matches(nhs_like, "SPINE.example.nhs.uk.")
+    assert not name_matches(nhs_like, "other.example.nhs.uk")
+    wildcard = make_certificate(
+        _name("ignored", ou="Devices"),
+        rsa_key(),
+        issuer=pki.g2.intermediate,
+        ca=False,
+        dns_name="*.example.nhs.uk",
+    ).certificate
+    assert name_matches(wildcard, "a.example.nhs.uk")
+    assert not name_matches(wildcard, "a.b.example.nhs.uk")
+    assert not name_matches(wildcard, "ignored")
+
+
+def _vec(data: bytes, width: int) -> bytes:
+    return len(data).to_bytes(width, "big") + data
+
+
+def test_certificate_message_parsing(pki: GeneratedPki) -> None:
+    """The presented chain is read from TLS 1.2 and TLS 1.3 Certificate messages."""
+    ders = [
+        c.public_bytes(serialization.Encoding.DER)
+        for c in (pki.server.certificate, pki.g2.intermediate.certificate)
+    ]
+    tls12 = _vec(b"".join(_vec(d, 3) for d in ders), 3)
+    tls13 = _vec(b"", 1) + _vec(b"".join(_vec(d, 3) + _vec(b"", 2) for d in ders), 3)
+    for body, is13 in ((tls12, False), (tls13, True)):
+        assert certificates_from_message(b"\x0b" + _vec(body, 3), tls13=is13) == ders
+    with pytest.raises(ValueError, match="truncated"):
+        certificates_from_message(b"\x0b" + _vec(tls12, 3)[:-5], tls13=False)
+
+
+def test_certificate_request_names(pki: GeneratedPki) -> None:
+    """The CA names a CertificateRequest lists are read, in TLS 1.2 and in TLS 1.3."""
+    names = [pki.g1.intermediate.certificate.subject, pki.g2.intermediate.certificate.subject]
+    listed = _vec(b"".join(_vec(n.public_bytes(), 2) for n in names), 2)
+    tls12 = _vec(b"\x01\x40", 1) + _vec(b"\x04\x01", 2) + listed
+    extensions = b"\x00\x0d" + _vec(_vec(b"\x04\x01", 2), 2) + b"\x00\x2f" + _vec(listed, 2)
+    tls13 = _vec(b"", 1) + _vec(extensions, 2)
+    for body, is13 in ((tls12, False), (tls13, True)):
+        assert issuers_from_certificate_request(b"\x0d" + _vec(body, 3), tls13=is13) == names

@@ -1,0 +1,1100 @@
+"""Check a live endpoint: the chain it presents, and whether it accepts each client identity.
+
+The check makes one connection without a client certificate (the *probe*), then one mutual TLS
+connection per client identity. Every connection verifies nothing at the ``ssl`` layer
+(``CERT_NONE``): the server's chain is captured as presented and judged afterwards, under the
+NHS chain policy, against the environment's G1+G2 store or a given trust file.
+
+What the server does is read from the TLS messages themselves, through the message callback
+of Python's ``ssl`` module (``SSLContext._msg_callback``, present since Python 3.8): whether a
+CertificateRequest arrives (and which CA names it lists), the Certificate message with the
+whole presented chain, the alert that refuses a handshake, and the NewSessionTicket with which
+a TLS 1.3 server confirms that it has accepted the client's Finished.
+
+Outcomes of a connection (:class:`Outcome`):
+
+- ``not-requested``: the handshake completed and the server sent no CertificateRequest: it
+  never asked for a client certificate, so it cannot have judged one.
+- ``accepted``: the server asked, a certificate (or, on the probe, none) was sent, and the
+  server went on: a TLS 1.2 handshake completed (the server's Finished comes after it has
+  checked the certificate), or, in TLS 1.3, the server sent a session ticket or data after
+  the client's Finished, or stayed quiet for the settle time without refusing.
+- ``refused``: the server ended the connection after it had asked for a certificate: an alert
+  (``unknown_ca``, ``certificate_required``, ``bad_certificate``, ...), a reset or a close.
+  TLS 1.2 refuses inside the handshake; TLS 1.3 refuses after the client has finished its
+  side of the handshake, so each TLS 1.3 connection waits for the server's first word (no
+  application data is sent).
+- ``connection-failed``: the name does not resolve, the port refuses or is unreachable, or
+  the TLS handshake fails before any client certificate is asked for (no common protocol
+  version, say).
+- ``timeout``: the TCP connection or the TLS handshake took longer than the timeout.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import datetime as dt
+import enum
+import ipaddress
+import os
+import re
+import select
+import socket
+import ssl
+import time
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from truststore_builder._errors import ExpiredCertificateWarning, InputError, MissingPasswordError
+from truststore_builder._model import Environment, Generation, NhsCa, TrustStore, sha256_fingerprint
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from truststore_builder._sources.nhs import NhsCatalogue
+
+__all__ = [
+    "EndpointReport",
+    "HandshakeResult",
+    "Outcome",
+    "PresentedCertificate",
+    "ServerChainReport",
+    "check_endpoint",
+    "check_endpoints",
+    "parse_endpoint",
+]
+
+StrPath = str | os.PathLike[str]
+_AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
+
+#: How long a TLS 1.3 connection waits, after its handshake, for the server to refuse the
+#: certificate when the server sends neither a session ticket nor data (capped by the timeout).
+SETTLE_SECONDS = 3.0
+
+_HANDSHAKE = 22
+_ALERT = 21
+_CERTIFICATE = 11
+_CERTIFICATE_REQUEST = 13
+_NEW_SESSION_TICKET = 4
+_TLS13 = 0x0304
+_CERTIFICATE_AUTHORITIES = 47
+_EMPTY_CERTIFICATE_MAX = 8
+
+
+class Outcome(enum.StrEnum):
+    """How one connection to an endpoint ended (see the module documentation)."""
+
+    NOT_REQUESTED = "not-requested"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    CONNECTION_FAILED = "connection-failed"
+    TIMEOUT = "timeout"
+
+
+@attrs.frozen
+class HandshakeResult:
+    """One connection: with a client identity, or the probe without one.
+
+    Attributes:
+        name: The identity's name (``g1``, ``g2``, ...), or None for the probe.
+        outcome: How it ended.
+        detail: One human sentence on why.
+        stage: Where it ended: ``resolve``, ``connect``, ``handshake``, ``first-read``,
+            or None when it was not tried.
+        alert: The TLS alert that ended it (``unknown_ca``, ``certificate_required``, ...).
+        tls_version: ``TLSv1.3``, ``TLSv1.2``, ... when the handshake got that far.
+        certificate_requested: Whether the server sent a CertificateRequest (None: unknown).
+        certificate_path: The identity's certificate file (its key file is never reported).
+        subject: The identity certificate's subject.
+        issuer: The identity certificate's issuer.
+        generation: The NHS generation of the identity's issuer, where the catalogue knows it.
+        not_after: The identity certificate's expiry.
+        elapsed: Seconds the connection took.
+    """
+
+    name: str | None
+    outcome: Outcome
+    detail: str
+    stage: str | None = None
+    alert: str | None = None
+    tls_version: str | None = None
+    certificate_requested: bool | None = None
+    certificate_path: str | None = None
+    subject: str | None = None
+    issuer: str | None = None
+    generation: Generation | None = None
+    not_after: dt.datetime | None = None
+    elapsed: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready dictionary."""
+        return {
+            "name": self.name,
+            "outcome": self.outcome.value,
+            "detail": self.detail,
+            "stage": self.stage,
+            "alert": self.alert,
+            "tls_version": self.tls_version,
+            "certificate_requested": self.certificate_requested,
+            "certificate": self.certificate_path,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "generation": self.generation.value if self.generation else None,
+            "not_after": self.not_after.isoformat() if self.not_after else None,
+            "elapsed": round(self.elapsed, 3),
+        }
+
+
+@attrs.frozen
+class PresentedCertificate:
+    """One certificate the server presented (or one the chain was completed with).
+
+    Attributes:
+        certificate: The certificate.
+        nhs: The NHS catalogue's record of it, when it is an NHS CA.
+    """
+
+    certificate: x509.Certificate = attrs.field(repr=False)
+    nhs: NhsCa | None = None
+
+    @property
+    def subject(self) -> str:
+        """The subject, RFC 4514."""
+        return self.certificate.subject.rfc4514_string()
+
+    @property
+    def issuer(self) -> str:
+        """The issuer, RFC 4514."""
+        return self.certificate.issuer.rfc4514_string()
+
+    @property
+    def not_after(self) -> dt.datetime:
+        """The end of the validity period, UTC."""
+        return self.certificate.not_valid_after_utc
+
+    def as_dict(self, at: dt.datetime) -> dict[str, object]:
+        """A JSON-ready dictionary; ``expired`` is judged at ``at``."""
+        cert = self.certificate
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "not_before": cert.not_valid_before_utc.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "expired": not (cert.not_valid_before_utc <= at <= cert.not_valid_after_utc),
+            "sha256": sha256_fingerprint(cert),
+            "nhs_name": self.nhs.name if self.nhs else None,
+            "nhs_generation": self.nhs.generation.value if self.nhs else None,
+        }
+
+
+@attrs.frozen
+class ServerChainReport:
+    """The chain the server presented, and how it fares against the trust store.
+
+    Attributes:
+        presented: The certificates as the server sent them, leaf first.
+        chain: The verified path, leaf to trust anchor (empty when it does not verify).
+        verified: Whether the chain verifies under the NHS policy (SAN optional, serverAuth).
+        server_name: The name it was checked against.
+        name_matches: Whether the leaf is issued to ``server_name`` (subjectAltName, or the CN
+            when there is no subjectAltName, as on NHS endpoint certificates).
+        generation: The NHS generation of the leaf's issuer, where the catalogue knows it.
+        failures: Why it does not verify, or why the name does not match.
+    """
+
+    presented: tuple[PresentedCertificate, ...]
+    chain: tuple[PresentedCertificate, ...]
+    verified: bool
+    server_name: str
+    name_matches: bool
+    generation: Generation | None
+    failures: tuple[str, ...] = ()
+
+    @property
+    def leaf(self) -> PresentedCertificate:
+        """The server's own certificate."""
+        return self.presented[0]
+
+
+@attrs.frozen
+class EndpointReport:
+    """Everything one endpoint check found.
+
+    Attributes:
+        host: The host connected to.
+        port: The port.
+        server_name: The name sent as SNI and matched against the certificate.
+        checked_at: When the check ran (chain validity is judged at this time).
+        probe: The connection without a client certificate.
+        server: The server's chain, when a certificate was seen.
+        requested_issuers: The CA names listed in the server's CertificateRequest (many
+            servers list none).
+        identities: One result per client identity, in the order given.
+    """
+
+    host: str
+    port: int
+    server_name: str
+    checked_at: dt.datetime
+    probe: HandshakeResult
+    server: ServerChainReport | None
+    requested_issuers: tuple[str, ...] = ()
+    identities: tuple[HandshakeResult, ...] = ()
+
+    @property
+    def address(self) -> str:
+        """``HOST:PORT`` (IPv6 literals in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def client_certificate(self) -> str | None:
+        """Whether the server asks for a client certificate without one given.
+
+        ``not-requested``, ``optional`` (asked, and carried on without one), ``required``
+        (refused the connection without one), or None when the probe could not tell.
+        """
+        return {
+            Outcome.NOT_REQUESTED: "not-requested",
+            Outcome.ACCEPTED: "optional",
+            Outcome.REFUSED: "required",
+        }.get(self.probe.outcome)
+
+    @property
+    def ok(self) -> bool:
+        """The chain verifies, the name matches, and every identity given is accepted."""
+        return (
+            self.server is not None
+            and self.server.verified
+            and self.server.name_matches
+            and all(result.outcome is Outcome.ACCEPTED for result in self.identities)
+        )
+
+    def summary(self) -> str:
+        """One line: the chain, the client-certificate request, each identity, OK or FAIL."""
+        parts = [self.address]
+        if self.server is None:
+            parts.append(f"{self.probe.outcome.value} ({self.probe.detail})")
+        else:
+            server = self.server
+            state = "verifies" if server.verified else "DOES NOT VERIFY"
+            generation = server.generation.value if server.generation else "not NHS"
+            name = (
+                "name matches" if server.name_matches else f"NAME MISMATCH ({server.server_name})"
+            )
+            expiry = f"expires {server.leaf.not_after:%Y-%m-%d}"
+            parts.append(f"chain {state} ({generation}, {expiry}), {name}")
+            parts.append(f"client certificate {self.client_certificate or 'unknown'}")
+        for result in self.identities:
+            how = f" ({result.alert})" if result.alert else ""
+            parts.append(f"{result.name} {result.outcome.value}{how}")
+        parts.append("OK" if self.ok else "FAIL")
+        return "; ".join(parts)
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready dictionary of the whole report."""
+        server: dict[str, object] | None = None
+        if self.server is not None:
+            at = self.checked_at
+            server = {
+                "verified": self.server.verified,
+                "name_matches": self.server.name_matches,
+                "generation": self.server.generation.value if self.server.generation else None,
+                "presented": [c.as_dict(at) for c in self.server.presented],
+                "chain": [c.as_dict(at) for c in self.server.chain],
+                "failures": list(self.server.failures),
+            }
+        return {
+            "endpoint": self.address,
+            "host": self.host,
+            "port": self.port,
+            "server_name": self.server_name,
+            "checked_at": self.checked_at.isoformat(),
+            "ok": self.ok,
+            "client_certificate": self.client_certificate,
+            "requested_issuers": list(self.requested_issuers),
+            "server": server,
+            "probe": self.probe.as_dict(),
+            "identities": [result.as_dict() for result in self.identities],
+        }
+
+
+# --- endpoints ----------------------------------------------------------------------------------
+
+
+def parse_endpoint(text: str, default_port: int = 443) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[v6]:PORT``; ``HOST`` alone takes ``default_port``).
+
+    Raises:
+        ValueError: No host, or a port that is not a number from 1 to 65535.
+    """
+    text = text.strip()
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?|([^\s:\[\]]+)(?::(\S+))?", text)
+    if match is None:
+        msg = f"not HOST:PORT: {text!r}"
+        raise ValueError(msg)
+    host = match.group(1) or match.group(3)
+    port_text = match.group(2) or match.group(4)
+    if port_text is None:
+        return host, default_port
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:  # noqa: PLR2004
+        msg = f"not a port number in {text!r}: {port_text!r}"
+        raise ValueError(msg)
+    return host, int(port_text)
+
+
+# --- identities ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Identity:
+    name: str
+    certificate_path: str
+    key_path: str = attrs.field(repr=False)
+    certificate: x509.Certificate = attrs.field(repr=False)
+    chain: tuple[x509.Certificate, ...] = attrs.field(repr=False)
+
+
+def _spki(public_key: object) -> bytes:
+    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
+
+
+def _load_identity(name: str, certificate: StrPath, key: StrPath) -> _Identity:
+    """Read and check one identity's files (PEM, key unencrypted) before connecting anywhere."""
+    from truststore_builder._formats import keys  # noqa: PLC0415
+    from truststore_builder._sources import files  # noqa: PLC0415
+
+    cert_source, key_source = os.fspath(certificate), os.fspath(key)
+    certificates = files.load_certificates(certificate)
+    data = files.read_input(key)
+    try:
+        private_key = keys.load_private_key(data, None, key_source)
+    except MissingPasswordError:
+        msg = (
+            f"{key_source}: identity {name}'s private key is encrypted; the endpoint check "
+            "reads unencrypted PEM keys only (decrypt a copy, mode 0600)"
+        )
+        raise InputError(msg, source=key_source) from None
+    for path, content in ((cert_source, files.read_input(certificate)), (key_source, data)):
+        if b"-----BEGIN" not in content:
+            msg = f"{path}: identity {name}: the endpoint check reads PEM files only"
+            raise InputError(msg, source=path)
+    spki = _spki(private_key.public_key())
+    leaf = next((c for c in certificates if _spki(c.public_key()) == spki), None)
+    if leaf is None:
+        msg = f"{key_source}: identity {name}: the private key belongs to no certificate in {cert_source}"
+        raise InputError(msg, source=key_source)
+    if leaf is not certificates[0]:
+        msg = f"{cert_source}: identity {name}: the certificate the key belongs to must come first"
+        raise InputError(msg, source=cert_source)
+    return _Identity(name, cert_source, key_source, leaf, tuple(certificates[1:]))
+
+
+def _identity_list(
+    identities: Mapping[str, tuple[StrPath, StrPath]] | Iterable[tuple[str, StrPath, StrPath]],
+) -> list[_Identity]:
+    items = (
+        [(name, *pair) for name, pair in identities.items()]
+        if hasattr(identities, "items")
+        else list(identities)
+    )
+    names = [item[0] for item in items]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        msg = f"identity names must be unique: {', '.join(duplicates)}"
+        raise ValueError(msg)
+    return [_load_identity(name, cert, key) for name, cert, key in items]
+
+
+def _refuse_password() -> str:
+    msg = "encrypted identity keys are not supported by the endpoint check"
+    raise InputError(msg)
+
+
+# --- one connection -----------------------------------------------------------------------------
+
+
+class _Observer:
+    """Collects what the TLS message callback sees on one connection."""
+
+    def __init__(self) -> None:
+        self.certificate_request: bytes | None = None
+        self.request_version = 0
+        self.server_certificate: bytes | None = None
+        self.certificate_version = 0
+        self.sent_certificate = False
+        self.alert: int | None = None
+        self.ticket = False
+
+    def __call__(  # noqa: PLR0917  (the signature ssl calls)
+        self,
+        conn: object,
+        direction: str,
+        version: int,
+        content_type: int,
+        msg_type: int,
+        data: bytes,
+    ) -> None:
+        del conn
+        # An exception escaping the callback would break the handshake it observes.
+        with contextlib.suppress(Exception):
+            self._see(direction, int(version), int(content_type), int(msg_type), bytes(data))
+
+    def _see(
+        self, direction: str, version: int, content_type: int, msg_type: int, data: bytes
+    ) -> None:
+        if content_type == _ALERT and direction == "read" and self.alert is None:
+            self.alert = msg_type
+        if content_type != _HANDSHAKE:
+            return
+        if direction == "write":
+            if msg_type == _CERTIFICATE and len(data) > _EMPTY_CERTIFICATE_MAX:
+                self.sent_certificate = True
+            return
+        if msg_type == _CERTIFICATE_REQUEST:
+            self.certificate_request, self.request_version = data, version
+        elif msg_type == _CERTIFICATE and self.server_certificate is None:
+            self.server_certificate, self.certificate_version = data, version
+        elif msg_type == _NEW_SESSION_TICKET:
+            self.ticket = True
+
+
+_OBSERVABLE = hasattr(ssl.SSLContext, "_msg_callback")
+
+
+#: RFC 8446 alerts that ssl.AlertDescription does not name.
+_TLS13_ALERTS = {
+    109: "missing_extension",
+    116: "certificate_required",
+    120: "no_application_protocol",
+}
+
+
+def _alert_name(code: int | None, error: BaseException | None = None) -> str | None:
+    if code is not None:
+        if code in _TLS13_ALERTS:
+            return _TLS13_ALERTS[code]
+        try:
+            return ssl.AlertDescription(code).name.removeprefix("ALERT_DESCRIPTION_").lower()
+        except ValueError:
+            return f"alert {code}"
+    reason = getattr(error, "reason", None) or ""
+    match = re.search(r"ALERT_([A-Z_]+)$", reason)
+    return match.group(1).lower() if match else None
+
+
+@attrs.frozen
+class _Attempt:
+    result: HandshakeResult
+    server_chain: tuple[x509.Certificate, ...] = ()
+    requested_issuers: tuple[str, ...] = ()
+
+
+def _context(identity: _Identity | None, observer: _Observer) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # The chain is captured as presented and judged afterwards under the NHS policy.
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if identity is not None:
+        context.load_cert_chain(identity.certificate_path, identity.key_path, _refuse_password)
+    if _OBSERVABLE:
+        context._msg_callback = observer  # type: ignore[attr-defined]  # noqa: SLF001
+    return context
+
+
+def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
+    address: tuple[str, int],
+    server_name: str,
+    identity: _Identity | None,
+    timeout: float,
+    catalogue: NhsCatalogue,
+) -> _Attempt:
+    """Connect once (with ``identity``, or none for the probe) and classify how it ended."""
+    started = time.monotonic()
+    observer = _Observer()
+    context = _context(identity, observer)
+    fields: dict[str, object] = {"name": identity.name if identity else None}
+    if identity is not None:
+        fields.update(
+            certificate_path=identity.certificate_path,
+            subject=identity.certificate.subject.rfc4514_string(),
+            issuer=identity.certificate.issuer.rfc4514_string(),
+            generation=_issuer_generation(identity.certificate, identity.chain, catalogue),
+            not_after=identity.certificate.not_valid_after_utc,
+        )
+
+    def done(outcome: Outcome, detail: str, alert: str | None = None, **more: object) -> _Attempt:
+        requested = observer.certificate_request is not None if _OBSERVABLE else None
+        result = HandshakeResult(
+            outcome=outcome,
+            detail=detail,
+            certificate_requested=requested,
+            alert=alert,
+            elapsed=time.monotonic() - started,
+            **fields,  # type: ignore[arg-type]
+            **more,  # type: ignore[arg-type]
+        )
+        return _Attempt(
+            result, _parse_certificate_message(observer), _parse_requested_issuers(observer)
+        )
+
+    host, port = address
+    if host.lower().rstrip(".").endswith(".invalid") or host.lower() == "invalid":
+        # RFC 6761: resolvers must answer .invalid negatively themselves; never ask the network.
+        return done(
+            Outcome.CONNECTION_FAILED,
+            f"{host} does not resolve (.invalid names never do)",
+            stage="resolve",
+        )
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return done(Outcome.CONNECTION_FAILED, f"{host} does not resolve: {exc}", stage="resolve")
+    deadline = started + timeout
+    try:
+        raw = _connect(addresses, deadline)
+    except TimeoutError:
+        return done(Outcome.TIMEOUT, f"no TCP connection within {timeout:g} s", stage="connect")
+    except OSError as exc:
+        return done(
+            Outcome.CONNECTION_FAILED,
+            f"TCP connection failed: {exc.strerror or exc}",
+            stage="connect",
+        )
+    sni = None if _is_ip(server_name) else server_name
+    with raw:
+        try:
+            raw.settimeout(max(deadline - time.monotonic(), 0.001))
+            tls = context.wrap_socket(raw, server_hostname=sni, do_handshake_on_connect=False)
+            tls.do_handshake()
+        except TimeoutError:
+            return done(
+                Outcome.TIMEOUT,
+                f"the TLS handshake did not finish within {timeout:g} s",
+                stage="handshake",
+            )
+        except (ssl.SSLError, OSError) as exc:
+            return done(*_ended(exc, observer, identity, "handshake"), stage="handshake")
+        version = tls.version()
+        fields["tls_version"] = version
+        if _OBSERVABLE and observer.certificate_request is None:
+            return done(
+                Outcome.NOT_REQUESTED,
+                "the server did not ask for a client certificate",
+                stage="handshake",
+            )
+        if version != "TLSv1.3":
+            what = "the certificate" if identity else "no certificate"
+            return done(
+                Outcome.ACCEPTED,
+                f"the server completed the {version} handshake with {what}",
+                stage="handshake",
+            )
+        settle = min(SETTLE_SECONDS, max(timeout, 0.1))
+        return done(*_first_read(tls, observer, identity, settle), stage="first-read")
+
+
+def _connect(addresses: Sequence[_AddressInfo], deadline: float) -> socket.socket:
+    last: OSError = OSError("no address to connect to")
+    for family, kind, proto, _, sockaddr in addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(remaining)
+        try:
+            sock.connect(sockaddr)
+        except TimeoutError:
+            sock.close()
+            raise
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        return sock
+    raise last
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _ended(
+    exc: BaseException, observer: _Observer, identity: _Identity | None, stage: str
+) -> tuple[Outcome, str, str | None]:
+    """Classify a connection the server ended: refused, or a failure before any request."""
+    alert = _alert_name(observer.alert, exc)
+    if isinstance(exc, ssl.SSLZeroReturnError | ssl.SSLEOFError) or (
+        isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.errno is None
+    ):
+        how = "closed the connection"
+    elif isinstance(exc, ConnectionResetError):
+        how = "reset the connection"
+    elif isinstance(exc, BrokenPipeError):
+        how = "closed the connection"
+    elif alert is not None:
+        how = f"sent the alert {alert}"
+    else:
+        how = f"ended the connection ({exc})"
+    asked = observer.certificate_request is not None or not _OBSERVABLE
+    if asked or observer.sent_certificate:
+        what = "the certificate" if identity else "the connection without a client certificate"
+        when = (
+            "in the handshake" if stage == "handshake" else "after the handshake, on the first read"
+        )
+        return Outcome.REFUSED, f"the server refused {what}: it {how} {when}", alert
+    return (
+        Outcome.CONNECTION_FAILED,
+        f"the TLS handshake failed before any client certificate was asked for: the server {how}",
+        alert,
+    )
+
+
+def _first_read(
+    tls: ssl.SSLSocket, observer: _Observer, identity: _Identity | None, settle: float
+) -> tuple[Outcome, str, str | None]:
+    """TLS 1.3: wait for the server's first word after our Finished: a ticket, data or a refusal."""
+    what = "the certificate" if identity else "no certificate"
+    deadline = time.monotonic() + settle
+    tls.setblocking(False)  # noqa: FBT003
+    while True:
+        try:
+            data = tls.recv(1)
+        except ssl.SSLWantReadError:
+            if observer.ticket:
+                return (
+                    Outcome.ACCEPTED,
+                    f"the server sent a session ticket after the TLS 1.3 handshake with {what}",
+                    None,
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return (
+                    Outcome.ACCEPTED,
+                    f"the server did not refuse {what} within {settle:g} s of the TLS 1.3 handshake",
+                    None,
+                )
+            select.select([tls], [], [], remaining)
+            continue
+        except (ssl.SSLError, OSError) as exc:
+            return _ended(exc, observer, identity, "first-read")
+        if data:
+            return Outcome.ACCEPTED, f"the server sent data after the handshake with {what}", None
+        return _ended(ssl.SSLEOFError(), observer, identity, "first-read")
+
+
+# --- what the messages say ----------------------------------------------------------------------
+
+
+def _vector(data: bytes, offset: int, width: int) -> tuple[bytes, int]:
+    length = int.from_bytes(data[offset : offset + width], "big")
+    start = offset + width
+    if start + length > len(data) or len(data[offset:start]) != width:
+        msg = "truncated"
+        raise ValueError(msg)
+    return data[start : start + length], start + length
+
+
+def certificates_from_message(message: bytes, *, tls13: bool) -> list[bytes]:
+    """The DER certificates in a TLS Certificate handshake message (with its 4-byte header).
+
+    Raises:
+        ValueError: The message is truncated or not a Certificate message.
+    """
+    if not message or message[0] != _CERTIFICATE:
+        msg = "not a Certificate message"
+        raise ValueError(msg)
+    body, _ = _vector(message, 1, 3)
+    offset = 0
+    if tls13:
+        _, offset = _vector(body, 0, 1)
+    entries, _ = _vector(body, offset, 3)
+    found: list[bytes] = []
+    position = 0
+    while position < len(entries):
+        der, position = _vector(entries, position, 3)
+        if tls13:
+            _, position = _vector(entries, position, 2)
+        found.append(der)
+    return found
+
+
+def issuers_from_certificate_request(message: bytes, *, tls13: bool) -> list[x509.Name]:
+    """The CA names in a TLS CertificateRequest message (with its 4-byte header).
+
+    TLS 1.2 lists them in ``certificate_authorities``; TLS 1.3 in the extension of that name.
+
+    Raises:
+        ValueError: The message is truncated or not a CertificateRequest.
+    """
+    if not message or message[0] != _CERTIFICATE_REQUEST:
+        msg = "not a CertificateRequest message"
+        raise ValueError(msg)
+    body, _ = _vector(message, 1, 3)
+    if tls13:
+        _, offset = _vector(body, 0, 1)
+        extensions, _ = _vector(body, offset, 2)
+        position, names = 0, b""
+        while position < len(extensions):
+            kind = int.from_bytes(extensions[position : position + 2], "big")
+            value, position = _vector(extensions, position + 2, 2)
+            if kind == _CERTIFICATE_AUTHORITIES:
+                names, _ = _vector(value, 0, 2)
+    else:
+        _, offset = _vector(body, 0, 1)
+        _, offset = _vector(body, offset, 2)
+        names, _ = _vector(body, offset, 2)
+    found: list[x509.Name] = []
+    position = 0
+    while position < len(names):
+        der, position = _vector(names, position, 2)
+        found.append(_name_from_der(der))
+    return found
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    length = (
+        bytes([size])
+        if size < 0x80  # noqa: PLR2004
+        else bytes([0x80 | ((size.bit_length() + 7) // 8)])
+        + size.to_bytes((size.bit_length() + 7) // 8, "big")
+    )
+    return bytes([tag]) + length + body
+
+
+#: sha256WithRSAEncryption, NULL parameters: a placeholder algorithm for the wrapper below.
+_ALGORITHM = _der(0x30, bytes.fromhex("06092a864886f70d01010b0500"))
+
+
+def _name_from_der(der: bytes) -> x509.Name:
+    """Parse a DER Name: cryptography reads one only inside a structure, so wrap it in a CRL."""
+    tbs = _der(0x30, _ALGORITHM + der + _der(0x17, b"250101000000Z"))
+    crl = _der(0x30, tbs + _ALGORITHM + _der(0x03, b"\x00\x00"))
+    return x509.load_der_x509_crl(crl).issuer
+
+
+def _parse_certificate_message(observer: _Observer) -> tuple[x509.Certificate, ...]:
+    message = observer.server_certificate
+    if message is None:
+        return ()
+    for tls13 in (observer.certificate_version == _TLS13, observer.certificate_version != _TLS13):
+        try:
+            return tuple(
+                x509.load_der_x509_certificate(der)
+                for der in certificates_from_message(message, tls13=tls13)
+            )
+        except ValueError:
+            continue
+    return ()
+
+
+def _parse_requested_issuers(observer: _Observer) -> tuple[str, ...]:
+    message = observer.certificate_request
+    if message is None:
+        return ()
+    for tls13 in (observer.request_version == _TLS13, observer.request_version != _TLS13):
+        try:
+            names = issuers_from_certificate_request(message, tls13=tls13)
+        except ValueError:
+            continue
+        return tuple(name.rfc4514_string() for name in names)
+    return ()
+
+
+# --- the server's chain -------------------------------------------------------------------------
+
+
+def _server_auth(policy: object, certificate: x509.Certificate, extension: object) -> None:
+    """The EE extended-key-usage rule for a server: serverAuth (or anyExtendedKeyUsage)."""
+    del policy, certificate
+    if extension is None:
+        return
+    usages = list(extension)  # type: ignore[call-overload]
+    if ExtendedKeyUsageOID.SERVER_AUTH not in usages and (
+        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in usages
+    ):
+        msg = "the certificate lacks serverAuth in its extendedKeyUsage"
+        raise ValueError(msg)
+
+
+def _server_chain(
+    presented: Sequence[x509.Certificate],
+    trusted: Sequence[x509.Certificate],
+    server_name: str,
+    at: dt.datetime,
+    catalogue: NhsCatalogue,
+) -> ServerChainReport:
+    """Judge the presented chain: the NHS chain policy with serverAuth; the name by SAN or CN."""
+    from truststore_builder._checks import _short, is_self_signed  # noqa: PLC0415
+
+    leaf = presented[0]
+    anchors = [c for c in trusted if is_self_signed(c)] or list(trusted)
+    intermediates = [*presented[1:], *(c for c in trusted if c not in anchors)]
+    failures: list[str] = []
+    chain: tuple[x509.Certificate, ...] = ()
+    if not anchors:
+        failures.append("the trust store is empty")
+    else:
+        ca_policy = ExtensionPolicy.webpki_defaults_ca().require_present(
+            x509.BasicConstraints, Criticality.AGNOSTIC, None
+        )
+        # The NHS policy of _checks.nhs_client_verifier, for a server: SAN optional (NHS
+        # endpoint certificates carry none), serverAuth instead of clientAuth.
+        ee_policy = (
+            ExtensionPolicy.webpki_defaults_ee()
+            .may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+            .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_auth)
+        )
+        verifier = (
+            PolicyBuilder()
+            .store(Store(anchors))
+            .time(at)
+            .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+            .build_client_verifier()
+        )
+        try:
+            chain = tuple(verifier.verify(leaf, intermediates).chain)
+        except VerificationError as exc:
+            failures.append(f"the chain does not verify: {_short(exc)}")
+    matches = name_matches(leaf, server_name)
+    if not matches:
+        failures.append(f"the certificate is not issued to {server_name} ({_names_of(leaf)})")
+    return ServerChainReport(
+        presented=tuple(PresentedCertificate(c, catalogue.recognise(c)) for c in presented),
+        chain=tuple(PresentedCertificate(c, catalogue.recognise(c)) for c in chain),
+        verified=bool(chain),
+        server_name=server_name,
+        name_matches=matches,
+        generation=_issuer_generation(leaf, [*presented[1:], *trusted], catalogue),
+        failures=tuple(failures),
+    )
+
+
+def _issuer_generation(
+    certificate: x509.Certificate, candidates: Iterable[x509.Certificate], catalogue: NhsCatalogue
+) -> Generation | None:
+    """The generation of the NHS CA that issued ``certificate`` (found by name, then pin)."""
+    pool = [*candidates, *catalogue.certificates.values()]
+    for candidate in pool:
+        if candidate.subject == certificate.issuer:
+            nhs = catalogue.recognise(candidate)
+            if nhs is not None:
+                return nhs.generation
+    return None
+
+
+def _names_of(certificate: x509.Certificate) -> str:
+    dns, _ = _san(certificate)
+    if dns is not None:
+        return "subjectAltName " + ", ".join(dns) if dns else "an empty subjectAltName"
+    cns = [str(a.value) for a in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return "CN " + ", ".join(cns) if cns else "no name"
+
+
+def _san(certificate: x509.Certificate) -> tuple[list[str] | None, list[str]]:
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None, []
+    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return san.get_values_for_type(x509.DNSName), ips
+
+
+def name_matches(certificate: x509.Certificate, name: str) -> bool:
+    """Whether ``certificate`` is issued to ``name``.
+
+    The subjectAltName decides when there is one (RFC 6125); without one, as on NHS endpoint
+    certificates, the CN. A wildcard stands for exactly one whole leftmost label.
+    """
+    wanted = name.lower().rstrip(".")
+    dns, ips = _san(certificate)
+    if _is_ip(wanted):
+        return ipaddress.ip_address(wanted) in {ipaddress.ip_address(ip) for ip in ips}
+    if dns is None:
+        dns = [
+            str(a.value) for a in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        ]
+    return any(_dns_match(pattern.lower().rstrip("."), wanted) for pattern in dns)
+
+
+def _dns_match(pattern: str, name: str) -> bool:
+    if pattern == name:
+        return True
+    if not pattern.startswith("*."):
+        return False
+    first, _, rest = name.partition(".")
+    return bool(first) and rest == pattern[2:] and "." in rest
+
+
+# --- the check ----------------------------------------------------------------------------------
+
+
+def _trusted(
+    environment: Environment | str | None,
+    trust: StrPath | TrustStore | None,
+    at: dt.datetime,
+) -> list[x509.Certificate]:
+    from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
+
+    if environment is None and trust is None:
+        msg = "give an NHS environment or a trust store to check the server's chain against"
+        raise ValueError(msg)
+    certificates: list[x509.Certificate] = []
+    builder = TrustStoreBuilder().at(at).allow_leaf()
+    if environment is not None:
+        builder = builder.add_nhs(environment)
+    if isinstance(trust, TrustStore):
+        certificates += trust.certificates
+    elif trust is not None:
+        builder = builder.add_file(trust)
+    if builder.environments or not isinstance(trust, TrustStore):
+        with warnings.catch_warnings():
+            # An expired CA shows in the chain verdict, not as a store warning.
+            warnings.simplefilter("ignore", ExpiredCertificateWarning)
+            certificates += builder.build().certificates
+    return certificates
+
+
+def check_endpoint(
+    host: str,
+    port: int,
+    *,
+    environment: Environment | str | None = None,
+    trust: StrPath | TrustStore | None = None,
+    identities: Mapping[str, tuple[StrPath, StrPath]] | Iterable[tuple[str, StrPath, StrPath]] = (),
+    server_name: str | None = None,
+    timeout: float = 10.0,
+    catalogue: NhsCatalogue | None = None,
+) -> EndpointReport:
+    """Check a live TLS endpoint: the chain it presents and each client identity's fate.
+
+    One connection is made without a client certificate, then one per identity. See the module
+    documentation for what each :class:`Outcome` means.
+
+    Args:
+        host: The host name or IP address.
+        port: The TCP port.
+        environment: Judge the server's chain against this NHS environment's G1+G2 CAs.
+        trust: Or against the CAs in this file (any format we read) or :class:`TrustStore`.
+        identities: Client identities to try, ``{name: (certificate, key)}`` or
+            ``[(name, certificate, key), ...]``: PEM files, the certificate file leaf first
+            (its chain may follow), the key unencrypted.
+        server_name: The name to send as SNI and match the certificate against (default:
+            ``host``).
+        timeout: Seconds allowed for each connection's TCP connect and TLS handshake.
+        catalogue: The NHS catalogue to recognise CAs with (default: the shipped one).
+
+    Returns:
+        The report.
+
+    Raises:
+        ValueError: Neither an environment nor a trust store, a bad port or timeout, or
+            duplicate identity names.
+        InputError: A trust or identity file cannot be read, an identity key is encrypted or
+            belongs to no certificate in its file.
+    """
+    from truststore_builder._checks import utc_now  # noqa: PLC0415
+    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
+
+    if not 1 <= port <= 65535:  # noqa: PLR2004
+        msg = f"not a port number: {port}"
+        raise ValueError(msg)
+    if timeout <= 0:
+        msg = f"the timeout must be positive, not {timeout}"
+        raise ValueError(msg)
+    catalogue = catalogue or nhs_catalogue()
+    at = utc_now()
+    trusted = _trusted(environment, trust, at)
+    loaded = _identity_list(identities)
+    name = server_name or host
+    probe = _attempt((host, port), name, None, timeout, catalogue)
+    attempts = [probe]
+    results: list[HandshakeResult] = []
+    unreachable = probe.result.stage in {"resolve", "connect"} or (
+        probe.result.outcome is Outcome.TIMEOUT
+    )
+    for identity in loaded:
+        if unreachable:
+            results.append(
+                attrs.evolve(
+                    probe.result,
+                    name=identity.name,
+                    detail=f"not tried: {probe.result.detail}",
+                    stage=None,
+                    certificate_path=identity.certificate_path,
+                    subject=identity.certificate.subject.rfc4514_string(),
+                    issuer=identity.certificate.issuer.rfc4514_string(),
+                    generation=_issuer_generation(identity.certificate, identity.chain, catalogue),
+                    not_after=identity.certificate.not_valid_after_utc,
+                    elapsed=0.0,
+                )
+            )
+            continue
+        attempt = _attempt((host, port), name, identity, timeout, catalogue)
+        attempts.append(attempt)
+        results.append(attempt.result)
+    presented = next((a.server_chain for a in attempts if a.server_chain), ())
+    issuers = next((a.requested_issuers for a in attempts if a.requested_issuers), ())
+    server = _server_chain(presented, trusted, name, at, catalogue) if presented else None
+    return EndpointReport(
+        host=host,
+        port=port,
+        server_name=name,
+        checked_at=at,
+        probe=probe.result,
+        server=server,
+        requested_issuers=issuers,
+        identities=tuple(results),
+    )
+
+
+def check_endpoints(
+    endpoints: Iterable[tuple[str, int]],
+    *,
+    concurrency: int = 8,
+    **options: object,
+) -> list[EndpointReport]:
+    """Check many endpoints, at most ``concurrency`` at once; reports in the order given.
+
+    Args:
+        endpoints: ``(host, port)`` pairs.
+        concurrency: How many endpoints are checked at once.
+        **options: Passed to :func:`check_endpoint` for every endpoint.
+
+    Returns:
+        One report per endpoint.
+
+    Raises:
+        ValueError: ``concurrency`` below 1, or a bad option.
+    """
+    if concurrency < 1:
+        msg = f"concurrency must be at least 1, not {concurrency}"
+        raise ValueError(msg)
+    endpoints = list(endpoints)
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=min(concurrency, max(len(endpoints), 1)),
+        thread_name_prefix="truststore-builder-check",
+    ) as pool:
+        futures = [
+            pool.submit(check_endpoint, host, port, **options)  # type: ignore[arg-type]
+            for host, port in endpoints
+        ]
+        return [future.result() for future in futures]
