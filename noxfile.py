@@ -15,7 +15,8 @@ nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 #: What the test suite imports beyond the package: certifi for the --certifi source, NHS
-#: England's mesh-client against mesh-sandbox (under uvicorn) for the MESH mutual TLS proof.
+#: England's mesh-client against mesh-sandbox (under uvicorn) for the MESH mutual TLS proof;
+#: nbformat, nbclient and ipykernel to run the example notebook in docs/examples/.
 TEST_REQUIREMENTS = (
     "pytest>=8.0",
     "hypothesis>=6.100",
@@ -25,6 +26,11 @@ TEST_REQUIREMENTS = (
     "mesh-sandbox>=1.0.137",
     "uvicorn>=0.30",
     "requests>=2.31",
+    "nbformat>=5.9",
+    "nbclient>=0.10",
+    "ipykernel>=6.29",
+    # The loaders' fuzz harnesses run briefly in every test run (longer in `nox -s fuzz`).
+    "atheris>=2.3",
 )
 DOCS_REQUIREMENTS = ("sphinx>=7.2", "furo>=2024.1.29", "myst-parser>=2.0")
 
@@ -78,3 +84,51 @@ def docs(session: nox.Session) -> None:
             "docs",
             f"docs/_build/{builder}",
         )
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks against keytool and openssl (bench/run.py; not in the default run: minutes).
+
+    ``nox -s bench -- --quick`` for a short run; other arguments go to bench/run.py.
+    """
+    session.install(".[certifi]")
+    session.run("python", "bench/run.py", *session.posargs)
+
+
+#: Every loader with an atheris harness in fuzz/ (fuzz_<loader>.py).
+FUZZ_TARGETS = ("store", "pem", "der", "pkcs7", "pkcs12", "jks", "key", "recipe")
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Fuzz every loader with atheris, 5 minutes each (``nox -s fuzz -- SECONDS`` for another).
+
+    Not run by default: CI runs each harness for 2 seconds inside the tests. A crash leaves its
+    input as fuzz/crash-*: add it to tests/corpus.py as a regression case.
+    """
+    session.install(".", *TEST_REQUIREMENTS)
+    seconds = session.posargs[0] if session.posargs else "300"
+    seeds = session.create_tmp()
+    session.run("python", "fuzz/make_seeds.py", seeds)
+    for target in FUZZ_TARGETS:
+        session.run(
+            "python",
+            f"fuzz/fuzz_{target}.py",
+            f"{seeds}/{target}",
+            f"-max_total_time={seconds}",
+            "-artifact_prefix=fuzz/crash-",
+            env={"PYTHONPATH": "fuzz"},
+        )
+
+
+@nox.session(python=PYTHON)
+def audit(session: nox.Session) -> None:
+    """pip-audit the installed dependencies against PyPI's vulnerability data (needs network).
+
+    Not in the default sessions: it needs the PyPI JSON API (or OSV), which offline and
+    mirrored builds cannot reach. ``--strict`` fails when a package could not be audited,
+    rather than passing silently.
+    """
+    session.install(".[certifi]", "pip-audit>=2.7")
+    session.run("pip-audit", "--strict", "--progress-spinner=off", "--skip-editable")

@@ -211,7 +211,7 @@ def test_certifi_roots_join_after_the_nhs_certificates() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(min_size=0, max_size=40), min_size=1, max_size=6))
+@given(st.lists(st.text(min_size=0, max_size=16), min_size=1, max_size=6))
 def test_aliases_are_unique_lowercase_and_valid_for_any_names(names: list[str]) -> None:
     """Whatever the subjects, aliases are distinct ignoring case and use only [a-z0-9-]."""
     certificates = [_ca(name or " ") for name in names]

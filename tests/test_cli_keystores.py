@@ -193,3 +193,14 @@ def test_csr_for_bars_and_bad_names(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert status == 2
     assert "fully-qualified" in stderr
     assert not key.exists()
+
+
+def test_unknown_p12_profile_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown --p12-profile is one usage line listing the names, not an internal error."""
+    status, _, stderr = run(
+        ["build", "--env", "int", "--out", "x", "--p12-profile", "java7"], capsys
+    )
+    assert status == 2
+    assert "unknown PKCS#12 profile 'java7'" in stderr
+    assert "windows2016" in stderr
+    assert "internal error" not in stderr

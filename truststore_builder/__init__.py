@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder, alias_for
 from truststore_builder._checks import verify_certificate
 from truststore_builder._convert import convert
@@ -18,6 +21,7 @@ from truststore_builder._csr import (
     mesh_client_common_name,
 )
 from truststore_builder._errors import (
+    BatchError,
     CertificateNotValidError,
     CertificateUsageError,
     ChainError,
@@ -38,12 +42,14 @@ from truststore_builder._errors import (
     OutputExistsError,
     PinMismatchError,
     ReadBackError,
+    RecipeError,
     TruststoreBuilderError,
     TruststoreBuilderWarning,
     UnknownFormatError,
     WeakKeyError,
     WrongPasswordError,
 )
+from truststore_builder._formats.capath import openssl_certificate_hash, openssl_subject_hash
 from truststore_builder._formats.pem import der_to_pem, pem_to_der
 from truststore_builder._model import (
     Environment,
@@ -61,22 +67,101 @@ from truststore_builder._model import (
 from truststore_builder._sources.files import load_certificates, read_store
 from truststore_builder._sources.nhs import NhsCatalogue, load_nhs_catalogue, nhs_catalogue
 
+# Loaded on first use, so that `import truststore_builder` stays fast: these pull in ssl,
+# sockets, thread pools and TOML parsing that most callers never need.
+_LAZY = {
+    "BatchRow": "truststore_builder._recipe",
+    "BuildResult": "truststore_builder._recipe",
+    "DiffEntry": "truststore_builder._diff",
+    "EndpointReport": "truststore_builder._endpoint",
+    "HandshakeResult": "truststore_builder._endpoint",
+    "Horizon": "truststore_builder._diff",
+    "HorizonEntry": "truststore_builder._diff",
+    "KeptEntry": "truststore_builder._diff",
+    "KeyEntry": "truststore_builder._diff",
+    "KeyEntryChange": "truststore_builder._diff",
+    "Outcome": "truststore_builder._endpoint",
+    "PasswordRef": "truststore_builder._recipe",
+    "PresentedCertificate": "truststore_builder._endpoint",
+    "Recipe": "truststore_builder._recipe",
+    "RecipeBatch": "truststore_builder._recipe",
+    "RecipeIdentity": "truststore_builder._recipe",
+    "RecipeTarget": "truststore_builder._recipe",
+    "RecipeTrust": "truststore_builder._recipe",
+    "ServerChainReport": "truststore_builder._endpoint",
+    "StoreDiff": "truststore_builder._diff",
+    "TargetFormat": "truststore_builder._recipe",
+    "WrittenFile": "truststore_builder._recipe",
+    "check_endpoint": "truststore_builder._endpoint",
+    "check_endpoints": "truststore_builder._endpoint",
+    "diff_stores": "truststore_builder._diff",
+    "expiry_horizon": "truststore_builder._diff",
+    "load_recipe": "truststore_builder._recipe",
+}
+
+if TYPE_CHECKING:
+    from truststore_builder._diff import (
+        DiffEntry,
+        Horizon,
+        HorizonEntry,
+        KeptEntry,
+        KeyEntry,
+        KeyEntryChange,
+        StoreDiff,
+        diff_stores,
+        expiry_horizon,
+    )
+    from truststore_builder._endpoint import (
+        EndpointReport,
+        HandshakeResult,
+        Outcome,
+        PresentedCertificate,
+        ServerChainReport,
+        check_endpoint,
+        check_endpoints,
+    )
+    from truststore_builder._recipe import (
+        BatchRow,
+        BuildResult,
+        PasswordRef,
+        Recipe,
+        RecipeBatch,
+        RecipeIdentity,
+        RecipeTarget,
+        RecipeTrust,
+        TargetFormat,
+        WrittenFile,
+        load_recipe,
+    )
+
+
 __all__ = [
+    "BatchError",
+    "BatchRow",
+    "BuildResult",
     "CertificateNotValidError",
     "CertificateUsageError",
     "ChainError",
     "CheckError",
+    "DiffEntry",
+    "EndpointReport",
     "Environment",
     "EnvironmentMismatchError",
     "ExpiredCertificateWarning",
     "G1IdentityWarning",
     "Generation",
     "GenerationError",
+    "HandshakeResult",
+    "Horizon",
+    "HorizonEntry",
     "Identity",
     "IdentityEnvironmentError",
     "IdentityError",
     "IdentityReport",
     "InputError",
+    "KeptEntry",
+    "KeyEntry",
+    "KeyEntryChange",
     "KeyMismatchError",
     "KeyStore",
     "KeyStoreBuilder",
@@ -86,13 +171,25 @@ __all__ = [
     "NhsCatalogue",
     "NoCertificatesError",
     "NotACertificateAuthorityError",
+    "Outcome",
     "OutputError",
     "OutputExistsError",
+    "PasswordRef",
     "PinMismatchError",
+    "PresentedCertificate",
     "ReadBackError",
+    "Recipe",
+    "RecipeBatch",
+    "RecipeError",
+    "RecipeIdentity",
+    "RecipeTarget",
+    "RecipeTrust",
+    "ServerChainReport",
     "SigningRequest",
+    "StoreDiff",
     "StoreEntry",
     "StoreFormat",
+    "TargetFormat",
     "TrustStore",
     "TrustStoreBuilder",
     "TrustedEntry",
@@ -100,18 +197,42 @@ __all__ = [
     "TruststoreBuilderWarning",
     "UnknownFormatError",
     "WeakKeyError",
+    "WrittenFile",
     "WrongPasswordError",
     "alias_for",
     "bars_common_name",
+    "check_endpoint",
+    "check_endpoints",
     "convert",
     "der_to_pem",
+    "diff_stores",
+    "expiry_horizon",
     "generate_signing_request",
     "load_certificates",
     "load_nhs_catalogue",
+    "load_recipe",
     "mesh_client_common_name",
     "nhs_catalogue",
+    "openssl_certificate_hash",
+    "openssl_subject_hash",
     "pem_to_der",
     "read_store",
     "sha256_fingerprint",
     "verify_certificate",
 ]
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the lazily loaded name is
+    """Import a lazily loaded public name on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """Every public name, the lazily loaded ones included."""
+    return sorted(set(globals()) | set(__all__))

@@ -57,13 +57,14 @@ from truststore_builder._model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     from truststore_builder._formats.keys import PrivateKey
     from truststore_builder._model import KeyStore, TrustStore
     from truststore_builder._sources.nhs import NhsCatalogue
 
 __all__ = [
+    "check_capath_read_back",
     "check_certificate_authority",
     "check_environment",
     "check_keystore_read_back",
@@ -202,6 +203,35 @@ def check_read_back(
         raise ReadBackError(msg)
 
 
+def check_capath_read_back(store: TrustStore, files: Mapping[str, bytes], where: str) -> None:
+    """Check an OpenSSL CApath directory's files against ``store``, as OpenSSL will look them up.
+
+    Every file must be named ``<hash>.N`` after the subject hash of the one certificate it
+    holds, each hash's numbers must run from 0 without a gap, and the certificates must be
+    the store's, no more and no fewer.
+
+    Args:
+        store: The store meant.
+        files: File name to content (serialised, or read from disk).
+        where: The directory, for messages.
+
+    Raises:
+        ReadBackError: A rule is broken.
+    """
+    from truststore_builder._formats import capath  # noqa: PLC0415
+
+    try:
+        certificates = capath.check_capath_files(files, where)
+    except ValueError as exc:
+        raise ReadBackError(str(exc), source=where) from None
+    if sorted(sha256_fingerprint(c) for c in certificates) != sorted(e.sha256 for e in store):
+        msg = (
+            f"{where}: read back {len(certificates)} certificates where {len(store)} were "
+            "written, or not the same ones"
+        )
+        raise ReadBackError(msg, source=where)
+
+
 def check_keystore_read_back(  # noqa: PLR0917 - one call site, every argument needed
     keystore: KeyStore,
     store_format: StoreFormat,
@@ -221,8 +251,8 @@ def check_keystore_read_back(  # noqa: PLR0917 - one call site, every argument n
     if store_format is StoreFormat.PKCS12:
         from truststore_builder._formats import pkcs12  # noqa: PLC0415
 
-        identities = pkcs12.load_pkcs12_identities(data, password, label)
-        entries = pkcs12.load_pkcs12_store(data, password, label)
+        # One pass: the MAC and the decryption each run the store's KDFs.
+        identities, entries = pkcs12.load_pkcs12_keystore(data, password, label)
         found_trusted = [(e.alias, sha256_fingerprint(e.certificate)) for e in entries if e.trusted]
         keys_ok = len(identities) == 1 and identities[0][0] == keystore.alias
         chain_ok = keys_ok and [sha256_fingerprint(c) for c in identities[0][2]] == expected_chain

@@ -33,6 +33,7 @@ from truststore_builder._model import Environment, Generation, StoreFormat, sha2
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from truststore_builder._diff import Horizon
     from truststore_builder._model import KeyStore, NhsCa, TrustedEntry, TrustStore
 
 __all__ = ["build_parser", "main"]
@@ -40,7 +41,13 @@ __all__ = ["build_parser", "main"]
 PROG = "truststore-builder"
 
 #: The formats ``build --formats`` accepts, in the order files are written and reported.
-BUILD_FORMATS = (StoreFormat.PEM, StoreFormat.PKCS12, StoreFormat.JKS, StoreFormat.PKCS7)
+BUILD_FORMATS = (
+    StoreFormat.PEM,
+    StoreFormat.PKCS12,
+    StoreFormat.JKS,
+    StoreFormat.PKCS7,
+    StoreFormat.CAPATH,
+)
 DEFAULT_BUILD_FORMATS = "pem,p12,jks"
 #: The formats ``convert --to`` writes.
 CONVERT_FORMATS = ("pem", "der", "p7b")
@@ -83,6 +90,16 @@ def _generations(text: str) -> list[str]:
 
 def _formats(text: str) -> list[str]:
     return _comma_list(text, [f.value for f in BUILD_FORMATS], "format")
+
+
+def _p12_profile(text: str) -> str:
+    from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415
+
+    try:
+        resolve_pkcs12_profile(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 # --- the parser -----------------------------------------------------------------------------
@@ -136,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
             "that cannot be read."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, nargs=0, help="show program's version number and exit"
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -174,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Build the trust store of an NHS environment (G1 and G2 CAs by default) and write "
             "it to DIR as truststore.pem, truststore.p12 and truststore.jks (and "
-            "truststore.p7b when asked). Every file is read back and checked before any is "
+            "truststore.p7b, and capath/, OpenSSL's hashed CA directory, when asked). Every "
+            "file is read back and checked before any is "
             "written; an existing file is not replaced without --force. Certificates that "
             "have expired are kept and named on stderr, or left out with --drop-expired."
         ),
@@ -187,10 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common_options(build)
     build.add_argument(
+        "--recipe",
+        type=Path,
+        metavar="FILE.toml",
+        help=(
+            "build every target a TOML recipe names, or none (see Recipes in the docs); "
+            "takes only --force and --json besides"
+        ),
+    )
+    build.add_argument(
         "--env",
-        required=True,
         choices=["prod", "int", "dep"],
-        help="the NHS environment: prod, or the PTL environments int and dep",
+        help="the NHS environment: prod, or the PTL environments int and dep (required "
+        "without --recipe)",
     )
     build.add_argument(
         "--generations",
@@ -222,16 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--out",
-        required=True,
         type=Path,
         metavar="DIR",
-        help="the directory to write (created if missing)",
+        help="the directory to write (created if missing; required without --recipe)",
     )
     build.add_argument(
         "--formats",
         type=_formats,
         default=_formats(DEFAULT_BUILD_FORMATS),
-        metavar="pem,p12,jks,p7b",
+        metavar="pem,p12,jks,p7b,capath",
         help=f"the files to write (default: {DEFAULT_BUILD_FORMATS})",
     )
     _add_password_options(build, "the store password (also the key stores' password)")
@@ -278,10 +306,27 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", type=Path, metavar="FILE", help="the file to read")
     _add_password_options(inspect, "the password of a PKCS#12, JKS or JCEKS store")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    inspect.add_argument(
+        "--fail-within",
+        metavar="DAYS",
+        type=_days,
+        help=(
+            "exit 1 if any certificate expires within DAYS days (an expired one always "
+            "counts), so that a deployment fails ahead of an expiry"
+        ),
+    )
+    inspect.add_argument(
+        "--at",
+        metavar="ISO-8601",
+        type=_timestamp,
+        help="judge expiry at this time, e.g. 2026-01-31T12:00:00Z (default: now)",
+    )
     inspect.set_defaults(handler=_inspect)
 
     _add_verify_parser(commands)
     _add_csr_parser(commands)
+    _add_check_parser(commands)
+    _add_diff_parser(commands)
     return parser
 
 
@@ -308,6 +353,7 @@ def _add_identity_options(build: argparse.ArgumentParser) -> None:
     identity.add_argument(
         "--p12-profile",
         default="modern",
+        type=_p12_profile,
         metavar="PROFILE",
         help=(
             "PKCS#12 key store encryption: modern (AES-256, PBKDF2, SHA-256 MAC; the default) "
@@ -403,6 +449,53 @@ def _add_csr_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     csr.set_defaults(handler=_csr)
 
 
+def _add_diff_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    diff = commands.add_parser(
+        "diff",
+        help="compare two stores: certificates added, removed and kept; key entries changed",
+        description=(
+            "Compare OLD and NEW (each PEM, DER, PKCS#7, PKCS#12, JKS or JCEKS, in any mix) "
+            "before NEW replaces OLD. Certificates are matched by SHA-256 fingerprint and shown "
+            "with alias, subject, NHS name and generation, and expiry; key entries are "
+            "compared by alias, then by public key, and reported when their certificate, key "
+            "or chain changed. Exit status: 0 the stores are equal, 1 they differ, 2 a usage "
+            "error or a store that cannot be read."
+        ),
+    )
+    _add_common_options(diff)
+    diff.add_argument("old", type=Path, metavar="OLD", help="the store in use")
+    diff.add_argument("new", type=Path, metavar="NEW", help="the store to replace it")
+    _add_password_options(diff, "OLD's password", option="old-password")
+    _add_password_options(diff, "NEW's password", option="new-password")
+    diff.add_argument(
+        "--all", action="store_true", help="also list the entries that did not change"
+    )
+    diff.add_argument(
+        "--ignore-aliases",
+        action="store_true",
+        help="do not count a certificate's alias change as a difference",
+    )
+    diff.add_argument(
+        "--at",
+        metavar="ISO-8601",
+        type=_timestamp,
+        help="judge expiry at this time, e.g. 2026-01-31T12:00:00Z (default: now)",
+    )
+    diff.add_argument("--json", action="store_true", help="print JSON instead of text")
+    diff.set_defaults(handler=_diff)
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        msg = f"not a whole number of days, 0 or more: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return days
+
+
 def _timestamp(text: str) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(text)
@@ -410,6 +503,21 @@ def _timestamp(text: str) -> dt.datetime:
         msg = f"not an ISO-8601 time: {text!r} (e.g. 2026-01-31T12:00:00Z)"
         raise argparse.ArgumentTypeError(msg) from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: look the version up only when asked (importlib.metadata is slow to load)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,  # noqa: ARG002
+        values: object,  # noqa: ARG002
+        option_string: str | None = None,  # noqa: ARG002
+    ) -> None:
+        """Print the version and exit, as argparse's own version action does."""
+        sys.stdout.write(f"{parser.prog} {_version()}\n")
+        parser.exit()
 
 
 def _version() -> str:
@@ -427,6 +535,9 @@ def _version() -> str:
 def _say(stream: TextIO, kind: str, message: str) -> None:
     """Print ``message`` as one line: newlines inside it would break the one-line promise."""
     text = " ".join(message.splitlines())
+    # A file name that is not UTF-8 arrives surrogate-escaped: write the surrogates escaped
+    # (\udcff) rather than fail to write the line on a stream that refuses them.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     stream.write(f"{PROG}: {kind}: {text}\n")
 
 
@@ -586,6 +697,14 @@ def _read_back_from_disk(path: Path, fmt: StoreFormat, password: bytes | None) -
     """
     from truststore_builder._sources.files import read_store  # noqa: PLC0415
 
+    if fmt is StoreFormat.CAPATH:
+        from truststore_builder._formats import capath  # noqa: PLC0415
+
+        try:
+            found = capath.check_capath_files(capath.read_capath_directory(path), str(path))
+        except ValueError as exc:
+            raise ReadBackError(str(exc), source=str(path)) from None
+        return [sha256_fingerprint(certificate) for certificate in found]
     entries = read_store(path, password=password if fmt in _PASSWORDED else None)
     if fmt in _PASSWORDED and not all(entry.trusted for entry in entries):
         msg = f"{path}: an entry does not read back as a trusted certificate entry"
@@ -628,7 +747,11 @@ def _write_build(
     Returns:
         The trust store files written (the client files are written with them).
     """
-    from truststore_builder._writing import serialize_store, write_files  # noqa: PLC0415
+    from truststore_builder._writing import (  # noqa: PLC0415
+        serialize_capath,
+        serialize_store,
+        write_outputs,
+    )
 
     created = not out.exists()
     try:
@@ -638,9 +761,16 @@ def _write_build(
         raise UsageError(msg) from None
     try:
         planned = [
-            (path, serialize_store(store, fmt, password), False) for path, fmt in targets.items()
+            (path, serialize_store(store, fmt, password), False)
+            for path, fmt in targets.items()
+            if fmt is not StoreFormat.CAPATH
         ]
-        write_files([*planned, *client_files], overwrite=force)
+        directories = [
+            (path, serialize_capath(store))
+            for path, fmt in targets.items()
+            if fmt is StoreFormat.CAPATH
+        ]
+        write_outputs([*planned, *client_files], directories, overwrite=force)
     except BaseException:
         if created:
             # Leave nothing behind: the directory was ours and nothing was written into it.
@@ -713,7 +843,50 @@ def _keystore_files(
     return planned
 
 
+def _build_recipe(args: argparse.Namespace) -> int:
+    """``build --recipe FILE``: every target of the recipe, or none."""
+    from truststore_builder._recipe import TerminalProgress, load_recipe  # noqa: PLC0415
+
+    defaults = build_parser().parse_args(["build", "--recipe", str(args.recipe)])
+    mixed = sorted(
+        f"--{name.replace('_', '-')}"
+        for name, value in vars(args).items()
+        if name not in {"recipe", "force", "json", "debug", "handler"}
+        and value != getattr(defaults, name, None)
+    )
+    if mixed:
+        msg = f"--recipe takes its inputs and outputs from the recipe, not {', '.join(mixed)}"
+        raise UsageError(msg)
+    recipe = load_recipe(args.recipe)
+    result = recipe.build(overwrite=args.force, progress=TerminalProgress.for_stream(sys.stderr))
+    if args.json:
+        _dump_json(result.as_dict())
+    else:
+        for file in result.files:
+            _out(f"wrote {file.path} ({file.format}, {file.description})")
+        _out(result.summary())
+    return 0
+
+
+def _require_env_and_out(args: argparse.Namespace) -> None:
+    """Without --recipe, --env and --out are required (argparse cannot say "unless")."""
+    missing = [f"--{name}" for name in ("env", "out") if getattr(args, name) is None]
+    if missing:
+        msg = (
+            f"the following arguments are required: {', '.join(missing)} (or --recipe FILE) "
+            f"(see {PROG} build --help)"
+        )
+        raise UsageError(msg)
+
+
 def _build(args: argparse.Namespace) -> int:
+    if args.recipe is not None:
+        return _build_recipe(args)
+    _require_env_and_out(args)
+    return _build_stores(args)
+
+
+def _build_stores(args: argparse.Namespace) -> int:
     formats = [StoreFormat(f) for f in args.formats]
     password = _build_checks(args, formats)
     keystore = _build_keystore(args, password)
@@ -730,7 +903,10 @@ def _build(args: argparse.Namespace) -> int:
     for entry in store.dropped:
         _say(sys.stderr, "note", _expiry_line(entry, store.validated_at, kept=False))
 
-    targets = {args.out / f"{STORE_STEM}.{fmt.value}": fmt for fmt in formats}
+    targets = {
+        args.out / ("capath" if fmt is StoreFormat.CAPATH else f"{STORE_STEM}.{fmt.value}"): fmt
+        for fmt in formats
+    }
     client_files = (
         _keystore_files(keystore, args, formats, password)
         if keystore is not None and password is not None
@@ -743,8 +919,9 @@ def _build(args: argparse.Namespace) -> int:
     for path in written:
         fmt = targets[path]
         found = _read_back_from_disk(path, fmt, password)
-        # PKCS#7 is a SET OF certificates: its order is DER's, not ours.
-        ok = sorted(found) == sorted(expected) if fmt is StoreFormat.PKCS7 else found == expected
+        # PKCS#7 is a SET OF certificates: its order is DER's, not ours; capath's is by hash.
+        unordered = fmt in {StoreFormat.PKCS7, StoreFormat.CAPATH}
+        ok = sorted(found) == sorted(expected) if unordered else found == expected
         report.append(
             {
                 "path": str(path),
@@ -797,6 +974,180 @@ def _client_report(
         "chain": [c.subject.rfc4514_string() for c in keystore.chain],
         "files": [str(path) for path, _, _ in client_files],
     }
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+def _identity_option(text: str) -> tuple[str, Path, Path]:
+    name, sep, files = text.partition("=")
+    cert, comma, key = files.partition(",")
+    if not (sep and comma and name.strip() and cert.strip() and key.strip()):
+        msg = f"not NAME=CERT,KEY: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return name.strip(), Path(cert.strip()), Path(key.strip())
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        msg = f"not a positive number of seconds: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _positive_integer(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        msg = f"not a whole number of 1 or more: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+def _add_check_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    check = commands.add_parser(
+        "check",
+        help="check that a live endpoint presents a good chain and accepts G1/G2 identities",
+        description=(
+            "Connect to HOST:PORT over TLS: report the certificate chain the server presents "
+            "(subjects, issuers, NHS generation, expiry, whether it verifies against the "
+            "environment's G1+G2 CAs or --trust, whether its name matches) and whether it "
+            "asks for a client certificate; then, for each --identity, whether a mutual TLS "
+            "handshake with it is accepted, refused (and how: alert, reset, close), "
+            "not requested, timed out or failed to connect. TLS 1.3 refusals, which come "
+            "after the handshake, are caught by waiting for the server's first word; no "
+            "application data is sent. NHS England's Stage 1 test is one G1 and one G2 "
+            "identity against each endpoint."
+        ),
+        epilog=(
+            "Identity files are PEM: the certificate first (its chain may follow) and an "
+            "unencrypted key (encrypted keys are not supported; key paths may be printed, "
+            "key contents never). Exit status: 0 every endpoint's chain verifies, its name "
+            "matches and every identity is accepted; 1 otherwise; 2 a usage error or an "
+            "unreadable file."
+        ),
+    )
+    _add_common_options(check)
+    check.add_argument(
+        "endpoint", nargs="?", metavar="HOST:PORT", help="the endpoint (port 443 if left out)"
+    )
+    target = check.add_mutually_exclusive_group()
+    target.add_argument(
+        "--env", choices=["prod", "int", "dep"], help="verify the server's chain against this"
+    )
+    target.add_argument(
+        "--trust", type=Path, metavar="FILE", help="verify the server's chain against these CAs"
+    )
+    check.add_argument(
+        "--identity",
+        action="append",
+        default=[],
+        type=_identity_option,
+        metavar="NAME=CERT,KEY",
+        help="a client identity to try (e.g. g2=client-chain.pem,client-key.pem); repeatable",
+    )
+    check.add_argument(
+        "--server-name",
+        metavar="NAME",
+        help="the name to send (SNI) and match the certificate to (default: HOST)",
+    )
+    check.add_argument(
+        "--timeout",
+        type=_positive_number,
+        default=10.0,
+        metavar="SECONDS",
+        help="for each connection's TCP connect and TLS handshake (default: 10)",
+    )
+    check.add_argument("--json", action="store_true", help="print a JSON report")
+    check.add_argument(
+        "--from-file",
+        type=Path,
+        metavar="FILE",
+        help="check every HOST:PORT in FILE, one a line ('#' starts a comment)",
+    )
+    check.add_argument(
+        "--concurrency",
+        type=_positive_integer,
+        default=8,
+        metavar="N",
+        help="how many endpoints are checked at once with --from-file (default: 8)",
+    )
+    check.set_defaults(handler=_check)
+
+
+def _check_endpoints_of(args: argparse.Namespace) -> list[tuple[str, int]]:
+    from truststore_builder._endpoint import parse_endpoint  # noqa: PLC0415
+
+    lines: list[tuple[str, str]] = []
+    if args.endpoint is not None:
+        lines.append(("command line", args.endpoint))
+    if args.from_file is not None:
+        try:
+            text = args.from_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            msg = f"{args.from_file}: cannot read the endpoint list ({exc})"
+            raise UsageError(msg) from None
+        for number, line in enumerate(text.splitlines(), 1):
+            entry = line.split("#", 1)[0].strip()
+            if entry:
+                lines.append((f"{args.from_file}:{number}", entry))
+    if not lines:
+        msg = "give an endpoint HOST:PORT, or --from-file FILE"
+        raise UsageError(msg)
+    endpoints = []
+    for where, entry in lines:
+        try:
+            endpoints.append(parse_endpoint(entry))
+        except ValueError as exc:
+            msg = f"{where}: {exc}"
+            raise UsageError(msg) from None
+    return endpoints
+
+
+def _check(args: argparse.Namespace) -> int:
+    from truststore_builder._endpoint import check_endpoints  # noqa: PLC0415
+
+    if args.env is None and args.trust is None:
+        msg = "give --env ENV or --trust FILE to verify the server's chain against"
+        raise UsageError(msg)
+    endpoints = _check_endpoints_of(args)
+    names = [name for name, _, _ in args.identity]
+    if len(set(names)) != len(names):
+        msg = f"--identity names must be unique: {', '.join(names)}"
+        raise UsageError(msg)
+    reports = check_endpoints(
+        endpoints,
+        concurrency=args.concurrency,
+        environment=args.env,
+        trust=args.trust,
+        identities=args.identity,
+        server_name=args.server_name,
+        timeout=args.timeout,
+    )
+    ok = all(report.ok for report in reports)
+    if args.json:
+        _dump_json({"ok": ok, "endpoints": [report.as_dict() for report in reports]})
+        return 0 if ok else 1
+    for report in reports:
+        _out(report.summary())
+        server = report.server
+        if server is not None:
+            for i, link in enumerate(server.presented):
+                known = f" [{link.nhs.name}, {link.nhs.generation}]" if link.nhs else ""
+                _out(
+                    f"  presented[{i}] {link.subject}{known} "
+                    f"(issuer {link.issuer}; expires {link.not_after:%Y-%m-%d})"
+                )
+            for failure in server.failures:
+                _out(f"  FAILED {failure}")
+        if report.requested_issuers:
+            _out(f"  asks for certificates from: {'; '.join(report.requested_issuers)}")
+        for result in (report.probe, *report.identities):
+            label = result.name or "(no certificate)"
+            _out(f"  {label}: {result.outcome.value}: {result.detail}")
+    return 0 if ok else 1
 
 
 # --- verify -----------------------------------------------------------------------------------
@@ -922,14 +1273,17 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from truststore_builder._checks import utc_now  # noqa: PLC0415
-    from truststore_builder._report import expiry_status  # noqa: PLC0415
+    from truststore_builder._diff import DEFAULT_WITHIN_DAYS, expiry_horizon  # noqa: PLC0415
+    from truststore_builder._report import expiry_status, horizon_line  # noqa: PLC0415
     from truststore_builder._sources.files import read_store  # noqa: PLC0415
     from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
 
     password = _password(args)
     entries = read_store(args.file, password=password)
     catalogue = nhs_catalogue()
-    now = utc_now()
+    now = args.at or utc_now()
+    window = DEFAULT_WITHIN_DAYS if args.fail_within is None else args.fail_within
+    horizon = expiry_horizon(entries, now, within_days=window, catalogue=catalogue)
     records = []
     for entry in entries:
         certificate = entry.certificate
@@ -951,8 +1305,10 @@ def _inspect(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        _dump_json({"file": str(args.file), "entries": records})
-        return 0
+        _dump_json(
+            {"file": str(args.file), "entries": records, "expiry_horizon": horizon.to_dict()}
+        )
+        return _horizon_status(args.fail_within, horizon)
     rows = [("alias", "subject", "issuer", "not after", "sha256", "nhs", "status")]
     rows.extend(
         (
@@ -967,7 +1323,51 @@ def _inspect(args: argparse.Namespace) -> int:
         for record in records
     )
     _out(_table(rows))
-    return 0
+    _out(horizon_line(horizon))
+    return _horizon_status(args.fail_within, horizon)
+
+
+def _horizon_status(fail_within: int | None, horizon: Horizon) -> int:
+    """1 (with a line on stderr) when ``--fail-within`` was given and something expires within it."""
+    if fail_within is None or horizon.ok:
+        return 0
+    names = ", ".join(
+        f"{e.label} ({'expired' if e.expired else 'expires'} {_date(e.not_after)})"
+        for e in horizon.within
+    )
+    count = len(horizon.within)
+    _say(
+        sys.stderr,
+        "error",
+        f"{count} {'certificate expires' if count == 1 else 'certificates expire'} within "
+        f"{fail_within} days "
+        f"(--fail-within): {names}",
+    )
+    return 1
+
+
+# --- diff -------------------------------------------------------------------------------------
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from truststore_builder._diff import diff_stores  # noqa: PLC0415
+    from truststore_builder._report import diff_text  # noqa: PLC0415
+
+    old_password = _secret(args.old_password_env, args.old_password_file, "old-password")
+    new_password = _secret(args.new_password_env, args.new_password_file, "new-password")
+    result = diff_stores(
+        args.old,
+        args.new,
+        old_password=old_password,
+        new_password=new_password,
+        at=args.at,
+        compare_aliases=not args.ignore_aliases,
+    )
+    if args.json:
+        _dump_json(result.to_dict())
+    else:
+        _out(diff_text(result, show_kept=args.all))
+    return 0 if result.equal else 1
 
 
 # --- entry point ------------------------------------------------------------------------------

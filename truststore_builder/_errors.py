@@ -8,7 +8,8 @@ The hierarchy::
     │   ├── MalformedInputError    a known format, badly encoded (truncated, bad base64, ...)
     │   ├── NoCertificatesError    a file or directory that holds no certificate
     │   ├── WrongPasswordError     wrong password, or a failed integrity check (MAC, JKS digest)
-    │   └── MissingPasswordError   a store that needs a password and was given none
+    │   ├── MissingPasswordError   a store that needs a password and was given none
+│   └── RecipeError            a recipe key that is unknown, mistyped, missing or refused
     ├── CheckError                 a check refuses the build (exit status 1)
     │   ├── PinMismatchError       an NHS catalogue file does not match its pinned fingerprint
     │   ├── NotACertificateAuthorityError
@@ -23,8 +24,10 @@ The hierarchy::
     │       ├── IdentityEnvironmentError   issued for another environment (also an
     │       │                              EnvironmentMismatchError)
     │       └── GenerationError        a G1 client certificate, not explicitly allowed
-    └── OutputError                a file cannot or may not be written (exit status 2)
-        └── OutputExistsError      the destination exists and overwriting was not asked for
+    ├── OutputError                a file cannot or may not be written (exit status 2)
+    │   └── OutputExistsError      the destination exists and overwriting was not asked for
+    └── BatchError                 rows of a recipe's batch failed (exit 1 if every failure
+                                   is a CheckError, else 2); carries each row's error
 
 Messages name the file (or input) and the rule, and never contain a password or key material.
 """
@@ -32,6 +35,7 @@ Messages name the file (or input) and the rule, and never contain a password or 
 from __future__ import annotations
 
 __all__ = [
+    "BatchError",
     "CertificateNotValidError",
     "CertificateUsageError",
     "ChainError",
@@ -52,6 +56,7 @@ __all__ = [
     "OutputExistsError",
     "PinMismatchError",
     "ReadBackError",
+    "RecipeError",
     "TruststoreBuilderError",
     "TruststoreBuilderWarning",
     "UnknownFormatError",
@@ -98,6 +103,27 @@ class WrongPasswordError(InputError):
 
 class MissingPasswordError(InputError):
     """A store needs a password and none was given."""
+
+
+class RecipeError(InputError):
+    """A recipe key is unknown, of the wrong type, names a missing file, or is refused.
+
+    The message starts ``<recipe file>: <key path>:``, e.g.
+    ``recipe.toml: targets[2].password_env: environment variable MESH_PW is not set``.
+
+    Attributes:
+        path: The recipe file (``<recipe>`` for one made in Python).
+        key_path: Where in the recipe: ``trust.add[1]``, ``targets[2].password_env``,
+            ``batch.table[mbx03].key``.
+    """
+
+    def __init__(
+        self, message: str, *, path: str | None = None, key_path: str | None = None
+    ) -> None:
+        """Build the error; ``message`` should already start with the file and the key path."""
+        super().__init__(message, source=path)
+        self.path = path
+        self.key_path = key_path
 
 
 class CheckError(TruststoreBuilderError):
@@ -181,6 +207,33 @@ class OutputError(TruststoreBuilderError):
 
 class OutputExistsError(OutputError):
     """The destination exists and replacing it was not asked for."""
+
+
+class BatchError(TruststoreBuilderError):
+    """One or more rows of a recipe's batch failed; nothing was written.
+
+    Attributes:
+        failures: Each failed row's error (its message starts with the row's key path,
+            ``batch.table[mbx03]``), in table order.
+        rows: How many rows the batch has.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        failures: tuple[TruststoreBuilderError, ...] = (),
+        rows: int = 0,
+    ) -> None:
+        """Build the error; the exit status is 1 when every failure is a refused check."""
+        super().__init__(message, source=source)
+        self.failures = failures
+        self.rows = rows
+        if failures and not all(isinstance(f, CheckError) for f in failures):
+            self.exit_status = 2
+        else:
+            self.exit_status = 1
 
 
 class TruststoreBuilderWarning(UserWarning):

@@ -61,6 +61,8 @@ class StoreFormat(enum.StrEnum):
     JKS = "jks"
     JCEKS = "jceks"
     PKCS7 = "p7b"
+    #: A directory, not a file: OpenSSL's CApath layout (``<subject-hash>.N``, c_rehash -copy).
+    CAPATH = "capath"
 
     @classmethod
     def from_path(cls, path: str | Path) -> StoreFormat:
@@ -76,6 +78,10 @@ class StoreFormat(enum.StrEnum):
         except ValueError:
             msg = f"{path}: cannot tell the store format from the suffix {suffix!r}; name it"
             raise ValueError(msg) from None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def sha256_fingerprint(certificate: x509.Certificate) -> str:
@@ -126,7 +132,7 @@ class StoreEntry:
     trusted: bool
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class TrustedEntry:
     """A certificate in a trust store, with its alias and what is known about it.
 
@@ -171,8 +177,26 @@ class TrustedEntry:
         """Whether ``when`` lies inside the certificate's validity period."""
         return self.not_before <= when <= self.not_after
 
+    def __repr__(self) -> str:
+        """``<TrustedEntry alias: name (gen), not after DATE, status now>``."""
+        from truststore_builder._report import entry_summary  # noqa: PLC0415
 
-@attrs.frozen
+        return f"<TrustedEntry {entry_summary(self, _now())}>"
+
+    def __str__(self) -> str:
+        """Every field, one per line, with the expiry status now."""
+        from truststore_builder._report import entry_text  # noqa: PLC0415
+
+        return entry_text(self, _now())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the fields as an HTML table, expiry marked."""
+        from truststore_builder._report import entry_html  # noqa: PLC0415
+
+        return entry_html(self, _now())
+
+
+@attrs.frozen(repr=False)
 class TrustStore:
     """A built trust store: checked, de-duplicated and ordered entries, ready to write.
 
@@ -210,11 +234,23 @@ class TrustStore:
         """Entries not valid at ``validated_at`` (expired, or not yet valid)."""
         return tuple(e for e in self.entries if not e.is_valid_at(self.validated_at))
 
-    def __str__(self) -> str:
-        """A readable table of the entries, one line each."""
-        from truststore_builder._report import entries_table  # noqa: PLC0415
+    def __repr__(self) -> str:
+        """``<TrustStore 4 entries, 2 expired, validated 2026-11-23>``."""
+        from truststore_builder._report import store_summary  # noqa: PLC0415
 
-        return entries_table(self.entries, self.validated_at)
+        return f"<TrustStore {store_summary(self, date_only=True)}>"
+
+    def __str__(self) -> str:
+        """A summary line, then a readable table of the entries, one line each."""
+        from truststore_builder._report import store_text  # noqa: PLC0415
+
+        return store_text(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the entries as an HTML table, expired and expiring ones marked."""
+        from truststore_builder._report import store_html  # noqa: PLC0415
+
+        return store_html(self)
 
     def serialize(
         self, store_format: StoreFormat | str, password: str | bytes | None = None
@@ -253,6 +289,12 @@ class TrustStore:
         """The certificates as a DER PKCS#7 (.p7b) bundle."""
         return self.serialize(StoreFormat.PKCS7)
 
+    def to_capath(self) -> dict[str, bytes]:
+        """The OpenSSL CApath directory's files, read back: ``<subject-hash>.N`` to PEM bytes."""
+        from truststore_builder._writing import serialize_capath  # noqa: PLC0415
+
+        return serialize_capath(self)
+
     def write(
         self,
         path: str | Path,
@@ -264,7 +306,7 @@ class TrustStore:
         """Serialise, read back, then write the store to ``path`` atomically.
 
         Args:
-            path: Destination file.
+            path: Destination file (for ``capath``, the directory to create or replace).
             store_format: The format; inferred from the suffix when None.
             password: The store password (see :meth:`serialize`).
             overwrite: Replace an existing file. Without it an existing file is an error.
@@ -282,7 +324,7 @@ class TrustStore:
         return written
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class IdentityReport:
     """What checking a client certificate found: its chain, NHS issuer, and every failed rule.
 
@@ -316,6 +358,24 @@ class IdentityReport:
         """The client certificate's subject, RFC 4514."""
         return self.certificate.subject.rfc4514_string()
 
+    def __repr__(self) -> str:
+        """``<IdentityReport ok: subject, issued under NAME (g2), validated DATE>``."""
+        from truststore_builder._report import report_summary  # noqa: PLC0415
+
+        return f"<IdentityReport {report_summary(self)}>"
+
+    def __str__(self) -> str:
+        """The result, the chain with expiry, and every failed rule."""
+        from truststore_builder._report import report_text  # noqa: PLC0415
+
+        return report_text(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the result, the chain and the failures as HTML tables."""
+        from truststore_builder._report import report_html  # noqa: PLC0415
+
+        return report_html(self)
+
 
 @attrs.frozen(repr=False)
 class Identity:
@@ -338,16 +398,25 @@ class Identity:
     source: str = "<identity>"
 
     def __repr__(self) -> str:
-        """Alias, subject and expiry; never the key."""
-        from truststore_builder._formats.keys import describe_key  # noqa: PLC0415
+        """Alias, subject, key type and size, and expiry; never the key."""
+        from truststore_builder._report import identity_summary  # noqa: PLC0415
 
-        return (
-            f"Identity(alias={self.alias!r}, subject={self.certificate.subject.rfc4514_string()!r}, "
-            f"not_after={self.certificate.not_valid_after_utc:%Y-%m-%d}, key={describe_key(self.key)})"
-        )
+        return f"<Identity {identity_summary(self, _now())}>"
+
+    def __str__(self) -> str:
+        """The certificate's fields and the key's type and size, one per line."""
+        from truststore_builder._report import identity_text  # noqa: PLC0415
+
+        return identity_text(self, _now())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the fields as an HTML table, expiry marked; never the key."""
+        from truststore_builder._report import identity_html  # noqa: PLC0415
+
+        return identity_html(self, _now())
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class KeyStore:
     """A checked client identity with its verified chain and the CAs it should trust.
 
@@ -369,6 +438,24 @@ class KeyStore:
     def alias(self) -> str:
         """The key entry's alias."""
         return self.identity.alias
+
+    def __repr__(self) -> str:
+        """Alias, subject, key type and size, expiry, chain length, trusted CAs; never the key."""
+        from truststore_builder._report import keystore_summary  # noqa: PLC0415
+
+        return f"<KeyStore {keystore_summary(self)}>"
+
+    def __str__(self) -> str:
+        """The identity, the verified chain, the trusted CAs and the checks, as text tables."""
+        from truststore_builder._report import keystore_text  # noqa: PLC0415
+
+        return keystore_text(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: identity, chain and trusted CAs as HTML tables, expiry marked."""
+        from truststore_builder._report import keystore_html  # noqa: PLC0415
+
+        return keystore_html(self)
 
     def chain_pem(self) -> bytes:
         """The client chain as PEM, leaf first, root left out (what TLS clients present)."""

@@ -8,12 +8,19 @@ All serialisation and every read-back check runs before the first file is touche
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from truststore_builder._errors import MissingPasswordError, OutputError, OutputExistsError
+from truststore_builder._errors import (
+    CheckError,
+    MissingPasswordError,
+    OutputError,
+    OutputExistsError,
+)
 from truststore_builder._model import StoreFormat
 
 if TYPE_CHECKING:
@@ -23,10 +30,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "as_password_bytes",
+    "serialize_capath",
     "serialize_keystore",
     "serialize_store",
     "write_atomically",
+    "write_directory_atomically",
     "write_files",
+    "write_outputs",
     "write_stores",
 ]
 
@@ -49,6 +59,9 @@ def serialize_store(
     """
     from truststore_builder import _checks  # noqa: PLC0415
 
+    if store_format is StoreFormat.CAPATH:
+        msg = "a capath store is a directory of files, not one file: use to_capath() or write()"
+        raise ValueError(msg)
     secret = as_password_bytes(password)
     pairs = [(entry.alias, entry.certificate) for entry in store.entries]
     if store_format is StoreFormat.PEM:
@@ -75,6 +88,27 @@ def serialize_store(
         data = jks.serialize_jks_truststore(pairs, secret, store_type=store_format.value)
     _checks.check_read_back(store, store_format, data, secret)
     return data
+
+
+def serialize_capath(store: TrustStore) -> dict[str, bytes]:
+    """The OpenSSL CApath directory's files for ``store``, checked as OpenSSL will look them up.
+
+    Returns:
+        File name (``<subject-hash>.N``) to a one-certificate PEM, in store order.
+
+    Raises:
+        CheckError: OpenSSL cannot read a certificate's subject, so it cannot be looked up.
+        ReadBackError: The files do not read back as the store's certificates under their hashes.
+    """
+    from truststore_builder import _checks  # noqa: PLC0415
+    from truststore_builder._formats import capath  # noqa: PLC0415
+
+    try:
+        files = capath.capath_files(store.entries)
+    except ValueError as exc:
+        raise CheckError(str(exc)) from None
+    _checks.check_capath_read_back(store, files, "<capath read-back>")
+    return files
 
 
 def _publish_without_replacing(temporary: Path, path: Path) -> None:
@@ -139,6 +173,126 @@ def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool 
             os.close(dir_fd)
 
 
+def _check_directory_target(path: Path, *, overwrite: bool) -> None:
+    """Refuse a directory destination that must not be replaced.
+
+    Raises:
+        OutputExistsError: Something not a plain directory is there (a file, a symbolic link),
+            or a directory that is not empty and ``overwrite`` is false.
+    """
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        kind = "a symbolic link" if path.is_symlink() else "not a directory"
+        msg = f"{path}: exists and is {kind}; the capath directory will not replace it"
+        raise OutputExistsError(msg, source=str(path))
+    if not overwrite and path.is_dir() and any(path.iterdir()):
+        msg = f"{path}: a directory that is not empty; pass overwrite (--force) to replace it"
+        raise OutputExistsError(msg, source=str(path))
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def write_directory_atomically(path: Path, files: Mapping[str, bytes], *, overwrite: bool) -> None:
+    """Create directory ``path`` holding exactly ``files``, as a whole or not at all.
+
+    The files are written and fsynced into a temporary sibling directory, which is then renamed
+    to ``path``. With ``overwrite`` an existing directory is renamed aside first, the new one
+    renamed in, and the old one removed (it is put back if the new one cannot be renamed in).
+    A reader sees the old directory, the new one, or for an instant none; never a mixture.
+
+    Args:
+        path: The directory to create or replace.
+        files: File name to content; public files (0644 less the umask).
+        overwrite: Replace a directory that is not empty; without it only a missing or an
+            empty directory is replaced.
+
+    Raises:
+        OutputExistsError: See :func:`_check_directory_target`.
+        OutputError: The parent directory cannot be written.
+    """
+    _check_directory_target(path, overwrite=overwrite)
+    parent = path.parent if str(path.parent) else Path()
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        msg = f"{path}: cannot write into {parent} ({exc.strerror})"
+        raise OutputError(msg, source=str(path)) from None
+    umask = os.umask(0)
+    os.umask(umask)
+    published = False
+    aside: Path | None = None
+    try:
+        staging.chmod(0o755 & ~umask)
+        for name, data in files.items():
+            fd = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644 & ~umask)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        _fsync_directory(staging)
+        if overwrite and path.is_dir() and any(path.iterdir()):
+            aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
+            path.replace(aside)
+        try:
+            # rename() replaces a missing or empty directory, and refuses a non-empty one.
+            staging.rename(path)
+        except OSError as exc:
+            if aside is not None:
+                aside.replace(path)
+                aside = None
+            if exc.errno in {errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR}:
+                msg = f"{path}: appeared while writing; pass overwrite (--force) to replace it"
+                raise OutputExistsError(msg, source=str(path)) from None
+            msg = f"{path}: cannot create the directory ({exc.strerror})"
+            raise OutputError(msg, source=str(path)) from None
+        published = True
+        _fsync_directory(parent)
+    finally:
+        if not published:
+            shutil.rmtree(staging, ignore_errors=True)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+
+
+def write_outputs(
+    planned: Sequence[tuple[Path, bytes, bool]],
+    directories: Sequence[tuple[Path, Mapping[str, bytes]]],
+    *,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write files and whole directories, every destination checked before the first write.
+
+    Args:
+        planned: ``(path, data, private)`` per file, as for :func:`write_files`.
+        directories: ``(path, files)`` per directory, as for :func:`write_directory_atomically`.
+        overwrite: Replace existing files and non-empty directories.
+
+    Returns:
+        The file paths, then the directory paths, in order.
+
+    Raises:
+        OutputExistsError: A destination may not be replaced (nothing is written).
+    """
+    if not overwrite:
+        for path, _, _ in planned:
+            if path.exists():
+                msg = f"{path}: already exists; pass overwrite (--force) to replace it"
+                raise OutputExistsError(msg, source=str(path))
+    for path, _ in directories:
+        _check_directory_target(path, overwrite=overwrite)
+    written = write_files(planned, overwrite=overwrite)
+    for path, files in directories:
+        write_directory_atomically(path, files, overwrite=overwrite)
+        written.append(path)
+    return written
+
+
 def write_files(
     planned: Sequence[tuple[Path, bytes, bool]], *, overwrite: bool = False
 ) -> list[Path]:
@@ -173,18 +327,24 @@ def write_stores(
 ) -> list[Path]:
     """Serialise and check every target first, then write them all; nothing is written on error.
 
+    A ``capath`` target is a directory, written whole by :func:`write_directory_atomically`.
+
     Returns:
         The paths written, in the order given.
     """
+    files = {path: fmt for path, fmt in targets.items() if fmt is not StoreFormat.CAPATH}
+    directories = [path for path, fmt in targets.items() if fmt is StoreFormat.CAPATH]
     if not overwrite:
-        for path in targets:
+        for path in files:
             if path.exists():
                 msg = f"{path}: already exists; pass overwrite (--force) to replace it"
                 raise OutputExistsError(msg, source=str(path))
-    planned = [
-        (path, serialize_store(store, fmt, password), False) for path, fmt in targets.items()
-    ]
-    return write_files(planned, overwrite=overwrite)
+    for path in directories:
+        _check_directory_target(path, overwrite=overwrite)
+    planned = [(path, serialize_store(store, fmt, password), False) for path, fmt in files.items()]
+    capaths = [(path, serialize_capath(store)) for path in directories]
+    write_outputs(planned, capaths, overwrite=overwrite)
+    return list(targets)
 
 
 def serialize_keystore(

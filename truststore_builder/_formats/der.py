@@ -84,6 +84,6 @@ def load_der_certificate(data: bytes, source: str) -> x509.Certificate:
             raise MalformedInputError(msg, source=source)
     try:
         return x509.load_der_x509_certificate(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # InvalidVersion is no ValueError
         msg = f"{source}: is not a valid DER X.509 certificate"
         raise MalformedInputError(msg, source=source) from None

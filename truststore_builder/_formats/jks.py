@@ -38,7 +38,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from truststore_builder._errors import InputError, MalformedInputError, WrongPasswordError
+from truststore_builder._errors import (
+    InputError,
+    MalformedInputError,
+    TruststoreBuilderError,
+    WrongPasswordError,
+)
 from truststore_builder._model import StoreEntry
 
 if TYPE_CHECKING:
@@ -102,6 +107,24 @@ def looks_like_jks(data: bytes) -> str | None:
     if data[:4] == _JCEKS_MAGIC:
         return "jceks"
     return None
+
+
+def _pyjks(source: str | None = None) -> Any:  # noqa: ANN401  (the pyjks module, untyped)
+    """Import pyjks, only when a JKS or JCEKS store is read or written.
+
+    Raises:
+        InputError: pyjks is not installed and ``source`` (a file being read) is named.
+        TruststoreBuilderError: pyjks is not installed and a store is being written.
+    """
+    try:
+        import jks  # noqa: PLC0415
+    except ImportError:
+        msg = "JKS and JCEKS stores need pyjks, which is not installed (pip install pyjks)"
+        if source is None:
+            raise TruststoreBuilderError(msg) from None
+        msg = f"{source}: {msg}"
+        raise InputError(msg, source=source) from None
+    return jks
 
 
 def _integrity_digest(password: str, body: bytes) -> bytes:
@@ -185,7 +208,7 @@ def serialize_jks_truststore(
 
 def _trusted_entries(entries: Sequence[tuple[str, x509.Certificate]], seen: set[str]) -> list[Any]:
     """Trusted certificate entries for pyjks, aliases checked, dated by each certificate."""
-    import jks  # noqa: PLC0415
+    jks = _pyjks()
 
     made = []
     for alias, certificate in entries:
@@ -204,7 +227,7 @@ def _save(entries: list[Any], secret: str, store_type: str) -> bytes:
     magic number, which the digest covers: a JCEKS store is the JKS body re-headed and
     re-digested.
     """
-    import jks  # noqa: PLC0415
+    jks = _pyjks()
 
     data: bytes = jks.KeyStore.new("jks", entries).saves(secret)
     if store_type == "jceks":
@@ -323,7 +346,7 @@ def serialize_jks_keystore(
             representable; an empty chain, or a key that is not its first certificate's; a
             password that is not UTF-8; a JCEKS key password that is not printable ASCII.
     """
-    import jks  # noqa: PLC0415  (pyjks is imported only when a JKS file is written)
+    jks = _pyjks()
 
     if store_type not in {"jks", "jceks"}:
         msg = f"unknown Java key store type {store_type!r}; expected 'jks' or 'jceks'"
@@ -384,7 +407,7 @@ def _certificate(
         raise MalformedInputError(msg, source=source)
     try:
         return x509.load_der_x509_certificate(der)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # InvalidVersion is no ValueError
         msg = f"{source}: {kind} entry {alias!r} holds a certificate that is not valid DER"
         raise MalformedInputError(msg, source=source) from None
 
@@ -396,7 +419,7 @@ def _pyjks_load(data: bytes, password: bytes | None, source: str) -> tuple[Any, 
         MalformedInputError: Not a JKS/JCEKS store, or truncated or corrupt.
         WrongPasswordError: The password is wrong, or the integrity digest does not match.
     """
-    import jks  # noqa: PLC0415  (pyjks is imported only when a JKS file is read)
+    jks = _pyjks(source)
 
     kind = looks_like_jks(data)
     if kind is None:
@@ -449,7 +472,7 @@ def load_jks_store(data: bytes, password: bytes | None, source: str) -> list[Sto
         MalformedInputError: Not a JKS/JCEKS store, or truncated or corrupt.
         WrongPasswordError: The password is wrong, or the integrity digest does not match.
     """
-    import jks  # noqa: PLC0415  (pyjks is imported only when a JKS file is read)
+    jks = _pyjks(source)
 
     store, _ = _pyjks_load(data, password, source)
     result: list[StoreEntry] = []
@@ -507,7 +530,7 @@ def load_jks_identities(
             the key password does not decrypt an entry.
         InputError: A key entry holds a key that is neither RSA nor EC.
     """
-    import jks  # noqa: PLC0415  (pyjks is imported only when a JKS file is read)
+    jks = _pyjks(source)
 
     store, name = _pyjks_load(data, password, source)
     secret = _load_password(password if key_password is None else key_password, source)

@@ -90,10 +90,14 @@ def iter_pem_blocks(data: bytes, source: str) -> Iterator[PemBlock]:
     data = data.removeprefix(_BOM)
     position = 0
     index = 0
+    # Lines are counted from where the last count stopped: counting from the start of the file
+    # for every block made reading a large bundle quadratic.
+    line, counted = 1, 0
     while match := BEGIN_LINE.search(data, position):
         index += 1
         label = match.group(1)
-        line = data.count(b"\n", 0, match.start()) + 1
+        line += data.count(b"\n", counted, match.start())
+        counted = match.start()
         end_marker = b"-----END " + label + b"-----"
         end = data.find(end_marker, match.end())
         following = BEGIN_LINE.search(data, match.end())
@@ -171,7 +175,7 @@ def load_pem_certificates(data: bytes, source: str) -> list[x509.Certificate]:
         der = decode_pem_block(block, source)
         try:
             certificates.append(x509.load_der_x509_certificate(der))
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):  # InvalidVersion is no ValueError
             msg = f"{source}: {block.where} is not a valid X.509 certificate"
             raise MalformedInputError(msg, source=source) from None
     if certificates:
@@ -194,10 +198,15 @@ def _header_text(text: str) -> str:
     an escaped subject is still a valid RFC 4514 string; runs of dashes are broken up the same
     way, for readers that look for ``-----BEGIN`` anywhere on a line.
     """
-    escaped = "".join(
-        char if " " <= char <= "~" else "".join(f"\\{byte:02X}" for byte in char.encode("utf-8"))
-        for char in text
-    )
+    if text.isascii() and text.isprintable():  # the common case: nothing to escape
+        escaped = text
+    else:
+        escaped = "".join(
+            char
+            if " " <= char <= "~"
+            else "".join(f"\\{byte:02X}" for byte in char.encode("utf-8"))
+            for char in text
+        )
     return escaped.replace("-----", "\\2D----")
 
 

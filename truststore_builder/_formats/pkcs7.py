@@ -9,7 +9,9 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import MalformedInputError, NoCertificatesError
 from truststore_builder._formats.der import der_header
@@ -18,7 +20,6 @@ from truststore_builder._formats.pem import decode_pem_block, iter_pem_blocks
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from cryptography import x509
 
 __all__ = ["load_pkcs7_certificates", "looks_like_pkcs7", "serialize_pkcs7"]
 
@@ -37,18 +38,28 @@ def looks_like_pkcs7(data: bytes) -> bool:
 
 
 def _load_der(data: bytes, source: str, where: str) -> list[x509.Certificate]:
+    # Imported here: cryptography's pkcs7 module pulls in the email package (import time).
+    from cryptography.hazmat.primitives.serialization import pkcs7  # noqa: PLC0415
+
     try:
         with warnings.catch_warnings():
             # openssl crl2pkcs7 keeps the input order, which breaks DER's sorted SET OF;
             # cryptography reads it as BER and warns. Such files are the common case, not news.
             warnings.filterwarnings("ignore", "PKCS#7 certificates could not be parsed as DER")
             return pkcs7.load_der_pkcs7_certificates(data)
+    except UnsupportedAlgorithm:
+        # A ContentInfo of another type (enveloped data, say): no certificate bundle.
+        msg = f"{source}: {where}is a PKCS#7 structure other than a certificate bundle"
+        raise MalformedInputError(msg, source=source) from None
     except ValueError as exc:
         # cryptography says so when the bundle parses but has no certificates field.
         if "no certificate" in str(exc):
             msg = f"{source}: {where}PKCS#7 bundle holds no certificate"
             raise NoCertificatesError(msg, source=source) from None
         msg = f"{source}: {where}is not a valid PKCS#7 certificate bundle"
+        raise MalformedInputError(msg, source=source) from None
+    except x509.InvalidVersion as exc:  # InvalidVersion is no ValueError
+        msg = f"{source}: {where}holds a certificate of an unknown X.509 version ({exc.parsed_version})"
         raise MalformedInputError(msg, source=source) from None
 
 
@@ -106,4 +117,6 @@ def serialize_pkcs7(certificates: Sequence[x509.Certificate], *, pem: bool = Fal
     if not certificates:
         msg = "a PKCS#7 bundle needs at least one certificate"
         raise ValueError(msg)
+    from cryptography.hazmat.primitives.serialization import pkcs7  # noqa: PLC0415
+
     return pkcs7.serialize_certificates(list(certificates), Encoding.PEM if pem else Encoding.DER)

@@ -109,6 +109,16 @@ def _refuse_short_sequence(data: bytes, source: str) -> None:
 
 
 def _entries_from_data(data: bytes, source: str, password: bytes | None) -> list[StoreEntry]:
+    with warnings.catch_warnings():
+        # Policy: a certificate whose serial is zero or negative is read as it is, as Java and
+        # OpenSSL read it (RFC 5280 asks users to handle such certificates gracefully; two
+        # Mozilla roots have serial 0). cryptography's deprecation warning about it would say
+        # nothing actionable, and under -W error would escape as a bare exception.
+        warnings.filterwarnings("ignore", "Parsed a serial number which wasn't positive")
+        return _read_entries(data, source, password)
+
+
+def _read_entries(data: bytes, source: str, password: bytes | None) -> list[StoreEntry]:
     fmt = detect_format(data, source)
     certificates: list[x509.Certificate]
     if fmt == "pem":

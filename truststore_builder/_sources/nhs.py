@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -175,6 +174,8 @@ def load_nhs_catalogue(directory: Path | None = None) -> NhsCatalogue:
         PinMismatchError: A certificate's fingerprint differs from its pin (names the file).
         InputError: The manifest or a certificate file cannot be read.
     """
+    import tomllib  # noqa: PLC0415  (only when the catalogue is first loaded: import time)
+
     directory = directory or bundle_directory()
     manifest = directory / _MANIFEST
     try:

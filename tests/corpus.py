@@ -1,0 +1,519 @@
+"""A corpus of hostile and malformed inputs for every reader, generated at test time.
+
+Nothing here is committed as a file: the valid originals (a small EC hierarchy in every format)
+are made fresh, and each malformed input is derived from one of them (truncated, bit-flipped,
+re-headed, given a huge declared length, ...) or built from scratch (junk, many PEM blocks).
+
+Each :class:`Case` names the reader it is for (a key into :data:`READERS`), the bytes, and the
+password to offer. The test module feeds every case to its reader and to ``inspect`` and checks
+that the failure is one of the library's typed errors, naming the input, within a time bound.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import struct
+from typing import TYPE_CHECKING
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+from cryptography.x509.oid import NameOID
+
+from truststore_builder._formats import jks, keys, pkcs12
+from truststore_builder._formats import pem as pem_format
+from truststore_builder._formats.keys import PrivateKey
+from truststore_builder._sources import files
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+
+__all__ = [
+    "PASSWORD",
+    "READERS",
+    "Case",
+    "Originals",
+    "cases",
+    "make_originals",
+    "non_positive_serial",
+    "truncations",
+]
+
+#: The store password of every valid original.
+PASSWORD = b"Corpus-Pa55word"
+_NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+_SERIAL = 0x4242
+
+
+@attrs.frozen
+class Originals:
+    """The valid files every malformed input is derived from (all small: EC P-256)."""
+
+    ca: x509.Certificate
+    leaf: x509.Certificate
+    key: PrivateKey = attrs.field(repr=False)
+    files: dict[str, bytes] = attrs.field(repr=False)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _certificate(
+    subject: str, key: PrivateKey, issuer: tuple[str, PrivateKey] | None, *, ca: bool
+) -> x509.Certificate:
+    issuer_name, signer = issuer or (subject, key)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(_name(issuer_name))
+        .public_key(key.public_key())
+        .serial_number(_SERIAL)
+        .not_valid_before(_NOW)
+        .not_valid_after(_NOW + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(signer, hashes.SHA256())
+    )
+
+
+def make_originals() -> Originals:
+    """A CA, a leaf and its key, in every format the library reads."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("Corpus CA", ca_key, None, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _certificate("corpus.leaf.test", key, ("Corpus CA", ca_key), ca=False)
+    trusted = [("corpus-ca", ca)]
+    made = {
+        "der": ca.public_bytes(Encoding.DER),
+        "pem": ca.public_bytes(Encoding.PEM) + leaf.public_bytes(Encoding.PEM),
+        "p7b": pkcs7.serialize_certificates([ca, leaf], Encoding.DER),
+        "p7b-pem": pkcs7.serialize_certificates([ca], Encoding.PEM),
+        "p12": pkcs12.serialize_pkcs12_truststore(trusted, PASSWORD),
+        "p12-key": pkcs12.serialize_pkcs12_keystore(
+            alias="client", key=key, chain=[leaf, ca], trusted=[], password=PASSWORD
+        ),
+        "jks": jks.serialize_jks_truststore(trusted, PASSWORD, store_type="jks"),
+        "jceks": jks.serialize_jks_truststore(trusted, PASSWORD, store_type="jceks"),
+        "jks-key": jks.serialize_jks_keystore(
+            alias="client", key=key, chain=[leaf, ca], trusted=[], password=PASSWORD
+        ),
+        "key-pem": keys.serialize_private_key_pem(key),
+        "key-pem-encrypted": keys.serialize_private_key_pem(key, PASSWORD),
+        "key-der": key.private_bytes(
+            Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    }
+    return Originals(ca=ca, leaf=leaf, key=key, files=made)
+
+
+# --- the readers ------------------------------------------------------------------------------
+
+
+def _read_store(data: bytes, password: bytes | None, source: str) -> object:
+    del source  # read_store names bytes "<bytes>"; the file cases name the path
+    return files.read_store(data, password=password)
+
+
+def _identities_pkcs12(data: bytes, password: bytes | None, source: str) -> object:
+    return pkcs12.load_pkcs12_identities(data, password, source)
+
+
+def _identities_jks(data: bytes, password: bytes | None, source: str) -> object:
+    return jks.load_jks_identities(data, password or b"", source)
+
+
+def _jks_store(data: bytes, password: bytes | None, source: str) -> object:
+    return jks.load_jks_store(data, password, source)
+
+
+def _key(data: bytes, password: bytes | None, source: str) -> object:
+    return keys.load_private_key(data, password, source)
+
+
+def _pem(data: bytes, password: bytes | None, source: str) -> object:
+    del password
+    return pem_format.load_pem_certificates(data, source)
+
+
+def _der(data: bytes, password: bytes | None, source: str) -> object:
+    del password
+    from truststore_builder._formats import der  # noqa: PLC0415
+
+    return der.load_der_certificate(data, source)
+
+
+def _pkcs7(data: bytes, password: bytes | None, source: str) -> object:
+    del password
+    from truststore_builder._formats import pkcs7 as pkcs7_format  # noqa: PLC0415
+
+    return pkcs7_format.load_pkcs7_certificates(data, source)
+
+
+def _pkcs12_store(data: bytes, password: bytes | None, source: str) -> object:
+    return pkcs12.load_pkcs12_store(data, password, source)
+
+
+def _detect(data: bytes, password: bytes | None, source: str) -> object:
+    del password
+    # Detection, then reading what it found, as read_store does for a file.
+    return files._entries_from_data(data, source, PASSWORD)  # noqa: SLF001
+
+
+#: Every reader the corpus drives: (data, password, source name) -> anything, or a typed error.
+READERS: dict[str, Callable[[bytes, bytes | None, str], object]] = {
+    "store": _read_store,
+    "detect": _detect,
+    "pem": _pem,
+    "der": _der,
+    "pkcs7": _pkcs7,
+    "pkcs12": _pkcs12_store,
+    "pkcs12-identities": _identities_pkcs12,
+    "jks": _jks_store,
+    "jks-identities": _identities_jks,
+    "key": _key,
+}
+
+#: The reader (beyond ``detect``) that fits each original.
+_READER_OF = {
+    "der": "der",
+    "pem": "pem",
+    "p7b": "pkcs7",
+    "p7b-pem": "pkcs7",
+    "p12": "pkcs12",
+    "p12-key": "pkcs12-identities",
+    "jks": "jks",
+    "jceks": "jks",
+    "jks-key": "jks-identities",
+    "key-pem": "key",
+    "key-pem-encrypted": "key",
+    "key-der": "key",
+}
+
+
+@attrs.frozen
+class Case:
+    """One malformed input.
+
+    Attributes:
+        name: Unique and readable: ``<category>/<original>/<detail>``.
+        reader: A key of :data:`READERS`.
+        data: The input's bytes.
+        password: The password offered (None: none).
+        category: What kind of damage it is.
+    """
+
+    name: str
+    reader: str
+    data: bytes = attrs.field(repr=False)
+    password: bytes | None = attrs.field(repr=False, default=PASSWORD)
+    category: str = ""
+
+
+def truncations(originals: Originals, original: str) -> Iterator[Case]:
+    """The original cut at every length from 1 to one byte short, for its own reader.
+
+    PEM files are cut too, though some cuts (inside the trailing newline, between two
+    certificates) are still valid PEM: the caller accepts a clean read for those.
+    """
+    data = originals.files[original]
+    for length in range(1, len(data)):
+        yield Case(
+            f"truncation/{original}/{length}",
+            _READER_OF[original],
+            data[:length],
+            category="truncation",
+        )
+
+
+def _bit_flips(originals: Originals, rng: random.Random) -> Iterator[Case]:
+    for original in ("der", "p12", "p12-key", "jks", "jceks", "jks-key", "key-der", "p7b"):
+        data = originals.files[original]
+        for _ in range(6):
+            position = rng.randrange(len(data))
+            bit = rng.randrange(8)
+            flipped = bytearray(data)
+            flipped[position] ^= 1 << bit
+            yield Case(
+                f"bit-flip/{original}/{position}.{bit}",
+                _READER_OF[original],
+                bytes(flipped),
+                category="bit flip",
+            )
+
+
+def _passwords(originals: Originals) -> Iterator[Case]:
+    wrong = {"wrong": b"not-the-password", "empty": b"", "none": None, "non-utf8": b"\xff\xfe"}
+    for original in ("p12", "p12-key", "jks", "jceks", "jks-key", "key-pem-encrypted"):
+        for label, password in wrong.items():
+            if original in {"jks", "jceks"} and password is None:
+                continue  # JKS read without a password skips the digest, as keytool -list does
+            if original == "p12-key" and label == "empty":
+                # load_pkcs12_identities takes b"" as no password: covered by "none".
+                continue
+            yield Case(
+                f"password/{original}/{label}",
+                _READER_OF[original],
+                originals.files[original],
+                password,
+                category="wrong or empty password",
+            )
+
+
+def _tampered(originals: Originals) -> Iterator[Case]:
+    p12 = originals.files["p12"]
+    # The MAC value is the last OCTET STRING but for the salt and iteration count; flipping
+    # the byte before "salt, iterations" lands in it. Flip at a fixed place found by search.
+    mac_at = p12.rfind(b"\x04\x20")  # OCTET STRING of 32 bytes: the HMAC-SHA256 value
+    tampered_mac = bytearray(p12)
+    tampered_mac[mac_at + 5] ^= 0x01
+    yield Case("tampered/p12/mac", "pkcs12", bytes(tampered_mac), category="tampered MAC")
+    body = bytearray(p12)
+    body[len(p12) // 3] ^= 0x01
+    yield Case("tampered/p12/body", "pkcs12", bytes(body), category="tampered MAC")
+    key_store = bytearray(originals.files["p12-key"])
+    key_store[-40] ^= 0x01
+    yield Case(
+        "tampered/p12-key/mac", "pkcs12-identities", bytes(key_store), category="tampered MAC"
+    )
+    for original in ("jks", "jceks", "jks-key"):
+        data = bytearray(originals.files[original])
+        data[-1] ^= 0x01
+        yield Case(
+            f"tampered/{original}/digest",
+            _READER_OF[original],
+            bytes(data),
+            category="tampered JKS digest",
+        )
+        data = bytearray(originals.files[original])
+        data[len(data) // 2] ^= 0x01
+        yield Case(
+            f"tampered/{original}/body",
+            _READER_OF[original],
+            bytes(data),
+            category="tampered JKS digest",
+        )
+
+
+def _jks_digest(password: bytes, body: bytes) -> bytes:
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(password.decode().encode("utf-16-be"))
+    digest.update(b"Mighty Aphrodite")
+    digest.update(body)
+    return digest.digest()
+
+
+def _jks_with_body(body: bytes) -> bytes:
+    """A JKS store around ``body`` with a correct digest, so only the structure is hostile."""
+    return body + _jks_digest(PASSWORD, body)
+
+
+def _huge_lengths(originals: Originals) -> Iterator[Case]:
+    category = "huge declared length"
+    huge = b"\x84\x7f\xff\xff\xff"
+    yield Case("huge/der/outer", "der", b"\x30" + huge + b"\x30\x03\x02\x01\x01", category=category)
+    yield Case(
+        "huge/der/store", "store", b"\x30" + huge + b"\x30\x03\x02\x01\x01", category=category
+    )
+    der = originals.files["der"]
+    # The inner TBSCertificate claims 2 GiB inside an outer SEQUENCE of the right size.
+    yield Case("huge/der/inner", "der", der[:4] + b"\x30" + huge + der[8:], category=category)
+    yield Case(
+        "huge/p12/outer",
+        "pkcs12",
+        b"\x30" + huge + b"\x02\x01\x03\x30\x00",
+        category=category,
+    )
+    p12 = originals.files["p12"]
+    yield Case(
+        "huge/p12/store",
+        "store",
+        b"\x30" + huge + p12[4:],
+        category=category,
+    )
+    p7 = originals.files["p7b"]
+    yield Case("huge/p7b/outer", "pkcs7", b"\x30" + huge + p7[4:], category=category)
+    # JKS: an entry count of 2**31-1, an alias length of 65535, a certificate of 2 GiB.
+    header = b"\xfe\xed\xfe\xed" + struct.pack(">I", 2)
+    yield Case(
+        "huge/jks/entry-count",
+        "jks",
+        _jks_with_body(header + struct.pack(">I", 0x7FFFFFFF)),
+        category=category,
+    )
+    entry = struct.pack(">I", 2) + struct.pack(">H", 1) + b"a" + struct.pack(">Q", 0)
+    entry += struct.pack(">H", 5) + b"X.509" + struct.pack(">I", 0x7FFFFFFF) + b"\x30\x82"
+    yield Case(
+        "huge/jks/certificate",
+        "jks",
+        _jks_with_body(header + struct.pack(">I", 1) + entry),
+        category=category,
+    )
+    yield Case(
+        "huge/jks/alias",
+        "jks",
+        _jks_with_body(header + struct.pack(">I", 1) + struct.pack(">IH", 2, 0xFFFF) + b"a"),
+        category=category,
+    )
+    yield Case(
+        "huge/jks/chain-length",
+        "jks-identities",
+        _jks_with_body(
+            header
+            + struct.pack(">I", 1)
+            + struct.pack(">IH", 1, 1)
+            + b"a"
+            + struct.pack(">Q", 0)
+            + struct.pack(">I", 4)
+            + b"\x30\x02\x30\x00"
+            + struct.pack(">I", 0x7FFFFFFF)
+        ),
+        category=category,
+    )
+    key = originals.files["key-der"]
+    yield Case("huge/key/der", "key", b"\x30" + huge + key[2:], category=category)
+
+
+def _junk(rng: random.Random) -> Iterator[Case]:
+    yield Case("junk/empty", "store", b"", category="junk")
+    yield Case("junk/whitespace", "store", b" \r\n\t\n", category="junk")
+    yield Case("junk/bom", "store", b"\xef\xbb\xbf\n", category="junk")
+    yield Case("junk/text", "store", b"hello, world\n", category="junk")
+    yield Case("junk/nul", "store", b"\0" * 4096, category="junk")
+    yield Case("junk/random-1k", "store", rng.randbytes(1024), category="junk")
+    yield Case("junk/sequence-short", "store", b"\x30", category="junk")
+    yield Case("junk/sequence-empty", "store", b"\x30\x00", category="junk")
+    yield Case("junk/indefinite-length", "store", b"\x30\x80\x30\x80\0\0\0\0", category="junk")
+    yield Case("junk/jks-magic-only", "store", b"\xfe\xed\xfe\xed", category="junk")
+    yield Case("junk/jceks-magic-only", "store", b"\xce\xce\xce\xce", category="junk")
+    yield Case(
+        "junk/jks-version-99",
+        "jks",
+        _jks_with_body(b"\xfe\xed\xfe\xed" + struct.pack(">II", 99, 0)),
+        category="junk",
+    )
+    yield Case(
+        "junk/jks-unknown-tag",
+        "jks",
+        _jks_with_body(
+            b"\xfe\xed\xfe\xed" + struct.pack(">III", 2, 1, 7) + struct.pack(">H", 1) + b"a"
+        ),
+        category="junk",
+    )
+    yield Case("junk/key-random", "key", rng.randbytes(256), category="junk")
+    yield Case("junk/key-empty", "key", b"", category="junk")
+    yield Case(
+        "junk/pem-bad-base64",
+        "pem",
+        b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        category="junk",
+    )
+    yield Case(
+        "junk/pem-no-end",
+        "pem",
+        b"-----BEGIN CERTIFICATE-----\nMIIB\n",
+        category="junk",
+    )
+    yield Case(
+        "junk/pem-not-a-certificate",
+        "pem",
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        category="junk",
+    )
+    yield Case(
+        "junk/pem-key-in-certificate-slot", "store", b"", category="key in a certificate slot"
+    )
+
+
+def _wrong_kind(originals: Originals) -> Iterator[Case]:
+    category = "wrong kind of input"
+    made = originals.files
+    yield Case("kind/key-as-store", "store", made["key-pem"], category=category)
+    yield Case("kind/encrypted-key-as-store", "store", made["key-pem-encrypted"], category=category)
+    yield Case("kind/certificate-as-key", "key", made["pem"], category=category)
+    yield Case("kind/der-certificate-as-key", "key", made["der"], category=category)
+    yield Case("kind/p12-as-key", "key", made["p12"], category=category)
+    yield Case("kind/pem-as-pkcs7", "pkcs7", made["pem"], category=category)
+    yield Case("kind/p12-as-jks", "jks", made["p12"], category=category)
+    yield Case("kind/jks-as-pkcs12", "pkcs12", made["jks"], category=category)
+    ed = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    yield Case("kind/ed25519-key", "key", ed, category=category)
+    yield Case(
+        "kind/password-for-plain-key", "key", made["key-pem"], b"unneeded", category=category
+    )
+
+
+def _fuzz_regressions(originals: Originals) -> Iterator[Case]:
+    """Crashes atheris found (fuzz/), kept as regression cases."""
+    category = "fuzz regression"
+    der = originals.files["der"]
+    # X.509 version 11 (INTEGER 10): cryptography raises InvalidVersion, which is no ValueError.
+    at = der.find(b"\xa0\x03\x02\x01\x02")
+    bad_version = der[:at] + b"\xa0\x03\x02\x01\x0a" + der[at + 5 :]
+    yield Case("fuzz/der/x509-version-11", "der", bad_version, category=category)
+    yield Case("fuzz/store/x509-version-11", "store", bad_version, category=category)
+    block = b"-----BEGIN CERTIFICATE-----\n" + _base64(bad_version) + b"-----END CERTIFICATE-----\n"
+    yield Case("fuzz/pem/x509-version-11", "pem", block, category=category)
+    # A PEM PKCS7 block whose ContentInfo is enveloped data (…7.3), not signed data (…7.2):
+    # cryptography raises UnsupportedAlgorithm, which is no ValueError.
+    p7 = originals.files["p7b"]
+    oid = bytes.fromhex("06092a864886f70d010702")
+    enveloped = p7.replace(oid, oid[:-1] + b"\x03", 1)
+    wrapped = b"-----BEGIN PKCS7-----\n" + _base64(enveloped) + b"-----END PKCS7-----\n"
+    yield Case("fuzz/pkcs7/enveloped-data", "pkcs7", wrapped, category=category)
+    yield Case("fuzz/store/enveloped-data", "store", wrapped, category=category)
+    # A PKCS#7 bundle holding a certificate of X.509 version 36: InvalidVersion again, from the
+    # PKCS#7 path this time (found by the in-CI fuzz run).
+    signed = p7.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x23", 1)
+    yield Case("fuzz/pkcs7/x509-version-36", "pkcs7", signed, category=category)
+
+
+def _base64(data: bytes) -> bytes:
+    import base64  # noqa: PLC0415
+
+    text = base64.b64encode(data)
+    return b"".join(text[i : i + 64] + b"\n" for i in range(0, len(text), 64))
+
+
+def non_positive_serial(originals: Originals, serial: bytes) -> bytes:
+    """The CA certificate with its serial INTEGER replaced (e.g. ``00`` or ``ff``): DER."""
+    der = originals.files["der"]
+    at = der.find(b"\x02\x02" + _SERIAL.to_bytes(2, "big"))
+    replaced = b"\x02" + bytes([len(serial)]) + serial
+    body = der[:at] + replaced + der[at + 4 :]
+    # Fix the two enclosing lengths (outer SEQUENCE and TBSCertificate, both 0x81 or 0x82).
+    delta = len(replaced) - 4
+    return _relength(_relength(body, 0, delta), _inner_offset(body), delta)
+
+
+def _inner_offset(der: bytes) -> int:
+    first = der[1]
+    return 2 + (first & 0x7F if first & 0x80 else 0)
+
+
+def _relength(der: bytes, offset: int, delta: int) -> bytes:
+    first = der[offset + 1]
+    count = first & 0x7F
+    length = int.from_bytes(der[offset + 2 : offset + 2 + count], "big") + delta
+    return der[: offset + 2] + length.to_bytes(count, "big") + der[offset + 2 + count :]
+
+
+def cases(originals: Originals, seed: int = 8) -> list[Case]:
+    """Every malformed input but the truncations and the big ones (see the test module)."""
+    rng = random.Random(seed)  # noqa: S311  (reproducible junk, not secrets)
+    made = [
+        *_bit_flips(originals, rng),
+        *_passwords(originals),
+        *_tampered(originals),
+        *_huge_lengths(originals),
+        *_junk(rng),
+        *_wrong_kind(originals),
+        *_fuzz_regressions(originals),
+    ]
+    return [c for c in made if c.name != "junk/pem-key-in-certificate-slot"]

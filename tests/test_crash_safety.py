@@ -1,0 +1,131 @@
+"""Crash safety: a writer killed at any point leaves the old file or the whole new one.
+
+A subprocess rewrites one destination in a loop through ``write_atomically`` (temporary file
+in the same directory, fsync, rename), alternating two contents of 2 MB that differ in every
+block; the test SIGKILLs it at random moments, many times, and checks the destination after
+each kill. Then two processes write the same destination at once.
+
+A SIGKILL between creating the temporary file and renaming it leaves that temporary file
+(``.<name>.<random>.tmp``) behind: no code runs in a killed process. That is the documented
+limit (docs/security.md): the destination itself is never partial, and a leftover is hidden,
+named after its destination and safe to delete. The test checks exactly that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from truststore_builder._writing import write_atomically
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_SIZE = 2 * 1024 * 1024
+_WRITER = f"""
+import sys
+from pathlib import Path
+from truststore_builder._writing import write_atomically
+
+target, seed, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+contents = [bytes([(seed + i) % 256]) * {_SIZE} + b"%d" % i for i in range(2)]
+print("ready", flush=True)
+for n in range(count):
+    write_atomically(target, contents[n % 2], overwrite=True, private=True)
+"""
+
+
+def _contents(seed: int) -> list[bytes]:
+    return [bytes([(seed + i) % 256]) * _SIZE + b"%d" % i for i in range(2)]
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _start(target: Path, seed: int, count: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(target), str(seed), str(count)],
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"ready\n"
+    return process
+
+
+def _leftovers(directory: Path, name: str) -> list[Path]:
+    return sorted(directory.glob(f".{name}.*.tmp"))
+
+
+def test_a_writer_killed_at_random_leaves_old_or_new_never_partial(tmp_path: Path) -> None:
+    """40 SIGKILLs at random moments: the destination is always one whole content."""
+    target = tmp_path / "store.p12"
+    old = b"the old store\n"
+    write_atomically(target, old, overwrite=False, private=True)
+    allowed = {_digest(old), *(_digest(c) for c in _contents(7))}
+    rng = random.Random(8)  # noqa: S311
+    kills = 0
+    deadline = time.monotonic() + 25
+    while kills < 40 and time.monotonic() < deadline:
+        process = _start(target, 7, 1000)
+        time.sleep(rng.uniform(0, 0.05))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+        assert _digest(target.read_bytes()) in allowed, f"partial file after kill {kills}"
+        assert target.stat().st_mode & 0o777 == 0o600
+        # What a kill leaves: hidden temporaries named after the destination, nothing else.
+        others = {p.name for p in tmp_path.iterdir()} - {target.name}
+        assert all(n.startswith(f".{target.name}.") and n.endswith(".tmp") for n in others)
+    assert kills >= 30
+
+
+def test_leftover_temporaries_are_only_from_kills(tmp_path: Path) -> None:
+    """A writer that runs to its end, or fails, leaves no temporary file."""
+    target = tmp_path / "store.pem"
+    process = _start(target, 3, 5)
+    assert process.wait(timeout=60) == 0
+    assert _leftovers(tmp_path, target.name) == []
+    assert target.read_bytes() == _contents(3)[0]
+    # A destination that is a directory: the rename fails after the temporary is written.
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(OSError, match="Is a directory"):
+        write_atomically(tmp_path / "dir", b"data", overwrite=True)
+    assert _leftovers(tmp_path, "dir") == []
+
+
+def test_two_writers_at_once_leave_one_whole_result(tmp_path: Path) -> None:
+    """Two processes rewriting one destination together: the end result is one whole content."""
+    target = tmp_path / "truststore.jks"
+    first, second = _start(target, 11, 20), _start(target, 101, 20)
+    assert first.wait(timeout=120) == 0
+    assert second.wait(timeout=120) == 0
+    allowed = {_digest(c) for c in (*_contents(11), *_contents(101))}
+    assert _digest(target.read_bytes()) in allowed
+    assert _leftovers(tmp_path, target.name) == []
+
+
+def test_without_overwrite_two_writers_never_clobber(tmp_path: Path) -> None:
+    """Two creators racing for a new name: exactly one wins, the other gets OutputExistsError."""
+    target = tmp_path / "new.pem"
+    script = (
+        "import sys\nfrom pathlib import Path\n"
+        "from truststore_builder._writing import write_atomically\n"
+        "from truststore_builder import OutputExistsError\n"
+        "try:\n    write_atomically(Path(sys.argv[1]), sys.argv[2].encode() * 100000,"
+        " overwrite=False)\nexcept OutputExistsError:\n    sys.exit(3)\n"
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(target), tag]) for tag in "ab"]
+    statuses = sorted(p.wait(timeout=60) for p in processes)
+    assert statuses == [0, 3]
+    data = target.read_bytes()
+    assert data in {b"a" * 100000, b"b" * 100000}
+    assert _leftovers(tmp_path, target.name) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["new.pem"]

@@ -1,0 +1,99 @@
+"""Dependencies: without pyjks, JKS and JCEKS give a clear typed error and all else works.
+
+pyjks is imported only when a JKS or JCEKS store is read or written. A process where
+``import jks`` fails (``sys.modules["jks"] = None``, run in a subprocess so that this one keeps
+its pyjks) must still import the package, read and write PEM, DER, PKCS#7 and PKCS#12, and
+answer a JKS file with an InputError naming the file and pyjks.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+from tests.conftest import REPO
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_SCRIPT = r"""
+import sys
+sys.modules["jks"] = None  # import jks now raises ImportError, as if pyjks were not installed
+from pathlib import Path
+import truststore_builder as tb
+from truststore_builder._cli import main
+
+assert "jks" not in {m for m in sys.modules if sys.modules[m] is not None}
+directory = Path(sys.argv[1])
+store = tb.TrustStoreBuilder().add_nhs("int").build()
+pem, p12 = store.to_pem(), store.to_pkcs12("pw-1234")
+(directory / "t.pem").write_bytes(pem)
+(directory / "t.p12").write_bytes(p12)
+assert len(tb.read_store(directory / "t.p12", password="pw-1234")) == len(store.entries)
+assert len(tb.load_certificates(directory / "t.pem")) == len(store.entries)
+for action in (
+    lambda: tb.read_store(Path(sys.argv[2]), password="pw-1234"),
+    lambda: store.to_jks("pw-1234"),
+):
+    try:
+        action()
+    except tb.TruststoreBuilderError as exc:
+        assert "pyjks" in str(exc), exc
+        print(type(exc).__name__, exc)
+    else:
+        raise AssertionError("no error without pyjks")
+assert main(["build", "--env", "int", "--formats", "pem,p12", "--out", str(directory / "out"),
+             "--password-env", "PW"]) == 0
+assert main(["inspect", sys.argv[2], "--password-env", "PW"]) == 2
+assert main(["build", "--env", "int", "--formats", "jks", "--out", str(directory / "jks"),
+             "--password-env", "PW"]) == 2
+"""
+
+
+def test_without_pyjks_only_jks_fails_clearly(tmp_path: Path) -> None:
+    """JKS read and write give typed errors naming pyjks; PEM and PKCS#12 work; CLI exits 2."""
+    from truststore_builder import TrustStoreBuilder  # noqa: PLC0415
+
+    jks_file = tmp_path / "store.jks"
+    jks_file.write_bytes(TrustStoreBuilder().add_nhs("int").build().to_jks("pw-1234"))
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(tmp_path), str(jks_file)],
+        capture_output=True,
+        text=True,
+        env={"PW": "pw-1234", "PATH": "/usr/bin:/bin"},
+        cwd=REPO,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"InputError {jks_file}: ")
+    assert lines[1].startswith("TruststoreBuilderError JKS and JCEKS stores need pyjks")
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 2
+    assert all("pyjks" in line for line in errors), errors
+    assert (tmp_path / "out" / "truststore.p12").exists()
+    assert not (tmp_path / "jks").exists()
+
+
+def _minimum(requirement: str) -> tuple[str, str]:
+    name, _, minimum = requirement.partition(">=")
+    return name.strip(), minimum.strip()
+
+
+def _as_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+
+def test_installed_versions_meet_the_pinned_minimums() -> None:
+    """Every dependency is pinned with a minimum, and what is installed here meets it."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["certifi"]]
+    pins = dict(_minimum(r) for r in requirements)
+    assert set(pins) >= {"attrs", "cryptography", "pyjks", "certifi"}
+    for name, minimum in pins.items():
+        assert minimum, f"{name} has no minimum version"
+        assert _as_tuple(version(name)) >= _as_tuple(minimum), name

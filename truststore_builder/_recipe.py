@@ -1,0 +1,1399 @@
+"""Recipes: one reviewable TOML file naming every store a deployment needs, built all or none.
+
+A recipe says what goes in (the NHS environments and generations, extra CA files, the client
+identity) and what comes out (targets: a format and a path each). Passwords are named, never
+written: ``password_env`` (an environment variable) or ``password_file`` (a file, one trailing
+newline removed). Every relative path is relative to the file it is written in: the recipe's
+directory for the recipe, the table's directory for a batch table.
+
+.. code-block:: toml
+
+    [trust]
+    environments = ["int"]            # prod | int | dep; one or more (required)
+    generations = ["g1", "g2"]        # default: both, the transition store
+    add = ["partner-ca.pem"]          # extra CA files (any format add_file reads)
+    certifi = false                   # also trust Mozilla's public roots
+    drop_expired = false              # leave out expired CAs instead of warning
+
+    [identity]                        # optional: one client key store
+    cert = "client.pem"
+    key = "client-key.pem"
+    key_password_env = "CLIENT_KEY_PASSWORD"   # or key_password_file; only if encrypted
+    chain = "chain.pem"               # optional issuer certificates
+    alias = "mesh-client"             # default: from the certificate's CN
+    allow_g1 = false
+
+    [[targets]]                       # one table per file written
+    format = "keystore-jks"
+    path = "out/meshclient.jks"
+    password_env = "MESH_KEYSTORE_PASSWORD"    # or password_file
+
+    [batch]                           # optional: one key store per row of a CSV table
+    table = "mailboxes.csv"           # columns: name, cert, key; optional alias, chain,
+                                      # key_password_env, key_password_file
+    allow_g1 = false
+    [[batch.targets]]                 # paths must use {name}, the row's name
+    format = "keystore-p12"
+    path = "out/{name}.p12"
+    password_env = "MESH_KEYSTORE_PASSWORD"
+
+Target formats: ``pem``, ``p12``, ``jks``, ``jceks`` and ``p7b`` write the trust store;
+``keystore-p12``, ``keystore-jks`` and ``keystore-jceks`` write the client's key entry with its
+chain and the trusted CAs; ``client-chain-pem`` writes the chain a client presents (leaf first)
+and ``client-key-pem`` its private key (encrypted when a password is named). Key stores and key
+files are created with mode 0600.
+
+Errors name the recipe file and the key: ``recipe.toml: targets[2].password_env: environment
+variable MESH_PW is not set``. List indexes count from 0, as in ``jq``; batch rows are named
+by their ``name`` (``batch.table[mbx03].key``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import csv
+import datetime as dt
+import difflib
+import enum
+import functools
+import hashlib
+import os
+import re
+import string
+import sys
+import time
+import tomllib
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TextIO, cast
+
+import attrs
+
+from truststore_builder._errors import (
+    BatchError,
+    CheckError,
+    ExpiredCertificateWarning,
+    G1IdentityWarning,
+    OutputExistsError,
+    RecipeError,
+    TruststoreBuilderError,
+)
+from truststore_builder._model import Environment, Generation, StoreFormat
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    from truststore_builder._builders import TrustStoreBuilder
+    from truststore_builder._model import KeyStore, TrustStore
+
+__all__ = [
+    "BatchRow",
+    "BuildResult",
+    "PasswordRef",
+    "Recipe",
+    "RecipeBatch",
+    "RecipeIdentity",
+    "RecipeTarget",
+    "RecipeTrust",
+    "TargetFormat",
+    "TerminalProgress",
+    "WrittenFile",
+    "load_recipe",
+]
+
+
+class TargetFormat(enum.StrEnum):
+    """What a recipe target writes: the trust store, a client key store, or a client PEM file."""
+
+    PEM = "pem"
+    PKCS12 = "p12"
+    JKS = "jks"
+    JCEKS = "jceks"
+    PKCS7 = "p7b"
+    KEYSTORE_PKCS12 = "keystore-p12"
+    KEYSTORE_JKS = "keystore-jks"
+    KEYSTORE_JCEKS = "keystore-jceks"
+    CLIENT_CHAIN_PEM = "client-chain-pem"
+    CLIENT_KEY_PEM = "client-key-pem"
+
+    @property
+    def needs_identity(self) -> bool:
+        """Whether the target holds the client identity (a key store or a client PEM file)."""
+        return self not in _TRUST_FORMATS
+
+    @property
+    def is_keystore(self) -> bool:
+        """Whether the target is a key store (``keystore-*``)."""
+        return self in _KEYSTORE_FORMATS
+
+    @property
+    def private(self) -> bool:
+        """Whether the file holds a private key (it is created with mode 0600)."""
+        return self in _KEYSTORE_FORMATS or self is TargetFormat.CLIENT_KEY_PEM
+
+
+_TRUST_FORMATS: Mapping[TargetFormat, StoreFormat] = {
+    TargetFormat.PEM: StoreFormat.PEM,
+    TargetFormat.PKCS12: StoreFormat.PKCS12,
+    TargetFormat.JKS: StoreFormat.JKS,
+    TargetFormat.JCEKS: StoreFormat.JCEKS,
+    TargetFormat.PKCS7: StoreFormat.PKCS7,
+}
+_KEYSTORE_FORMATS: Mapping[TargetFormat, StoreFormat] = {
+    TargetFormat.KEYSTORE_PKCS12: StoreFormat.PKCS12,
+    TargetFormat.KEYSTORE_JKS: StoreFormat.JKS,
+    TargetFormat.KEYSTORE_JCEKS: StoreFormat.JCEKS,
+}
+_PASSWORD_REQUIRED = frozenset({TargetFormat.JKS, TargetFormat.JCEKS, *_KEYSTORE_FORMATS})
+_PASSWORD_ALLOWED = _PASSWORD_REQUIRED | {TargetFormat.PKCS12, TargetFormat.CLIENT_KEY_PEM}
+_KEY_PASSWORD_ALLOWED = frozenset({TargetFormat.KEYSTORE_JKS, TargetFormat.KEYSTORE_JCEKS})
+
+
+# --- the recipe as values -------------------------------------------------------------------
+
+
+def _tuple_of_paths(values: Iterable[str | os.PathLike[str]]) -> tuple[Path, ...]:
+    return tuple(Path(value) for value in values)
+
+
+def _optional_path(value: str | os.PathLike[str] | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+def _environments(values: Iterable[Environment | str]) -> tuple[Environment, ...]:
+    return tuple(Environment(value) for value in values)
+
+
+def _generations(values: Iterable[Generation | str]) -> tuple[Generation, ...]:
+    return tuple(Generation(value) for value in values)
+
+
+def _rows(values: Iterable[BatchRow]) -> tuple[BatchRow, ...]:
+    return tuple(values)
+
+
+def _targets(values: Iterable[RecipeTarget]) -> tuple[RecipeTarget, ...]:
+    return tuple(values)
+
+
+def _exactly_one(instance: PasswordRef, _: attrs.Attribute[str | None], __: str | None) -> None:
+    if (instance.env is None) == (instance.file is None):
+        msg = "a PasswordRef names exactly one of env (a variable) or file (a path)"
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class PasswordRef:
+    """Where a password is read from when the recipe is built: never the password itself.
+
+    Attributes:
+        env: An environment variable's name.
+        file: A file holding the password (one trailing newline, LF or CRLF, is removed).
+    """
+
+    env: str | None = attrs.field(default=None, validator=_exactly_one)
+    file: Path | None = attrs.field(default=None, converter=_optional_path)
+
+    def __str__(self) -> str:
+        """``environment variable NAME`` or ``file PATH``."""
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+
+@attrs.frozen
+class RecipeTrust:
+    """The ``[trust]`` table: which CAs every store in the recipe trusts.
+
+    Attributes:
+        environments: The NHS environments (``prod``, ``int``, ``dep``); at least one.
+        generations: ``g1``, ``g2`` or both (the default).
+        add: Extra CA files or directories, in any format the loaders read.
+        certifi: Also trust the public web roots of the certifi package.
+        drop_expired: Leave expired CAs out instead of keeping them with a warning.
+    """
+
+    environments: tuple[Environment, ...] = attrs.field(converter=_environments)
+    generations: tuple[Generation, ...] = attrs.field(
+        default=(Generation.G1, Generation.G2), converter=_generations
+    )
+    add: tuple[Path, ...] = attrs.field(default=(), converter=_tuple_of_paths)
+    certifi: bool = False
+    drop_expired: bool = False
+
+
+@attrs.frozen
+class RecipeIdentity:
+    """The ``[identity]`` table: one client certificate and its private key.
+
+    Attributes:
+        cert: The client certificate (it may hold its chain too).
+        key: The private key file (PEM or DER, PKCS#1, SEC1 or PKCS#8).
+        key_password: Where the key file's password is, when the key is encrypted.
+        chain: A file of issuer certificates, if any.
+        alias: The key entry's alias (default: from the certificate's CN).
+        allow_g1: Package a G1 client certificate (with a warning) instead of refusing it.
+    """
+
+    cert: Path = attrs.field(converter=Path)
+    key: Path = attrs.field(converter=Path)
+    key_password: PasswordRef | None = None
+    chain: Path | None = attrs.field(default=None, converter=_optional_path)
+    alias: str | None = None
+    allow_g1: bool = False
+
+
+@attrs.frozen
+class RecipeTarget:
+    """One file to write: a ``[[targets]]`` (or ``[[batch.targets]]``) table.
+
+    Attributes:
+        format: What to write (see :class:`TargetFormat`).
+        path: Where; in a batch, a template that uses ``{name}``.
+        password: The store password (required for JKS, JCEKS and key stores; optional for a
+            ``p12`` trust store and a ``client-key-pem``, which it encrypts).
+        key_password: A JKS or JCEKS key entry's own password (default: the store password).
+        profile: A ``keystore-p12``'s PKCS#12 profile (default ``modern``).
+        alias: A key store's key entry alias, instead of the identity's.
+        include_trusted: Whether a key store also holds the trusted CAs (default yes).
+    """
+
+    format: TargetFormat = attrs.field(converter=TargetFormat)
+    path: Path = attrs.field(converter=Path)
+    password: PasswordRef | None = None
+    key_password: PasswordRef | None = None
+    profile: str | None = None
+    alias: str | None = None
+    include_trusted: bool = True
+
+
+@attrs.frozen
+class BatchRow:
+    """One row of a batch table: a named client identity.
+
+    Attributes:
+        name: The row's name, used in target paths as ``{name}`` (a mailbox, an endpoint).
+        cert: The client certificate.
+        key: Its private key file.
+        key_password: Where the key file's password is, when the key is encrypted.
+        chain: A file of issuer certificates, if any.
+        alias: The key entry's alias (default: from the certificate's CN).
+        line: The row's line in the table, when read from one.
+    """
+
+    name: str
+    cert: Path = attrs.field(converter=Path)
+    key: Path = attrs.field(converter=Path)
+    key_password: PasswordRef | None = None
+    chain: Path | None = attrs.field(default=None, converter=_optional_path)
+    alias: str | None = None
+    line: int | None = None
+
+
+@attrs.frozen
+class RecipeBatch:
+    """The ``[batch]`` table: one set of key store targets per row of identities.
+
+    Attributes:
+        rows: The identities, in table order.
+        targets: The files written per row; each path uses ``{name}``.
+        table: The CSV file the rows were read from, when they were.
+        allow_g1: Package G1 client certificates (with a warning) instead of refusing them.
+    """
+
+    rows: tuple[BatchRow, ...] = attrs.field(converter=_rows)
+    targets: tuple[RecipeTarget, ...] = attrs.field(converter=_targets)
+    table: Path | None = attrs.field(default=None, converter=_optional_path)
+    allow_g1: bool = False
+
+
+@attrs.frozen
+class WrittenFile:
+    """One file a recipe wrote.
+
+    Attributes:
+        path: Where.
+        format: What.
+        target: The target's key path in the recipe (``targets[1]``, ``batch.targets[0]``).
+        row: The batch row's name, for a batch target.
+        description: What it holds, in words (``key store mesh-client, 2 in chain, 6 CAs``).
+        sha256: SHA-256 of the bytes written, lower-case hex.
+        private: Whether it holds a private key (mode 0600).
+    """
+
+    path: Path
+    format: TargetFormat
+    target: str
+    row: str | None
+    description: str
+    sha256: str
+    private: bool
+
+
+@attrs.frozen
+class BuildResult:
+    """What :meth:`Recipe.build` wrote.
+
+    Attributes:
+        files: Every file written, in recipe order (targets, then each batch row's).
+        rows: The number of batch rows.
+        workers: The processes the batch was built with (1: in this process).
+        seconds: Wall-clock time of the whole build.
+        validated_at: The time certificates were judged at.
+    """
+
+    files: tuple[WrittenFile, ...]
+    rows: int
+    workers: int
+    seconds: float
+    validated_at: dt.datetime
+
+    @property
+    def written(self) -> tuple[Path, ...]:
+        """The paths written, in order."""
+        return tuple(file.path for file in self.files)
+
+    def summary(self) -> str:
+        """One line: how many files, from targets and from batch rows, and how long it took."""
+        batch = sum(1 for file in self.files if file.row is not None)
+        parts = [f"wrote {len(self.files)} file{'s' if len(self.files) != 1 else ''}"]
+        if self.rows:
+            parts.append(
+                f"({len(self.files) - batch} from targets, {batch} from {self.rows} batch "
+                f"row{'s' if self.rows != 1 else ''}, {self.workers} "
+                f"worker{'s' if self.workers != 1 else ''})"
+            )
+        parts.append(f"in {self.seconds:.1f} s")
+        return " ".join(parts)
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready report (no secret is in it)."""
+        return {
+            "files": [
+                {
+                    "path": str(file.path),
+                    "format": file.format.value,
+                    "target": file.target,
+                    "row": file.row,
+                    "description": file.description,
+                    "sha256": file.sha256,
+                    "private": file.private,
+                }
+                for file in self.files
+            ],
+            "rows": self.rows,
+            "workers": self.workers,
+            "seconds": round(self.seconds, 3),
+            "validated_at": self.validated_at.isoformat(),
+        }
+
+
+@attrs.frozen
+class Recipe:
+    """A deployment's stores as one value: what goes in, what comes out, built all or none.
+
+    Load one with :func:`load_recipe`, or make one in Python; change it with
+    ``attrs.evolve``. Passwords are held as :class:`PasswordRef` references only.
+
+    Attributes:
+        trust: The CAs every store trusts.
+        targets: The files to write from the trust store and the identity.
+        identity: The client identity, if the recipe has one.
+        batch: One set of key stores per row of identities, if the recipe has a batch.
+        source: The recipe file (``<recipe>`` for one made in Python): errors name it.
+    """
+
+    trust: RecipeTrust
+    targets: tuple[RecipeTarget, ...] = attrs.field(default=(), converter=_targets)
+    identity: RecipeIdentity | None = None
+    batch: RecipeBatch | None = None
+    source: str = "<recipe>"
+
+    def check(self) -> None:
+        """Check what needs no certificate read: options, templates, and that inputs exist.
+
+        Formats against their options, the identity a target needs, batch path templates,
+        and that every input file exists.
+
+        Raises:
+            RecipeError: The first problem, named by its key path.
+        """
+        _check_recipe(self)
+
+    def build(
+        self,
+        *,
+        overwrite: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        workers: int | None = None,
+        at: dt.datetime | None = None,
+    ) -> BuildResult:
+        """Check and serialise every target (and every batch row), then write them all.
+
+        Nothing is written until every password is read, every certificate checked and every
+        file serialised and read back; a failure leaves every existing file untouched and
+        creates none.
+
+        Args:
+            overwrite: Replace existing files (without it an existing file is an error).
+            progress: Called as ``progress(done, total)`` after each batch row.
+            workers: Processes for the batch (default: the CPUs this process may use). Key
+                store serialisation holds the GIL, so rows run in separate processes.
+            at: Judge validity at this (timezone-aware) time instead of now.
+
+        Returns:
+            The files written.
+
+        Raises:
+            RecipeError: A key is wrong, a file is missing, a password is not set.
+            BatchError: One or more batch rows failed (each is in ``failures``).
+            CheckError: A check refused the trust store or the identity.
+            InputError: A certificate or key cannot be read.
+            OutputExistsError: A target exists and ``overwrite`` is false.
+        """
+        return _build(self, overwrite=overwrite, progress=progress, workers=workers, at=at)
+
+
+# --- reading a recipe file ------------------------------------------------------------------
+
+
+def load_recipe(path: str | os.PathLike[str]) -> Recipe:
+    """Read and check a TOML recipe (and its batch table); nothing is built or written.
+
+    Args:
+        path: The recipe file. Relative paths in it are relative to its directory.
+
+    Returns:
+        The recipe.
+
+    Raises:
+        RecipeError: The file cannot be read, is not TOML, or has an unknown key, a value of
+            the wrong type, an inline password, an unknown format or a missing file; the
+            message names the file and the key's path.
+    """
+    source = os.fspath(path)
+    try:
+        with Path(path).open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        msg = f"{source}: cannot read the recipe ({exc.strerror})"
+        raise RecipeError(msg, path=source) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{source}: not valid TOML: {exc}"
+        raise RecipeError(msg, path=source) from None
+    except UnicodeDecodeError as exc:
+        msg = f"{source}: not valid TOML: not UTF-8 (byte {exc.start})"
+        raise RecipeError(msg, path=source) from None
+    except ValueError as exc:  # an integer of more digits than Python converts, say
+        msg = f"{source}: not valid TOML: {exc}"
+        raise RecipeError(msg, path=source) from None
+    except RecursionError:
+        msg = f"{source}: not valid TOML: nested too deeply"
+        raise RecipeError(msg, path=source) from None
+    recipe = _parse(_Table(source, "", Path(path).parent, data))
+    _check_recipe(recipe)
+    return recipe
+
+
+def _fail(source: str, key_path: str, message: str) -> NoReturn:
+    where = f"{source}: {key_path}: " if key_path else f"{source}: "
+    raise RecipeError(where + message, path=source, key_path=key_path or None)
+
+
+_TOML_TYPES = {
+    str: "a string",
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    list: "a list",
+    dict: "a table",
+    dt.datetime: "a date-time",
+    dt.date: "a date",
+    dt.time: "a time",
+}
+
+
+def _kind(value: object) -> str:
+    for kind, name in _TOML_TYPES.items():
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+@attrs.define
+class _Table:
+    """A TOML table being read: it knows its key path and refuses keys nobody took."""
+
+    source: str
+    prefix: str
+    base: Path
+    data: Mapping[str, object]
+    taken: set[str] = attrs.field(factory=set)
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fail(self, name: str, message: str) -> NoReturn:
+        _fail(self.source, self.key(name), message)
+
+    def _get(self, name: str, kind: type, expected: str, *, required: bool) -> object:
+        self.taken.add(name)
+        if name not in self.data:
+            if required:
+                self.fail(name, f"missing; expected {expected}")
+            return None
+        value = self.data[name]
+        # bool is an int in Python; TOML's true is not a number.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.fail(name, f"expected {expected}, not {_kind(value)}")
+        return value
+
+    def text(self, name: str, *, required: bool = False) -> str | None:
+        value = cast("str | None", self._get(name, str, "a string", required=required))
+        if value == "":
+            self.fail(name, "is empty")
+        return value
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        value = self._get(name, bool, "true or false", required=False)
+        return default if value is None else bool(value)
+
+    def texts(self, name: str, *, required: bool = False) -> tuple[str, ...] | None:
+        value = self._get(name, list, "a list of strings", required=required)
+        if value is None:
+            return None
+        items = tuple(cast("list[object]", value))
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                self.fail(f"{name}[{i}]", f"expected a string, not {_kind(item)}")
+        return cast("tuple[str, ...]", items)
+
+    def path(self, name: str, *, required: bool = False) -> Path | None:
+        value = self.text(name, required=required)
+        return None if value is None else self.base / value
+
+    def table(self, name: str, *, required: bool = False) -> _Table | None:
+        value = self._get(name, dict, "a table", required=required)
+        if value is None:
+            return None
+        return _Table(self.source, self.key(name), self.base, cast("dict[str, object]", value))
+
+    def tables(self, name: str) -> list[_Table] | None:
+        value = self._get(name, list, "an array of tables ([[...]])", required=False)
+        if value is None:
+            return None
+        tables = []
+        for i, item in enumerate(cast("list[object]", value)):
+            if not isinstance(item, dict):
+                self.fail(f"{name}[{i}]", f"expected a table, not {_kind(item)}")
+            tables.append(_Table(self.source, self.key(f"{name}[{i}]"), self.base, item))
+        return tables
+
+    def password(self, stem: str) -> PasswordRef | None:
+        """``<stem>_env`` or ``<stem>_file``; an inline ``<stem>`` is refused, never echoed."""
+        if stem in self.data:
+            self.taken.add(stem)
+            self.fail(
+                stem,
+                "a password is never written in a recipe (recipes are reviewed and kept in "
+                f"version control): name an environment variable with {stem}_env, or a file "
+                f"with {stem}_file",
+            )
+        env = self.text(f"{stem}_env")
+        file = self.path(f"{stem}_file")
+        if env is not None and file is not None:
+            self.fail(f"{stem}_env", f"give {stem}_env or {stem}_file, not both")
+        if env is not None:
+            return PasswordRef(env=env)
+        if file is not None:
+            return PasswordRef(file=file)
+        return None
+
+    def finish(self) -> None:
+        """Refuse the keys no reader asked for, suggesting the one probably meant."""
+        for name in self.data:
+            if name not in self.taken:
+                known = sorted(self.taken)
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean {close[0]}?" if close else f"known keys: {', '.join(known)}"
+                self.fail(name, f"unknown key; {hint}")
+
+
+def _parse(top: _Table) -> Recipe:
+    trust_table = top.table("trust", required=True)
+    assert trust_table is not None  # required=True
+    trust = _parse_trust(trust_table)
+    identity_table = top.table("identity")
+    identity = _parse_identity(identity_table) if identity_table else None
+    targets = tuple(_parse_target(table) for table in top.tables("targets") or [])
+    batch_table = top.table("batch")
+    batch = _parse_batch(batch_table) if batch_table else None
+    top.finish()
+    return Recipe(trust=trust, targets=targets, identity=identity, batch=batch, source=top.source)
+
+
+def _parse_trust(table: _Table) -> RecipeTrust:
+    environments = table.texts("environments", required=True) or ()
+    known_environments = ("prod", "int", "dep")
+    for i, value in enumerate(environments):
+        if value not in known_environments:
+            table.fail(f"environments[{i}]", f"unknown environment {value!r}; use prod, int or dep")
+    if not environments:
+        table.fail("environments", "name at least one environment: prod, int or dep")
+    generations = table.texts("generations")
+    for i, value in enumerate(generations or ()):
+        if value not in {g.value for g in Generation}:
+            table.fail(f"generations[{i}]", f"unknown generation {value!r}; use g1 or g2")
+    if generations is not None and not generations:
+        table.fail("generations", "name at least one generation: g1, g2")
+    add = table.texts("add") or ()
+    trust = RecipeTrust(
+        environments=environments,
+        generations=generations or (Generation.G1, Generation.G2),
+        add=[table.base / value for value in add],
+        certifi=table.flag("certifi", default=False),
+        drop_expired=table.flag("drop_expired", default=False),
+    )
+    table.finish()
+    return trust
+
+
+def _parse_identity(table: _Table) -> RecipeIdentity:
+    cert = table.path("cert", required=True)
+    key = table.path("key", required=True)
+    assert cert is not None  # required=True
+    assert key is not None  # required=True
+    identity = RecipeIdentity(
+        cert=cert,
+        key=key,
+        key_password=table.password("key_password"),
+        chain=table.path("chain"),
+        alias=table.text("alias"),
+        allow_g1=table.flag("allow_g1", default=False),
+    )
+    table.finish()
+    return identity
+
+
+def _parse_target(table: _Table) -> RecipeTarget:
+    name = table.text("format", required=True)
+    try:
+        target_format = TargetFormat(cast("str", name))
+    except ValueError:
+        known = ", ".join(f.value for f in TargetFormat)
+        table.fail("format", f"unknown format {name!r}; use one of {known}")
+    path = table.text("path", required=True)
+    assert path is not None  # required=True
+    if "include_trusted" in table.data and not target_format.is_keystore:
+        table.fail("include_trusted", f"only key store targets take it, not {target_format}")
+    target = RecipeTarget(
+        format=target_format,
+        path=table.base / path,
+        password=table.password("password"),
+        key_password=table.password("key_password"),
+        profile=table.text("profile"),
+        alias=table.text("alias"),
+        include_trusted=table.flag("include_trusted", default=True),
+    )
+    # Options a format does not take are refused in _check_recipe, which also checks
+    # recipes made in Python.
+    table.finish()
+    return target
+
+
+_ROW_REQUIRED = ("name", "cert", "key")
+_ROW_OPTIONAL = ("alias", "chain", "key_password_env", "key_password_file")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def _parse_batch(table: _Table) -> RecipeBatch:
+    csv_path = table.path("table", required=True)
+    assert csv_path is not None  # required=True
+    targets = tuple(_parse_target(t) for t in table.tables("targets") or [])
+    if not targets:
+        table.fail("targets", "missing; a batch needs at least one [[batch.targets]] table")
+    allow_g1 = table.flag("allow_g1", default=False)
+    table.finish()
+    rows = _read_table(table.source, table.key("table"), csv_path)
+    return RecipeBatch(rows=rows, targets=targets, table=csv_path, allow_g1=allow_g1)
+
+
+def _read_table(source: str, key_path: str, path: Path) -> tuple[BatchRow, ...]:
+    """The rows of a batch CSV; its relative paths are relative to its own directory."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        _fail(source, key_path, f"no such file: {path}")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        _fail(source, key_path, f"cannot read {path} ({reason})")
+    reader = csv.DictReader(text.splitlines())
+    try:
+        columns = [c.strip() for c in reader.fieldnames or []]
+    except csv.Error as exc:
+        _fail(
+            source, key_path, f"{path.name} line {reader.line_num + 1}: not a readable CSV ({exc})"
+        )
+    missing = [c for c in _ROW_REQUIRED if c not in columns]
+    if missing:
+        _fail(source, key_path, f"{path.name} has no column {', '.join(missing)} (the header row)")
+    unknown = [c for c in columns if c not in _ROW_REQUIRED + _ROW_OPTIONAL]
+    if unknown:
+        known = ", ".join(_ROW_REQUIRED + _ROW_OPTIONAL)
+        _fail(source, key_path, f"{path.name}: unknown column {', '.join(unknown)}; known: {known}")
+    reader.fieldnames = columns
+    rows: list[BatchRow] = []
+    seen: dict[str, int] = {}
+    for record in _csv_records(reader, source, key_path, path):
+        line = reader.line_num
+        if None in record:
+            _fail(source, key_path, f"{path.name} line {line}: more cells than columns")
+        cells = {k: (v or "").strip() for k, v in record.items()}
+        row = _table_row(source, key_path, path, line, cells)
+        if row.name.casefold() in seen:
+            _fail(
+                source,
+                f"{key_path}[{row.name}].name",
+                f"{path.name} line {line}: the name is already used on line "
+                f"{seen[row.name.casefold()]}",
+            )
+        seen[row.name.casefold()] = line
+        rows.append(row)
+    if not rows:
+        _fail(source, key_path, f"{path.name} has a header but no rows")
+    return tuple(rows)
+
+
+def _csv_records(
+    reader: csv.DictReader[str], source: str, key_path: str, path: Path
+) -> Iterator[dict[str, str]]:
+    """The table's records; a CSV error (a field over the size limit, say) is a RecipeError."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        _fail(
+            source, key_path, f"{path.name} line {reader.line_num + 1}: not a readable CSV ({exc})"
+        )
+
+
+def _table_row(
+    source: str, key_path: str, path: Path, line: int, cells: Mapping[str, str]
+) -> BatchRow:
+    name = cells["name"]
+    where = f"{key_path}[{name}]"
+    if not _NAME.fullmatch(name):
+        _fail(
+            source,
+            f"{where}.name" if name else key_path,
+            f"{path.name} line {line}: a row name is letters, digits, '.', '_' and '-', "
+            f"starting with a letter or digit (it becomes part of a file name), not {name!r}",
+        )
+    for column in ("cert", "key"):
+        if not cells[column]:
+            _fail(source, f"{where}.{column}", f"{path.name} line {line}: the cell is empty")
+    env, file = cells.get("key_password_env"), cells.get("key_password_file")
+    if env and file:
+        _fail(
+            source,
+            f"{where}.key_password_env",
+            f"{path.name} line {line}: give key_password_env or key_password_file, not both",
+        )
+    base = path.parent
+    key_password = PasswordRef(env=env) if env else PasswordRef(file=base / file) if file else None
+    chain = cells.get("chain")
+    return BatchRow(
+        name=name,
+        cert=base / cells["cert"],
+        key=base / cells["key"],
+        key_password=key_password,
+        chain=base / chain if chain else None,
+        alias=cells.get("alias") or None,
+        line=line,
+    )
+
+
+# --- checks that need no certificate ----------------------------------------------------------
+
+
+def _row_key(row: BatchRow) -> str:
+    return f"batch.table[{row.name}]"
+
+
+def _check_file(source: str, key_path: str, path: Path, what: str = "file") -> None:
+    if not path.exists():
+        _fail(source, key_path, f"no such {what}: {path}")
+
+
+def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bool) -> None:
+    fmt = target.format
+    if target.password is not None and fmt not in _PASSWORD_ALLOWED:
+        _fail(source, f"{key_path}.password_env", f"a {fmt} file has no password")
+    if target.password is None and fmt in _PASSWORD_REQUIRED:
+        _fail(
+            source,
+            f"{key_path}.password_env",
+            f"missing; a {fmt} target needs a password: name it with password_env or "
+            "password_file (Java's 'changeit' is never assumed)",
+        )
+    if target.key_password is not None and fmt not in _KEY_PASSWORD_ALLOWED:
+        _fail(
+            source,
+            f"{key_path}.key_password_env",
+            "only keystore-jks and keystore-jceks targets take a separate key password "
+            "(a PKCS#12 key store has one password)",
+        )
+    if target.profile is not None:
+        _check_profile(source, key_path, target)
+    if target.alias is not None and not fmt.is_keystore:
+        _fail(source, f"{key_path}.alias", "only key store targets take an alias")
+    if batch:
+        _check_batch_target(source, key_path, target)
+    for password, stem in ((target.password, "password"), (target.key_password, "key_password")):
+        if password is not None and password.file is not None:
+            _check_file(source, f"{key_path}.{stem}_file", password.file)
+
+
+def _check_profile(source: str, key_path: str, target: RecipeTarget) -> None:
+    from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415
+
+    if target.format is not TargetFormat.KEYSTORE_PKCS12:
+        _fail(source, f"{key_path}.profile", "only keystore-p12 targets take a profile")
+    try:
+        resolve_pkcs12_profile(cast("str", target.profile))
+    except ValueError as exc:
+        _fail(source, f"{key_path}.profile", str(exc))
+
+
+def _check_batch_target(source: str, key_path: str, target: RecipeTarget) -> None:
+    if not target.format.needs_identity:
+        _fail(
+            source,
+            f"{key_path}.format",
+            f"a batch target writes each row's identity, and {target.format} is a trust store: "
+            "use keystore-p12, keystore-jks, keystore-jceks, client-chain-pem or "
+            "client-key-pem, and put trust store targets in [[targets]]",
+        )
+    fields = {field for _, field, _, _ in string.Formatter().parse(str(target.path)) if field}
+    if fields != {"name"}:
+        _fail(
+            source,
+            f"{key_path}.path",
+            "a batch target's path uses {name} (the row's name), and only that, so that "
+            f"every row writes its own file: {target.path}",
+        )
+
+
+def _check_inputs(source: str, key_path: str, item: RecipeIdentity | BatchRow) -> None:
+    _check_file(source, f"{key_path}.cert", item.cert)
+    _check_file(source, f"{key_path}.key", item.key)
+    if item.chain is not None:
+        _check_file(source, f"{key_path}.chain", item.chain)
+    if item.key_password is not None and item.key_password.file is not None:
+        _check_file(source, f"{key_path}.key_password_file", item.key_password.file)
+
+
+def _check_recipe(recipe: Recipe) -> None:
+    source = recipe.source
+    if not recipe.trust.environments:
+        _fail(source, "trust.environments", "name at least one environment: prod, int or dep")
+    for i, path in enumerate(recipe.trust.add):
+        _check_file(source, f"trust.add[{i}]", path, "file or directory")
+    if recipe.identity is not None:
+        _check_inputs(source, "identity", recipe.identity)
+    for i, target in enumerate(recipe.targets):
+        _check_target(source, f"targets[{i}]", target, batch=False)
+        if target.format.needs_identity and recipe.identity is None:
+            _fail(
+                source,
+                f"targets[{i}].format",
+                f"a {target.format} target needs an [identity] table (cert and key)",
+            )
+    batch = recipe.batch
+    if batch is not None:
+        for i, target in enumerate(batch.targets):
+            _check_target(source, f"batch.targets[{i}]", target, batch=True)
+        for row in batch.rows:
+            _check_inputs(source, _row_key(row), row)
+    if not recipe.targets and not (batch and batch.targets):
+        _fail(source, "targets", "missing; a recipe writes at least one [[targets]] file")
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+def _read_password(source: str, key_stem: str, ref: PasswordRef) -> bytes:
+    """The password a reference names; the error names the key, never the value."""
+    if ref.env is not None:
+        value = os.environ.get(ref.env)
+        if value is None:
+            _fail(source, f"{key_stem}_env", f"environment variable {ref.env} is not set")
+        if not value:
+            _fail(source, f"{key_stem}_env", f"environment variable {ref.env} is empty")
+        return os.fsencode(value)
+    assert ref.file is not None  # PasswordRef holds one of the two
+    try:
+        data = ref.file.read_bytes()
+    except OSError as exc:
+        _fail(source, f"{key_stem}_file", f"cannot read {ref.file} ({exc.strerror})")
+    for ending in (b"\r\n", b"\n"):
+        if data.endswith(ending):
+            data = data[: -len(ending)]
+            break
+    if not data:
+        _fail(source, f"{key_stem}_file", f"{ref.file} is empty")
+    return data
+
+
+@attrs.frozen
+class _Output:
+    """A target made concrete: its final path and its passwords (never shown)."""
+
+    target: RecipeTarget
+    key_path: str
+    path: Path
+    password: bytes | None = attrs.field(repr=False)
+    key_password: bytes | None = attrs.field(repr=False)
+
+
+@attrs.frozen
+class _Planned:
+    """A serialised file waiting to be written."""
+
+    path: Path
+    data: bytes = attrs.field(repr=False)
+    file: WrittenFile
+
+
+def _resolve_outputs(
+    source: str, prefix: str, targets: Sequence[RecipeTarget], name: str | None
+) -> tuple[_Output, ...]:
+    outputs = []
+    for i, target in enumerate(targets):
+        key_path = f"{prefix}[{i}]"
+        password = (
+            _read_password(source, f"{key_path}.password", target.password)
+            if target.password
+            else None
+        )
+        key_password = (
+            _read_password(source, f"{key_path}.key_password", target.key_password)
+            if target.key_password
+            else None
+        )
+        path = Path(str(target.path).format(name=name)) if name is not None else target.path
+        outputs.append(_Output(target, key_path, path, password, key_password))
+    return tuple(outputs)
+
+
+@functools.lru_cache(maxsize=4)
+def _trust_builder(trust: RecipeTrust) -> TrustStoreBuilder:
+    """The trust builder a recipe's [trust] describes (cached: each batch worker reads it once)."""
+    from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
+
+    builder = TrustStoreBuilder()
+    for environment in trust.environments:
+        builder = builder.add_nhs(environment, trust.generations)
+    for path in trust.add:
+        builder = builder.add_file(path)
+    if trust.certifi:
+        builder = builder.add_certifi()
+    if trust.drop_expired:
+        builder = builder.drop_expired()
+    return builder
+
+
+def _in_context(exc: TruststoreBuilderError, where: str) -> TruststoreBuilderError:
+    """The same error type, its message prefixed with where in the recipe it happened."""
+    if isinstance(exc, RecipeError):
+        return exc
+    try:
+        again = type(exc)(f"{where}: {exc}", source=exc.source)
+    except TypeError:  # a subclass with another constructor: keep it as it is
+        return exc
+    again.__cause__ = exc
+    return again
+
+
+def _keystore(
+    trust: RecipeTrust,
+    *,
+    cert: Path,
+    key: Path,
+    key_password: bytes | None,
+    chain: Path | None,
+    alias: str | None,
+    allow_g1: bool,
+    at: dt.datetime,
+) -> KeyStore:
+    from truststore_builder._builders import KeyStoreBuilder  # noqa: PLC0415
+
+    builder = (
+        KeyStoreBuilder()
+        .with_truststore(_trust_builder(trust))
+        .with_identity(cert, key, key_password=key_password, chain=chain, alias=alias)
+        .allow_g1(allow_g1)
+        .at(at)
+    )
+    with warnings.catch_warnings():
+        # The shared trust store already said which CAs have expired, once.
+        warnings.simplefilter("ignore", ExpiredCertificateWarning)
+        return builder.build()
+
+
+def _serialize(
+    output: _Output, store: TrustStore, keystore: KeyStore | None, row: str | None
+) -> _Planned:
+    """Serialise one target (reading it back); nothing is written."""
+    from truststore_builder._writing import serialize_keystore, serialize_store  # noqa: PLC0415
+
+    target = output.target
+    fmt = target.format
+    if not fmt.needs_identity:
+        data = serialize_store(store, _TRUST_FORMATS[fmt], output.password)
+        description = f"trust store, {len(store)} CAs"
+    else:
+        assert keystore is not None  # _check_recipe: identity targets have one
+        if fmt.is_keystore:
+            if target.alias is not None:
+                keystore = _with_alias(keystore, target.alias, output.key_path)
+            data = serialize_keystore(
+                keystore,
+                _KEYSTORE_FORMATS[fmt],
+                output.password,
+                key_password=output.key_password,
+                profile=target.profile or "modern",
+                include_trusted=target.include_trusted,
+            )
+            cas = len(keystore.truststore) if target.include_trusted else 0
+            description = f"key store {keystore.alias}, {len(keystore.chain)} in chain, {cas} CAs"
+        elif fmt is TargetFormat.CLIENT_CHAIN_PEM:
+            data = keystore.chain_pem()
+            description = f"client chain of {keystore.alias}, leaf first"
+        else:
+            data = keystore.key_pem(output.password)
+            encrypted = "encrypted" if output.password else "unencrypted"
+            description = f"client key of {keystore.alias}, {encrypted}"
+    file = WrittenFile(
+        path=output.path,
+        format=fmt,
+        target=output.key_path,
+        row=row,
+        description=description,
+        sha256=hashlib.sha256(data).hexdigest(),
+        private=fmt.private,
+    )
+    return _Planned(output.path, data, file)
+
+
+def _with_alias(keystore: KeyStore, alias: str, key_path: str) -> KeyStore:
+    alias = alias.lower()
+    if alias in {entry.alias for entry in keystore.truststore}:
+        msg = f"{key_path}.alias: {alias!r} is already a trusted CA's alias in the store"
+        raise CheckError(msg)
+    return attrs.evolve(keystore, identity=attrs.evolve(keystore.identity, alias=alias))
+
+
+# --- batch rows, in worker processes ----------------------------------------------------------
+
+
+@attrs.frozen
+class _RowJob:
+    """Everything one batch row needs, picklable: references and already-read passwords."""
+
+    trust: RecipeTrust
+    row: BatchRow
+    outputs: tuple[_Output, ...]
+    allow_g1: bool
+    at: dt.datetime
+    key_password: bytes | None = attrs.field(repr=False)
+
+
+@attrs.frozen
+class _RowOutcome:
+    """A row's serialised files, or its error, and the warnings it raised."""
+
+    name: str
+    planned: tuple[_Planned, ...] = ()
+    error: tuple[type[TruststoreBuilderError], str, str | None] | None = None
+    warned: tuple[tuple[type[Warning], str], ...] = ()
+
+
+def _run_row(job: _RowJob) -> _RowOutcome:
+    """Check one row's identity and serialise its targets (in a worker process)."""
+    row = job.row
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            keystore = _keystore(
+                job.trust,
+                cert=row.cert,
+                key=row.key,
+                key_password=job.key_password,
+                chain=row.chain,
+                alias=row.alias,
+                allow_g1=job.allow_g1,
+                at=job.at,
+            )
+            planned = []
+            for output in job.outputs:
+                try:
+                    planned.append(_serialize(output, keystore.truststore, keystore, row.name))
+                except TruststoreBuilderError as exc:
+                    raise _in_context(exc, output.key_path) from None
+        except TruststoreBuilderError as exc:
+            # Sent back as parts: an exception with keyword-only fields may not unpickle.
+            return _RowOutcome(row.name, error=(type(exc), str(exc), exc.source))
+    warned = tuple(
+        (w.category, str(w.message)) for w in caught if issubclass(w.category, G1IdentityWarning)
+    )
+    return _RowOutcome(row.name, planned=tuple(planned), warned=warned)
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _run_batch(
+    jobs: Sequence[_RowJob],
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[_RowOutcome]:
+    total = len(jobs)
+    if progress:
+        progress(0, total)
+    if workers <= 1:
+        outcomes = []
+        for done, job in enumerate(jobs, 1):
+            outcomes.append(_run_row(job))
+            if progress:
+                progress(done, total)
+        return outcomes
+    results: dict[int, _RowOutcome] = {}
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(_run_row, job): i for i, job in enumerate(jobs)}
+        for future in concurrent.futures.as_completed(futures):
+            results[futures[future]] = future.result()
+            if progress:
+                progress(len(results), total)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [results[i] for i in range(total)]
+
+
+# --- the whole build --------------------------------------------------------------------------
+
+
+def _build(
+    recipe: Recipe,
+    *,
+    overwrite: bool,
+    progress: Callable[[int, int], None] | None,
+    workers: int | None,
+    at: dt.datetime | None,
+) -> BuildResult:
+    from truststore_builder import _checks  # noqa: PLC0415
+
+    started = time.perf_counter()
+    source = recipe.source
+    _check_recipe(recipe)
+    if at is not None and at.tzinfo is None:
+        msg = "the validation time must be timezone-aware (e.g. datetime.now(UTC))"
+        raise ValueError(msg)
+    when = at or _checks.utc_now()
+
+    # 1. Every password and every destination, before any certificate is read.
+    outputs = _resolve_outputs(source, "targets", recipe.targets, None)
+    jobs = _batch_jobs(recipe, when)
+    every_output = [*outputs, *(o for job in jobs for o in job.outputs)]
+    _check_destinations(source, every_output, overwrite=overwrite)
+
+    # 2. The trust store and the identity: every check.
+    store, keystore = _shared_stores(recipe, when)
+
+    # 3. Serialise (and read back) every file, the batch's in worker processes.
+    planned: list[_Planned] = []
+    for output in outputs:
+        try:
+            planned.append(_serialize(output, store, keystore, None))
+        except TruststoreBuilderError as exc:
+            raise _in_context(exc, f"{source}: {output.key_path}") from None
+    used = max(1, min(workers or _available_cpus(), len(jobs)))
+    if jobs:
+        planned += _batch_files(source, _run_batch(jobs, used, progress))
+
+    # 4. Write them all, or none.
+    _write_all(planned, overwrite=overwrite)
+    return BuildResult(
+        files=tuple(p.file for p in planned),
+        rows=len(jobs),
+        workers=used if jobs else 0,
+        seconds=time.perf_counter() - started,
+        validated_at=when,
+    )
+
+
+def _batch_jobs(recipe: Recipe, when: dt.datetime) -> list[_RowJob]:
+    """One job per batch row, its passwords read here (the workers never see the environment)."""
+    batch = recipe.batch
+    if batch is None:
+        return []
+    jobs = []
+    for row in batch.rows:
+        key_password = (
+            _read_password(recipe.source, f"{_row_key(row)}.key_password", row.key_password)
+            if row.key_password
+            else None
+        )
+        outputs = _resolve_outputs(recipe.source, "batch.targets", batch.targets, row.name)
+        jobs.append(_RowJob(recipe.trust, row, outputs, batch.allow_g1, when, key_password))
+    return jobs
+
+
+def _shared_stores(recipe: Recipe, when: dt.datetime) -> tuple[TrustStore, KeyStore | None]:
+    """The recipe's trust store, and its [identity] key store when it has one, all checked."""
+    source = recipe.source
+    identity = recipe.identity
+    key_password = (
+        _read_password(source, "identity.key_password", identity.key_password)
+        if identity and identity.key_password
+        else None
+    )
+    try:
+        store = _trust_builder(recipe.trust).at(when).build()
+    except TruststoreBuilderError as exc:
+        raise _in_context(exc, f"{source}: trust") from None
+    if not store.entries:
+        msg = f"{source}: trust: no certificate is left in the store after leaving out expired ones"
+        raise CheckError(msg, source=source)
+    if identity is None:
+        return store, None
+    try:
+        keystore = _keystore(
+            recipe.trust,
+            cert=identity.cert,
+            key=identity.key,
+            key_password=key_password,
+            chain=identity.chain,
+            alias=identity.alias,
+            allow_g1=identity.allow_g1,
+            at=when,
+        )
+    except TruststoreBuilderError as exc:
+        raise _in_context(exc, f"{source}: identity") from None
+    return store, keystore
+
+
+def _batch_files(source: str, outcomes: Sequence[_RowOutcome]) -> list[_Planned]:
+    """Every row's files; or, if any row failed, a BatchError naming every failed row."""
+    failures: list[TruststoreBuilderError] = []
+    planned: list[_Planned] = []
+    for outcome in outcomes:
+        if outcome.error is not None:
+            kind, message, error_source = outcome.error
+            where = f"{source}: batch.table[{outcome.name}]"
+            failures.append(_in_context(kind(message, source=error_source), where))
+        for category, message in outcome.warned:
+            warnings.warn(f"batch.table[{outcome.name}]: {message}", category, stacklevel=4)
+        planned.extend(outcome.planned)
+    if failures:
+        shown = "; ".join(str(f) for f in failures[:_FAILURES_SHOWN])
+        hidden = len(failures) - _FAILURES_SHOWN
+        more = f"; and {hidden} more" if hidden > 0 else ""
+        msg = (
+            f"{source}: batch: {len(failures)} of {len(outcomes)} rows failed, nothing was "
+            f"written: {shown}{more}"
+        )
+        raise BatchError(msg, source=source, failures=tuple(failures), rows=len(outcomes))
+    return planned
+
+
+#: How many failed rows a BatchError's message names (``failures`` holds them all).
+_FAILURES_SHOWN = 5
+
+
+def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: bool) -> None:
+    """Two targets writing one file, a directory in a file's place, an existing file."""
+    seen: dict[Path, str] = {}
+    for output in outputs:
+        resolved = Path(os.path.abspath(output.path))  # noqa: PTH100  (no symlink resolution)
+        if resolved in seen:
+            _fail(
+                source,
+                f"{output.key_path}.path",
+                f"{output.path} is also written by {seen[resolved]}",
+            )
+        seen[resolved] = output.key_path
+        if output.path.is_dir():
+            _fail(source, f"{output.key_path}.path", f"{output.path} is a directory")
+        if output.path.exists() and not overwrite:
+            msg = (
+                f"{source}: {output.key_path}.path: {output.path} already exists; pass "
+                "overwrite (--force) to replace it"
+            )
+            raise OutputExistsError(msg, source=str(output.path))
+
+
+def _write_all(planned: Sequence[_Planned], *, overwrite: bool) -> None:
+    """Create missing directories, write every file; on failure remove the directories made."""
+    from truststore_builder._writing import write_files  # noqa: PLC0415
+
+    created: list[Path] = []
+    try:
+        for directory in dict.fromkeys(p.path.parent for p in planned):
+            missing = [d for d in (directory, *directory.parents) if not d.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                created.append(folder)
+        write_files([(p.path, p.data, p.file.private) for p in planned], overwrite=overwrite)
+    except BaseException:
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+# --- progress on a terminal -------------------------------------------------------------------
+
+
+@attrs.define
+class TerminalProgress:
+    """A one-line text progress bar for a batch, redrawn in place: ``[#####-----] 10/20 rows``.
+
+    Use :meth:`for_stream` to get one only when the stream is a terminal.
+
+    Attributes:
+        stream: Where to draw (a terminal's stderr).
+        minimum: Rows below which no bar is drawn (a short batch needs none).
+        width: The bar's width in characters.
+    """
+
+    stream: TextIO
+    minimum: int = 10
+    width: int = 30
+    _started: float = attrs.field(factory=time.perf_counter, init=False)
+
+    @classmethod
+    def for_stream(cls, stream: TextIO | None = None) -> TerminalProgress | None:
+        """A progress bar on ``stream`` (default stderr) if it is a terminal, else None."""
+        stream = sys.stderr if stream is None else stream
+        try:
+            tty = stream.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        return cls(stream) if tty else None
+
+    def __call__(self, done: int, total: int) -> None:
+        """Redraw the bar for ``done`` of ``total`` rows; end the line when all are done."""
+        if total < self.minimum:
+            return
+        filled = self.width * done // total
+        elapsed = time.perf_counter() - self._started
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {done}/{total} rows {elapsed:.0f} s")
+        if done == total:
+            self.stream.write("\n")
+        self.stream.flush()
