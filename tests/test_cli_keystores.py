@@ -204,3 +204,21 @@ def test_unknown_p12_profile_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     assert "unknown PKCS#12 profile 'java7'" in stderr
     assert "windows2016" in stderr
     assert "internal error" not in stderr
+
+
+def test_trust_options_apply_to_the_key_stores_too(
+    client_files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--certifi with --cert/--key puts the public roots in the key store's trusted entries too."""
+    monkeypatch.setenv(PASSWORD_VAR, PLANTED)
+    out = tmp_path / "stores"
+    status, _, stderr = run(
+        _build(client_files, out, "--certifi", "--drop-expired", "--formats", "jks"), capsys
+    )
+    assert status == 0, stderr
+    kinds = trusted_aliases(keytool_list(out / "keystore.jks", "JKS", PLANTED))
+    assert len(kinds) > 100
+    assert sum(kind == "PrivateKeyEntry" for kind in kinds.values()) == 1

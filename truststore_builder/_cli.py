@@ -33,6 +33,7 @@ from truststore_builder._model import Environment, Generation, StoreFormat, sha2
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from truststore_builder._builders import TrustStoreBuilder
     from truststore_builder._diff import Horizon
     from truststore_builder._model import KeyStore, NhsCa, TrustedEntry, TrustStore
 
@@ -669,7 +670,8 @@ def _expiry_line(entry: TrustedEntry, at: dt.datetime, *, kept: bool) -> str:
     return f"{name} {state}; {fate}"
 
 
-def _build_store(args: argparse.Namespace) -> TrustStore:
+def _trust_builder(args: argparse.Namespace) -> TrustStoreBuilder:
+    """The trust store the build options describe (shared by trust and key stores)."""
     from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
 
     builder = TrustStoreBuilder().add_nhs(args.env, generations=args.generations)
@@ -679,11 +681,15 @@ def _build_store(args: argparse.Namespace) -> TrustStore:
         builder = builder.add_certifi()
     if args.drop_expired:
         builder = builder.drop_expired()
+    return builder
+
+
+def _build_store(args: argparse.Namespace) -> TrustStore:
     # The builder names all expired certificates in one warning; the command line names each
     # on its own line instead, from the store itself.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExpiredCertificateWarning)
-        return builder.build()
+        return _trust_builder(args).build()
 
 
 _PASSWORDED = frozenset({StoreFormat.PKCS12, StoreFormat.JKS, StoreFormat.JCEKS})
@@ -797,7 +803,7 @@ def _build_keystore(args: argparse.Namespace, password: bytes | None) -> KeyStor
         raise MissingPasswordError(msg)
     builder = (
         KeyStoreBuilder()
-        .add_nhs(args.env, generations=args.generations)
+        .with_truststore(_trust_builder(args))
         .with_identity(
             args.cert,
             args.key,
@@ -807,8 +813,6 @@ def _build_keystore(args: argparse.Namespace, password: bytes | None) -> KeyStor
         )
         .allow_g1(args.allow_g1)
     )
-    for path in args.add:
-        builder = builder.add_trusted_file(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExpiredCertificateWarning)
         return builder.build()
