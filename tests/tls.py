@@ -24,39 +24,13 @@ def mutual_tls_server(
     Yields:
         The (host, port) to connect to. Connections the server refuses are simply closed.
     """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_chain, key)
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.load_verify_locations(cafile=client_ca_file)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                raw, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with raw:
-                raw.settimeout(_TIMEOUT)
-                try:
-                    with context.wrap_socket(raw, server_side=True) as tls:
-                        if tls.recv(64):
-                            tls.sendall(b"ok")
-                except (ssl.SSLError, OSError):
-                    continue
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[:2]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
+    with configurable_tls_server(
+        cert_chain=cert_chain,
+        key=key,
+        client_ca_file=client_ca_file,
+        verify_mode=ssl.CERT_REQUIRED,
+    ) as address:
+        yield address
 
 
 def client_is_accepted(
