@@ -6,14 +6,15 @@ block; the test SIGKILLs it at random moments, many times, and checks the destin
 each kill. Then two processes write the same destination at once.
 
 A SIGKILL between creating the temporary file and renaming it leaves that temporary file
-(``.<name>.<random>.tmp``) behind: no code runs in a killed process. That is the documented
-limit (docs/security.md): the destination itself is never partial, and a leftover is hidden,
-named after its destination and safe to delete. The test checks exactly that.
+(``.<name>.<pid>.<random>.tmp``) behind: no code runs in a killed process. The next write to
+the same destination removes temporaries whose writer is dead, so after it nothing is left;
+a live concurrent writer's temporary is never touched.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import signal
 import subprocess
@@ -85,6 +86,29 @@ def test_a_writer_killed_at_random_leaves_old_or_new_never_partial(tmp_path: Pat
         others = {p.name for p in tmp_path.iterdir()} - {target.name}
         assert all(n.startswith(f".{target.name}.") and n.endswith(".tmp") for n in others)
     assert kills >= 30
+    # The next write clears what the killed writers left.
+    write_atomically(target, old, overwrite=True, private=True)
+    assert _leftovers(tmp_path, target.name) == []
+    assert target.read_bytes() == old
+
+
+def test_a_live_writers_temporary_is_not_removed(tmp_path: Path) -> None:
+    """A temporary whose writer is alive (this process's parent, say) survives a write."""
+    target = tmp_path / "store.pem"
+    live = tmp_path / f".{target.name}.{os.getppid()}.abcd1234.tmp"
+    live.write_bytes(b"in progress")
+    dead = tmp_path / f".{target.name}.{_dead_pid()}.efgh5678.tmp"
+    dead.write_bytes(b"abandoned")
+    write_atomically(target, b"new", overwrite=True)
+    assert live.exists()
+    assert not dead.exists()
+
+
+def _dead_pid() -> int:
+    """The PID of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
 
 
 def test_leftover_temporaries_are_only_from_kills(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import shutil
 import tempfile
@@ -126,6 +127,30 @@ def _publish_without_replacing(temporary: Path, path: Path) -> None:
         temporary.replace(path)
 
 
+def _remove_orphaned_temporaries(directory: Path, name: str) -> None:
+    """Delete temporaries of ``name`` left by writers that were killed mid-write.
+
+    A temporary is named ``.<name>.<pid>.<random>.tmp``. A killed process runs no clean-up, so
+    the next write to the same destination removes those whose writing process is gone; a
+    live concurrent writer's temporary is left alone.
+    """
+    try:
+        candidates = list(directory.glob(f".{glob.escape(name)}.*.tmp"))
+    except OSError:
+        return
+    for candidate in candidates:
+        pid_text = candidate.name[len(name) + 2 :].split(".", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+        except OSError:
+            continue  # alive, but another user's process
+
+
 def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync and rename.
 
@@ -143,8 +168,11 @@ def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool 
         msg = f"{path}: already exists; pass overwrite (--force) to replace it"
         raise OutputExistsError(msg, source=str(path))
     directory = path.parent if str(path.parent) else Path()
+    _remove_orphaned_temporaries(directory, path.name)
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory
+        )
     except OSError as exc:
         msg = f"{path}: cannot write into {directory} ({exc.strerror})"
         raise OutputError(msg, source=str(path)) from None
