@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.pki import GeneratedPki, Issued, make_certificate
@@ -210,7 +210,7 @@ def test_certifi_roots_join_after_the_nhs_certificates() -> None:
     assert len({e.alias for e in store}) == len(store)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.text(min_size=0, max_size=16), min_size=1, max_size=6))
 def test_aliases_are_unique_lowercase_and_valid_for_any_names(names: list[str]) -> None:
     """Whatever the subjects, aliases are distinct ignoring case and use only [a-z0-9-]."""

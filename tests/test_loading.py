@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import BUNDLES
@@ -93,7 +93,7 @@ def test_der_garbage_is_malformed() -> None:
         load_der_certificate(b"\x30\x04\x30\x02\x05\x00", "g.der")
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(certificates())
 def test_der_round_trip(certificate: x509.Certificate) -> None:
     """Any generated certificate's DER reads back as the same certificate, detected as DER."""
@@ -147,7 +147,7 @@ def test_pkcs7_output_is_deterministic_and_pem_option_works() -> None:
     assert set(load_pkcs7_certificates(pem, "p")) == set(NHS_CERTIFICATES)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(certificates(), min_size=1, max_size=4))
 def test_pkcs7_round_trip(generated: list[x509.Certificate]) -> None:
     """Any generated certificates survive serialize_pkcs7 then load (as a multiset)."""

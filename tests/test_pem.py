@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import BUNDLES
@@ -291,7 +291,7 @@ def test_hostile_subject_cannot_break_the_bundle(tmp_path: Path) -> None:
     assert openssl_fingerprints(path) == [e.sha256 for e in entries]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(trusted_entries(), min_size=1, max_size=4))
 def test_bundle_round_trip(entries: list[TrustedEntry]) -> None:
     """Any entries, any name text: the bundle is ASCII and reads back as the same certificates."""
@@ -317,7 +317,7 @@ def test_pem_to_der_to_pem_round_trip() -> None:
         assert der_to_pem(der) == x509.load_pem_x509_certificate(pem).public_bytes(Encoding.PEM)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(certificates())
 def test_der_pem_round_trip_generated(certificate: x509.Certificate) -> None:
     """Any generated certificate survives DER -> PEM -> DER."""
