@@ -419,3 +419,16 @@ def test_expiry_horizon_api() -> None:
     assert expiry_horizon([], AT).first is None
     with pytest.raises(ValueError, match="0 or more"):
         expiry_horizon([], AT, within_days=-1)
+
+
+def test_diff_shows_as_a_table_in_notebooks() -> None:
+    """A diff's repr is one line, and its HTML is a table with the added G2 rows marked."""
+    old = TrustStoreBuilder().add_nhs("int", generations=["g1"]).build()
+    new = TrustStoreBuilder().add_nhs("int").build()
+    diff = diff_stores(old, new)
+    assert repr(diff) == "<StoreDiff differ: 2 added, 0 removed, 2 kept, 0 key entry changes>"
+    html = diff._repr_html_()
+    assert html.count("<tr") == 1 + 4  # header and one row per entry
+    assert html.count("#16a34a") == 2  # the two added G2 CAs, tinted as added
+    assert "NHS INT Authentication G2" in html
+    assert "stores differ" in html

@@ -333,6 +333,20 @@ class StoreDiff:
 
         return diff_text(self, show_kept=True)
 
+    def __repr__(self) -> str:
+        """A one-line summary: equal or not, and how many entries were added, removed, kept."""
+        state = "equal" if self.equal else "differ"
+        return (
+            f"<StoreDiff {state}: {len(self.added)} added, {len(self.removed)} removed, "
+            f"{len(self.kept)} kept, {len(self.key_changes)} key entry changes>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The diff as tables, for Jupyter: added, removed and changed entries tinted."""
+        from truststore_builder._report import diff_html  # noqa: PLC0415
+
+        return diff_html(self)
+
     def to_dict(self) -> dict[str, object]:
         """The diff as JSON-ready values."""
         return {

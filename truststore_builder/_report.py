@@ -34,6 +34,7 @@ __all__ = [
     "ROW_MARKS",
     "SOON",
     "Cell",
+    "diff_html",
     "diff_text",
     "entries_table",
     "entry_html",
@@ -746,3 +747,66 @@ def horizon_line(horizon: Horizon) -> str:
     plural = "day" if days == 1 else "days"
     when = f"expired {days} {plural} ago" if first.expired else f"in {days} {plural}"
     return f"expires first: {first.label} on {first.not_after:%Y-%m-%d} ({when})"
+
+
+def diff_html(diff: StoreDiff) -> str:
+    """A store diff as HTML: one table of certificate entries, one of key entries, a verdict."""
+    rows: list[list[str | Cell]] = []
+    marks: list[str | None] = []
+
+    def entry_row(sign: str, entry: DiffEntry, note: str = "") -> list[str | Cell]:
+        generation = entry.generation.value if entry.generation else "-"
+        return [
+            sign,
+            entry.alias or "-",
+            Cell(entry.nhs_name or entry.subject, title=entry.subject),
+            generation,
+            Cell(f"{entry.not_after:%Y-%m-%d}", mono=True),
+            "expired" if entry.expired else "",
+            note,
+        ]
+
+    for entry in diff.added:
+        rows.append(entry_row("+", entry))
+        marks.append("added")
+    for entry in diff.removed:
+        rows.append(entry_row("-", entry))
+        marks.append("removed")
+    for kept in diff.kept:
+        notes = []
+        if kept.alias_changed:
+            notes.append(f"alias was {kept.old.alias}")
+        if kept.trusted_changed:
+            notes.append("trust changed")
+        rows.append(entry_row("~" if notes else "=", kept.new, "; ".join(notes)))
+        marks.append("changed" if notes else None)
+    parts = [
+        html_heading(f"{diff.old_source} → {diff.new_source}"),
+        html_table(
+            ["", "alias", "name", "gen", "not after", "status", "change"],
+            rows,
+            marks,
+            caption=f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.kept)} kept",
+        ),
+    ]
+    if diff.key_entries:
+        key_rows: list[list[str | Cell]] = [
+            [
+                change.kind,
+                change.alias,
+                _key_entry_subject(change),
+            ]
+            for change in diff.key_entries
+        ]
+        key_marks = [
+            {"added": "added", "removed": "removed", "changed": "changed"}.get(change.kind)
+            for change in diff.key_entries
+        ]
+        parts.append(html_table(["key entry", "alias", "subject"], key_rows, key_marks))
+    parts.append(html_heading("stores are equal" if diff.equal else "stores differ"))
+    return html_box(*parts)
+
+
+def _key_entry_subject(change: KeyEntryChange) -> str:
+    entry = change.new or change.old
+    return entry.subject if entry is not None else ""
