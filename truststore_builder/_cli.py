@@ -145,9 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description=(
-            "Build the trust stores NHS systems need for the G1 to G2 PKI move: the NHS CAs "
-            "of an environment, checked against pinned fingerprints, written as PEM, "
-            "PKCS#12, JKS or PKCS#7."
+            "Build the trust stores and key stores NHS systems need for the G1 to G2 PKI "
+            "move: the NHS CAs of an environment, checked against pinned fingerprints, and a "
+            "system's client certificate and key, checked, written as PEM, PKCS#12, JKS, "
+            "PKCS#7 or an OpenSSL hashed directory."
         ),
         epilog=(
             "Exit status: 0 success, 1 a check refused the build, 2 a usage error or input "
@@ -190,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     # build
     build = commands.add_parser(
         "build",
-        help="build an environment's trust store in several formats",
+        help="build an environment's trust stores (and a client's key stores) in several formats",
         description=(
             "Build the trust store of an NHS environment (G1 and G2 CAs by default) and write "
             "it to DIR as truststore.pem, truststore.p12 and truststore.jks (and "
