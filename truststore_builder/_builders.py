@@ -312,21 +312,18 @@ def _load_identity(
     alias: str | None,
 ) -> Identity:
     """Read a certificate (file, bytes or object), its key and an optional chain file."""
-    from truststore_builder._formats import keys  # noqa: PLC0415
     from truststore_builder._sources import files  # noqa: PLC0415
-    from truststore_builder._writing import as_password_bytes  # noqa: PLC0415
 
     if isinstance(certificate, x509.Certificate):
         certificates, source = [certificate], "<certificate>"
     else:
         certificates = files.load_certificates(certificate)
-        source = "<bytes>" if isinstance(certificate, bytes) else os.fspath(certificate)
-    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        private_key = key
-    else:
-        key_source = "<bytes>" if isinstance(key, bytes) else os.fspath(key)
-        data = key if isinstance(key, bytes) else files.read_input(key)
-        private_key = keys.load_private_key(data, as_password_bytes(key_password), key_source)
+        source = files.input_name(certificate)
+    private_key = (
+        key
+        if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+        else files.read_private_key(key, password=key_password)
+    )
     # The leaf is the certificate the key belongs to; a combined file may hold its chain too.
     spki = _spki(private_key.public_key())
     leaf = next((c for c in certificates if _spki(c.public_key()) == spki), certificates[0])

@@ -15,7 +15,6 @@ The rules, each raising a :class:`~truststore_builder.CheckError` subclass that 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import warnings
 from typing import TYPE_CHECKING
 
@@ -57,6 +56,7 @@ from truststore_builder._model import (
 )
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Collection, Mapping, Sequence
 
     from truststore_builder._formats.keys import PrivateKey
@@ -543,10 +543,8 @@ def verify_certificate(
     ['CertificateUsageError']
     """
     from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
-    from truststore_builder._formats import keys  # noqa: PLC0415
     from truststore_builder._sources import files  # noqa: PLC0415
     from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
-    from truststore_builder._writing import as_password_bytes  # noqa: PLC0415
 
     if environment is None and trust is None:
         msg = "give an NHS environment or a trust file to verify against"
@@ -565,12 +563,8 @@ def verify_certificate(
         given, source = [certificate], "<certificate>"
     else:
         given = files.load_certificates(certificate)
-        source = "<bytes>" if isinstance(certificate, bytes) else os.fspath(certificate)
-    private_key = None
-    if key is not None:
-        key_source = "<bytes>" if isinstance(key, bytes) else os.fspath(key)
-        data = key if isinstance(key, bytes) else files.read_input(key)
-        private_key = keys.load_private_key(data, as_password_bytes(key_password), key_source)
+        source = files.input_name(certificate)
+    private_key = None if key is None else files.read_private_key(key, password=key_password)
     leaf = given[0]
     anchors = [c for c in trusted if c.issuer == c.subject]
     return evaluate_identity(

@@ -6,6 +6,7 @@ often as DER, and ``.pem`` files are sometimes DER.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,13 +23,19 @@ from truststore_builder._model import StoreEntry
 from truststore_builder._writing import as_password_bytes
 
 if TYPE_CHECKING:
-    import os
-
     from cryptography import x509
 
     from truststore_builder._formats.keys import PrivateKey
 
-__all__ = ["detect_format", "load_certificates", "read_identities", "read_input", "read_store"]
+__all__ = [
+    "detect_format",
+    "input_name",
+    "load_certificates",
+    "read_identities",
+    "read_input",
+    "read_private_key",
+    "read_store",
+]
 
 _BYTES_SOURCE = "<bytes>"
 _BOM = b"\xef\xbb\xbf"
@@ -242,6 +249,26 @@ def load_certificates(
 def read_input(path: str | os.PathLike[str]) -> bytes:
     """Read a whole input file; an unreadable path is an InputError naming it and the reason."""
     return _read_bytes(Path(path))
+
+
+def input_name(source: str | os.PathLike[str] | bytes) -> str:
+    """How messages name an input: its path, or ``<bytes>`` for content given directly."""
+    return _BYTES_SOURCE if isinstance(source, bytes) else os.fspath(source)
+
+
+def read_private_key(
+    source: str | os.PathLike[str] | bytes, *, password: str | bytes | None = None
+) -> PrivateKey:
+    """Read an RSA or EC private key from a PEM or DER file, or from its content as bytes.
+
+    Raises:
+        InputError: The file cannot be read, the password is missing or wrong, or the content
+            is no private key (see :func:`truststore_builder._formats.keys.load_private_key`).
+    """
+    from truststore_builder._formats.keys import load_private_key  # noqa: PLC0415
+
+    data = source if isinstance(source, bytes) else read_input(source)
+    return load_private_key(data, as_password_bytes(password), input_name(source))
 
 
 def read_identities(
