@@ -25,7 +25,7 @@ from truststore_builder._errors import (
 from truststore_builder._model import StoreFormat
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from truststore_builder._model import KeyStore, TrustStore
 
@@ -112,18 +112,28 @@ def serialize_capath(store: TrustStore) -> dict[str, bytes]:
     return files
 
 
+def _exists_error(path: Path) -> OutputExistsError:
+    """The one refusal for a destination that exists when replacing it was not asked for."""
+    msg = f"{path}: already exists; pass overwrite (--force) to replace it"
+    return OutputExistsError(msg, source=str(path))
+
+
+def _refuse_existing(paths: Iterable[Path]) -> None:
+    """Raise for the first of ``paths`` that exists (the caller has not asked to overwrite)."""
+    for path in paths:
+        if path.exists():
+            raise _exists_error(path)
+
+
 def _publish_without_replacing(temporary: Path, path: Path) -> None:
     """Give the finished file its name unless that name exists: a hard link never clobbers."""
     try:
         os.link(temporary, path)
     except FileExistsError:
-        msg = f"{path}: already exists; pass overwrite (--force) to replace it"
-        raise OutputExistsError(msg, source=str(path)) from None
+        raise _exists_error(path) from None
     except OSError:
         # Filesystems without hard links: check, then rename (a narrow race, no worse).
-        if path.exists():
-            msg = f"{path}: already exists; pass overwrite (--force) to replace it"
-            raise OutputExistsError(msg, source=str(path)) from None
+        _refuse_existing([path])
         temporary.replace(path)
 
 
@@ -164,9 +174,8 @@ def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool 
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
         OutputError: The directory cannot be written.
     """
-    if path.exists() and not overwrite:
-        msg = f"{path}: already exists; pass overwrite (--force) to replace it"
-        raise OutputExistsError(msg, source=str(path))
+    if not overwrite:
+        _refuse_existing([path])
     directory = path.parent if str(path.parent) else Path()
     _remove_orphaned_temporaries(directory, path.name)
     try:
@@ -308,10 +317,7 @@ def write_outputs(
         OutputExistsError: A destination may not be replaced (nothing is written).
     """
     if not overwrite:
-        for path, _, _ in planned:
-            if path.exists():
-                msg = f"{path}: already exists; pass overwrite (--force) to replace it"
-                raise OutputExistsError(msg, source=str(path))
+        _refuse_existing(path for path, _, _ in planned)
     for path, _ in directories:
         _check_directory_target(path, overwrite=overwrite)
     written = write_files(planned, overwrite=overwrite)
@@ -337,10 +343,7 @@ def write_files(
         OutputExistsError: A destination exists and ``overwrite`` is false (nothing is written).
     """
     if not overwrite:
-        for path, _, _ in planned:
-            if path.exists():
-                msg = f"{path}: already exists; pass overwrite (--force) to replace it"
-                raise OutputExistsError(msg, source=str(path))
+        _refuse_existing(path for path, _, _ in planned)
     for path, data, private in planned:
         write_atomically(path, data, overwrite=overwrite, private=private)
     return [path for path, _, _ in planned]
@@ -363,10 +366,7 @@ def write_stores(
     files = {path: fmt for path, fmt in targets.items() if fmt is not StoreFormat.CAPATH}
     directories = [path for path, fmt in targets.items() if fmt is StoreFormat.CAPATH]
     if not overwrite:
-        for path in files:
-            if path.exists():
-                msg = f"{path}: already exists; pass overwrite (--force) to replace it"
-                raise OutputExistsError(msg, source=str(path))
+        _refuse_existing(files)
     for path in directories:
         _check_directory_target(path, overwrite=overwrite)
     planned = [(path, serialize_store(store, fmt, password), False) for path, fmt in files.items()]
