@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -137,47 +134,52 @@ def _publish_without_replacing(temporary: Path, path: Path) -> None:
         temporary.replace(path)
 
 
-def _remove_orphaned_temporaries(directory: Path, name: str) -> None:
-    """Delete temporaries of ``name`` left by writers that were killed mid-write.
+def _remove_orphaned_temporaries(directory: Path, names: Iterable[str]) -> None:
+    """Delete temporaries of ``names`` left in ``directory`` by writers killed mid-write.
 
     A temporary is named ``.<name>.<pid>.<random>.tmp``. A killed process runs no clean-up, so
     the next write to the same destination removes those whose writing process is gone; a
-    live concurrent writer's temporary is left alone.
+    live concurrent writer's temporary is left alone. One listing of the directory serves
+    every name, so writing a thousand files into one directory lists it once, not a thousand
+    times.
     """
+    wanted = {f".{name}." for name in names}
     try:
-        candidates = list(directory.glob(f".{glob.escape(name)}.*.tmp"))
+        with os.scandir(directory) as listing:
+            candidates = [
+                entry.name
+                for entry in listing
+                if entry.name.startswith(".") and entry.name.endswith(".tmp")
+            ]
     except OSError:
         return
     for candidate in candidates:
-        pid_text = candidate.name[len(name) + 2 :].split(".", 1)[0]
+        # ".<name>.<pid>.<random>.tmp": try each split of the name, as a name may hold dots.
+        stem = candidate[: -len(".tmp")]
+        prefix, _, _random = stem.rpartition(".")
+        head, _, pid_text = prefix.rpartition(".")
+        if f"{head}." not in wanted:
+            continue
         if not pid_text.isdigit() or int(pid_text) == os.getpid():
             continue
         try:
             os.kill(int(pid_text), 0)
         except ProcessLookupError:
             with contextlib.suppress(OSError):
-                candidate.unlink()
+                (directory / candidate).unlink()
         except OSError:
             continue  # alive, but another user's process
 
 
-def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and rename.
-
-    Args:
-        path: Destination.
-        data: The whole content.
-        overwrite: Replace an existing file; without it an existing file is an error.
-        private: Create the file with mode 0600 whatever the umask (it holds a private key).
+def _stage(path: Path, data: bytes, *, private: bool) -> Path:
+    """Write ``data`` to a new temporary beside ``path``, flushed to disk; return its path.
 
     Raises:
-        OutputExistsError: ``path`` exists and ``overwrite`` is false.
         OutputError: The directory cannot be written.
     """
-    if not overwrite:
-        _refuse_existing([path])
+    import tempfile  # noqa: PLC0415 - it imports shutil, bz2 and lzma: only when writing
+
     directory = path.parent if str(path.parent) else Path()
-    _remove_orphaned_temporaries(directory, path.name)
     try:
         fd, temporary = tempfile.mkstemp(
             prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory
@@ -195,19 +197,27 @@ def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool 
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if overwrite:
-            Path(temporary).replace(path)
-        else:
-            _publish_without_replacing(Path(temporary), path)
-    finally:
+    except BaseException:
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        raise
+    return Path(temporary)
+
+
+def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool = False) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename.
+
+    Args:
+        path: Destination.
+        data: The whole content.
+        overwrite: Replace an existing file; without it an existing file is an error.
+        private: Create the file with mode 0600 whatever the umask (it holds a private key).
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        OutputError: The directory cannot be written.
+    """
+    write_files([(path, data, private)], overwrite=overwrite)
 
 
 def _check_directory_target(path: Path, *, overwrite: bool) -> None:
@@ -253,6 +263,8 @@ def write_directory_atomically(path: Path, files: Mapping[str, bytes], *, overwr
         OutputExistsError: See :func:`_check_directory_target`.
         OutputError: The parent directory cannot be written.
     """
+    import tempfile  # noqa: PLC0415 - it imports shutil, bz2 and lzma: only when writing
+
     _check_directory_target(path, overwrite=overwrite)
     parent = path.parent if str(path.parent) else Path()
     try:
@@ -291,6 +303,8 @@ def write_directory_atomically(path: Path, files: Mapping[str, bytes], *, overwr
         published = True
         _fsync_directory(parent)
     finally:
+        import shutil  # noqa: PLC0415 - see tempfile above
+
         if not published:
             shutil.rmtree(staging, ignore_errors=True)
         if aside is not None:
@@ -332,6 +346,10 @@ def write_files(
 ) -> list[Path]:
     """Write already-serialised files, all or none: every destination is checked first.
 
+    Every file's content goes to its temporary and is flushed to disk (fsync) before the first
+    file is given its name; then each is renamed into place, and each directory is flushed
+    once. A failure while staging removes the temporaries, so no destination changes.
+
     Args:
         planned: ``(path, data, private)`` per file; private files are created 0600.
         overwrite: Replace existing files.
@@ -341,11 +359,30 @@ def write_files(
 
     Raises:
         OutputExistsError: A destination exists and ``overwrite`` is false (nothing is written).
+        OutputError: A directory cannot be written (nothing is written).
     """
     if not overwrite:
         _refuse_existing(path for path, _, _ in planned)
-    for path, data, private in planned:
-        write_atomically(path, data, overwrite=overwrite, private=private)
+    directories: dict[Path, list[str]] = {}
+    for path, _, _ in planned:
+        directories.setdefault(path.parent if str(path.parent) else Path(), []).append(path.name)
+    for directory, names in directories.items():
+        _remove_orphaned_temporaries(directory, names)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data, private in planned:
+            staged.append((_stage(path, data, private=private), path))
+        for temporary, path in staged:
+            if overwrite:
+                temporary.replace(path)
+            else:
+                _publish_without_replacing(temporary, path)
+    finally:
+        for temporary, _ in staged:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+    for directory in directories:
+        _fsync_directory(directory)
     return [path for path, _, _ in planned]
 
 
