@@ -1160,25 +1160,30 @@ def _run_batch(
     jobs: Sequence[_RowJob],
     workers: int,
     progress: Callable[[int, int], None] | None,
+    ready: Callable[[Sequence[_Planned]], None],
 ) -> list[_RowOutcome]:
+    """Run every row; ``ready`` gets each good row's files as soon as the row is done."""
     total = len(jobs)
     if progress:
         progress(0, total)
-    if workers <= 1:
-        outcomes = []
-        for done, job in enumerate(jobs, 1):
-            outcomes.append(_run_row(job))
-            if progress:
-                progress(done, total)
-        return outcomes
     results: dict[int, _RowOutcome] = {}
+
+    def done(index: int, outcome: _RowOutcome) -> None:
+        results[index] = outcome
+        if outcome.error is None:
+            ready(outcome.planned)
+        if progress:
+            progress(len(results), total)
+
+    if workers <= 1:
+        for index, job in enumerate(jobs):
+            done(index, _run_row(job))
+        return [results[i] for i in range(total)]
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers)
     try:
         futures = {pool.submit(_run_row, job): i for i, job in enumerate(jobs)}
         for future in concurrent.futures.as_completed(futures):
-            results[futures[future]] = future.result()
-            if progress:
-                progress(len(results), total)
+            done(futures[future], future.result())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return [results[i] for i in range(total)]
@@ -1214,19 +1219,32 @@ def _build(
     # 2. The trust store and the identity: every check.
     store, keystore = _shared_stores(recipe, when)
 
-    # 3. Serialise (and read back) every file, the batch's in worker processes.
-    planned: list[_Planned] = []
-    for output in outputs:
-        try:
-            planned.append(_serialize(output, store, keystore, None))
-        except TruststoreBuilderError as exc:
-            raise _in_context(exc, f"{source}: {output.key_path}") from None
-    used = max(1, min(workers or _available_cpus(), len(jobs)))
-    if jobs:
-        planned += _batch_files(source, _run_batch(jobs, used, progress))
+    # 3. Serialise (and read back) every file, the batch's in worker processes. Each file is
+    # staged (written to a hidden temporary, fsynced) as soon as it is ready, while the
+    # workers go on; 4. all are given their names at the end, or none.
+    from truststore_builder._writing import StagedFiles  # noqa: PLC0415
 
-    # 4. Write them all, or none.
-    _write_all(planned, overwrite=overwrite)
+    used = max(1, min(workers or _available_cpus(), len(jobs)))
+    planned: list[_Planned] = []
+    with (
+        _new_directories(o.path.parent for o in every_output),
+        StagedFiles(overwrite=overwrite) as staged,
+    ):
+
+        def stage(files: Sequence[_Planned]) -> None:
+            for file in files:
+                staged.stage(file.path, file.data, private=file.file.private)
+
+        for output in outputs:
+            try:
+                planned.append(_serialize(output, store, keystore, None))
+            except TruststoreBuilderError as exc:
+                raise _in_context(exc, f"{source}: {output.key_path}") from None
+        stage(planned)
+        if jobs:
+            outcomes = _run_batch(jobs, used, progress, stage)
+            planned += _batch_files(source, outcomes)
+        staged.publish()
     return BuildResult(
         files=tuple(p.file for p in planned),
         rows=len(jobs),
@@ -1337,18 +1355,17 @@ def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: b
             raise OutputExistsError(msg, source=str(output.path))
 
 
-def _write_all(planned: Sequence[_Planned], *, overwrite: bool) -> None:
-    """Create missing directories, write every file; on failure remove the directories made."""
-    from truststore_builder._writing import write_files  # noqa: PLC0415
-
+@contextlib.contextmanager
+def _new_directories(directories: Iterable[Path]) -> Iterator[None]:
+    """Create the missing ``directories`` (and parents); remove them again on an exception."""
     created: list[Path] = []
     try:
-        for directory in dict.fromkeys(p.path.parent for p in planned):
+        for directory in dict.fromkeys(directories):
             missing = [d for d in (directory, *directory.parents) if not d.exists()]
             for folder in reversed(missing):
                 folder.mkdir()
                 created.append(folder)
-        write_files([(p.path, p.data, p.file.private) for p in planned], overwrite=overwrite)
+        yield
     except BaseException:
         for folder in reversed(created):
             with contextlib.suppress(OSError):

@@ -11,7 +11,7 @@ import contextlib
 import errno
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from truststore_builder._errors import (
     CheckError,
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from truststore_builder._model import KeyStore, TrustStore
 
 __all__ = [
+    "StagedFiles",
     "as_password_bytes",
     "serialize_capath",
     "serialize_keystore",
@@ -341,6 +342,73 @@ def write_outputs(
     return written
 
 
+class StagedFiles:
+    """Files written to hidden temporaries now, and given their names together later, or never.
+
+    :meth:`stage` writes a file's content to a temporary beside its destination and flushes it
+    to disk (fsync); :meth:`publish` renames every staged file into place and flushes each
+    directory once. Leaving the ``with`` block without publishing removes the temporaries, so
+    no destination changes. A batch stages each file as soon as it is ready, while the rest
+    are still being made, and names them all at the end.
+
+    Args:
+        overwrite: Replace existing destinations; without it an existing one is an error.
+    """
+
+    def __init__(self, *, overwrite: bool) -> None:
+        self._overwrite = overwrite
+        self._staged: list[tuple[Path, Path]] = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.discard()
+
+    def __repr__(self) -> str:
+        return f"<StagedFiles: {len(self._staged)} staged>"
+
+    def stage(self, path: Path, data: bytes, *, private: bool = False) -> None:
+        """Write ``data`` to a temporary for ``path`` (0600 if ``private``).
+
+        Raises:
+            OutputError: The directory cannot be written.
+        """
+        self._staged.append((_stage(path, data, private=private), path))
+
+    def publish(self) -> list[Path]:
+        """Rename every staged file into place; return the destinations, in staging order.
+
+        Raises:
+            OutputExistsError: A destination appeared and ``overwrite`` is false.
+        """
+        staged = self._staged
+        directories: dict[Path, list[str]] = {}
+        for _, path in staged:
+            directory = path.parent if str(path.parent) else Path()
+            directories.setdefault(directory, []).append(path.name)
+        for directory, names in directories.items():
+            _remove_orphaned_temporaries(directory, names)
+        try:
+            for temporary, path in staged:
+                if self._overwrite:
+                    temporary.replace(path)
+                else:
+                    _publish_without_replacing(temporary, path)
+        finally:
+            self.discard()  # the temporaries of a hard-linked file, or of a failed publish
+        for directory in directories:
+            _fsync_directory(directory)
+        return [path for _, path in staged]
+
+    def discard(self) -> None:
+        """Remove every staged temporary that was not renamed (nothing is published)."""
+        for temporary, _ in self._staged:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+        self._staged = []
+
+
 def write_files(
     planned: Sequence[tuple[Path, bytes, bool]], *, overwrite: bool = False
 ) -> list[Path]:
@@ -348,7 +416,8 @@ def write_files(
 
     Every file's content goes to its temporary and is flushed to disk (fsync) before the first
     file is given its name; then each is renamed into place, and each directory is flushed
-    once. A failure while staging removes the temporaries, so no destination changes.
+    once (see :class:`StagedFiles`). A failure while staging removes the temporaries, so no
+    destination changes.
 
     Args:
         planned: ``(path, data, private)`` per file; private files are created 0600.
@@ -363,27 +432,10 @@ def write_files(
     """
     if not overwrite:
         _refuse_existing(path for path, _, _ in planned)
-    directories: dict[Path, list[str]] = {}
-    for path, _, _ in planned:
-        directories.setdefault(path.parent if str(path.parent) else Path(), []).append(path.name)
-    for directory, names in directories.items():
-        _remove_orphaned_temporaries(directory, names)
-    staged: list[tuple[Path, Path]] = []
-    try:
+    with StagedFiles(overwrite=overwrite) as staged:
         for path, data, private in planned:
-            staged.append((_stage(path, data, private=private), path))
-        for temporary, path in staged:
-            if overwrite:
-                temporary.replace(path)
-            else:
-                _publish_without_replacing(temporary, path)
-    finally:
-        for temporary, _ in staged:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-    for directory in directories:
-        _fsync_directory(directory)
-    return [path for path, _, _ in planned]
+            staged.stage(path, data, private=private)
+        return staged.publish()
 
 
 def write_stores(
