@@ -498,12 +498,15 @@ def case_batch(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(out)
         return took
 
-    def library(rep: int) -> float:
-        out = work / f"lib-{rep}"
-        took = run([sys.executable, BENCH / "_batch.py", clients, out, "2"])
-        assert len(list(out.glob("*.p12"))) == args.batch
-        shutil.rmtree(out)
-        return took
+    def library(*flags: str) -> Callable[[int], float]:
+        def once(rep: int) -> float:
+            out = work / f"lib-{rep}"
+            took = run([sys.executable, BENCH / "_batch.py", clients, out, "2", *flags])
+            assert len(list(out.glob("*.p12"))) == args.batch
+            shutil.rmtree(out)
+            return took
+
+        return once
 
     def loop(iterations: str) -> Callable[[int], float]:
         def once(rep: int) -> float:
@@ -524,7 +527,14 @@ def case_batch(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         Contender(
             f"library: Python API, {args.batch} key stores, ProcessPoolExecutor(2)",
             "reference",
-            library,
+            library(),
+            args.reps_slow,
+        ),
+        Contender(
+            "encoder only, without the read-back check (no such mode in the library; what "
+            "the check costs)",
+            "reference",
+            library("--no-read-back"),
             args.reps_slow,
         ),
         Contender(
