@@ -1,9 +1,10 @@
-"""Dependencies: without pyjks, JKS and JCEKS give a clear typed error and all else works.
+"""Dependencies: without pyjks, JKS key stores give a clear typed error and all else works.
 
-pyjks is imported only when a JKS or JCEKS store is read or written. A process where
-``import jks`` fails (``sys.modules["jks"] = None``, run in a subprocess so that this one keeps
-its pyjks) must still import the package, read and write PEM, DER, PKCS#7 and PKCS#12, and
-answer a JKS file with an InputError naming the file and pyjks.
+pyjks is imported only for JKS and JCEKS key stores and for stores read without a password:
+trust stores are written, and read with their password, without it. A process where ``import
+jks`` fails (``sys.modules["jks"] = None``, run in a subprocess so that this one keeps its
+pyjks) must still import the package, read and write PEM, DER, PKCS#7, PKCS#12 and JKS trust
+stores, and answer what needs pyjks with an InputError naming the file and pyjks.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ sys.modules["jks"] = None  # import jks now raises ImportError, as if pyjks were
 from pathlib import Path
 import truststore_builder as tb
 from truststore_builder._cli import main
+from truststore_builder._formats.jks import serialize_jks_keystore
 
 assert "jks" not in {m for m in sys.modules if sys.modules[m] is not None}
 directory = Path(sys.argv[1])
@@ -34,9 +36,13 @@ pem, p12 = store.to_pem(), store.to_pkcs12("pw-1234")
 (directory / "t.p12").write_bytes(p12)
 assert len(tb.read_store(directory / "t.p12", password="pw-1234")) == len(store.entries)
 assert len(tb.load_certificates(directory / "t.pem")) == len(store.entries)
+# Trust stores need no pyjks, written or read with their password.
+assert store.to_jks("pw-1234")[:4] == bytes.fromhex("feedfeed")
+assert len(tb.read_store(Path(sys.argv[2]), password="pw-1234")) == len(store.entries)
 for action in (
-    lambda: tb.read_store(Path(sys.argv[2]), password="pw-1234"),
-    lambda: store.to_jks("pw-1234"),
+    lambda: tb.read_store(Path(sys.argv[2])),  # no password: pyjks reads without the digest
+    # Key stores do: pyjks is asked for before the (here absent) key is looked at.
+    lambda: serialize_jks_keystore(alias="a", key=None, chain=[], trusted=[], password=b"pw"),
 ):
     try:
         action()
@@ -47,14 +53,16 @@ for action in (
         raise AssertionError("no error without pyjks")
 assert main(["build", "--env", "int", "--formats", "pem,p12", "--out", str(directory / "out"),
              "--password-env", "PW"]) == 0
-assert main(["inspect", sys.argv[2], "--password-env", "PW"]) == 2
+assert main(["inspect", sys.argv[2], "--password-env", "PW"]) == 0
+assert main(["inspect", sys.argv[2]]) == 2
 assert main(["build", "--env", "int", "--formats", "jks", "--out", str(directory / "jks"),
-             "--password-env", "PW"]) == 2
+             "--password-env", "PW"]) == 0
+assert "jks" not in {m for m in sys.modules if sys.modules[m] is not None}
 """
 
 
 def test_without_pyjks_only_jks_fails_clearly(tmp_path: Path) -> None:
-    """JKS read and write give typed errors naming pyjks; PEM and PKCS#12 work; CLI exits 2."""
+    """What needs pyjks gives typed errors naming it; all else works, JKS trust stores too."""
     from truststore_builder import TrustStoreBuilder  # noqa: PLC0415
 
     jks_file = tmp_path / "store.jks"
@@ -73,10 +81,10 @@ def test_without_pyjks_only_jks_fails_clearly(tmp_path: Path) -> None:
     assert lines[0].startswith(f"InputError {jks_file}: ")
     assert lines[1].startswith("TruststoreBuilderError JKS and JCEKS stores need pyjks")
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
-    assert len(errors) == 2
-    assert all("pyjks" in line for line in errors), errors
+    assert len(errors) == 1
+    assert "pyjks" in errors[0], errors
     assert (tmp_path / "out" / "truststore.p12").exists()
-    assert not (tmp_path / "jks").exists()
+    assert (tmp_path / "jks" / "truststore.jks").exists()
 
 
 def _minimum(requirement: str) -> tuple[str, str]:

@@ -8,19 +8,35 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import jks
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from tests.strategies import certificates
+from truststore_builder import TrustStoreBuilder
 from truststore_builder._errors import MalformedInputError, WrongPasswordError
 from truststore_builder._formats.jks import (
+    _check_alias,
+    _decode_modified_utf8,
+    _encode_modified_utf8,
+    _integrity_digest,
+    _load_jks_store_with_pyjks,
+    _timestamp_ms,
+    _write_utf,
     load_jks_store,
     looks_like_jks,
     parse_jks_trusted_certificates,
     serialize_jks_truststore,
 )
-from truststore_builder._model import sha256_fingerprint
+from truststore_builder._model import StoreEntry, sha256_fingerprint
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
 PASSWORD = "nhs-trust-store"
@@ -349,3 +365,290 @@ def test_non_utf8_password(nhs: list[tuple[str, x509.Certificate]]) -> None:
         load_jks_store(data, b"\xff\xfe", "<bytes>")
     with pytest.raises(WrongPasswordError, match="not valid UTF-8"):
         parse_jks_trusted_certificates(data, b"\xff\xfe")
+
+
+# --- the trust store encoder against pyjks, which wrote trust stores before it ------------------
+
+
+def pyjks_truststore(
+    entries: list[tuple[str, x509.Certificate]], password: bytes, store_type: str = "jks"
+) -> bytes:
+    """The pyjks-based trust store writer this module used before it had its own encoder."""
+    if store_type not in {"jks", "jceks"}:
+        msg = f"unknown Java key store type {store_type!r}; expected 'jks' or 'jceks'"
+        raise ValueError(msg)
+    try:
+        secret = password.decode("utf-8")
+    except UnicodeDecodeError:
+        msg = "the store password is not valid UTF-8, so Java could not be given the same one"
+        raise ValueError(msg) from None
+    seen: set[str] = set()
+    made = []
+    for alias, certificate in entries:
+        _check_alias(alias, seen)
+        # pyjks lower-cases the alias (a no-op once _check_alias has passed it).
+        entry = jks.TrustedCertEntry.new(alias, der(certificate))
+        entry.timestamp = _timestamp_ms(certificate)
+        made.append(entry)
+    data: bytes = jks.KeyStore.new("jks", made).saves(secret)
+    if store_type == "jceks":
+        # pyjks saves only JKS: re-head the body and re-digest it, as the old writer did.
+        body = b"\xce\xce\xce\xce" + data[4:-20]
+        data = body + _integrity_digest(secret, body)
+    return data
+
+
+def outcome(
+    write: Callable[..., bytes],
+    entries: list[tuple[str, x509.Certificate]],
+    password: bytes,
+    store_type: str,
+) -> bytes | tuple[type[Exception], str]:
+    """What a writer makes of the inputs: the bytes, or the refusal's type and message."""
+    try:
+        return write(entries, password, store_type=store_type)
+    except ValueError as exc:  # UnicodeError included
+        return type(exc), str(exc)
+
+
+_NHS_CERTIFICATES = [certificate for _, certificate in _nhs_certificates()]
+
+#: Aliases the writers accept: ASCII as callers write them, and lower-case BMP text.
+_valid_aliases = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,40}", fullmatch=True) | st.text(
+    alphabet=st.characters(
+        exclude_categories=["Cs"], exclude_characters="\x00", max_codepoint=0xFFFF
+    ),
+    min_size=1,
+    max_size=12,
+).filter(lambda alias: alias == alias.lower())
+#: And anything else: NUL, supplementary characters, lone surrogates, upper case, characters
+#: whose lower case differs in length.
+_any_aliases = (
+    _valid_aliases
+    | st.text(alphabet=st.characters(exclude_categories=[]), max_size=12)
+    | st.sampled_from(
+        [
+            "nhs\x00root",
+            "\U0001d11e",
+            "a\ud834",
+            "\u0130",
+            "\u00df",
+            "\u017f",
+            "\u03c3",
+            "\u01c5",
+            "é€ж",
+        ]
+    )
+)
+_certificates = st.sampled_from(_NHS_CERTIFICATES) | certificates()
+_entries = st.lists(
+    st.tuples(_valid_aliases, _certificates), max_size=6, unique_by=lambda entry: entry[0]
+) | st.lists(st.tuples(_any_aliases, _certificates), max_size=6)
+_passwords = st.text(max_size=12).map(str.encode) | st.binary(max_size=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entries=_entries, password=_passwords, store_type=st.sampled_from(["jks", "jceks"]))
+def test_encoder_matches_pyjks_byte_for_byte(
+    entries: list[tuple[str, x509.Certificate]], password: bytes, store_type: str
+) -> None:
+    """For any aliases, certificates and password, our encoder writes pyjks's bytes or its error."""
+    assert outcome(serialize_jks_truststore, entries, password, store_type) == outcome(
+        pyjks_truststore, entries, password, store_type
+    )
+
+
+@pytest.mark.filterwarnings("ignore::truststore_builder.TruststoreBuilderWarning")
+@pytest.mark.parametrize("store_type", ["jks", "jceks"])
+@pytest.mark.parametrize("password", [PASSWORD, NON_ASCII_PASSWORD])
+def test_encoder_matches_pyjks_for_the_prod_and_certifi_store(
+    store_type: str, password: str
+) -> None:
+    """The benchmark's store (prod G1+G2 and certifi's roots) comes out exactly as pyjks wrote it."""
+    store = TrustStoreBuilder().add_nhs("prod").add_certifi().build()
+    pairs = [(entry.alias, entry.certificate) for entry in store.entries]
+    assert len(pairs) > 100
+    ours = serialize_jks_truststore(pairs, password.encode(), store_type=store_type)
+    assert ours == pyjks_truststore(pairs, password.encode(), store_type)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoded"),
+    [
+        ("", b""),
+        ("X.509", b"X.509"),
+        ("\x00", b"\xc0\x80"),
+        ("é€", "é€".encode()),
+        ("\U0001d11e", b"\xed\xa0\xb4\xed\xb4\x9e"),  # two 3-byte surrogates, not F0 9D 84 9E
+        ("\U0010ffff", b"\xed\xaf\xbf\xed\xbf\xbf"),
+    ],
+)
+def test_modified_utf8_known_answers(text: str, encoded: bytes) -> None:
+    """NUL and supplementary characters take Java's forms; the rest is plain UTF-8."""
+    assert _encode_modified_utf8(text) == encoded
+    assert _write_utf(text) == len(encoded).to_bytes(2, "big") + encoded
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text())
+def test_modified_utf8_round_trips_through_the_strict_reader(text: str) -> None:
+    """Any text encodes without a zero byte or a 4-byte sequence and decodes back unchanged."""
+    encoded = _encode_modified_utf8(text)
+    assert b"\x00" not in encoded
+    assert all(byte < 0xF0 for byte in encoded)
+    assert _decode_modified_utf8(encoded) == text
+
+
+def test_overlong_string_is_refused() -> None:
+    """A string over 65535 bytes of modified UTF-8 cannot carry a u2 length."""
+    assert len(_write_utf("a" * 65535)) == 65537
+    with pytest.raises(ValueError, match="at most 65535 bytes"):
+        _write_utf("\x00" * 32768)
+
+
+@pytest.mark.parametrize("store_type", ["jks", "jceks"])
+def test_pyjks_loads_what_we_write(
+    nhs: list[tuple[str, x509.Certificate]], store_type: str
+) -> None:
+    """The pyjks reader loads our store: alias, X.509 type, DER, notBefore date; digest verified."""
+    data = serialize_jks_truststore(nhs, NON_ASCII_PASSWORD.encode(), store_type=store_type)
+    store = jks.KeyStore.loads(data, NON_ASCII_PASSWORD)
+    assert store.store_type == store_type
+    assert [
+        (alias, type(entry), entry.type, entry.cert, entry.timestamp)
+        for alias, entry in store.entries.items()
+    ] == [
+        (alias, jks.TrustedCertEntry, "X.509", der(cert), _timestamp_ms(cert))
+        for alias, cert in nhs
+    ]
+    with pytest.raises(jks.KeystoreSignatureException):
+        jks.KeyStore.loads(data, WRONG_PASSWORD)
+
+
+@pytest.mark.parametrize(("store_type", "keytool_type"), [("jks", "JKS"), ("jceks", "JCEKS")])
+def test_keytool_reads_non_ascii_aliases(
+    tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], store_type: str, keytool_type: str
+) -> None:
+    """Aliases beyond ASCII (Latin-1, Cyrillic, the euro sign) are listed by keytool as written."""
+    aliases = ["nhs-é-root", "кор-ca", "euro-€", "x.509 ca"]
+    entries = [(alias, cert) for alias, (_, cert) in zip(aliases, nhs, strict=False)]
+    path = tmp_path / f"trust.{store_type}"
+    path.write_bytes(serialize_jks_truststore(entries, PASSWORD.encode(), store_type=store_type))
+    expected = {alias: ("trustedCertEntry", sha256_fingerprint(cert)) for alias, cert in entries}
+    assert keytool_listing(path, PASSWORD, keytool_type) == expected
+
+
+def test_trust_stores_do_not_import_pyjks(tmp_path: Path) -> None:
+    """Building, writing and reading JKS and JCEKS trust stores never loads pyjks or its stack."""
+    code = """if True:
+        import os, sys, warnings
+        from pathlib import Path
+        from truststore_builder import StoreFormat, TrustStoreBuilder, read_store
+        warnings.simplefilter("ignore")
+        store = TrustStoreBuilder().add_nhs("prod").build()
+        assert store.to_jks("changeit")[:4] == bytes.fromhex("feedfeed")
+        jceks = store.serialize(StoreFormat.JCEKS, "changeit")
+        assert jceks[:4] == bytes.fromhex("cececece")
+        path = Path(sys.argv[1]) / "t.jks"
+        store.write(path, StoreFormat.JKS, password="changeit")
+        assert len(read_store(path, password="changeit")) == len(store.entries)
+        from truststore_builder._cli import main  # the CLI reads what it wrote back from disk
+        os.environ["PW"] = "changeit"
+        out = str(Path(sys.argv[1]) / "cli")
+        build = ["build", "--env", "prod", "--formats", "jks", "--password-env", "PW"]
+        assert main([*build, "--out", out]) == 0
+        heavy = ("jks", "Cryptodome", "pyasn1", "javaobj", "twofish")
+        print(sorted(name for name in sys.modules if name.split(".")[0] in heavy))
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+# --- reading trust stores without pyjks, answering exactly as pyjks does ----------------------
+
+
+def read_outcome(
+    read: Callable[[bytes, bytes | None, str], list[StoreEntry]],
+    data: bytes,
+    password: bytes | None,
+) -> list[tuple[str, bytes, bool]] | tuple[type[Exception], str]:
+    """What a reader makes of a store: (alias, DER, trusted) per entry, or the refusal."""
+    try:
+        entries = read(data, password, "store.jks")
+    except (MalformedInputError, WrongPasswordError) as exc:
+        return type(exc), str(exc)
+    return [(entry.alias, der(entry.certificate), entry.trusted) for entry in entries]
+
+
+def hand_made_store(aliases: list[str], certificate: x509.Certificate, password: str) -> bytes:
+    """A JKS trust store with any aliases at all (NUL, supplementary, repeated), as Java would."""
+    body = b"\xfe\xed\xfe\xed" + (2).to_bytes(4, "big") + len(aliases).to_bytes(4, "big")
+    for alias in aliases:
+        body += (2).to_bytes(4, "big") + _write_utf(alias) + bytes(8) + _write_utf("X.509")
+        body += len(der(certificate)).to_bytes(4, "big") + der(certificate)
+    return body + _integrity_digest(password, body)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    entries=st.lists(
+        st.tuples(_valid_aliases, _certificates), max_size=4, unique_by=lambda entry: entry[0]
+    ),
+    store_type=st.sampled_from(["jks", "jceks"]),
+    damage=st.sampled_from(["none", "flip", "cut", "append"]),
+    where=st.integers(min_value=0),
+    read_password=st.sampled_from([PASSWORD, WRONG_PASSWORD, None, "\xff"]),
+)
+def test_trust_store_reader_answers_as_pyjks(
+    entries: list[tuple[str, x509.Certificate]],
+    store_type: str,
+    damage: str,
+    where: int,
+    read_password: str | None,
+) -> None:
+    """Whole, damaged, with any password or none: the pyjks-free path gives pyjks's answer."""
+    data = serialize_jks_truststore(entries, PASSWORD.encode(), store_type=store_type)
+    at = where % len(data)
+    if damage == "flip":
+        data = data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+    elif damage == "cut":
+        data = data[:at]
+    elif damage == "append":
+        data += b"\x00" * (1 + where % 3)
+    password = None if read_password is None else read_password.encode("latin-1")
+    assert read_outcome(load_jks_store, data, password) == read_outcome(
+        _load_jks_store_with_pyjks, data, password
+    )
+
+
+@pytest.mark.parametrize(
+    "aliases",
+    [["nhs\x00root"], ["\U0001d11e-ca"], ["Upper", "upper"], ["same", "same"], ["a\ud834"]],
+)
+def test_aliases_java_allows_read_as_pyjks_reads_them(
+    nhs: list[tuple[str, x509.Certificate]], aliases: list[str]
+) -> None:
+    """NUL, supplementary, case-twin and repeated aliases are left to pyjks, and answered as it does."""
+    data = hand_made_store(aliases, nhs[0][1], PASSWORD)
+    assert read_outcome(load_jks_store, data, PASSWORD.encode()) == read_outcome(
+        _load_jks_store_with_pyjks, data, PASSWORD.encode()
+    )
+
+
+def test_key_stores_are_read_as_pyjks_reads_them(tmp_path: Path) -> None:
+    """A keytool key store (key entry and trusted entry) reads the same through either path."""
+    path = tmp_path / "keys.jks"
+    made = keytool(
+        "-genkeypair", "-keystore", str(path), "-storepass", PASSWORD, "-storetype", "JKS",
+        "-alias", "client", "-keyalg", "EC", "-validity", "2", "-dname", "CN=client",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    data = path.read_bytes()
+    for password in (PASSWORD.encode(), None):
+        ours = read_outcome(load_jks_store, data, password)
+        assert ours == read_outcome(_load_jks_store_with_pyjks, data, password)
+        assert isinstance(ours, list)
+        assert [trusted for _, _, trusted in ours] == [False]

@@ -1,4 +1,4 @@
-"""JKS and JCEKS: Java's own key store formats, read through pyjks and written through it.
+"""JKS and JCEKS: Java's own key store formats, read and written here or through pyjks.
 
 Both formats share one layout: a magic number (``FEEDFEED`` for JKS, ``CECECECE`` for JCEKS),
 version 2, an entry count, the entries, then a SHA-1 integrity digest over
@@ -17,9 +17,14 @@ read but not write, so it is implemented here. JCEKS key passwords are therefore
 only (Java's ``PBEKey`` refuses anything else). Both protections draw a random IV or salt, so a
 key store, unlike a trust store, is not byte-for-byte reproducible: its entry dates are.
 
-``pyjks`` is imported inside the functions that use it so that ``import truststore_builder``
-stays fast. :func:`parse_jks_trusted_certificates` and :func:`parse_jks_key_entry_aliases`
-deliberately do not use pyjks: they are the independent readers that prove what pyjks wrote.
+Trust stores hold trusted certificate entries only, a few fixed fields each, so they are
+encoded here (:func:`serialize_jks_truststore`), and :func:`load_jks_store` parses one read
+with its password here too: writing or reading a trust store never imports pyjks, whose import
+(pyasn1, Cryptodome, javaobj) costs more than building a whole store. Key stores, and stores
+read without a password, go through pyjks, imported inside the functions that use it so that
+``import truststore_builder`` stays fast. :func:`parse_jks_trusted_certificates` and
+:func:`parse_jks_key_entry_aliases` are the strict readers that check what was written: with
+the writers they share only the digest function.
 """
 
 from __future__ import annotations
@@ -141,8 +146,8 @@ def _check_alias(alias: str, seen: set[str]) -> None:
     """Refuse an alias that Java would read back differently, or that repeats one already seen.
 
     Raises:
-        ValueError: Empty, not lower-case, not encodable as Java modified UTF-8 the way pyjks
-            writes it, too long, or a duplicate.
+        ValueError: Empty, not lower-case, holding NUL or a supplementary character (which
+            pyjks, writing key stores, would encode wrongly), too long, or a duplicate.
     """
     if not alias:
         msg = "a JKS alias must not be empty"
@@ -154,7 +159,8 @@ def _check_alias(alias: str, seen: set[str]) -> None:
         raise ValueError(msg)
     if "\x00" in alias or any(ord(char) >= _BMP_LIMIT for char in alias):
         # pyjks writes standard UTF-8; Java reads modified UTF-8. The two agree on every
-        # character except NUL and those outside the Basic Multilingual Plane.
+        # character except NUL and those outside the Basic Multilingual Plane. Our trust
+        # store encoder writes modified UTF-8, but both writers accept the same aliases.
         msg = f"JKS alias {alias!r} holds NUL or a character outside the BMP"
         raise ValueError(msg)
     if len(alias.encode("utf-8")) > _MAX_UTF_LENGTH:
@@ -203,11 +209,66 @@ def serialize_jks_truststore(
     except UnicodeDecodeError:
         msg = "the store password is not valid UTF-8, so Java could not be given the same one"
         raise ValueError(msg) from None
-    return _save(_trusted_entries(entries, set()), secret, store_type)
+    magic = _JKS_MAGIC if store_type == "jks" else _JCEKS_MAGIC
+    parts = [magic, _U4.pack(_VERSION), _U4.pack(len(entries))]
+    seen: set[str] = set()
+    for alias, certificate in entries:
+        _check_alias(alias, seen)
+        parts.append(_trusted_cert_entry(alias, certificate))
+    body = b"".join(parts)
+    return body + _integrity_digest(secret, body)
+
+
+def _encode_modified_utf8(text: str) -> bytes:
+    """Java's modified UTF-8 (``DataOutput.writeUTF`` without its length).
+
+    Java holds text as UTF-16 chars and encodes each char alone: a supplementary character
+    becomes its two surrogates, three bytes each, and NUL becomes ``C0 80`` so that no byte
+    is zero. Everything else is standard UTF-8.
+    """
+    chars = []
+    for char in text:
+        code = ord(char) - _BMP_LIMIT
+        if code < 0:
+            chars.append(char)
+        else:
+            chars += (chr(0xD800 | code >> 10), chr(0xDC00 | code & 0x3FF))
+    return "".join(chars).encode("utf-8", "surrogatepass").replace(b"\x00", b"\xc0\x80")
+
+
+def _write_utf(text: str) -> bytes:
+    """A u2 length and the text in Java's modified UTF-8 (``DataOutput.writeUTF``).
+
+    Raises:
+        ValueError: It encodes to more than 65535 bytes.
+    """
+    encoded = _encode_modified_utf8(text)
+    if len(encoded) > _MAX_UTF_LENGTH:
+        msg = "a JKS string must encode to at most 65535 bytes"
+        raise ValueError(msg)
+    return _U2.pack(len(encoded)) + encoded
+
+
+_X509_TYPE = _write_utf("X.509")
+
+
+def _trusted_cert_entry(alias: str, certificate: x509.Certificate) -> bytes:
+    """One trustedCertEntry: tag 2, alias, date, certificate type and the DER."""
+    der = certificate.public_bytes(Encoding.DER)
+    return b"".join(
+        (
+            _U4.pack(_TAG_TRUSTED_CERT),
+            _write_utf(alias),
+            _U8.pack(_timestamp_ms(certificate)),
+            _X509_TYPE,
+            _U4.pack(len(der)),
+            der,
+        )
+    )
 
 
 def _trusted_entries(entries: Sequence[tuple[str, x509.Certificate]], seen: set[str]) -> list[Any]:
-    """Trusted certificate entries for pyjks, aliases checked, dated by each certificate."""
+    """Trusted certificate entries for pyjks (key stores), aliases checked, dated by certificate."""
     jks = _pyjks()
 
     made = []
@@ -460,6 +521,8 @@ def load_jks_store(data: bytes, password: bytes | None, source: str) -> list[Sto
     ``keytool -list`` does when given no password (it prints a warning; callers that want one
     should issue it). Nothing then proves the file was not altered.
 
+    A trust store read with its password is parsed without pyjks; anything else through pyjks.
+
     Args:
         data: The store's bytes.
         password: The store password, UTF-8 encoded, or None to skip the integrity check.
@@ -472,6 +535,47 @@ def load_jks_store(data: bytes, password: bytes | None, source: str) -> list[Sto
         MalformedInputError: Not a JKS/JCEKS store, or truncated or corrupt.
         WrongPasswordError: The password is wrong, or the integrity digest does not match.
     """
+    trusted = _read_trust_store(data, password, source)
+    if trusted is not None:
+        return [
+            StoreEntry(
+                alias=alias,
+                certificate=_certificate(der, "X.509", alias, source, "trusted certificate"),
+                trusted=True,
+            )
+            for alias, der in trusted
+        ]
+    return _load_jks_store_with_pyjks(data, password, source)
+
+
+def _read_trust_store(
+    data: bytes, password: bytes | None, source: str
+) -> list[tuple[str, bytes]] | None:
+    """A trust store's ``(alias, DER)`` pairs read without pyjks, or None to let pyjks read it.
+
+    Only a store whose answer through pyjks is certain to be the same is read here: a password
+    to check, nothing but trusted certificate entries, and aliases that pyjks's standard UTF-8
+    decodes as Java's modified UTF-8 does. Anything else, errors included, goes to pyjks, so
+    that the entries and the refusals stay exactly pyjks's; a trust store, the common case,
+    then never imports it.
+    """
+    if password is None:
+        return None
+    try:
+        trusted, keys = _parse_store(data, password, source)
+    except (MalformedInputError, WrongPasswordError):
+        return None
+    if keys or any(
+        "\x00" in alias or any(ord(char) >= _BMP_LIMIT for char in alias) for alias, _ in trusted
+    ):
+        return None
+    return trusted
+
+
+def _load_jks_store_with_pyjks(
+    data: bytes, password: bytes | None, source: str
+) -> list[StoreEntry]:
+    """:func:`load_jks_store` through pyjks: any store pyjks reads (see there)."""
     jks = _pyjks(source)
 
     store, _ = _pyjks_load(data, password, source)
@@ -720,7 +824,7 @@ def parse_jks_trusted_certificates(
 ) -> list[tuple[str, bytes]]:
     """Read a JKS or JCEKS store's trusted certificate entries without pyjks, verifying its digest.
 
-    This is a deliberately independent, strict reader used to prove what pyjks wrote: the
+    This is a deliberately independent, strict reader used to prove what was written: the
     structure must be exactly JKS (or JCEKS, which shares its layout) version 2, every
     certificate X.509, and the file must end with the 20-byte digest. Private key entries are
     stepped over.
