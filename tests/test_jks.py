@@ -459,6 +459,8 @@ def test_encoder_matches_pyjks_byte_for_byte(
 
 
 @pytest.mark.filterwarnings("ignore::truststore_builder.TruststoreBuilderWarning")
+# A certifi root has a negative serial number, which cryptography warns about as it loads it.
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 @pytest.mark.parametrize("store_type", ["jks", "jceks"])
 @pytest.mark.parametrize("password", [PASSWORD, NON_ASCII_PASSWORD])
 def test_encoder_matches_pyjks_for_the_prod_and_certifi_store(
