@@ -575,3 +575,24 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert "missing.p12" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_other_libraries_warnings_are_one_line_each_and_once(tmp_path: Path) -> None:
+    """With certifi's roots, every stderr line is the program's one-line form, none repeated.
+
+    cryptography warns about a certifi root with a negative serial number each place it parses
+    it; the command line shows such a warning once, without a source path or code line.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "truststore_builder", "build", "--env", "prod", "--certifi"]
+        + ["--formats", "pem,p12", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines
+    assert all(line.startswith("truststore-builder: warning: ") for line in lines), lines
+    assert len(lines) == len(set(lines))

@@ -1421,19 +1421,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def _show_warning(  # noqa: PLR0917  (the signature of warnings.showwarning)
+def _show_warning(
     message: Warning | str,
     category: type[Warning],
-    filename: str,
-    lineno: int,
+    _filename: str,
+    _lineno: int,
     file: TextIO | None = None,
-    line: str | None = None,
+    _line: str | None = None,
 ) -> None:
     if issubclass(category, TruststoreBuilderWarning):
         _say(sys.stderr, "warning", str(message))
-    else:
-        stream = file or sys.stderr
-        stream.write(warnings.formatwarning(message, category, filename, lineno, line))
+        return
+    # Another library's warning (cryptography's about a certifi root with a negative serial
+    # number, say): one line, once, not a source path and a code line per place it fired.
+    text = f"{category.__name__}: {message}"
+    if text not in _SHOWN_WARNINGS:
+        _SHOWN_WARNINGS.add(text)
+        _say(file or sys.stderr, "warning", text)
+
+
+#: The other libraries' warnings already shown in this process.
+_SHOWN_WARNINGS: set[str] = set()
 
 
 def _report_error(exc: BaseException, *, debug: bool, cause: BaseException | None = None) -> None:
