@@ -13,13 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder, alias_for
 from truststore_builder._checks import verify_certificate
-from truststore_builder._convert import convert
-from truststore_builder._csr import (
-    SigningRequest,
-    bars_common_name,
-    generate_signing_request,
-    mesh_client_common_name,
-)
 from truststore_builder._errors import (
     BatchError,
     CertificateNotValidError,
@@ -49,7 +42,6 @@ from truststore_builder._errors import (
     WeakKeyError,
     WrongPasswordError,
 )
-from truststore_builder._formats.capath import openssl_certificate_hash, openssl_subject_hash
 from truststore_builder._formats.pem import der_to_pem, pem_to_der
 from truststore_builder._model import (
     Environment,
@@ -68,7 +60,8 @@ from truststore_builder._sources.files import load_certificates, read_store
 from truststore_builder._sources.nhs import NhsCatalogue, load_nhs_catalogue, nhs_catalogue
 
 # Loaded on first use, so that `import truststore_builder` stays fast: these pull in ssl,
-# sockets, thread pools and TOML parsing that most callers never need.
+# sockets, thread pools and TOML parsing, or serve one task (signing requests, conversion,
+# OpenSSL's subject hash) that building a store does not need.
 _LAZY = {
     "BatchRow": "truststore_builder._recipe",
     "BuildResult": "truststore_builder._recipe",
@@ -89,17 +82,31 @@ _LAZY = {
     "RecipeTarget": "truststore_builder._recipe",
     "RecipeTrust": "truststore_builder._recipe",
     "ServerChainReport": "truststore_builder._endpoint",
+    "SigningRequest": "truststore_builder._csr",
     "StoreDiff": "truststore_builder._diff",
     "TargetFormat": "truststore_builder._recipe",
     "WrittenFile": "truststore_builder._recipe",
+    "bars_common_name": "truststore_builder._csr",
     "check_endpoint": "truststore_builder._endpoint",
     "check_endpoints": "truststore_builder._endpoint",
+    "convert": "truststore_builder._convert",
     "diff_stores": "truststore_builder._diff",
     "expiry_horizon": "truststore_builder._diff",
+    "generate_signing_request": "truststore_builder._csr",
     "load_recipe": "truststore_builder._recipe",
+    "mesh_client_common_name": "truststore_builder._csr",
+    "openssl_certificate_hash": "truststore_builder._formats.capath",
+    "openssl_subject_hash": "truststore_builder._formats.capath",
 }
 
 if TYPE_CHECKING:
+    from truststore_builder._convert import convert
+    from truststore_builder._csr import (
+        SigningRequest,
+        bars_common_name,
+        generate_signing_request,
+        mesh_client_common_name,
+    )
     from truststore_builder._diff import (
         DiffEntry,
         Horizon,
@@ -120,6 +127,7 @@ if TYPE_CHECKING:
         check_endpoint,
         check_endpoints,
     )
+    from truststore_builder._formats.capath import openssl_certificate_hash, openssl_subject_hash
     from truststore_builder._recipe import (
         BatchRow,
         BuildResult,
