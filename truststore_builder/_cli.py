@@ -1421,14 +1421,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def _show_warning(
+def _show_warning(  # noqa: PLR0917  (the signature of warnings.showwarning)
     message: Warning | str,
     category: type[Warning],
-    _filename: str,
-    _lineno: int,
+    filename: str,
+    lineno: int,
     file: TextIO | None = None,
-    _line: str | None = None,
+    line: str | None = None,
 ) -> None:
+    del filename, lineno, line  # where it fired is not for the one-line form
     if issubclass(category, TruststoreBuilderWarning):
         _say(sys.stderr, "warning", str(message))
         return
