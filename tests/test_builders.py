@@ -6,9 +6,13 @@ import datetime as dt
 import re
 import warnings
 
+import attrs
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +24,8 @@ from truststore_builder import (
     NotACertificateAuthorityError,
     nhs_catalogue,
 )
-from truststore_builder._builders import TrustStoreBuilder, alias_for
+from truststore_builder._builders import TrustStoreBuilder, _Recogniser, alias_for
+from truststore_builder._model import sha256_fingerprint
 
 BEFORE_G1_EXPIRY = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 _EC_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -225,3 +230,54 @@ def test_alias_for_folds_accents_and_punctuation() -> None:
     """Accented letters fold to ASCII and runs of punctuation become one hyphen."""
     assert alias_for(_ca("Hôpital  Général -- Root CA (2024)")) == "hopital-general-root-ca-2024"
     assert alias_for(_ca("???")) == "certificate"
+
+
+def test_recogniser_answers_as_the_catalogue_does(pki: GeneratedPki) -> None:
+    """build()'s recogniser gives catalogue.recognise's answer: pins by SHA-256, else SHA-1, first wins."""
+    catalogue = nhs_catalogue()
+    g2_root, foreign = pki.g2.root.certificate, pki.foreign.root.certificate
+    sha1 = g2_root.fingerprint(hashes.SHA1()).hex()  # noqa: S303 - a pin, as the manifest's
+    by_sha1 = attrs.evolve(catalogue.get("nhs-signing-g2"), slug="first-by-sha1", sha1=sha1)
+    by_sha256 = attrs.evolve(
+        catalogue.get("nhs-root-authority-g2"),
+        slug="second-by-sha256",
+        sha256=sha256_fingerprint(g2_root),
+    )
+    extended = attrs.evolve(catalogue, cas=(*catalogue.cas, by_sha1, by_sha256))
+    certificates = [*catalogue.certificates.values(), g2_root, foreign]
+    for known in (catalogue, extended):
+        recogniser = _Recogniser(known)
+        for certificate in certificates:
+            der = certificate.public_bytes(Encoding.DER)
+            found = recogniser.recognise(der, sha256_fingerprint(certificate))
+            assert found == known.recognise(certificate)
+    # Pinned twice: the earlier record (by SHA-1) wins over the later one (by SHA-256).
+    der = g2_root.public_bytes(Encoding.DER)
+    assert _Recogniser(extended).recognise(der, sha256_fingerprint(g2_root)) == by_sha1
+
+
+def test_build_does_not_warn_again_about_a_certificate_already_loaded() -> None:
+    """A certificate cryptography warned about when it was loaded (serial 0) builds without a second warning."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Serial Zero CA")])
+    now = dt.datetime.now(dt.UTC)
+    der = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(_EC_KEY.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(_EC_KEY, hashes.SHA256())
+        .public_bytes(Encoding.DER)
+    )
+    version_and_serial = bytes.fromhex("a003020102020101")  # v3, then INTEGER 1
+    assert der.count(version_and_serial) == 1
+    zero = der.replace(version_and_serial, version_and_serial[:-1] + b"\x00")
+    with pytest.warns(CryptographyDeprecationWarning, match="serial number"):
+        certificate = x509.load_der_x509_certificate(zero)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store = TrustStoreBuilder().add_certificates([certificate]).build()
+    assert store.certificates == (certificate,)

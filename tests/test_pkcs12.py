@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import importlib
+import importlib.util
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from truststore_builder._errors import (
     MalformedInputError,
@@ -19,6 +26,26 @@ from truststore_builder._errors import (
     WrongPasswordError,
 )
 from truststore_builder._formats.pkcs12 import (
+    _OID_DATA,
+    _Bag,
+    _bmp_password,
+    _children,
+    _data_content_info,
+    _data_content_info_pieces,
+    _DerError,
+    _entries,
+    _explicit0,
+    _hash_constructor,
+    _integer,
+    _mac_data,
+    _octets,
+    _oid,
+    _Pieces,
+    _pkcs12_kdf,
+    _read,
+    _sequence,
+    _tlv,
+    _trusted_certificate_bag,
     load_pkcs12_store,
     looks_like_pkcs12,
     serialize_pkcs12_truststore,
@@ -348,3 +375,207 @@ def test_looks_like_pkcs12(
     assert not looks_like_pkcs12(certificate.public_bytes(serialization.Encoding.DER))
     assert not looks_like_pkcs12(certificate.public_bytes(serialization.Encoding.PEM))
     assert not looks_like_pkcs12(b"")
+
+
+# --- The KDF, the encoder and the reader's pairing, against references -------------------------
+
+#: Every hash the KDF is used with, reading or writing.
+DIGESTS = ["sha1", "sha224", "sha256", "sha384", "sha512"]
+
+#: Published SHA-1 vectors of the PKCS#12 KDF (RFC 7292 Appendix B): password, salt, iterations,
+#: purpose (1 key, 2 IV, 3 MAC), derived bytes. openssl kdf PKCS12KDF gives the same.
+KDF_VECTORS = [
+    ("smeg", "0a58cf64530d823f", 1, 1, "8aaae6297b6cb04642ab5b077851284eb7128f1a2a7fbca3"),
+    ("smeg", "0a58cf64530d823f", 1, 2, "79993dfe048d3b76"),
+    ("smeg", "3d83c0e4546ac140", 1, 3, "8d967d88f6caa9d714800ab3d48051d63f73a312"),
+    ("queeg", "1682c0fc5b3f7ec5", 1000, 1, "483dd6e919d7de2e8e648ba8f862f3fbfbdc2bcb2c02957f"),
+]
+
+
+@pytest.mark.parametrize(("password", "salt", "iterations", "purpose", "expected"), KDF_VECTORS)
+def test_kdf_matches_published_vectors(
+    password: str, salt: str, iterations: int, purpose: int, expected: str
+) -> None:
+    """The PKCS#12 KDF gives the published SHA-1 test vectors."""
+    derived = _pkcs12_kdf(
+        "sha1",
+        _bmp_password(password.encode()),
+        bytes.fromhex(salt),
+        iterations,
+        purpose,
+        len(expected) // 2,
+    )
+    assert derived.hex() == expected
+
+
+@pytest.mark.parametrize("digest", ["sha1", "sha256", "sha384", "sha512"])
+@pytest.mark.parametrize(
+    ("password", "iterations", "purpose", "length"),
+    [
+        (b"Tr0ub4dor&3", 2048, 3, 64),  # a MAC key, and (for SHA-1) more than one digest
+        ("pässwörd-€".encode(), 3, 1, 150),  # non-ASCII; several rounds of the I_j update
+        (b"", 10, 2, 16),  # the empty password: just the two-byte terminator
+        (None, 10, 3, 20),  # no password at all: no bytes, not even the terminator
+    ],
+    ids=["mac", "non-ascii-long", "empty", "absent"],
+)
+def test_kdf_matches_openssl(
+    digest: str, password: bytes | None, iterations: int, purpose: int, length: int
+) -> None:
+    """Our KDF gives what OpenSSL's PKCS12KDF gives, for every MAC hash we write."""
+    salt = bytes(range(1, 17))
+    bmp = _bmp_password(password)
+    result = run(
+        "openssl", "kdf", "-keylen", str(length), "-kdfopt", f"digest:{digest.upper()}",
+        "-kdfopt", f"hexpass:{bmp.hex()}", "-kdfopt", f"hexsalt:{salt.hex()}",
+        "-kdfopt", f"iter:{iterations}", "-kdfopt", f"id:{purpose}", "PKCS12KDF",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = result.stdout.strip().replace(":", "").lower()
+    assert _pkcs12_kdf(digest, bmp, salt, iterations, purpose, length).hex() == expected
+
+
+def test_kdf_without_cpythons_own_hash_modules_gives_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where CPython's own hash modules are missing (some FIPS builds), hashlib's give the same KDF."""
+    cases = [(digest, _pkcs12_kdf(digest, b"\0a\0\0", b"salt", 50, 3, 40)) for digest in DIGESTS]
+    for module in ("_sha1", "_sha2", "_sha256", "_sha512"):
+        monkeypatch.setitem(sys.modules, module, None)  # importing it now raises ImportError
+    _hash_constructor.cache_clear()
+    try:
+        assert _hash_constructor("sha256") is hashlib.sha256
+        for digest, derived in cases:
+            assert _pkcs12_kdf(digest, b"\0a\0\0", b"salt", 50, 3, 40) == derived
+    finally:
+        monkeypatch.undo()
+        _hash_constructor.cache_clear()
+
+
+def test_kdf_uses_cpythons_own_sha256_where_there_is_one() -> None:
+    """Where CPython has its own SHA-256 module (the cheaper constructor), the KDF uses it."""
+    own = next((m for m in ("_sha2", "_sha256") if importlib.util.find_spec(m) is not None), None)
+    if own is None:
+        pytest.skip("this Python has no SHA-256 module of its own")
+    assert _hash_constructor("sha256") is importlib.import_module(own).sha256
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 70_000), max_size=4), st.binary(max_size=3))
+def test_pieces_encode_what_the_nested_encoding_does(lengths: list[int], fill: bytes) -> None:
+    """A ContentInfo built from pieces is byte for byte the one built by nesting, at any length."""
+    parts = [(fill or b"x") * length for length in lengths]
+    content = b"".join(parts)
+    expected = _sequence(_oid(_OID_DATA), _explicit0(_octets(content)))
+    pieces = _data_content_info_pieces(_Pieces.of(parts))
+    assert b"".join(pieces.parts) == expected
+    assert pieces.length == len(expected)
+
+
+def test_trust_store_is_the_plain_nested_encoding(
+    nhs_entries: list[tuple[str, x509.Certificate]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trust store written from pieces is the same bytes as its plain nested encoding."""
+    monkeypatch.setattr(os, "urandom", lambda size: b"\x5a" * size)
+    data = serialize_pkcs12_truststore(nhs_entries, PASSWORD)
+    safe = _sequence(*(_trusted_certificate_bag(a, c) for a, c in nhs_entries))
+    auth_safe = _sequence(_data_content_info(safe))
+    mac = _mac_data(auth_safe, PASSWORD, b"\x5a" * 16, 10_000)
+    info = _data_content_info(auth_safe)
+    assert data == _sequence(_integer(3), info, mac)
+    assert serialize_pkcs12_truststore(nhs_entries, None) == _sequence(_integer(3), info)
+
+
+def _children_by_read(content: bytes) -> list[tuple[int, bytes]] | str:
+    """The plain loop over _read that _children inlines: its pairs, or its error message."""
+    items = []
+    offset = 0
+    try:
+        while offset < len(content):
+            tag, value, offset = _read(content, offset)
+            items.append((tag, value))
+    except _DerError as exc:
+        return str(exc)
+    return items
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=64)
+    | st.lists(st.tuples(st.integers(0, 255), st.binary(max_size=300)), max_size=4).map(
+        lambda items: b"".join(_tlv(tag, value) for tag, value in items)
+    )
+)
+def test_children_reads_as_read_does(content: bytes) -> None:
+    """_children's inlined reading gives _read's elements, or _read's own error, bytes or view."""
+    expected = _children_by_read(content)
+    try:
+        found: list[tuple[int, bytes]] | str = _children(content)
+    except _DerError as exc:
+        found = str(exc)
+    assert found == expected
+    try:
+        found = [(tag, bytes(value)) for tag, value in _children(memoryview(content))]
+    except _DerError as exc:
+        found = str(exc)
+    assert found == expected
+
+
+def _entries_by_scanning(
+    items: list[tuple[bytes, str]], bags: list[tuple[bytes, str, bool]]
+) -> list[bool]:
+    """The pairing rule the reader implements, written the slow way: trust flag per item."""
+    left = list(bags)
+    flags = []
+    for der, alias in items:
+        bag = next((b for b in left if b[0] == der and b[1] == alias), None)
+        bag = bag or next((b for b in left if b[0] == der), None)
+        if bag is not None:
+            left.remove(bag)
+        flags.append(bag is not None and bag[2])
+    return flags
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["a", "b", ""])), max_size=8),
+    st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from(["a", "b", ""]), st.booleans()), max_size=8
+    ),
+)
+def test_certificates_pair_with_bags_as_the_first_match(
+    items: list[tuple[int, str]], bags: list[tuple[int, str, bool]]
+) -> None:
+    """Each certificate takes the first free bag with its DER and alias, else with its DER."""
+    certificates = [_PAIRING_CERTIFICATES[i] for i in range(4)]
+    ders = [c.public_bytes(serialization.Encoding.DER) for c in certificates]
+    loaded = pkcs12.PKCS12KeyAndCertificates(
+        None,
+        None,
+        [pkcs12.PKCS12Certificate(certificates[i], alias.encode() or None) for i, alias in items],
+    )
+    found = _entries(loaded, [_Bag(ders[i], a, t) for i, a, t in bags])
+    expected = _entries_by_scanning(
+        [(ders[i], alias) for i, alias in items], [(ders[i], a, t) for i, a, t in bags]
+    )
+    assert [e.trusted for e in found] == expected
+    assert [(e.certificate, e.alias) for e in found] == [(certificates[i], a) for i, a in items]
+
+
+def _pairing_certificate(serial: int) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pairing")])
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+
+
+_PAIRING_CERTIFICATES = [_pairing_certificate(serial) for serial in range(1, 5)]

@@ -15,11 +15,13 @@ from cryptography.x509.oid import NameOID
 
 from tests.pki import GeneratedPki, make_certificate
 from truststore_builder._errors import WrongPasswordError
+from truststore_builder._formats import pkcs12 as ours
 from truststore_builder._formats.pkcs12 import (
     PKCS12_CONSUMERS,
     PKCS12_PROFILES,
     Pkcs12Profile,
     load_pkcs12_identities,
+    load_pkcs12_keystore,
     load_pkcs12_store,
     resolve_pkcs12_profile,
     serialize_pkcs12_keystore,
@@ -32,6 +34,14 @@ if TYPE_CHECKING:
 PASSWORD = b"Tr0ub4dor&3-secret"
 ALIAS = "mesh-client"
 PROFILES = ["modern", "legacy"]
+#: The modern profile's encryption, as serialize_pkcs12_keystore asks cryptography for it.
+ENCRYPTION = (
+    serialization.PrivateFormat.PKCS12.encryption_builder()
+    .kdf_rounds(10_000)
+    .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+    .hmac_hash(hashes.SHA256())
+    .build(PASSWORD)
+)
 
 
 def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
@@ -522,3 +532,128 @@ def test_trust_store_has_no_identity(pki: GeneratedPki) -> None:
     """A trust store (no key) gives an empty list of identities, not an error."""
     data = serialize_pkcs12_truststore(trusted_of(pki), PASSWORD)
     assert load_pkcs12_identities(data, PASSWORD, "trust.p12") == []
+
+
+# --- one decryption each ---------------------------------------------------------------------
+
+
+def _record_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple[object, ...]]:
+    """Wrap the pkcs12 module's ``name`` to record each call's arguments; return the record."""
+    calls: list[tuple[object, ...]] = []
+    original = getattr(ours, name)
+
+    def recorded(*args: object) -> object:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(ours, name, recorded)
+    return calls
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_key_read_back_is_the_key_written(
+    key_stores: dict[str, Path], pki: GeneratedPki, profile: str
+) -> None:
+    """The one key of our key store reads back as the very key written, private numbers and all."""
+    ((_, key, _),) = load_pkcs12_identities(key_stores[profile].read_bytes(), PASSWORD, "ks.p12")
+    written = pki.g2.client.key
+    assert isinstance(key, rsa.RSAPrivateKey)
+    assert key.private_numbers() == written.private_numbers()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_one_key_store_is_decrypted_once(
+    key_stores: dict[str, Path], pki: GeneratedPki, profile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading our key store decrypts its certificates once and takes its one key from cryptography."""
+    decrypted = _record_calls(monkeypatch, "_decrypt_encrypted_data")
+    keys_decoded = _record_calls(monkeypatch, "load_der_private_key")
+    identities, entries = load_pkcs12_keystore(key_stores[profile].read_bytes(), PASSWORD, "ks")
+    assert len(decrypted) == 1  # cryptography's layout: one encrypted SafeContents, the chain
+    assert keys_decoded == []
+    ((alias, key, chain),) = identities
+    assert (alias, chain) == (ALIAS, chain_of(pki))
+    assert public_der(key) == public_der(pki.g2.client.key)
+    assert [(e.alias, e.certificate) for e in entries if e.trusted] == trusted_of(pki)
+
+
+def test_keytool_store_with_two_keys_decodes_each_key_bag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two key bags, each key is decoded from its own bag, not taken from cryptography."""
+    path = tmp_path / "two.p12"
+    for alias in ("first", "second"):
+        made = run(
+            "keytool", "-genkeypair", "-alias", alias, "-keyalg", "EC", "-dname", f"CN={alias}",
+            "-keystore", path, "-storetype", "PKCS12", "-storepass", "changeit",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr + made.stdout
+    keys_decoded = _record_calls(monkeypatch, "load_der_private_key")
+    identities = load_pkcs12_identities(path.read_bytes(), b"changeit", str(path))
+    assert len(keys_decoded) == 2
+    first, second = (key for _, key, _ in identities)
+    assert public_der(first) != public_der(second)
+
+
+def _safe_bags(data: bytes, password: bytes) -> list[bytes]:
+    """Every SafeBag (whole DER element) of a PKCS#12 file, decrypted, in file order."""
+    contents = ours._plain_safe_contents(ours._parse_pfx(data).auth_safe, password)  # noqa: SLF001
+    bags = []
+    for plain in contents.plains:
+        _, content, _ = ours._read(memoryview(plain))  # noqa: SLF001
+        bags += [ours._tlv(tag, bytes(bag)) for tag, bag in ours._iter_children(content)]  # noqa: SLF001
+    return bags
+
+
+def test_key_in_a_nested_safe_contents_bag_is_not_mistaken_for_the_top_level_one(
+    pki: GeneratedPki,
+) -> None:
+    """Beside a key nested in a safeContentsBag (cryptography's key), the top-level key bag is decoded itself."""
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(1000)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(hashes.SHA256())
+        .build(PASSWORD)
+    )
+    bags = {}
+    for name, hierarchy in (("nested", pki.g1), ("top", pki.g2)):
+        written = pkcs12.serialize_key_and_certificates(
+            name.encode(), hierarchy.client.key, hierarchy.client.certificate, None, encryption
+        )
+        bags[name] = _safe_bags(written, PASSWORD)  # [certificate bag, key bag]
+    nested = ours._sequence(  # noqa: SLF001
+        ours._oid(ours._OID_SAFE_CONTENTS_BAG),  # noqa: SLF001
+        ours._explicit0(ours._sequence(bags["nested"][1])),  # noqa: SLF001
+    )
+    safe_contents = ours._sequence(nested, bags["top"][1], bags["nested"][0], bags["top"][0])  # noqa: SLF001
+    auth_safe = ours._sequence(ours._data_content_info(safe_contents))  # noqa: SLF001
+    mac = ours._mac_data(auth_safe, PASSWORD, os.urandom(16), 2048)  # noqa: SLF001
+    data = ours._sequence(ours._integer(3), ours._data_content_info(auth_safe), mac)  # noqa: SLF001
+    # OpenSSL meets the nested key first: that is the one cryptography returns.
+    loaded = pkcs12.load_pkcs12(data, PASSWORD)
+    assert loaded.key is not None
+    assert public_der(loaded.key) == public_der(pki.g1.client.key)
+    ((alias, key, chain),) = load_pkcs12_identities(data, PASSWORD, "nested.p12")
+    assert alias == "top"
+    assert public_der(key) == public_der(pki.g2.client.key)
+    assert chain == [pki.g2.client.certificate]
+
+
+def test_key_store_is_the_plain_nested_encoding(
+    pki: GeneratedPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key store written from pieces is the same bytes as its plain nested encoding."""
+    arguments = {"alias": ALIAS, "key": pki.g2.client.key, "chain": chain_of(pki)}
+    base = pkcs12.serialize_key_and_certificates(
+        ALIAS.encode(), pki.g2.client.key, chain_of(pki)[0], chain_of(pki)[1:], ENCRYPTION
+    )
+    monkeypatch.setattr(pkcs12, "serialize_key_and_certificates", lambda *_: base)
+    monkeypatch.setattr(os, "urandom", lambda size: b"\x5a" * size)
+    data = serialize_pkcs12_keystore(**arguments, trusted=trusted_of(pki), password=PASSWORD)  # type: ignore[arg-type]
+    _, safes, _ = ours._read(bytes(ours._parse_pfx(base).auth_safe))  # noqa: SLF001
+    bags = ours._sequence(*(ours._trusted_certificate_bag(a, c) for a, c in trusted_of(pki)))  # noqa: SLF001
+    auth_safe = ours._tlv(0x30, safes + ours._data_content_info(bags))  # noqa: SLF001
+    mac = ours._mac_data(auth_safe, PASSWORD, b"\x5a" * 16, 10_000)  # noqa: SLF001
+    expected = ours._sequence(ours._integer(3), ours._data_content_info(auth_safe), mac)  # noqa: SLF001
+    assert data == expected

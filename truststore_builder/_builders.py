@@ -9,16 +9,18 @@ A builder can be shared and extended safely::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 import unicodedata
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from truststore_builder import _checks
@@ -95,6 +97,50 @@ def _trusted_certificates(
 class _Candidate:
     certificate: x509.Certificate
     source: str
+
+
+class _Accepted(NamedTuple):
+    """A certificate that passed the checks, with what build() needs to order and name it."""
+
+    candidate: _Candidate
+    nhs: NhsCa | None
+    alias: str
+    #: The subject, RFC 4514 and case-folded, to sort by ("" for an NHS CA: catalogue order).
+    subject: str
+
+
+def _parsed_copy(der: bytes) -> x509.Certificate:
+    """A certificate parsed afresh from its DER, to read names and extensions from and drop."""
+    with warnings.catch_warnings():
+        # The caller's own object was parsed from these bytes already, and warned about then
+        # (a serial number that is not positive, say): once is enough.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return x509.load_der_x509_certificate(der)
+
+
+class _Recogniser:
+    """The catalogue's ``recognise`` from fingerprints already at hand, for thousands of certificates.
+
+    The same answer as :meth:`NhsCatalogue.recognise` (the first record in manifest order whose
+    pin matches: SHA-256 where pinned, else SHA-1), without hashing each certificate twice more.
+    """
+
+    def __init__(self, catalogue: NhsCatalogue) -> None:
+        self._by_sha256: dict[str, tuple[int, NhsCa]] = {}
+        self._by_sha1: dict[str, tuple[int, NhsCa]] = {}
+        for position, ca in enumerate(catalogue.cas):
+            if ca.sha256 is not None:
+                self._by_sha256.setdefault(ca.sha256, (position, ca))
+            elif ca.sha1 is not None:
+                self._by_sha1.setdefault(ca.sha1, (position, ca))
+
+    def recognise(self, der: bytes, sha256: str) -> NhsCa | None:
+        """The record of the certificate with this DER and SHA-256 fingerprint, or None."""
+        matches = [self._by_sha256.get(sha256)]
+        if self._by_sha1:
+            matches.append(self._by_sha1.get(hashlib.sha1(der).hexdigest()))  # noqa: S324 - a pin
+        found = [match for match in matches if match is not None]
+        return min(found, key=lambda match: match[0])[1] if found else None
 
 
 @attrs.frozen
@@ -253,54 +299,79 @@ class TrustStoreBuilder:
         when = self._at or _checks.utc_now()
         catalogue = self.catalogue
         order = {ca.slug: i for i, ca in enumerate(catalogue.cas)}
-        seen: dict[str, tuple[_Candidate, NhsCa | None]] = {}
+        recogniser = _Recogniser(catalogue)
+        seen: dict[str, _Accepted] = {}
         for candidate in self._candidates:
-            fingerprint = sha256_fingerprint(candidate.certificate)
+            der = candidate.certificate.public_bytes(Encoding.DER)
+            fingerprint = hashlib.sha256(der).hexdigest()
             if fingerprint in seen:
                 continue
-            nhs = catalogue.recognise(candidate.certificate)
-            if nhs is not None:
-                _checks.check_environment(nhs, candidate.source, self._environments)
-            if not self._allow_leaf:
-                _checks.check_certificate_authority(candidate.certificate, candidate.source)
-            seen[fingerprint] = (candidate, nhs)
+            seen[fingerprint] = self._accept(candidate, der, fingerprint, recogniser)
 
-        def sort_key(item: tuple[str, tuple[_Candidate, NhsCa | None]]) -> tuple[int, str, str]:
-            fingerprint, (candidate, nhs) = item
-            if nhs is not None:
-                return (order[nhs.slug], "", fingerprint)
-            subject = candidate.certificate.subject.rfc4514_string().casefold()
-            return (len(order), subject, fingerprint)
+        def sort_key(item: tuple[str, _Accepted]) -> tuple[int, str, str]:
+            fingerprint, accepted = item
+            if accepted.nhs is not None:
+                return (order[accepted.nhs.slug], "", fingerprint)
+            return (len(order), accepted.subject, fingerprint)
 
         taken: set[str] = set()
         entries: list[TrustedEntry] = []
         dropped: list[TrustedEntry] = []
-        for fingerprint, (candidate, nhs) in sorted(seen.items(), key=sort_key):
-            entry = TrustedEntry(
-                alias=nhs.slug if nhs else alias_for(candidate.certificate),
-                certificate=candidate.certificate,
-                source=candidate.source,
-                nhs=nhs,
-            )
-            if self._drop_expired and not entry.is_valid_at(when):
-                dropped.append(entry)
-                continue
+        for fingerprint, (candidate, nhs, alias, _subject) in sorted(seen.items(), key=sort_key):
+            if self._drop_expired:
+                entry = TrustedEntry(
+                    alias=alias, certificate=candidate.certificate, source=candidate.source, nhs=nhs
+                )
+                if not entry.is_valid_at(when):
+                    dropped.append(entry)
+                    continue
             entries.append(
-                attrs.evolve(entry, alias=_unique_alias(entry.alias, fingerprint, taken))
+                TrustedEntry(
+                    alias=_unique_alias(alias, fingerprint, taken),
+                    certificate=candidate.certificate,
+                    source=candidate.source,
+                    nhs=nhs,
+                )
             )
         store = TrustStore(entries=tuple(entries), validated_at=when, dropped=tuple(dropped))
-        if store.expired:
+        expired = store.expired
+        if expired:
             names = "; ".join(
                 f"{e.alias} ({e.nhs.name if e.nhs else e.subject}, not after "
                 f"{e.not_after:%Y-%m-%d})"
-                for e in store.expired
+                for e in expired
             )
             msg = (
-                f"{len(store.expired)} certificate(s) in the store are not valid at "
+                f"{len(expired)} certificate(s) in the store are not valid at "
                 f"{when:%Y-%m-%d %H:%M} UTC and were kept: {names}"
             )
             warnings.warn(msg, ExpiredCertificateWarning, stacklevel=2)
         return store
+
+    def _accept(
+        self, candidate: _Candidate, der: bytes, fingerprint: str, recogniser: _Recogniser
+    ) -> _Accepted:
+        """Check one new certificate (environment, CA) and find its alias and sort subject.
+
+        The names and extensions are read from a copy parsed for the purpose and dropped:
+        cryptography keeps what it parses on the certificate object (subject, issuer and
+        extensions: some 2 KB each), which would otherwise stay on every one of the caller's
+        certificates for as long as the caller holds them (200 MB for 100,000).
+
+        Raises:
+            EnvironmentMismatchError: An NHS CA of another environment.
+            NotACertificateAuthorityError: A leaf, and leaves are not allowed.
+        """
+        nhs = recogniser.recognise(der, fingerprint)
+        if nhs is not None:
+            _checks.check_environment(nhs, candidate.source, self._environments)
+        probe = _parsed_copy(der)
+        if not self._allow_leaf:
+            _checks.check_certificate_authority(probe, candidate.source)
+        if nhs is not None:
+            return _Accepted(candidate, nhs, nhs.slug, "")
+        subject = probe.subject.rfc4514_string().casefold()
+        return _Accepted(candidate, None, alias_for(probe), subject)
 
 
 def _load_identity(

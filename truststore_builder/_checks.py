@@ -176,19 +176,23 @@ def check_read_back(
         ReadBackError: Count, fingerprints, aliases or trust flags differ.
     """
     certificates, aliases, trusted = _read_back(store_format, data, password)
-    expected: Sequence[str] = [entry.sha256 for entry in store.entries]
-    found = [sha256_fingerprint(c) for c in certificates]
-    # PKCS#7 holds a SET OF certificates: DER may reorder them, so compare as sets there.
-    same = (
-        sorted(found) == sorted(expected)
-        if store_format is StoreFormat.PKCS7
-        else found == expected
-    )
+    expected = store.certificates
+    if store_format is StoreFormat.PKCS7:
+        # PKCS#7 holds a SET OF certificates: DER may reorder them, so compare as sets there.
+        same = sorted(map(sha256_fingerprint, certificates)) == sorted(
+            map(sha256_fingerprint, expected)
+        )
+    else:
+        # Certificates are equal when their DER is (and so their fingerprints): comparing them
+        # costs a fraction of hashing each, which counts at 100,000 certificates.
+        same = len(certificates) == len(expected) and all(
+            found == meant for found, meant in zip(certificates, expected, strict=True)
+        )
     where = f"{store_format.value} store"
     if not same:
         msg = (
-            f"{where}: read back {len(found)} certificates where {len(expected)} were written, "
-            "or not the same ones; nothing was written"
+            f"{where}: read back {len(certificates)} certificates where {len(expected)} were "
+            "written, or not the same ones; nothing was written"
         )
         raise ReadBackError(msg)
     if aliases is not None and aliases != [entry.alias for entry in store.entries]:
@@ -247,15 +251,20 @@ def check_keystore_read_back(  # noqa: PLR0917 - one call site, every argument n
     """
     label = f"<{store_format.value} key store read-back>"
     where = f"{store_format.value} key store"
-    expected_chain = [sha256_fingerprint(c) for c in keystore.chain]
+    # Certificates compare equal when their DER does (see check_read_back).
     if store_format is StoreFormat.PKCS12:
         from truststore_builder._formats import pkcs12  # noqa: PLC0415
 
         # One pass: the MAC and the decryption each run the store's KDFs.
         identities, entries = pkcs12.load_pkcs12_keystore(data, password, label)
-        found_trusted = [(e.alias, sha256_fingerprint(e.certificate)) for e in entries if e.trusted]
+        found_trusted = [(e.alias, e.certificate) for e in entries if e.trusted]
         keys_ok = len(identities) == 1 and identities[0][0] == keystore.alias
-        chain_ok = keys_ok and [sha256_fingerprint(c) for c in identities[0][2]] == expected_chain
+        if keys_ok and not _same_private_key(identities[0][1], keystore.identity.key):
+            msg = (
+                f"{where}: the key entry's private key reads back differently; nothing was written"
+            )
+            raise ReadBackError(msg)
+        chain_ok = keys_ok and identities[0][2] == list(keystore.chain)
     else:
         from truststore_builder._formats import jks  # noqa: PLC0415
 
@@ -264,9 +273,7 @@ def check_keystore_read_back(  # noqa: PLR0917 - one call site, every argument n
             data, password, source=label, key_password=key_password
         )
         pairs = jks.parse_jks_trusted_certificates(data, password, source=label)
-        found_trusted = [
-            (alias, sha256_fingerprint(x509.load_der_x509_certificate(der))) for alias, der in pairs
-        ]
+        found_trusted = [(alias, x509.load_der_x509_certificate(der)) for alias, der in pairs]
         keys_ok = aliases == [(keystore.alias, len(keystore.chain))]
         chain_ok = keys_ok
     if not keys_ok:
@@ -275,9 +282,20 @@ def check_keystore_read_back(  # noqa: PLR0917 - one call site, every argument n
     if not chain_ok:
         msg = f"{where}: the key entry's chain reads back differently; nothing was written"
         raise ReadBackError(msg)
-    if found_trusted != [(alias, sha256_fingerprint(c)) for alias, c in trusted]:
+    if found_trusted != list(trusted):
         msg = f"{where}: the trusted CA entries read back differently; nothing was written"
         raise ReadBackError(msg)
+
+
+def _same_private_key(found: PrivateKey, meant: PrivateKey) -> bool:
+    """Whether two RSA or EC private keys are the same key (their private numbers are equal)."""
+    if isinstance(found, rsa.RSAPrivateKey) and isinstance(meant, rsa.RSAPrivateKey):
+        return found.private_numbers() == meant.private_numbers()
+    if isinstance(found, ec.EllipticCurvePrivateKey) and isinstance(
+        meant, ec.EllipticCurvePrivateKey
+    ):
+        return found.private_numbers() == meant.private_numbers()
+    return False
 
 
 # --- Client identities -------------------------------------------------------------------------

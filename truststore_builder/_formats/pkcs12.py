@@ -21,8 +21,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import importlib
 import os
-from typing import TYPE_CHECKING, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, NamedTuple, NoReturn, Protocol, TypeVar
 
 import attrs
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -46,7 +47,7 @@ from truststore_builder._errors import (
 from truststore_builder._model import StoreEntry
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from cryptography import x509
 
@@ -102,7 +103,7 @@ def _oid_body(dotted: str) -> bytes:
     return bytes(body)
 
 
-def _oid_text(body: bytes) -> str:
+def _oid_text(body: bytes | memoryview) -> str:
     """Decode the content octets of a DER OID into dotted form, for messages."""
     arcs: list[int] = []
     value = 0
@@ -122,6 +123,7 @@ _OID_ENCRYPTED_DATA = _oid_body("1.2.840.113549.1.7.6")
 _OID_KEY_BAG = _oid_body("1.2.840.113549.1.12.10.1.1")
 _OID_SHROUDED_KEY_BAG = _oid_body("1.2.840.113549.1.12.10.1.2")
 _OID_CERT_BAG = _oid_body("1.2.840.113549.1.12.10.1.3")
+_OID_SAFE_CONTENTS_BAG = _oid_body("1.2.840.113549.1.12.10.1.6")
 _OID_X509_CERTIFICATE = _oid_body("1.2.840.113549.1.9.22.1")
 _OID_FRIENDLY_NAME = _oid_body("1.2.840.113549.1.9.20")
 _OID_LOCAL_KEY_ID = _oid_body("1.2.840.113549.1.9.21")
@@ -169,13 +171,37 @@ _PKCS12_PBE: dict[bytes, tuple[str, int]] = {
 # --- DER encoding -------------------------------------------------------------------------
 
 
+def _header(tag: int, length: int) -> bytes:
+    """A DER element's tag and definite length, for ``length`` bytes of content."""
+    if length < _LONG_FORM:
+        return bytes([tag, length])
+    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(octets)]) + octets
+
+
 def _tlv(tag: int, content: bytes) -> bytes:
     """Encode one DER element: tag, definite length, content."""
-    length = len(content)
-    if length < _LONG_FORM:
-        return bytes([tag, length]) + content
-    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(octets)]) + octets + content
+    return _header(tag, len(content)) + content
+
+
+class _Pieces(NamedTuple):
+    """DER bytes kept as a list of pieces, joined once at the end.
+
+    A trust store of 100,000 certificates is some 50 MB: each layer of wrapping (SafeContents,
+    ContentInfo, AuthenticatedSafe, PFX) would otherwise copy all of it once more.
+    """
+
+    parts: list[bytes]
+    length: int
+
+    @classmethod
+    def of(cls, parts: list[bytes]) -> _Pieces:
+        return cls(parts, sum(map(len, parts)))
+
+    def enclosed(self, tag: int) -> _Pieces:
+        """These pieces as the content of one DER element."""
+        header = _header(tag, self.length)
+        return _Pieces([header, *self.parts], len(header) + self.length)
 
 
 def _sequence(*elements: bytes) -> bytes:
@@ -203,22 +229,38 @@ def _explicit0(element: bytes) -> bytes:
     return _tlv(_CONTEXT_0, element)
 
 
+def _data_content_info_pieces(content: _Pieces) -> _Pieces:
+    """:func:`_data_content_info` of content kept in pieces."""
+    wrapped = content.enclosed(_OCTET_STRING).enclosed(_CONTEXT_0)
+    oid = _oid(_OID_DATA)
+    return _Pieces([oid, *wrapped.parts], len(oid) + wrapped.length).enclosed(_SEQUENCE)
+
+
 def _data_content_info(content: bytes) -> bytes:
     """A ContentInfo of type id-data: the content wrapped in an OCTET STRING, not encrypted."""
-    return _sequence(_oid(_OID_DATA), _explicit0(_octets(content)))
+    return b"".join(_data_content_info_pieces(_Pieces.of([content])).parts)
 
 
 def _trusted_certificate_bag(alias: str, certificate: x509.Certificate) -> bytes:
     """A CertBag SafeBag with the friendly name and Java's trusted-certificate attribute."""
     cert_bag = _sequence(
-        _oid(_OID_X509_CERTIFICATE), _explicit0(_octets(certificate.public_bytes(Encoding.DER)))
+        _X509_CERTIFICATE_TYPE, _explicit0(_octets(certificate.public_bytes(Encoding.DER)))
     )
-    # keytool writes anyExtendedKeyUsage as the value: trusted for every purpose.
-    attributes = [_sequence(_oid(_OID_JAVA_TRUSTED), _set_of(_oid(_OID_ANY_EXTENDED_KEY_USAGE)))]
+    attributes = [_JAVA_TRUSTED_ATTRIBUTE]
     if alias:
         name = _tlv(_BMP_STRING, alias.encode("utf-16-be"))
-        attributes.append(_sequence(_oid(_OID_FRIENDLY_NAME), _set_of(name)))
-    return _sequence(_oid(_OID_CERT_BAG), _explicit0(cert_bag), _set_of(*attributes))
+        attributes.append(_sequence(_FRIENDLY_NAME_TYPE, _set_of(name)))
+    return _sequence(_CERT_BAG_TYPE, _explicit0(cert_bag), _set_of(*attributes))
+
+
+# The constant parts of a trusted certificate bag, encoded once. keytool writes
+# anyExtendedKeyUsage as the trust attribute's value: trusted for every purpose.
+_JAVA_TRUSTED_ATTRIBUTE = _sequence(
+    _oid(_OID_JAVA_TRUSTED), _set_of(_oid(_OID_ANY_EXTENDED_KEY_USAGE))
+)
+_CERT_BAG_TYPE = _oid(_OID_CERT_BAG)
+_X509_CERTIFICATE_TYPE = _oid(_OID_X509_CERTIFICATE)
+_FRIENDLY_NAME_TYPE = _oid(_OID_FRIENDLY_NAME)
 
 
 # --- The PKCS#12 key derivation (RFC 7292 Appendix B) --------------------------------------
@@ -240,6 +282,46 @@ def _bmp_password(password: bytes | None) -> bytes:
     return text.encode("utf-16-be") + b"\0\0"
 
 
+class _Hash(Protocol):
+    """What the KDF needs of a hash object."""
+
+    @property
+    def block_size(self) -> int: ...
+
+    def digest(self) -> bytes: ...
+
+
+#: CPython's own hash modules, by hashlib name: ``_sha2`` from Python 3.12 on, ``_sha256`` and
+#: ``_sha512`` before. The KDF is thousands of hashes of one digest each, where the cost is the
+#: call, not the hashing: their constructors are cheaper than hashlib's OpenSSL ones (the KDF at
+#: 10,000 iterations runs some 14% faster with SHA-256, 27% with SHA-512; SHA-1's gains nothing,
+#: so hashlib's is kept). Builds without them (some FIPS builds) use hashlib's.
+_BUILTIN_HASHES: dict[str, tuple[tuple[str, str], ...]] = {
+    "sha224": (("_sha2", "sha224"), ("_sha256", "sha224")),
+    "sha256": (("_sha2", "sha256"), ("_sha256", "sha256")),
+    "sha384": (("_sha2", "sha384"), ("_sha512", "sha384")),
+    "sha512": (("_sha2", "sha512"), ("_sha512", "sha512")),
+}
+
+
+@functools.cache
+def _hash_constructor(digest: str) -> Callable[[bytes], _Hash]:
+    """The fastest constructor of ``digest`` (a hashlib name) for short inputs."""
+    for module_name, attribute in _BUILTIN_HASHES.get(digest, ()):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        constructor = getattr(module, attribute, None)
+        if callable(constructor):
+            return constructor  # type: ignore[no-any-return]
+    # hashlib.sha256 and its kind, called directly, take half the time of hashlib.new(name).
+    named = getattr(hashlib, digest, None)
+    if callable(named):
+        return named  # type: ignore[no-any-return]
+    return functools.partial(hashlib.new, digest)
+
+
 def _pkcs12_kdf(  # noqa: PLR0917
     digest: str, password_bmp: bytes, salt: bytes, iterations: int, purpose: int, length: int
 ) -> bytes:
@@ -256,12 +338,8 @@ def _pkcs12_kdf(  # noqa: PLR0917
     Returns:
         The derived bytes.
     """
-    block = hashlib.new(digest).block_size
-    # hashlib.sha256 and its kind, called directly, take half the time of hashlib.new(name)
-    # in this loop of thousands of iterations.
-    construct = getattr(hashlib, digest, None)
-    if not callable(construct):
-        construct = functools.partial(hashlib.new, digest)
+    construct = _hash_constructor(digest)
+    block = construct(b"").block_size
 
     def stretch(value: bytes) -> bytes:
         # Concatenate copies of value to fill a whole number of blocks (empty stays empty).
@@ -288,15 +366,23 @@ def _pkcs12_kdf(  # noqa: PLR0917
 
 
 def _mac_data(
-    auth_safe: bytes, password: bytes, salt: bytes, iterations: int, digest: str = "sha256"
+    auth_safe: bytes | Iterable[bytes],
+    password: bytes,
+    salt: bytes,
+    iterations: int,
+    digest: str = "sha256",
 ) -> bytes:
-    """The MacData: an HMAC over the AuthenticatedSafe, keyed by the PKCS#12 KDF.
+    """The MacData: an HMAC over the AuthenticatedSafe (its bytes, or its pieces in order).
 
-    ``digest`` is a hashlib name from :data:`_MAC_DIGEST_OIDS` (SHA-256 unless told).
+    ``digest`` is a hashlib name from :data:`_MAC_DIGEST_OIDS` (SHA-256 unless told); the key
+    comes from the PKCS#12 KDF.
     """
     length = hashlib.new(digest).digest_size
     key = _pkcs12_kdf(digest, _bmp_password(password), salt, iterations, 3, length)
-    mac = hmac.digest(key, auth_safe, digest)
+    hashing = hmac.new(key, digestmod=digest)
+    for part in [auth_safe] if isinstance(auth_safe, bytes) else auth_safe:
+        hashing.update(part)
+    mac = hashing.digest()
     algorithm = _sequence(_oid(_MAC_DIGEST_OIDS[digest]), _tlv(_NULL, b""))
     return _sequence(_sequence(algorithm, _octets(mac)), _octets(salt), _integer(iterations))
 
@@ -320,12 +406,13 @@ def serialize_pkcs12_truststore(
     Returns:
         The DER-encoded PFX.
     """
-    safe_contents = _sequence(*(_trusted_certificate_bag(a, c) for a, c in entries))
-    auth_safe = _sequence(_data_content_info(safe_contents))
-    parts = [_integer(3), _data_content_info(auth_safe)]
+    safe_contents = _Pieces.of([_trusted_certificate_bag(a, c) for a, c in entries])
+    auth_safe = _data_content_info_pieces(safe_contents.enclosed(_SEQUENCE)).enclosed(_SEQUENCE)
+    parts = [_integer(3), *_data_content_info_pieces(auth_safe).parts]
     if password:
-        parts.append(_mac_data(auth_safe, password, os.urandom(MAC_SALT_LENGTH), MAC_ITERATIONS))
-    return _sequence(*parts)
+        salt = os.urandom(MAC_SALT_LENGTH)
+        parts.append(_mac_data(auth_safe.parts, password, salt, MAC_ITERATIONS))
+    return b"".join(_Pieces.of(parts).enclosed(_SEQUENCE).parts)
 
 
 # --- Key store profiles ---------------------------------------------------------------------
@@ -569,13 +656,16 @@ def serialize_pkcs12_keystore(
         alias.encode("utf-8"), key, chain[0], list(chain[1:]) or None, encryption
     )
     # cryptography's MAC (2048 iterations, 8-byte salt) is replaced below, so read its layout.
-    _, safes, _ = _read(_parse_pfx(base).auth_safe)
+    _, safes, _ = _read(memoryview(_parse_pfx(base).auth_safe))
+    parts = [bytes(safes)]
     if trusted:
-        bags = _sequence(*(_trusted_certificate_bag(a, c) for a, c in trusted))
-        safes += _data_content_info(bags)
-    auth_safe = _tlv(_SEQUENCE, safes)
-    mac = _mac_data(auth_safe, password, os.urandom(MAC_SALT_LENGTH), chosen.iterations, digest)
-    return _sequence(_integer(3), _data_content_info(auth_safe), mac)
+        bags = _Pieces.of([_trusted_certificate_bag(a, c) for a, c in trusted])
+        parts += _data_content_info_pieces(bags.enclosed(_SEQUENCE)).parts
+    auth_safe = _Pieces.of(parts).enclosed(_SEQUENCE)
+    salt = os.urandom(MAC_SALT_LENGTH)
+    mac = _mac_data(auth_safe.parts, password, salt, chosen.iterations, digest)
+    pfx = _Pieces.of([_integer(3), *_data_content_info_pieces(auth_safe).parts, mac])
+    return b"".join(pfx.enclosed(_SEQUENCE).parts)
 
 
 # --- DER decoding -------------------------------------------------------------------------
@@ -585,7 +675,12 @@ class _DerError(Exception):
     """Bytes that are not the DER this module expects (never leaves the module)."""
 
 
-def _read(data: bytes, offset: int = 0) -> tuple[int, bytes, int]:
+#: What the reader takes: bytes, or a memoryview where a slice must not copy (a store's
+#: SafeContents may be tens of megabytes, nested four deep). Slices are of the same type.
+_Der = TypeVar("_Der", bytes, memoryview)
+
+
+def _read(data: _Der, offset: int = 0) -> tuple[int, _Der, int]:
     """Read the element at ``offset``.
 
     Returns:
@@ -618,26 +713,51 @@ def _read(data: bytes, offset: int = 0) -> tuple[int, bytes, int]:
     return tag, data[start:end], end
 
 
-def _children(content: bytes) -> list[tuple[int, bytes]]:
+def _children(content: _Der) -> list[tuple[int, _Der]]:
     """Split a constructed element's content into ``(tag, content)`` pairs."""
     items = []
     offset = 0
-    while offset < len(content):
+    size = len(content)
+    while offset < size:
+        # _read inlined for the well-formed case (a bag is a dozen elements; a store, 100,000
+        # bags); anything else goes to _read, which says what is wrong.
+        if offset + 2 <= size and content[offset] & _HIGH_TAG_NUMBER != _HIGH_TAG_NUMBER:
+            start = offset + 2
+            length = content[offset + 1]
+            if length >= _LONG_FORM:
+                count = length - _LONG_FORM
+                length = -1
+                if 0 < count <= 4 and start + count <= size:  # noqa: PLR2004 - as _read
+                    length = int.from_bytes(content[start : start + count], "big")
+                    start += count
+            end = start + length
+            if length >= 0 and end <= size:
+                items.append((content[offset], content[start:end]))
+                offset = end
+                continue
         tag, value, offset = _read(content, offset)
         items.append((tag, value))
     return items
 
 
-def _expect(item: tuple[int, bytes], tag: int, what: str) -> bytes:
+def _iter_children(content: _Der) -> Iterator[tuple[int, _Der]]:
+    """The pairs of :func:`_children` one at a time, for a content of thousands of elements."""
+    offset = 0
+    while offset < len(content):
+        tag, value, offset = _read(content, offset)
+        yield tag, value
+
+
+def _expect(item: tuple[int, _Der], tag: int, what: str) -> _Der:
     if item[0] != tag:
         msg = f"{what}: expected tag 0x{tag:02x}, found 0x{item[0]:02x}"
         raise _DerError(msg)
     return item[1]
 
 
-def _unwrap_explicit0_octets(content: bytes, what: str) -> bytes:
+def _unwrap_explicit0_octets(content: _Der, what: str) -> bytes | _Der:
     """The content of ``[0] EXPLICIT OCTET STRING`` (also BER's constructed OCTET STRING)."""
-    (inner,) = _children(content) or [(0, b"")]
+    (inner,) = _children(content) or [(0, content[:0])]
     if inner[0] == _OCTET_STRING:
         return inner[1]
     if inner[0] == _OCTET_STRING | 0x20:
@@ -654,7 +774,8 @@ class _Mac(NamedTuple):
 
 
 class _Pfx(NamedTuple):
-    auth_safe: bytes
+    #: A view into the file's bytes (no copy) unless the file wrote it in BER pieces.
+    auth_safe: bytes | memoryview
     mac: _Mac | None
 
 
@@ -664,7 +785,7 @@ def _parse_pfx(data: bytes) -> _Pfx:
     Raises:
         _DerError: Not that structure.
     """
-    tag, content, end = _read(data)
+    tag, content, end = _read(memoryview(data))
     if tag != _SEQUENCE:
         msg = "the file is not a DER SEQUENCE"
         raise _DerError(msg)
@@ -672,7 +793,7 @@ def _parse_pfx(data: bytes) -> _Pfx:
         msg = f"{len(data) - end} bytes follow the PFX"
         raise _DerError(msg)
     parts = _children(content)
-    if len(parts) < 2 or _expect(parts[0], _INTEGER, "version") != b"\x03":  # noqa: PLR2004
+    if len(parts) < 2 or bytes(_expect(parts[0], _INTEGER, "version")) != b"\x03":  # noqa: PLR2004
         msg = "not a PKCS#12 PFX (version 3)"
         raise _DerError(msg)
     info = _children(_expect(parts[1], _SEQUENCE, "authSafe"))
@@ -689,9 +810,9 @@ def _parse_pfx(data: bytes) -> _Pfx:
         if len(fields) > 2:  # noqa: PLR2004
             iterations = int.from_bytes(_expect(fields[2], _INTEGER, "iterations"), "big")
         mac = _Mac(
-            digest_oid=_expect(algorithm[0], _OID, "mac algorithm"),
-            value=_expect(digest_info[1], _OCTET_STRING, "mac"),
-            salt=_expect(fields[1], _OCTET_STRING, "mac salt"),
+            digest_oid=bytes(_expect(algorithm[0], _OID, "mac algorithm")),
+            value=bytes(_expect(digest_info[1], _OCTET_STRING, "mac")),
+            salt=bytes(_expect(fields[1], _OCTET_STRING, "mac salt")),
             iterations=iterations,
         )
     return _Pfx(auth_safe, mac)
@@ -739,13 +860,13 @@ class _KeyBag(NamedTuple):
 
 
 class _Contents(NamedTuple):
-    """What the bag attributes tell: the certificate bags seen, and whether all could be."""
+    """A store's SafeContents, decrypted once: those in clear, and whether none was left out."""
 
-    bags: list[_Bag]
+    plains: list[bytes | memoryview]
     complete: bool
 
 
-def _verify_mac(mac: _Mac, auth_safe: bytes, password_bmp: bytes) -> bool | None:
+def _verify_mac(mac: _Mac, auth_safe: bytes | memoryview, password_bmp: bytes) -> bool | None:
     """Check the MAC with one password; None when the digest is one this module lacks."""
     digest = _DIGESTS.get(mac.digest_oid)
     if digest is None:
@@ -840,25 +961,22 @@ def _iterations(encoded: bytes) -> int:
     return count
 
 
-def _safe_contents(auth_safe: bytes, password: bytes | None) -> _Contents:
-    """Read every certificate bag's attributes, decrypting encrypted SafeContents we can."""
-    bags: list[_Bag] = []
-    plains, complete = _plain_safe_contents(auth_safe, password)
-    for plain in plains:
-        bags.extend(_certificate_bags(plain))
-    return _Contents(bags, complete)
+def _plain_safe_contents(auth_safe: bytes | memoryview, password: bytes | None) -> _Contents:
+    """Every SafeContents in clear (decrypted where we can), and whether none was left out.
 
-
-def _plain_safe_contents(auth_safe: bytes, password: bytes | None) -> tuple[list[bytes], bool]:
-    """Every SafeContents in clear (decrypted where we can), and whether none was left out."""
-    plains: list[bytes] = []
+    Raises:
+        _DerError, IndexError, ValueError: The structure does not parse.
+    """
+    plains: list[bytes | memoryview] = []
     complete = True
-    _, content, _ = _read(auth_safe)
+    _, content, _ = _read(memoryview(auth_safe))
     for _tag, info in _children(content):
         fields = _children(info)
         content_type = _expect(fields[0], _OID, "ContentInfo type")
         if content_type == _OID_DATA:
-            plain: bytes | None = _unwrap_explicit0_octets(fields[1][1], "SafeContents")
+            plain: bytes | memoryview | None = _unwrap_explicit0_octets(
+                fields[1][1], "SafeContents"
+            )
         elif content_type == _OID_ENCRYPTED_DATA:
             plain = _decrypt_encrypted_data(fields[1][1], password)
         else:
@@ -867,7 +985,31 @@ def _plain_safe_contents(auth_safe: bytes, password: bytes | None) -> tuple[list
             complete = False
             continue
         plains.append(plain)
-    return plains, complete
+    return _Contents(plains, complete)
+
+
+def _decrypted_contents(pfx: _Pfx | None, secret: bytes | None) -> _Contents | None:
+    """The store's SafeContents in clear, decrypted once for every reader below.
+
+    None when only cryptography could parse the file, or its SafeContents do not parse here:
+    every certificate is then reported untrusted, and only cryptography's key is read.
+    """
+    if pfx is None:
+        return None
+    try:
+        return _plain_safe_contents(pfx.auth_safe, secret)
+    except (_DerError, IndexError, ValueError):
+        return None
+
+
+def _all_certificate_bags(contents: _Contents | None) -> list[_Bag] | None:
+    """Every certificate bag in the SafeContents, in file order; None when one does not parse."""
+    if contents is None:
+        return None
+    try:
+        return [bag for plain in contents.plains for bag in _certificate_bags(plain)]
+    except (_DerError, IndexError, ValueError):
+        return None
 
 
 def _bag_attributes(fields: list[tuple[int, bytes]]) -> tuple[str, bool, bytes]:
@@ -888,25 +1030,32 @@ def _bag_attributes(fields: list[tuple[int, bytes]]) -> tuple[str, bool, bytes]:
     return alias, trusted, key_id
 
 
-def _key_bags(safe_contents: bytes) -> list[_KeyBag]:
-    """The private key bags (shrouded or not) of one SafeContents."""
+def _key_bags(safe_contents: bytes | memoryview) -> tuple[list[_KeyBag], bool]:
+    """The private key bags (shrouded or not) of one SafeContents.
+
+    Returns:
+        The key bags, and whether the SafeContents also nests a SafeContents in a bag (which
+        this module does not read, and where OpenSSL also looks for keys).
+    """
     bags = []
-    _, content, _ = _read(safe_contents)
-    for _tag, bag in _children(content):
-        fields = _children(bag)
+    nested = False
+    _, content, _ = _read(memoryview(safe_contents))
+    for _tag, view in _iter_children(content):
+        fields = _children(bytes(view))
         bag_type = _expect(fields[0], _OID, "bag type")
+        nested = nested or bag_type == _OID_SAFE_CONTENTS_BAG
         if bag_type not in {_OID_KEY_BAG, _OID_SHROUDED_KEY_BAG}:
             continue
         (value,) = _children(_expect(fields[1], _CONTEXT_0, "bag value"))
         der = _tlv(value[0], value[1])
         alias, _trusted, key_id = _bag_attributes(fields)
         bags.append(_KeyBag(der, bag_type == _OID_SHROUDED_KEY_BAG, alias, key_id))
-    return bags
+    return bags, nested
 
 
-def _decrypt_encrypted_data(content: bytes, password: bytes | None) -> bytes | None:
+def _decrypt_encrypted_data(content: bytes | memoryview, password: bytes | None) -> bytes | None:
     """Decrypt an EncryptedData ContentInfo's ``[0]`` content, or None if we cannot."""
-    (encrypted_data,) = _children(content)
+    (encrypted_data,) = _children(bytes(content))
     version_and_info = _children(_expect(encrypted_data, _SEQUENCE, "EncryptedData"))
     info = _children(_expect(version_and_info[1], _SEQUENCE, "EncryptedContentInfo"))
     algorithm = _expect(info[1], _SEQUENCE, "content encryption algorithm")
@@ -925,12 +1074,13 @@ def _decrypt_encrypted_data(content: bytes, password: bytes | None) -> bytes | N
         return None
 
 
-def _certificate_bags(safe_contents: bytes) -> list[_Bag]:
+def _certificate_bags(safe_contents: bytes | memoryview) -> list[_Bag]:
     """The X.509 certificate bags of one SafeContents, with alias, trust and key id."""
     bags = []
-    _, content, _ = _read(safe_contents)
-    for _tag, bag in _children(content):
-        fields = _children(bag)
+    _, content, _ = _read(memoryview(safe_contents))
+    for _tag, view in _iter_children(content):
+        # One bag at a time in bytes: the SafeContents itself is never copied whole.
+        fields = _children(bytes(view))
         if _expect(fields[0], _OID, "bag type") != _OID_CERT_BAG:
             continue
         cert_bag = _children(_children(_expect(fields[1], _CONTEXT_0, "bag value"))[0][1])
@@ -1031,11 +1181,11 @@ def _load_with_cryptography(
         raise
 
 
-def _encryption_algorithms(auth_safe: bytes) -> list[str]:
+def _encryption_algorithms(auth_safe: bytes | memoryview) -> list[str]:
     """Dotted OIDs of the algorithms encrypting the SafeContents, for messages."""
     found: list[str] = []
     try:
-        _, content, _ = _read(auth_safe)
+        _, content, _ = _read(memoryview(auth_safe))
         for _tag, info in _children(content):
             fields = _children(info)
             if fields[0][1] == _OID_ENCRYPTED_DATA:
@@ -1082,7 +1232,7 @@ def load_pkcs12_store(data: bytes, password: bytes | None, source: str) -> list[
         WrongPasswordError: The password is wrong, or the MAC does not verify.
     """
     loaded, pfx, secret = _open(data, password, source)
-    return _entries(loaded, pfx, secret)
+    return _entries(loaded, _all_certificate_bags(_decrypted_contents(pfx, secret)) or [])
 
 
 def _open(
@@ -1196,17 +1346,33 @@ def _raise_unreadable(
     raise MalformedInputError(msg, source=source)
 
 
-def _entries(
-    loaded: pkcs12.PKCS12KeyAndCertificates, pfx: _Pfx | None, secret: bytes | None
-) -> list[StoreEntry]:
-    """Pair cryptography's certificates with the bags we read, for the trusted flag."""
-    bags: list[_Bag] = []
-    if pfx is not None:
-        try:
-            bags = _safe_contents(pfx.auth_safe, secret).bags
-        except (_DerError, IndexError, ValueError):
-            # The attributes could not be read: every certificate is then reported untrusted.
-            bags = []
+def _entries(loaded: pkcs12.PKCS12KeyAndCertificates, bags: Sequence[_Bag]) -> list[StoreEntry]:
+    """Pair cryptography's certificates with the bags we read, for the trusted flag.
+
+    Each certificate takes the first bag not yet taken that holds it under its alias, else the
+    first not yet taken that holds it at all. Without bags (their attributes could not be
+    read), every certificate is reported untrusted.
+    """
+    # Bag indices by DER, and by (DER, alias) for a certificate held in more than one bag:
+    # last first, so that pop() gives the first in file order.
+    positions: dict[bytes, list[int]] = {}
+    for index in range(len(bags) - 1, -1, -1):
+        positions.setdefault(bags[index].der, []).append(index)
+    named: dict[tuple[bytes, str], list[int]] = {}
+    for index in range(len(bags) - 1, -1, -1):
+        der, alias = bags[index].der, bags[index].alias
+        if len(positions[der]) > 1:
+            named.setdefault((der, alias), []).append(index)
+    taken: set[int] = set()
+
+    def take(candidates: list[int] | None) -> _Bag | None:
+        while candidates:
+            index = candidates.pop()
+            if index not in taken:
+                taken.add(index)
+                return bags[index]
+        return None
+
     key_certificate = loaded.cert if loaded.key is not None else None
     pkcs12_certificates = ([loaded.cert] if loaded.cert is not None else []) + list(
         loaded.additional_certs
@@ -1215,10 +1381,7 @@ def _entries(
     for item in pkcs12_certificates:
         der = item.certificate.public_bytes(Encoding.DER)
         alias = (item.friendly_name or b"").decode("utf-8", errors="replace")
-        bag = next((b for b in bags if b.der == der and b.alias == alias), None)
-        bag = bag or next((b for b in bags if b.der == der), None)
-        if bag is not None:
-            bags.remove(bag)
+        bag = take(named.get((der, alias))) or take(positions.get(der))
         trusted = bag is not None and bag.trusted and item is not key_certificate
         entries.append(StoreEntry(alias=alias, certificate=item.certificate, trusted=trusted))
     return entries
@@ -1256,8 +1419,7 @@ def load_pkcs12_identities(
         MissingPasswordError: The store needs a password and none was given.
         WrongPasswordError: The password is wrong, or the MAC does not verify.
     """
-    loaded, pfx, secret = _open(data, password, source)
-    return _identities(loaded, pfx, secret, _entries(loaded, pfx, secret), source)
+    return load_pkcs12_keystore(data, password, source)[0]
 
 
 def load_pkcs12_keystore(
@@ -1277,35 +1439,46 @@ def load_pkcs12_keystore(
         MalformedInputError, MissingPasswordError, WrongPasswordError: As those two.
     """
     loaded, pfx, secret = _open(data, password, source)
-    entries = _entries(loaded, pfx, secret)
-    return _identities(loaded, pfx, secret, entries, source), entries
+    contents = _decrypted_contents(pfx, secret)
+    cert_bags = _all_certificate_bags(contents)
+    entries = _entries(loaded, cert_bags or [])
+    return _identities(loaded, contents, cert_bags, entries, secret, source), entries
 
 
-def _identities(
+def _identities(  # noqa: PLR0917 - one private caller
     loaded: pkcs12.PKCS12KeyAndCertificates,
-    pfx: _Pfx | None,
-    secret: bytes | None,
+    contents: _Contents | None,
+    cert_bags: Sequence[_Bag] | None,
     entries: Sequence[StoreEntry],
+    secret: bytes | None,
     source: str,
 ) -> list[tuple[str, PrivateKey, list[x509.Certificate]]]:
     """The key entries of a loaded store (see load_pkcs12_identities)."""
     untrusted = [e.certificate for e in entries if not e.trusted]
     key_bags: list[_KeyBag] = []
-    cert_bags: list[_Bag] = []
-    if pfx is not None:
+    nested = False
+    if contents is not None and cert_bags is not None:
         try:
-            plains, _complete = _plain_safe_contents(pfx.auth_safe, secret)
-            for plain in plains:
-                key_bags.extend(_key_bags(plain))
-                cert_bags.extend(_certificate_bags(plain))
+            for plain in contents.plains:
+                found, nests = _key_bags(plain)
+                key_bags.extend(found)
+                nested = nested or nests
         except (_DerError, IndexError, ValueError):
             key_bags = []
+    # cryptography's key is the first key bag OpenSSL's PKCS12_parse meets, and it looks for
+    # keys in the SafeContents and in bags nesting more. With every SafeContents read here, none
+    # nested, and one key bag in all, that bag is where the key came from: take it rather than
+    # decrypt the bag a second time (another run of its KDF).
+    sole_bag = contents is not None and contents.complete and not nested and len(key_bags) == 1
 
     keys: list[tuple[str, PrivateKey]] = []
     for bag in key_bags:
-        key = _decode_key(bag, secret, source)
+        if sole_bag and loaded.key is not None:
+            key = _checked_key(loaded.key, source)
+        else:
+            key = _decode_key(bag, secret, source)
         alias = bag.alias or next(
-            (c.alias for c in cert_bags if bag.key_id and c.key_id == bag.key_id), ""
+            (c.alias for c in cert_bags or () if bag.key_id and c.key_id == bag.key_id), ""
         )
         keys.append((alias, key))
     if not keys and loaded.key is not None:
