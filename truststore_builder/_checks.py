@@ -152,7 +152,8 @@ def _read_back(
     if store_format in (StoreFormat.JKS, StoreFormat.JCEKS):
         from truststore_builder._formats import jks  # noqa: PLC0415
 
-        # Written by pyjks, read back by our own parser: two implementations must agree.
+        # Written by the encoder in _formats/jks.py, read back by the strict parser there, a
+        # separate implementation (the tests prove the encoder byte-identical to pyjks's).
         pairs = jks.parse_jks_trusted_certificates(data, password or b"", source=label)
         certificates = [x509.load_der_x509_certificate(der) for _, der in pairs]
         return certificates, [alias for alias, _ in pairs], [True] * len(pairs)
