@@ -51,8 +51,16 @@ def _env() -> dict[str, str]:
 
 
 def _cli() -> list[str]:
-    script = shutil.which("truststore-builder")
-    return [script] if script else [sys.executable, "-m", "truststore_builder"]
+    """The console script installed beside this interpreter, as a virtualenv's PATH finds it.
+
+    Not ``shutil.which``: under pyenv that finds a shim, a bash script that costs tens of
+    milliseconds before Python starts.
+    """
+    script = Path(sys.executable).parent / "truststore-builder"
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("truststore-builder")
+    return [found] if found else [sys.executable, "-m", "truststore_builder"]
 
 
 def run(
