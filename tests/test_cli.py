@@ -584,8 +584,10 @@ def test_other_libraries_warnings_are_one_line_each_and_once(tmp_path: Path) -> 
     it; the command line shows such a warning once, without a source path or code line.
     """
     done = subprocess.run(
-        [sys.executable, "-m", "truststore_builder", "build", "--env", "prod", "--certifi"]
-        + ["--formats", "pem,p12", "--out", str(tmp_path)],
+        [
+            *(sys.executable, "-m", "truststore_builder", "build", "--env", "prod"),
+            *("--certifi", "--formats", "pem,p12", "--out", str(tmp_path)),
+        ],
         capture_output=True,
         text=True,
         check=False,
