@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder import nhs_catalogue
@@ -598,3 +599,79 @@ def test_other_libraries_warnings_are_one_line_each_and_once(tmp_path: Path) -> 
     assert lines
     assert all(line.startswith("truststore-builder: warning: ") for line in lines), lines
     assert len(lines) == len(set(lines))
+
+
+def _keytool_store(pki: GeneratedPki, tmp_path: Path, store_type: str) -> Path:
+    """An old password-protected trust store holding the foreign root, made by keytool."""
+    keytool = shutil.which("keytool")
+    assert keytool, "keytool (JDK 17) is needed: .ci/run installs openjdk-17-jdk-headless"
+    ca_file = tmp_path / "company-ca.pem"
+    ca_file.write_bytes(pki.foreign.root.certificate.public_bytes(Encoding.PEM))
+    store = tmp_path / f"old.{store_type.lower()}"
+    subprocess.run(
+        [
+            *(keytool, "-importcert", "-noprompt", "-alias", "company-ca", "-file", str(ca_file)),
+            *("-keystore", str(store), "-storetype", store_type, "-storepass:env", PASSWORD_VAR),
+        ],
+        env={**os.environ, PASSWORD_VAR: PLANTED},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return store
+
+
+@pytest.mark.parametrize("store_type", ["JKS", "PKCS12"])
+def test_add_reads_an_old_protected_store_with_its_password(
+    pki: GeneratedPki,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    store_type: str,
+) -> None:
+    """--add-password-env opens a keytool store's CAs for --add; a wrong one changes nothing."""
+    store = _keytool_store(pki, tmp_path, store_type)
+    monkeypatch.setenv(PASSWORD_VAR, PLANTED)
+    monkeypatch.setenv("WRONG_PASSWORD", "not-the-password")
+    argv = ["build", "--env", "int", "--add", str(store), "--formats", "pem"]
+    out = tmp_path / "out"
+    status, stdout, stderr = run(
+        [*argv, "--add-password-env", PASSWORD_VAR, "--out", str(out)], capsys
+    )
+    assert status == 0, stderr
+    written = x509.load_pem_x509_certificates((out / "truststore.pem").read_bytes())
+    assert len(written) == len(expected_aliases("int")) + 1
+    assert pki.foreign.root.certificate in written
+    assert PLANTED not in stdout + stderr
+
+    refused = tmp_path / "refused"
+    status, _, stderr = run(
+        [*argv, "--add-password-env", "WRONG_PASSWORD", "--out", str(refused)], capsys
+    )
+    assert status == 2
+    assert stderr.count("\n") == 1
+    assert str(store) in stderr
+    assert not refused.exists()
+
+
+def test_add_password_checks_a_jks_store_that_is_read_unchecked_without_it(
+    pki: GeneratedPki,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An altered JKS passes --add without a password (nothing to check it by), not with one."""
+    store = _keytool_store(pki, tmp_path, "JKS")
+    data = bytearray(store.read_bytes())
+    data[-40] ^= 0x01  # in the certificate's signature, before the 20-byte integrity digest
+    store.write_bytes(bytes(data))
+    monkeypatch.setenv(PASSWORD_VAR, PLANTED)
+    argv = ["build", "--env", "int", "--add", str(store), "--formats", "pem"]
+    status, _, stderr = run([*argv, "--out", str(tmp_path / "unchecked")], capsys)
+    assert status == 0, stderr
+    status, _, stderr = run(
+        [*argv, "--add-password-env", PASSWORD_VAR, "--out", str(tmp_path / "checked")], capsys
+    )
+    assert status == 2
+    assert "integrity" in stderr
+    assert not (tmp_path / "checked").exists()

@@ -238,8 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help=(
             "also trust the CA certificates in FILE (PEM, DER, PKCS#7, a directory of them, or "
-            "a password-less PKCS#12); repeatable"
+            "a PKCS#12, JKS or JCEKS store, with its password from --add-password-env or "
+            "--add-password-file: without one a JKS store is read unchecked and a protected "
+            "PKCS#12 not at all); repeatable"
         ),
+    )
+    _add_password_options(
+        build,
+        "the password of the --add stores (PKCS#12, JKS, JCEKS; it also proves them unaltered)",
+        option="add-password",
     )
     build.add_argument(
         "--certifi",
@@ -676,8 +683,9 @@ def _trust_builder(args: argparse.Namespace) -> TrustStoreBuilder:
     from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
 
     builder = TrustStoreBuilder().add_nhs(args.env, generations=args.generations)
+    add_password = _secret(args.add_password_env, args.add_password_file, "add-password")
     for path in args.add:
-        builder = builder.add_file(path)
+        builder = builder.add_file(path, password=add_password)
     if args.certifi:
         builder = builder.add_certifi()
     if args.drop_expired:
