@@ -21,10 +21,12 @@ from tests.pki import GeneratedPki, Issued, make_certificate
 from truststore_builder import (
     EnvironmentMismatchError,
     ExpiredCertificateWarning,
+    NhsCa,
+    NhsCatalogue,
     NotACertificateAuthorityError,
     nhs_catalogue,
 )
-from truststore_builder._builders import TrustStoreBuilder, _Recogniser, alias_for
+from truststore_builder._builders import TrustStoreBuilder, alias_for
 from truststore_builder._model import sha256_fingerprint
 
 BEFORE_G1_EXPIRY = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -232,8 +234,19 @@ def test_alias_for_folds_accents_and_punctuation() -> None:
     assert alias_for(_ca("???")) == "certificate"
 
 
+def _first_pinned(catalogue: NhsCatalogue, certificate: x509.Certificate) -> NhsCa | None:
+    """The rule, walked plainly: the first record in manifest order whose pin matches."""
+    for ca in catalogue.cas:
+        if ca.sha256 is not None:
+            if ca.sha256 == sha256_fingerprint(certificate):
+                return ca
+        elif ca.sha1 == certificate.fingerprint(hashes.SHA1()).hex():  # noqa: S303 - a pin
+            return ca
+    return None
+
+
 def test_recogniser_answers_as_the_catalogue_does(pki: GeneratedPki) -> None:
-    """build()'s recogniser gives catalogue.recognise's answer: pins by SHA-256, else SHA-1, first wins."""
+    """The catalogue's pin index answers as a walk of the manifest: SHA-256, else SHA-1, first wins."""
     catalogue = nhs_catalogue()
     g2_root, foreign = pki.g2.root.certificate, pki.foreign.root.certificate
     sha1 = g2_root.fingerprint(hashes.SHA1()).hex()  # noqa: S303 - a pin, as the manifest's
@@ -246,14 +259,16 @@ def test_recogniser_answers_as_the_catalogue_does(pki: GeneratedPki) -> None:
     extended = attrs.evolve(catalogue, cas=(*catalogue.cas, by_sha1, by_sha256))
     certificates = [*catalogue.certificates.values(), g2_root, foreign]
     for known in (catalogue, extended):
-        recogniser = _Recogniser(known)
         for certificate in certificates:
             der = certificate.public_bytes(Encoding.DER)
-            found = recogniser.recognise(der, sha256_fingerprint(certificate))
+            found = known.recognise_der(der, sha256_fingerprint(certificate))
+            assert found == known.recognise_der(der)
             assert found == known.recognise(certificate)
+            assert found == _first_pinned(known, certificate)
     # Pinned twice: the earlier record (by SHA-1) wins over the later one (by SHA-256).
     der = g2_root.public_bytes(Encoding.DER)
-    assert _Recogniser(extended).recognise(der, sha256_fingerprint(g2_root)) == by_sha1
+    assert extended.recognise_der(der, sha256_fingerprint(g2_root)) == by_sha1
+    assert extended.recognise(g2_root) == by_sha1
 
 
 def test_build_does_not_warn_again_about_a_certificate_already_loaded() -> None:

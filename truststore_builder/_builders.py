@@ -118,31 +118,6 @@ def _parsed_copy(der: bytes) -> x509.Certificate:
         return x509.load_der_x509_certificate(der)
 
 
-class _Recogniser:
-    """The catalogue's ``recognise`` from fingerprints already at hand, for thousands of certificates.
-
-    The same answer as :meth:`NhsCatalogue.recognise` (the first record in manifest order whose
-    pin matches: SHA-256 where pinned, else SHA-1), without hashing each certificate twice more.
-    """
-
-    def __init__(self, catalogue: NhsCatalogue) -> None:
-        self._by_sha256: dict[str, tuple[int, NhsCa]] = {}
-        self._by_sha1: dict[str, tuple[int, NhsCa]] = {}
-        for position, ca in enumerate(catalogue.cas):
-            if ca.sha256 is not None:
-                self._by_sha256.setdefault(ca.sha256, (position, ca))
-            elif ca.sha1 is not None:
-                self._by_sha1.setdefault(ca.sha1, (position, ca))
-
-    def recognise(self, der: bytes, sha256: str) -> NhsCa | None:
-        """The record of the certificate with this DER and SHA-256 fingerprint, or None."""
-        matches = [self._by_sha256.get(sha256)]
-        if self._by_sha1:
-            matches.append(self._by_sha1.get(hashlib.sha1(der).hexdigest()))  # noqa: S324 - a pin
-        found = [match for match in matches if match is not None]
-        return min(found, key=lambda match: match[0])[1] if found else None
-
-
 @attrs.frozen
 class TrustStoreBuilder:
     """Collects CA certificates for a trust store; :meth:`build` checks and orders them.
@@ -299,14 +274,13 @@ class TrustStoreBuilder:
         when = self._at or _checks.utc_now()
         catalogue = self.catalogue
         order = {ca.slug: i for i, ca in enumerate(catalogue.cas)}
-        recogniser = _Recogniser(catalogue)
         seen: dict[str, _Accepted] = {}
         for candidate in self._candidates:
             der = candidate.certificate.public_bytes(Encoding.DER)
             fingerprint = hashlib.sha256(der).hexdigest()
             if fingerprint in seen:
                 continue
-            seen[fingerprint] = self._accept(candidate, der, fingerprint, recogniser)
+            seen[fingerprint] = self._accept(candidate, der, fingerprint, catalogue)
 
         def sort_key(item: tuple[str, _Accepted]) -> tuple[int, str, str]:
             fingerprint, accepted = item
@@ -349,7 +323,7 @@ class TrustStoreBuilder:
         return store
 
     def _accept(
-        self, candidate: _Candidate, der: bytes, fingerprint: str, recogniser: _Recogniser
+        self, candidate: _Candidate, der: bytes, fingerprint: str, catalogue: NhsCatalogue
     ) -> _Accepted:
         """Check one new certificate (environment, CA) and find its alias and sort subject.
 
@@ -362,7 +336,7 @@ class TrustStoreBuilder:
             EnvironmentMismatchError: An NHS CA of another environment.
             NotACertificateAuthorityError: A leaf, and leaves are not allowed.
         """
-        nhs = recogniser.recognise(der, fingerprint)
+        nhs = catalogue.recognise_der(der, fingerprint)
         if nhs is not None:
             _checks.check_environment(nhs, candidate.source, self._environments)
         probe = _parsed_copy(der)

@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import InputError, MalformedInputError, PinMismatchError
-from truststore_builder._model import Environment, Generation, NhsCa, sha256_fingerprint
+from truststore_builder._model import Environment, Generation, NhsCa
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -115,17 +114,35 @@ class NhsCatalogue:
 
     def recognise(self, certificate: x509.Certificate) -> NhsCa | None:
         """Return the catalogue's record of this certificate, matched by pinned fingerprint."""
-        sha256 = sha256_fingerprint(certificate)
-        sha1: str | None = None
-        for ca in self.cas:
+        return self.recognise_der(certificate.public_bytes(Encoding.DER))
+
+    def recognise_der(self, der: bytes, sha256: str | None = None) -> NhsCa | None:
+        """The record of the certificate with this DER (and SHA-256, if already at hand).
+
+        The first record in manifest order whose pin matches: its SHA-256 where it has one,
+        else its SHA-1. Looked up in an index, so that a store of 100,000 certificates does
+        not walk the catalogue for each.
+        """
+        by_sha256, by_sha1 = self._pin_index
+        matches = [by_sha256.get(sha256 or hashlib.sha256(der).hexdigest())]
+        if by_sha1:
+            matches.append(by_sha1.get(hashlib.sha1(der).hexdigest()))  # noqa: S324 - a pin
+        found = [match for match in matches if match is not None]
+        return min(found, key=lambda match: match[0])[1] if found else None
+
+    @functools.cached_property
+    def _pin_index(
+        self,
+    ) -> tuple[dict[str, tuple[int, NhsCa]], dict[str, tuple[int, NhsCa]]]:
+        """Position and record by pinned SHA-256, and by SHA-1 for records pinned only so."""
+        by_sha256: dict[str, tuple[int, NhsCa]] = {}
+        by_sha1: dict[str, tuple[int, NhsCa]] = {}
+        for position, ca in enumerate(self.cas):
             if ca.sha256 is not None:
-                if ca.sha256 == sha256:
-                    return ca
+                by_sha256.setdefault(ca.sha256, (position, ca))
             elif ca.sha1 is not None:
-                sha1 = sha1 or certificate.fingerprint(hashes.SHA1()).hex()  # noqa: S303
-                if ca.sha1 == sha1:
-                    return ca
-        return None
+                by_sha1.setdefault(ca.sha1, (position, ca))
+        return by_sha256, by_sha1
 
 
 def _record(entry: dict[str, object], manifest: Path, index: int) -> NhsCa:
