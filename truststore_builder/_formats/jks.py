@@ -142,6 +142,14 @@ def _integrity_digest(password: str, body: bytes) -> bytes:
     return digest.digest()
 
 
+def _utf8_differs_from_java(alias: str) -> bool:
+    """Whether standard UTF-8 (pyjks's) and Java's modified UTF-8 encode ``alias`` differently.
+
+    They agree on every character except NUL and those outside the Basic Multilingual Plane.
+    """
+    return "\x00" in alias or any(ord(char) >= _BMP_LIMIT for char in alias)
+
+
 def _check_alias(alias: str, seen: set[str]) -> None:
     """Refuse an alias that Java would read back differently, or that repeats one already seen.
 
@@ -157,10 +165,9 @@ def _check_alias(alias: str, seen: set[str]) -> None:
         # would not read back as written.
         msg = f"JKS alias {alias!r} is not lower-case"
         raise ValueError(msg)
-    if "\x00" in alias or any(ord(char) >= _BMP_LIMIT for char in alias):
-        # pyjks writes standard UTF-8; Java reads modified UTF-8. The two agree on every
-        # character except NUL and those outside the Basic Multilingual Plane. Our trust
-        # store encoder writes modified UTF-8, but both writers accept the same aliases.
+    if _utf8_differs_from_java(alias):
+        # Our trust store encoder writes modified UTF-8, but both writers accept the same
+        # aliases.
         msg = f"JKS alias {alias!r} holds NUL or a character outside the BMP"
         raise ValueError(msg)
     if len(alias.encode("utf-8")) > _MAX_UTF_LENGTH:
@@ -565,9 +572,7 @@ def _read_trust_store(
         trusted, keys = _parse_store(data, password, source)
     except (MalformedInputError, WrongPasswordError):
         return None
-    if keys or any(
-        "\x00" in alias or any(ord(char) >= _BMP_LIMIT for char in alias) for alias, _ in trusted
-    ):
+    if keys or any(_utf8_differs_from_java(alias) for alias, _ in trusted):
         return None
     return trusted
 
