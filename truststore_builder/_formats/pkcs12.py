@@ -715,7 +715,14 @@ def _read(data: _Der, offset: int = 0) -> tuple[int, _Der, int]:
 
 def _children(content: _Der) -> list[tuple[int, _Der]]:
     """Split a constructed element's content into ``(tag, content)`` pairs."""
-    items = []
+    return list(_iter_children(content))
+
+
+def _iter_children(content: _Der) -> Iterator[tuple[int, _Der]]:
+    """The ``(tag, content)`` pairs of a constructed element's content, one at a time.
+
+    One at a time, so that a SafeContents of 100,000 bags is walked without a list of them all.
+    """
     offset = 0
     size = len(content)
     while offset < size:
@@ -732,18 +739,9 @@ def _children(content: _Der) -> list[tuple[int, _Der]]:
                     start += count
             end = start + length
             if length >= 0 and end <= size:
-                items.append((content[offset], content[start:end]))
+                yield content[offset], content[start:end]
                 offset = end
                 continue
-        tag, value, offset = _read(content, offset)
-        items.append((tag, value))
-    return items
-
-
-def _iter_children(content: _Der) -> Iterator[tuple[int, _Der]]:
-    """The pairs of :func:`_children` one at a time, for a content of thousands of elements."""
-    offset = 0
-    while offset < len(content):
         tag, value, offset = _read(content, offset)
         yield tag, value
 
