@@ -34,14 +34,6 @@ if TYPE_CHECKING:
 PASSWORD = b"Tr0ub4dor&3-secret"
 ALIAS = "mesh-client"
 PROFILES = ["modern", "legacy"]
-#: The modern profile's encryption, as serialize_pkcs12_keystore asks cryptography for it.
-ENCRYPTION = (
-    serialization.PrivateFormat.PKCS12.encryption_builder()
-    .kdf_rounds(10_000)
-    .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
-    .hmac_hash(hashes.SHA256())
-    .build(PASSWORD)
-)
 
 
 def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
@@ -569,7 +561,7 @@ def test_one_key_store_is_decrypted_once(
     decrypted = _record_calls(monkeypatch, "_decrypt_encrypted_data")
     keys_decoded = _record_calls(monkeypatch, "load_der_private_key")
     identities, entries = load_pkcs12_keystore(key_stores[profile].read_bytes(), PASSWORD, "ks")
-    assert len(decrypted) == 1  # cryptography's layout: one encrypted SafeContents, the chain
+    assert len(decrypted) == 1  # keytool's layout: one encrypted SafeContents, every certificate
     assert keys_decoded == []
     ((alias, key, chain),) = identities
     assert (alias, chain) == (ALIAS, chain_of(pki))
@@ -640,20 +632,22 @@ def test_key_in_a_nested_safe_contents_bag_is_not_mistaken_for_the_top_level_one
     assert chain == [pki.g2.client.certificate]
 
 
-def test_key_store_is_the_plain_nested_encoding(
-    pki: GeneratedPki, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("profile", "algorithm"),
+    [("modern", "1.2.840.113549.1.5.13"), ("legacy", "1.2.840.113549.1.12.1.3")],
+)
+def test_key_store_is_laid_out_as_keytool_lays_it_out(
+    key_stores: dict[str, Path], pki: GeneratedPki, profile: str, algorithm: str
 ) -> None:
-    """The key store written from pieces is the same bytes as its plain nested encoding."""
-    arguments = {"alias": ALIAS, "key": pki.g2.client.key, "chain": chain_of(pki)}
-    base = pkcs12.serialize_key_and_certificates(
-        ALIAS.encode(), pki.g2.client.key, chain_of(pki)[0], chain_of(pki)[1:], ENCRYPTION
-    )
-    monkeypatch.setattr(pkcs12, "serialize_key_and_certificates", lambda *_: base)
-    monkeypatch.setattr(os, "urandom", lambda size: b"\x5a" * size)
-    data = serialize_pkcs12_keystore(**arguments, trusted=trusted_of(pki), password=PASSWORD)  # type: ignore[arg-type]
-    _, safes, _ = ours._read(bytes(ours._parse_pfx(base).auth_safe))  # noqa: SLF001
-    bags = ours._sequence(*(ours._trusted_certificate_bag(a, c) for a, c in trusted_of(pki)))  # noqa: SLF001
-    auth_safe = ours._tlv(0x30, safes + ours._data_content_info(bags))  # noqa: SLF001
-    mac = ours._mac_data(auth_safe, PASSWORD, b"\x5a" * 16, 10_000)  # noqa: SLF001
-    expected = ours._sequence(ours._integer(3), ours._data_content_info(auth_safe), mac)  # noqa: SLF001
-    assert data == expected
+    """Two SafeContents as keytool writes them: every certificate, encrypted by the profile, then the key."""
+    pfx = ours._parse_pfx(key_stores[profile].read_bytes())  # noqa: SLF001
+    _, content, _ = ours._read(bytes(pfx.auth_safe))  # noqa: SLF001
+    content_types = [ours._children(info)[0][1] for _, info in ours._children(content)]  # noqa: SLF001
+    assert content_types == [ours._OID_ENCRYPTED_DATA, ours._OID_DATA]  # noqa: SLF001
+    assert ours._encryption_algorithms(pfx.auth_safe) == [algorithm]  # noqa: SLF001
+    certificates, key = ours._plain_safe_contents(pfx.auth_safe, PASSWORD).plains  # noqa: SLF001
+    _, certificate_bags, _ = ours._read(bytes(certificates))  # noqa: SLF001
+    bags = [ours._children(bag)[0][1] for _, bag in ours._children(certificate_bags)]  # noqa: SLF001
+    assert bags == [ours._OID_CERT_BAG] * (len(chain_of(pki)) + len(trusted_of(pki)))  # noqa: SLF001
+    (key_bag,) = ours._children(ours._read(bytes(key))[1])  # noqa: SLF001
+    assert ours._children(key_bag[1])[0][1] == ours._OID_SHROUDED_KEY_BAG  # noqa: SLF001

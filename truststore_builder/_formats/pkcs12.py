@@ -7,9 +7,10 @@ keyed on the empty password, which keytool then refuses with ``-storepass change
 
 Key stores (:func:`serialize_pkcs12_keystore`) start from cryptography's
 ``serialize_key_and_certificates`` (private key, certificate and chain under one alias, encrypted
-with the profile's algorithm); this module then appends one more SafeContents holding the trusted
-CA certificates with Java's trust attribute (which cryptography cannot write next to a key) and
-recomputes the integrity MAC over the result.
+with the profile's algorithm); this module then adds the trusted CA certificates with Java's
+trust attribute (which cryptography cannot write next to a key) to the encrypted certificates,
+re-encrypts them, and recomputes the integrity MAC over the result: two SafeContents, laid out as
+keytool lays them out, which go-pkcs12 requires.
 
 Reading goes through cryptography's ``pkcs12.load_pkcs12`` (MAC, decryption, certificates,
 friendly names); this module then reads the bag attributes itself, because cryptography does not
@@ -590,9 +591,10 @@ def serialize_pkcs12_keystore(
       certificate attribute, which Java lists as a trustedCertEntry. A CA may be both in the
       chain and trusted: it is then written twice, once each way.
 
-    The key and the chain are encrypted with the profile's algorithm. The trusted certificates
-    sit in their own SafeContents, not encrypted (they are public, and this is the layout of our
-    trust stores), so any reader sees them; the MAC covers everything.
+    Two SafeContents, as keytool writes them: every certificate (the chain's and the trusted
+    ones) in one, encrypted with the profile's algorithm; the shrouded key in the other. go-pkcs12
+    refuses any other count, and an encrypted SafeContents is what every reader expects to hold
+    the certificates of a key store. The MAC covers everything.
 
     There is one password: the key is encrypted under the store password, which is what Java
     (``-keypass`` must equal ``-storepass`` for PKCS#12), Windows, .NET and OpenSSL expect.
@@ -655,18 +657,95 @@ def serialize_pkcs12_keystore(
     base = pkcs12.serialize_key_and_certificates(
         alias.encode("utf-8"), key, chain[0], list(chain[1:]) or None, encryption
     )
-    # cryptography's MAC (2048 iterations, 8-byte salt) is replaced below, so read its layout.
-    _, safes, _ = _read(memoryview(_parse_pfx(base).auth_safe))
-    parts = [bytes(safes)]
-    if trusted:
-        bags = _Pieces.of([_trusted_certificate_bag(a, c) for a, c in trusted])
-        parts += _data_content_info_pieces(bags.enclosed(_SEQUENCE)).parts
-    auth_safe = _Pieces.of(parts).enclosed(_SEQUENCE)
+    auth_safe = _keytool_layout(base, trusted, password, chosen)
     salt = os.urandom(MAC_SALT_LENGTH)
     mac = _mac_data(auth_safe.parts, password, salt, chosen.iterations, digest)
     pfx = _Pieces.of([_integer(3), *_data_content_info_pieces(auth_safe).parts, mac])
     return b"".join(pfx.enclosed(_SEQUENCE).parts)
 
+
+def _keytool_layout(
+    base: bytes,
+    trusted: Sequence[tuple[str, x509.Certificate]],
+    password: bytes,
+    profile: Pkcs12Profile,
+) -> _Pieces:
+    """The AuthenticatedSafe of a key store: its certificates and the trusted ones, then its key.
+
+    Args:
+        base: cryptography's PKCS#12 of the key and its chain: the encrypted certificates, then
+            the key. Its MAC (2048 iterations, 8-byte salt) is dropped; its certificates are
+            decrypted and encrypted again beside the trusted ones.
+        trusted: ``(alias, certificate)`` pairs for the trusted entries, in store order.
+        password: The store password.
+        profile: The key store's profile.
+
+    Returns:
+        The AuthenticatedSafe: one encrypted SafeContents of every certificate, then the key's.
+    """
+    certificate_bags: list[bytes] = []
+    key_infos: list[bytes] = []
+    _, safes, _ = _read(memoryview(_parse_pfx(base).auth_safe))
+    for _tag, info in _children(safes):
+        fields = _children(info)
+        if _expect(fields[0], _OID, "ContentInfo type") != _OID_ENCRYPTED_DATA:
+            key_infos.append(_header(_SEQUENCE, len(info)) + bytes(info))
+            continue
+        plain = _decrypt_encrypted_data(fields[1][1], password)
+        if plain is None:
+            msg = "cryptography wrote certificates this module cannot decrypt"
+            raise AssertionError(msg)
+        certificate_bags.append(bytes(_read(memoryview(plain))[1]))
+    certificate_bags += [_trusted_certificate_bag(a, c) for a, c in trusted]
+    certificates = b"".join(_Pieces.of(certificate_bags).enclosed(_SEQUENCE).parts)
+    encrypted = _encrypted_data_content_info(certificates, password, profile)
+    return _Pieces.of([encrypted, *key_infos]).enclosed(_SEQUENCE)
+
+
+def _encrypted_data_content_info(
+    safe_contents: bytes, password: bytes, profile: Pkcs12Profile
+) -> bytes:
+    """An EncryptedData ContentInfo holding ``safe_contents``, under the profile's algorithm.
+
+    The algorithm identifiers are encoded as cryptography encodes them for the key (PBES2 with
+    PBKDF2-HMAC-SHA256 and AES-256-CBC, or pbeWithSHAAnd3-KeyTripleDES-CBC), with a fresh salt
+    and IV, and the profile's iterations.
+    """
+    iterations = profile.iterations
+    if profile.key_cert_algorithm is pkcs12.PBES.PBESv2SHA256AndAES256CBC:
+        salt, iv = os.urandom(16), os.urandom(16)
+        kdf = _sequence(
+            _oid(_OID_PBKDF2),
+            _sequence(_octets(salt), _integer(iterations), _HMAC_WITH_SHA256),
+        )
+        algorithm = _sequence(
+            _oid(_OID_PBES2), _sequence(kdf, _sequence(_oid(_OID_AES_256_CBC), _octets(iv)))
+        )
+        key = PBKDF2HMAC(hashes.SHA256(), 32, salt, iterations).derive(password)
+        cipher: algorithms.AES | TripleDES = algorithms.AES(key)
+    else:
+        salt = os.urandom(8)
+        algorithm = _sequence(
+            _oid(_OID_PBE_SHA1_3DES), _sequence(_octets(salt), _integer(iterations))
+        )
+        bmp = _bmp_password(password)
+        cipher = TripleDES(_pkcs12_kdf("sha1", bmp, salt, iterations, 1, 24))
+        iv = _pkcs12_kdf("sha1", bmp, salt, iterations, 2, 8)
+    padder = padding.PKCS7(cipher.block_size).padder()
+    encryptor = Cipher(cipher, modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padder.update(safe_contents) + padder.finalize())
+    ciphertext += encryptor.finalize()
+    encrypted_content_info = _sequence(
+        _oid(_OID_DATA), algorithm, _tlv(_CONTEXT_0_PRIMITIVE, ciphertext)
+    )
+    return _sequence(
+        _oid(_OID_ENCRYPTED_DATA), _explicit0(_sequence(_integer(0), encrypted_content_info))
+    )
+
+
+_OID_AES_256_CBC = _oid_body("2.16.840.1.101.3.4.1.42")
+_OID_PBE_SHA1_3DES = _oid_body("1.2.840.113549.1.12.1.3")
+_HMAC_WITH_SHA256 = _sequence(_oid(_oid_body("1.2.840.113549.2.9")), _tlv(_NULL, b""))
 
 # --- DER decoding -------------------------------------------------------------------------
 
