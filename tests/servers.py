@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import attrs
 from cryptography.hazmat.primitives import serialization
@@ -39,6 +39,8 @@ HOST = "127.0.0.1"
 #: The name the test PKI's server certificate carries; clients connect to it, resolved to HOST.
 SERVER_NAME = "localhost"
 NGINX = "/usr/sbin/nginx"
+APACHE = "/usr/sbin/apache2"
+APACHE_MODULES = Path("/usr/lib/apache2/modules")
 OPENSSL = "openssl"
 CURL = "/usr/bin/curl"
 #: How long a server has to open its port; nginx and s_server need well under a second.
@@ -259,6 +261,96 @@ def openssl_s_server(
 
     with _serving("openssl s_server", home, command, logs=(home / "stdout.log",)) as server:
         yield server
+
+
+#: What a mutual-TLS virtual host needs; mod_log_config and mod_unixd are built into Debian's binary.
+_APACHE_MODULES: Final = (
+    ("mpm_event_module", "mod_mpm_event.so"),
+    ("authz_core_module", "mod_authz_core.so"),
+    ("dir_module", "mod_dir.so"),
+    ("mime_module", "mod_mime.so"),
+    ("headers_module", "mod_headers.so"),
+    ("socache_shmcb_module", "mod_socache_shmcb.so"),
+    ("ssl_module", "mod_ssl.so"),
+)
+
+
+@contextlib.contextmanager
+def apache_server(
+    directory: Path,
+    vhost_directives: str,
+    *,
+    server_directives: str = "",
+) -> Iterator[RunningServer]:
+    """Run Debian's apache2 standalone with one ``<VirtualHost 127.0.0.1:<port>>``, ``SSLEngine on``.
+
+    The caller's directives go inside the virtual host (``SSLCertificateFile``,
+    ``SSLCertificateKeyFile``, ``SSLVerifyClient``, ``SSLCACertificateFile``, ``<Location>``
+    blocks, ...), as a docs page gives them with the paths filled in. The document root holds an
+    ``index.html`` of ``ok``, so ``/`` answers 200. ServerRoot, PidFile, ErrorLog, the runtime
+    directory and the TLS session cache stay in the server's directory; mutexes are pthread
+    ones, so no lock file has to be reachable by ``www-data``.
+
+    Args:
+        directory: Where the server's own directory is created.
+        vhost_directives: The body of the ``VirtualHost`` (``SSLEngine on`` is added).
+        server_directives: Extra directives at server level, before the virtual host.
+
+    Yields:
+        The running server; stopped (its process group) when the block exits.
+
+    Raises:
+        ServerStartError: apache2 refused its configuration or did not open its port; the
+            message holds its error log and its stderr (where syntax errors go).
+    """
+    home = Path(tempfile.mkdtemp(prefix="apache-", dir=directory))
+    error_log = home / "error.log"
+    access_log = home / "access.log"
+    conf = home / "apache2.conf"
+    user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
+    modules = "\n".join(f"LoadModule {name} {APACHE_MODULES / so}" for name, so in _APACHE_MODULES)
+    # The workers serve index.html as www-data, who cannot enter pytest's 0700 temporary tree.
+    with tempfile.TemporaryDirectory(prefix="tsb-apache-docroot-") as root:
+        docroot = Path(root)
+        docroot.chmod(0o755)
+        (docroot / "index.html").write_text("ok\n", encoding="utf-8")
+        (docroot / "index.html").chmod(0o644)
+
+        def configure(port: int) -> list[str]:
+            conf.write_text(
+                f"""ServerRoot {home}
+DefaultRuntimeDir {home}
+PidFile {home}/apache2.pid
+ErrorLog {error_log}
+LogLevel info
+{modules}
+{user}
+Mutex pthread default
+ServerName {SERVER_NAME}
+Listen {HOST}:{port}
+TypesConfig /dev/null
+SSLSessionCache shmcb:{home}/ssl_scache(512000)
+CustomLog {access_log} "%h %u %t \\"%r\\" %>s %b %{{SSL_PROTOCOL}}x"
+DocumentRoot {docroot}
+DirectoryIndex index.html
+<Directory {docroot}>
+    Require all granted
+</Directory>
+{server_directives}
+<VirtualHost {HOST}:{port}>
+    ServerName {SERVER_NAME}
+    SSLEngine on
+    {vhost_directives}
+</VirtualHost>
+""",
+                encoding="utf-8",
+            )
+            return [APACHE, "-d", str(home), "-f", str(conf), "-DFOREGROUND"]
+
+        with _serving(
+            "apache2", home, configure, logs=(error_log, access_log, home / "stdout.log")
+        ) as server:
+            yield server
 
 
 @attrs.frozen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,10 @@ import pytest
 
 from tests import servers
 from tests.servers import (
+    RunningServer,
     ServerFiles,
     ServerStartError,
+    apache_server,
     curl,
     nginx_server,
     openssl_s_server,
@@ -177,3 +180,126 @@ def test_s_server_start_failure_raises_with_its_output(clients: Clients, tmp_pat
         openssl_s_server(tmp_path, cert=clients.server.cert, key=tmp_path / "missing-key.pem"),
     ):
         pytest.fail("s_server started without its key")
+
+
+def _apache_mutual_tls(clients: Clients, verify: str) -> str:
+    # docs/migration.md's Apache block, with the server's own certificate added.
+    return f"""
+        SSLCertificateFile    {clients.server.chain}
+        SSLCertificateKeyFile {clients.server.key}
+        SSLCACertificateFile  {clients.trust}
+        SSLVerifyDepth        2
+        {verify}
+    """
+
+
+_APACHE_PER_LOCATION = "<Location />\n    SSLVerifyClient require\n</Location>"
+
+
+def test_apache_server_level_require_alerts_a_foreign_client(
+    clients: Clients, tmp_path: Path
+) -> None:
+    """Apache with SSLVerifyClient require in the virtual host serves the G2 client and ends a foreign one's TLS."""
+    directives = _apache_mutual_tls(clients, "SSLVerifyClient require")
+    with apache_server(tmp_path, directives) as server:
+        trusted = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+        foreign = curl(
+            server, cacert=clients.server.ca, cert=clients.foreign[0], key=clients.foreign[1]
+        )
+        anonymous = curl(server, cacert=clients.server.ca)
+        log = server.read_logs()
+    assert (trusted.returncode, trusted.status, trusted.body) == (0, 200, "ok\n"), trusted.describe
+    assert (foreign.returncode, foreign.status) == (56, 0), foreign.describe
+    assert "alert unknown ca" in foreign.stderr
+    assert "AH02276: Certificate Verification: Error (20)" in log
+    assert (anonymous.returncode, anonymous.status) == (56, 0), anonymous.describe
+    assert "alert certificate required" in anonymous.stderr
+
+
+def test_apache_per_location_require_uses_post_handshake_auth_on_tls13(
+    clients: Clients, tmp_path: Path
+) -> None:
+    """SSLVerifyClient require in a <Location> asks TLS 1.3 clients after the request (post-handshake auth)."""
+    directives = _apache_mutual_tls(clients, _APACHE_PER_LOCATION)
+    with apache_server(tmp_path, directives) as server:
+        trusted = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+        foreign = curl(
+            server, cacert=clients.server.ca, cert=clients.foreign[0], key=clients.foreign[1]
+        )
+        without_pha = _https_get_status(server, clients, post_handshake_auth=False)
+        with_pha = _https_get_status(server, clients, post_handshake_auth=True)
+        log = server.read_logs()
+    assert (trusted.returncode, trusted.status) == (0, 200), trusted.describe
+    assert '"GET / HTTP/1.1" 200 3 TLSv1.3' in log
+    # The client sees an alert, though Apache's access log records a 403 for the request.
+    assert (foreign.returncode, foreign.status) == (56, 0), foreign.describe
+    assert "alert unknown ca" in foreign.stderr
+    assert "AH02262: Re-negotiation handshake failed: Client verification failed" in log
+    # A trusted client that does not offer post-handshake auth gets an HTTP 403, no alert.
+    assert (without_pha, with_pha) == (403, 200)
+    assert "AH10158: cannot perform post-handshake authentication" in log
+
+
+def test_apache_per_location_require_renegotiates_on_tls12(
+    clients: Clients, tmp_path: Path
+) -> None:
+    """SSLVerifyClient require in a <Location> renegotiates TLS 1.2 after the request, alerting a foreign client."""
+    directives = _apache_mutual_tls(clients, _APACHE_PER_LOCATION)
+    tls12 = ("--tls-max", "1.2")
+    with apache_server(tmp_path, directives) as server:
+        trusted = curl(
+            server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1], options=tls12
+        )
+        foreign = curl(
+            server,
+            cacert=clients.server.ca,
+            cert=clients.foreign[0],
+            key=clients.foreign[1],
+            options=tls12,
+        )
+        log = server.read_logs()
+    assert (trusted.returncode, trusted.status) == (0, 200), trusted.describe
+    assert '"GET / HTTP/1.1" 200 3 TLSv1.2' in log
+    assert "AH02221: Requesting connection re-negotiation" in log
+    assert (foreign.returncode, foreign.status) == (56, 0), foreign.describe
+    assert "alert unknown ca" in foreign.stderr
+    assert "AH02261: Re-negotiation handshake failed" in log
+
+
+def test_apache_start_failures_raise_with_apache_own_words(
+    pki: GeneratedPki, clients: Clients, tmp_path: Path
+) -> None:
+    """Apache's refusals (a bad directive on stderr, a key that does not match in error.log) reach ServerStartError."""
+    bad_directive = _apache_mutual_tls(clients, "SSLVerifyClient sometimes")
+    with (
+        pytest.raises(
+            ServerStartError, match=r"(?s)apache2 did not start.*Invalid argument 'sometimes'"
+        ),
+        apache_server(tmp_path, bad_directive),
+    ):
+        pytest.fail("apache2 started with SSLVerifyClient sometimes")
+    wrong_key = tmp_path / "wrong-key.pem"
+    wrong_key.write_bytes(pki.foreign.client.key_pem())
+    wrong_key.chmod(0o600)
+    mismatched = _apache_mutual_tls(clients, "SSLVerifyClient require").replace(
+        str(clients.server.key), str(wrong_key)
+    )
+    with (
+        pytest.raises(ServerStartError, match=r"(?s)--- error\.log ---.*AH02565"),
+        apache_server(tmp_path, mismatched),
+    ):
+        pytest.fail("apache2 started with a key that does not match its certificate")
+
+
+def _https_get_status(server: RunningServer, clients: Clients, *, post_handshake_auth: bool) -> int:
+    """GET / over Python's ssl as the G2 client, offering post-handshake auth or not; the HTTP status."""
+    context = ssl.create_default_context(cafile=clients.server.ca)
+    context.load_cert_chain(*clients.g2)
+    context.post_handshake_auth = post_handshake_auth
+    with (
+        socket.create_connection(server.address, timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=server.server_name) as tls,
+    ):
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        status_line = tls.recv(64).split(b"\r\n", 1)[0]
+    return int(status_line.split()[1])
