@@ -1,0 +1,612 @@
+"""The consumer matrix: every file kind we write, read or used by every program suppliers run.
+
+Parametrised by consumer x file kind from tests/consumers/matrix.py (which also renders
+docs/compatibility.md's table). The files are built once per session by the library
+(tests/consumers/files.py) for the G1-like + G2-like CAs and client (``nhs``) and for the
+foreign ones (``foreign``); each positive is asserted beside its negative control: the foreign
+trust store refusing our servers, the foreign identity refused by a server that trusts our CAs.
+Where a consumer cannot read a kind, the test shows the same refusal of a file made by OpenSSL.
+Servers start once per session; each JVM and the Go probe check many files per start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import ssl
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+import httpx
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from tests.consumers import matrix
+from tests.consumers.files import (
+    IDENTITY_KINDS,
+    PASSWORD,
+    Kind,
+    MatrixFiles,
+    StoreSet,
+    build_matrix_files,
+)
+from tests.consumers.golang import go_version, run_go_probe
+from tests.consumers.java import (
+    BCPROV,
+    JavaRuntime,
+    LoadRequest,
+    https_get,
+    java_runtimes,
+    load_stores,
+)
+from tests.servers import RunningServer, curl, openssl_s_server
+from tests.test_pkcs12_keystore import run
+from tests.tls import client_is_accepted, configurable_tls_server
+
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Iterator
+
+    from tests.pki import GeneratedPki
+
+pytestmark = pytest.mark.slow
+
+_STORE_TYPES = {
+    Kind.P12_TRUST: "PKCS12",
+    Kind.P12_TRUST_NO_PASSWORD: "PKCS12",
+    Kind.JKS: "JKS",
+    Kind.JCEKS: "JCEKS",
+    Kind.P12_KEY_MODERN: "PKCS12",
+    Kind.P12_KEY_LEGACY: "PKCS12",
+    Kind.JKS_KEY: "JKS",
+}
+_SIDES = ("nhs", "foreign")
+
+
+def _sha256(certificates: list[x509.Certificate]) -> set[str]:
+    return {c.fingerprint(hashes.SHA256()).hex() for c in certificates}
+
+
+def _fingerprints_of_pem(text: str) -> set[str]:
+    return _sha256(x509.load_pem_x509_certificates(text.encode())) if "BEGIN" in text else set()
+
+
+def _trusted_cas(pki: GeneratedPki, side: str) -> set[str]:
+    """The CAs each side's trust stores hold."""
+    hierarchies = [pki.g1, pki.g2] if side == "nhs" else [pki.foreign]
+    return _sha256(
+        [c for h in hierarchies for c in (h.root.certificate, h.intermediate.certificate)]
+    )
+
+
+@pytest.fixture(scope="session")
+def matrix_files(pki: GeneratedPki, tmp_path_factory: pytest.TempPathFactory) -> MatrixFiles:
+    """Every kind, built once by the library, for our CAs and client and the foreign ones."""
+    return build_matrix_files(pki, tmp_path_factory.mktemp("matrix"))
+
+
+@attrs.frozen
+class TlsServers:
+    """OpenSSL servers the clients connect to: G1-like and G2-like TLS, and G2-like mutual TLS."""
+
+    g1_tls: RunningServer
+    g2_tls: RunningServer
+    g2_mutual: RunningServer
+
+    @property
+    def all(self) -> tuple[RunningServer, ...]:
+        """Every server: a trust store must accept each one."""
+        return (self.g1_tls, self.g2_tls, self.g2_mutual)
+
+
+@pytest.fixture(scope="session")
+def tls_servers(
+    matrix_files: MatrixFiles, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TlsServers]:
+    """Three ``openssl s_server -www``, once per session; the mutual one requires a G1/G2 client."""
+    directory = tmp_path_factory.mktemp("matrix-servers")
+    files = matrix_files.servers
+    with contextlib.ExitStack() as stack:
+
+        def start(server: str, options: tuple[str, ...] = ()) -> RunningServer:
+            identity = files.g1 if server == "g1" else files.g2
+            return stack.enter_context(
+                openssl_s_server(
+                    directory,
+                    cert=identity.cert,
+                    key=identity.key,
+                    cert_chain=identity.issuer,
+                    ca_file=files.client_cas if options else None,
+                    options=options,
+                )
+            )
+
+        yield TlsServers(start("g1"), start("g2"), start("g2", ("-Verify", "2")))
+
+
+@pytest.fixture(scope="session")
+def openssl_nomac_p12(matrix_files: MatrixFiles) -> Path:
+    """A password-less PKCS#12 of our CAs made by OpenSSL (no MAC, no encryption): the limits' control."""
+    path = matrix_files.nhs.directory.parent / "openssl-nomac.p12"
+    done = run(
+        "openssl", "pkcs12", "-export", "-nokeys", "-nomac", "-certpbe", "NONE",
+        "-in", matrix_files.nhs.path(Kind.PEM), "-out", path, "-passout", "pass:",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+# --- Java 11, 17, 21, 25: an HTTPS client configured by javax.net.ssl.* alone ----------------
+
+
+def _java_properties(files: MatrixFiles, kind: Kind, side: str) -> dict[str, str]:
+    """The system properties for one cell: a trust store with our JKS key store, or a key store as both."""
+    chosen: StoreSet = getattr(files, side)
+    if kind in IDENTITY_KINDS:
+        # Ours is its own trust store (MESH's way); the foreign identity is tried with our trust.
+        trust_kind, trust = (kind, chosen) if side == "nhs" else (Kind.JKS, files.nhs)
+        key_kind, key = kind, chosen
+    else:
+        trust_kind, trust, key_kind, key = kind, chosen, Kind.JKS_KEY, files.nhs
+    properties = {
+        "javax.net.ssl.keyStore": str(key.path(key_kind)),
+        "javax.net.ssl.keyStoreType": _STORE_TYPES[key_kind],
+        "javax.net.ssl.keyStorePassword": PASSWORD,
+        "javax.net.ssl.trustStore": str(trust.path(trust_kind)),
+        "javax.net.ssl.trustStoreType": _STORE_TYPES[trust_kind],
+    }
+    password = trust.password(trust_kind)
+    if password is not None:
+        properties["javax.net.ssl.trustStorePassword"] = password
+    return properties
+
+
+@pytest.fixture(scope="session")
+def java_https_results(
+    matrix_files: MatrixFiles, tls_servers: TlsServers
+) -> dict[tuple[str, Kind, str], dict[str, list[str]]]:
+    """Every Java cell's verdicts, URL by URL: one JVM per runtime, kind and side, three at a time."""
+    urls = [server.url() for server in tls_servers.all]
+    jobs: dict[tuple[str, Kind, str], tuple[JavaRuntime, dict[str, str]]] = {}
+    for runtime in java_runtimes():
+        for kind in matrix.consumer(f"java{runtime.release}").cells:
+            for side in _SIDES:
+                jobs[runtime.release, kind, side] = (
+                    runtime,
+                    _java_properties(matrix_files, kind, side),
+                )
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {
+            key: pool.submit(https_get, runtime, properties, urls)
+            for key, (runtime, properties) in jobs.items()
+        }
+        return {key: future.result() for key, future in futures.items()}
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("java11", "java17", "java21", "java25"))
+def test_java_https_client(
+    key: str,
+    kind: Kind,
+    java_https_results: dict[tuple[str, Kind, str], dict[str, list[str]]],
+    tls_servers: TlsServers,
+) -> None:
+    """Java configured by javax.net.ssl.* reaches every server with our store; the foreign store or identity fails."""
+    release = key.removeprefix("java")
+    ours = java_https_results[release, kind, "nhs"]
+    foreign = java_https_results[release, kind, "foreign"]
+    verdicts = {url: fields[0] for url, fields in ours.items()}
+    assert set(verdicts.values()) == {"ACCEPTED"}, ours
+    g1, g2, mutual = (server.url() for server in tls_servers.all)
+    if kind in IDENTITY_KINDS:
+        expected = {g1: "ACCEPTED", g2: "ACCEPTED", mutual: "REFUSED"}
+    else:
+        expected = dict.fromkeys((g1, g2, mutual), "UNTRUSTED-SERVER")
+    assert {url: fields[0] for url, fields in foreign.items()} == expected, foreign
+
+
+# --- BouncyCastle's PKCS#12 provider -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def bouncycastle_results(
+    matrix_files: MatrixFiles, openssl_nomac_p12: Path
+) -> dict[tuple[Path, str | None], list[str]]:
+    """BC's view of every PKCS#12, with and without a password, in one JVM (Debian's Java 17)."""
+    assert BCPROV.is_file(), f"{BCPROV} is missing: apt-get install libbcprov-java"
+    (java17,) = (r for r in java_runtimes() if r.release == "17")
+    requests_ = [
+        LoadRequest("PKCS12", files.path(kind), files.password(kind))
+        for files in (matrix_files.nhs, matrix_files.foreign)
+        for kind in matrix.consumer("bouncycastle").cells
+    ]
+    requests_ += [
+        LoadRequest("PKCS12", matrix_files.nhs.path(Kind.P12_TRUST_NO_PASSWORD), PASSWORD),
+        LoadRequest("PKCS12", openssl_nomac_p12, PASSWORD),
+        LoadRequest("PKCS12", openssl_nomac_p12, None),
+    ]
+    results = {}
+    # One JVM per password mode: the probe reports by path, and a path is asked both ways.
+    for with_password in (True, False):
+        batch = [r for r in requests_ if (r.password is not None) is with_password]
+        for path, fields in load_stores(java17, batch, provider="BC").items():
+            results[path, PASSWORD if with_password else None] = fields
+    return results
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("bouncycastle"))
+def test_bouncycastle_reads_pkcs12(
+    key: str,
+    kind: Kind,
+    bouncycastle_results: dict[tuple[Path, str | None], list[str]],
+    matrix_files: MatrixFiles,
+    openssl_nomac_p12: Path,
+) -> None:
+    """BouncyCastle loads each PKCS#12 with exactly our CAs trusted (and our key); the foreign one holds others."""
+    for side in _SIDES:
+        files: StoreSet = getattr(matrix_files, side)
+        fields = bouncycastle_results[files.path(kind), files.password(kind)]
+        assert fields[0] == "LOADED", fields
+        trusted = set(fields[2].removeprefix("trusted=").split(","))
+        assert trusted == _trusted_cas(matrix_files.pki, side), (side, fields)
+        if kind in IDENTITY_KINDS:
+            assert fields[3].endswith(":RSA"), fields  # the key entry, decrypted
+    if matrix.consumer(key).cells[kind] != matrix.WORKS:
+        # BC's limit: a password given for a password-less PKCS#12, ours or OpenSSL's.
+        for path in (matrix_files.nhs.path(kind), openssl_nomac_p12):
+            fields = bouncycastle_results[path, PASSWORD]
+            assert fields[0] == "FAILED", fields
+            assert "does not require one" in fields[2], fields
+
+
+# --- OpenSSL's command line --------------------------------------------------------------------
+
+
+def _openssl(
+    *arguments: str | Path, password: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run openssl, any password through the environment (``-passin env:``)."""
+    if password is None:
+        return run("openssl", *arguments)
+    os.environ["TSB_MATRIX_PASSWORD"] = password
+    try:
+        return run("openssl", *arguments, "-passin", "env:TSB_MATRIX_PASSWORD")
+    finally:
+        del os.environ["TSB_MATRIX_PASSWORD"]
+
+
+def _openssl_reads(files: StoreSet, kind: Kind) -> set[str]:
+    """The certificates OpenSSL reads from one file (for a key store: also checks the key)."""
+    path = files.path(kind)
+    if kind is Kind.PKCS7:
+        done = _openssl("pkcs7", "-inform", "DER", "-print_certs", "-in", path)
+    elif kind is Kind.P12_TRUST_NO_PASSWORD:
+        done = _openssl("pkcs12", "-info", "-nokeys", "-in", path, password="")
+    else:
+        done = _openssl("pkcs12", "-info", "-nodes", "-in", path, password=PASSWORD)
+    assert done.returncode == 0, done.stderr
+    if kind in IDENTITY_KINDS:
+        key = serialization.load_pem_private_key(
+            done.stdout[done.stdout.index("-----BEGIN PRIVATE KEY") :].encode(), None
+        )
+        (leaf,) = x509.load_pem_x509_certificates(files.path(Kind.CLIENT_PEM).read_bytes())[:1]
+        spki = serialization.PublicFormat.SubjectPublicKeyInfo
+        der = serialization.Encoding.DER
+        assert key.public_key().public_bytes(der, spki) == leaf.public_key().public_bytes(der, spki)
+    return _fingerprints_of_pem(done.stdout)
+
+
+def _openssl_verifies(files: StoreSet, kind: Kind, client: Path, matrix_files: MatrixFiles) -> bool:
+    """Whether ``openssl verify`` takes ``client`` up to a CA of the file."""
+    path = files.path(kind)
+    if kind is Kind.CLIENT_PEM:
+        # Our chain verified against the CAs (not from the library), then its key matches.
+        flags: tuple[str | Path, ...] = (
+            "-CAfile",
+            matrix_files.servers.client_cas,
+            "-untrusted",
+            path,
+        )
+        client = path
+    elif kind is Kind.CAPATH:
+        flags = ("-no-CAfile", "-CApath", path)
+    else:
+        flags = ("-no-CApath", "-CAfile", path)
+    done = _openssl("verify", *flags, client)
+    return done.returncode == 0 and done.stdout.strip().endswith("OK")
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("openssl"))
+def test_openssl(key: str, kind: Kind, matrix_files: MatrixFiles) -> None:
+    """OpenSSL verifies G1/G2 clients with our PEM/capath, reads our PKCS#12/PKCS#7 CAs; not the foreign ones."""
+    assert matrix.consumer(key).cells[kind] == matrix.WORKS
+    pki, servers = matrix_files.pki, matrix_files.servers
+    if kind in {Kind.PEM, Kind.CAPATH}:
+        for client in (servers.g1_client, servers.g2_client):
+            assert _openssl_verifies(matrix_files.nhs, kind, client, matrix_files)
+            assert not _openssl_verifies(matrix_files.foreign, kind, client, matrix_files)
+        assert not _openssl_verifies(matrix_files.nhs, kind, servers.foreign_client, matrix_files)
+    elif kind is Kind.CLIENT_PEM:
+        assert _openssl_verifies(matrix_files.nhs, kind, servers.g2_client, matrix_files)
+        assert not _openssl_verifies(matrix_files.foreign, kind, servers.g2_client, matrix_files)
+    else:
+        for side in _SIDES:
+            read = _openssl_reads(getattr(matrix_files, side), kind)
+            cas = _trusted_cas(pki, side)
+            assert cas <= read, (side, kind)
+            assert not (_trusted_cas(pki, "foreign" if side == "nhs" else "nhs") & read)
+
+
+# --- Python ssl, requests, httpx ---------------------------------------------------------------
+
+
+def _python_get(server: RunningServer, context: ssl.SSLContext) -> bool:
+    """GET / over Python's ssl with ``context``: True on an HTTP 200, False on a TLS failure."""
+    try:
+        with (
+            socket.create_connection(server.address, timeout=15) as raw,
+            context.wrap_socket(raw, server_hostname=server.server_name) as tls,
+        ):
+            tls.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            return tls.recv(64).startswith(b"HTTP/1.0 200")
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return False
+
+
+def _client_context(
+    *,
+    cafile: Path | None = None,
+    capath: Path | None = None,
+    chain: Path | None = None,
+    key: Path | None = None,
+) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=cafile, capath=capath)
+    if chain is not None:
+        context.load_cert_chain(chain, key)
+    return context
+
+
+def _trust_context(files: StoreSet, kind: Kind) -> ssl.SSLContext:
+    if kind is Kind.CAPATH:
+        return _client_context(capath=files.path(kind))
+    return _client_context(cafile=files.path(kind))
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("python-ssl"))
+def test_python_ssl(
+    key: str, kind: Kind, matrix_files: MatrixFiles, tls_servers: TlsServers
+) -> None:
+    """Python's ssl trusts our servers by our PEM/capath, presents our client, serves with our PEM; not foreign."""
+    assert matrix.consumer(key).cells[kind] == matrix.WORKS
+    nhs, foreign = matrix_files.nhs, matrix_files.foreign
+    if kind is Kind.CLIENT_PEM:
+        for files, accepted in ((nhs, True), (foreign, False)):
+            context = _client_context(
+                cafile=matrix_files.servers.client_cas,
+                chain=files.path(kind),
+                key=files.client_key,
+            )
+            assert _python_get(tls_servers.g2_mutual, context) is accepted
+        return
+    for server in (tls_servers.g1_tls, tls_servers.g2_tls):
+        assert _python_get(server, _trust_context(nhs, kind))
+        assert not _python_get(server, _trust_context(foreign, kind))
+    if kind is Kind.PEM:
+        # A Python server verifying clients with our PEM: G1 and G2 clients in, the foreign out.
+        pki, identity = matrix_files.pki, matrix_files.servers.g2
+        for files, clients in (
+            (nhs, {"g1": True, "g2": True, "foreign": False}),
+            (foreign, {"g2": False}),
+        ):
+            with (
+                configurable_tls_server(
+                    cert_chain=identity.chain,
+                    key=identity.key,
+                    client_ca_file=files.path(kind),
+                    verify_mode=ssl.CERT_REQUIRED,
+                ) as address,
+                tempfile.TemporaryDirectory() as scratch,
+            ):
+                for name, accepted in clients.items():
+                    chain, client_key = getattr(pki, name).write_client(Path(scratch), name)
+                    assert (
+                        client_is_accepted(
+                            address,
+                            server_ca=matrix_files.servers.client_cas,
+                            cert_chain=chain,
+                            key=client_key,
+                        )
+                        is accepted
+                    ), (name, files.directory)
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("requests", "httpx"))
+def test_requests_and_httpx(
+    key: str, kind: Kind, matrix_files: MatrixFiles, tls_servers: TlsServers
+) -> None:
+    """The requests and httpx clients verify our servers with our PEM and present our client files; not foreign ones."""
+    assert matrix.consumer(key).cells[kind] == matrix.WORKS
+
+    def get(server: RunningServer, cafile: Path, client: StoreSet | None = None) -> bool:
+        cert = (
+            None if client is None else (str(client.path(Kind.CLIENT_PEM)), str(client.client_key))
+        )
+        url = server.url()
+        try:
+            if key == "requests":
+                return (
+                    requests.get(url, verify=str(cafile), cert=cert, timeout=15).status_code == 200
+                )
+            context = _client_context(
+                cafile=cafile, chain=cert and Path(cert[0]), key=cert and Path(cert[1])
+            )
+            return httpx.get(url, verify=context, timeout=15).status_code == 200
+        except (
+            requests.exceptions.SSLError,
+            requests.exceptions.ConnectionError,
+            httpx.ConnectError,
+            httpx.ReadError,
+        ):
+            return False
+
+    if kind is Kind.PEM:
+        for server in (tls_servers.g1_tls, tls_servers.g2_tls):
+            assert get(server, matrix_files.nhs.path(kind))
+            assert not get(server, matrix_files.foreign.path(kind))
+    else:
+        cas = matrix_files.servers.client_cas
+        assert get(tls_servers.g2_mutual, cas, matrix_files.nhs)
+        assert not get(tls_servers.g2_mutual, cas, matrix_files.foreign)
+
+
+# --- curl -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("curl"))
+def test_curl(
+    key: str, kind: Kind, matrix_files: MatrixFiles, tls_servers: TlsServers, tmp_path: Path
+) -> None:
+    """Curl verifies our servers with --cacert/--capath and presents our PEM or PKCS#12 client; not foreign ones."""
+    assert matrix.consumer(key).cells[kind] == matrix.WORKS
+    nhs, foreign, cas = matrix_files.nhs, matrix_files.foreign, matrix_files.servers.client_cas
+    if kind in {Kind.PEM, Kind.CAPATH}:
+        for server in (tls_servers.g1_tls, tls_servers.g2_tls):
+            for files, ok in ((nhs, True), (foreign, False)):
+                if kind is Kind.PEM:
+                    got = curl(server, cacert=files.path(kind))
+                else:  # --cacert is always given: the foreign PEM, which trusts neither server.
+                    got = curl(
+                        server,
+                        cacert=foreign.path(Kind.PEM),
+                        options=("--capath", str(files.path(kind))),
+                    )
+                assert (got.returncode == 0 and got.status == 200) is ok, got.describe
+        return
+    for files, ok in ((nhs, True), (foreign, False)):
+        if kind is Kind.CLIENT_PEM:
+            got = curl(
+                tls_servers.g2_mutual, cacert=cas, cert=files.path(kind), key=files.client_key
+            )
+        else:
+            # The PKCS#12 password goes in a 0600 config file, not on the command line.
+            config = tmp_path / f"{files.directory.name}.curlrc"
+            config.touch(mode=0o600)
+            config.write_text(
+                f'cert-type = "P12"\ncert = "{files.path(kind)}:{PASSWORD}"\n', encoding="utf-8"
+            )
+            got = curl(tls_servers.g2_mutual, cacert=cas, options=("-K", str(config)))
+        assert (got.returncode == 0 and got.status == 200) is ok, got.describe
+
+
+# --- Go: crypto/tls and go-pkcs12 ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def go_results(
+    matrix_files: MatrixFiles, tls_servers: TlsServers, openssl_nomac_p12: Path
+) -> dict[tuple[str, ...], list[str]]:
+    """Every Go check in one process: the request's fields to the probe's answer."""
+    requests_: list[tuple[str, ...]] = []
+    for side in _SIDES:
+        files: StoreSet = getattr(matrix_files, side)
+        requests_ += [
+            ("https", server.url(), str(files.path(Kind.PEM)))
+            for server in (tls_servers.g1_tls, tls_servers.g2_tls)
+        ]
+        requests_.append((
+            "https", tls_servers.g2_mutual.url(), str(matrix_files.servers.client_cas),
+            str(files.path(Kind.CLIENT_PEM)), str(files.client_key),
+        ))  # fmt: skip
+        requests_ += [
+            ("chain", str(files.path(kind)), PASSWORD)
+            for kind in (Kind.P12_KEY_MODERN, Kind.P12_KEY_LEGACY)
+        ]
+        requests_.append(("truststore", str(files.path(Kind.P12_TRUST)), PASSWORD))
+        requests_.append(("truststore", str(files.path(Kind.P12_TRUST_NO_PASSWORD)), ""))
+    requests_.append(("truststore", str(openssl_nomac_p12), ""))
+    results = run_go_probe([list(request) for request in requests_])
+    return dict(zip(requests_, results, strict=True))
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("go"))
+def test_go(
+    key: str,
+    kind: Kind,
+    go_results: dict[tuple[str, ...], list[str]],
+    matrix_files: MatrixFiles,
+    tls_servers: TlsServers,
+    openssl_nomac_p12: Path,
+) -> None:
+    """Go's crypto/tls uses our PEM files and go-pkcs12 decodes our PKCS#12; the foreign files fail or differ."""
+    pki = matrix_files.pki
+    for side in _SIDES:
+        files: StoreSet = getattr(matrix_files, side)
+        ours = side == "nhs"
+        if kind is Kind.PEM:
+            for server in (tls_servers.g1_tls, tls_servers.g2_tls):
+                answer = go_results["https", server.url(), str(files.path(kind))]
+                assert (answer[0] == "OK") is ours, answer
+        elif kind is Kind.CLIENT_PEM:
+            request = (
+                "https", tls_servers.g2_mutual.url(), str(matrix_files.servers.client_cas),
+                str(files.path(kind)), str(files.client_key),
+            )  # fmt: skip
+            assert (go_results[request][0] == "OK") is ours, go_results[request]
+        elif kind in IDENTITY_KINDS:
+            answer = go_results["chain", str(files.path(kind)), PASSWORD]
+            assert answer[0] == "OK", answer
+            hierarchy = pki.g2 if ours else pki.foreign
+            assert (
+                answer[2]
+                == f"leaf={hierarchy.client.certificate.fingerprint(hashes.SHA256()).hex()}"
+            )
+            assert set(answer[3].removeprefix("cas=").split(",")) == _trusted_cas(pki, side)
+        elif kind is Kind.P12_TRUST:
+            answer = go_results["truststore", str(files.path(kind)), PASSWORD]
+            assert answer[0] == "OK", answer
+            assert set(answer[2].removeprefix("certs=").split(",")) == _trusted_cas(pki, side)
+        else:  # go-pkcs12's limit: no MAC, no DecodeTrustStore; OpenSSL's -nomac file alike.
+            assert matrix.consumer(key).cells[kind] != matrix.WORKS
+            for path in (files.path(kind), openssl_nomac_p12):
+                answer = go_results["truststore", str(path), ""]
+                assert answer[0] == "FAIL", answer
+                assert "no MAC" in answer[2], answer
+
+
+# --- The doc and the versions ---------------------------------------------------------------------
+
+
+def test_compatibility_doc_is_generated_from_the_matrix() -> None:
+    """docs/compatibility.md's matrix is the one these tests assert (regenerate: python -m tests.consumers.matrix)."""
+    text = matrix.DOC.read_text(encoding="utf-8")
+    assert matrix.rendered_doc(text) == text, "stale: run python -m tests.consumers.matrix"
+
+
+def _installed_version(key: str) -> str:
+    if key.startswith("java"):
+        (runtime,) = (r for r in java_runtimes() if r.release == key.removeprefix("java"))
+        return runtime.version()
+    if key == "bouncycastle":
+        return run("unzip", "-p", BCPROV, "META-INF/MANIFEST.MF").stdout
+    if key == "go":
+        return go_version()
+    if key in {"requests", "httpx"}:
+        return requests.__version__ if key == "requests" else httpx.__version__
+    if key == "python-ssl":
+        return f"{sys.version_info.major}.{sys.version_info.minor}"
+    command = {"openssl": ("openssl", "version"), "curl": ("curl", "--version")}[key]
+    return run(*command).stdout
+
+
+@pytest.mark.parametrize("key", [c.key for c in matrix.CONSUMERS])
+def test_consumer_version_is_the_one_documented(key: str) -> None:
+    """Each consumer is installed, at the version the doc names (a missing one fails, not skips)."""
+    declared = matrix.consumer(key).version.split()[0]
+    assert declared in _installed_version(key)
