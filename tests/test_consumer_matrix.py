@@ -12,6 +12,7 @@ Servers start once per session; each JVM and the Go probe check many files per s
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import ssl
@@ -47,13 +48,15 @@ from tests.consumers.java import (
     java_runtimes,
     load_stores,
 )
+from tests.consumers.mono import mono_version, run_mono_probe
+from tests.consumers.node import node_version, run_node_probe
 from tests.servers import RunningServer, curl, openssl_s_server
 from tests.test_pkcs12_keystore import run
 from tests.tls import client_is_accepted, configurable_tls_server
 
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from tests.pki import GeneratedPki
 
@@ -581,6 +584,172 @@ def test_go(
                 assert "no MAC" in answer[2], answer
 
 
+# --- Node.js ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def node_results(
+    matrix_files: MatrixFiles, tls_servers: TlsServers
+) -> dict[tuple[str, ...], list[str]]:
+    """Every Node.js check in one process: the request's fields to the probe's answer."""
+    cas = str(matrix_files.servers.client_cas)
+    mutual = tls_servers.g2_mutual.url()
+    requests_: list[tuple[str, ...]] = []
+    for files in (matrix_files.nhs, matrix_files.foreign):
+        requests_ += [
+            ("ca", server.url(), str(files.path(Kind.PEM)))
+            for server in (tls_servers.g1_tls, tls_servers.g2_tls)
+        ]
+        requests_.append(
+            ("pem", mutual, cas, str(files.path(Kind.CLIENT_PEM)), str(files.client_key))
+        )
+        requests_ += [
+            ("pfx", mutual, cas, str(files.path(kind)), PASSWORD)
+            for kind in (Kind.P12_KEY_MODERN, Kind.P12_KEY_LEGACY)
+        ]
+    answers = run_node_probe([list(request) for request in requests_])
+    return dict(zip(requests_, answers, strict=True))
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("node"))
+def test_node(
+    key: str,
+    kind: Kind,
+    node_results: dict[tuple[str, ...], list[str]],
+    matrix_files: MatrixFiles,
+    tls_servers: TlsServers,
+) -> None:
+    """Node.js trusts our servers by our PEM (ca) and presents our PEM or PFX client; not foreign ones."""
+    assert matrix.consumer(key).cells[kind] == matrix.WORKS
+    cas = str(matrix_files.servers.client_cas)
+    mutual = tls_servers.g2_mutual.url()
+    for files, ok in ((matrix_files.nhs, True), (matrix_files.foreign, False)):
+        if kind is Kind.PEM:
+            answers = [
+                node_results["ca", server.url(), str(files.path(kind))]
+                for server in (tls_servers.g1_tls, tls_servers.g2_tls)
+            ]
+        elif kind is Kind.CLIENT_PEM:
+            answers = [
+                node_results["pem", mutual, cas, str(files.path(kind)), str(files.client_key)]
+            ]
+        else:
+            answers = [node_results["pfx", mutual, cas, str(files.path(kind)), PASSWORD]]
+        for answer in answers:
+            assert (answer[0] == "OK") is ok, answer
+
+
+# --- Mono ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def openssl_made_for_mono(matrix_files: MatrixFiles) -> dict[str, Path]:
+    """OpenSSL's own AES-256 and 3DES PFX of our client, and its PKCS#7 of our CAs: the limits' controls."""
+    nhs = matrix_files.nhs
+    directory = nhs.directory.parent / "openssl-made"
+    directory.mkdir(exist_ok=True)
+    made = {name: directory / name for name in ("aes.p12", "3des.p12", "cas.p7b")}
+    for name, algorithm, mac in (
+        ("aes.p12", "AES-256-CBC", "sha256"),
+        ("3des.p12", "PBE-SHA1-3DES", "sha1"),
+    ):
+        done = _openssl(
+            "pkcs12", "-export", "-in", nhs.path(Kind.CLIENT_PEM), "-inkey", nhs.client_key,
+            "-certpbe", algorithm, "-keypbe", algorithm, "-macalg", mac, "-out", made[name],
+            "-passout", "env:TSB_MATRIX_PASSWORD", password=PASSWORD,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    done = _openssl(
+        "crl2pkcs7",
+        "-nocrl",
+        "-certfile",
+        nhs.path(Kind.PEM),
+        "-outform",
+        "DER",
+        "-out",
+        made["cas.p7b"],
+    )
+    assert done.returncode == 0, done.stderr
+    return made
+
+
+@pytest.fixture(scope="session")
+def mono_results(
+    matrix_files: MatrixFiles, tls_servers: TlsServers, openssl_made_for_mono: dict[str, Path]
+) -> dict[tuple[str, ...], list[str]]:
+    """Every Mono check in one process: the request's fields to the probe's answer."""
+    nhs, foreign = matrix_files.nhs, matrix_files.foreign
+    made = openssl_made_for_mono
+    pfx = [nhs.path(Kind.P12_KEY_LEGACY), foreign.path(Kind.P12_KEY_LEGACY)]
+    pfx += [nhs.path(Kind.P12_KEY_MODERN), made["aes.p12"], made["3des.p12"]]
+    requests_: list[tuple[str, ...]] = [("pfx", str(path), PASSWORD) for path in pfx]
+    requests_ += [("p7b", str(path)) for path in (nhs.path(Kind.PKCS7), made["cas.p7b"])]
+    for server in tls_servers.all:
+        address = f"{server.host}:{server.port}"
+        for trust, identity in ((nhs, nhs), (foreign, nhs), (nhs, foreign)):
+            requests_.append((
+                "tls", address, str(trust.path(Kind.PEM)),
+                str(identity.path(Kind.P12_KEY_LEGACY)), PASSWORD,
+            ))  # fmt: skip
+    answers = run_mono_probe([list(request) for request in requests_])
+    return dict(zip(requests_, answers, strict=True))
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("mono"))
+def test_mono(
+    key: str,
+    kind: Kind,
+    mono_results: dict[tuple[str, ...], list[str]],
+    matrix_files: MatrixFiles,
+    tls_servers: TlsServers,
+    openssl_made_for_mono: dict[str, Path],
+) -> None:
+    """Mono loads the legacy PFX and its SslStream uses it with our PEM; AES PFX and PKCS#7 fail, OpenSSL's too."""
+    nhs, foreign, made = matrix_files.nhs, matrix_files.foreign, openssl_made_for_mono
+    if kind is Kind.P12_KEY_LEGACY:
+        for files in (nhs, foreign):
+            answer = mono_results["pfx", str(files.path(kind)), PASSWORD]
+            leaf = x509.load_pem_x509_certificates(files.path(Kind.CLIENT_PEM).read_bytes())[0]
+            assert answer[2:] == [
+                "key=True",
+                f"leaf={leaf.fingerprint(hashes.SHA256()).hex()}",
+                "collection=1",
+            ]
+        # One certificate from a PFX is Mono's way: OpenSSL's 3DES PFX of the same chain alike.
+        assert mono_results["pfx", str(made["3des.p12"]), PASSWORD][2:][::2] == [
+            "key=True",
+            "collection=1",
+        ]
+    if kind in {Kind.P12_KEY_LEGACY, Kind.PEM}:
+        for server in tls_servers.all:
+            address = f"{server.host}:{server.port}"
+
+            def tls(trust: StoreSet, identity: StoreSet, address: str = address) -> list[str]:
+                request = (
+                    "tls",
+                    address,
+                    str(trust.path(Kind.PEM)),
+                    str(identity.path(Kind.P12_KEY_LEGACY)),
+                    PASSWORD,
+                )
+                return mono_results[request]
+
+            assert tls(nhs, nhs)[0] == "OK", tls(nhs, nhs)
+            assert tls(foreign, nhs)[0] == "FAIL", tls(foreign, nhs)  # our server untrusted
+            mutual = server is tls_servers.g2_mutual
+            assert (tls(nhs, foreign)[0] == "FAIL") is mutual, tls(nhs, foreign)
+        return
+    assert matrix.consumer(key).cells[kind] != matrix.WORKS
+    theirs = made["aes.p12"] if kind is Kind.P12_KEY_MODERN else made["cas.p7b"]
+    for path in (nhs.path(kind), theirs):
+        request = (
+            ("pfx", str(path), PASSWORD) if kind is Kind.P12_KEY_MODERN else ("p7b", str(path))
+        )
+        answer = mono_results[request]
+        assert answer[0] == "FAIL", answer
+        assert "MonoBtlsPkcs12.Import" in answer[2], answer
+
+
 # --- The doc and the versions ---------------------------------------------------------------------
 
 
@@ -590,25 +759,35 @@ def test_compatibility_doc_is_generated_from_the_matrix() -> None:
     assert matrix.rendered_doc(text) == text, "stale: run python -m tests.consumers.matrix"
 
 
-def _installed_version(key: str) -> str:
-    if key.startswith("java"):
-        (runtime,) = (r for r in java_runtimes() if r.release == key.removeprefix("java"))
-        return runtime.version()
-    if key == "bouncycastle":
-        with zipfile.ZipFile(BCPROV) as jar:
-            return jar.read("META-INF/MANIFEST.MF").decode()
-    if key == "go":
-        return go_version()
-    if key in {"requests", "httpx"}:
-        return requests.__version__ if key == "requests" else httpx.__version__
-    if key == "python-ssl":
-        return f"{sys.version_info.major}.{sys.version_info.minor}"
-    command = {"openssl": ("openssl", "version"), "curl": ("curl", "--version")}[key]
-    return run(*command).stdout
+def _bouncycastle_version() -> str:
+    with zipfile.ZipFile(BCPROV) as jar:
+        return jar.read("META-INF/MANIFEST.MF").decode()
+
+
+def _java_version(release: str) -> str:
+    (runtime,) = (r for r in java_runtimes() if r.release == release)
+    return runtime.version()
+
+
+_INSTALLED_VERSIONS: dict[str, Callable[[], str]] = {
+    **{
+        f"java{release}": functools.partial(_java_version, release)
+        for release in ("11", "17", "21", "25")
+    },
+    "bouncycastle": _bouncycastle_version,
+    "go": go_version,
+    "node": node_version,
+    "mono": mono_version,
+    "requests": lambda: requests.__version__,
+    "httpx": lambda: httpx.__version__,
+    "python-ssl": lambda: f"{sys.version_info.major}.{sys.version_info.minor}",
+    "openssl": lambda: run("openssl", "version").stdout,
+    "curl": lambda: run("curl", "--version").stdout,
+}
 
 
 @pytest.mark.parametrize("key", [c.key for c in matrix.CONSUMERS])
 def test_consumer_version_is_the_one_documented(key: str) -> None:
     """Each consumer is installed, at the version the doc names (a missing one fails, not skips)."""
     declared = matrix.consumer(key).version.split()[0]
-    assert declared in _installed_version(key)
+    assert declared in _INSTALLED_VERSIONS[key]()

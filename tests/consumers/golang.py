@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.consumers.probes import run_line_probe
+
 PROBE_SOURCE = Path(__file__).resolve().parent.parent / "go"
 #: Debian's Go library tree (golang-sslmate-src-go-pkcs12-dev installs go-pkcs12 there).
 GOPATH = Path("/usr/share/gocode")
@@ -67,19 +69,4 @@ def _built_probe() -> Path:
 
 def run_go_probe(requests: list[list[str]]) -> list[list[str]]:
     """Run the requests in one process; the probe's answer (its fields) to each, in order."""
-    done = subprocess.run(
-        [str(_built_probe())],
-        input="".join("\t".join(request) + "\n" for request in requests),
-        capture_output=True,
-        text=True,
-        timeout=_TIMEOUT,
-        check=False,
-    )
-    if done.returncode != 0:
-        msg = f"the Go probe failed ({done.returncode}): {done.stderr}"
-        raise AssertionError(msg)
-    answers = [line.split("\t") for line in done.stdout.splitlines()]
-    if len(answers) != len(requests):
-        msg = f"the Go probe answered {len(answers)} of {len(requests)} requests: {done.stdout}"
-        raise AssertionError(msg)
-    return answers
+    return run_line_probe([str(_built_probe())], requests, "Go")

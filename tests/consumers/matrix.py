@@ -149,6 +149,38 @@ CONSUMERS: tuple[Consumer, ...] = (
             Kind.P12_KEY_LEGACY: WORKS,
         },
     ),
+    Consumer(
+        "node",
+        "Node.js `https`",
+        "v20 (Debian nodejs)",
+        "`ca`, `cert`/`key`, `pfx`/`passphrase`",
+        {
+            Kind.PEM: WORKS,
+            Kind.CLIENT_PEM: WORKS,
+            Kind.P12_KEY_MODERN: WORKS,
+            Kind.P12_KEY_LEGACY: WORKS,
+        },
+    ),
+    Consumer(
+        "mono",
+        "Mono (stand-in for .NET Framework on Windows)",
+        "6.8 (Debian mono-runtime)",
+        "`X509Certificate2(pfx, password)` (which, like `X509Certificate2Collection.Import`, "
+        "takes only the key's certificate from a PFX, OpenSSL's too), and an `SslStream` client "
+        "presenting it, trusting the PEM bundle's certificates",
+        {
+            Kind.P12_KEY_LEGACY: WORKS,
+            Kind.PEM: WORKS,
+            Kind.P12_KEY_MODERN: (
+                'cannot decrypt PBES2/AES-256 ("`MonoBtlsPkcs12.Import` failed"), OpenSSL\'s '
+                "AES-256 PFX too: give Mono and .NET Framework `--p12-profile legacy`"
+            ),
+            Kind.PKCS7: (
+                "`X509Certificate2Collection.Import` cannot read a PKCS#7, OpenSSL's "
+                "`crl2pkcs7` file too: give Mono the PEM bundle"
+            ),
+        },
+    ),
 )
 
 
