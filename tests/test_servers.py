@@ -461,3 +461,37 @@ def test_haproxy_start_failure_raises_with_its_output(clients: Clients, tmp_path
         haproxy_server(tmp_path, bind),
     ):
         pytest.fail("haproxy started with verify sometimes")
+
+
+def test_nginx_default_verify_depth_accepts_a_leaf_intermediate_root_chain(
+    clients: Clients, tmp_path: Path
+) -> None:
+    """The default nginx ssl_verify_depth (1) accepts leaf, intermediate, root; depth 0 is what refuses it."""
+    base = _nginx_mutual_tls(clients).replace("ssl_verify_depth       2;", "")
+    assert "ssl_verify_depth" not in base
+    statuses = {}
+    for depth in ("", "ssl_verify_depth 0;"):
+        with nginx_server(tmp_path, base + depth) as server:
+            answer = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+            statuses[depth] = answer.status
+            log = server.read_logs()
+    assert statuses == {"": 200, "ssl_verify_depth 0;": 400}
+    assert "client SSL certificate verify error: (2:unable to get issuer certificate)" in log
+
+
+def test_apache_default_verify_depth_refuses_a_leaf_intermediate_root_chain(
+    clients: Clients, tmp_path: Path
+) -> None:
+    """Apache's default SSLVerifyDepth (1) refuses leaf, intermediate, root (an internal_error alert); 2 accepts it."""
+    base = _apache_mutual_tls(clients, "SSLVerifyClient require")
+    shallow = base.replace("SSLVerifyDepth        2", "")
+    assert "SSLVerifyDepth" not in shallow
+    with apache_server(tmp_path, shallow) as server:
+        refused = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+        log = server.read_logs()
+    with apache_server(tmp_path, base) as server:
+        accepted = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+    assert (refused.returncode, refused.status) == (56, 0), refused.describe
+    assert "alert internal error" in refused.stderr
+    assert "Certificate Chain too long" in log
+    assert accepted.status == 200, accepted.describe
