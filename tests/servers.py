@@ -1,15 +1,21 @@
-"""Real TLS servers (nginx, openssl s_server, ...) on 127.0.0.1 free ports, started from a test.
+"""The real TLS servers NHS suppliers run, on 127.0.0.1 free ports, started and stopped by a test.
 
-Each launcher is a context manager that writes the server's configuration into a fresh
-directory under the one it is given, starts the server in its own process group, waits until
-its port accepts connections, yields a :class:`RunningServer`, and always stops the whole
-process group on exit, even when the test fails. A server that does not come up raises
+:func:`nginx_server`, :func:`apache_server`, :func:`tomcat_server`, :func:`haproxy_server` and
+:func:`openssl_s_server` are context managers. Each writes its server's configuration into a
+fresh directory under the one it is given (the caller's directives or connector inside a
+fixed wrapper), starts the server in its own process group, waits until that process listens
+on the port and a connection succeeds, yields a :class:`RunningServer`, and always stops the
+whole process group on exit, even when the test fails. A server that does not come up raises
 :class:`ServerStartError` with its logs in the message; one that lost its free port to another
-process (EADDRINUSE) is restarted on a new port.
+process (EADDRINUSE) is restarted on a new port. :func:`curl` asks one for a page as a client.
 
-The servers run as root here and drop to ``www-data`` where they do so in production (nginx
-workers); :func:`write_server_files` writes the test PKI's server certificate, key and CA files
-with permissions that work for that.
+How each refuses an untrusted client certificate differs, and tests/test_servers.py records
+it: nginx completes the handshake and answers HTTP 400; Apache, HAProxy, Tomcat and s_server
+(with ``-verify_return_error``) end the TLS connection with an alert.
+
+The servers run as root here; nginx and Apache workers drop to ``www-data``.
+:func:`write_server_files` writes the test PKI's server certificate, key and CA files with
+permissions that work for that.
 """
 
 from __future__ import annotations
