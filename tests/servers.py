@@ -1,15 +1,21 @@
-"""Real TLS servers (nginx, openssl s_server, ...) on 127.0.0.1 free ports, started from a test.
+"""The real TLS servers NHS suppliers run, on 127.0.0.1 free ports, started and stopped by a test.
 
-Each launcher is a context manager that writes the server's configuration into a fresh
-directory under the one it is given, starts the server in its own process group, waits until
-its port accepts connections, yields a :class:`RunningServer`, and always stops the whole
-process group on exit, even when the test fails. A server that does not come up raises
+:func:`nginx_server`, :func:`apache_server`, :func:`tomcat_server`, :func:`haproxy_server` and
+:func:`openssl_s_server` are context managers. Each writes its server's configuration into a
+fresh directory under the one it is given (the caller's directives or connector inside a
+fixed wrapper), starts the server in its own process group, waits until that process listens
+on the port and a connection succeeds, yields a :class:`RunningServer`, and always stops the
+whole process group on exit, even when the test fails. A server that does not come up raises
 :class:`ServerStartError` with its logs in the message; one that lost its free port to another
-process (EADDRINUSE) is restarted on a new port.
+process (EADDRINUSE) is restarted on a new port. :func:`curl` asks one for a page as a client.
 
-The servers run as root here and drop to ``www-data`` where they do so in production (nginx
-workers); :func:`write_server_files` writes the test PKI's server certificate, key and CA files
-with permissions that work for that.
+How each refuses an untrusted client certificate differs, and tests/test_servers.py records
+it: nginx completes the handshake and answers HTTP 400; Apache, HAProxy, Tomcat and s_server
+(with ``-verify_return_error``) end the TLS connection with an alert.
+
+The servers run as root here; nginx and Apache workers drop to ``www-data``.
+:func:`write_server_files` writes the test PKI's server certificate, key and CA files with
+permissions that work for that.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
+from xml.sax.saxutils import quoteattr
 
 import attrs
 from cryptography.hazmat.primitives import serialization
@@ -41,6 +48,9 @@ SERVER_NAME = "localhost"
 NGINX = "/usr/sbin/nginx"
 APACHE = "/usr/sbin/apache2"
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
+CATALINA_HOME = Path("/usr/share/tomcat10")
+HAPROXY = "/usr/sbin/haproxy"
+JAVA = "java"
 OPENSSL = "openssl"
 CURL = "/usr/bin/curl"
 #: How long a server has to open its port; nginx and s_server need well under a second.
@@ -64,6 +74,7 @@ class RunningServer:
         logs: The files it logs to (error log first), for assertions and failure messages.
         directory: Its own directory (configuration, pid file, logs).
         server_name: The name its certificate carries; :meth:`url` uses it.
+        secrets: Passwords in its configuration, blanked out by :meth:`read_logs`.
     """
 
     host: str
@@ -71,6 +82,7 @@ class RunningServer:
     logs: tuple[Path, ...]
     directory: Path
     server_name: str = SERVER_NAME
+    secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -82,8 +94,8 @@ class RunningServer:
         return f"https://{self.server_name}:{self.port}{path}"
 
     def read_logs(self) -> str:
-        """Every log file's text, each under a header naming the file."""
-        return _read_logs(self.logs)
+        """Every log file's text, each under a header naming the file, passwords blanked out."""
+        return _redact(_read_logs(self.logs), self.secrets)
 
 
 @attrs.frozen
@@ -95,19 +107,21 @@ class ServerFiles:
         chain: The server certificate then its intermediate (what nginx and Apache serve).
         key: The server's private key (0600: the servers read it as root before dropping).
         ca: The CA a client trusts to verify the server (the G2-like root then intermediate).
+        chain_and_key: The chain then the key in one file (0600), as HAProxy's ``crt`` takes it.
     """
 
     cert: Path
     chain: Path
     key: Path
     ca: Path
+    chain_and_key: Path
 
 
 def write_server_files(pki: GeneratedPki, directory: Path) -> ServerFiles:
     """Write the test PKI's localhost server certificate, chain, key and CA file into ``directory``.
 
-    Certificates are 0644 so a server's unprivileged workers could read them; the key is 0600,
-    which nginx and Apache read as root before they drop to ``www-data``.
+    Certificates are 0644 so a server's unprivileged workers could read them; the key files are
+    0600, which nginx, Apache and HAProxy read as root before any drop to ``www-data``.
     """
     directory.mkdir(parents=True, exist_ok=True)
 
@@ -119,14 +133,17 @@ def write_server_files(pki: GeneratedPki, directory: Path) -> ServerFiles:
         chain=directory / "server-chain.pem",
         key=directory / "server-key.pem",
         ca=directory / "server-ca.pem",
+        chain_and_key=directory / "server-chain-and-key.pem",
     )
     files.cert.write_bytes(pki.server.cert_pem())
     files.chain.write_bytes(pem(pki.server.certificate, pki.g2.intermediate.certificate))
     files.ca.write_bytes(pem(pki.g2.root.certificate, pki.g2.intermediate.certificate))
     files.key.write_bytes(pki.server.key_pem())
+    files.chain_and_key.write_bytes(files.chain.read_bytes() + pki.server.key_pem())
     for path in (files.cert, files.chain, files.ca):
         path.chmod(0o644)
-    files.key.chmod(0o600)
+    for path in (files.key, files.chain_and_key):
+        path.chmod(0o600)
     return files
 
 
@@ -353,6 +370,240 @@ DirectoryIndex index.html
             yield server
 
 
+#: Tomcat's start-up takes seconds (a JVM, then the connector, then the ROOT webapp).
+_TOMCAT_READY_SECONDS = 60.0
+_TOMCAT_STARTED = "Server startup in"
+#: Tomcat's server-wide web.xml: only the default servlet (static files) and the welcome file.
+_TOMCAT_WEB_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0">
+  <servlet>
+    <servlet-name>default</servlet-name>
+    <servlet-class>org.apache.catalina.servlets.DefaultServlet</servlet-class>
+    <load-on-startup>1</load-on-startup>
+  </servlet>
+  <servlet-mapping>
+    <servlet-name>default</servlet-name>
+    <url-pattern>/</url-pattern>
+  </servlet-mapping>
+  <welcome-file-list>
+    <welcome-file>index.html</welcome-file>
+  </welcome-file-list>
+</web-app>
+"""
+#: Debian's class loader layout, with jar scanning off (nothing to scan; it costs start-up).
+_TOMCAT_PROPERTIES = """common.loader="${catalina.base}/lib","${catalina.base}/lib/*.jar",\
+"${catalina.home}/lib","${catalina.home}/lib/*.jar"
+server.loader=
+shared.loader=
+tomcat.util.scan.StandardJarScanFilter.jarsToSkip=*.jar
+"""
+
+
+@attrs.frozen
+class TomcatTls:
+    """The key store, trust store and client-certificate rule of Tomcat's HTTPS connector.
+
+    Its repr hides both passwords, so a failing assertion never prints them.
+
+    Attributes:
+        keystore: The server's key store (key entry: key and certificate chain).
+        keystore_password: Its password.
+        truststore: The CAs that verify client certificates; None trusts the JDK's cacerts.
+        truststore_password: Its password; None for a password-less PKCS#12.
+        certificate_verification: ``required``, ``optional`` (ask, accept none) or ``none``.
+        keystore_type: ``PKCS12`` or ``JKS``.
+        truststore_type: ``PKCS12`` or ``JKS``.
+        ssl_host_config: Further ``SSLHostConfig`` attributes (``protocols``,
+            ``certificateVerificationDepth``, ...).
+    """
+
+    keystore: Path
+    keystore_password: str = attrs.field(repr=False)
+    truststore: Path | None
+    truststore_password: str | None = attrs.field(repr=False)
+    certificate_verification: Literal["required", "optional", "optional_no_ca", "none"] = "required"
+    keystore_type: Literal["PKCS12", "JKS"] = "PKCS12"
+    truststore_type: Literal["PKCS12", "JKS"] = "PKCS12"
+    ssl_host_config: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The passwords, to blank out of anything shown."""
+        return tuple(p for p in (self.keystore_password, self.truststore_password) if p)
+
+    def connector_xml(self) -> str:
+        """The ``<Connector>`` element, its port left as the ``{port}`` placeholder."""
+        host_config = {
+            "certificateVerification": self.certificate_verification,
+            **dict(self.ssl_host_config),
+        }
+        if self.truststore is not None:
+            host_config["truststoreFile"] = str(self.truststore)
+            host_config["truststoreType"] = self.truststore_type
+            if self.truststore_password is not None:
+                host_config["truststorePassword"] = self.truststore_password
+        certificate = {
+            "certificateKeystoreFile": str(self.keystore),
+            "certificateKeystorePassword": self.keystore_password,
+            "certificateKeystoreType": self.keystore_type,
+        }
+        return f"""<Connector port="{{port}}" address="{HOST}" SSLEnabled="true" scheme="https"
+           secure="true" maxThreads="8"
+           protocol="org.apache.coyote.http11.Http11NioProtocol">
+      <SSLHostConfig {_xml_attributes(host_config)}>
+        <Certificate {_xml_attributes(certificate)}/>
+      </SSLHostConfig>
+    </Connector>"""
+
+
+def _xml_attributes(attributes: dict[str, str]) -> str:
+    return " ".join(f"{name}={quoteattr(value)}" for name, value in attributes.items())
+
+
+@contextlib.contextmanager
+def tomcat_server(
+    directory: Path,
+    tls: TomcatTls | str,
+    *,
+    secrets: Sequence[str] = (),
+) -> Iterator[RunningServer]:
+    """Run Debian's Tomcat 10 on JDK 17 with one HTTPS connector, from a private CATALINA_BASE.
+
+    CATALINA_HOME is /usr/share/tomcat10; CATALINA_BASE is the server's own directory, with a
+    ``conf/server.xml`` (no shutdown port), a minimal ``conf/web.xml`` and a ROOT webapp whose
+    ``index.html`` says ``ok``. Tomcat logs to its stdout, kept in ``stdout.log``. Start-up takes
+    a few seconds, so share one server across tests with a module- or session-scoped fixture.
+
+    Args:
+        directory: Where CATALINA_BASE is created.
+        tls: The connector's stores and client-certificate rule, or the ``<Connector>`` element
+            as XML text with ``{port}`` where its port goes (all else is the caller's).
+        secrets: Strings to blank out of the logs in a start failure's message (the passwords
+            in a ``<Connector>`` given as text; a :class:`TomcatTls` adds its own).
+
+    Yields:
+        The running server; stopped (the JVM's process group) when the block exits.
+
+    Raises:
+        ServerStartError: Tomcat exited or did not log that it started within a minute; the
+            message holds its output with the passwords blanked out.
+    """
+    home = Path(tempfile.mkdtemp(prefix="tomcat-", dir=directory))
+    conf = home / "conf"
+    for sub in ("conf", "logs", "temp", "work", "webapps/ROOT"):
+        (home / sub).mkdir(parents=True)
+    (conf / "web.xml").write_text(_TOMCAT_WEB_XML, encoding="utf-8")
+    (conf / "catalina.properties").write_text(_TOMCAT_PROPERTIES, encoding="utf-8")
+    (home / "webapps/ROOT/index.html").write_text("ok\n", encoding="utf-8")
+    if isinstance(tls, TomcatTls):
+        connector, hidden = tls.connector_xml(), (*secrets, *tls.secrets)
+    else:
+        connector, hidden = tls, tuple(secrets)
+    server_xml = conf / "server.xml"
+
+    def configure(port: int) -> list[str]:
+        server_xml.write_text(
+            f"""<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    {connector.replace("{port}", str(port))}
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+    </Engine>
+  </Service>
+</Server>
+""",
+            encoding="utf-8",
+        )
+        # server.xml holds the passwords: only root (the JVM's user) reads it.
+        server_xml.chmod(0o600)
+        return [
+            JAVA,
+            "-XX:TieredStopAtLevel=1",
+            "-XX:+UseSerialGC",
+            "-Xshare:auto",
+            "-Djava.security.egd=file:/dev/./urandom",
+            f"-Dcatalina.home={CATALINA_HOME}",
+            f"-Dcatalina.base={home}",
+            f"-Djava.io.tmpdir={home / 'temp'}",
+            # A connector that cannot bind (or a bad store) ends the JVM instead of leaving a
+            # Tomcat with no connector running.
+            "-Dorg.apache.catalina.startup.EXIT_ON_INIT_FAILURE=true",
+            "-cp",
+            f"{CATALINA_HOME / 'bin/bootstrap.jar'}:{CATALINA_HOME / 'bin/tomcat-juli.jar'}",
+            "org.apache.catalina.startup.Bootstrap",
+            "start",
+        ]
+
+    def started(_server: RunningServer) -> bool:
+        return _TOMCAT_STARTED in (home / "stdout.log").read_text(errors="replace")
+
+    with _serving(
+        "tomcat",
+        home,
+        configure,
+        logs=(home / "stdout.log",),
+        ready=started,
+        ready_seconds=_TOMCAT_READY_SECONDS,
+        secrets=hidden,
+    ) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def haproxy_server(
+    directory: Path,
+    bind_options: str,
+    *,
+    frontend_directives: str = "",
+) -> Iterator[RunningServer]:
+    """Run HAProxy in the foreground with one ``bind 127.0.0.1:<port> <bind_options>`` frontend.
+
+    ``bind_options`` is the rest of the ``bind`` line, e.g. ``ssl crt <pem> ca-file <pem>
+    verify required`` (``crt`` is one PEM file: certificate, intermediates, key). The frontend
+    answers every request itself with 200 ``ok`` (``http-request return``); HAProxy logs each
+    request and handshake failure to its stdout (``stdout.log``).
+
+    Args:
+        directory: Where the server's own directory is created.
+        bind_options: Everything after the address on the ``bind`` line.
+        frontend_directives: More directives for the frontend, before its ``http-request return``.
+
+    Yields:
+        The running server; stopped when the block exits.
+
+    Raises:
+        ServerStartError: HAProxy refused its configuration or did not open its port.
+    """
+    home = Path(tempfile.mkdtemp(prefix="haproxy-", dir=directory))
+    conf = home / "haproxy.cfg"
+
+    def configure(port: int) -> list[str]:
+        conf.write_text(
+            f"""global
+    log stdout format raw local0 info
+
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend tls
+    bind {HOST}:{port} {bind_options}
+    {frontend_directives}
+    http-request return status 200 content-type text/plain string "ok\\n"
+""",
+            encoding="utf-8",
+        )
+        return [HAPROXY, "-db", "-f", str(conf)]
+
+    with _serving("haproxy", home, configure, logs=(home / "stdout.log",)) as server:
+        yield server
+
+
 @attrs.frozen
 class CurlResult:
     """What curl got: its exit status, the HTTP status (0 when none) and the body, and its stderr."""
@@ -432,7 +683,9 @@ def _serving(
     for _attempt in range(_PORT_ATTEMPTS):
         port = free_port()
         command = list(command_for_port(port))
-        server = RunningServer(host=HOST, port=port, logs=logs, directory=home)
+        server = RunningServer(
+            host=HOST, port=port, logs=logs, directory=home, secrets=tuple(secrets)
+        )
         with output.open("ab") as sink:
             process = subprocess.Popen(
                 command,
@@ -448,7 +701,7 @@ def _serving(
             if outcome is None:
                 yield server
                 return
-            text = _redact(_read_logs(logs), secrets)
+            text = server.read_logs()
             if _ADDRESS_IN_USE.search(text):
                 failures.append(f"port {port} was taken")
                 # Old logs would match again on the next attempt.
@@ -488,12 +741,15 @@ def _wait_until_ready(
 
 def _listens(pid: int, port: int) -> bool:
     """True when process ``pid`` holds a socket listening on 127.0.0.1:``port`` (Linux /proc)."""
-    wanted = f"0100007F:{port:04X}"
+    # A JVM listens on an IPv6 socket even for 127.0.0.1: ::ffff:127.0.0.1 in tcp6.
+    wanted = {f"0100007F:{port:04X}", f"0000000000000000FFFF00000100007F:{port:04X}"}
     inodes = set()
-    for line in Path("/proc/net/tcp").read_text(encoding="ascii").splitlines()[1:]:
-        fields = line.split()
-        if fields[1] == wanted and fields[3] == "0A":  # 0A: LISTEN
-            inodes.add(f"socket:[{fields[9]}]")
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text(encoding="ascii").splitlines()[1:]:
+                fields = line.split()
+                if fields[1] in wanted and fields[3] == "0A":  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
     if not inodes:
         return False
     with contextlib.suppress(OSError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 import pytest
@@ -15,15 +15,21 @@ from tests.servers import (
     RunningServer,
     ServerFiles,
     ServerStartError,
+    TomcatTls,
     apache_server,
     curl,
+    haproxy_server,
     nginx_server,
     openssl_s_server,
     port_is_free,
+    tomcat_server,
     write_server_files,
 )
+from truststore_builder import KeyStoreBuilder, TrustStoreBuilder
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from tests.pki import GeneratedPki
 
 pytestmark = pytest.mark.slow
@@ -43,8 +49,11 @@ class Clients:
 def clients(pki: GeneratedPki, tmp_path_factory: pytest.TempPathFactory) -> Clients:
     """The test PKI written out: a G2-like client the servers trust and a foreign one."""
     directory = tmp_path_factory.mktemp("servers")
-    trust = directory / "client-trust.pem"
-    trust.write_bytes(pki.g2.root.cert_pem() + pki.g2.intermediate.cert_pem())
+    # The library's own PEM bundle (commented headers and all), as docs/migration.md deploys it.
+    trust = directory / "truststore.pem"
+    TrustStoreBuilder().add_certificates(
+        [pki.g2.root.certificate, pki.g2.intermediate.certificate]
+    ).build().write(trust)
     return Clients(
         server=write_server_files(pki, directory),
         trust=trust,
@@ -303,3 +312,186 @@ def _https_get_status(server: RunningServer, clients: Clients, *, post_handshake
         tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         status_line = tls.recv(64).split(b"\r\n", 1)[0]
     return int(status_line.split()[1])
+
+
+TOMCAT_PASSWORD = "Tomcat-store-7719"
+
+
+@attrs.frozen
+class TomcatStores:
+    """The library's key store (the localhost server) and trust store (G2-like CAs), per type."""
+
+    keystore: dict[str, Path]
+    truststore: dict[str, Path]
+
+
+@pytest.fixture(scope="module")
+def tomcat_stores(pki: GeneratedPki, tmp_path_factory: pytest.TempPathFactory) -> TomcatStores:
+    """The server's key store and the client trust store, written by the library as PKCS12 and JKS."""
+    directory = tmp_path_factory.mktemp("tomcat-stores")
+    g2_cas = [pki.g2.root.certificate, pki.g2.intermediate.certificate]
+    keystore = (
+        KeyStoreBuilder()
+        .add_trusted_certificates(g2_cas)
+        .with_identity(pki.server.certificate, pki.server.key)
+        .build()
+    )
+    truststore = TrustStoreBuilder().add_certificates(g2_cas).build()
+    stores = TomcatStores(
+        keystore={
+            "PKCS12": directory / "server.p12",
+            "JKS": directory / "server.jks",
+        },
+        truststore={
+            "PKCS12": directory / "truststore.p12",
+            "JKS": directory / "truststore.jks",
+        },
+    )
+    stores.keystore["PKCS12"].write_bytes(keystore.to_pkcs12(TOMCAT_PASSWORD))
+    stores.keystore["JKS"].write_bytes(keystore.to_jks(TOMCAT_PASSWORD))
+    stores.truststore["PKCS12"].write_bytes(truststore.to_pkcs12(TOMCAT_PASSWORD))
+    stores.truststore["JKS"].write_bytes(truststore.to_jks(TOMCAT_PASSWORD))
+    return stores
+
+
+def _tomcat_tls(
+    stores: TomcatStores, store_type: Literal["PKCS12", "JKS"], verification: str
+) -> TomcatTls:
+    return TomcatTls(
+        keystore=stores.keystore[store_type],
+        keystore_password=TOMCAT_PASSWORD,
+        keystore_type=store_type,
+        truststore=stores.truststore[store_type],
+        truststore_password=TOMCAT_PASSWORD,
+        truststore_type=store_type,
+        certificate_verification=verification,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="module")
+def tomcat_required(
+    tomcat_stores: TomcatStores, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """One Tomcat (PKCS12 stores, certificateVerification="required") for the module's checks."""
+    tls = _tomcat_tls(tomcat_stores, "PKCS12", "required")
+    with tomcat_server(tmp_path_factory.mktemp("tomcat"), tls) as server:
+        yield server
+
+
+def test_tomcat_required_serves_a_trusted_client_and_alerts_a_foreign_one(
+    clients: Clients, tomcat_required: RunningServer
+) -> None:
+    """Tomcat 10 (JSSE) requiring client certificates serves the G2 client and alerts a foreign or absent one."""
+    server = tomcat_required
+    trusted = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+    foreign = curl(
+        server, cacert=clients.server.ca, cert=clients.foreign[0], key=clients.foreign[1]
+    )
+    anonymous = curl(server, cacert=clients.server.ca)
+    assert (trusted.returncode, trusted.status, trusted.body) == (0, 200, "ok\n"), trusted.describe
+    # JSSE's alerts differ from OpenSSL's: certificate_unknown, and bad_certificate for none.
+    assert (foreign.returncode, foreign.status) == (56, 0), foreign.describe
+    assert "alert certificate unknown" in foreign.stderr
+    assert (anonymous.returncode, anonymous.status) == (56, 0), anonymous.describe
+    assert "alert bad certificate" in anonymous.stderr
+    assert TOMCAT_PASSWORD not in server.read_logs() + repr(server)
+
+
+def test_tomcat_optional_with_jks_stores_serves_anonymous_but_refuses_foreign(
+    clients: Clients, tomcat_stores: TomcatStores, tmp_path: Path
+) -> None:
+    """Tomcat with JKS stores and certificateVerification="optional" serves no certificate and G2, not a foreign one."""
+    with tomcat_server(tmp_path, _tomcat_tls(tomcat_stores, "JKS", "optional")) as server:
+        trusted = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+        foreign = curl(
+            server, cacert=clients.server.ca, cert=clients.foreign[0], key=clients.foreign[1]
+        )
+        anonymous = curl(server, cacert=clients.server.ca)
+    assert (trusted.returncode, trusted.status) == (0, 200), trusted.describe
+    assert (anonymous.returncode, anonymous.status) == (0, 200), anonymous.describe
+    assert (foreign.returncode, foreign.status) == (56, 0), foreign.describe
+    assert "alert certificate unknown" in foreign.stderr
+
+
+def test_tomcat_start_failure_shows_its_log_without_the_password(
+    tomcat_stores: TomcatStores, tmp_path: Path
+) -> None:
+    """A misspelt password attribute, which Tomcat logs with its value, fails start-up with the value blanked out."""
+    tls = _tomcat_tls(tomcat_stores, "PKCS12", "required")
+    connector = tls.connector_xml().replace(
+        "certificateKeystorePassword=", "certificateKeystorePasword="
+    )
+    with (
+        pytest.raises(ServerStartError) as failure,
+        tomcat_server(tmp_path, connector, secrets=[TOMCAT_PASSWORD]),
+    ):
+        pytest.fail("Tomcat started without its key store password")
+    message = str(failure.value)
+    assert "tomcat did not start" in message
+    assert "certificateKeystorePasword" in message
+    assert TOMCAT_PASSWORD not in message
+    assert TOMCAT_PASSWORD not in repr(tls)
+
+
+def test_haproxy_verify_required_alerts_a_foreign_client(clients: Clients, tmp_path: Path) -> None:
+    """HAProxy with verify required serves the G2 client and ends a foreign or absent one's TLS with an alert."""
+    bind = f"ssl crt {clients.server.chain_and_key} ca-file {clients.trust} verify required"
+    with haproxy_server(tmp_path, bind) as server:
+        trusted = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+        foreign = curl(
+            server, cacert=clients.server.ca, cert=clients.foreign[0], key=clients.foreign[1]
+        )
+        anonymous = curl(server, cacert=clients.server.ca)
+        log = server.read_logs()
+    assert (trusted.returncode, trusted.status, trusted.body) == (0, 200, "ok\n"), trusted.describe
+    assert (foreign.returncode, foreign.status) == (56, 0), foreign.describe
+    assert "alert unknown ca" in foreign.stderr
+    assert "SSL client CA chain cannot be verified" in log
+    assert (anonymous.returncode, anonymous.status) == (56, 0), anonymous.describe
+    assert "alert certificate required" in anonymous.stderr
+
+
+def test_haproxy_start_failure_raises_with_its_output(clients: Clients, tmp_path: Path) -> None:
+    """An HAProxy given a bind keyword it does not know raises ServerStartError with its complaint."""
+    bind = f"ssl crt {clients.server.chain_and_key} verify sometimes"
+    with (
+        pytest.raises(
+            ServerStartError, match=r"(?s)haproxy did not start.*unknown verify method 'sometimes'"
+        ),
+        haproxy_server(tmp_path, bind),
+    ):
+        pytest.fail("haproxy started with verify sometimes")
+
+
+def test_nginx_default_verify_depth_accepts_a_leaf_intermediate_root_chain(
+    clients: Clients, tmp_path: Path
+) -> None:
+    """The default nginx ssl_verify_depth (1) accepts leaf, intermediate, root; depth 0 is what refuses it."""
+    base = _nginx_mutual_tls(clients).replace("ssl_verify_depth       2;", "")
+    assert "ssl_verify_depth" not in base
+    statuses = {}
+    for depth in ("", "ssl_verify_depth 0;"):
+        with nginx_server(tmp_path, base + depth) as server:
+            answer = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+            statuses[depth] = answer.status
+            log = server.read_logs()
+    assert statuses == {"": 200, "ssl_verify_depth 0;": 400}
+    assert "client SSL certificate verify error: (2:unable to get issuer certificate)" in log
+
+
+def test_apache_default_verify_depth_refuses_a_leaf_intermediate_root_chain(
+    clients: Clients, tmp_path: Path
+) -> None:
+    """Apache's default SSLVerifyDepth (1) refuses leaf, intermediate, root (an internal_error alert); 2 accepts it."""
+    base = _apache_mutual_tls(clients, "SSLVerifyClient require")
+    shallow = base.replace("SSLVerifyDepth        2", "")
+    assert "SSLVerifyDepth" not in shallow
+    with apache_server(tmp_path, shallow) as server:
+        refused = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+        log = server.read_logs()
+    with apache_server(tmp_path, base) as server:
+        accepted = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+    assert (refused.returncode, refused.status) == (56, 0), refused.describe
+    assert "alert internal error" in refused.stderr
+    assert "Certificate Chain too long" in log
+    assert accepted.status == 200, accepted.describe
