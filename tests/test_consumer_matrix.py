@@ -50,7 +50,15 @@ from tests.consumers.java import (
 )
 from tests.consumers.mono import mono_version, run_mono_probe
 from tests.consumers.node import node_version, run_node_probe
-from tests.servers import RunningServer, curl, openssl_s_server
+from tests.servers import (
+    RunningServer,
+    TomcatTls,
+    apache_server,
+    curl,
+    nginx_server,
+    openssl_s_server,
+    tomcat_server,
+)
 from tests.test_pkcs12_keystore import run
 from tests.tls import client_is_accepted, configurable_tls_server
 
@@ -91,9 +99,14 @@ def _trusted_cas(pki: GeneratedPki, side: str) -> set[str]:
 
 
 @pytest.fixture(scope="session")
-def matrix_files(pki: GeneratedPki, tmp_path_factory: pytest.TempPathFactory) -> MatrixFiles:
-    """Every kind, built once by the library, for our CAs and client and the foreign ones."""
-    return build_matrix_files(pki, tmp_path_factory.mktemp("matrix"))
+def matrix_files(pki: GeneratedPki) -> Iterator[MatrixFiles]:
+    """Every kind, built once by the library, for our CAs and client and the foreign ones.
+
+    Outside pytest's 0700 temporary tree: Apache's workers (www-data) read a capath's files
+    during each handshake, not at start-up as root.
+    """
+    with tempfile.TemporaryDirectory(prefix="tsb-matrix-") as directory:
+        yield build_matrix_files(pki, Path(directory))
 
 
 @attrs.frozen
@@ -750,6 +763,202 @@ def test_mono(
         assert "MonoBtlsPkcs12.Import" in answer[2], answer
 
 
+# --- nginx, Apache httpd and Tomcat as servers (and nginx and Apache as proxy clients) -------
+
+
+@pytest.fixture(scope="session")
+def pki_clients(matrix_files: MatrixFiles) -> dict[str, tuple[Path, Path]]:
+    """The G1-like, G2-like and foreign clients' chain and key, written from the PKI (not the library)."""
+    directory = matrix_files.nhs.directory.parent / "pki-clients"
+    directory.mkdir(mode=0o755, exist_ok=True)
+    pki = matrix_files.pki
+    return {
+        name: getattr(pki, name).write_client(directory, name) for name in ("g1", "g2", "foreign")
+    }
+
+
+def _accepts(
+    server: RunningServer, clients: dict[str, tuple[Path, Path]], name: str, cas: Path
+) -> bool:
+    """Whether ``server`` answers curl's GET with 200 when ``name``'s client certificate is presented."""
+    chain, key = clients[name]
+    got = curl(server, cacert=cas, cert=chain, key=key)
+    return got.returncode == 0 and got.status == 200
+
+
+_REFUSAL = {"g1": True, "g2": True, "foreign": False}
+
+
+@pytest.fixture(scope="session")
+def web_servers(
+    matrix_files: MatrixFiles, tls_servers: TlsServers, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[tuple[str, Kind, str], RunningServer]]:
+    """Nginx and Apache, each configuration once per session: (consumer, kind, side) to the server."""
+    directory = tmp_path_factory.mktemp("matrix-web")
+    directory.chmod(0o755)
+    identity = matrix_files.servers.g2
+    upstream = tls_servers.g2_mutual
+    servers: dict[tuple[str, Kind, str], RunningServer] = {}
+    with contextlib.ExitStack() as stack:
+        for side in _SIDES:
+            files: StoreSet = getattr(matrix_files, side)
+            nginx_tls = f"ssl_certificate {identity.chain};\nssl_certificate_key {identity.key};"
+            servers["nginx", Kind.PEM, side] = stack.enter_context(
+                nginx_server(
+                    directory,
+                    f"""{nginx_tls}
+ssl_client_certificate {files.path(Kind.PEM)};
+ssl_verify_client on;
+ssl_verify_depth 2;""",
+                )
+            )
+            servers["nginx", Kind.CLIENT_PEM, side] = stack.enter_context(
+                nginx_server(
+                    directory,
+                    f"""{nginx_tls}
+location / {{
+    proxy_pass https://{upstream.host}:{upstream.port};
+    proxy_ssl_certificate {files.path(Kind.CLIENT_PEM)};
+    proxy_ssl_certificate_key {files.client_key};
+    proxy_ssl_trusted_certificate {matrix_files.nhs.path(Kind.PEM)};
+    proxy_ssl_verify on;
+    proxy_ssl_verify_depth 2;
+    proxy_ssl_name localhost;
+}}""",
+                )
+            )
+            apache_tls = (
+                f"SSLCertificateFile {identity.chain}\nSSLCertificateKeyFile {identity.key}"
+            )
+            for kind, directive in (
+                (Kind.PEM, "SSLCACertificateFile"),
+                (Kind.CAPATH, "SSLCACertificatePath"),
+            ):
+                servers["apache", kind, side] = stack.enter_context(
+                    apache_server(
+                        directory,
+                        f"""{apache_tls}
+{directive} {files.path(kind)}
+SSLVerifyClient require
+SSLVerifyDepth 2""",
+                    )
+                )
+            # Apache pairs every certificate of SSLProxyMachineCertificateFile with a key: the
+            # leaf (the first of client-chain.pem) and client-key.pem; the chain file completes it.
+            machine = directory / f"{side}-proxy-client.pem"
+            leaf = x509.load_pem_x509_certificates(files.path(Kind.CLIENT_PEM).read_bytes())[0]
+            machine.write_bytes(
+                leaf.public_bytes(serialization.Encoding.PEM) + files.client_key.read_bytes()
+            )
+            machine.chmod(0o600)
+            modules = "\n".join(
+                f"LoadModule {name}_module /usr/lib/apache2/modules/mod_{name}.so"
+                for name in ("proxy", "proxy_http")
+            )
+            servers["apache", Kind.CLIENT_PEM, side] = stack.enter_context(
+                apache_server(
+                    directory,
+                    f"""{apache_tls}
+SSLProxyEngine on
+SSLProxyMachineCertificateFile {machine}
+SSLProxyMachineCertificateChainFile {files.path(Kind.CLIENT_PEM)}
+SSLProxyCACertificateFile {matrix_files.nhs.path(Kind.PEM)}
+SSLProxyVerify require
+SSLProxyVerifyDepth 2
+ProxyPass / https://localhost:{upstream.port}/
+""",
+                    server_directives=modules,
+                )
+            )
+        yield servers
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("nginx", "apache"))
+def test_nginx_and_apache(
+    key: str,
+    kind: Kind,
+    web_servers: dict[tuple[str, Kind, str], RunningServer],
+    pki_clients: dict[str, tuple[Path, Path]],
+    matrix_files: MatrixFiles,
+) -> None:
+    """Nginx and Apache let G1/G2 clients in by our PEM/capath, and proxy with our client files; not foreign ones."""
+    assert matrix.consumer(key).cells[kind] == matrix.WORKS
+    cas = matrix_files.servers.client_cas
+    ours, foreign = web_servers[key, kind, "nhs"], web_servers[key, kind, "foreign"]
+    if kind is Kind.CLIENT_PEM:
+        # The proxy presents our client to the mutual-TLS upstream, which refuses the foreign one.
+        for server, accepted in ((ours, True), (foreign, False)):
+            got = curl(server, cacert=cas)
+            assert (got.returncode == 0 and got.status == 200) is accepted, (
+                got.describe + server.read_logs()
+            )
+        return
+    for name, accepted in _REFUSAL.items():
+        assert _accepts(ours, pki_clients, name, cas) is accepted, (name, ours.read_logs())
+    assert not _accepts(foreign, pki_clients, "g2", cas), foreign.read_logs()
+
+
+@pytest.fixture(scope="session")
+def tomcat_servers(
+    matrix_files: MatrixFiles, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, RunningServer]]:
+    """Tomcat from our stores: the server's key store and a trust store of each kind, and the foreign pair."""
+    directory = tmp_path_factory.mktemp("matrix-tomcat")
+    server, nhs, foreign = matrix_files.server_stores, matrix_files.nhs, matrix_files.foreign
+    configurations = {
+        "jks": (server, Kind.JKS_KEY, nhs, Kind.JKS),
+        "p12": (server, Kind.P12_KEY_MODERN, nhs, Kind.P12_TRUST),
+        "p12-legacy-nopass": (server, Kind.P12_KEY_LEGACY, nhs, Kind.P12_TRUST_NO_PASSWORD),
+        # The foreign client's key store and the foreign CAs: both controls at once.
+        "foreign": (foreign, Kind.JKS_KEY, foreign, Kind.JKS),
+    }
+    with contextlib.ExitStack() as stack:
+        started = {}
+        for name, (keys, key_kind, trust, trust_kind) in configurations.items():
+            tls = TomcatTls(
+                keystore=keys.path(key_kind),
+                keystore_password=PASSWORD,
+                keystore_type="JKS" if key_kind is Kind.JKS_KEY else "PKCS12",
+                truststore=trust.path(trust_kind),
+                truststore_password=trust.password(trust_kind),
+                truststore_type="JKS" if trust_kind is Kind.JKS else "PKCS12",
+            )
+            started[name] = stack.enter_context(tomcat_server(directory, tls))
+        yield started
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("tomcat"))
+def test_tomcat(
+    key: str,
+    kind: Kind,
+    tomcat_servers: dict[str, RunningServer],
+    pki_clients: dict[str, tuple[Path, Path]],
+    matrix_files: MatrixFiles,
+) -> None:
+    """Tomcat serves our key store and lets G1/G2 clients in by our trust store; the foreign pair does neither."""
+    assert matrix.consumer(key).cells[kind] == matrix.WORKS
+    name = {
+        Kind.JKS: "jks",
+        Kind.JKS_KEY: "jks",
+        Kind.P12_TRUST: "p12",
+        Kind.P12_KEY_MODERN: "p12",
+        Kind.P12_TRUST_NO_PASSWORD: "p12-legacy-nopass",
+        Kind.P12_KEY_LEGACY: "p12-legacy-nopass",
+    }[kind]
+    cas = matrix_files.servers.client_cas
+    server = tomcat_servers[name]
+    for client, accepted in _REFUSAL.items():
+        assert _accepts(server, pki_clients, client, cas) is accepted, (client, server.read_logs())
+    foreign = tomcat_servers["foreign"]
+    chain, client_key = pki_clients["g2"]
+    # The foreign identity is refused by curl; the foreign trust store refuses our client.
+    untrusted = curl(foreign, cacert=cas, cert=chain, key=client_key)
+    assert untrusted.returncode != 0, untrusted.describe
+    assert "certificate" in untrusted.stderr, untrusted.describe
+    refused = curl(foreign, cacert=cas, cert=chain, key=client_key, options=("--insecure",))
+    assert refused.returncode != 0, refused.describe
+
+
 # --- The doc and the versions ---------------------------------------------------------------------
 
 
@@ -783,6 +992,16 @@ _INSTALLED_VERSIONS: dict[str, Callable[[], str]] = {
     "python-ssl": lambda: f"{sys.version_info.major}.{sys.version_info.minor}",
     "openssl": lambda: run("openssl", "version").stdout,
     "curl": lambda: run("curl", "--version").stdout,
+    "nginx": lambda: run("/usr/sbin/nginx", "-v").stderr,
+    "apache": lambda: run("/usr/sbin/apache2", "-v").stdout,
+    "tomcat": lambda: (
+        run(
+            "java",
+            "-cp",
+            "/usr/share/tomcat10/lib/catalina.jar",
+            "org.apache.catalina.util.ServerInfo",
+        ).stdout
+    ),
 }
 
 

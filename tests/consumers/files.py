@@ -112,6 +112,8 @@ class MatrixFiles:
 
     nhs: StoreSet
     foreign: StoreSet
+    #: Every kind again with the G2-like ``localhost`` server as the identity (for Tomcat).
+    server_stores: StoreSet
     servers: ServerIdentities
     pki: GeneratedPki
 
@@ -180,6 +182,8 @@ def build_matrix_files(pki: GeneratedPki, directory: Path) -> MatrixFiles:
     directory.chmod(0o755)
     nhs = _write_set(directory / "nhs", [*_cas(pki.g1), *_cas(pki.g2)], pki.g2)
     foreign = _write_set(directory / "foreign", _cas(pki.foreign), pki.foreign)
+    server = Hierarchy(pki.g2.root, pki.g2.intermediate, pki.server)
+    server_stores = _write_set(directory / "server", [*_cas(pki.g1), *_cas(pki.g2)], server)
     servers = directory / "servers"
     servers.mkdir(mode=0o755)
     g1_server = make_certificate(
@@ -200,6 +204,7 @@ def build_matrix_files(pki: GeneratedPki, directory: Path) -> MatrixFiles:
     return MatrixFiles(
         nhs=nhs,
         foreign=foreign,
+        server_stores=server_stores,
         servers=ServerIdentities(
             g2=_write_server(servers, "g2-server", pki.server, pki.g2.intermediate),
             g1=_write_server(servers, "g1-server", g1_server, pki.g1.intermediate),

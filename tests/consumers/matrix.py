@@ -181,6 +181,42 @@ CONSUMERS: tuple[Consumer, ...] = (
             ),
         },
     ),
+    Consumer(
+        "nginx",
+        "nginx",
+        "1.22 (Debian)",
+        "mutual TLS server: `ssl_client_certificate`, `ssl_verify_client on`, "
+        "`ssl_verify_depth 2`; proxy client: `proxy_ssl_certificate`/`_key`, "
+        "`proxy_ssl_trusted_certificate`, `proxy_ssl_verify on`",
+        {Kind.PEM: WORKS, Kind.CLIENT_PEM: WORKS},
+    ),
+    Consumer(
+        "apache",
+        "Apache httpd (mod_ssl)",
+        "2.4 (Debian)",
+        "mutual TLS server: `SSLCACertificateFile` or `SSLCACertificatePath`, `SSLVerifyClient "
+        "require`, `SSLVerifyDepth 2`; proxy client: `SSLProxyMachineCertificateFile` (the leaf, "
+        "the first certificate of `client-chain.pem`, then `client-key.pem`: Apache pairs every "
+        "certificate there with a key), `SSLProxyMachineCertificateChainFile client-chain.pem`, "
+        "`SSLProxyCACertificateFile`, `SSLProxyVerify require`",
+        {Kind.PEM: WORKS, Kind.CAPATH: WORKS, Kind.CLIENT_PEM: WORKS},
+    ),
+    Consumer(
+        "tomcat",
+        "Tomcat (on Java 17)",
+        "10.1 (Debian tomcat10)",
+        "mutual TLS connector: `certificateKeystoreFile` (our key store of the server's "
+        "identity), `truststoreFile` (no `truststorePassword` for the password-less PKCS#12), "
+        '`certificateVerification="required"`',
+        {
+            Kind.JKS: WORKS,
+            Kind.P12_TRUST: WORKS,
+            Kind.P12_TRUST_NO_PASSWORD: WORKS,
+            Kind.JKS_KEY: WORKS,
+            Kind.P12_KEY_MODERN: WORKS,
+            Kind.P12_KEY_LEGACY: WORKS,
+        },
+    ),
 )
 
 
@@ -196,17 +232,30 @@ def cells(*keys: str) -> list[tuple[str, Kind]]:
 
 
 def render() -> str:
-    """The doc's matrix: one row per cell, between the markers."""
-    rows = [
-        START,
-        "",
-        "| Consumer | Version | How | File kind | Result |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    """The doc's matrix, between the markers: who ran, then consumer x kind, then the limits."""
+    rows = [START, "", "| Consumer | Version | How it uses the files |", "| --- | --- | --- |"]
+    rows += [f"| {c.name} | {c.version} | {c.how} |" for c in CONSUMERS]
+    kinds = list(Kind)
+    rows += ["", "| Consumer | " + " | ".join(kinds) + " |", "| --- |" + " --- |" * len(kinds)]
+    limits: list[str] = []
     for entry in CONSUMERS:
-        for kind, result in entry.cells.items():
-            shown = "works" if result == WORKS else f"**consumer's limit**: {result}"
-            rows.append(f"| {entry.name} | {entry.version} | {entry.how} | {kind} | {shown} |")
+        shown = []
+        for kind in kinds:
+            result = entry.cells.get(kind)
+            if result is None:
+                shown.append("")
+            elif result == WORKS:
+                shown.append("works")
+            else:
+                limits.append(f"{len(limits) + 1}. {entry.name}, {kind}: {result}.")
+                shown.append(f"limit {len(limits)}")
+        rows.append(f"| {entry.name} | " + " | ".join(shown) + " |")
+    rows += [
+        "",
+        "The consumers' own limits, each shown on a file made by OpenSSL too:",
+        "",
+        *limits,
+    ]
     return "\n".join([*rows, "", END])
 
 
