@@ -959,13 +959,7 @@ def test_tomcat(
     assert refused.returncode != 0, refused.describe
 
 
-# --- The doc and the versions ---------------------------------------------------------------------
-
-
-def test_compatibility_doc_is_generated_from_the_matrix() -> None:
-    """docs/compatibility.md's matrix is the one these tests assert (regenerate: python -m tests.consumers.matrix)."""
-    text = matrix.DOC.read_text(encoding="utf-8")
-    assert matrix.rendered_doc(text) == text, "stale: run python -m tests.consumers.matrix"
+# --- The versions ---------------------------------------------------------------------
 
 
 def _bouncycastle_version() -> str:
