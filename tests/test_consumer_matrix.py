@@ -285,17 +285,28 @@ def test_bouncycastle_reads_pkcs12(
 # --- OpenSSL's command line --------------------------------------------------------------------
 
 
+#: The environment variable that carries a store's password to openssl and keytool.
+_PASSWORD_VARIABLE = "TSB_MATRIX_PASSWORD"
+
+
+def _run_with_password(*command: str | Path, password: str) -> subprocess.CompletedProcess[str]:
+    """Run a command that reads the password from :data:`_PASSWORD_VARIABLE` (never its arguments)."""
+    os.environ[_PASSWORD_VARIABLE] = password
+    try:
+        return run(*command)
+    finally:
+        del os.environ[_PASSWORD_VARIABLE]
+
+
 def _openssl(
     *arguments: str | Path, password: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run openssl, any password through the environment (``-passin env:``)."""
     if password is None:
         return run("openssl", *arguments)
-    os.environ["TSB_MATRIX_PASSWORD"] = password
-    try:
-        return run("openssl", *arguments, "-passin", "env:TSB_MATRIX_PASSWORD")
-    finally:
-        del os.environ["TSB_MATRIX_PASSWORD"]
+    return _run_with_password(
+        "openssl", *arguments, "-passin", f"env:{_PASSWORD_VARIABLE}", password=password
+    )
 
 
 def _openssl_reads(files: StoreSet, kind: Kind) -> set[str]:
@@ -358,6 +369,48 @@ def test_openssl(key: str, kind: Kind, matrix_files: MatrixFiles) -> None:
             cas = _trusted_cas(pki, side)
             assert cas <= read, (side, kind)
             assert not (_trusted_cas(pki, "foreign" if side == "nhs" else "nhs") & read)
+
+
+# --- keytool (Java 17) -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def keytool_listings(matrix_files: MatrixFiles) -> dict[tuple[str, Kind], str]:
+    """``keytool -list -rfc`` of every Java store, ours and the foreign ones (one JVM each)."""
+    listings = {}
+    for side in _SIDES:
+        files: StoreSet = getattr(matrix_files, side)
+        for kind in matrix.consumer("keytool").cells:
+            # Java 17 opens the password-less PKCS#12 with any password: changeit, as users do.
+            password = files.password(kind) or "changeit"
+            done = _run_with_password(
+                "keytool", "-list", "-rfc", "-keystore", files.path(kind),
+                "-storetype", _STORE_TYPES[kind], "-storepass:env", _PASSWORD_VARIABLE,
+                password=password,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout + done.stderr
+            listings[side, kind] = done.stdout
+    return listings
+
+
+@pytest.mark.parametrize(("key", "kind"), matrix.cells("keytool"))
+def test_keytool(
+    key: str, kind: Kind, keytool_listings: dict[tuple[str, Kind], str], matrix_files: MatrixFiles
+) -> None:
+    """Keytool lists our CAs as trustedCertEntry (and our key entry); the foreign store lists only its own."""
+    assert matrix.consumer(key).cells[kind] == matrix.WORKS
+    pki = matrix_files.pki
+    for side in _SIDES:
+        listing = keytool_listings[side, kind]
+        trusted = listing.count("Entry type: trustedCertEntry")
+        assert trusted == len(_trusted_cas(pki, side)), listing
+        read = _fingerprints_of_pem(listing)
+        assert _trusted_cas(pki, side) <= read
+        assert not (_trusted_cas(pki, "foreign" if side == "nhs" else "nhs") & read)
+        if kind in IDENTITY_KINDS:
+            assert listing.count("Entry type: PrivateKeyEntry") == 1, listing
+            hierarchy = pki.g2 if side == "nhs" else pki.foreign
+            assert _sha256([hierarchy.client.certificate]) <= read
 
 
 # --- Python ssl, requests, httpx ---------------------------------------------------------------
@@ -669,7 +722,7 @@ def openssl_made_for_mono(matrix_files: MatrixFiles) -> dict[str, Path]:
         done = _openssl(
             "pkcs12", "-export", "-in", nhs.path(Kind.CLIENT_PEM), "-inkey", nhs.client_key,
             "-certpbe", algorithm, "-keypbe", algorithm, "-macalg", mac, "-out", made[name],
-            "-passout", "env:TSB_MATRIX_PASSWORD", password=PASSWORD,
+            "-passout", f"env:{_PASSWORD_VARIABLE}", password=PASSWORD,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
     done = _openssl(
@@ -986,6 +1039,7 @@ _INSTALLED_VERSIONS: dict[str, Callable[[], str]] = {
     "python-ssl": lambda: f"{sys.version_info.major}.{sys.version_info.minor}",
     "openssl": lambda: run("openssl", "version").stdout,
     "curl": lambda: run("curl", "--version").stdout,
+    "keytool": functools.partial(_java_version, "17"),
     "nginx": lambda: run("/usr/sbin/nginx", "-v").stderr,
     "apache": lambda: run("/usr/sbin/apache2", "-v").stdout,
     "tomcat": lambda: (

