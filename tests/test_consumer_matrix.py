@@ -1032,7 +1032,10 @@ _INSTALLED_VERSIONS: dict[str, Callable[[], str]] = {
     },
     "bouncycastle": _bouncycastle_version,
     "go": go_version,
-    "node": node_version,
+    # Debian bookworm's nodejs is 18.20; a NodeSource build may be newer: 18 or later is claimed.
+    "node": lambda: (
+        "18+" if int(node_version().lstrip("v").split(".")[0]) >= 18 else node_version()
+    ),
     "mono": mono_version,
     "requests": lambda: requests.__version__,
     "httpx": lambda: httpx.__version__,

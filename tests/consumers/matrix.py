@@ -167,7 +167,7 @@ CONSUMERS: tuple[Consumer, ...] = (
     Consumer(
         "node",
         "Node.js `https`",
-        "v20 (Debian nodejs)",
+        "18+ (Debian nodejs; bookworm has 18.20)",
         "`ca`, `cert`/`key`, `pfx`/`passphrase`",
         {
             Kind.PEM: WORKS,
