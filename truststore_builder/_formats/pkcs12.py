@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.serialization import (
 from truststore_builder._errors import (
     MalformedInputError,
     MissingPasswordError,
+    ReadBackError,
     WrongPasswordError,
 )
 from truststore_builder._model import StoreEntry
@@ -682,6 +683,9 @@ def _keytool_layout(
 
     Returns:
         The AuthenticatedSafe: one encrypted SafeContents of every certificate, then the key's.
+
+    Raises:
+        ReadBackError: cryptography's certificates do not decrypt with ``password``.
     """
     certificate_bags: list[bytes] = []
     key_infos: list[bytes] = []
@@ -693,8 +697,8 @@ def _keytool_layout(
             continue
         plain = _decrypt_encrypted_data(fields[1][1], password)
         if plain is None:
-            msg = "cryptography wrote certificates this module cannot decrypt"
-            raise AssertionError(msg)
+            msg = "the key store's certificates, as cryptography encrypted them, do not decrypt"
+            raise ReadBackError(msg)
         certificate_bags.append(bytes(_read(memoryview(plain))[1]))
     certificate_bags += [_trusted_certificate_bag(a, c) for a, c in trusted]
     certificates = b"".join(_Pieces.of(certificate_bags).enclosed(_SEQUENCE).parts)
