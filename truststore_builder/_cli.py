@@ -254,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="also trust the public web roots of the certifi package (Mozilla's list)",
     )
     build.add_argument(
+        "--allow-test-pki-impostors",
+        action="store_true",
+        help=(
+            "for test PKIs only: let --add CAs carry an NHS CA's subject without being the "
+            "pinned certificate (refused by default; never named or aliased as the NHS CA)"
+        ),
+    )
+    build.add_argument(
         "--drop-expired",
         action="store_true",
         help="leave out certificates that have expired, instead of keeping them with a warning",
@@ -690,6 +698,8 @@ def _trust_builder(args: argparse.Namespace) -> TrustStoreBuilder:
         builder = builder.add_certifi()
     if args.drop_expired:
         builder = builder.drop_expired()
+    if args.allow_test_pki_impostors:
+        builder = builder.allow_test_pki_impostors()
     return builder
 
 
@@ -1186,12 +1196,14 @@ def _verify(args: argparse.Namespace) -> int:
     chain = []
     for certificate in report.chain:
         nhs = catalogue.recognise(certificate)
+        lookalike = None if nhs else catalogue.claimed_by(certificate.subject)
         chain.append(
             {
                 "subject": certificate.subject.rfc4514_string(),
                 "not_after": certificate.not_valid_after_utc.isoformat(),
                 "sha256": sha256_fingerprint(certificate),
                 **_nhs_fields(nhs),
+                "lookalike_of": lookalike.name if lookalike else None,
             }
         )
     failures = [
@@ -1219,6 +1231,8 @@ def _verify(args: argparse.Namespace) -> int:
         _out(f"  expires {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
         for i, link in enumerate(chain):
             known = f"  [{link['nhs_name']}, {link['nhs_generation']}]" if link["nhs_name"] else ""
+            if link["lookalike_of"]:
+                known = f"  [NOT the pinned {link['lookalike_of']}: sha256 {link['sha256']}]"
             _out(f"  chain[{i}] {link['subject']}{known}")
         for failure in failures:
             _out(f"  FAILED {failure['rule']}: {failure['message']}")

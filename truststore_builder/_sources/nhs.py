@@ -130,6 +130,23 @@ class NhsCatalogue:
         found = [match for match in matches if match is not None]
         return min(found, key=lambda match: match[0])[1] if found else None
 
+    def claimed_by(self, subject: x509.Name) -> NhsCa | None:
+        """The NHS CA whose shipped certificate has this subject, if any.
+
+        A certificate carrying that subject is that CA only if :meth:`recognise` says so (its
+        fingerprint is the pin); otherwise it is a look-alike claiming the name.
+        """
+        return self._subject_index.get(subject)
+
+    @functools.cached_property
+    def _subject_index(self) -> dict[x509.Name, NhsCa]:
+        index: dict[x509.Name, NhsCa] = {}
+        for ca in self.cas:
+            certificate = self.certificates.get(ca.slug)
+            if certificate is not None:
+                index.setdefault(certificate.subject, ca)
+        return index
+
     @functools.cached_property
     def _pin_index(
         self,
