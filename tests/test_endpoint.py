@@ -157,8 +157,19 @@ def test_tls13_refusal_is_caught_quickly(files: Files, g2_only_tls13: tuple[str,
         *g2_only_tls13, trust=files.both_ca, identities=files.identities, server_name="localhost"
     )
     # The verdict names what the server sent: no fixed wait decided it.
-    assert "session ticket" in report.identities[1].detail
+    assert "HTTP 200" in report.identities[1].detail
     assert "unknown_ca" in report.identities[0].detail
+    assert report.identities[1].elapsed < 2
+    tls_only = check_endpoint(
+        *g2_only_tls13,
+        trust=files.both_ca,
+        identities=files.identities,
+        server_name="localhost",
+        probe="tls",
+    )
+    assert "session ticket" in tls_only.identities[1].detail
+    assert "unknown_ca" in tls_only.identities[0].detail
+    assert "judged on TLS alone" in tls_only.summary()
 
 
 def test_tls12_g2_only_refuses_g1_in_the_handshake(files: Files) -> None:
@@ -174,7 +185,8 @@ def test_tls12_g2_only_refuses_g1_in_the_handshake(files: Files) -> None:
         "handshake",
         None,
     )
-    assert (g2.outcome, g2.stage, g2.tls_version) == (Outcome.ACCEPTED, "handshake", "TLSv1.2")
+    assert (g2.outcome, g2.stage, g2.tls_version) == (Outcome.ACCEPTED, "first-read", "TLSv1.2")
+    assert g2.http_status == 200
     assert report.probe.outcome is Outcome.REFUSED
     assert report.probe.alert == "handshake_failure"
     assert report.client_certificate == "required"

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 _TIMEOUT = 10.0
+_HTTP_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
 
 @contextlib.contextmanager
@@ -66,6 +67,8 @@ def configurable_tls_server(
 ) -> Iterator[tuple[str, int]]:
     """Serve TLS on 127.0.0.1 with any client-certificate mode; reply b"ok" to each line.
 
+    A request starting ``GET`` (the endpoint check's HTTP probe) gets ``HTTP/1.1 200 OK``.
+
     ``verify_mode`` is ``CERT_NONE`` (no client certificate requested), ``CERT_OPTIONAL`` or
     ``CERT_REQUIRED``, trusting ``client_ca_file``; ``maximum_version`` pins TLS 1.2, say.
     Each connection is served on its own thread, so a slow client holds up no other.
@@ -86,7 +89,11 @@ def configurable_tls_server(
             raw.settimeout(_TIMEOUT)
             try:
                 with context.wrap_socket(raw, server_side=True) as tls:
-                    if tls.recv(64):
+                    line = tls.recv(64)
+                    if line.startswith(b"GET "):
+                        # The endpoint check's HTTP probe: a minimal HTTP server's answer.
+                        tls.sendall(_HTTP_OK)
+                    elif line:
                         tls.sendall(b"ok")
             except (ssl.SSLError, OSError):
                 return
