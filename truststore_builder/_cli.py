@@ -1029,6 +1029,15 @@ def _positive_integer(text: str) -> int:
     return int(text)
 
 
+def _http_path(text: str) -> str:
+    from truststore_builder._endpoint import check_http_path  # noqa: PLC0415
+
+    try:
+        return check_http_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_check_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     check = commands.add_parser(
         "check",
@@ -1037,12 +1046,14 @@ def _add_check_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
             "Connect to HOST:PORT over TLS: report the certificate chain the server presents "
             "(subjects, issuers, NHS generation, expiry, whether it verifies against the "
             "environment's G1+G2 CAs or --trust, whether its name matches) and whether it "
-            "asks for a client certificate; then, for each --identity, whether a mutual TLS "
-            "handshake with it is accepted, refused (and how: alert, reset, close), "
-            "not requested, timed out or failed to connect. TLS 1.3 refusals, which come "
-            "after the handshake, are caught by waiting for the server's first word; no "
-            "application data is sent. NHS England's Stage 1 test is one G1 and one G2 "
-            "identity against each endpoint."
+            "asks for a client certificate; then, for each --identity, whether the server "
+            "accepts it: after each handshake it sends GET / (or --path) and reads the reply, "
+            "so 'accepted' means the server saw that certificate and served the request, and "
+            "'refused' gives the server's own words (a TLS alert, a close before any reply, "
+            "nginx's 400, Apache's 403). 'not-sent': the server's request allows no signature "
+            "algorithm the identity's key can make. The connection without a certificate, "
+            "probed the same way, tells an optional client certificate from a required one. "
+            "NHS England's Stage 1 test is one G1 and one G2 identity against each endpoint."
         ),
         epilog=(
             "Identity files are PEM: the certificate first (its chain may follow) and an "
@@ -1081,7 +1092,28 @@ def _add_check_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         type=_positive_number,
         default=10.0,
         metavar="SECONDS",
-        help="for each connection's TCP connect and TLS handshake (default: 10)",
+        help="for each connection, from the TCP connect to the end of the reply (default: 10)",
+    )
+    check.add_argument(
+        "--probe",
+        choices=["http", "tls"],
+        default="http",
+        help=(
+            "after the handshake: http sends GET PATH and judges the reply (default); tls "
+            "judges the TLS exchange alone, for a server that speaks no HTTP"
+        ),
+    )
+    check.add_argument(
+        "--path",
+        default="/",
+        type=_http_path,
+        metavar="PATH",
+        help="the path of the HTTP request (default: /)",
+    )
+    check.add_argument(
+        "--tls-version",
+        choices=["1.2", "1.3"],
+        help="connect with this TLS version only (default: either, as the server chooses)",
     )
     check.add_argument("--json", action="store_true", help="print a JSON report")
     check.add_argument(
@@ -1148,6 +1180,9 @@ def _check(args: argparse.Namespace) -> int:
         identities=args.identity,
         server_name=args.server_name,
         timeout=args.timeout,
+        probe=args.probe,
+        path=args.path,
+        tls_version=args.tls_version,
     )
     ok = all(report.ok for report in reports)
     if args.json:

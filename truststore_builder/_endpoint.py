@@ -90,6 +90,7 @@ __all__ = [
     "ServerChainReport",
     "check_endpoint",
     "check_endpoints",
+    "check_http_path",
     "parse_endpoint",
 ]
 
@@ -438,6 +439,18 @@ def parse_endpoint(text: str, default_port: int = 443) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def check_http_path(path: str) -> str:
+    """Return ``path`` if it can go in the HTTP request line: ``/`` then visible ASCII.
+
+    Raises:
+        ValueError: It does not start with ``/``, or holds a space or a control character.
+    """
+    if not re.fullmatch(r"/[\x21-\x7e]*", path):
+        msg = f"the HTTP path must start with / and hold no spaces or control characters: {path!r}"
+        raise ValueError(msg)
+    return path
+
+
 # --- identities ---------------------------------------------------------------------------------
 
 
@@ -597,6 +610,9 @@ def _context(
     context.verify_mode = ssl.CERT_NONE
     if tls_version is not None:
         context.minimum_version = context.maximum_version = _TLS_VERSIONS[tls_version]
+    # Offer TLS 1.3 post-handshake authentication, as curl and urllib3 do: Apache asks for the
+    # certificate of a <Location> that way, after the request.
+    context.post_handshake_auth = True
     if identity is not None:
         context.load_cert_chain(identity.certificate_path, identity.key_path, _refuse_password)
     if _OBSERVABLE:
@@ -940,7 +956,7 @@ def _http_exchange(  # noqa: PLR0911, PLR0917  (one decision table; a connection
     if status in REFUSING_STATUSES:
         return (
             Outcome.REFUSED,
-            f"the server refused {what} in HTTP: {status} {said!r}",
+            f"the server refused {what} in HTTP: {said if said.startswith(str(status)) else f'{status} {said}'}",
             None,
             more,
         )
@@ -1355,9 +1371,7 @@ def check_endpoint(
     except ValueError:
         msg = f"the probe is http or tls, not {probe!r}"
         raise ValueError(msg) from None
-    if not re.fullmatch(r"/[\x21-\x7e]*", path):
-        msg = f"the HTTP path must start with / and hold no spaces or control characters: {path!r}"
-        raise ValueError(msg)
+    check_http_path(path)
     if tls_version is not None and tls_version not in _TLS_VERSIONS:
         msg = f"the TLS version is 1.2 or 1.3, not {tls_version!r}"
         raise ValueError(msg)
