@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ from tests.tls import configurable_tls_server
 from truststore_builder import KeyStoreBuilder, Outcome, TrustStoreBuilder, check_endpoint
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from tests.pki import GeneratedPki
     from truststore_builder import EndpointReport
@@ -70,6 +71,10 @@ class Material:
     truststore_p12: Path
     server_p12: Path
     identities: dict[str, tuple[Path, Path]]
+
+
+#: Starts one server configuration in a directory; the server stops when the block exits.
+Starter = Callable[[Material, Path], contextlib.AbstractContextManager[RunningServer]]
 
 
 def _ec_client(pki: GeneratedPki) -> Issued:
@@ -139,7 +144,7 @@ def material(pki: GeneratedPki, tmp_path_factory: pytest.TempPathFactory) -> Mat
     )
 
 
-def _nginx(verify_client: str) -> Callable[[Material, Path], Iterator[RunningServer]]:
+def _nginx(verify_client: str) -> Starter:
     @contextlib.contextmanager
     def start(material: Material, directory: Path) -> Iterator[RunningServer]:
         documented = docs_server_config("nginx")
@@ -159,7 +164,7 @@ def _nginx(verify_client: str) -> Callable[[Material, Path], Iterator[RunningSer
     return start
 
 
-def _apache(block: str) -> Callable[[Material, Path], Iterator[RunningServer]]:
+def _apache(block: str) -> Starter:
     @contextlib.contextmanager
     def start(material: Material, directory: Path) -> Iterator[RunningServer]:
         documented = docs_server_config(block)
@@ -174,7 +179,7 @@ def _apache(block: str) -> Callable[[Material, Path], Iterator[RunningServer]]:
     return start
 
 
-def _tomcat(verification: str) -> Callable[[Material, Path], Iterator[RunningServer]]:
+def _tomcat(verification: str) -> Starter:
     @contextlib.contextmanager
     def start(material: Material, directory: Path) -> Iterator[RunningServer]:
         connector = (
@@ -194,7 +199,7 @@ def _tomcat(verification: str) -> Callable[[Material, Path], Iterator[RunningSer
     return start
 
 
-def _s_server(*options: str) -> Callable[[Material, Path], Iterator[RunningServer]]:
+def _s_server(*options: str) -> Starter:
     @contextlib.contextmanager
     def start(material: Material, directory: Path) -> Iterator[RunningServer]:
         with openssl_s_server(
@@ -230,7 +235,7 @@ class Row:
     """
 
     name: str
-    start: Callable[[Material, Path], contextlib.AbstractContextManager[RunningServer]]
+    start: Starter
     served: dict[str, frozenset[str]]
     identities: tuple[str, ...] = ("g1", "g2", "foreign")
 
@@ -288,7 +293,7 @@ def _curl_served(
         key=files[1] if files else None,
         options=options,
     )
-    return result.status == 200, result.describe  # noqa: PLR2004
+    return result.status == 200, result.describe
 
 
 def _check(server: RunningServer, material: Material, row: Row, version: str) -> EndpointReport:
@@ -358,7 +363,7 @@ def test_an_ec_identity_is_not_sent_where_the_request_allows_rsa_only(
 
 
 def test_nginx_refusals_carry_nginx_own_words(material: Material, tmp_path: Path) -> None:
-    """nginx on: the foreign identity and no certificate are refused in HTTP, in nginx's words."""
+    """With nginx on, the foreign identity and no certificate are refused in HTTP, in nginx's words."""
     with _nginx("on")(material, tmp_path) as server:
         report = check_endpoint(
             server.host,
@@ -380,7 +385,7 @@ def test_nginx_refusals_carry_nginx_own_words(material: Material, tmp_path: Path
 def test_nginx_refuses_to_start_with_ssl_trusted_certificate_alone(
     material: Material, tmp_path: Path
 ) -> None:
-    """nginx 1.22 does not start with ssl_trusted_certificate in place of ssl_client_certificate."""
+    """Nginx 1.22 does not start with ssl_trusted_certificate in place of ssl_client_certificate."""
     directives = (
         f"ssl_certificate {material.server.chain};\n"
         f"ssl_certificate_key {material.server.key};\n"
