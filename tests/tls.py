@@ -64,10 +64,14 @@ def configurable_tls_server(
     client_ca_file: Path | None,
     verify_mode: ssl.VerifyMode,
     maximum_version: ssl.TLSVersion | None = None,
+    http_reply: bytes | None = _HTTP_OK,
+    seen: list[bytes] | None = None,
 ) -> Iterator[tuple[str, int]]:
     """Serve TLS on 127.0.0.1 with any client-certificate mode; reply b"ok" to each line.
 
-    A request starting ``GET`` (the endpoint check's HTTP probe) gets ``HTTP/1.1 200 OK``.
+    A request starting ``GET`` (the endpoint check's HTTP probe) gets ``http_reply`` (by default
+    ``HTTP/1.1 200 OK``; None closes the connection without a word), and is appended to
+    ``seen`` when a list is given.
 
     ``verify_mode`` is ``CERT_NONE`` (no client certificate requested), ``CERT_OPTIONAL`` or
     ``CERT_REQUIRED``, trusting ``client_ca_file``; ``maximum_version`` pins TLS 1.2, say.
@@ -89,10 +93,13 @@ def configurable_tls_server(
             raw.settimeout(_TIMEOUT)
             try:
                 with context.wrap_socket(raw, server_side=True) as tls:
-                    line = tls.recv(64)
+                    line = tls.recv(1024)
                     if line.startswith(b"GET "):
                         # The endpoint check's HTTP probe: a minimal HTTP server's answer.
-                        tls.sendall(_HTTP_OK)
+                        if seen is not None:
+                            seen.append(line)
+                        if http_reply is not None:
+                            tls.sendall(http_reply)
                     elif line:
                         tls.sendall(b"ok")
             except (ssl.SSLError, OSError):
