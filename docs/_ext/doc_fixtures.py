@@ -253,7 +253,9 @@ class LoopbackTlsServer:
                 request = tls.recv(1024)
                 if request.startswith(b"GET "):
                     # The endpoint check's HTTP request.
-                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+                    tls.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+                    )
                 elif request:
                     tls.sendall(b"ok")
 
