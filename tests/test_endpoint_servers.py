@@ -415,3 +415,61 @@ def test_probe_tls_says_it_judged_on_tls_alone(material: Material, tmp_path: Pat
     assert report.identities[0].outcome is Outcome.ACCEPTED
     assert "judged on TLS alone" in report.identities[0].detail
     assert "judged on TLS alone" in report.summary()
+
+
+def _apache_proxy(material: Material, backend: RunningServer, identity_file: Path) -> str:
+    """docs/clients.md's proxy block with the files filled in, in front of ``backend``."""
+    block = (
+        docs_server_config("apache-proxy-client", page="clients.md")
+        .replace(DOC_TRUSTSTORE, str(material.server.ca))
+        .replace("/etc/pki/nhs/client-cert-and-key.pem", str(identity_file))
+        .replace("/etc/pki/nhs/client-chain.pem", str(material.identities["g2"][0]))
+    )
+    return (
+        f"SSLCertificateFile {material.server.chain}\n"
+        f"SSLCertificateKeyFile {material.server.key}\n"
+        f"{block}\n"
+        f"ProxyPass / https://{backend.server_name}:{backend.port}/\n"
+    )
+
+
+_PROXY_MODULES = (
+    "LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\n"
+    "LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so\n"
+)
+
+
+def test_apache_as_a_client_presents_the_identity_as_the_docs_say(
+    pki: GeneratedPki, material: Material, tmp_path: Path
+) -> None:
+    """Apache with leaf+key and a chain file presents G2 to nginx; the chain+key file does not start."""
+    chain, key = material.identities["g2"]
+    leaf_and_key = tmp_path / "client-cert-and-key.pem"
+    leaf_and_key.write_bytes(pki.g2.client.cert_pem() + key.read_bytes())
+    leaf_and_key.chmod(0o600)
+    chain_and_key = tmp_path / "client-chain-and-key.pem"
+    chain_and_key.write_bytes(chain.read_bytes() + key.read_bytes())
+    chain_and_key.chmod(0o600)
+    with _nginx("on")(material, tmp_path) as backend:
+        with apache_server(
+            tmp_path,
+            _apache_proxy(material, backend, leaf_and_key),
+            server_directives=_PROXY_MODULES,
+        ) as proxy:
+            through = curl(proxy, cacert=material.server.ca)
+        with (
+            pytest.raises(
+                ServerStartError,
+                match="AH02326: proxy client certificate and private key do not match",
+            ),
+            apache_server(
+                tmp_path,
+                _apache_proxy(material, backend, chain_and_key),
+                server_directives=_PROXY_MODULES,
+            ),
+        ):
+            pytest.fail("apache2 started with the chain and key in SSLProxyMachineCertificateFile")
+        direct = curl(backend, cacert=material.server.ca)
+    assert (through.returncode, through.status, through.body) == (0, 200, "ok\n"), through.describe
+    # The control: without the proxy's certificate nginx refuses.
+    assert direct.status == 400, direct.describe
