@@ -355,18 +355,18 @@ class TrustStoreBuilder:
         if nhs is not None:
             _checks.check_environment(nhs, candidate.source, self._environments)
         probe = _parsed_copy(der)
+        subject = probe.subject.rfc4514_string() if nhs is None else ""
         if nhs is None and not self._allow_test_pki_impostors:
-            _checks.check_not_impostor(probe, fingerprint, candidate.source, catalogue)
+            _checks.check_not_impostor(subject, fingerprint, candidate.source, catalogue)
         if not self._allow_leaf:
             _checks.check_certificate_authority(probe, candidate.source)
         if nhs is not None:
             return _Accepted(candidate, nhs, nhs.slug, "")
-        subject = probe.subject.rfc4514_string().casefold()
         alias = alias_for(probe)
-        if self._allow_test_pki_impostors and catalogue.claimed_by(probe.subject) is not None:
+        if self._allow_test_pki_impostors and catalogue.claimed_by(subject) is not None:
             # Never the NHS CA's own alias: a reader of the store must see it is not the CA.
             alias = f"{alias}-test-pki"
-        return _Accepted(candidate, None, alias, subject)
+        return _Accepted(candidate, None, alias, subject.casefold())
 
 
 def _load_identity(

@@ -117,21 +117,25 @@ def check_certificate_authority(certificate: x509.Certificate, source: str) -> N
         raise NotACertificateAuthorityError(msg, source=source)
 
 
-def check_not_impostor(
-    certificate: x509.Certificate, sha256: str, source: str, catalogue: NhsCatalogue
-) -> None:
+def check_not_impostor(subject: str, sha256: str, source: str, catalogue: NhsCatalogue) -> None:
     """Refuse a certificate the catalogue does not recognise that carries an NHS CA's subject.
 
     Call it for certificates :meth:`NhsCatalogue.recognise` did not match.
 
+    Args:
+        subject: The certificate's subject, RFC 4514.
+        sha256: Its SHA-256 fingerprint.
+        source: Where it came from, for the message.
+        catalogue: The NHS catalogue.
+
     Raises:
         NhsImpostorError: It claims to be an NHS CA and is not the pinned certificate.
     """
-    claimed = catalogue.claimed_by(certificate.subject)
+    claimed = catalogue.claimed_by(subject)
     if claimed is None:
         return
     msg = (
-        f"{source}: refused: {certificate.subject.rfc4514_string()} claims to be {claimed.name} "
+        f"{source}: refused: {subject} claims to be {claimed.name} "
         f"but is not the pinned certificate: sha256 {sha256} (pinned "
         f"{claimed.sha256 or claimed.sha1}); a test PKI that imitates NHS names must be "
         "allowed explicitly (allow_test_pki_impostors, --allow-test-pki-impostors)"
