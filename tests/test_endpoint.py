@@ -589,3 +589,19 @@ def test_tls_version_pins_the_connection(files: Files, g2_only_tls13: tuple[str,
     """tls_version="1.2" makes every connection TLS 1.2, even to a server that prefers 1.3."""
     report = _check(files, g2_only_tls13, tls_version="1.2")
     assert {r.tls_version for r in report.identities if r.tls_version} == {"TLSv1.2"}
+
+
+def test_a_complete_reply_on_a_connection_kept_open_is_not_waited_out(files: Files) -> None:
+    """A server that answers with a Content-Length and keeps the connection: no settle wait."""
+    held_open = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
+    with configurable_tls_server(
+        cert_chain=files.server_chain,
+        key=files.server_key,
+        client_ca_file=files.both_ca,
+        verify_mode=ssl.CERT_REQUIRED,
+        http_reply=held_open,
+        hold_open=True,
+    ) as address:
+        report = _check(files, address)
+    assert [r.outcome for r in report.identities] == [Outcome.ACCEPTED] * 2
+    assert all(r.elapsed < 2 for r in report.identities), [r.elapsed for r in report.identities]

@@ -6,6 +6,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 _TIMEOUT = 10.0
+_HOLD_SECONDS = 5.0
 _HTTP_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
 
@@ -66,12 +68,14 @@ def configurable_tls_server(
     maximum_version: ssl.TLSVersion | None = None,
     http_reply: bytes | None = _HTTP_OK,
     seen: list[bytes] | None = None,
+    hold_open: bool = False,
 ) -> Iterator[tuple[str, int]]:
     """Serve TLS on 127.0.0.1 with any client-certificate mode; reply b"ok" to each line.
 
     A request starting ``GET`` (the endpoint check's HTTP probe) gets ``http_reply`` (by default
     ``HTTP/1.1 200 OK``; None closes the connection without a word), and is appended to
-    ``seen`` when a list is given.
+    ``seen`` when a list is given; with ``hold_open`` the server then keeps the connection
+    open for a few seconds, as a keep-alive server would.
 
     ``verify_mode`` is ``CERT_NONE`` (no client certificate requested), ``CERT_OPTIONAL`` or
     ``CERT_REQUIRED``, trusting ``client_ca_file``; ``maximum_version`` pins TLS 1.2, say.
@@ -100,6 +104,8 @@ def configurable_tls_server(
                             seen.append(line)
                         if http_reply is not None:
                             tls.sendall(http_reply)
+                        if hold_open:
+                            time.sleep(_HOLD_SECONDS)
                     elif line:
                         tls.sendall(b"ok")
             except (ssl.SSLError, OSError):

@@ -892,7 +892,23 @@ def _read_reply(
         if not data:
             return reply, None, True
         reply += data
+        if _reply_complete(reply):
+            # A server that keeps the connection open despite "Connection: close" has said
+            # all it will: no need to wait for its silence.
+            break
     return reply, None, False
+
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE)
+
+
+def _reply_complete(reply: bytes) -> bool:
+    """Whether an HTTP reply's headers and its Content-Length of body have all arrived."""
+    head, separator, body = reply.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    length = _CONTENT_LENGTH.search(head + b"\r\n")
+    return length is not None and len(body) >= int(length.group(1))
 
 
 def _http_exchange(  # noqa: PLR0911, PLR0917  (one decision table; a connection's state)
