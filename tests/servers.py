@@ -1,15 +1,21 @@
-"""Real TLS servers (nginx, openssl s_server, ...) on 127.0.0.1 free ports, started from a test.
+"""The real TLS servers NHS suppliers run, on 127.0.0.1 free ports, started and stopped by a test.
 
-Each launcher is a context manager that writes the server's configuration into a fresh
-directory under the one it is given, starts the server in its own process group, waits until
-its port accepts connections, yields a :class:`RunningServer`, and always stops the whole
-process group on exit, even when the test fails. A server that does not come up raises
+:func:`nginx_server`, :func:`apache_server`, :func:`tomcat_server`, :func:`haproxy_server` and
+:func:`openssl_s_server` are context managers. Each writes its server's configuration into a
+fresh directory under the one it is given (the caller's directives or connector inside a
+fixed wrapper), starts the server in its own process group, waits until that process listens
+on the port and a connection succeeds, yields a :class:`RunningServer`, and always stops the
+whole process group on exit, even when the test fails. A server that does not come up raises
 :class:`ServerStartError` with its logs in the message; one that lost its free port to another
-process (EADDRINUSE) is restarted on a new port.
+process (EADDRINUSE) is restarted on a new port. :func:`curl` asks one for a page as a client.
 
-The servers run as root here and drop to ``www-data`` where they do so in production (nginx
-workers); :func:`write_server_files` writes the test PKI's server certificate, key and CA files
-with permissions that work for that.
+How each refuses an untrusted client certificate differs, and tests/test_servers.py records
+it: nginx completes the handshake and answers HTTP 400; Apache, HAProxy, Tomcat and s_server
+(with ``-verify_return_error``) end the TLS connection with an alert.
+
+The servers run as root here; nginx and Apache workers drop to ``www-data``.
+:func:`write_server_files` writes the test PKI's server certificate, key and CA files with
+permissions that work for that.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ NGINX = "/usr/sbin/nginx"
 APACHE = "/usr/sbin/apache2"
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
 CATALINA_HOME = Path("/usr/share/tomcat10")
+HAPROXY = "/usr/sbin/haproxy"
 JAVA = "java"
 OPENSSL = "openssl"
 CURL = "/usr/bin/curl"
@@ -100,19 +107,21 @@ class ServerFiles:
         chain: The server certificate then its intermediate (what nginx and Apache serve).
         key: The server's private key (0600: the servers read it as root before dropping).
         ca: The CA a client trusts to verify the server (the G2-like root then intermediate).
+        chain_and_key: The chain then the key in one file (0600), as HAProxy's ``crt`` takes it.
     """
 
     cert: Path
     chain: Path
     key: Path
     ca: Path
+    chain_and_key: Path
 
 
 def write_server_files(pki: GeneratedPki, directory: Path) -> ServerFiles:
     """Write the test PKI's localhost server certificate, chain, key and CA file into ``directory``.
 
-    Certificates are 0644 so a server's unprivileged workers could read them; the key is 0600,
-    which nginx and Apache read as root before they drop to ``www-data``.
+    Certificates are 0644 so a server's unprivileged workers could read them; the key files are
+    0600, which nginx, Apache and HAProxy read as root before any drop to ``www-data``.
     """
     directory.mkdir(parents=True, exist_ok=True)
 
@@ -124,14 +133,17 @@ def write_server_files(pki: GeneratedPki, directory: Path) -> ServerFiles:
         chain=directory / "server-chain.pem",
         key=directory / "server-key.pem",
         ca=directory / "server-ca.pem",
+        chain_and_key=directory / "server-chain-and-key.pem",
     )
     files.cert.write_bytes(pki.server.cert_pem())
     files.chain.write_bytes(pem(pki.server.certificate, pki.g2.intermediate.certificate))
     files.ca.write_bytes(pem(pki.g2.root.certificate, pki.g2.intermediate.certificate))
     files.key.write_bytes(pki.server.key_pem())
+    files.chain_and_key.write_bytes(files.chain.read_bytes() + pki.server.key_pem())
     for path in (files.cert, files.chain, files.ca):
         path.chmod(0o644)
-    files.key.chmod(0o600)
+    for path in (files.key, files.chain_and_key):
+        path.chmod(0o600)
     return files
 
 
@@ -535,6 +547,60 @@ def tomcat_server(
         ready_seconds=_TOMCAT_READY_SECONDS,
         secrets=hidden,
     ) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def haproxy_server(
+    directory: Path,
+    bind_options: str,
+    *,
+    frontend_directives: str = "",
+) -> Iterator[RunningServer]:
+    """Run HAProxy in the foreground with one ``bind 127.0.0.1:<port> <bind_options>`` frontend.
+
+    ``bind_options`` is the rest of the ``bind`` line, e.g. ``ssl crt <pem> ca-file <pem>
+    verify required`` (``crt`` is one PEM file: certificate, intermediates, key). The frontend
+    answers every request itself with 200 ``ok`` (``http-request return``); HAProxy logs each
+    request and handshake failure to its stdout (``stdout.log``).
+
+    Args:
+        directory: Where the server's own directory is created.
+        bind_options: Everything after the address on the ``bind`` line.
+        frontend_directives: More directives for the frontend, before its ``http-request return``.
+
+    Yields:
+        The running server; stopped when the block exits.
+
+    Raises:
+        ServerStartError: HAProxy refused its configuration or did not open its port.
+    """
+    home = Path(tempfile.mkdtemp(prefix="haproxy-", dir=directory))
+    conf = home / "haproxy.cfg"
+
+    def configure(port: int) -> list[str]:
+        conf.write_text(
+            f"""global
+    log stdout format raw local0 info
+
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend tls
+    bind {HOST}:{port} {bind_options}
+    {frontend_directives}
+    http-request return status 200 content-type text/plain string "ok\\n"
+""",
+            encoding="utf-8",
+        )
+        return [HAPROXY, "-db", "-f", str(conf)]
+
+    with _serving("haproxy", home, configure, logs=(home / "stdout.log",)) as server:
         yield server
 
 

@@ -18,6 +18,7 @@ from tests.servers import (
     TomcatTls,
     apache_server,
     curl,
+    haproxy_server,
     nginx_server,
     openssl_s_server,
     port_is_free,
@@ -48,8 +49,11 @@ class Clients:
 def clients(pki: GeneratedPki, tmp_path_factory: pytest.TempPathFactory) -> Clients:
     """The test PKI written out: a G2-like client the servers trust and a foreign one."""
     directory = tmp_path_factory.mktemp("servers")
-    trust = directory / "client-trust.pem"
-    trust.write_bytes(pki.g2.root.cert_pem() + pki.g2.intermediate.cert_pem())
+    # The library's own PEM bundle (commented headers and all), as docs/migration.md deploys it.
+    trust = directory / "truststore.pem"
+    TrustStoreBuilder().add_certificates(
+        [pki.g2.root.certificate, pki.g2.intermediate.certificate]
+    ).build().write(trust)
     return Clients(
         server=write_server_files(pki, directory),
         trust=trust,
@@ -427,3 +431,67 @@ def test_tomcat_start_failure_shows_its_log_without_the_password(
     assert "certificateKeystorePasword" in message
     assert TOMCAT_PASSWORD not in message
     assert TOMCAT_PASSWORD not in repr(tls)
+
+
+def test_haproxy_verify_required_alerts_a_foreign_client(clients: Clients, tmp_path: Path) -> None:
+    """HAProxy with verify required serves the G2 client and ends a foreign or absent one's TLS with an alert."""
+    bind = f"ssl crt {clients.server.chain_and_key} ca-file {clients.trust} verify required"
+    with haproxy_server(tmp_path, bind) as server:
+        trusted = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+        foreign = curl(
+            server, cacert=clients.server.ca, cert=clients.foreign[0], key=clients.foreign[1]
+        )
+        anonymous = curl(server, cacert=clients.server.ca)
+        log = server.read_logs()
+    assert (trusted.returncode, trusted.status, trusted.body) == (0, 200, "ok\n"), trusted.describe
+    assert (foreign.returncode, foreign.status) == (56, 0), foreign.describe
+    assert "alert unknown ca" in foreign.stderr
+    assert "SSL client CA chain cannot be verified" in log
+    assert (anonymous.returncode, anonymous.status) == (56, 0), anonymous.describe
+    assert "alert certificate required" in anonymous.stderr
+
+
+def test_haproxy_start_failure_raises_with_its_output(clients: Clients, tmp_path: Path) -> None:
+    """An HAProxy given a bind keyword it does not know raises ServerStartError with its complaint."""
+    bind = f"ssl crt {clients.server.chain_and_key} verify sometimes"
+    with (
+        pytest.raises(
+            ServerStartError, match=r"(?s)haproxy did not start.*unknown verify method 'sometimes'"
+        ),
+        haproxy_server(tmp_path, bind),
+    ):
+        pytest.fail("haproxy started with verify sometimes")
+
+
+def test_nginx_default_verify_depth_accepts_a_leaf_intermediate_root_chain(
+    clients: Clients, tmp_path: Path
+) -> None:
+    """The default nginx ssl_verify_depth (1) accepts leaf, intermediate, root; depth 0 is what refuses it."""
+    base = _nginx_mutual_tls(clients).replace("ssl_verify_depth       2;", "")
+    assert "ssl_verify_depth" not in base
+    statuses = {}
+    for depth in ("", "ssl_verify_depth 0;"):
+        with nginx_server(tmp_path, base + depth) as server:
+            answer = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+            statuses[depth] = answer.status
+            log = server.read_logs()
+    assert statuses == {"": 200, "ssl_verify_depth 0;": 400}
+    assert "client SSL certificate verify error: (2:unable to get issuer certificate)" in log
+
+
+def test_apache_default_verify_depth_refuses_a_leaf_intermediate_root_chain(
+    clients: Clients, tmp_path: Path
+) -> None:
+    """Apache's default SSLVerifyDepth (1) refuses leaf, intermediate, root (an internal_error alert); 2 accepts it."""
+    base = _apache_mutual_tls(clients, "SSLVerifyClient require")
+    shallow = base.replace("SSLVerifyDepth        2", "")
+    assert "SSLVerifyDepth" not in shallow
+    with apache_server(tmp_path, shallow) as server:
+        refused = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+        log = server.read_logs()
+    with apache_server(tmp_path, base) as server:
+        accepted = curl(server, cacert=clients.server.ca, cert=clients.g2[0], key=clients.g2[1])
+    assert (refused.returncode, refused.status) == (56, 0), refused.describe
+    assert "alert internal error" in refused.stderr
+    assert "Certificate Chain too long" in log
+    assert accepted.status == 200, accepted.describe
