@@ -28,6 +28,7 @@ from tests.servers import (
     ServerStartError,
     apache_server,
     curl,
+    haproxy_server,
     nginx_server,
     openssl_s_server,
     tomcat_server,
@@ -179,6 +180,26 @@ def _apache(block: str) -> Starter:
     return start
 
 
+def _haproxy(verify: str) -> Starter:
+    @contextlib.contextmanager
+    def start(material: Material, directory: Path) -> Iterator[RunningServer]:
+        combined = directory / "haproxy-server.pem"
+        combined.write_bytes(material.server.chain.read_bytes() + material.server.key.read_bytes())
+        combined.chmod(0o600)
+        bind = (
+            docs_server_config("haproxy")
+            .strip()
+            .removeprefix("bind :443 ")
+            .replace("/etc/pki/tls/server.pem", str(combined))
+            .replace(DOC_TRUSTSTORE, str(material.truststore_pem))
+            .replace("verify required", f"verify {verify}")
+        )
+        with haproxy_server(directory, bind) as server:
+            yield server
+
+    return start
+
+
 def _tomcat(verification: str) -> Starter:
     @contextlib.contextmanager
     def start(material: Material, directory: Path) -> Iterator[RunningServer]:
@@ -254,6 +275,8 @@ ROWS = (
     ),
     Row("apache require", _apache("apache"), _both("g1", "g2")),
     Row("apache <Location> require", _apache("apache-location"), _both("g1", "g2")),
+    Row("haproxy verify required", _haproxy("required"), _both("g1", "g2")),
+    Row("haproxy verify optional", _haproxy("optional"), _both("g1", "g2", NO_CERTIFICATE)),
     Row("tomcat required", _tomcat("required"), _both("g1", "g2")),
     Row("tomcat optional", _tomcat("optional"), _both("g1", "g2", NO_CERTIFICATE)),
     Row("s_server -Verify", _s_server("-Verify", "2"), _both("g1", "g2")),
