@@ -144,6 +144,27 @@ def test_json_report(
     assert "PRIVATE KEY" not in out
 
 
+def test_probe_path_and_tls_version_options(
+    setup: dict[str, Path], both: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--path, --tls-version and --probe reach every connection and the JSON says what was done."""
+    argv = ["check", both, *_common(setup), *_identities(setup), "--json"]
+    status, out, _ = run([*argv, "--path", "/status", "--tls-version", "1.2"], capsys)
+    assert status == 0
+    (endpoint,) = json.loads(out)["endpoints"]
+    assert (endpoint["probe_mode"], endpoint["path"]) == ("http", "/status")
+    g2 = endpoint["identities"][1]
+    assert (g2["tls_version"], g2["http_status"], g2["certificate_sent"]) == ("TLSv1.2", 200, True)
+    assert g2["server_said"] == "200 OK"
+    status, out, _ = run([*argv, "--probe", "tls"], capsys)
+    assert status == 0
+    (endpoint,) = json.loads(out)["endpoints"]
+    assert (endpoint["probe_mode"], endpoint["path"]) == ("tls", None)
+    assert endpoint["identities"][1]["http_status"] is None
+    status, out, _ = run(["check", both, *_common(setup), "--probe", "tls"], capsys)
+    assert "judged on TLS alone" in out.splitlines()[0]
+
+
 def test_from_file_checks_each_endpoint(
     setup: dict[str, Path],
     both: str,
@@ -198,6 +219,9 @@ def test_name_mismatch_exits_one(
         (["check", "127.0.0.1:443", "--env", "int", "--identity", "g2=only.pem"], "NAME=CERT,KEY"),
         (["check", "127.0.0.1:443", "--env", "int", "--timeout", "0"], "positive"),
         (["check", "127.0.0.1:443", "--env", "int", "--concurrency", "0"], "1 or more"),
+        (["check", "127.0.0.1:443", "--env", "int", "--path", "health"], "must start with /"),
+        (["check", "127.0.0.1:443", "--env", "int", "--probe", "smtp"], "invalid choice"),
+        (["check", "127.0.0.1:443", "--env", "int", "--tls-version", "1.1"], "invalid choice"),
     ],
 )
 def test_usage_errors_exit_two(

@@ -24,6 +24,7 @@ from truststore_builder._endpoint import (
     issuers_from_certificate_request,
     name_matches,
     parse_endpoint,
+    signature_algorithms_from_certificate_request,
 )
 
 if TYPE_CHECKING:
@@ -157,8 +158,19 @@ def test_tls13_refusal_is_caught_quickly(files: Files, g2_only_tls13: tuple[str,
         *g2_only_tls13, trust=files.both_ca, identities=files.identities, server_name="localhost"
     )
     # The verdict names what the server sent: no fixed wait decided it.
-    assert "session ticket" in report.identities[1].detail
+    assert "HTTP 200" in report.identities[1].detail
     assert "unknown_ca" in report.identities[0].detail
+    assert report.identities[1].elapsed < 2
+    tls_only = check_endpoint(
+        *g2_only_tls13,
+        trust=files.both_ca,
+        identities=files.identities,
+        server_name="localhost",
+        probe="tls",
+    )
+    assert "session ticket" in tls_only.identities[1].detail
+    assert "unknown_ca" in tls_only.identities[0].detail
+    assert "judged on TLS alone" in tls_only.summary()
 
 
 def test_tls12_g2_only_refuses_g1_in_the_handshake(files: Files) -> None:
@@ -174,7 +186,8 @@ def test_tls12_g2_only_refuses_g1_in_the_handshake(files: Files) -> None:
         "handshake",
         None,
     )
-    assert (g2.outcome, g2.stage, g2.tls_version) == (Outcome.ACCEPTED, "handshake", "TLSv1.2")
+    assert (g2.outcome, g2.stage, g2.tls_version) == (Outcome.ACCEPTED, "first-read", "TLSv1.2")
+    assert g2.http_status == 200
     assert report.probe.outcome is Outcome.REFUSED
     assert report.probe.alert == "handshake_failure"
     assert report.client_certificate == "required"
@@ -444,3 +457,151 @@ def test_certificate_request_names(pki: GeneratedPki) -> None:
     tls13 = _vec(b"", 1) + _vec(extensions, 2)
     for body, is13 in ((tls12, False), (tls13, True)):
         assert issuers_from_certificate_request(b"\x0d" + _vec(body, 3), tls13=is13) == names
+
+
+def test_certificate_request_signature_algorithms() -> None:
+    """The signature algorithms a CertificateRequest allows are named, in TLS 1.2 and 1.3."""
+    algorithms = b"\x04\x01\x08\x04\x0e\x01"
+    tls12 = _vec(b"\x01\x40", 1) + _vec(algorithms, 2) + _vec(b"", 2)
+    tls13 = _vec(b"", 1) + _vec(b"\x00\x0d" + _vec(_vec(algorithms, 2), 2), 2)
+    for body, is13 in ((tls12, False), (tls13, True)):
+        assert signature_algorithms_from_certificate_request(
+            b"\x0d" + _vec(body, 3), tls13=is13
+        ) == ["rsa_pkcs1_sha256", "rsa_pss_rsae_sha256", "0x0e01"]
+    with pytest.raises(ValueError, match="CertificateRequest"):
+        signature_algorithms_from_certificate_request(b"\x0b" + _vec(tls12, 3), tls13=False)
+
+
+_APACHE_403 = (
+    b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n"
+    b"<html><head>\n<title>403 Forbidden</title>\n</head><body>\n<h1>Forbidden</h1>\n"
+    b"<p>You don't have permission to access this resource.</p>\n</body></html>\n"
+)
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_an_http_refusal_after_the_handshake_is_refused_in_the_servers_words(
+    files: Files, version: ssl.TLSVersion
+) -> None:
+    """A server that takes the handshake and answers 403 refuses: never accepted, its title given."""
+    with configurable_tls_server(
+        cert_chain=files.server_chain,
+        key=files.server_key,
+        client_ca_file=files.both_ca,
+        verify_mode=ssl.CERT_OPTIONAL,
+        maximum_version=version,
+        http_reply=_APACHE_403,
+    ) as address:
+        report = _check(files, address)
+        tls_only = _check(files, address, probe="tls")
+    g2 = report.identities[1]
+    assert (g2.outcome, g2.http_status, g2.server_said) == (
+        Outcome.REFUSED,
+        403,
+        "403 Forbidden",
+    )
+    assert g2.certificate_sent is True
+    assert "403 Forbidden" in g2.detail
+    assert report.probe.outcome is Outcome.REFUSED
+    assert report.client_certificate == "required"
+    assert "g2 refused (HTTP 403)" in report.summary()
+    assert not report.ok
+    # The control: judged on TLS alone, the same server looks as if it accepted G2.
+    assert tls_only.identities[1].outcome is Outcome.ACCEPTED
+
+
+def test_a_close_before_any_reply_is_refused(files: Files) -> None:
+    """A server that asks, takes the handshake, then closes without a word: refused, so said."""
+    with configurable_tls_server(
+        cert_chain=files.server_chain,
+        key=files.server_key,
+        client_ca_file=files.both_ca,
+        verify_mode=ssl.CERT_OPTIONAL,
+        http_reply=None,
+    ) as address:
+        report = _check(files, address)
+    assert [r.outcome for r in report.identities] == [Outcome.REFUSED] * 2
+    assert "closed the connection before any reply" in report.identities[1].detail
+    assert report.identities[1].server_said == "(closed the connection)"
+
+
+def test_a_server_that_speaks_no_http_is_judged_on_tls_and_says_so(files: Files) -> None:
+    """A reply that is not HTTP: the TLS result decides, and the detail says it did."""
+    with configurable_tls_server(
+        cert_chain=files.server_chain,
+        key=files.server_key,
+        client_ca_file=files.g2_ca,
+        verify_mode=ssl.CERT_REQUIRED,
+        http_reply=b"+OK POP3 ready\r\n",
+    ) as address:
+        report = _check(files, address)
+    g1, g2 = report.identities
+    assert g2.outcome is Outcome.ACCEPTED
+    assert "speaks no HTTP" in g2.detail
+    assert "judged on TLS alone" in g2.detail
+    assert g2.server_said == "+OK POP3 ready.."
+    assert g2.http_status is None
+    assert (g1.outcome, g1.alert) == (Outcome.REFUSED, "unknown_ca")
+
+
+def test_the_request_names_the_host_and_path_and_closes(files: Files) -> None:
+    """The HTTP request is GET PATH with Host (port included off 443) and Connection: close."""
+    seen: list[bytes] = []
+    with configurable_tls_server(
+        cert_chain=files.server_chain,
+        key=files.server_key,
+        client_ca_file=files.both_ca,
+        verify_mode=ssl.CERT_REQUIRED,
+        seen=seen,
+    ) as address:
+        report = _check(files, address, path="/health?full=1")
+    assert report.ok
+    assert report.path == "/health?full=1"
+    first = seen[0].split(b"\r\n")
+    assert first[0] == b"GET /health?full=1 HTTP/1.1"
+    assert f"Host: localhost:{address[1]}".encode() in first
+    assert b"Connection: close" in first
+    document = report.as_dict()
+    assert (document["probe_mode"], document["path"]) == ("http", "/health?full=1")
+    identity = document["identities"][1]  # type: ignore[index]
+    assert identity["http_status"] == 200
+    assert identity["certificate_sent"] is True
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"path": "no-slash"}, "must start with /"),
+        ({"path": "/a b"}, "no spaces"),
+        ({"probe": "smtp"}, "http or tls"),
+        ({"tls_version": "1.1"}, "1.2 or 1.3"),
+    ],
+)
+def test_bad_probe_options_are_refused_before_connecting(
+    files: Files, options: dict[str, str], message: str
+) -> None:
+    """A bad path, probe or TLS version is a ValueError naming the rule; nothing is connected."""
+    with pytest.raises(ValueError, match=message):
+        _check(files, closed_port(), **options)
+
+
+def test_tls_version_pins_the_connection(files: Files, g2_only_tls13: tuple[str, int]) -> None:
+    """tls_version="1.2" makes every connection TLS 1.2, even to a server that prefers 1.3."""
+    report = _check(files, g2_only_tls13, tls_version="1.2")
+    assert {r.tls_version for r in report.identities if r.tls_version} == {"TLSv1.2"}
+
+
+def test_a_complete_reply_on_a_connection_kept_open_is_not_waited_out(files: Files) -> None:
+    """A server that answers with a Content-Length and keeps the connection: no settle wait."""
+    held_open = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
+    with configurable_tls_server(
+        cert_chain=files.server_chain,
+        key=files.server_key,
+        client_ca_file=files.both_ca,
+        verify_mode=ssl.CERT_REQUIRED,
+        http_reply=held_open,
+        hold_open=True,
+    ) as address:
+        report = _check(files, address)
+    assert [r.outcome for r in report.identities] == [Outcome.ACCEPTED] * 2
+    assert all(r.elapsed < 2 for r in report.identities), [r.elapsed for r in report.identities]

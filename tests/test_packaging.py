@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -19,8 +20,10 @@ SHIPPED = sorted(path.name for path in BUNDLES.glob("*.pem"))
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    # A PYTHONPATH pointing at a checkout (a developer's loop) would shadow the installed wheel.
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
     result = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, check=False, timeout=300
+        command, cwd=cwd, env=environment, capture_output=True, text=True, check=False, timeout=300
     )
     assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
     return result

@@ -6,6 +6,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 _TIMEOUT = 10.0
+_HOLD_SECONDS = 5.0
+_HTTP_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
 
 @contextlib.contextmanager
@@ -63,8 +66,16 @@ def configurable_tls_server(
     client_ca_file: Path | None,
     verify_mode: ssl.VerifyMode,
     maximum_version: ssl.TLSVersion | None = None,
+    http_reply: bytes | None = _HTTP_OK,
+    seen: list[bytes] | None = None,
+    hold_open: bool = False,
 ) -> Iterator[tuple[str, int]]:
     """Serve TLS on 127.0.0.1 with any client-certificate mode; reply b"ok" to each line.
+
+    A request starting ``GET`` (the endpoint check's HTTP probe) gets ``http_reply`` (by default
+    ``HTTP/1.1 200 OK``; None closes the connection without a word), and is appended to
+    ``seen`` when a list is given; with ``hold_open`` the server then keeps the connection
+    open for a few seconds, as a keep-alive server would.
 
     ``verify_mode`` is ``CERT_NONE`` (no client certificate requested), ``CERT_OPTIONAL`` or
     ``CERT_REQUIRED``, trusting ``client_ca_file``; ``maximum_version`` pins TLS 1.2, say.
@@ -86,7 +97,16 @@ def configurable_tls_server(
             raw.settimeout(_TIMEOUT)
             try:
                 with context.wrap_socket(raw, server_side=True) as tls:
-                    if tls.recv(64):
+                    line = tls.recv(1024)
+                    if line.startswith(b"GET "):
+                        # The endpoint check's HTTP probe: a minimal HTTP server's answer.
+                        if seen is not None:
+                            seen.append(line)
+                        if http_reply is not None:
+                            tls.sendall(http_reply)
+                        if hold_open:
+                            time.sleep(_HOLD_SECONDS)
+                    elif line:
                         tls.sendall(b"ok")
             except (ssl.SSLError, OSError):
                 return

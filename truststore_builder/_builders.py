@@ -136,6 +136,7 @@ class TrustStoreBuilder:
     _drop_expired: bool = False
     _at: dt.datetime | None = None
     _catalogue: NhsCatalogue | None = attrs.field(default=None, repr=False)
+    _allow_test_pki_impostors: bool = False
 
     @property
     def environments(self) -> tuple[Environment, ...]:
@@ -237,6 +238,17 @@ class TrustStoreBuilder:
         """Let non-CA (leaf) certificates into the store, for callers who pin a peer directly."""
         return attrs.evolve(self, allow_leaf=allow)
 
+    def allow_test_pki_impostors(self, allow: bool = True) -> TrustStoreBuilder:  # noqa: FBT001, FBT002
+        """Let in certificates that carry an NHS CA's subject without being its pinned certificate.
+
+        For test PKIs that imitate NHS names only: such a certificate is never given the NHS
+        CA's name, generation or alias (its alias ends ``-test-pki``); by default
+        :meth:`build` refuses it
+        (:class:`~truststore_builder.NhsImpostorError`), because in a real store it is an
+        impostor.
+        """
+        return attrs.evolve(self, allow_test_pki_impostors=allow)
+
     def drop_expired(self, drop: bool = True) -> TrustStoreBuilder:  # noqa: FBT001, FBT002
         """Leave out certificates that are not valid at the validation time, instead of warning."""
         return attrs.evolve(self, drop_expired=drop)
@@ -266,6 +278,8 @@ class TrustStoreBuilder:
         Raises:
             NotACertificateAuthorityError: A leaf was added and leaves are not allowed.
             EnvironmentMismatchError: An NHS CA of another environment was added.
+            NhsImpostorError: A certificate carries an NHS CA's subject but is not the pinned
+                certificate (unless test-PKI impostors are allowed).
 
         Warns:
             ExpiredCertificateWarning: Certificates not valid at the validation time are kept
@@ -335,17 +349,24 @@ class TrustStoreBuilder:
         Raises:
             EnvironmentMismatchError: An NHS CA of another environment.
             NotACertificateAuthorityError: A leaf, and leaves are not allowed.
+            NhsImpostorError: An NHS CA's subject on another certificate.
         """
         nhs = catalogue.recognise_der(der, fingerprint)
         if nhs is not None:
             _checks.check_environment(nhs, candidate.source, self._environments)
         probe = _parsed_copy(der)
+        subject = probe.subject.rfc4514_string() if nhs is None else ""
+        if nhs is None and not self._allow_test_pki_impostors:
+            _checks.check_not_impostor(subject, fingerprint, candidate.source, catalogue)
         if not self._allow_leaf:
             _checks.check_certificate_authority(probe, candidate.source)
         if nhs is not None:
             return _Accepted(candidate, nhs, nhs.slug, "")
-        subject = probe.subject.rfc4514_string().casefold()
-        return _Accepted(candidate, None, alias_for(probe), subject)
+        alias = alias_for(probe)
+        if self._allow_test_pki_impostors and catalogue.claimed_by(subject) is not None:
+            # Never the NHS CA's own alias: a reader of the store must see it is not the CA.
+            alias = f"{alias}-test-pki"
+        return _Accepted(candidate, None, alias, subject.casefold())
 
 
 def _load_identity(
@@ -498,6 +519,10 @@ class KeyStoreBuilder:
         return attrs.evolve(
             self, identity=identity, trust=self._trust.add_file(path, password=password)
         )
+
+    def allow_test_pki_impostors(self, allow: bool = True) -> KeyStoreBuilder:  # noqa: FBT001, FBT002
+        """Trust test-PKI CAs that imitate NHS names (see TrustStoreBuilder's method)."""
+        return attrs.evolve(self, trust=self._trust.allow_test_pki_impostors(allow))
 
     def allow_g1(self, allow: bool = True) -> KeyStoreBuilder:  # noqa: FBT001, FBT002
         """Package a G1 client certificate (with a warning) instead of refusing it."""

@@ -15,11 +15,11 @@ The rules, each raising a :class:`~truststore_builder.CheckError` subclass that 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import warnings
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -41,7 +41,9 @@ from truststore_builder._errors import (
     GenerationError,
     IdentityEnvironmentError,
     IdentityError,
+    IssuerKeyUsageError,
     KeyMismatchError,
+    NhsImpostorError,
     NotACertificateAuthorityError,
     ReadBackError,
     WeakKeyError,
@@ -52,6 +54,8 @@ from truststore_builder._model import (
     IdentityReport,
     NhsCa,
     StoreFormat,
+    is_issued_by,
+    issuer_path,
     sha256_fingerprint,
 )
 
@@ -68,6 +72,7 @@ __all__ = [
     "check_certificate_authority",
     "check_environment",
     "check_keystore_read_back",
+    "check_not_impostor",
     "check_read_back",
     "evaluate_identity",
     "is_certificate_authority",
@@ -85,17 +90,7 @@ def utc_now() -> dt.datetime:
 
 def is_self_signed(certificate: x509.Certificate) -> bool:
     """Whether the certificate names itself as issuer and its signature verifies with its key."""
-    if certificate.issuer != certificate.subject:
-        return False
-    try:
-        certificate.verify_directly_issued_by(certificate)
-    except ValueError as exc:
-        # cryptography refuses to check SHA-1 signatures at all (the prod G1 root uses one);
-        # for a certificate naming itself as issuer the names are the evidence left.
-        return "Unsupported signature algorithm" in str(exc)
-    except (TypeError, InvalidSignature):
-        return False
-    return True
+    return is_issued_by(certificate, certificate)
 
 
 def is_certificate_authority(certificate: x509.Certificate) -> bool:
@@ -120,6 +115,32 @@ def check_certificate_authority(certificate: x509.Certificate, source: str) -> N
             "peer's certificate, not the peer's own: add its issuer, or allow leaf certificates"
         )
         raise NotACertificateAuthorityError(msg, source=source)
+
+
+def check_not_impostor(subject: str, sha256: str, source: str, catalogue: NhsCatalogue) -> None:
+    """Refuse a certificate the catalogue does not recognise that carries an NHS CA's subject.
+
+    Call it for certificates :meth:`NhsCatalogue.recognise` did not match.
+
+    Args:
+        subject: The certificate's subject, RFC 4514.
+        sha256: Its SHA-256 fingerprint.
+        source: Where it came from, for the message.
+        catalogue: The NHS catalogue.
+
+    Raises:
+        NhsImpostorError: It claims to be an NHS CA and is not the pinned certificate.
+    """
+    claimed = catalogue.claimed_by(subject)
+    if claimed is None:
+        return
+    msg = (
+        f"{source}: refused: {subject} claims to be {claimed.name} "
+        f"but is not the pinned certificate: sha256 {sha256} (pinned "
+        f"{claimed.sha256 or claimed.sha1}); a test PKI that imitates NHS names must be "
+        "allowed explicitly (allow_test_pki_impostors, --allow-test-pki-impostors)"
+    )
+    raise NhsImpostorError(msg, source=source, nhs_name=claimed.name, sha256=sha256)
 
 
 def check_environment(nhs: NhsCa, source: str, environments: Collection[Environment]) -> None:
@@ -399,24 +420,6 @@ def _validity_failure(
     return CertificateNotValidError(msg, source=source)
 
 
-def _path_by_name(
-    certificate: x509.Certificate, candidates: Sequence[x509.Certificate]
-) -> tuple[list[x509.Certificate], x509.Name | None]:
-    """Walk issuer names from the leaf; return the path found and the first issuer missing."""
-    path = [certificate]
-    current = certificate
-    while current.issuer != current.subject and len(path) < _MAX_DEPTH:
-        issuers = [c for c in candidates if c.subject == current.issuer and c not in path]
-        if not issuers:
-            return path, current.issuer
-        current = issuers[0]
-        path.append(current)
-    return path, None
-
-
-_MAX_DEPTH = 8
-
-
 def _environment_failure(
     certificate: x509.Certificate,
     ca: NhsCa | None,
@@ -469,14 +472,14 @@ def evaluate_identity(
         if f
     ]
     candidates = [*intermediates, *anchors]
-    path, missing = _path_by_name(certificate, candidates)
+    path, missing = issuer_path(certificate, candidates)
     issuer_nhs = next((ca for c in path[1:] if (ca := catalogue.recognise(c)) is not None), None)
     chain: tuple[x509.Certificate, ...] = tuple(path)
     elsewhere = next(
         (
             catalogue.get(slug)
             for slug, c in catalogue.certificates.items()
-            if missing is not None and c.subject == missing
+            if missing is not None and is_issued_by(path[-1], c)
         ),
         None,
     )
@@ -484,12 +487,21 @@ def evaluate_identity(
     if wrong_place is not None:
         failures.append(wrong_place)
     elif missing is not None:
-        msg = (
-            f"{source}: no issuer found for {_subject(path[-1])}: it asks for "
-            f"{missing.rfc4514_string()}, which is neither in the NHS catalogue for "
-            f"{', '.join(environments) or 'this store'} nor in the given files"
-        )
+        if any(c.subject == missing for c in candidates):
+            msg = (
+                f"{source}: the chain of {_subject(certificate)} does not verify: no "
+                f"certificate named {missing.rfc4514_string()} has the key that signed "
+                f"{_subject(path[-1])} (a tampered certificate, or a look-alike issuer)"
+            )
+        else:
+            msg = (
+                f"{source}: no issuer found for {_subject(path[-1])}: it asks for "
+                f"{missing.rfc4514_string()}, which is neither in the NHS catalogue for "
+                f"{', '.join(environments) or 'this store'} nor in the given files"
+            )
         failures.append(ChainError(msg, source=source))
+    elif (refused := _issuer_key_usage_failure(path, source)) is not None:
+        failures.append(refused)
     elif not failures:
         roots = [c for c in anchors if is_self_signed(c)] or list(anchors)
         try:
@@ -515,6 +527,28 @@ def evaluate_identity(
         validated_at=at,
         failures=tuple(failures),
     )
+
+
+def _issuer_key_usage_failure(
+    path: Sequence[x509.Certificate], source: str
+) -> IssuerKeyUsageError | None:
+    """RFC 5280 4.2.1.3: a CA that signs certificates must assert keyCertSign in its keyUsage.
+
+    Without a keyUsage extension the key may be used for anything; with one, the issuer of
+    each link must allow certificate signing.
+    """
+    for child, issuer in itertools.pairwise(path):
+        try:
+            usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+        except x509.ExtensionNotFound:
+            continue
+        if not usage.key_cert_sign:
+            msg = (
+                f"{source}: {_subject(issuer)} issued {_subject(child)} but its keyUsage lacks "
+                "keyCertSign, so it may not sign certificates (RFC 5280 4.2.1.3)"
+            )
+            return IssuerKeyUsageError(msg, source=source)
+    return None
 
 
 def _short(exc: VerificationError) -> str:
@@ -569,7 +603,9 @@ def verify_certificate(
         msg = "give an NHS environment or a trust file to verify against"
         raise ValueError(msg)
     when = at or utc_now()
-    builder = TrustStoreBuilder().at(when).allow_leaf()
+    # A look-alike of an NHS CA in the trust file is verified like any CA and called by its
+    # own subject (the walk goes by signature and the names by pin), not refused.
+    builder = TrustStoreBuilder().at(when).allow_leaf().allow_test_pki_impostors()
     if environment is not None:
         builder = builder.add_nhs(environment)
     if trust is not None:

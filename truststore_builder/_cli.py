@@ -254,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="also trust the public web roots of the certifi package (Mozilla's list)",
     )
     build.add_argument(
+        "--allow-test-pki-impostors",
+        action="store_true",
+        help=(
+            "for test PKIs only: let --add CAs carry an NHS CA's subject without being the "
+            "pinned certificate (refused by default; never named or aliased as the NHS CA)"
+        ),
+    )
+    build.add_argument(
         "--drop-expired",
         action="store_true",
         help="leave out certificates that have expired, instead of keeping them with a warning",
@@ -690,6 +698,8 @@ def _trust_builder(args: argparse.Namespace) -> TrustStoreBuilder:
         builder = builder.add_certifi()
     if args.drop_expired:
         builder = builder.drop_expired()
+    if args.allow_test_pki_impostors:
+        builder = builder.allow_test_pki_impostors()
     return builder
 
 
@@ -1019,6 +1029,15 @@ def _positive_integer(text: str) -> int:
     return int(text)
 
 
+def _http_path(text: str) -> str:
+    from truststore_builder._endpoint import check_http_path  # noqa: PLC0415
+
+    try:
+        return check_http_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_check_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     check = commands.add_parser(
         "check",
@@ -1027,12 +1046,14 @@ def _add_check_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
             "Connect to HOST:PORT over TLS: report the certificate chain the server presents "
             "(subjects, issuers, NHS generation, expiry, whether it verifies against the "
             "environment's G1+G2 CAs or --trust, whether its name matches) and whether it "
-            "asks for a client certificate; then, for each --identity, whether a mutual TLS "
-            "handshake with it is accepted, refused (and how: alert, reset, close), "
-            "not requested, timed out or failed to connect. TLS 1.3 refusals, which come "
-            "after the handshake, are caught by waiting for the server's first word; no "
-            "application data is sent. NHS England's Stage 1 test is one G1 and one G2 "
-            "identity against each endpoint."
+            "asks for a client certificate; then, for each --identity, whether the server "
+            "accepts it: after each handshake it sends GET / (or --path) and reads the reply, "
+            "so 'accepted' means the server saw that certificate and served the request, and "
+            "'refused' gives the server's own words (a TLS alert, a close before any reply, "
+            "nginx's 400, Apache's 403). 'not-sent': the server's request allows no signature "
+            "algorithm the identity's key can make. The connection without a certificate, "
+            "probed the same way, tells an optional client certificate from a required one. "
+            "NHS England's Stage 1 test is one G1 and one G2 identity against each endpoint."
         ),
         epilog=(
             "Identity files are PEM: the certificate first (its chain may follow) and an "
@@ -1071,7 +1092,28 @@ def _add_check_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         type=_positive_number,
         default=10.0,
         metavar="SECONDS",
-        help="for each connection's TCP connect and TLS handshake (default: 10)",
+        help="for each connection, from the TCP connect to the end of the reply (default: 10)",
+    )
+    check.add_argument(
+        "--probe",
+        choices=["http", "tls"],
+        default="http",
+        help=(
+            "after the handshake: http sends GET PATH and judges the reply (default); tls "
+            "judges the TLS exchange alone, for a server that speaks no HTTP"
+        ),
+    )
+    check.add_argument(
+        "--path",
+        default="/",
+        type=_http_path,
+        metavar="PATH",
+        help="the path of the HTTP request (default: /)",
+    )
+    check.add_argument(
+        "--tls-version",
+        choices=["1.2", "1.3"],
+        help="connect with this TLS version only (default: either, as the server chooses)",
     )
     check.add_argument("--json", action="store_true", help="print a JSON report")
     check.add_argument(
@@ -1138,6 +1180,9 @@ def _check(args: argparse.Namespace) -> int:
         identities=args.identity,
         server_name=args.server_name,
         timeout=args.timeout,
+        probe=args.probe,
+        path=args.path,
+        tls_version=args.tls_version,
     )
     ok = all(report.ok for report in reports)
     if args.json:
@@ -1186,12 +1231,14 @@ def _verify(args: argparse.Namespace) -> int:
     chain = []
     for certificate in report.chain:
         nhs = catalogue.recognise(certificate)
+        lookalike = None if nhs else catalogue.claimed_by(certificate.subject)
         chain.append(
             {
                 "subject": certificate.subject.rfc4514_string(),
                 "not_after": certificate.not_valid_after_utc.isoformat(),
                 "sha256": sha256_fingerprint(certificate),
                 **_nhs_fields(nhs),
+                "lookalike_of": lookalike.name if lookalike else None,
             }
         )
     failures = [
@@ -1219,6 +1266,8 @@ def _verify(args: argparse.Namespace) -> int:
         _out(f"  expires {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
         for i, link in enumerate(chain):
             known = f"  [{link['nhs_name']}, {link['nhs_generation']}]" if link["nhs_name"] else ""
+            if link["lookalike_of"]:
+                known = f"  [NOT the pinned {link['lookalike_of']}: sha256 {link['sha256']}]"
             _out(f"  chain[{i}] {link['subject']}{known}")
         for failure in failures:
             _out(f"  FAILED {failure['rule']}: {failure['message']}")

@@ -30,6 +30,7 @@ from truststore_builder._model import (
     StoreEntry,
     TrustedEntry,
     TrustStore,
+    is_issued_by,
     sha256_fingerprint,
 )
 
@@ -393,15 +394,16 @@ def _diff_entry(
 
 
 def _issuer_nhs(chain: Sequence[x509.Certificate], catalogue: NhsCatalogue) -> NhsCa | None:
-    """The NHS CA that issued ``chain[0]``: from the chain given, else by issuer name."""
-    for certificate in chain[1:]:
-        if certificate.subject == chain[0].issuer:
+    """The NHS CA that issued ``chain[0]``: from the chain given, else from the catalogue.
+
+    The issuer is the certificate whose key signed ``chain[0]``; the catalogue's record comes
+    by its pin, so a look-alike carrying an NHS CA's name is never called by it.
+    """
+    for certificate in [*chain[1:], *catalogue.certificates.values()]:
+        if is_issued_by(chain[0], certificate):
             found = catalogue.recognise(certificate)
             if found is not None:
                 return found
-    for slug, certificate in catalogue.certificates.items():
-        if certificate.subject == chain[0].issuer:
-            return catalogue.get(slug)
     return None
 
 

@@ -7,23 +7,31 @@ NHS chain policy, against the environment's G1+G2 store or a given trust file.
 
 What the server does is read from the TLS messages themselves, through the message callback
 of Python's ``ssl`` module (``SSLContext._msg_callback``, present since Python 3.8): whether a
-CertificateRequest arrives (and which CA names it lists), the Certificate message with the
-whole presented chain, the alert that refuses a handshake, and the NewSessionTicket with which
-a TLS 1.3 server confirms that it has accepted the client's Finished.
+CertificateRequest arrives (which CA names and signature algorithms it lists), whether our
+Certificate message carried a certificate, the server's Certificate message with the whole
+presented chain, the alert that refuses a connection, and the NewSessionTicket with which a
+TLS 1.3 server confirms that it has accepted the client's Finished.
+
+Many servers complete the handshake with a certificate they do not trust and refuse at the
+HTTP layer (nginx's ``ssl_verify_client``, Apache's ``SSLVerifyClient`` in a ``<Location>``).
+So by default (``probe="http"``) each connection then sends ``GET PATH`` with ``Host`` and
+``Connection: close`` and reads the status line and a bounded part of the reply. With
+``probe="tls"``, or when the server answers with something that is not HTTP, the verdict
+rests on the TLS exchange alone, and the detail says so.
 
 Outcomes of a connection (:class:`Outcome`):
 
-- ``not-requested``: the handshake completed and the server sent no CertificateRequest: it
-  never asked for a client certificate, so it cannot have judged one.
-- ``accepted``: the server asked, a certificate (or, on the probe, none) was sent, and the
-  server went on: a TLS 1.2 handshake completed (the server's Finished comes after it has
-  checked the certificate), or, in TLS 1.3, the server sent a session ticket or data after
-  the client's Finished, or stayed quiet for the settle time without refusing.
-- ``refused``: the server ended the connection after it had asked for a certificate: an alert
-  (``unknown_ca``, ``certificate_required``, ``bad_certificate``, ...), a reset or a close.
-  TLS 1.2 refuses inside the handshake; TLS 1.3 refuses after the client has finished its
-  side of the handshake, so each TLS 1.3 connection waits for the server's first word (no
-  application data is sent).
+- ``not-requested``: the server never sent a CertificateRequest (in the handshake or, on a
+  renegotiation, in reply to the request) and did not refuse: it did not judge a certificate.
+- ``accepted``: the server saw this identity's certificate (or, on the probe, none) and
+  served the request: an HTTP status other than a refusal. Judged on TLS alone: a TLS 1.2
+  handshake completed, or, in TLS 1.3, a session ticket or data came after the client's
+  Finished, or the server stayed quiet for the settle time without refusing.
+- ``refused``: the server refused: an alert (``unknown_ca``, ``certificate_required``, ...), a
+  reset or a close before any reply, or an HTTP refusal (400, 403, 495, 496), in the server's
+  own words.
+- ``not-sent``: the server asked for a certificate but allows no signature algorithm this
+  identity's key can make, so none was sent; the detail names the algorithms it allows.
 - ``connection-failed``: the name does not resolve, the port refuses or is unreachable, or
   the TLS handshake fails before any client certificate is asked for (no common protocol
   version, say).
@@ -59,7 +67,14 @@ from cryptography.x509.verification import (
 )
 
 from truststore_builder._errors import ExpiredCertificateWarning, InputError, MissingPasswordError
-from truststore_builder._model import Environment, Generation, NhsCa, TrustStore, sha256_fingerprint
+from truststore_builder._model import (
+    Environment,
+    Generation,
+    NhsCa,
+    TrustStore,
+    is_issued_by,
+    sha256_fingerprint,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -71,9 +86,11 @@ __all__ = [
     "HandshakeResult",
     "Outcome",
     "PresentedCertificate",
+    "Probe",
     "ServerChainReport",
     "check_endpoint",
     "check_endpoints",
+    "check_http_path",
     "parse_endpoint",
 ]
 
@@ -91,7 +108,36 @@ _CERTIFICATE_REQUEST = 13
 _NEW_SESSION_TICKET = 4
 _TLS13 = 0x0304
 _CERTIFICATE_AUTHORITIES = 47
+_SIGNATURE_ALGORITHMS = 13
 _EMPTY_CERTIFICATE_MAX = 8
+
+#: How much of an HTTP reply is read: the status line, the headers and the start of the page.
+REPLY_LIMIT = 16384
+
+#: HTTP statuses with which servers refuse a client certificate after the handshake: 400
+#: (nginx: "No required SSL certificate was sent", "The SSL certificate error"), 403 (Apache's
+#: SSLVerifyClient in a location, and SSLRequire), 495 and 496 (nginx's own codes, logged).
+REFUSING_STATUSES = frozenset({400, 403, 495, 496})
+
+#: TLS SignatureScheme names (RFC 8446 4.2.3) for the detail of a certificate not sent.
+_SIGNATURE_SCHEMES = {
+    0x0201: "rsa_pkcs1_sha1",
+    0x0203: "ecdsa_sha1",
+    0x0401: "rsa_pkcs1_sha256",
+    0x0501: "rsa_pkcs1_sha384",
+    0x0601: "rsa_pkcs1_sha512",
+    0x0403: "ecdsa_secp256r1_sha256",
+    0x0503: "ecdsa_secp384r1_sha384",
+    0x0603: "ecdsa_secp521r1_sha512",
+    0x0804: "rsa_pss_rsae_sha256",
+    0x0805: "rsa_pss_rsae_sha384",
+    0x0806: "rsa_pss_rsae_sha512",
+    0x0807: "ed25519",
+    0x0808: "ed448",
+    0x0809: "rsa_pss_pss_sha256",
+    0x080A: "rsa_pss_pss_sha384",
+    0x080B: "rsa_pss_pss_sha512",
+}
 
 
 class Outcome(enum.StrEnum):
@@ -100,8 +146,16 @@ class Outcome(enum.StrEnum):
     NOT_REQUESTED = "not-requested"
     ACCEPTED = "accepted"
     REFUSED = "refused"
+    NOT_SENT = "not-sent"
     CONNECTION_FAILED = "connection-failed"
     TIMEOUT = "timeout"
+
+
+class Probe(enum.StrEnum):
+    """What each connection does after the TLS handshake (see the module documentation)."""
+
+    HTTP = "http"
+    TLS = "tls"
 
 
 @attrs.frozen
@@ -112,11 +166,17 @@ class HandshakeResult:
         name: The identity's name (``g1``, ``g2``, ...), or None for the probe.
         outcome: How it ended.
         detail: One human sentence on why.
-        stage: Where it ended: ``resolve``, ``connect``, ``handshake``, ``first-read``,
-            or None when it was not tried.
+        stage: Where it ended: ``resolve``, ``connect``, ``handshake``, ``first-read`` (after
+            the handshake: the HTTP request's reply, or the server's first word), or None when
+            it was not tried.
         alert: The TLS alert that ended it (``unknown_ca``, ``certificate_required``, ...).
         tls_version: ``TLSv1.3``, ``TLSv1.2``, ... when the handshake got that far.
         certificate_requested: Whether the server sent a CertificateRequest (None: unknown).
+        certificate_sent: Whether a client certificate was sent (None: unknown).
+        signature_algorithms: The signature algorithms the server's CertificateRequest allows.
+        http_status: The HTTP status of the reply, when the server answered in HTTP.
+        server_said: The server's own words: the title of its HTTP reply (nginx's "400 The SSL
+            certificate error"), else its status line, or the start of a reply in no HTTP.
         certificate_path: The identity's certificate file (its key file is never reported).
         subject: The identity certificate's subject.
         issuer: The identity certificate's issuer.
@@ -132,6 +192,10 @@ class HandshakeResult:
     alert: str | None = None
     tls_version: str | None = None
     certificate_requested: bool | None = None
+    certificate_sent: bool | None = None
+    signature_algorithms: tuple[str, ...] = ()
+    http_status: int | None = None
+    server_said: str | None = None
     certificate_path: str | None = None
     subject: str | None = None
     issuer: str | None = None
@@ -149,6 +213,10 @@ class HandshakeResult:
             "alert": self.alert,
             "tls_version": self.tls_version,
             "certificate_requested": self.certificate_requested,
+            "certificate_sent": self.certificate_sent,
+            "signature_algorithms": list(self.signature_algorithms),
+            "http_status": self.http_status,
+            "server_said": self.server_said,
             "certificate": self.certificate_path,
             "subject": self.subject,
             "issuer": self.issuer,
@@ -243,6 +311,8 @@ class EndpointReport:
         requested_issuers: The CA names listed in the server's CertificateRequest (many
             servers list none).
         identities: One result per client identity, in the order given.
+        probe_mode: What each connection did after the handshake (:class:`Probe`).
+        path: The path of the HTTP request (with ``Probe.HTTP``).
     """
 
     host: str
@@ -253,6 +323,8 @@ class EndpointReport:
     server: ServerChainReport | None
     requested_issuers: tuple[str, ...] = ()
     identities: tuple[HandshakeResult, ...] = ()
+    probe_mode: Probe = Probe.HTTP
+    path: str = "/"
 
     @property
     def address(self) -> str:
@@ -264,8 +336,9 @@ class EndpointReport:
     def client_certificate(self) -> str | None:
         """Whether the server asks for a client certificate without one given.
 
-        ``not-requested``, ``optional`` (asked, and carried on without one), ``required``
-        (refused the connection without one), or None when the probe could not tell.
+        ``not-requested``, ``optional`` (served the request without one), ``required``
+        (refused without one: an alert, a close, or an HTTP refusal), or None when the probe
+        could not tell.
         """
         return {
             Outcome.NOT_REQUESTED: "not-requested",
@@ -298,8 +371,16 @@ class EndpointReport:
             expiry = f"expires {server.leaf.not_after:%Y-%m-%d}"
             parts.append(f"chain {state} ({generation}, {expiry}), {name}")
             parts.append(f"client certificate {self.client_certificate or 'unknown'}")
+        if self.probe_mode is Probe.TLS:
+            parts.append("judged on TLS alone")
         for result in self.identities:
-            how = f" ({result.alert})" if result.alert else ""
+            how = (
+                f" ({result.alert})"
+                if result.alert
+                else f" (HTTP {result.http_status})"
+                if result.outcome is Outcome.REFUSED and result.http_status
+                else ""
+            )
             parts.append(f"{result.name} {result.outcome.value}{how}")
         parts.append("OK" if self.ok else "FAIL")
         return "; ".join(parts)
@@ -325,6 +406,8 @@ class EndpointReport:
             "checked_at": self.checked_at.isoformat(),
             "ok": self.ok,
             "client_certificate": self.client_certificate,
+            "probe_mode": self.probe_mode.value,
+            "path": self.path if self.probe_mode is Probe.HTTP else None,
             "requested_issuers": list(self.requested_issuers),
             "server": server,
             "probe": self.probe.as_dict(),
@@ -354,6 +437,18 @@ def parse_endpoint(text: str, default_port: int = 443) -> tuple[str, int]:
         msg = f"not a port number in {text!r}: {port_text!r}"
         raise ValueError(msg)
     return host, int(port_text)
+
+
+def check_http_path(path: str) -> str:
+    """Return ``path`` if it can go in the HTTP request line: ``/`` then visible ASCII.
+
+    Raises:
+        ValueError: It does not start with ``/``, or holds a space or a control character.
+    """
+    if not re.fullmatch(r"/[\x21-\x7e]*", path):
+        msg = f"the HTTP path must start with / and hold no spaces or control characters: {path!r}"
+        raise ValueError(msg)
+    return path
 
 
 # --- identities ---------------------------------------------------------------------------------
@@ -503,11 +598,21 @@ class _Attempt:
     requested_issuers: tuple[str, ...] = ()
 
 
-def _context(identity: _Identity | None, observer: _Observer) -> ssl.SSLContext:
+_TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def _context(
+    identity: _Identity | None, observer: _Observer, tls_version: str | None
+) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     # The chain is captured as presented and judged afterwards under the NHS policy.
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    if tls_version is not None:
+        context.minimum_version = context.maximum_version = _TLS_VERSIONS[tls_version]
+    # Offer TLS 1.3 post-handshake authentication, as curl and urllib3 do: Apache asks for the
+    # certificate of a <Location> that way, after the request.
+    context.post_handshake_auth = True
     if identity is not None:
         context.load_cert_chain(identity.certificate_path, identity.key_path, _refuse_password)
     if _OBSERVABLE:
@@ -515,17 +620,33 @@ def _context(identity: _Identity | None, observer: _Observer) -> ssl.SSLContext:
     return context
 
 
+@attrs.frozen
+class _Connection:
+    """What one connection is to do: where, as whom, and how it probes after the handshake."""
+
+    address: tuple[str, int]
+    server_name: str
+    timeout: float
+    probe: Probe = Probe.HTTP
+    path: str = "/"
+    tls_version: str | None = None
+
+    @property
+    def host_header(self) -> str:
+        """The Host header: the server name, with the port unless it is 443."""
+        name = f"[{self.server_name}]" if ":" in self.server_name else self.server_name
+        port = self.address[1]
+        return name if port == 443 else f"{name}:{port}"  # noqa: PLR2004
+
+
 def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
-    address: tuple[str, int],
-    server_name: str,
-    identity: _Identity | None,
-    timeout: float,
-    catalogue: NhsCatalogue,
+    connection: _Connection, identity: _Identity | None, catalogue: NhsCatalogue
 ) -> _Attempt:
     """Connect once (with ``identity``, or none for the probe) and classify how it ended."""
     started = time.monotonic()
     observer = _Observer()
-    context = _context(identity, observer)
+    context = _context(identity, observer, connection.tls_version)
+    timeout = connection.timeout
     fields: dict[str, object] = {"name": identity.name if identity else None}
     if identity is not None:
         fields.update(
@@ -538,10 +659,22 @@ def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
 
     def done(outcome: Outcome, detail: str, alert: str | None = None, **more: object) -> _Attempt:
         requested = observer.certificate_request is not None if _OBSERVABLE else None
+        sent = observer.sent_certificate if _OBSERVABLE and identity is not None else None
+        algorithms = _parse_signature_algorithms(observer)
+        if requested and identity is not None and not sent and outcome is not Outcome.TIMEOUT:
+            # Never "accepted" (nor "refused") for a certificate the server never saw.
+            outcome, alert = Outcome.NOT_SENT, None
+            detail = (
+                f"not sent: the server's request allows no signature algorithm this "
+                f"{_key_kind(identity.certificate)} key can make "
+                f"({', '.join(algorithms) or 'none listed'})"
+            )
         result = HandshakeResult(
             outcome=outcome,
             detail=detail,
             certificate_requested=requested,
+            certificate_sent=sent,
+            signature_algorithms=algorithms,
             alert=alert,
             elapsed=time.monotonic() - started,
             **fields,  # type: ignore[arg-type]
@@ -551,7 +684,7 @@ def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
             result, _parse_certificate_message(observer), _parse_requested_issuers(observer)
         )
 
-    host, port = address
+    host, port = connection.address
     if host.lower().rstrip(".").endswith(".invalid") or host.lower() == "invalid":
         # RFC 6761: resolvers must answer .invalid negatively themselves; never ask the network.
         return done(
@@ -574,6 +707,7 @@ def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
             f"TCP connection failed: {exc.strerror or exc}",
             stage="connect",
         )
+    server_name = connection.server_name
     sni = None if _is_ip(server_name) else server_name
     with raw:
         try:
@@ -590,6 +724,12 @@ def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
             return done(*_ended(exc, observer, identity, "handshake"), stage="handshake")
         version = tls.version()
         fields["tls_version"] = version
+        settle = min(SETTLE_SECONDS, max(timeout, 0.1))
+        if connection.probe is Probe.HTTP:
+            outcome, detail, alert, more = _http_exchange(
+                tls, connection, observer, identity, deadline, settle
+            )
+            return done(outcome, detail, alert, stage="first-read", **more)
         if _OBSERVABLE and observer.certificate_request is None:
             return done(
                 Outcome.NOT_REQUESTED,
@@ -600,10 +740,9 @@ def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
             what = "the certificate" if identity else "no certificate"
             return done(
                 Outcome.ACCEPTED,
-                f"the server completed the {version} handshake with {what}",
+                f"the server completed the {version} handshake with {what} (judged on TLS alone)",
                 stage="handshake",
             )
-        settle = min(SETTLE_SECONDS, max(timeout, 0.1))
         return done(*_first_read(tls, observer, identity, settle), stage="first-read")
 
 
@@ -700,6 +839,176 @@ def _first_read(
         return _ended(ssl.SSLEOFError(), observer, identity, "first-read")
 
 
+def _key_kind(certificate: x509.Certificate) -> str:
+    """``RSA-2048``, ``EC secp256r1``, ...: the key, as a reader of the detail needs it."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: PLC0415
+
+    key = certificate.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}"
+    return type(key).__name__.removeprefix("_")
+
+
+_STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})(?: ([^\r\n]*))?")
+_TITLE = re.compile(rb"<title>([^<]{1,200})</title>", re.IGNORECASE)
+
+
+def _server_words(reply: bytes, status: int | None, reason: str) -> str:
+    """What the server said: its page's title, else its status line; or the start of a reply."""
+    if status is None:
+        text = reply[:60].decode("ascii", "replace")
+        return "".join(ch if ch.isprintable() else "." for ch in text)
+    title = _TITLE.search(reply)
+    if title is not None:
+        return " ".join(title.group(1).decode("utf-8", "replace").split())
+    return f"{status} {reason}".strip()
+
+
+def _read_reply(
+    tls: ssl.SSLSocket, deadline: float, settle: float
+) -> tuple[bytes, BaseException | None, bool]:
+    """Read up to REPLY_LIMIT bytes until the server closes, goes quiet for ``settle``, or time's up.
+
+    Returns:
+        What was read; the exception that ended the reading if the server ended it abruptly
+        (an alert, a reset), else None; and whether the server closed the connection.
+    """
+    reply = b""
+    while len(reply) < REPLY_LIMIT:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        tls.settimeout(min(settle, remaining))
+        try:
+            data = tls.recv(REPLY_LIMIT - len(reply))
+        except TimeoutError:
+            break
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return reply, None, True
+        except (ssl.SSLError, OSError) as exc:
+            return reply, exc, True
+        if not data:
+            return reply, None, True
+        reply += data
+        if _reply_complete(reply):
+            # A server that keeps the connection open despite "Connection: close" has said
+            # all it will: no need to wait for its silence.
+            break
+    return reply, None, False
+
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE)
+
+
+def _reply_complete(reply: bytes) -> bool:
+    """Whether an HTTP reply's headers and its Content-Length of body have all arrived."""
+    head, separator, body = reply.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    length = _CONTENT_LENGTH.search(head + b"\r\n")
+    return length is not None and len(body) >= int(length.group(1))
+
+
+def _http_exchange(  # noqa: PLR0911, PLR0917  (one decision table; a connection's state)
+    tls: ssl.SSLSocket,
+    connection: _Connection,
+    observer: _Observer,
+    identity: _Identity | None,
+    deadline: float,
+    settle: float,
+) -> tuple[Outcome, str, str | None, dict[str, object]]:
+    """Send ``GET PATH`` and judge the reply: served, refused in HTTP, or no HTTP at all.
+
+    The server may ask for a certificate only now (a renegotiation for a ``<Location>``), so
+    whether it asked at all is read after the reply.
+    """
+    what = "the certificate" if identity else "no certificate"
+    request = (
+        f"GET {connection.path} HTTP/1.1\r\nHost: {connection.host_header}\r\n"
+        "User-Agent: truststore-builder\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    ).encode("ascii")
+    send_error: BaseException | None = None
+    try:
+        tls.settimeout(max(deadline - time.monotonic(), 0.001))
+        tls.sendall(request)
+    except TimeoutError:
+        pass
+    except (ssl.SSLError, OSError) as exc:
+        # The server may have refused already (a TLS 1.3 alert after our Finished): read it.
+        send_error = exc
+    reply, error, closed = _read_reply(tls, deadline, settle)
+    error = error or (send_error if not reply else None)
+    asked = observer.certificate_request is not None or not _OBSERVABLE
+    if not reply:
+        if error is not None:
+            return (*_ended(error, observer, identity, "first-read"), {})
+        if asked and closed:
+            return (
+                Outcome.REFUSED,
+                (
+                    f"the server refused {what}: it closed the connection before any reply "
+                    "to the HTTP request"
+                ),
+                None,
+                {"server_said": "(closed the connection)"},
+            )
+        why = (
+            "the server closed the connection without replying to the HTTP request"
+            if closed
+            else f"no reply to the HTTP request within {settle:g} s"
+        )
+        return (*_judged_on_tls(observer, identity, why), {})
+    status_line = _STATUS_LINE.match(reply)
+    if status_line is None:
+        said = _server_words(reply, None, "")
+        why = f"the server speaks no HTTP (it answered {said!r})"
+        return (*_judged_on_tls(observer, identity, why), {"server_said": said})
+    status = int(status_line.group(1))
+    reason = (status_line.group(2) or b"").decode("latin-1").strip()
+    said = _server_words(reply, status, reason)
+    more: dict[str, object] = {"http_status": status, "server_said": said}
+    if status in REFUSING_STATUSES:
+        return (
+            Outcome.REFUSED,
+            f"the server refused {what} in HTTP: {said if said.startswith(str(status)) else f'{status} {said}'}",
+            None,
+            more,
+        )
+    if not asked:
+        return (
+            Outcome.NOT_REQUESTED,
+            f"the server did not ask for a client certificate and served the request (HTTP {status})",
+            None,
+            more,
+        )
+    return (
+        Outcome.ACCEPTED,
+        f"the server served the request with {what}: HTTP {status} {reason}".rstrip(),
+        None,
+        more,
+    )
+
+
+def _judged_on_tls(
+    observer: _Observer, identity: _Identity | None, why: str
+) -> tuple[Outcome, str, str | None]:
+    """The verdict when HTTP tells nothing: the server asked, took the handshake, did not refuse."""
+    if _OBSERVABLE and observer.certificate_request is None:
+        return (
+            Outcome.NOT_REQUESTED,
+            f"the server did not ask for a client certificate ({why})",
+            None,
+        )
+    what = "the certificate" if identity else "no certificate"
+    return (
+        Outcome.ACCEPTED,
+        f"the server completed the handshake with {what} and did not refuse it; {why}: judged on TLS alone",
+        None,
+    )
+
+
 # --- what the messages say ----------------------------------------------------------------------
 
 
@@ -736,10 +1045,11 @@ def certificates_from_message(message: bytes, *, tls13: bool) -> list[bytes]:
     return found
 
 
-def issuers_from_certificate_request(message: bytes, *, tls13: bool) -> list[x509.Name]:
-    """The CA names in a TLS CertificateRequest message (with its 4-byte header).
+def _certificate_request_fields(message: bytes, *, tls13: bool) -> tuple[bytes, bytes]:
+    """The encoded CA names and signature algorithms of a CertificateRequest message.
 
-    TLS 1.2 lists them in ``certificate_authorities``; TLS 1.3 in the extension of that name.
+    TLS 1.2 carries both in the message body; TLS 1.3 in the extensions
+    ``certificate_authorities`` and ``signature_algorithms``.
 
     Raises:
         ValueError: The message is truncated or not a CertificateRequest.
@@ -748,25 +1058,54 @@ def issuers_from_certificate_request(message: bytes, *, tls13: bool) -> list[x50
         msg = "not a CertificateRequest message"
         raise ValueError(msg)
     body, _ = _vector(message, 1, 3)
-    if tls13:
-        _, offset = _vector(body, 0, 1)
-        extensions, _ = _vector(body, offset, 2)
-        position, names = 0, b""
-        while position < len(extensions):
-            kind = int.from_bytes(extensions[position : position + 2], "big")
-            value, position = _vector(extensions, position + 2, 2)
-            if kind == _CERTIFICATE_AUTHORITIES:
-                names, _ = _vector(value, 0, 2)
-    else:
-        _, offset = _vector(body, 0, 1)
-        _, offset = _vector(body, offset, 2)
+    _, offset = _vector(body, 0, 1)
+    if not tls13:
+        algorithms, offset = _vector(body, offset, 2)
         names, _ = _vector(body, offset, 2)
+        return names, algorithms
+    extensions, _ = _vector(body, offset, 2)
+    position, names, algorithms = 0, b"", b""
+    while position < len(extensions):
+        kind = int.from_bytes(extensions[position : position + 2], "big")
+        value, position = _vector(extensions, position + 2, 2)
+        if kind == _CERTIFICATE_AUTHORITIES:
+            names, _ = _vector(value, 0, 2)
+        elif kind == _SIGNATURE_ALGORITHMS:
+            algorithms, _ = _vector(value, 0, 2)
+    return names, algorithms
+
+
+def issuers_from_certificate_request(message: bytes, *, tls13: bool) -> list[x509.Name]:
+    """The CA names in a TLS CertificateRequest message (with its 4-byte header).
+
+    TLS 1.2 lists them in ``certificate_authorities``; TLS 1.3 in the extension of that name.
+
+    Raises:
+        ValueError: The message is truncated or not a CertificateRequest.
+    """
+    names, _ = _certificate_request_fields(message, tls13=tls13)
     found: list[x509.Name] = []
     position = 0
     while position < len(names):
         der, position = _vector(names, position, 2)
         found.append(_name_from_der(der))
     return found
+
+
+def signature_algorithms_from_certificate_request(message: bytes, *, tls13: bool) -> list[str]:
+    """The signature algorithms a CertificateRequest allows, by their TLS names.
+
+    An algorithm without a name here is given as hex (``0x0e01``).
+
+    Raises:
+        ValueError: The message is truncated or not a CertificateRequest.
+    """
+    _, algorithms = _certificate_request_fields(message, tls13=tls13)
+    if len(algorithms) % 2:
+        msg = "truncated"
+        raise ValueError(msg)
+    codes = [int.from_bytes(algorithms[i : i + 2], "big") for i in range(0, len(algorithms), 2)]
+    return [_SIGNATURE_SCHEMES.get(code, f"0x{code:04x}") for code in codes]
 
 
 def _der(tag: int, body: bytes) -> bytes:
@@ -817,6 +1156,17 @@ def _parse_requested_issuers(observer: _Observer) -> tuple[str, ...]:
             continue
         return tuple(name.rfc4514_string() for name in names)
     return ()
+
+
+def _parse_signature_algorithms(observer: _Observer) -> tuple[str, ...]:
+    message = observer.certificate_request
+    if message is None:
+        return ()
+    try:
+        tls13 = observer.request_version == _TLS13
+        return tuple(signature_algorithms_from_certificate_request(message, tls13=tls13))
+    except ValueError:
+        return ()
 
 
 # --- the server's chain -------------------------------------------------------------------------
@@ -891,10 +1241,10 @@ def _server_chain(
 def _issuer_generation(
     certificate: x509.Certificate, candidates: Iterable[x509.Certificate], catalogue: NhsCatalogue
 ) -> Generation | None:
-    """The generation of the NHS CA that issued ``certificate`` (found by name, then pin)."""
+    """The generation of the NHS CA whose key signed ``certificate`` (recognised by its pin)."""
     pool = [*candidates, *catalogue.certificates.values()]
     for candidate in pool:
-        if candidate.subject == certificate.issuer:
+        if is_issued_by(certificate, candidate):
             nhs = catalogue.recognise(candidate)
             if nhs is not None:
                 return nhs.generation
@@ -958,7 +1308,8 @@ def _trusted(
         msg = "give an NHS environment or a trust store to check the server's chain against"
         raise ValueError(msg)
     certificates: list[x509.Certificate] = []
-    builder = TrustStoreBuilder().at(at).allow_leaf()
+    # A look-alike of an NHS CA is judged by signature and called by its own subject here.
+    builder = TrustStoreBuilder().at(at).allow_leaf().allow_test_pki_impostors()
     if environment is not None:
         builder = builder.add_nhs(environment)
     if isinstance(trust, TrustStore):
@@ -983,11 +1334,16 @@ def check_endpoint(
     server_name: str | None = None,
     timeout: float = 10.0,
     catalogue: NhsCatalogue | None = None,
+    probe: Probe | str = Probe.HTTP,
+    path: str = "/",
+    tls_version: str | None = None,
 ) -> EndpointReport:
     """Check a live TLS endpoint: the chain it presents and each client identity's fate.
 
-    One connection is made without a client certificate, then one per identity. See the module
-    documentation for what each :class:`Outcome` means.
+    One connection is made without a client certificate, then one per identity; after each
+    handshake an HTTP request shows whether the server serves it (``probe="http"``), or the
+    TLS exchange alone is judged (``probe="tls"``). See the module documentation for what each
+    :class:`Outcome` means.
 
     Args:
         host: The host name or IP address.
@@ -999,15 +1355,21 @@ def check_endpoint(
             (its chain may follow), the key unencrypted.
         server_name: The name to send as SNI and match the certificate against (default:
             ``host``).
-        timeout: Seconds allowed for each connection's TCP connect and TLS handshake.
+        timeout: Seconds allowed for each connection, from the TCP connect to the end of the
+            HTTP reply.
         catalogue: The NHS catalogue to recognise CAs with (default: the shipped one).
+        probe: ``http`` (the default): after the handshake send ``GET path`` and judge the
+            reply; ``tls``: judge the TLS exchange alone, for a server that speaks no HTTP.
+        path: The path of the HTTP request (``/`` by default).
+        tls_version: ``1.2`` or ``1.3`` to make every connection use that version only
+            (default: either, as the server chooses).
 
     Returns:
         The report.
 
     Raises:
-        ValueError: Neither an environment nor a trust store, a bad port or timeout, or
-            duplicate identity names.
+        ValueError: Neither an environment nor a trust store, a bad port, timeout, probe,
+            path or TLS version, or duplicate identity names.
         InputError: A trust or identity file cannot be read, an identity key is encrypted or
             belongs to no certificate in its file.
     """
@@ -1020,24 +1382,34 @@ def check_endpoint(
     if timeout <= 0:
         msg = f"the timeout must be positive, not {timeout}"
         raise ValueError(msg)
+    try:
+        probe = Probe(probe)
+    except ValueError:
+        msg = f"the probe is http or tls, not {probe!r}"
+        raise ValueError(msg) from None
+    check_http_path(path)
+    if tls_version is not None and tls_version not in _TLS_VERSIONS:
+        msg = f"the TLS version is 1.2 or 1.3, not {tls_version!r}"
+        raise ValueError(msg)
     catalogue = catalogue or nhs_catalogue()
     at = utc_now()
     trusted = _trusted(environment, trust, at)
     loaded = _identity_list(identities)
     name = server_name or host
-    probe = _attempt((host, port), name, None, timeout, catalogue)
-    attempts = [probe]
+    connection = _Connection((host, port), name, timeout, probe, path, tls_version)
+    first = _attempt(connection, None, catalogue)
+    attempts = [first]
     results: list[HandshakeResult] = []
-    unreachable = probe.result.stage in {"resolve", "connect"} or (
-        probe.result.outcome is Outcome.TIMEOUT
+    unreachable = first.result.stage in {"resolve", "connect"} or (
+        first.result.outcome is Outcome.TIMEOUT
     )
     for identity in loaded:
         if unreachable:
             results.append(
                 attrs.evolve(
-                    probe.result,
+                    first.result,
                     name=identity.name,
-                    detail=f"not tried: {probe.result.detail}",
+                    detail=f"not tried: {first.result.detail}",
                     stage=None,
                     certificate_path=identity.certificate_path,
                     subject=identity.certificate.subject.rfc4514_string(),
@@ -1048,7 +1420,7 @@ def check_endpoint(
                 )
             )
             continue
-        attempt = _attempt((host, port), name, identity, timeout, catalogue)
+        attempt = _attempt(connection, identity, catalogue)
         attempts.append(attempt)
         results.append(attempt.result)
     presented = next((a.server_chain for a in attempts if a.server_chain), ())
@@ -1059,10 +1431,12 @@ def check_endpoint(
         port=port,
         server_name=name,
         checked_at=at,
-        probe=probe.result,
+        probe=first.result,
         server=server,
         requested_issuers=issuers,
         identities=tuple(results),
+        probe_mode=probe,
+        path=path,
     )
 
 

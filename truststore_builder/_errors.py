@@ -12,6 +12,7 @@ The hierarchy::
 │   └── RecipeError            a recipe key that is unknown, mistyped, missing or refused
     ├── CheckError                 a check refuses the build (exit status 1)
     │   ├── PinMismatchError       an NHS catalogue file does not match its pinned fingerprint
+    │   │   └── NhsImpostorError   a certificate carries an NHS CA's subject but is not it
     │   ├── NotACertificateAuthorityError
     │   ├── EnvironmentMismatchError
     │   ├── ReadBackError          a written store does not read back as what was meant
@@ -21,6 +22,7 @@ The hierarchy::
     │       ├── CertificateNotValidError   expired or not yet valid at the validation time
     │       ├── CertificateUsageError  no clientAuth in the extended key usage
     │       ├── ChainError             no path to a trusted root (names the missing issuer)
+    │       │   └── IssuerKeyUsageError    an issuer whose keyUsage lacks keyCertSign
     │       ├── IdentityEnvironmentError   issued for another environment (also an
     │       │                              EnvironmentMismatchError)
     │       └── GenerationError        a G1 client certificate, not explicitly allowed
@@ -47,9 +49,11 @@ __all__ = [
     "IdentityEnvironmentError",
     "IdentityError",
     "InputError",
+    "IssuerKeyUsageError",
     "KeyMismatchError",
     "MalformedInputError",
     "MissingPasswordError",
+    "NhsImpostorError",
     "NoCertificatesError",
     "NotACertificateAuthorityError",
     "OutputError",
@@ -136,6 +140,21 @@ class PinMismatchError(CheckError):
     """An NHS catalogue certificate does not match the fingerprint pinned in its manifest."""
 
 
+class NhsImpostorError(PinMismatchError):
+    """A certificate carries the subject of an NHS CA but is not its pinned certificate.
+
+    Attributes:
+        nhs_name: The NHS CA it claims to be.
+        sha256: Its own SHA-256 fingerprint.
+    """
+
+    def __init__(self, message: str, *, source: str | None, nhs_name: str, sha256: str) -> None:
+        """Build the error; the message names the input, the NHS CA and the fingerprint."""
+        super().__init__(message, source=source)
+        self.nhs_name = nhs_name
+        self.sha256 = sha256
+
+
 class NotACertificateAuthorityError(CheckError):
     """A certificate that is not a CA was offered to a trust store without allow_leaf."""
 
@@ -153,7 +172,8 @@ class IdentityError(CheckError):
 
     Attributes:
         rule: The rule's short name (``key-match``, ``key-strength``, ``validity``,
-            ``client-auth``, ``chain``, ``environment``, ``generation``).
+            ``client-auth``, ``chain``, ``issuer-key-usage``, ``environment``,
+            ``generation``).
     """
 
     rule = "identity"
@@ -187,6 +207,12 @@ class ChainError(IdentityError):
     """No path from the certificate to a trusted root: a missing issuer or a bad signature."""
 
     rule = "chain"
+
+
+class IssuerKeyUsageError(ChainError):
+    """A CA in the chain signs certificates although its keyUsage does not allow it."""
+
+    rule = "issuer-key-usage"
 
 
 class IdentityEnvironmentError(IdentityError, EnvironmentMismatchError):

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from truststore_builder._formats.keys import PrivateKey
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 
 __all__ = [
@@ -32,6 +34,8 @@ __all__ = [
     "StoreFormat",
     "TrustStore",
     "TrustedEntry",
+    "is_issued_by",
+    "issuer_path",
     "sha256_fingerprint",
 ]
 
@@ -87,6 +91,90 @@ def _now() -> dt.datetime:
 def sha256_fingerprint(certificate: x509.Certificate) -> str:
     """Return the certificate's SHA-256 fingerprint over its DER encoding, as lower-case hex."""
     return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+#: How many certificates an issuer walk follows before it gives up (a loop, or nonsense).
+MAX_CHAIN_DEPTH = 8
+
+
+def _key_identifiers_disagree(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether the certificate's AKI and the issuer's SKI are both present and differ."""
+    try:
+        authority = certificate.extensions.get_extension_for_class(
+            x509.AuthorityKeyIdentifier
+        ).value.key_identifier
+        subject = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return authority is not None and authority != subject
+
+
+def _signature_verifies(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Check the signature with the issuer's public key directly.
+
+    For the algorithms cryptography's X.509 verification refuses outright: SHA-1, which the
+    prod G1 root and the CAs under it are signed with.
+    """
+    key = issuer.public_key()
+    hash_algorithm = certificate.signature_hash_algorithm
+    parameters = certificate.signature_algorithm_parameters
+    signature, tbs = certificate.signature, certificate.tbs_certificate_bytes
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and isinstance(
+            parameters, padding.PKCS1v15 | padding.PSS
+        ):
+            key.verify(signature, tbs, parameters, hash_algorithm)  # type: ignore[arg-type]
+        elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(parameters, ec.ECDSA):
+            key.verify(signature, tbs, parameters)
+        else:
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return True
+
+
+def is_issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` issued ``certificate``: the names agree and its key made the signature.
+
+    A name alone proves nothing (anyone can put "NHS Root Authority G2" in a certificate), so
+    the signature decides; the key identifiers, where both are present, rule a candidate out
+    before any signature is checked.
+    """
+    if certificate.issuer != issuer.subject or _key_identifiers_disagree(certificate, issuer):
+        return False
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except ValueError as exc:
+        if "Unsupported signature algorithm" in str(exc):
+            return _signature_verifies(certificate, issuer)
+        return False
+    except (TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def issuer_path(
+    certificate: x509.Certificate, candidates: Sequence[x509.Certificate]
+) -> tuple[list[x509.Certificate], x509.Name | None]:
+    """Walk from ``certificate`` up through the ``candidates`` that really issued each link.
+
+    Every issuer walk in the package is this one: an issuer is found by name, key identifier
+    and signature (:func:`is_issued_by`), never by name alone.
+
+    Returns:
+        The path, ``certificate`` first, up to a self-signed certificate or as far as the
+        candidates go; and the issuer name no candidate answers for (None when the path ends
+        at a self-signed certificate or at the depth limit).
+    """
+    path = [certificate]
+    current = certificate
+    while len(path) < MAX_CHAIN_DEPTH and not is_issued_by(current, current):
+        issuer = next((c for c in candidates if c not in path and is_issued_by(current, c)), None)
+        if issuer is None:
+            return path, current.issuer
+        path.append(issuer)
+        current = issuer
+    return path, None
 
 
 @attrs.frozen

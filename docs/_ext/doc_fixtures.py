@@ -198,7 +198,8 @@ def leave_workdir() -> None:
 class LoopbackTlsServer:
     """A TLS server on 127.0.0.1 that asks for a client certificate and trusts ``client_cas``.
 
-    Each connection is handled on its own thread; the server answers b"ok" to a line.
+    Each connection is handled on its own thread; the server answers an HTTP GET with 200 and
+    b"ok" to any other line.
     """
 
     certificate: Issued
@@ -249,7 +250,13 @@ class LoopbackTlsServer:
         with raw, contextlib.suppress(ssl.SSLError, OSError):
             raw.settimeout(_TIMEOUT)
             with context.wrap_socket(raw, server_side=True) as tls:
-                if tls.recv(64):
+                request = tls.recv(1024)
+                if request.startswith(b"GET "):
+                    # The endpoint check's HTTP request.
+                    tls.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+                    )
+                elif request:
                     tls.sendall(b"ok")
 
     def stop(self) -> None:

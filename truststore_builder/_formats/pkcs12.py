@@ -46,7 +46,7 @@ from truststore_builder._errors import (
     ReadBackError,
     WrongPasswordError,
 )
-from truststore_builder._model import StoreEntry
+from truststore_builder._model import StoreEntry, issuer_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -1574,7 +1574,7 @@ def _identities(  # noqa: PLR0917 - one private caller
         leaf = next((c for c in untrusted if _public_der(c.public_key()) == key_der), None)
         if leaf is None:
             continue
-        identities.append((alias, key, _issuer_path(leaf, untrusted)))
+        identities.append((alias, key, issuer_path(leaf, untrusted)[0]))
     return identities
 
 
@@ -1601,20 +1601,3 @@ def _decode_key(bag: _KeyBag, secret: bytes | None, source: str) -> PrivateKey:
         "(wrong password, or an unsupported algorithm)"
     )
     raise MalformedInputError(msg, source=source)
-
-
-def _issuer_path(
-    leaf: x509.Certificate, candidates: Sequence[x509.Certificate]
-) -> list[x509.Certificate]:
-    """The leaf, then its issuer, its issuer's issuer, ... as far as ``candidates`` go."""
-    path = [leaf]
-    remaining = [c for c in candidates if c != leaf]
-    current = leaf
-    while current.issuer != current.subject:
-        issuer = next((c for c in remaining if c.subject == current.issuer), None)
-        if issuer is None:
-            break
-        path.append(issuer)
-        remaining.remove(issuer)
-        current = issuer
-    return path

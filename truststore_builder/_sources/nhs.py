@@ -130,6 +130,25 @@ class NhsCatalogue:
         found = [match for match in matches if match is not None]
         return min(found, key=lambda match: match[0])[1] if found else None
 
+    def claimed_by(self, subject: x509.Name | str) -> NhsCa | None:
+        """The NHS CA whose shipped certificate has this subject (a Name, or RFC 4514), if any.
+
+        A certificate carrying that subject is that CA only if :meth:`recognise` says so (its
+        fingerprint is the pin); otherwise it is a look-alike claiming the name. Subjects are
+        compared as RFC 4514 strings, so another string encoding of the same name still claims.
+        """
+        text = subject if isinstance(subject, str) else subject.rfc4514_string()
+        return self._subject_index.get(text)
+
+    @functools.cached_property
+    def _subject_index(self) -> dict[str, NhsCa]:
+        index: dict[str, NhsCa] = {}
+        for ca in self.cas:
+            certificate = self.certificates.get(ca.slug)
+            if certificate is not None:
+                index.setdefault(certificate.subject.rfc4514_string(), ca)
+        return index
+
     @functools.cached_property
     def _pin_index(
         self,
