@@ -18,6 +18,7 @@ from truststore_builder import Generation, InputError, TrustStoreBuilder
 from truststore_builder._endpoint import (
     EndpointReport,
     Outcome,
+    _Observer,
     certificates_from_message,
     check_endpoint,
     check_endpoints,
@@ -605,3 +606,26 @@ def test_a_complete_reply_on_a_connection_kept_open_is_not_waited_out(files: Fil
         report = _check(files, address)
     assert [r.outcome for r in report.identities] == [Outcome.ACCEPTED] * 2
     assert all(r.elapsed < 2 for r in report.identities), [r.elapsed for r in report.identities]
+
+
+def test_an_empty_certificate_message_with_a_request_context_is_not_sent(
+    pki: GeneratedPki,
+) -> None:
+    """Our empty TLS 1.3 Certificate after post-handshake auth (32-byte context) is "not sent"."""
+    der = pki.g2.client.certificate.public_bytes(serialization.Encoding.DER)
+    context = bytes(range(32))  # OpenSSL's post-handshake request context is 32 bytes
+    messages = {
+        "tls13 empty, post-handshake": (_vec(context, 1) + _vec(b"", 3), 0x0304, False),
+        "tls13 empty, in handshake": (_vec(b"", 1) + _vec(b"", 3), 0x0304, False),
+        "tls12 empty": (_vec(b"", 3), 0x0303, False),
+        "tls13 certificate, post-handshake": (
+            _vec(context, 1) + _vec(_vec(der, 3) + _vec(b"", 2), 3),
+            0x0304,
+            True,
+        ),
+        "tls12 certificate": (_vec(_vec(der, 3), 3), 0x0303, True),
+    }
+    for label, (body, version, expected) in messages.items():
+        observer = _Observer()
+        observer("conn", "write", version, 22, 11, b"\x0b" + _vec(body, 3))
+        assert observer.sent_certificate is expected, label

@@ -109,7 +109,6 @@ _NEW_SESSION_TICKET = 4
 _TLS13 = 0x0304
 _CERTIFICATE_AUTHORITIES = 47
 _SIGNATURE_ALGORITHMS = 13
-_EMPTY_CERTIFICATE_MAX = 8
 
 #: How much of an HTTP reply is read: the status line, the headers and the start of the page.
 REPLY_LIMIT = 16384
@@ -556,8 +555,8 @@ class _Observer:
         if content_type != _HANDSHAKE:
             return
         if direction == "write":
-            if msg_type == _CERTIFICATE and len(data) > _EMPTY_CERTIFICATE_MAX:
-                self.sent_certificate = True
+            if msg_type == _CERTIFICATE:
+                self.sent_certificate = self.sent_certificate or _carries_certificate(data, version)
             return
         if msg_type == _CERTIFICATE_REQUEST:
             self.certificate_request, self.request_version = data, version
@@ -568,6 +567,20 @@ class _Observer:
 
 
 _OBSERVABLE = hasattr(ssl.SSLContext, "_msg_callback")
+
+
+def _carries_certificate(message: bytes, version: int) -> bool:
+    """Whether a Certificate message we wrote holds a certificate, not the empty list.
+
+    Its length alone does not tell: in TLS 1.3 post-handshake authentication the empty message
+    still carries the server's request context (32 bytes from OpenSSL).
+    """
+    for tls13 in (version == _TLS13, version != _TLS13):
+        try:
+            return bool(certificates_from_message(message, tls13=tls13))
+        except ValueError:
+            continue
+    return False
 
 
 #: RFC 8446 alerts that ssl.AlertDescription does not name.
