@@ -629,3 +629,87 @@ def test_an_empty_certificate_message_with_a_request_context_is_not_sent(
         observer = _Observer()
         observer("conn", "write", version, 22, 11, b"\x0b" + _vec(body, 3))
         assert observer.sent_certificate is expected, label
+
+
+def _served_by(files: Files, reply: bytes, **server: object) -> EndpointReport:
+    """Check a server that asks for a certificate optionally and answers every GET with ``reply``."""
+    options: dict[str, object] = {"client_ca_file": files.both_ca, "verify_mode": ssl.CERT_OPTIONAL}
+    with configurable_tls_server(
+        cert_chain=files.server_chain,
+        key=files.server_key,
+        http_reply=reply,
+        **{**options, **server},  # type: ignore[arg-type]
+    ) as address:
+        return _check(files, address)
+
+
+_OK_PAGE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", "401 Unauthorized"),
+        (
+            b"HTTP/1.1 302 Found\r\nLocation: https://localhost/login\r\nContent-Length: 0\r\n\r\n",
+            "302 Found to https://localhost/login",
+        ),
+        (b"HTTP/1.1 421 Misdirected Request\r\nContent-Length: 0\r\n\r\n", "421 Misdirected"),
+        (
+            (
+                b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+            ),
+            "403 Forbidden",
+        ),
+    ],
+    ids=["401", "302-to-login", "421", "103-then-403"],
+)
+def test_a_reply_that_serves_nothing_is_never_accepted(
+    files: Files, reply: bytes, words: str
+) -> None:
+    """401, a redirect (to a login page), 421, or a 403 behind 103 Early Hints: refused, so said."""
+    report = _served_by(files, reply)
+    assert [r.outcome for r in report.identities] == [Outcome.REFUSED] * 2, report.summary()
+    assert words in report.identities[1].detail
+    assert not report.ok
+    # The control: the same server answering 200 accepts both identities.
+    control = _served_by(files, _OK_PAGE)
+    assert [r.outcome for r in control.identities] == [Outcome.ACCEPTED] * 2
+    assert control.ok
+
+
+def test_an_http_refusal_from_a_server_that_never_asked_is_not_requested(files: Files) -> None:
+    """A 403 from a server that sent no CertificateRequest judged no certificate: not-requested."""
+    forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+    report = _served_by(files, forbidden, client_ca_file=None, verify_mode=ssl.CERT_NONE)
+    assert report.probe.outcome is Outcome.NOT_REQUESTED
+    assert report.client_certificate == "not-requested"
+    assert [r.outcome for r in report.identities] == [Outcome.NOT_REQUESTED] * 2
+    assert "answered HTTP 403" in report.identities[1].detail
+    # The control: the server that asks refuses with the same 403.
+    asked = _served_by(files, forbidden)
+    assert asked.client_certificate == "required"
+
+
+def test_a_slow_refusal_is_waited_for(files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 403 that comes after the settle time but within the timeout is still refused."""
+    monkeypatch.setattr("truststore_builder._endpoint.SETTLE_SECONDS", 0.1)
+    forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+    report = _served_by(files, forbidden, reply_delay=0.5)
+    assert [r.outcome for r in report.identities] == [Outcome.REFUSED] * 2, report.summary()
+    assert report.identities[1].http_status == 403
+
+
+def test_the_servers_words_cannot_drive_a_terminal(files: Files) -> None:
+    """A page title or reason phrase holding ESC sequences is reported with dots in their place."""
+    hostile = (
+        b"HTTP/1.1 403 No\x1b[2J\r\nContent-Length: 40\r\n\r\n"
+        b"<title>Go\x1b]0;pwned\x07 away</title>"
+    )
+    report = _served_by(files, hostile)
+    g2 = report.identities[1]
+    assert g2.outcome is Outcome.REFUSED
+    assert "\x1b" not in g2.detail
+    assert "\x1b" not in (g2.server_said or "")
+    assert g2.server_said == "Go.]0;pwned. away"
