@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
@@ -860,8 +861,6 @@ def _first_read(
 
 def _key_kind(certificate: x509.Certificate) -> str:
     """``RSA-2048``, ``EC secp256r1``, ...: the key, as a reader of the detail needs it."""
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: PLC0415
-
     key = certificate.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA-{key.key_size}"
