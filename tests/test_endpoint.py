@@ -6,7 +6,7 @@ import socket
 import ssl
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
@@ -95,6 +95,7 @@ def _server(
     trusted: Path | None,
     mode: ssl.VerifyMode = ssl.CERT_REQUIRED,
     maximum_version: ssl.TLSVersion | None = None,
+    **http: Any,  # configurable_tls_server's HTTP options, passed through
 ) -> contextlib.AbstractContextManager[tuple[str, int]]:
     return configurable_tls_server(
         cert_chain=files.server_chain,
@@ -102,6 +103,7 @@ def _server(
         client_ca_file=trusted,
         verify_mode=mode,
         maximum_version=maximum_version,
+        **http,
     )
 
 
@@ -485,13 +487,8 @@ def test_an_http_refusal_after_the_handshake_is_refused_in_the_servers_words(
     files: Files, version: ssl.TLSVersion
 ) -> None:
     """A server that takes the handshake and answers 403 refuses: never accepted, its title given."""
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
-        client_ca_file=files.both_ca,
-        verify_mode=ssl.CERT_OPTIONAL,
-        maximum_version=version,
-        http_reply=_APACHE_403,
+    with _server(
+        files, files.both_ca, ssl.CERT_OPTIONAL, version, http_reply=_APACHE_403
     ) as address:
         report = _check(files, address)
         tls_only = _check(files, address, probe="tls")
@@ -513,13 +510,7 @@ def test_an_http_refusal_after_the_handshake_is_refused_in_the_servers_words(
 
 def test_a_close_before_any_reply_is_refused(files: Files) -> None:
     """A server that asks, takes the handshake, then closes without a word: refused, so said."""
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
-        client_ca_file=files.both_ca,
-        verify_mode=ssl.CERT_OPTIONAL,
-        http_reply=None,
-    ) as address:
+    with _server(files, files.both_ca, ssl.CERT_OPTIONAL, http_reply=None) as address:
         report = _check(files, address)
     assert [r.outcome for r in report.identities] == [Outcome.REFUSED] * 2
     assert "closed the connection before any reply" in report.identities[1].detail
@@ -528,13 +519,7 @@ def test_a_close_before_any_reply_is_refused(files: Files) -> None:
 
 def test_a_server_that_speaks_no_http_is_judged_on_tls_and_says_so(files: Files) -> None:
     """A reply that is not HTTP: the TLS result decides, and the detail says it did."""
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
-        client_ca_file=files.g2_ca,
-        verify_mode=ssl.CERT_REQUIRED,
-        http_reply=b"+OK POP3 ready\r\n",
-    ) as address:
+    with _server(files, files.g2_ca, http_reply=b"+OK POP3 ready\r\n") as address:
         report = _check(files, address)
     g1, g2 = report.identities
     assert g2.outcome is Outcome.ACCEPTED
@@ -548,13 +533,7 @@ def test_a_server_that_speaks_no_http_is_judged_on_tls_and_says_so(files: Files)
 def test_the_request_names_the_host_and_path_and_closes(files: Files) -> None:
     """The HTTP request is GET PATH with Host (port included off 443) and Connection: close."""
     seen: list[bytes] = []
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
-        client_ca_file=files.both_ca,
-        verify_mode=ssl.CERT_REQUIRED,
-        seen=seen,
-    ) as address:
+    with _server(files, files.both_ca, seen=seen) as address:
         report = _check(files, address, path="/health?full=1")
     assert report.ok
     assert report.path == "/health?full=1"
@@ -595,14 +574,7 @@ def test_tls_version_pins_the_connection(files: Files, g2_only_tls13: tuple[str,
 def test_a_complete_reply_on_a_connection_kept_open_is_not_waited_out(files: Files) -> None:
     """A server that answers with a Content-Length and keeps the connection: no settle wait."""
     held_open = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
-        client_ca_file=files.both_ca,
-        verify_mode=ssl.CERT_REQUIRED,
-        http_reply=held_open,
-        hold_open=True,
-    ) as address:
+    with _server(files, files.both_ca, http_reply=held_open, hold_open=True) as address:
         report = _check(files, address)
     assert [r.outcome for r in report.identities] == [Outcome.ACCEPTED] * 2
     assert all(r.elapsed < 2 for r in report.identities), [r.elapsed for r in report.identities]
@@ -631,14 +603,19 @@ def test_an_empty_certificate_message_with_a_request_context_is_not_sent(
         assert observer.sent_certificate is expected, label
 
 
-def _served_by(files: Files, reply: bytes, **server: object) -> EndpointReport:
-    """Check a server that asks for a certificate optionally and answers every GET with ``reply``."""
-    options: dict[str, object] = {"client_ca_file": files.both_ca, "verify_mode": ssl.CERT_OPTIONAL}
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
+def _served_by(
+    files: Files,
+    reply: bytes,
+    mode: ssl.VerifyMode = ssl.CERT_OPTIONAL,
+    reply_delay: float = 0.0,
+) -> EndpointReport:
+    """Check a server that answers every GET with ``reply`` (by default: asks optionally)."""
+    with _server(
+        files,
+        None if mode is ssl.CERT_NONE else files.both_ca,
+        mode,
         http_reply=reply,
-        **{**options, **server},  # type: ignore[arg-type]
+        reply_delay=reply_delay,
     ) as address:
         return _check(files, address)
 
@@ -682,7 +659,7 @@ def test_a_reply_that_serves_nothing_is_never_accepted(
 def test_an_http_refusal_from_a_server_that_never_asked_is_not_requested(files: Files) -> None:
     """A 403 from a server that sent no CertificateRequest judged no certificate: not-requested."""
     forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
-    report = _served_by(files, forbidden, client_ca_file=None, verify_mode=ssl.CERT_NONE)
+    report = _served_by(files, forbidden, mode=ssl.CERT_NONE)
     assert report.probe.outcome is Outcome.NOT_REQUESTED
     assert report.client_certificate == "not-requested"
     assert [r.outcome for r in report.identities] == [Outcome.NOT_REQUESTED] * 2
