@@ -690,3 +690,15 @@ def test_the_servers_words_cannot_drive_a_terminal(files: Files) -> None:
     assert "\x1b" not in g2.detail
     assert "\x1b" not in (g2.server_said or "")
     assert g2.server_said == "Go.]0;pwned. away"
+
+
+def test_a_chunked_reply_on_a_connection_kept_open_is_not_waited_out(files: Files) -> None:
+    """A chunked reply ends at its last chunk: no settle wait on a keep-alive connection."""
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+        b"2\r\nok\r\n0\r\n\r\n"
+    )
+    with _server(files, files.both_ca, http_reply=chunked, hold_open=True) as address:
+        report = _check(files, address)
+    assert [r.outcome for r in report.identities] == [Outcome.ACCEPTED] * 2
+    assert all(r.elapsed < 2 for r in report.identities), [r.elapsed for r in report.identities]

@@ -941,11 +941,20 @@ def _read_reply(
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE)
 
 
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
+
+
 def _reply_complete(reply: bytes) -> bool:
-    """Whether an HTTP reply's headers and its Content-Length of body have all arrived."""
+    """Whether an HTTP reply's headers and all its body have arrived.
+
+    The body's end is known by its Content-Length, or by the last chunk of a chunked body.
+    """
     head, separator, body = _final_response(reply).partition(b"\r\n\r\n")
     if not separator:
         return False
+    if _CHUNKED.search(head) is not None:
+        # Ending early on a chunk that only looks last costs nothing: the status is in.
+        return body.endswith(b"0\r\n\r\n")
     length = _CONTENT_LENGTH.search(head + b"\r\n")
     return length is not None and len(body) >= int(length.group(1))
 
