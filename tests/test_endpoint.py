@@ -6,7 +6,7 @@ import socket
 import ssl
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
@@ -18,6 +18,7 @@ from truststore_builder import Generation, InputError, TrustStoreBuilder
 from truststore_builder._endpoint import (
     EndpointReport,
     Outcome,
+    _Observer,
     certificates_from_message,
     check_endpoint,
     check_endpoints,
@@ -94,6 +95,7 @@ def _server(
     trusted: Path | None,
     mode: ssl.VerifyMode = ssl.CERT_REQUIRED,
     maximum_version: ssl.TLSVersion | None = None,
+    **http: Any,  # configurable_tls_server's HTTP options, passed through
 ) -> contextlib.AbstractContextManager[tuple[str, int]]:
     return configurable_tls_server(
         cert_chain=files.server_chain,
@@ -101,6 +103,7 @@ def _server(
         client_ca_file=trusted,
         verify_mode=mode,
         maximum_version=maximum_version,
+        **http,
     )
 
 
@@ -484,13 +487,8 @@ def test_an_http_refusal_after_the_handshake_is_refused_in_the_servers_words(
     files: Files, version: ssl.TLSVersion
 ) -> None:
     """A server that takes the handshake and answers 403 refuses: never accepted, its title given."""
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
-        client_ca_file=files.both_ca,
-        verify_mode=ssl.CERT_OPTIONAL,
-        maximum_version=version,
-        http_reply=_APACHE_403,
+    with _server(
+        files, files.both_ca, ssl.CERT_OPTIONAL, version, http_reply=_APACHE_403
     ) as address:
         report = _check(files, address)
         tls_only = _check(files, address, probe="tls")
@@ -512,13 +510,7 @@ def test_an_http_refusal_after_the_handshake_is_refused_in_the_servers_words(
 
 def test_a_close_before_any_reply_is_refused(files: Files) -> None:
     """A server that asks, takes the handshake, then closes without a word: refused, so said."""
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
-        client_ca_file=files.both_ca,
-        verify_mode=ssl.CERT_OPTIONAL,
-        http_reply=None,
-    ) as address:
+    with _server(files, files.both_ca, ssl.CERT_OPTIONAL, http_reply=None) as address:
         report = _check(files, address)
     assert [r.outcome for r in report.identities] == [Outcome.REFUSED] * 2
     assert "closed the connection before any reply" in report.identities[1].detail
@@ -527,13 +519,7 @@ def test_a_close_before_any_reply_is_refused(files: Files) -> None:
 
 def test_a_server_that_speaks_no_http_is_judged_on_tls_and_says_so(files: Files) -> None:
     """A reply that is not HTTP: the TLS result decides, and the detail says it did."""
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
-        client_ca_file=files.g2_ca,
-        verify_mode=ssl.CERT_REQUIRED,
-        http_reply=b"+OK POP3 ready\r\n",
-    ) as address:
+    with _server(files, files.g2_ca, http_reply=b"+OK POP3 ready\r\n") as address:
         report = _check(files, address)
     g1, g2 = report.identities
     assert g2.outcome is Outcome.ACCEPTED
@@ -547,13 +533,7 @@ def test_a_server_that_speaks_no_http_is_judged_on_tls_and_says_so(files: Files)
 def test_the_request_names_the_host_and_path_and_closes(files: Files) -> None:
     """The HTTP request is GET PATH with Host (port included off 443) and Connection: close."""
     seen: list[bytes] = []
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
-        client_ca_file=files.both_ca,
-        verify_mode=ssl.CERT_REQUIRED,
-        seen=seen,
-    ) as address:
+    with _server(files, files.both_ca, seen=seen) as address:
         report = _check(files, address, path="/health?full=1")
     assert report.ok
     assert report.path == "/health?full=1"
@@ -594,14 +574,131 @@ def test_tls_version_pins_the_connection(files: Files, g2_only_tls13: tuple[str,
 def test_a_complete_reply_on_a_connection_kept_open_is_not_waited_out(files: Files) -> None:
     """A server that answers with a Content-Length and keeps the connection: no settle wait."""
     held_open = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
-    with configurable_tls_server(
-        cert_chain=files.server_chain,
-        key=files.server_key,
-        client_ca_file=files.both_ca,
-        verify_mode=ssl.CERT_REQUIRED,
-        http_reply=held_open,
-        hold_open=True,
+    with _server(files, files.both_ca, http_reply=held_open, hold_open=True) as address:
+        report = _check(files, address)
+    assert [r.outcome for r in report.identities] == [Outcome.ACCEPTED] * 2
+    assert all(r.elapsed < 2 for r in report.identities), [r.elapsed for r in report.identities]
+
+
+def test_an_empty_certificate_message_with_a_request_context_is_not_sent(
+    pki: GeneratedPki,
+) -> None:
+    """Our empty TLS 1.3 Certificate after post-handshake auth (32-byte context) is "not sent"."""
+    der = pki.g2.client.certificate.public_bytes(serialization.Encoding.DER)
+    context = bytes(range(32))  # OpenSSL's post-handshake request context is 32 bytes
+    messages = {
+        "tls13 empty, post-handshake": (_vec(context, 1) + _vec(b"", 3), 0x0304, False),
+        "tls13 empty, in handshake": (_vec(b"", 1) + _vec(b"", 3), 0x0304, False),
+        "tls12 empty": (_vec(b"", 3), 0x0303, False),
+        "tls13 certificate, post-handshake": (
+            _vec(context, 1) + _vec(_vec(der, 3) + _vec(b"", 2), 3),
+            0x0304,
+            True,
+        ),
+        "tls12 certificate": (_vec(_vec(der, 3), 3), 0x0303, True),
+    }
+    for label, (body, version, expected) in messages.items():
+        observer = _Observer()
+        observer("conn", "write", version, 22, 11, b"\x0b" + _vec(body, 3))
+        assert observer.sent_certificate is expected, label
+
+
+def _served_by(
+    files: Files,
+    reply: bytes,
+    mode: ssl.VerifyMode = ssl.CERT_OPTIONAL,
+    reply_delay: float = 0.0,
+) -> EndpointReport:
+    """Check a server that answers every GET with ``reply`` (by default: asks optionally)."""
+    with _server(
+        files,
+        None if mode is ssl.CERT_NONE else files.both_ca,
+        mode,
+        http_reply=reply,
+        reply_delay=reply_delay,
     ) as address:
+        return _check(files, address)
+
+
+_OK_PAGE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", "401 Unauthorized"),
+        (
+            b"HTTP/1.1 302 Found\r\nLocation: https://localhost/login\r\nContent-Length: 0\r\n\r\n",
+            "302 Found to https://localhost/login",
+        ),
+        (b"HTTP/1.1 421 Misdirected Request\r\nContent-Length: 0\r\n\r\n", "421 Misdirected"),
+        (
+            (
+                b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+            ),
+            "403 Forbidden",
+        ),
+    ],
+    ids=["401", "302-to-login", "421", "103-then-403"],
+)
+def test_a_reply_that_serves_nothing_is_never_accepted(
+    files: Files, reply: bytes, words: str
+) -> None:
+    """401, a redirect (to a login page), 421, or a 403 behind 103 Early Hints: refused, so said."""
+    report = _served_by(files, reply)
+    assert [r.outcome for r in report.identities] == [Outcome.REFUSED] * 2, report.summary()
+    assert words in report.identities[1].detail
+    assert not report.ok
+    # The control: the same server answering 200 accepts both identities.
+    control = _served_by(files, _OK_PAGE)
+    assert [r.outcome for r in control.identities] == [Outcome.ACCEPTED] * 2
+    assert control.ok
+
+
+def test_an_http_refusal_from_a_server_that_never_asked_is_not_requested(files: Files) -> None:
+    """A 403 from a server that sent no CertificateRequest judged no certificate: not-requested."""
+    forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+    report = _served_by(files, forbidden, mode=ssl.CERT_NONE)
+    assert report.probe.outcome is Outcome.NOT_REQUESTED
+    assert report.client_certificate == "not-requested"
+    assert [r.outcome for r in report.identities] == [Outcome.NOT_REQUESTED] * 2
+    assert "answered HTTP 403" in report.identities[1].detail
+    # The control: the server that asks refuses with the same 403.
+    asked = _served_by(files, forbidden)
+    assert asked.client_certificate == "required"
+
+
+def test_a_slow_refusal_is_waited_for(files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 403 that comes after the settle time but within the timeout is still refused."""
+    monkeypatch.setattr("truststore_builder._endpoint.SETTLE_SECONDS", 0.1)
+    forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+    report = _served_by(files, forbidden, reply_delay=0.5)
+    assert [r.outcome for r in report.identities] == [Outcome.REFUSED] * 2, report.summary()
+    assert report.identities[1].http_status == 403
+
+
+def test_the_servers_words_cannot_drive_a_terminal(files: Files) -> None:
+    """A page title or reason phrase holding ESC sequences is reported with dots in their place."""
+    hostile = (
+        b"HTTP/1.1 403 No\x1b[2J\r\nContent-Length: 40\r\n\r\n"
+        b"<title>Go\x1b]0;pwned\x07 away</title>"
+    )
+    report = _served_by(files, hostile)
+    g2 = report.identities[1]
+    assert g2.outcome is Outcome.REFUSED
+    assert "\x1b" not in g2.detail
+    assert "\x1b" not in (g2.server_said or "")
+    assert g2.server_said == "Go.]0;pwned. away"
+
+
+def test_a_chunked_reply_on_a_connection_kept_open_is_not_waited_out(files: Files) -> None:
+    """A chunked reply ends at its last chunk: no settle wait on a keep-alive connection."""
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+        b"2\r\nok\r\n0\r\n\r\n"
+    )
+    with _server(files, files.both_ca, http_reply=chunked, hold_open=True) as address:
         report = _check(files, address)
     assert [r.outcome for r in report.identities] == [Outcome.ACCEPTED] * 2
     assert all(r.elapsed < 2 for r in report.identities), [r.elapsed for r in report.identities]

@@ -385,6 +385,36 @@ def test_an_ec_identity_is_not_sent_where_the_request_allows_rsa_only(
     assert rsa_result.outcome is Outcome.ACCEPTED  # the control: an RSA key can sign it
 
 
+def test_an_ec_identity_is_not_sent_after_post_handshake_auth_that_allows_rsa_only(
+    material: Material, tmp_path: Path
+) -> None:
+    """Apache <Location> optional, RSA-only request over TLS 1.3: the EC identity is not-sent."""
+    directives = (
+        f"SSLCertificateFile {material.server.chain}\n"
+        f"SSLCertificateKeyFile {material.server.key}\n"
+        f"SSLCACertificateFile {material.truststore_pem}\n"
+        "SSLOpenSSLConfCmd ClientSignatureAlgorithms RSA-PSS+SHA256:RSA+SHA256\n"
+        "<Location />\n    SSLVerifyClient optional\n    SSLVerifyDepth 2\n</Location>\n"
+    )
+    with apache_server(tmp_path, directives) as server:
+        report = check_endpoint(
+            server.host,
+            server.port,
+            trust=material.server.ca,
+            server_name=server.server_name,
+            identities={"g2-ec": material.identities["g2-ec"], "g2": material.identities["g2"]},
+            tls_version="1.3",
+            timeout=10,
+        )
+    ec_result, rsa_result = report.identities
+    # Apache serves the page: it asked after the request and took the empty answer.
+    assert ec_result.http_status == 200, ec_result.detail
+    assert (ec_result.outcome, ec_result.certificate_sent) == (Outcome.NOT_SENT, False)
+    assert "EC secp256r1" in ec_result.detail
+    # The control: the RSA identity can sign what the request allows, is sent and accepted.
+    assert (rsa_result.outcome, rsa_result.certificate_sent) == (Outcome.ACCEPTED, True)
+
+
 def test_nginx_refusals_carry_nginx_own_words(material: Material, tmp_path: Path) -> None:
     """With nginx on, the foreign identity and no certificate are refused in HTTP, in nginx's words."""
     with _nginx("on")(material, tmp_path) as server:

@@ -267,3 +267,41 @@ def test_verify_refuses_an_issuer_without_key_cert_sign(
     # The control: the same root's own intermediate (keyCertSign set) verifies.
     (tmp_path / "good.pem").write_bytes(_pem(*pki.g2.client_chain))
     assert verify_certificate(tmp_path / "good.pem", trust=trust).ok
+
+
+def _variant(name: x509.Name, change: dict[str, str]) -> x509.Name:
+    """``name`` with some attributes (by their RFC 4514 short name) given another value."""
+    return x509.Name(
+        x509.NameAttribute(
+            attribute.oid, change.get(attribute.rfc4514_attribute_name, str(attribute.value))
+        )
+        for attribute in name
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"CN": "nhs root authority g2", "O": "nhs"}, {"CN": "NHS  Root Authority G2 "}],
+    ids=["case", "spaces"],
+)
+def test_another_encoding_of_an_nhs_subject_still_claims_it(change: dict[str, str]) -> None:
+    """Case or spaces (equal names to a chain builder, RFC 5280 7.1) do not slip a look-alike in."""
+    genuine = nhs_catalogue().certificates[ROOT_G2]
+    lookalike = make_certificate(_variant(genuine.subject, change), rsa_key(), ca=True)
+    assert lookalike.certificate.subject != genuine.subject
+    builder = TrustStoreBuilder().add_certificates([lookalike.certificate], source="variant.pem")
+    with pytest.raises(NhsImpostorError, match="claims to be NHS Root Authority G2"):
+        builder.build()
+    allowed = builder.allow_test_pki_impostors().build()
+    assert [e.alias for e in allowed] == [f"{ROOT_G2}-test-pki"]
+
+
+def test_an_nhs_common_name_on_another_subject_never_gets_the_nhs_alias() -> None:
+    """CN=NHS Root Authority G2 under O=Evil is no claim to refuse, but its alias says not NHS."""
+    genuine = nhs_catalogue().certificates[ROOT_G2]
+    other = make_certificate(_variant(genuine.subject, {"O": "Evil"}), rsa_key(), ca=True)
+    store = TrustStoreBuilder().add_certificates([other.certificate]).build()
+    assert [(e.alias, e.nhs) for e in store] == [(f"{ROOT_G2}-not-nhs", None)]
+    # The control: the genuine certificate keeps the NHS alias.
+    genuine_store = TrustStoreBuilder().add_certificates([genuine]).build()
+    assert [e.alias for e in genuine_store] == [ROOT_G2]

@@ -69,13 +69,15 @@ def configurable_tls_server(
     http_reply: bytes | None = _HTTP_OK,
     seen: list[bytes] | None = None,
     hold_open: bool = False,
+    reply_delay: float = 0.0,
 ) -> Iterator[tuple[str, int]]:
     """Serve TLS on 127.0.0.1 with any client-certificate mode; reply b"ok" to each line.
 
     A request starting ``GET`` (the endpoint check's HTTP probe) gets ``http_reply`` (by default
     ``HTTP/1.1 200 OK``; None closes the connection without a word), and is appended to
     ``seen`` when a list is given; with ``hold_open`` the server then keeps the connection
-    open for a few seconds, as a keep-alive server would.
+    open for a few seconds, as a keep-alive server would; ``reply_delay`` seconds pass before
+    the reply, as with an application that takes its time.
 
     ``verify_mode`` is ``CERT_NONE`` (no client certificate requested), ``CERT_OPTIONAL`` or
     ``CERT_REQUIRED``, trusting ``client_ca_file``; ``maximum_version`` pins TLS 1.2, say.
@@ -102,6 +104,7 @@ def configurable_tls_server(
                         # The endpoint check's HTTP probe: a minimal HTTP server's answer.
                         if seen is not None:
                             seen.append(line)
+                        time.sleep(reply_delay)
                         if http_reply is not None:
                             tls.sendall(http_reply)
                         if hold_open:

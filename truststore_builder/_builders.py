@@ -363,9 +363,12 @@ class TrustStoreBuilder:
         if nhs is not None:
             return _Accepted(candidate, nhs, nhs.slug, "")
         alias = alias_for(probe)
+        # Never an NHS CA's own alias: a reader of the store must see it is not the CA.
         if self._allow_test_pki_impostors and catalogue.claimed_by(subject) is not None:
-            # Never the NHS CA's own alias: a reader of the store must see it is not the CA.
             alias = f"{alias}-test-pki"
+        elif alias in catalogue.certificates:
+            # Its CN is an NHS CA's, the rest of its subject is not (O=Evil, say).
+            alias = f"{alias}-not-nhs"
         return _Accepted(candidate, None, alias, subject.casefold())
 
 

@@ -22,14 +22,15 @@ rests on the TLS exchange alone, and the detail says so.
 Outcomes of a connection (:class:`Outcome`):
 
 - ``not-requested``: the server never sent a CertificateRequest (in the handshake or, on a
-  renegotiation, in reply to the request) and did not refuse: it did not judge a certificate.
+  renegotiation, in reply to the request): it did not judge a certificate, whatever it
+  answered.
 - ``accepted``: the server saw this identity's certificate (or, on the probe, none) and
-  served the request: an HTTP status other than a refusal. Judged on TLS alone: a TLS 1.2
-  handshake completed, or, in TLS 1.3, a session ticket or data came after the client's
-  Finished, or the server stayed quiet for the settle time without refusing.
+  served the request: an HTTP status other than a refusal, a redirect or 421. Judged on TLS
+  alone: a TLS 1.2 handshake completed, or, in TLS 1.3, a session ticket or data came after
+  the client's Finished, or the server stayed quiet for the settle time without refusing.
 - ``refused``: the server refused: an alert (``unknown_ca``, ``certificate_required``, ...), a
-  reset or a close before any reply, or an HTTP refusal (400, 403, 495, 496), in the server's
-  own words.
+  reset or a close before any reply, or an HTTP refusal (400, 401, 403, 495, 496) or a reply
+  that serves nothing (a redirect, 421), in the server's own words.
 - ``not-sent``: the server asked for a certificate but allows no signature algorithm this
   identity's key can make, so none was sent; the detail names the algorithms it allows.
 - ``connection-failed``: the name does not resolve, the port refuses or is unreachable, or
@@ -56,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
@@ -109,15 +111,19 @@ _NEW_SESSION_TICKET = 4
 _TLS13 = 0x0304
 _CERTIFICATE_AUTHORITIES = 47
 _SIGNATURE_ALGORITHMS = 13
-_EMPTY_CERTIFICATE_MAX = 8
 
 #: How much of an HTTP reply is read: the status line, the headers and the start of the page.
 REPLY_LIMIT = 16384
 
 #: HTTP statuses with which servers refuse a client certificate after the handshake: 400
-#: (nginx: "No required SSL certificate was sent", "The SSL certificate error"), 403 (Apache's
+#: (nginx: "No required SSL certificate was sent", "The SSL certificate error"), 401 (an
+#: application that did not authenticate the client by its certificate), 403 (Apache's
 #: SSLVerifyClient in a location, and SSLRequire), 495 and 496 (nginx's own codes, logged).
-REFUSING_STATUSES = frozenset({400, 403, 495, 496})
+REFUSING_STATUSES = frozenset({400, 401, 403, 495, 496})
+
+#: HTTP statuses that serve nothing, so prove nothing about the certificate: a redirect (to a
+#: login page, say) and 421 Misdirected Request. They are not "accepted".
+NOT_SERVING_STATUSES = frozenset({*range(300, 400), 421})
 
 #: TLS SignatureScheme names (RFC 8446 4.2.3) for the detail of a certificate not sent.
 _SIGNATURE_SCHEMES = {
@@ -556,8 +562,8 @@ class _Observer:
         if content_type != _HANDSHAKE:
             return
         if direction == "write":
-            if msg_type == _CERTIFICATE and len(data) > _EMPTY_CERTIFICATE_MAX:
-                self.sent_certificate = True
+            if msg_type == _CERTIFICATE:
+                self.sent_certificate = self.sent_certificate or _carries_certificate(data, version)
             return
         if msg_type == _CERTIFICATE_REQUEST:
             self.certificate_request, self.request_version = data, version
@@ -568,6 +574,20 @@ class _Observer:
 
 
 _OBSERVABLE = hasattr(ssl.SSLContext, "_msg_callback")
+
+
+def _carries_certificate(message: bytes, version: int) -> bool:
+    """Whether a Certificate message we wrote holds a certificate, not the empty list.
+
+    Its length alone does not tell: in TLS 1.3 post-handshake authentication the empty message
+    still carries the server's request context (32 bytes from OpenSSL).
+    """
+    for tls13 in (version == _TLS13, version != _TLS13):
+        try:
+            return bool(certificates_from_message(message, tls13=tls13))
+        except ValueError:
+            continue
+    return False
 
 
 #: RFC 8446 alerts that ssl.AlertDescription does not name.
@@ -841,8 +861,6 @@ def _first_read(
 
 def _key_kind(certificate: x509.Certificate) -> str:
     """``RSA-2048``, ``EC secp256r1``, ...: the key, as a reader of the detail needs it."""
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: PLC0415
-
     key = certificate.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA-{key.key_size}"
@@ -855,21 +873,42 @@ _STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})(?: ([^\r\n]*))?")
 _TITLE = re.compile(rb"<title>([^<]{1,200})</title>", re.IGNORECASE)
 
 
+_LOCATION = re.compile(rb"\r\nlocation:[ \t]*([^\r\n]*)", re.IGNORECASE)
+_INTERIM = re.compile(rb"HTTP/\d(?:\.\d)? 1\d\d[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n")
+
+
+def _printable(text: str) -> str:
+    """``text`` with every character a terminal might act on (ESC, ...) shown as a dot."""
+    return "".join(ch if ch.isprintable() else "." for ch in text)
+
+
+def _final_response(reply: bytes) -> bytes:
+    """The reply without the interim 1xx responses (103 Early Hints, ...) that may precede it."""
+    while (interim := _INTERIM.match(reply)) is not None:
+        reply = reply[interim.end() :]
+    return reply
+
+
 def _server_words(reply: bytes, status: int | None, reason: str) -> str:
-    """What the server said: its page's title, else its status line; or the start of a reply."""
+    """What the server said: its page's title, else its status line; or the start of a reply.
+
+    A hostile server chooses these bytes, so nothing a terminal would act on is passed on.
+    """
     if status is None:
-        text = reply[:60].decode("ascii", "replace")
-        return "".join(ch if ch.isprintable() else "." for ch in text)
+        return _printable(reply[:60].decode("ascii", "replace"))
     title = _TITLE.search(reply)
     if title is not None:
-        return " ".join(title.group(1).decode("utf-8", "replace").split())
+        return _printable(" ".join(title.group(1).decode("utf-8", "replace").split()))
     return f"{status} {reason}".strip()
 
 
 def _read_reply(
     tls: ssl.SSLSocket, deadline: float, settle: float
 ) -> tuple[bytes, BaseException | None, bool]:
-    """Read up to REPLY_LIMIT bytes until the server closes, goes quiet for ``settle``, or time's up.
+    """Read up to REPLY_LIMIT bytes until the server closes, goes quiet, or time's up.
+
+    The first byte is waited for until the deadline (an application may take its time to
+    refuse); once the reply has begun, ``settle`` seconds of quiet end it.
 
     Returns:
         What was read; the exception that ended the reading if the server ended it abruptly
@@ -880,7 +919,7 @@ def _read_reply(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        tls.settimeout(min(settle, remaining))
+        tls.settimeout(min(settle, remaining) if reply else remaining)
         try:
             data = tls.recv(REPLY_LIMIT - len(reply))
         except TimeoutError:
@@ -902,11 +941,20 @@ def _read_reply(
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE)
 
 
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
+
+
 def _reply_complete(reply: bytes) -> bool:
-    """Whether an HTTP reply's headers and its Content-Length of body have all arrived."""
-    head, separator, body = reply.partition(b"\r\n\r\n")
+    """Whether an HTTP reply's headers and all its body have arrived.
+
+    The body's end is known by its Content-Length, or by the last chunk of a chunked body.
+    """
+    head, separator, body = _final_response(reply).partition(b"\r\n\r\n")
     if not separator:
         return False
+    if _CHUNKED.search(head) is not None:
+        # Ending early on a chunk that only looks last costs nothing: the status is in.
+        return body.endswith(b"0\r\n\r\n")
     length = _CONTENT_LENGTH.search(head + b"\r\n")
     return length is not None and len(body) >= int(length.group(1))
 
@@ -957,18 +1005,27 @@ def _http_exchange(  # noqa: PLR0911, PLR0917  (one decision table; a connection
         why = (
             "the server closed the connection without replying to the HTTP request"
             if closed
-            else f"no reply to the HTTP request within {settle:g} s"
+            else f"no reply to the HTTP request within {connection.timeout:g} s"
         )
         return (*_judged_on_tls(observer, identity, why), {})
+    reply = _final_response(reply)
     status_line = _STATUS_LINE.match(reply)
     if status_line is None:
         said = _server_words(reply, None, "")
         why = f"the server speaks no HTTP (it answered {said!r})"
         return (*_judged_on_tls(observer, identity, why), {"server_said": said})
     status = int(status_line.group(1))
-    reason = (status_line.group(2) or b"").decode("latin-1").strip()
+    reason = _printable((status_line.group(2) or b"").decode("latin-1").strip())
     said = _server_words(reply, status, reason)
     more: dict[str, object] = {"http_status": status, "server_said": said}
+    if not asked:
+        # No CertificateRequest, so no certificate: whatever the status, none was judged.
+        return (
+            Outcome.NOT_REQUESTED,
+            f"the server did not ask for a client certificate and answered HTTP {status}",
+            None,
+            more,
+        )
     if status in REFUSING_STATUSES:
         return (
             Outcome.REFUSED,
@@ -976,10 +1033,20 @@ def _http_exchange(  # noqa: PLR0911, PLR0917  (one decision table; a connection
             None,
             more,
         )
-    if not asked:
+    if status in NOT_SERVING_STATUSES:
+        location = _LOCATION.search(reply.partition(b"\r\n\r\n")[0])
+        where = (
+            f" to {_printable(location.group(1).decode('latin-1').strip()[:200])}"
+            if location
+            else ""
+        )
         return (
-            Outcome.NOT_REQUESTED,
-            f"the server did not ask for a client certificate and served the request (HTTP {status})",
+            Outcome.REFUSED,
+            (
+                f"the server did not serve the request with {what}: HTTP {status} {reason}"
+                f"{where}; a reply that serves nothing proves no acceptance (give --path a "
+                "page the server serves)"
+            ),
             None,
             more,
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +49,15 @@ def bundle_directory() -> Path:
     if (installed / _MANIFEST).is_file():
         return installed
     return package.parent / "bundles"
+
+
+_AROUND_SEPARATORS = re.compile(r"(?:\\ | )*([=,+])(?:\\ | )*")
+
+
+def _canonical_subject(rfc4514: str) -> str:
+    """The form in which two encodings of one name (case, spaces, string type) are equal."""
+    folded = " ".join(unicodedata.normalize("NFKC", rfc4514).casefold().split())
+    return _AROUND_SEPARATORS.sub(r"\1", folded)
 
 
 @attrs.frozen
@@ -135,10 +146,12 @@ class NhsCatalogue:
 
         A certificate carrying that subject is that CA only if :meth:`recognise` says so (its
         fingerprint is the pin); otherwise it is a look-alike claiming the name. Subjects are
-        compared as RFC 4514 strings, so another string encoding of the same name still claims.
+        compared as RFC 4514 strings in a canonical form (compatibility-normalised, case-folded,
+        spaces collapsed), as chain builders compare names (RFC 5280 7.1, OpenSSL's
+        ``X509_NAME_cmp``): ``O=nhs`` for ``O=NHS`` or another string type still claims.
         """
         text = subject if isinstance(subject, str) else subject.rfc4514_string()
-        return self._subject_index.get(text)
+        return self._subject_index.get(_canonical_subject(text))
 
     @functools.cached_property
     def _subject_index(self) -> dict[str, NhsCa]:
@@ -146,7 +159,7 @@ class NhsCatalogue:
         for ca in self.cas:
             certificate = self.certificates.get(ca.slug)
             if certificate is not None:
-                index.setdefault(certificate.subject.rfc4514_string(), ca)
+                index.setdefault(_canonical_subject(certificate.subject.rfc4514_string()), ca)
         return index
 
     @functools.cached_property
