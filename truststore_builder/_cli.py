@@ -28,7 +28,13 @@ from truststore_builder._errors import (
     TruststoreBuilderError,
     TruststoreBuilderWarning,
 )
-from truststore_builder._model import Environment, Generation, StoreFormat, sha256_fingerprint
+from truststore_builder._model import (
+    Environment,
+    Generation,
+    StoreFormat,
+    as_password_bytes,
+    sha256_fingerprint,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -560,30 +566,40 @@ def _password(args: argparse.Namespace) -> bytes | None:
 
 
 def _secret(variable: str | None, path: Path | None, option: str) -> bytes | None:
-    """Read a secret from ``--<option>-env VAR`` or ``--<option>-file FILE``; None if neither."""
+    """Read a secret from ``--<option>-env VAR`` or ``--<option>-file FILE``; None if neither.
+
+    Messages name the option, never its value: a password typed where the variable's name or
+    the file's path belongs must not be printed back.
+
+    Raises:
+        UsageError: The variable is unset or empty, or the file cannot be read or is empty.
+        InvalidPasswordError: The secret holds a NUL character.
+    """
     if variable is not None:
+        name = f"--{option}-env"
         value = os.environ.get(variable)
         if value is None:
-            msg = f"--{option}-env {variable}: the environment variable is not set"
+            msg = f"{name}: the environment variable it names is not set (its name is not shown)"
             raise UsageError(msg)
         if not value:
-            msg = f"--{option}-env {variable}: the environment variable is empty"
+            msg = f"{name}: the environment variable it names is empty"
             raise UsageError(msg)
-        return os.fsencode(value)
+        return as_password_bytes(os.fsencode(value), f"{name}: the value of the variable it names")
     if path is not None:
+        name = f"--{option}-file"
         try:
             data = path.read_bytes()
         except OSError as exc:
-            msg = f"{path}: cannot read the {option} file ({exc.strerror})"
+            msg = f"{name}: cannot read the file it names ({exc.strerror}; its path is not shown)"
             raise UsageError(msg) from None
         for ending in (b"\r\n", b"\n"):
             if data.endswith(ending):
                 data = data[: -len(ending)]
                 break
         if not data:
-            msg = f"{path}: the {option} file is empty"
+            msg = f"{name}: the file it names is empty"
             raise UsageError(msg)
-        return data
+        return as_password_bytes(data, f"{name}: the file it names")
     return None
 
 
@@ -1426,6 +1442,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(please report it; run with --debug for the traceback)"
         )
         _report_error(RuntimeError(message), debug=debug, cause=exc)
+    except BaseException as exc:
+        # pyo3's PanicException (a Rust panic in cryptography) derives from BaseException, and
+        # its text can hold a password's bytes: show neither it nor its traceback's last line.
+        if type(exc).__name__ != "PanicException":
+            raise
+        if debug:
+            traceback.print_tb(exc.__traceback__, file=sys.stderr)
+        _say(
+            sys.stderr,
+            "error",
+            "internal error: a library panicked (its message is not shown, as it may hold a "
+            "secret; please report it)",
+        )
     return status
 
 

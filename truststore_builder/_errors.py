@@ -9,7 +9,9 @@ The hierarchy::
     │   ├── NoCertificatesError    a file or directory that holds no certificate
     │   ├── WrongPasswordError     wrong password, or a failed integrity check (MAC, JKS digest)
     │   ├── MissingPasswordError   a store that needs a password and was given none
-│   └── RecipeError            a recipe key that is unknown, mistyped, missing or refused
+    │   ├── InvalidPasswordError   a password no store can hold (a NUL byte, not UTF-8 text,
+    │   │                          not ASCII for JCEKS); also a ValueError
+    │   └── RecipeError            a recipe key that is unknown, mistyped, missing or refused
     ├── CheckError                 a check refuses the build (exit status 1)
     │   ├── PinMismatchError       an NHS catalogue file does not match its pinned fingerprint
     │   ├── NotACertificateAuthorityError
@@ -47,6 +49,7 @@ __all__ = [
     "IdentityEnvironmentError",
     "IdentityError",
     "InputError",
+    "InvalidPasswordError",
     "KeyMismatchError",
     "MalformedInputError",
     "MissingPasswordError",
@@ -105,11 +108,22 @@ class MissingPasswordError(InputError):
     """A store needs a password and none was given."""
 
 
+class InvalidPasswordError(InputError, ValueError):
+    """A password that no store can hold, refused before any library is handed it.
+
+    A NUL byte (OpenSSL takes a password as a C string, and cryptography panics, printing the
+    password, when given one), a password that is not UTF-8 text where Java must be given the
+    same characters, or one outside printable ASCII for a JCEKS key. The message says which
+    rule, never the password. Also a ValueError, as a wrong value given to a function.
+    """
+
+
 class RecipeError(InputError):
     """A recipe key is unknown, of the wrong type, names a missing file, or is refused.
 
     The message starts ``<recipe file>: <key path>:``, e.g.
-    ``recipe.toml: targets[2].password_env: environment variable MESH_PW is not set``.
+    ``recipe.toml: targets[2].password_env: the environment variable it names is not set (its
+    name is not shown)``.
 
     Attributes:
         path: The recipe file (``<recipe>`` for one made in Python).

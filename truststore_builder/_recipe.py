@@ -43,8 +43,9 @@ chain and the trusted CAs; ``client-chain-pem`` writes the chain a client presen
 and ``client-key-pem`` its private key (encrypted when a password is named). Key stores and key
 files are created with mode 0600.
 
-Errors name the recipe file and the key: ``recipe.toml: targets[2].password_env: environment
-variable MESH_PW is not set``. List indexes count from 0, as in ``jq``; batch rows are named
+Errors name the recipe file and the key, never a password option's value:
+``recipe.toml: targets[2].password_env: the environment variable it names is not set (its name
+is not shown)``. List indexes count from 0, as in ``jq``; batch rows are named
 by their ``name`` (``batch.table[mbx03].key``).
 """
 
@@ -76,11 +77,12 @@ from truststore_builder._errors import (
     CheckError,
     ExpiredCertificateWarning,
     G1IdentityWarning,
+    InvalidPasswordError,
     OutputExistsError,
     RecipeError,
     TruststoreBuilderError,
 )
-from truststore_builder._model import Environment, Generation, StoreFormat
+from truststore_builder._model import Environment, Generation, StoreFormat, as_password_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -824,6 +826,12 @@ def _check_file(source: str, key_path: str, path: Path, what: str = "file") -> N
         _fail(source, key_path, f"no such {what}: {path}")
 
 
+def _check_password_file(source: str, key_path: str, password: PasswordRef | None) -> None:
+    """Refuse a password file that does not exist, without its path: a password may be there."""
+    if password is not None and password.file is not None and not password.file.exists():
+        _fail(source, key_path, "the file it names does not exist (its path is not shown)")
+
+
 def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bool) -> None:
     fmt = target.format
     if target.password is not None and fmt not in _PASSWORD_ALLOWED:
@@ -849,8 +857,7 @@ def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bo
     if batch:
         _check_batch_target(source, key_path, target)
     for password, stem in ((target.password, "password"), (target.key_password, "key_password")):
-        if password is not None and password.file is not None:
-            _check_file(source, f"{key_path}.{stem}_file", password.file)
+        _check_password_file(source, f"{key_path}.{stem}_file", password)
 
 
 def _check_profile(source: str, key_path: str, target: RecipeTarget) -> None:
@@ -888,8 +895,7 @@ def _check_inputs(source: str, key_path: str, item: RecipeIdentity | BatchRow) -
     _check_file(source, f"{key_path}.key", item.key)
     if item.chain is not None:
         _check_file(source, f"{key_path}.chain", item.chain)
-    if item.key_password is not None and item.key_password.file is not None:
-        _check_file(source, f"{key_path}.key_password_file", item.key_password.file)
+    _check_password_file(source, f"{key_path}.key_password_file", item.key_password)
 
 
 def _check_recipe(recipe: Recipe) -> None:
@@ -922,26 +928,44 @@ def _check_recipe(recipe: Recipe) -> None:
 
 
 def _read_password(source: str, key_stem: str, ref: PasswordRef) -> bytes:
-    """The password a reference names; the error names the key, never the value."""
+    """The password a reference names; the error names the key, never the value.
+
+    Nor the variable's name or the file's path: a password written where either belongs must
+    not be printed back.
+    """
     if ref.env is not None:
+        key = f"{key_stem}_env"
         value = os.environ.get(ref.env)
         if value is None:
-            _fail(source, f"{key_stem}_env", f"environment variable {ref.env} is not set")
+            _fail(
+                source, key, "the environment variable it names is not set (its name is not shown)"
+            )
         if not value:
-            _fail(source, f"{key_stem}_env", f"environment variable {ref.env} is empty")
-        return os.fsencode(value)
-    assert ref.file is not None  # PasswordRef holds one of the two
+            _fail(source, key, "the environment variable it names is empty")
+        secret = os.fsencode(value)
+    else:
+        assert ref.file is not None  # PasswordRef holds one of the two
+        key = f"{key_stem}_file"
+        try:
+            secret = ref.file.read_bytes()
+        except OSError as exc:
+            _fail(
+                source,
+                key,
+                f"cannot read the file it names ({exc.strerror}; its path is not shown)",
+            )
+        for ending in (b"\r\n", b"\n"):
+            if secret.endswith(ending):
+                secret = secret[: -len(ending)]
+                break
+        if not secret:
+            _fail(source, key, "the file it names is empty")
     try:
-        data = ref.file.read_bytes()
-    except OSError as exc:
-        _fail(source, f"{key_stem}_file", f"cannot read {ref.file} ({exc.strerror})")
-    for ending in (b"\r\n", b"\n"):
-        if data.endswith(ending):
-            data = data[: -len(ending)]
-            break
-    if not data:
-        _fail(source, f"{key_stem}_file", f"{ref.file} is empty")
-    return data
+        password = as_password_bytes(secret, "the password it names")
+    except InvalidPasswordError as exc:
+        _fail(source, key, str(exc))
+    assert password is not None
+    return password
 
 
 @attrs.frozen

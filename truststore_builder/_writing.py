@@ -19,7 +19,7 @@ from truststore_builder._errors import (
     OutputError,
     OutputExistsError,
 )
-from truststore_builder._model import StoreFormat
+from truststore_builder._model import StoreFormat, as_password_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StagedFiles",
-    "as_password_bytes",
     "serialize_capath",
     "serialize_keystore",
     "serialize_store",
@@ -38,13 +37,6 @@ __all__ = [
     "write_outputs",
     "write_stores",
 ]
-
-
-def as_password_bytes(password: str | bytes | None) -> bytes | None:
-    """Return a password as UTF-8 bytes (None stays None)."""
-    if password is None or isinstance(password, bytes):
-        return password
-    return password.encode("utf-8")
 
 
 def serialize_store(
