@@ -35,6 +35,13 @@ from truststore_builder._model import (
     as_password_bytes,
     sha256_fingerprint,
 )
+from truststore_builder._report import (
+    aligned_lines,
+    diff_text,
+    expiry_status,
+    horizon_line,
+    printable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -548,11 +555,13 @@ def _version() -> str:
 
 
 def _say(stream: TextIO, kind: str, message: str) -> None:
-    """Print ``message`` as one line: newlines inside it would break the one-line promise."""
-    text = " ".join(message.splitlines())
-    # A file name that is not UTF-8 arrives surrogate-escaped: write the surrogates escaped
-    # (\udcff) rather than fail to write the line on a stream that refuses them.
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """Print ``message`` as one line: newlines inside it would break the one-line promise.
+
+    Control characters (a certificate's subject can hold ESC or CR) are shown as escapes, and
+    so are the surrogates a file name that is not UTF-8 arrives with (\udcff), which a
+    stream might refuse.
+    """
+    text = printable(" ".join(message.split("\n")))  # a CR stays, to be shown escaped
     stream.write(f"{PROG}: {kind}: {text}\n")
 
 
@@ -604,7 +613,8 @@ def _secret(variable: str | None, path: Path | None, option: str) -> bytes | Non
 
 
 def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    """Write ``text`` to stdout, each line made printable: nothing it quotes drives the terminal."""
+    sys.stdout.write("".join(printable(line) + "\n" for line in text.split("\n")))
 
 
 def _dump_json(document: object) -> None:
@@ -627,11 +637,7 @@ def _date(when: dt.datetime) -> str:
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+    return "\n".join(aligned_lines(rows))
 
 
 # --- nhs list ---------------------------------------------------------------------------------
@@ -1303,7 +1309,6 @@ def _convert(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from truststore_builder._checks import utc_now  # noqa: PLC0415
     from truststore_builder._diff import DEFAULT_WITHIN_DAYS, expiry_horizon  # noqa: PLC0415
-    from truststore_builder._report import expiry_status, horizon_line  # noqa: PLC0415
     from truststore_builder._sources.files import read_store  # noqa: PLC0415
     from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
 
@@ -1380,7 +1385,6 @@ def _horizon_status(fail_within: int | None, horizon: Horizon) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     from truststore_builder._diff import diff_stores  # noqa: PLC0415
-    from truststore_builder._report import diff_text  # noqa: PLC0415
 
     old_password = _secret(args.old_password_env, args.old_password_file, "old-password")
     new_password = _secret(args.new_password_env, args.new_password_file, "new-password")
