@@ -9,7 +9,6 @@ never from the command line, and are never printed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
@@ -785,17 +784,15 @@ def _write_build(
         The trust store files written (the client files are written with them).
     """
     from truststore_builder._writing import (  # noqa: PLC0415
+        make_directories,
+        remove_directories,
         serialize_capath,
         serialize_store,
         write_outputs,
     )
 
-    created = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"{out}: cannot create the output directory ({exc.strerror})"
-        raise UsageError(msg) from None
+    # 0700 when it will hold the client's key; 0755 otherwise; whatever the umask.
+    created = make_directories(out, private=any(private for _, _, private in client_files))
     try:
         planned = [
             (path, serialize_store(store, fmt, password), False)
@@ -809,10 +806,8 @@ def _write_build(
         ]
         write_outputs([*planned, *client_files], directories, overwrite=force)
     except BaseException:
-        if created:
-            # Leave nothing behind: the directory was ours and nothing was written into it.
-            with contextlib.suppress(OSError):
-                out.rmdir()
+        # Leave nothing behind: the directories were ours and nothing was written into them.
+        remove_directories(created)
         raise
     return list(targets)
 

@@ -1251,7 +1251,7 @@ def _build(
     used = max(1, min(workers or _available_cpus(), len(jobs)))
     planned: list[_Planned] = []
     with (
-        _new_directories(o.path.parent for o in every_output),
+        _new_directories(every_output),
         StagedFiles(overwrite=overwrite) as staged,
     ):
 
@@ -1371,7 +1371,7 @@ def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: b
         seen[resolved] = output.key_path
         if output.path.is_dir():
             _fail(source, f"{output.key_path}.path", f"{output.path} is a directory")
-        if output.path.exists() and not overwrite:
+        if os.path.lexists(output.path) and not overwrite:  # a dangling link exists too
             msg = (
                 f"{source}: {output.key_path}.path: {output.path} already exists; pass "
                 "overwrite (--force) to replace it"
@@ -1380,20 +1380,24 @@ def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: b
 
 
 @contextlib.contextmanager
-def _new_directories(directories: Iterable[Path]) -> Iterator[None]:
-    """Create the missing ``directories`` (and parents); remove them again on an exception."""
+def _new_directories(outputs: Iterable[_Output]) -> Iterator[None]:
+    """Create the outputs' missing directories (and parents); remove them again on an exception.
+
+    0755, or 0700 for a directory that will hold a private key, whatever the umask.
+    """
+    from truststore_builder._writing import make_directories, remove_directories  # noqa: PLC0415
+
+    private: dict[Path, bool] = {}
+    for output in outputs:
+        directory = output.path.parent
+        private[directory] = private.get(directory, False) or output.target.format.private
     created: list[Path] = []
     try:
-        for directory in dict.fromkeys(directories):
-            missing = [d for d in (directory, *directory.parents) if not d.exists()]
-            for folder in reversed(missing):
-                folder.mkdir()
-                created.append(folder)
+        for directory, holds_keys in private.items():
+            created += make_directories(directory, private=holds_keys)
         yield
     except BaseException:
-        for folder in reversed(created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_directories(created)
         raise
 
 
