@@ -1,7 +1,10 @@
 """Source: the NHS PKI catalogue shipped in ``bundles/``, every certificate checked against its pin.
 
-In an installed wheel the bundle sits inside the package (``truststore_builder/bundles``); in a
-source checkout it is the repository's top-level ``bundles/``. Both are found the same way.
+An installed package reads the bundle from inside itself (``truststore_builder/bundles``, put
+there by the wheel build), through ``importlib.resources``, and from nowhere else. Only a
+source checkout in development (the package imported from beside this project's
+``pyproject.toml``) reads the repository's top-level ``bundles/``: a ``bundles/`` directory
+that some other distribution installed next to the package in ``site-packages`` is never read.
 """
 
 from __future__ import annotations
@@ -40,13 +43,46 @@ _FIELDS = {
 }
 
 
+_PROJECT_NAME = 'name = "truststore-builder"'
+
+
 def bundle_directory() -> Path:
-    """Return the directory holding the NHS certificates and their manifest."""
-    package = Path(__file__).resolve().parent.parent
-    installed = package / "bundles"
-    if (installed / _MANIFEST).is_file():
-        return installed
-    return package.parent / "bundles"
+    """Return the directory holding the NHS certificates and their manifest.
+
+    Raises:
+        InputError: The package holds no bundle and is not a development checkout (a broken
+            installation).
+    """
+    import importlib.resources  # noqa: PLC0415  (only when the catalogue is first loaded)
+
+    packaged = importlib.resources.files("truststore_builder") / "bundles"
+    if isinstance(packaged, Path) and (packaged / _MANIFEST).is_file():
+        return packaged
+    checkout = _checkout_bundle()
+    if checkout is not None:
+        return checkout
+    msg = (
+        f"{packaged}: the NHS catalogue is missing from the installed package (no {_MANIFEST}); "
+        "reinstall truststore-builder"
+    )
+    raise InputError(msg, source=str(packaged))
+
+
+def _checkout_bundle() -> Path | None:
+    """The repository's ``bundles/`` when the package is imported from a source checkout.
+
+    A checkout is told by this project's ``pyproject.toml`` beside the package directory,
+    which no installation into ``site-packages`` has.
+    """
+    root = Path(__file__).resolve().parent.parent.parent
+    try:
+        project = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    bundle = root / "bundles"
+    if _PROJECT_NAME in project.splitlines() and (bundle / _MANIFEST).is_file():
+        return bundle
+    return None
 
 
 @attrs.frozen
