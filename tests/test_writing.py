@@ -248,7 +248,7 @@ def test_force_cannot_replace_a_directory_with_a_file(
 ) -> None:
     """A directory at a file's destination: refused before any write, even with overwrite."""
     (tmp_path / "truststore.p12").mkdir()
-    with pytest.raises(OutputExistsError, match="is a directory; a file cannot replace it"):
+    with pytest.raises(OutputExistsError, match=r"is a directory, which a file never replaces$"):
         write_stores(int_store, _three_targets(tmp_path), overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["truststore.p12"]
 
@@ -289,3 +289,19 @@ def test_csr_at_a_dangling_link_leaves_no_key(
     assert main([*argv, "--csr-out", str(tmp_path / "client.csr")]) == 2
     assert "client.csr: already exists" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["client.csr"]
+
+
+def test_each_audience_reads_the_name_it_can_type(
+    int_store: TrustStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An existing file: Python's error says overwrite=True, the command line's says --force."""
+    target = tmp_path / "truststore.pem"
+    target.write_bytes(b"old")
+    with pytest.raises(OutputExistsError) as caught:
+        int_store.write(target)
+    assert str(caught.value) == f"{target}: already exists; pass overwrite=True to replace it"
+    assert main(["build", "--env", "int", "--formats", "pem", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"truststore-builder: error: {target}: already exists; pass --force to replace it\n"
+    )
+    assert target.read_bytes() == b"old"

@@ -23,6 +23,7 @@ from truststore_builder._errors import (
     ExpiredCertificateWarning,
     InputError,
     MissingPasswordError,
+    OutputExistsError,
     ReadBackError,
     TruststoreBuilderError,
     TruststoreBuilderWarning,
@@ -1484,4 +1485,8 @@ _SHOWN_WARNINGS: set[str] = set()
 def _report_error(exc: BaseException, *, debug: bool, cause: BaseException | None = None) -> None:
     if debug:
         traceback.print_exception(cause or exc, file=sys.stderr)
-    _say(sys.stderr, "error", str(exc))
+    text = str(exc)
+    if isinstance(exc, OutputExistsError) and exc.replaceable:
+        # The library names its Python argument (overwrite=True); here the option is --force.
+        text = f"{exc.problem}; pass --force to replace it"
+    _say(sys.stderr, "error", text)

@@ -220,7 +220,28 @@ class OutputError(TruststoreBuilderError):
 
 
 class OutputExistsError(OutputError):
-    """The destination exists and replacing it was not asked for."""
+    """The destination exists and replacing it was not asked for (or cannot be replaced).
+
+    The message ends with what to pass in Python (``overwrite=True``); the command line
+    shows ``problem`` with its own option (``--force``) instead, so each audience reads the
+    name it can type.
+
+    Attributes:
+        problem: The message without the remedy.
+        replaceable: Whether overwriting would replace it (a directory where a file goes is
+            not, so no remedy is offered).
+    """
+
+    #: The remedy in Python's terms; the command line says ``pass --force`` instead.
+    remedy = "pass overwrite=True to replace it"
+
+    def __init__(
+        self, problem: str, *, source: str | None = None, replaceable: bool = True
+    ) -> None:
+        """Build the error; ``problem`` names the destination and what is there."""
+        super().__init__(f"{problem}; {self.remedy}" if replaceable else problem, source=source)
+        self.problem = problem
+        self.replaceable = replaceable
 
 
 class BatchError(TruststoreBuilderError):

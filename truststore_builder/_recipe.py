@@ -1030,6 +1030,12 @@ def _in_context(exc: TruststoreBuilderError, where: str) -> TruststoreBuilderErr
     """The same error type, its message prefixed with where in the recipe it happened."""
     if isinstance(exc, RecipeError):
         return exc
+    if isinstance(exc, OutputExistsError):
+        again: TruststoreBuilderError = OutputExistsError(
+            f"{where}: {exc.problem}", source=exc.source, replaceable=exc.replaceable
+        )
+        again.__cause__ = exc
+        return again
     try:
         again = type(exc)(f"{where}: {exc}", source=exc.source)
     except TypeError:  # a subclass with another constructor: keep it as it is
@@ -1372,10 +1378,7 @@ def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: b
         if output.path.is_dir():
             _fail(source, f"{output.key_path}.path", f"{output.path} is a directory")
         if os.path.lexists(output.path) and not overwrite:  # a dangling link exists too
-            msg = (
-                f"{source}: {output.key_path}.path: {output.path} already exists; pass "
-                "overwrite (--force) to replace it"
-            )
+            msg = f"{source}: {output.key_path}.path: {output.path} already exists"
             raise OutputExistsError(msg, source=str(output.path))
 
 

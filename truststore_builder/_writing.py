@@ -107,8 +107,7 @@ def serialize_capath(store: TrustStore) -> dict[str, bytes]:
 
 def _exists_error(path: Path) -> OutputExistsError:
     """The one refusal for a destination that exists when replacing it was not asked for."""
-    msg = f"{path}: already exists; pass overwrite (--force) to replace it"
-    return OutputExistsError(msg, source=str(path))
+    return OutputExistsError(f"{path}: already exists", source=str(path))
 
 
 def _write_error(path: Path, exc: OSError, doing: str = "cannot write it") -> OutputError:
@@ -137,8 +136,8 @@ def _refuse_unreplaceable(paths: Iterable[Path]) -> None:
     for path in paths:
         status = _lstat(path)
         if status is not None and stat.S_ISDIR(status.st_mode):
-            msg = f"{path}: is a directory; a file cannot replace it, even with overwrite (--force)"
-            raise OutputExistsError(msg, source=str(path))
+            msg = f"{path}: is a directory, which a file never replaces"
+            raise OutputExistsError(msg, source=str(path), replaceable=False)
 
 
 def make_directories(path: Path, *, private: bool = False) -> list[Path]:
@@ -334,9 +333,9 @@ def _check_directory_target(path: Path, *, overwrite: bool) -> None:
     if not stat.S_ISDIR(status.st_mode):
         kind = "a symbolic link" if stat.S_ISLNK(status.st_mode) else "not a directory"
         msg = f"{path}: exists and is {kind}; the capath directory will not replace it"
-        raise OutputExistsError(msg, source=str(path))
+        raise OutputExistsError(msg, source=str(path), replaceable=False)
     if not overwrite and any(path.iterdir()):
-        msg = f"{path}: a directory that is not empty; pass overwrite (--force) to replace it"
+        msg = f"{path}: a directory that is not empty"
         raise OutputExistsError(msg, source=str(path))
 
 
@@ -499,7 +498,7 @@ def _publish_directory(staging: Path, path: Path) -> Path | None:
         if aside is not None:
             aside.replace(path)
         if exc.errno in {errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR}:
-            msg = f"{path}: appeared while writing; pass overwrite (--force) to replace it"
+            msg = f"{path}: appeared while writing"
             raise OutputExistsError(msg, source=str(path)) from None
         raise _write_error(path, exc, "cannot create the directory") from None
     return aside
