@@ -667,3 +667,21 @@ def test_a_password_file_given_as_a_store_is_not_shown(
     with pytest.raises(UnknownFormatError) as caught:
         read_store(password_file)
     _assert_clean(str(caught.value), [PASSWORD[:4], first_bytes], "the error")
+
+
+def test_a_misspelt_password_option_does_not_echo_what_follows(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Unrecognised arguments are named, not echoed: a password after --pasword-env stays unshown."""
+    for argv in (
+        ["inspect", "x.p12", "--pasword-env", PASSWORD],
+        ["inspect", "x.p12", f"--pasword-file={PASSWORD}"],
+        ["build", "--env", "int", "--out", "o", PASSWORD],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "unrecognized argument" in err
+        _assert_clean(err, [], " ".join(argv[:2]))
+    assert main(["inspect", "x.p12", "--bogus"]) == 2  # an option alone is still named
+    assert "unrecognized arguments: --bogus (see" in capsys.readouterr().err

@@ -1416,7 +1416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in arguments
     status = 2
     try:
-        args = build_parser().parse_args(arguments)
+        args = _parse(arguments)
         handler: Callable[[argparse.Namespace], int] = args.handler
         with warnings.catch_warnings():
             # The library's warnings (a file skipped in a directory, ...) as one line each.
@@ -1456,6 +1456,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             "secret; please report it)",
         )
     return status
+
+
+def _parse(arguments: Sequence[str]) -> argparse.Namespace:
+    """Parse the command line; unrecognised arguments are named without their values.
+
+    argparse would print them all back, and a misspelt ``--pasword-env`` is followed by what
+    may be a password: only what looks like an option is shown, up to any ``=``.
+
+    Raises:
+        UsageError: An argument is not recognised, or the parser refuses the command line.
+    """
+    parser = build_parser()
+    args, extras = parser.parse_known_args(arguments)
+    if extras:
+        shown = [
+            f"{extra.split('=', 1)[0]}=(value not shown)" if "=" in extra else extra
+            for extra in extras
+            if extra.startswith("-")
+        ]
+        hidden = len(extras) - len(shown)
+        parts = [f"unrecognized arguments: {' '.join(shown)}"] if shown else []
+        if hidden:
+            what = "more" if shown else f"unrecognized argument{'s' if hidden > 1 else ''},"
+            parts.append(f"{hidden} {what} not shown (one may be a secret)")
+        msg = f"{'; '.join(parts)} (see {parser.prog} --help)"
+        raise UsageError(msg)
+    return args
 
 
 def _show_warning(  # noqa: PLR0917  (the signature of warnings.showwarning)
