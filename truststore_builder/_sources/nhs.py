@@ -85,6 +85,22 @@ def _checkout_bundle() -> Path | None:
     return None
 
 
+#: Position and record by pinned SHA-256, and by SHA-1 for records pinned only so.
+_PinIndex = tuple[dict[str, tuple[int, NhsCa]], dict[str, tuple[int, NhsCa]]]
+
+
+def _index_pins(cas: Iterable[NhsCa]) -> _PinIndex:
+    """Index the records by pin; the first in manifest order wins a pin shared by two."""
+    by_sha256: dict[str, tuple[int, NhsCa]] = {}
+    by_sha1: dict[str, tuple[int, NhsCa]] = {}
+    for position, ca in enumerate(cas):
+        if ca.sha256 is not None:
+            by_sha256.setdefault(ca.sha256, (position, ca))
+        elif ca.sha1 is not None:
+            by_sha1.setdefault(ca.sha1, (position, ca))
+    return by_sha256, by_sha1
+
+
 @attrs.frozen
 class NhsCatalogue:
     """The NHS CAs: their manifest records and the certificates we ship, pins checked.
@@ -98,6 +114,14 @@ class NhsCatalogue:
     cas: tuple[NhsCa, ...]
     certificates: dict[str, x509.Certificate] = attrs.field(repr=False)
     directory: Path
+    # Built with the catalogue, not on first use: a cached_property on a slotted attrs class
+    # needs attrs 23.2, and this costs a few microseconds once.
+    _pin_index: _PinIndex = attrs.field(
+        init=False,
+        repr=False,
+        eq=False,
+        default=attrs.Factory(lambda self: _index_pins(self.cas), takes_self=True),
+    )
 
     def __iter__(self) -> Iterator[NhsCa]:
         """Iterate over every record in manifest order."""
@@ -165,20 +189,6 @@ class NhsCatalogue:
             matches.append(by_sha1.get(hashlib.sha1(der).hexdigest()))  # noqa: S324 - a pin
         found = [match for match in matches if match is not None]
         return min(found, key=lambda match: match[0])[1] if found else None
-
-    @functools.cached_property
-    def _pin_index(
-        self,
-    ) -> tuple[dict[str, tuple[int, NhsCa]], dict[str, tuple[int, NhsCa]]]:
-        """Position and record by pinned SHA-256, and by SHA-1 for records pinned only so."""
-        by_sha256: dict[str, tuple[int, NhsCa]] = {}
-        by_sha1: dict[str, tuple[int, NhsCa]] = {}
-        for position, ca in enumerate(self.cas):
-            if ca.sha256 is not None:
-                by_sha256.setdefault(ca.sha256, (position, ca))
-            elif ca.sha1 is not None:
-                by_sha1.setdefault(ca.sha1, (position, ca))
-        return by_sha256, by_sha1
 
 
 def _record(entry: dict[str, object], manifest: Path, index: int) -> NhsCa:
