@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from truststore_builder._errors import (
+    ALLOW_G1_REMEDY,
+    OVERWRITE_REMEDY,
     CheckError,
     ExpiredCertificateWarning,
     InputError,
     MissingPasswordError,
-    OutputExistsError,
     ReadBackError,
     TruststoreBuilderError,
     TruststoreBuilderWarning,
@@ -1513,7 +1514,14 @@ def _report_error(exc: BaseException, *, debug: bool, cause: BaseException | Non
     if debug:
         traceback.print_exception(cause or exc, file=sys.stderr)
     text = str(exc)
-    if isinstance(exc, OutputExistsError) and exc.replaceable:
-        # The library names its Python argument (overwrite=True); here the option is --force.
-        text = f"{exc.problem}; pass --force to replace it"
+    if isinstance(exc, TruststoreBuilderError) and exc.remedy in _CLI_REMEDIES:
+        # The library names its Python argument (overwrite=True); here it is an option.
+        text = f"{exc.problem}; {_CLI_REMEDIES[exc.remedy]}"
     _say(sys.stderr, "error", text)
+
+
+#: Remedies in Python's terms, as the command line's options say them.
+_CLI_REMEDIES = {
+    OVERWRITE_REMEDY: "pass --force to replace it",
+    ALLOW_G1_REMEDY: "add --allow-g1 to package it anyway (it then warns)",
+}

@@ -37,6 +37,8 @@ Messages name the file (or input) and the rule, and never contain a password or 
 from __future__ import annotations
 
 __all__ = [
+    "ALLOW_G1_REMEDY",
+    "OVERWRITE_REMEDY",
     "BatchError",
     "CertificateNotValidError",
     "CertificateUsageError",
@@ -68,20 +70,34 @@ __all__ = [
 ]
 
 
+#: The remedy of an OutputExistsError, in Python's terms (the command line says --force).
+OVERWRITE_REMEDY = "pass overwrite=True to replace it"
+#: The remedy of a GenerationError, in Python's terms (``--allow-g1``, or a recipe's key).
+ALLOW_G1_REMEDY = "call allow_g1() to package it anyway (it then warns)"
+
+
 class TruststoreBuilderError(Exception):
     """Base class of every error truststore_builder raises.
 
     Attributes:
         source: The file, directory or input the error is about ("<bytes>" for in-memory data),
             or None when no single input is to blame.
+        problem: The message without its remedy.
+        remedy: What to change, in the terms of whoever made the call: Python's argument
+            (:data:`OVERWRITE_REMEDY`), which the command line and recipes replace with their
+            own option or key; None when there is nothing to change but the input.
     """
 
     exit_status = 2
 
-    def __init__(self, message: str, *, source: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, source: str | None = None, remedy: str | None = None
+    ) -> None:
         """Build the error; ``message`` should already name the input and the rule."""
-        super().__init__(message)
+        super().__init__(f"{message}; {remedy}" if remedy else message)
         self.source = source
+        self.problem = message
+        self.remedy = remedy
 
 
 class InputError(TruststoreBuilderError):
@@ -222,26 +238,9 @@ class OutputError(TruststoreBuilderError):
 class OutputExistsError(OutputError):
     """The destination exists and replacing it was not asked for (or cannot be replaced).
 
-    The message ends with what to pass in Python (``overwrite=True``); the command line
-    shows ``problem`` with its own option (``--force``) instead, so each audience reads the
-    name it can type.
-
-    Attributes:
-        problem: The message without the remedy.
-        replaceable: Whether overwriting would replace it (a directory where a file goes is
-            not, so no remedy is offered).
+    Its remedy is :data:`OVERWRITE_REMEDY` when overwriting would replace it (the command line
+    shows ``--force`` instead); a directory where a file goes has none.
     """
-
-    #: The remedy in Python's terms; the command line says ``pass --force`` instead.
-    remedy = "pass overwrite=True to replace it"
-
-    def __init__(
-        self, problem: str, *, source: str | None = None, replaceable: bool = True
-    ) -> None:
-        """Build the error; ``problem`` names the destination and what is there."""
-        super().__init__(f"{problem}; {self.remedy}" if replaceable else problem, source=source)
-        self.problem = problem
-        self.replaceable = replaceable
 
 
 class BatchError(TruststoreBuilderError):

@@ -73,6 +73,8 @@ from typing import TYPE_CHECKING, NoReturn, TextIO, cast
 import attrs
 
 from truststore_builder._errors import (
+    ALLOW_G1_REMEDY,
+    OVERWRITE_REMEDY,
     BatchError,
     CheckError,
     ExpiredCertificateWarning,
@@ -1026,18 +1028,20 @@ def _trust_builder(trust: RecipeTrust) -> TrustStoreBuilder:
     return builder
 
 
+#: Remedies a recipe words in its own keys (overwrite stays: build(overwrite=True), --force).
+_RECIPE_REMEDIES = {
+    ALLOW_G1_REMEDY: "set allow_g1 = true in the recipe to package it anyway (it then warns)"
+}
+
+
 def _in_context(exc: TruststoreBuilderError, where: str) -> TruststoreBuilderError:
     """The same error type, its message prefixed with where in the recipe it happened."""
     if isinstance(exc, RecipeError):
         return exc
-    if isinstance(exc, OutputExistsError):
-        again: TruststoreBuilderError = OutputExistsError(
-            f"{where}: {exc.problem}", source=exc.source, replaceable=exc.replaceable
-        )
-        again.__cause__ = exc
-        return again
+    # A remedy in Python's terms becomes the recipe's key where the recipe has one.
+    remedy = _RECIPE_REMEDIES.get(exc.remedy, exc.remedy) if exc.remedy else None
     try:
-        again = type(exc)(f"{where}: {exc}", source=exc.source)
+        again = type(exc)(f"{where}: {exc.problem}", source=exc.source, remedy=remedy)
     except TypeError:  # a subclass with another constructor: keep it as it is
         return exc
     again.__cause__ = exc
@@ -1144,7 +1148,8 @@ class _RowOutcome:
 
     name: str
     planned: tuple[_Planned, ...] = ()
-    error: tuple[type[TruststoreBuilderError], str, str | None] | None = None
+    #: type, problem, source, remedy: an exception with keyword-only fields may not unpickle.
+    error: tuple[type[TruststoreBuilderError], str, str | None, str | None] | None = None
     warned: tuple[tuple[type[Warning], str], ...] = ()
 
 
@@ -1172,7 +1177,8 @@ def _run_row(job: _RowJob) -> _RowOutcome:
                     raise _in_context(exc, output.key_path) from None
         except TruststoreBuilderError as exc:
             # Sent back as parts: an exception with keyword-only fields may not unpickle.
-            return _RowOutcome(row.name, error=(type(exc), str(exc), exc.source))
+            error = (type(exc), exc.problem, exc.source, exc.remedy)
+            return _RowOutcome(row.name, error=error)
     warned = tuple(
         (w.category, str(w.message)) for w in caught if issubclass(w.category, G1IdentityWarning)
     )
@@ -1341,9 +1347,9 @@ def _batch_files(source: str, outcomes: Sequence[_RowOutcome]) -> list[_Planned]
     planned: list[_Planned] = []
     for outcome in outcomes:
         if outcome.error is not None:
-            kind, message, error_source = outcome.error
+            kind, problem, error_source, remedy = outcome.error
             where = f"{source}: batch.table[{outcome.name}]"
-            failures.append(_in_context(kind(message, source=error_source), where))
+            failures.append(_in_context(kind(problem, source=error_source, remedy=remedy), where))
         for category, message in outcome.warned:
             warnings.warn(f"batch.table[{outcome.name}]: {message}", category, stacklevel=4)
         planned.extend(outcome.planned)
@@ -1379,7 +1385,7 @@ def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: b
             _fail(source, f"{output.key_path}.path", f"{output.path} is a directory")
         if os.path.lexists(output.path) and not overwrite:  # a dangling link exists too
             msg = f"{source}: {output.key_path}.path: {output.path} already exists"
-            raise OutputExistsError(msg, source=str(output.path))
+            raise OutputExistsError(msg, source=str(output.path), remedy=OVERWRITE_REMEDY)
 
 
 @contextlib.contextmanager

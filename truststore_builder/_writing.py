@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from truststore_builder._errors import (
+    OVERWRITE_REMEDY,
     CheckError,
     MissingPasswordError,
     OutputError,
@@ -107,7 +108,7 @@ def serialize_capath(store: TrustStore) -> dict[str, bytes]:
 
 def _exists_error(path: Path) -> OutputExistsError:
     """The one refusal for a destination that exists when replacing it was not asked for."""
-    return OutputExistsError(f"{path}: already exists", source=str(path))
+    return OutputExistsError(f"{path}: already exists", source=str(path), remedy=OVERWRITE_REMEDY)
 
 
 def _write_error(path: Path, exc: OSError, doing: str = "cannot write it") -> OutputError:
@@ -137,7 +138,7 @@ def _refuse_unreplaceable(paths: Iterable[Path]) -> None:
         status = _lstat(path)
         if status is not None and stat.S_ISDIR(status.st_mode):
             msg = f"{path}: is a directory, which a file never replaces"
-            raise OutputExistsError(msg, source=str(path), replaceable=False)
+            raise OutputExistsError(msg, source=str(path))
 
 
 def make_directories(path: Path, *, private: bool = False) -> list[Path]:
@@ -333,10 +334,10 @@ def _check_directory_target(path: Path, *, overwrite: bool) -> None:
     if not stat.S_ISDIR(status.st_mode):
         kind = "a symbolic link" if stat.S_ISLNK(status.st_mode) else "not a directory"
         msg = f"{path}: exists and is {kind}; the capath directory will not replace it"
-        raise OutputExistsError(msg, source=str(path), replaceable=False)
+        raise OutputExistsError(msg, source=str(path))
     if not overwrite and any(path.iterdir()):
         msg = f"{path}: a directory that is not empty"
-        raise OutputExistsError(msg, source=str(path))
+        raise OutputExistsError(msg, source=str(path), remedy=OVERWRITE_REMEDY)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -499,7 +500,7 @@ def _publish_directory(staging: Path, path: Path) -> Path | None:
             aside.replace(path)
         if exc.errno in {errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR}:
             msg = f"{path}: appeared while writing"
-            raise OutputExistsError(msg, source=str(path)) from None
+            raise OutputExistsError(msg, source=str(path), remedy=OVERWRITE_REMEDY) from None
         raise _write_error(path, exc, "cannot create the directory") from None
     return aside
 
