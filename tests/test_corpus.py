@@ -198,8 +198,9 @@ def test_command_line_gives_one_line_and_exit_2(
         return
     named = str(path)
     if case.password == b"":
+        # Named by its option, not its path (a password could have been typed there).
         option = "key-password" if case.reader == "key" else "password"
-        named = str(tmp_path / f"{option}.txt")
+        named = f"--{option}-file: the file it names is empty"
     assert_one_error_line(status, err, named)
 
 

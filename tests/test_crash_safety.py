@@ -13,6 +13,7 @@ a live concurrent writer's temporary is never touched.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import random
@@ -20,14 +21,12 @@ import signal
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
+from truststore_builder import OutputError, OutputExistsError
 from truststore_builder._writing import write_atomically
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 _SIZE = 2 * 1024 * 1024
 _WRITER = f"""
@@ -111,18 +110,30 @@ def _dead_pid() -> int:
     return process.pid
 
 
-def test_leftover_temporaries_are_only_from_kills(tmp_path: Path) -> None:
+def test_leftover_temporaries_are_only_from_kills(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A writer that runs to its end, or fails, leaves no temporary file."""
     target = tmp_path / "store.pem"
     process = _start(target, 3, 5)
     assert process.wait(timeout=60) == 0
     assert _leftovers(tmp_path, target.name) == []
     assert target.read_bytes() == _contents(3)[0]
-    # A destination that is a directory: the rename fails after the temporary is written.
+    # A destination that is a directory is refused before anything is written.
     (tmp_path / "dir").mkdir()
-    with pytest.raises(OSError, match="Is a directory"):
+    with pytest.raises(OutputExistsError, match="is a directory"):
         write_atomically(tmp_path / "dir", b"data", overwrite=True)
     assert _leftovers(tmp_path, "dir") == []
+
+    # A rename that fails after the temporary is written (and the old file was kept aside).
+    def failing_replace(_self: Path, _other: str | Path) -> Path:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(Path, "replace", failing_replace)
+    with pytest.raises(OutputError, match="Input/output error"):
+        write_atomically(target, b"data", overwrite=True)
+    assert _leftovers(tmp_path, target.name) == []
+    assert target.read_bytes() == _contents(3)[0]
 
 
 def test_two_writers_at_once_leave_one_whole_result(tmp_path: Path) -> None:

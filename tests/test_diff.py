@@ -219,7 +219,8 @@ def test_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
         capsys,
     )
     assert status == 2
-    assert "TSB_TEST_DIFF_WRONG" in err
+    assert "--old-password-env: the environment variable it names is not set" in err
+    assert "TSB_TEST_DIFF_WRONG" not in err
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("not-the-password\n")
     status, out, err = run(

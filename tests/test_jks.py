@@ -19,7 +19,11 @@ from hypothesis import strategies as st
 
 from tests.strategies import certificates
 from truststore_builder import TrustStoreBuilder
-from truststore_builder._errors import MalformedInputError, WrongPasswordError
+from truststore_builder._errors import (
+    InvalidPasswordError,
+    MalformedInputError,
+    WrongPasswordError,
+)
 from truststore_builder._formats.jks import (
     _check_alias,
     _decode_modified_utf8,
@@ -381,7 +385,7 @@ def pyjks_truststore(
         secret = password.decode("utf-8")
     except UnicodeDecodeError:
         msg = "the store password is not valid UTF-8, so Java could not be given the same one"
-        raise ValueError(msg) from None
+        raise InvalidPasswordError(msg) from None
     seen: set[str] = set()
     made = []
     for alias, certificate in entries:

@@ -27,6 +27,8 @@ from truststore_builder import (
     WeakKeyError,
     WrongPasswordError,
 )
+from truststore_builder._cli import _report_error
+from truststore_builder._recipe import _in_context
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -291,3 +293,24 @@ def test_old_g1_key_store_rebuilt_with_the_new_g2_identity(
         pki.g2.intermediate.certificate,
     }
     assert pki.g1.client.certificate not in trusted
+
+
+def test_a_g1_refusal_names_the_remedy_its_reader_can_type(
+    pki: GeneratedPki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python's error says allow_g1(); the command line's --allow-g1; a recipe's its key."""
+    builder = _nhs_like(pki).with_identity(pki.g1.client.certificate, pki.g1.client.key)
+    with pytest.raises(GenerationError) as caught:
+        builder.build()
+    error = caught.value
+    assert str(error).endswith("; call allow_g1() to package it anyway (it then warns)")
+    _report_error(error, debug=False)
+    err = capsys.readouterr().err
+    assert err.endswith("; add --allow-g1 to package it anyway (it then warns)\n")
+    assert "allow_g1()" not in err
+    in_recipe = _in_context(error, "r.toml: identity")
+    assert isinstance(in_recipe, GenerationError)
+    assert str(in_recipe) == (
+        f"r.toml: identity: {error.problem}; set allow_g1 = true in the recipe to package it "
+        "anyway (it then warns)"
+    )

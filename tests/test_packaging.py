@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -84,3 +85,44 @@ def test_wheel_builds_a_store_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> No
         cwd=tmp_path,
     )  # fmt: skip
     assert str(venv) in located.stdout
+
+
+_CATALOGUE_PROBE = (
+    "from truststore_builder import nhs_catalogue, InputError\n"
+    "try:\n"
+    "    print(nhs_catalogue().directory)\n"
+    "except InputError as exc:\n"
+    "    print('refused:', exc)\n"
+)
+
+
+def test_a_bundles_directory_beside_the_installed_package_is_never_read(tmp_path: Path) -> None:
+    """site-packages/bundles/ (any distribution's name) is not the catalogue; the package's is."""
+    site = tmp_path / "site-packages"
+    shutil.copytree(
+        REPO / "truststore_builder",
+        site / "truststore_builder",
+        ignore=shutil.ignore_patterns("__pycache__", "bundles"),
+    )
+    shutil.copytree(BUNDLES, site / "bundles")  # another distribution's top-level bundles/
+    environment = {**os.environ, "PYTHONPATH": str(site)}
+
+    def probe() -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", _CATALOGUE_PROBE],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return result.stdout.strip()
+
+    assert probe() == (
+        f"refused: {site / 'truststore_builder' / 'bundles'}: the NHS catalogue is missing from "
+        "the installed package (no manifest.toml); reinstall truststore-builder"
+    )
+    # The control: the same installation with the bundle inside the package reads it there.
+    shutil.copytree(BUNDLES, site / "truststore_builder" / "bundles")
+    assert probe() == str(site / "truststore_builder" / "bundles")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
+import os
+import stat
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
@@ -19,6 +23,7 @@ from tests.test_cli import PASSWORD_VAR, PLANTED, keytool_list, run, trusted_ali
 from truststore_builder._errors import (
     BatchError,
     KeyMismatchError,
+    OutputError,
     OutputExistsError,
     RecipeError,
 )
@@ -31,8 +36,6 @@ from truststore_builder._recipe import (
 )
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from tests.pki import GeneratedPki
 
 BATCH_ROWS = 20
@@ -281,15 +284,17 @@ def test_every_recipe_error_names_the_file_and_the_key_path(
 def test_an_unset_password_variable_is_named_at_build(
     inputs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`targets[2].password_env: environment variable X is not set`; nothing is created."""
+    """`targets[2].password_env:` unset, named by its key, not its value; nothing is created."""
     monkeypatch.delenv(KEY_VAR)
     path = _recipe(inputs, FULL)
     recipe = load_recipe(path)
     with pytest.raises(RecipeError) as caught:
         recipe.build()
     assert str(caught.value) == (
-        f"{path}: targets[2].password_env: environment variable {KEY_VAR} is not set"
+        f"{path}: targets[2].password_env: the environment variable it names is not set "
+        "(its name is not shown)"
     )
+    assert KEY_VAR not in str(caught.value)
     assert not (inputs / "out").exists()
 
 
@@ -485,3 +490,49 @@ def test_build_recipe_on_the_command_line(inputs: Path, capsys: pytest.CaptureFi
     status, _, stderr = run(["build", "--out", str(inputs)], capsys)
     assert status == 2
     assert "--env" in stderr
+
+
+def test_a_dangling_link_at_the_third_target_leaves_nothing(inputs: Path) -> None:
+    """The third target's path is a link to nothing: refused at once, no file and no directory."""
+    out = inputs / "out"
+    out.mkdir()
+    (out / "meshclient.jks").symlink_to(inputs / "nowhere")
+    with pytest.raises(OutputExistsError, match=r"targets\[2\]\.path: .*meshclient\.jks"):
+        load_recipe(_recipe(inputs, FULL)).build()
+    assert [p.name for p in out.iterdir()] == ["meshclient.jks"]
+
+
+def test_a_third_target_that_cannot_be_renamed_leaves_every_file_as_it_was(
+    inputs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--force, the third file's rename refused (EPERM): the first two hold their old bytes."""
+    out = inputs / "out"
+    out.mkdir()
+    (out / "truststore.jks").write_bytes(b"old jks")
+    (out / "meshclient.jks").write_bytes(b"old mesh")
+    recipe = load_recipe(_recipe(inputs, FULL))
+    before = _digests(inputs)
+    real = Path.replace
+
+    def replace(self: Path, target: str | Path) -> Path:
+        if Path(target).name == "meshclient.jks":
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(target))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    with pytest.raises(OutputError, match=r"meshclient\.jks: cannot give the file its name"):
+        recipe.build(overwrite=True)
+    assert _digests(inputs) == before
+    assert sorted(p.name for p in out.iterdir()) == ["meshclient.jks", "truststore.jks"]
+
+
+def test_recipe_directories_are_0755_or_0700_for_keys_whatever_the_umask(inputs: Path) -> None:
+    """Under umask 000 the recipe makes out/ 0700 (it holds a key store) and pem/ 0755."""
+    text = FULL.replace('path = "out/truststore.pem"', 'path = "pem/truststore.pem"')
+    old = os.umask(0)
+    try:
+        load_recipe(_recipe(inputs, text)).build()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((inputs / "out").stat().st_mode) == 0o700
+    assert stat.S_IMODE((inputs / "pem").stat().st_mode) == 0o755

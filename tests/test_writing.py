@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from truststore_builder import (
     MissingPasswordError,
+    OutputError,
     OutputExistsError,
     StoreFormat,
     TrustStore,
     sha256_fingerprint,
 )
 from truststore_builder._builders import TrustStoreBuilder
-from truststore_builder._writing import write_atomically, write_stores
+from truststore_builder._cli import main
+from truststore_builder._writing import write_atomically, write_files, write_stores
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Callable
+
+    from tests.pki import GeneratedPki
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +126,182 @@ def test_unknown_suffix_needs_a_named_format(int_store: TrustStore, tmp_path: Pa
     """A destination like store.bin gives a clear error instead of a guess."""
     with pytest.raises(ValueError, match="cannot tell the store format"):
         int_store.write(tmp_path / "store.bin")
+
+
+# --- all or nothing: every destination checked first, a failed rename undone -------------------
+
+_THREE = ("truststore.pem", "truststore.p12", "truststore.p7b")
+
+
+def _three_targets(directory: Path) -> dict[Path, StoreFormat]:
+    return {
+        directory / "truststore.pem": StoreFormat.PEM,
+        directory / "truststore.p12": StoreFormat.PKCS12,
+        directory / "truststore.p7b": StoreFormat.PKCS7,
+    }
+
+
+def _listing(directory: Path) -> dict[str, bytes | str]:
+    """Every entry of ``directory``: a file's bytes, a link's target (hidden ones included)."""
+    return {
+        p.name: str(p.readlink()) if p.is_symlink() else p.read_bytes()
+        for p in sorted(directory.iterdir())
+    }
+
+
+def _fail_at(name: str, error: int) -> Callable[[Path, str | Path], Path]:
+    """A Path.replace that fails with ``error`` when giving a file the name ``name``."""
+    real = Path.replace
+
+    def replace(self: Path, target: str | Path) -> Path:
+        if Path(target).name == name:
+            raise OSError(error, os.strerror(error), str(target))
+        return real(self, target)
+
+    return replace
+
+
+def test_a_dangling_link_at_one_destination_stops_every_write(
+    int_store: TrustStore, tmp_path: Path
+) -> None:
+    """A link to nothing exists: refused before the first rename, nothing written, with or without --force."""
+    (tmp_path / "truststore.p7b").symlink_to(tmp_path / "nowhere")
+    before = _listing(tmp_path)
+    with pytest.raises(OutputExistsError, match=r"truststore\.p7b: already exists"):
+        write_stores(int_store, _three_targets(tmp_path))
+    assert _listing(tmp_path) == before
+    # The same set with the link in the middle, through write_files (as the CLI writes).
+    with pytest.raises(OutputExistsError, match=r"truststore\.p7b"):
+        write_files(
+            [(tmp_path / name, b"new", False) for name in ("a.pem", "truststore.p7b", "c.pem")]
+        )
+    assert _listing(tmp_path) == before
+
+
+def test_a_rename_failing_part_way_puts_back_what_was_there(
+    int_store: TrustStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--force, the third rename refused (EACCES): the first two get their old files back."""
+    (tmp_path / "truststore.pem").write_bytes(b"old pem")  # the p12 did not exist before
+    (tmp_path / "truststore.p7b").write_bytes(b"old p7b")
+    before = _listing(tmp_path)
+    monkeypatch.setattr(Path, "replace", _fail_at("truststore.p7b", errno.EACCES))
+    with pytest.raises(OutputError) as caught:
+        write_stores(int_store, _three_targets(tmp_path), overwrite=True)
+    assert str(caught.value) == (
+        f"{tmp_path / 'truststore.p7b'}: cannot give the file its name (Permission denied)"
+    )
+    assert not isinstance(caught.value, OutputExistsError)
+    assert _listing(tmp_path) == before  # old contents back, the new p12 gone, no temporary
+
+
+def test_without_force_a_failed_publish_removes_what_it_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --force, the third file cannot be linked or renamed (ENOSPC): the first two go again."""
+    real_link = os.link
+
+    def link(source: str | Path, target: str | Path, **kwargs: bool) -> None:
+        if Path(target).name == "c.pem":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_link(source, target, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    monkeypatch.setattr(Path, "replace", _fail_at("c.pem", errno.ENOSPC))
+    with pytest.raises(OutputError, match=r"c\.pem: cannot give the file its name \(No space"):
+        write_files([(tmp_path / name, b"new", False) for name in ("a.pem", "b.pem", "c.pem")])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_an_output_error_naming_the_file(
+    int_store: TrustStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """ENOSPC while writing: OutputError naming the file, no temporary; the CLI says so, exit 2."""
+    real_write = os.write
+
+    def full(fd: int, data: bytes | memoryview) -> int:
+        if len(data) > 100:  # the stores, not pytest's own small writes
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
+    target = tmp_path / "truststore.pem"
+    with pytest.raises(OutputError) as caught:
+        int_store.write(target)
+    assert str(caught.value) == f"{target}: cannot write it (No space left on device)"
+    assert list(tmp_path.iterdir()) == []
+    out = tmp_path / "out"
+    assert main(["build", "--env", "int", "--formats", "pem,p7b", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"truststore-builder: error: {out / 'truststore.pem'}: cannot write it "
+        "(No space left on device)\n"
+    )
+    assert not out.exists()  # the directory it made is gone again
+
+
+def test_force_cannot_replace_a_directory_with_a_file(
+    int_store: TrustStore, tmp_path: Path
+) -> None:
+    """A directory at a file's destination: refused before any write, even with overwrite."""
+    (tmp_path / "truststore.p12").mkdir()
+    with pytest.raises(OutputExistsError, match=r"is a directory, which a file never replaces$"):
+        write_stores(int_store, _three_targets(tmp_path), overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["truststore.p12"]
+
+
+def test_directories_made_are_0755_or_0700_for_keys_whatever_the_umask(
+    pki: GeneratedPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under umask 000 build --out makes a/b 0755, and 0700 where the client key goes."""
+    monkeypatch.setenv("TSB_TEST_WRITING_PASSWORD", "Writing-Test-Password-1")
+    cert, key = pki.g2.write_client(tmp_path, "client")
+    cas = tmp_path / "cas.pem"
+    cas.write_bytes(pki.g2.root.cert_pem() + pki.g2.intermediate.cert_pem())
+    old = os.umask(0)
+    try:
+        assert (
+            main(["build", "--env", "int", "--out", str(tmp_path / "a" / "b"), "--formats", "pem"])
+            == 0
+        )
+        argv = ["build", "--env", "int", "--add", str(cas), "--out", str(tmp_path / "k" / "l")]
+        argv += ["--formats", "pem", "--cert", str(cert), "--key", str(key)]
+        argv += ["--password-env", "TSB_TEST_WRITING_PASSWORD"]
+        assert main(argv) == 0
+    finally:
+        os.umask(old)
+    modes = {
+        name: stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("a", "a/b", "k", "k/l")
+    }
+    assert modes == {"a": 0o755, "a/b": 0o755, "k": 0o700, "k/l": 0o700}
+    assert stat.S_IMODE((tmp_path / "k" / "l" / "client-key.pem").stat().st_mode) == 0o600
+
+
+def test_csr_at_a_dangling_link_leaves_no_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The csr command's --csr-out at a link to nothing: refused before the key is written; exit 2."""
+    (tmp_path / "client.csr").symlink_to(tmp_path / "nowhere")
+    argv = ["csr", "--cn", "client.test.nhs.uk", "--key-out", str(tmp_path / "client-key.pem")]
+    assert main([*argv, "--csr-out", str(tmp_path / "client.csr")]) == 2
+    assert "client.csr: already exists" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["client.csr"]
+
+
+def test_each_audience_reads_the_name_it_can_type(
+    int_store: TrustStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An existing file: Python's error says overwrite=True, the command line's says --force."""
+    target = tmp_path / "truststore.pem"
+    target.write_bytes(b"old")
+    with pytest.raises(OutputExistsError) as caught:
+        int_store.write(target)
+    assert str(caught.value) == f"{target}: already exists; pass overwrite=True to replace it"
+    assert main(["build", "--env", "int", "--formats", "pem", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"truststore-builder: error: {target}: already exists; pass --force to replace it\n"
+    )
+    assert target.read_bytes() == b"old"

@@ -33,6 +33,7 @@ from cryptography.x509.verification import (
 )
 
 from truststore_builder._errors import (
+    ALLOW_G1_REMEDY,
     CertificateNotValidError,
     CertificateUsageError,
     ChainError,
@@ -517,9 +518,9 @@ def evaluate_identity(
     if issuer_nhs is not None and issuer_nhs.generation is Generation.G1 and not allow_g1:
         msg = (
             f"{source}: {_subject(certificate)} is a G1 certificate (issued by "
-            f"{issuer_nhs.name}); package it only if you mean to (allow G1)"
+            f"{issuer_nhs.name}), packaged only if asked for"
         )
-        failures.append(GenerationError(msg, source=source))
+        failures.append(GenerationError(msg, source=source, remedy=ALLOW_G1_REMEDY))
     return IdentityReport(
         certificate=certificate,
         chain=chain,

@@ -9,7 +9,6 @@ never from the command line, and are never printed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from truststore_builder._errors import (
+    ALLOW_G1_REMEDY,
+    OVERWRITE_REMEDY,
     CheckError,
     ExpiredCertificateWarning,
     InputError,
@@ -28,7 +29,20 @@ from truststore_builder._errors import (
     TruststoreBuilderError,
     TruststoreBuilderWarning,
 )
-from truststore_builder._model import Environment, Generation, StoreFormat, sha256_fingerprint
+from truststore_builder._model import (
+    Environment,
+    Generation,
+    StoreFormat,
+    as_password_bytes,
+    sha256_fingerprint,
+)
+from truststore_builder._report import (
+    aligned_lines,
+    diff_text,
+    expiry_status,
+    horizon_line,
+    printable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -550,11 +564,13 @@ def _version() -> str:
 
 
 def _say(stream: TextIO, kind: str, message: str) -> None:
-    """Print ``message`` as one line: newlines inside it would break the one-line promise."""
-    text = " ".join(message.splitlines())
-    # A file name that is not UTF-8 arrives surrogate-escaped: write the surrogates escaped
-    # (\udcff) rather than fail to write the line on a stream that refuses them.
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """Print ``message`` as one line: newlines inside it would break the one-line promise.
+
+    Control characters (a certificate's subject can hold ESC or CR) are shown as escapes, and
+    so are the surrogates a file name that is not UTF-8 arrives with (\udcff), which a
+    stream might refuse.
+    """
+    text = printable(" ".join(message.split("\n")))  # a CR stays, to be shown escaped
     stream.write(f"{PROG}: {kind}: {text}\n")
 
 
@@ -568,35 +584,46 @@ def _password(args: argparse.Namespace) -> bytes | None:
 
 
 def _secret(variable: str | None, path: Path | None, option: str) -> bytes | None:
-    """Read a secret from ``--<option>-env VAR`` or ``--<option>-file FILE``; None if neither."""
+    """Read a secret from ``--<option>-env VAR`` or ``--<option>-file FILE``; None if neither.
+
+    Messages name the option, never its value: a password typed where the variable's name or
+    the file's path belongs must not be printed back.
+
+    Raises:
+        UsageError: The variable is unset or empty, or the file cannot be read or is empty.
+        InvalidPasswordError: The secret holds a NUL character.
+    """
     if variable is not None:
+        name = f"--{option}-env"
         value = os.environ.get(variable)
         if value is None:
-            msg = f"--{option}-env {variable}: the environment variable is not set"
+            msg = f"{name}: the environment variable it names is not set (its name is not shown)"
             raise UsageError(msg)
         if not value:
-            msg = f"--{option}-env {variable}: the environment variable is empty"
+            msg = f"{name}: the environment variable it names is empty"
             raise UsageError(msg)
-        return os.fsencode(value)
+        return as_password_bytes(os.fsencode(value), f"{name}: the value of the variable it names")
     if path is not None:
+        name = f"--{option}-file"
         try:
             data = path.read_bytes()
         except OSError as exc:
-            msg = f"{path}: cannot read the {option} file ({exc.strerror})"
+            msg = f"{name}: cannot read the file it names ({exc.strerror}; its path is not shown)"
             raise UsageError(msg) from None
         for ending in (b"\r\n", b"\n"):
             if data.endswith(ending):
                 data = data[: -len(ending)]
                 break
         if not data:
-            msg = f"{path}: the {option} file is empty"
+            msg = f"{name}: the file it names is empty"
             raise UsageError(msg)
-        return data
+        return as_password_bytes(data, f"{name}: the file it names")
     return None
 
 
 def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    """Write ``text`` to stdout, each line made printable: nothing it quotes drives the terminal."""
+    sys.stdout.write("".join(printable(line) + "\n" for line in text.split("\n")))
 
 
 def _dump_json(document: object) -> None:
@@ -619,11 +646,7 @@ def _date(when: dt.datetime) -> str:
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+    return "\n".join(aligned_lines(rows))
 
 
 # --- nhs list ---------------------------------------------------------------------------------
@@ -773,17 +796,15 @@ def _write_build(
         The trust store files written (the client files are written with them).
     """
     from truststore_builder._writing import (  # noqa: PLC0415
+        make_directories,
+        remove_directories,
         serialize_capath,
         serialize_store,
         write_outputs,
     )
 
-    created = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"{out}: cannot create the output directory ({exc.strerror})"
-        raise UsageError(msg) from None
+    # 0700 when it will hold the client's key; 0755 otherwise; whatever the umask.
+    created = make_directories(out, private=any(private for _, _, private in client_files))
     try:
         planned = [
             (path, serialize_store(store, fmt, password), False)
@@ -797,10 +818,8 @@ def _write_build(
         ]
         write_outputs([*planned, *client_files], directories, overwrite=force)
     except BaseException:
-        if created:
-            # Leave nothing behind: the directory was ours and nothing was written into it.
-            with contextlib.suppress(OSError):
-                out.rmdir()
+        # Leave nothing behind: the directories were ours and nothing was written into them.
+        remove_directories(created)
         raise
     return list(targets)
 
@@ -1336,7 +1355,6 @@ def _convert(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from truststore_builder._checks import utc_now  # noqa: PLC0415
     from truststore_builder._diff import DEFAULT_WITHIN_DAYS, expiry_horizon  # noqa: PLC0415
-    from truststore_builder._report import expiry_status, horizon_line  # noqa: PLC0415
     from truststore_builder._sources.files import read_store  # noqa: PLC0415
     from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
 
@@ -1413,7 +1431,6 @@ def _horizon_status(fail_within: int | None, horizon: Horizon) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     from truststore_builder._diff import diff_stores  # noqa: PLC0415
-    from truststore_builder._report import diff_text  # noqa: PLC0415
 
     old_password = _secret(args.old_password_env, args.old_password_file, "old-password")
     new_password = _secret(args.new_password_env, args.new_password_file, "new-password")
@@ -1449,7 +1466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in arguments
     status = 2
     try:
-        args = build_parser().parse_args(arguments)
+        args = _parse(arguments)
         handler: Callable[[argparse.Namespace], int] = args.handler
         with warnings.catch_warnings():
             # The library's warnings (a file skipped in a directory, ...) as one line each.
@@ -1475,7 +1492,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(please report it; run with --debug for the traceback)"
         )
         _report_error(RuntimeError(message), debug=debug, cause=exc)
+    except BaseException as exc:
+        # pyo3's PanicException (a Rust panic in cryptography) derives from BaseException, and
+        # its text can hold a password's bytes: show neither it nor its traceback's last line.
+        if type(exc).__name__ != "PanicException":
+            raise
+        if debug:
+            traceback.print_tb(exc.__traceback__, file=sys.stderr)
+        _say(
+            sys.stderr,
+            "error",
+            "internal error: a library panicked (its message is not shown, as it may hold a "
+            "secret; please report it)",
+        )
     return status
+
+
+def _parse(arguments: Sequence[str]) -> argparse.Namespace:
+    """Parse the command line; unrecognised arguments are named without their values.
+
+    argparse would print them all back, and a misspelt ``--pasword-env`` is followed by what
+    may be a password: only what looks like an option is shown, up to any ``=``.
+
+    Raises:
+        UsageError: An argument is not recognised, or the parser refuses the command line.
+    """
+    parser = build_parser()
+    args, extras = parser.parse_known_args(arguments)
+    if extras:
+        shown = [
+            f"{extra.split('=', 1)[0]}=(value not shown)" if "=" in extra else extra
+            for extra in extras
+            if extra.startswith("-")
+        ]
+        hidden = len(extras) - len(shown)
+        parts = [f"unrecognized arguments: {' '.join(shown)}"] if shown else []
+        if hidden:
+            what = "more" if shown else f"unrecognized argument{'s' if hidden > 1 else ''},"
+            parts.append(f"{hidden} {what} not shown (one may be a secret)")
+        msg = f"{'; '.join(parts)} (see {parser.prog} --help)"
+        raise UsageError(msg)
+    return args
 
 
 def _show_warning(  # noqa: PLR0917  (the signature of warnings.showwarning)
@@ -1505,4 +1562,15 @@ _SHOWN_WARNINGS: set[str] = set()
 def _report_error(exc: BaseException, *, debug: bool, cause: BaseException | None = None) -> None:
     if debug:
         traceback.print_exception(cause or exc, file=sys.stderr)
-    _say(sys.stderr, "error", str(exc))
+    text = str(exc)
+    if isinstance(exc, TruststoreBuilderError) and exc.remedy in _CLI_REMEDIES:
+        # The library names its Python argument (overwrite=True); here it is an option.
+        text = f"{exc.problem}; {_CLI_REMEDIES[exc.remedy]}"
+    _say(sys.stderr, "error", text)
+
+
+#: Remedies in Python's terms, as the command line's options say them.
+_CLI_REMEDIES = {
+    OVERWRITE_REMEDY: "pass --force to replace it",
+    ALLOW_G1_REMEDY: "add --allow-g1 to package it anyway (it then warns)",
+}

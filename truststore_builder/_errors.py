@@ -9,7 +9,9 @@ The hierarchy::
     │   ├── NoCertificatesError    a file or directory that holds no certificate
     │   ├── WrongPasswordError     wrong password, or a failed integrity check (MAC, JKS digest)
     │   ├── MissingPasswordError   a store that needs a password and was given none
-│   └── RecipeError            a recipe key that is unknown, mistyped, missing or refused
+    │   ├── InvalidPasswordError   a password no store can hold (a NUL byte, not UTF-8 text,
+    │   │                          not ASCII for JCEKS); also a ValueError
+    │   └── RecipeError            a recipe key that is unknown, mistyped, missing or refused
     ├── CheckError                 a check refuses the build (exit status 1)
     │   ├── PinMismatchError       an NHS catalogue file does not match its pinned fingerprint
     │   │   └── NhsImpostorError   a certificate carries an NHS CA's subject but is not it
@@ -37,6 +39,8 @@ Messages name the file (or input) and the rule, and never contain a password or 
 from __future__ import annotations
 
 __all__ = [
+    "ALLOW_G1_REMEDY",
+    "OVERWRITE_REMEDY",
     "BatchError",
     "CertificateNotValidError",
     "CertificateUsageError",
@@ -49,6 +53,7 @@ __all__ = [
     "IdentityEnvironmentError",
     "IdentityError",
     "InputError",
+    "InvalidPasswordError",
     "IssuerKeyUsageError",
     "KeyMismatchError",
     "MalformedInputError",
@@ -69,20 +74,34 @@ __all__ = [
 ]
 
 
+#: The remedy of an OutputExistsError, in Python's terms (the command line says --force).
+OVERWRITE_REMEDY = "pass overwrite=True to replace it"
+#: The remedy of a GenerationError, in Python's terms (``--allow-g1``, or a recipe's key).
+ALLOW_G1_REMEDY = "call allow_g1() to package it anyway (it then warns)"
+
+
 class TruststoreBuilderError(Exception):
     """Base class of every error truststore_builder raises.
 
     Attributes:
         source: The file, directory or input the error is about ("<bytes>" for in-memory data),
             or None when no single input is to blame.
+        problem: The message without its remedy.
+        remedy: What to change, in the terms of whoever made the call: Python's argument
+            (:data:`OVERWRITE_REMEDY`), which the command line and recipes replace with their
+            own option or key; None when there is nothing to change but the input.
     """
 
     exit_status = 2
 
-    def __init__(self, message: str, *, source: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, source: str | None = None, remedy: str | None = None
+    ) -> None:
         """Build the error; ``message`` should already name the input and the rule."""
-        super().__init__(message)
+        super().__init__(f"{message}; {remedy}" if remedy else message)
         self.source = source
+        self.problem = message
+        self.remedy = remedy
 
 
 class InputError(TruststoreBuilderError):
@@ -109,11 +128,22 @@ class MissingPasswordError(InputError):
     """A store needs a password and none was given."""
 
 
+class InvalidPasswordError(InputError, ValueError):
+    """A password that no store can hold, refused before any library is handed it.
+
+    A NUL byte (OpenSSL takes a password as a C string, and cryptography panics, printing the
+    password, when given one), a password that is not UTF-8 text where Java must be given the
+    same characters, or one outside printable ASCII for a JCEKS key. The message says which
+    rule, never the password. Also a ValueError, as a wrong value given to a function.
+    """
+
+
 class RecipeError(InputError):
     """A recipe key is unknown, of the wrong type, names a missing file, or is refused.
 
     The message starts ``<recipe file>: <key path>:``, e.g.
-    ``recipe.toml: targets[2].password_env: environment variable MESH_PW is not set``.
+    ``recipe.toml: targets[2].password_env: the environment variable it names is not set (its
+    name is not shown)``.
 
     Attributes:
         path: The recipe file (``<recipe>`` for one made in Python).
@@ -232,7 +262,11 @@ class OutputError(TruststoreBuilderError):
 
 
 class OutputExistsError(OutputError):
-    """The destination exists and replacing it was not asked for."""
+    """The destination exists and replacing it was not asked for (or cannot be replaced).
+
+    Its remedy is :data:`OVERWRITE_REMEDY` when overwriting would replace it (the command line
+    shows ``--force`` instead); a directory where a file goes has none.
+    """
 
 
 class BatchError(TruststoreBuilderError):

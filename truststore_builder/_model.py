@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from truststore_builder._errors import InvalidPasswordError
 from truststore_builder._formats.keys import PrivateKey
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ __all__ = [
     "StoreFormat",
     "TrustStore",
     "TrustedEntry",
+    "as_password_bytes",
     "is_issued_by",
     "issuer_path",
     "sha256_fingerprint",
@@ -86,6 +88,42 @@ class StoreFormat(enum.StrEnum):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def as_password_bytes(password: str | bytes | None, what: str = "the password") -> bytes | None:
+    """Return a password as UTF-8 bytes (None stays None), refusing one no store can hold.
+
+    Every password that enters the library, from Python or the command line, passes here
+    before anything else sees it.
+
+    Args:
+        password: The password as text or bytes, or None for none.
+        what: How the message names the password (an option or key, never its value).
+
+    Raises:
+        InvalidPasswordError: It holds a NUL character (OpenSSL takes a password as a C
+            string, and cryptography, handed one, panics and prints the password's bytes),
+            or is text that cannot be encoded (a lone surrogate).
+        TypeError: It is neither text nor bytes.
+    """
+    if password is None:
+        return None
+    if isinstance(password, str):
+        try:
+            # surrogateescape: bytes that os.environ could not decode come back as they were.
+            secret = password.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            msg = f"{what} is not valid text (it holds a lone surrogate)"
+            raise InvalidPasswordError(msg) from None
+    elif isinstance(password, bytes | bytearray | memoryview):
+        secret = bytes(password)
+    else:
+        msg = f"{what} must be str or bytes, not {type(password).__name__}"
+        raise TypeError(msg)
+    if b"\0" in secret:
+        msg = f"{what} holds a NUL character, which no store password can hold"
+        raise InvalidPasswordError(msg)
+    return secret
 
 
 def sha256_fingerprint(certificate: x509.Certificate) -> str:
@@ -601,7 +639,6 @@ class KeyStore:
     def key_pem(self, password: str | bytes | None = None) -> bytes:
         """The private key as PKCS#8 PEM, encrypted (AES-256) when a password is given."""
         from truststore_builder._formats.keys import serialize_private_key_pem  # noqa: PLC0415
-        from truststore_builder._writing import as_password_bytes  # noqa: PLC0415
 
         return serialize_private_key_pem(self.identity.key, as_password_bytes(password))
 

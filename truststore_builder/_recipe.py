@@ -43,8 +43,9 @@ chain and the trusted CAs; ``client-chain-pem`` writes the chain a client presen
 and ``client-key-pem`` its private key (encrypted when a password is named). Key stores and key
 files are created with mode 0600.
 
-Errors name the recipe file and the key: ``recipe.toml: targets[2].password_env: environment
-variable MESH_PW is not set``. List indexes count from 0, as in ``jq``; batch rows are named
+Errors name the recipe file and the key, never a password option's value:
+``recipe.toml: targets[2].password_env: the environment variable it names is not set (its name
+is not shown)``. List indexes count from 0, as in ``jq``; batch rows are named
 by their ``name`` (``batch.table[mbx03].key``).
 """
 
@@ -72,15 +73,18 @@ from typing import TYPE_CHECKING, NoReturn, TextIO, cast
 import attrs
 
 from truststore_builder._errors import (
+    ALLOW_G1_REMEDY,
+    OVERWRITE_REMEDY,
     BatchError,
     CheckError,
     ExpiredCertificateWarning,
     G1IdentityWarning,
+    InvalidPasswordError,
     OutputExistsError,
     RecipeError,
     TruststoreBuilderError,
 )
-from truststore_builder._model import Environment, Generation, StoreFormat
+from truststore_builder._model import Environment, Generation, StoreFormat, as_password_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -824,6 +828,12 @@ def _check_file(source: str, key_path: str, path: Path, what: str = "file") -> N
         _fail(source, key_path, f"no such {what}: {path}")
 
 
+def _check_password_file(source: str, key_path: str, password: PasswordRef | None) -> None:
+    """Refuse a password file that does not exist, without its path: a password may be there."""
+    if password is not None and password.file is not None and not password.file.exists():
+        _fail(source, key_path, "the file it names does not exist (its path is not shown)")
+
+
 def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bool) -> None:
     fmt = target.format
     if target.password is not None and fmt not in _PASSWORD_ALLOWED:
@@ -849,8 +859,7 @@ def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bo
     if batch:
         _check_batch_target(source, key_path, target)
     for password, stem in ((target.password, "password"), (target.key_password, "key_password")):
-        if password is not None and password.file is not None:
-            _check_file(source, f"{key_path}.{stem}_file", password.file)
+        _check_password_file(source, f"{key_path}.{stem}_file", password)
 
 
 def _check_profile(source: str, key_path: str, target: RecipeTarget) -> None:
@@ -888,8 +897,7 @@ def _check_inputs(source: str, key_path: str, item: RecipeIdentity | BatchRow) -
     _check_file(source, f"{key_path}.key", item.key)
     if item.chain is not None:
         _check_file(source, f"{key_path}.chain", item.chain)
-    if item.key_password is not None and item.key_password.file is not None:
-        _check_file(source, f"{key_path}.key_password_file", item.key_password.file)
+    _check_password_file(source, f"{key_path}.key_password_file", item.key_password)
 
 
 def _check_recipe(recipe: Recipe) -> None:
@@ -922,26 +930,44 @@ def _check_recipe(recipe: Recipe) -> None:
 
 
 def _read_password(source: str, key_stem: str, ref: PasswordRef) -> bytes:
-    """The password a reference names; the error names the key, never the value."""
+    """The password a reference names; the error names the key, never the value.
+
+    Nor the variable's name or the file's path: a password written where either belongs must
+    not be printed back.
+    """
     if ref.env is not None:
+        key = f"{key_stem}_env"
         value = os.environ.get(ref.env)
         if value is None:
-            _fail(source, f"{key_stem}_env", f"environment variable {ref.env} is not set")
+            _fail(
+                source, key, "the environment variable it names is not set (its name is not shown)"
+            )
         if not value:
-            _fail(source, f"{key_stem}_env", f"environment variable {ref.env} is empty")
-        return os.fsencode(value)
-    assert ref.file is not None  # PasswordRef holds one of the two
+            _fail(source, key, "the environment variable it names is empty")
+        secret = os.fsencode(value)
+    else:
+        assert ref.file is not None  # PasswordRef holds one of the two
+        key = f"{key_stem}_file"
+        try:
+            secret = ref.file.read_bytes()
+        except OSError as exc:
+            _fail(
+                source,
+                key,
+                f"cannot read the file it names ({exc.strerror}; its path is not shown)",
+            )
+        for ending in (b"\r\n", b"\n"):
+            if secret.endswith(ending):
+                secret = secret[: -len(ending)]
+                break
+        if not secret:
+            _fail(source, key, "the file it names is empty")
     try:
-        data = ref.file.read_bytes()
-    except OSError as exc:
-        _fail(source, f"{key_stem}_file", f"cannot read {ref.file} ({exc.strerror})")
-    for ending in (b"\r\n", b"\n"):
-        if data.endswith(ending):
-            data = data[: -len(ending)]
-            break
-    if not data:
-        _fail(source, f"{key_stem}_file", f"{ref.file} is empty")
-    return data
+        password = as_password_bytes(secret, "the password it names")
+    except InvalidPasswordError as exc:
+        _fail(source, key, str(exc))
+    assert password is not None
+    return password
 
 
 @attrs.frozen
@@ -1002,12 +1028,20 @@ def _trust_builder(trust: RecipeTrust) -> TrustStoreBuilder:
     return builder
 
 
+#: Remedies a recipe words in its own keys (overwrite stays: build(overwrite=True), --force).
+_RECIPE_REMEDIES = {
+    ALLOW_G1_REMEDY: "set allow_g1 = true in the recipe to package it anyway (it then warns)"
+}
+
+
 def _in_context(exc: TruststoreBuilderError, where: str) -> TruststoreBuilderError:
     """The same error type, its message prefixed with where in the recipe it happened."""
     if isinstance(exc, RecipeError):
         return exc
+    # A remedy in Python's terms becomes the recipe's key where the recipe has one.
+    remedy = _RECIPE_REMEDIES.get(exc.remedy, exc.remedy) if exc.remedy else None
     try:
-        again = type(exc)(f"{where}: {exc}", source=exc.source)
+        again = type(exc)(f"{where}: {exc.problem}", source=exc.source, remedy=remedy)
     except TypeError:  # a subclass with another constructor: keep it as it is
         return exc
     again.__cause__ = exc
@@ -1114,7 +1148,8 @@ class _RowOutcome:
 
     name: str
     planned: tuple[_Planned, ...] = ()
-    error: tuple[type[TruststoreBuilderError], str, str | None] | None = None
+    #: type, problem, source, remedy: an exception with keyword-only fields may not unpickle.
+    error: tuple[type[TruststoreBuilderError], str, str | None, str | None] | None = None
     warned: tuple[tuple[type[Warning], str], ...] = ()
 
 
@@ -1142,7 +1177,8 @@ def _run_row(job: _RowJob) -> _RowOutcome:
                     raise _in_context(exc, output.key_path) from None
         except TruststoreBuilderError as exc:
             # Sent back as parts: an exception with keyword-only fields may not unpickle.
-            return _RowOutcome(row.name, error=(type(exc), str(exc), exc.source))
+            error = (type(exc), exc.problem, exc.source, exc.remedy)
+            return _RowOutcome(row.name, error=error)
     warned = tuple(
         (w.category, str(w.message)) for w in caught if issubclass(w.category, G1IdentityWarning)
     )
@@ -1227,7 +1263,7 @@ def _build(
     used = max(1, min(workers or _available_cpus(), len(jobs)))
     planned: list[_Planned] = []
     with (
-        _new_directories(o.path.parent for o in every_output),
+        _new_directories(every_output),
         StagedFiles(overwrite=overwrite) as staged,
     ):
 
@@ -1311,9 +1347,9 @@ def _batch_files(source: str, outcomes: Sequence[_RowOutcome]) -> list[_Planned]
     planned: list[_Planned] = []
     for outcome in outcomes:
         if outcome.error is not None:
-            kind, message, error_source = outcome.error
+            kind, problem, error_source, remedy = outcome.error
             where = f"{source}: batch.table[{outcome.name}]"
-            failures.append(_in_context(kind(message, source=error_source), where))
+            failures.append(_in_context(kind(problem, source=error_source, remedy=remedy), where))
         for category, message in outcome.warned:
             warnings.warn(f"batch.table[{outcome.name}]: {message}", category, stacklevel=4)
         planned.extend(outcome.planned)
@@ -1347,29 +1383,30 @@ def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: b
         seen[resolved] = output.key_path
         if output.path.is_dir():
             _fail(source, f"{output.key_path}.path", f"{output.path} is a directory")
-        if output.path.exists() and not overwrite:
-            msg = (
-                f"{source}: {output.key_path}.path: {output.path} already exists; pass "
-                "overwrite (--force) to replace it"
-            )
-            raise OutputExistsError(msg, source=str(output.path))
+        if os.path.lexists(output.path) and not overwrite:  # a dangling link exists too
+            msg = f"{source}: {output.key_path}.path: {output.path} already exists"
+            raise OutputExistsError(msg, source=str(output.path), remedy=OVERWRITE_REMEDY)
 
 
 @contextlib.contextmanager
-def _new_directories(directories: Iterable[Path]) -> Iterator[None]:
-    """Create the missing ``directories`` (and parents); remove them again on an exception."""
+def _new_directories(outputs: Iterable[_Output]) -> Iterator[None]:
+    """Create the outputs' missing directories (and parents); remove them again on an exception.
+
+    0755, or 0700 for a directory that will hold a private key, whatever the umask.
+    """
+    from truststore_builder._writing import make_directories, remove_directories  # noqa: PLC0415
+
+    private: dict[Path, bool] = {}
+    for output in outputs:
+        directory = output.path.parent
+        private[directory] = private.get(directory, False) or output.target.format.private
     created: list[Path] = []
     try:
-        for directory in dict.fromkeys(directories):
-            missing = [d for d in (directory, *directory.parents) if not d.exists()]
-            for folder in reversed(missing):
-                folder.mkdir()
-                created.append(folder)
+        for directory, holds_keys in private.items():
+            created += make_directories(directory, private=holds_keys)
         yield
     except BaseException:
-        for folder in reversed(created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_directories(created)
         raise
 
 

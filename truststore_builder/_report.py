@@ -34,6 +34,7 @@ __all__ = [
     "ROW_MARKS",
     "SOON",
     "Cell",
+    "aligned_lines",
     "diff_html",
     "diff_text",
     "entries_table",
@@ -176,13 +177,26 @@ def text_table(
     """
     lines = [printable(title)] if title else []
     body = [[_clip(printable(_cell_text(c)), max_width) for c in row] for row in rows]
-    table = [list(headers), ["-" * len(h) for h in headers], *body]
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
-    lines += [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in table
-    ]
+    lines += aligned_lines([list(headers), ["-" * len(h) for h in headers], *body])
     return "\n".join(lines)
+
+
+def aligned_lines(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as lines of left-aligned columns two spaces apart: the one text-table writer.
+
+    Every table written for people, in Python (``str()`` of a store, a report or a diff) and
+    on the terminal (``inspect``, ``diff``, ``nhs list``), is laid out here, so every cell is
+    made printable (see :func:`printable`) in one place: a certificate's text cannot move the
+    cursor, recolour the terminal or rewrite a line.
+    """
+    if not rows:
+        return []
+    cells = [[printable(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    ]
 
 
 def _td(cell: str | Cell, style: str, tag: str = "td") -> str:
@@ -638,16 +652,6 @@ def keystore_html(keystore: KeyStore) -> str:
     return html_box(*parts)
 
 
-def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
-    if not rows:
-        return []
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-
-
 def _known(nhs_name: str | None, generation: str | None) -> str:
     return f"({nhs_name}, {generation})" if nhs_name else ""
 
@@ -719,7 +723,7 @@ def diff_text(diff: StoreDiff, *, show_kept: bool = False) -> str:
         elif show_kept:
             rows.append(_diff_row("=", kept.new))
     lines = [f"--- {diff.old_source}", f"+++ {diff.new_source}"]
-    aligned = _aligned([row[1:] for row in rows])
+    aligned = aligned_lines([row[1:] for row in rows])
     lines += [f"{row[0]} {line}" for row, line in zip(rows, aligned, strict=True)]
     lines += [
         _key_line(change) for change in diff.key_entries if show_kept or change.kind != "unchanged"
@@ -735,7 +739,7 @@ def diff_text(diff: StoreDiff, *, show_kept: bool = False) -> str:
         summary += "; key entries: " + ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
     verdict = "stores are equal" if diff.equal else "stores differ"
     lines.append(f"{verdict}: {summary}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def horizon_line(horizon: Horizon) -> str:
@@ -746,7 +750,7 @@ def horizon_line(horizon: Horizon) -> str:
     days = abs(first.days_left)
     plural = "day" if days == 1 else "days"
     when = f"expired {days} {plural} ago" if first.expired else f"in {days} {plural}"
-    return f"expires first: {first.label} on {first.not_after:%Y-%m-%d} ({when})"
+    return printable(f"expires first: {first.label} on {first.not_after:%Y-%m-%d} ({when})")
 
 
 def diff_html(diff: StoreDiff) -> str:

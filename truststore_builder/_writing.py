@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from truststore_builder._errors import (
+    OVERWRITE_REMEDY,
     CheckError,
     MissingPasswordError,
     OutputError,
     OutputExistsError,
 )
-from truststore_builder._model import StoreFormat
+from truststore_builder._model import StoreFormat, as_password_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StagedFiles",
-    "as_password_bytes",
+    "make_directories",
+    "remove_directories",
     "serialize_capath",
     "serialize_keystore",
     "serialize_store",
@@ -38,13 +41,6 @@ __all__ = [
     "write_outputs",
     "write_stores",
 ]
-
-
-def as_password_bytes(password: str | bytes | None) -> bytes | None:
-    """Return a password as UTF-8 bytes (None stays None)."""
-    if password is None or isinstance(password, bytes):
-        return password
-    return password.encode("utf-8")
 
 
 def serialize_store(
@@ -112,15 +108,72 @@ def serialize_capath(store: TrustStore) -> dict[str, bytes]:
 
 def _exists_error(path: Path) -> OutputExistsError:
     """The one refusal for a destination that exists when replacing it was not asked for."""
-    msg = f"{path}: already exists; pass overwrite (--force) to replace it"
-    return OutputExistsError(msg, source=str(path))
+    return OutputExistsError(f"{path}: already exists", source=str(path), remedy=OVERWRITE_REMEDY)
+
+
+def _write_error(path: Path, exc: OSError, doing: str = "cannot write it") -> OutputError:
+    """A failure of writing, labelled as output and naming the destination (ENOSPC, EACCES)."""
+    msg = f"{path}: {doing} ({exc.strerror or exc})"
+    return OutputError(msg, source=str(path))
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    """The destination's own status (a symbolic link's, not its target's), or None if absent."""
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def _refuse_existing(paths: Iterable[Path]) -> None:
-    """Raise for the first of ``paths`` that exists (the caller has not asked to overwrite)."""
+    """Raise for the first of ``paths`` that exists, a dangling symbolic link included."""
     for path in paths:
-        if path.exists():
+        if _lstat(path) is not None:
             raise _exists_error(path)
+
+
+def _refuse_unreplaceable(paths: Iterable[Path]) -> None:
+    """Raise for the first of ``paths`` that a file cannot replace: a directory."""
+    for path in paths:
+        status = _lstat(path)
+        if status is not None and stat.S_ISDIR(status.st_mode):
+            msg = f"{path}: is a directory, which a file never replaces"
+            raise OutputExistsError(msg, source=str(path))
+
+
+def make_directories(path: Path, *, private: bool = False) -> list[Path]:
+    """Create ``path`` and its missing parents, 0755 (0700 if ``private``) whatever the umask.
+
+    Args:
+        path: The directory.
+        private: It will hold private keys: only its owner may list or enter it.
+
+    Returns:
+        The directories created, outermost first (empty when ``path`` existed).
+
+    Raises:
+        OutputError: A directory cannot be created (what was created is removed again).
+    """
+    mode = 0o700 if private else 0o755
+    missing = [d for d in (path, *path.parents) if _lstat(d) is None]
+    created: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
+            folder.chmod(mode)  # mkdir's mode is cut by the umask; chmod's is not
+    except OSError as exc:
+        remove_directories(created)
+        msg = f"{path}: cannot create the directory ({exc.strerror or exc})"
+        raise OutputError(msg, source=str(path)) from None
+    return created
+
+
+def remove_directories(created: Sequence[Path]) -> None:
+    """Remove directories :func:`make_directories` created, innermost first, if still empty."""
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _publish_without_replacing(temporary: Path, path: Path) -> None:
@@ -138,11 +191,11 @@ def _publish_without_replacing(temporary: Path, path: Path) -> None:
 def _remove_orphaned_temporaries(directory: Path, names: Iterable[str]) -> None:
     """Delete temporaries of ``names`` left in ``directory`` by writers killed mid-write.
 
-    A temporary is named ``.<name>.<pid>.<random>.tmp``. A killed process runs no clean-up, so
-    the next write to the same destination removes those whose writing process is gone; a
-    live concurrent writer's temporary is left alone. One listing of the directory serves
-    every name, so writing a thousand files into one directory lists it once, not a thousand
-    times.
+    A temporary (and a set-aside copy of a replaced file) is named
+    ``.<name>.<pid>.<random>.tmp``. A killed process runs no clean-up, so the next write to the
+    same destination removes those whose writing process is gone; a live concurrent writer's
+    temporary is left alone. One listing of the directory serves every name, so writing a
+    thousand files into one directory lists it once, not a thousand times.
     """
     wanted = {f".{name}." for name in names}
     try:
@@ -172,11 +225,19 @@ def _remove_orphaned_temporaries(directory: Path, names: Iterable[str]) -> None:
             continue  # alive, but another user's process
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` to ``fd`` whole and flush it to disk (a short write is retried)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
 def _stage(path: Path, data: bytes, *, private: bool) -> Path:
     """Write ``data`` to a new temporary beside ``path``, flushed to disk; return its path.
 
     Raises:
-        OutputError: The directory cannot be written.
+        OutputError: The directory or the disk cannot take it (nothing is left behind).
     """
     import tempfile  # noqa: PLC0415 - it imports shutil, bz2 and lzma: only when writing
 
@@ -186,23 +247,61 @@ def _stage(path: Path, data: bytes, *, private: bool) -> Path:
             prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory
         )
     except OSError as exc:
-        msg = f"{path}: cannot write into {directory} ({exc.strerror})"
-        raise OutputError(msg, source=str(path)) from None
+        raise _write_error(path, exc, f"cannot write into {directory}") from None
     try:
         # mkstemp creates 0600; public files get the usual 0644 less the umask.
         if not private:
             umask = os.umask(0)
             os.umask(umask)
             os.fchmod(fd, 0o644 & ~umask)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_all(fd, data)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise _write_error(path, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
         raise
+    finally:
+        os.close(fd)
     return Path(temporary)
+
+
+def _stage_directory(path: Path, files: Mapping[str, bytes]) -> Path:
+    """Write ``files`` into a new temporary directory beside ``path``, flushed; return it.
+
+    Raises:
+        OutputError: The parent directory or the disk cannot take it (nothing is left behind).
+    """
+    import shutil  # noqa: PLC0415 - see tempfile in _stage
+    import tempfile  # noqa: PLC0415
+
+    parent = path.parent if str(path.parent) else Path()
+    try:
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent)
+        )
+    except OSError as exc:
+        raise _write_error(path, exc, f"cannot write into {parent}") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        staging.chmod(0o755 & ~umask)
+        for name, data in files.items():
+            fd = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644 & ~umask)
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
+        _fsync_directory(staging)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _write_error(path, exc) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
 
 
 def write_atomically(path: Path, data: bytes, *, overwrite: bool, private: bool = False) -> None:
@@ -225,16 +324,20 @@ def _check_directory_target(path: Path, *, overwrite: bool) -> None:
     """Refuse a directory destination that must not be replaced.
 
     Raises:
-        OutputExistsError: Something not a plain directory is there (a file, a symbolic link),
-            or a directory that is not empty and ``overwrite`` is false.
+        OutputExistsError: Something not a plain directory is there (a file, a symbolic link,
+            a dangling one included), or a directory that is not empty and ``overwrite`` is
+            false.
     """
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
-        kind = "a symbolic link" if path.is_symlink() else "not a directory"
+    status = _lstat(path)
+    if status is None:
+        return
+    if not stat.S_ISDIR(status.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(status.st_mode) else "not a directory"
         msg = f"{path}: exists and is {kind}; the capath directory will not replace it"
         raise OutputExistsError(msg, source=str(path))
-    if not overwrite and path.is_dir() and any(path.iterdir()):
-        msg = f"{path}: a directory that is not empty; pass overwrite (--force) to replace it"
-        raise OutputExistsError(msg, source=str(path))
+    if not overwrite and any(path.iterdir()):
+        msg = f"{path}: a directory that is not empty"
+        raise OutputExistsError(msg, source=str(path), remedy=OVERWRITE_REMEDY)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -264,52 +367,7 @@ def write_directory_atomically(path: Path, files: Mapping[str, bytes], *, overwr
         OutputExistsError: See :func:`_check_directory_target`.
         OutputError: The parent directory cannot be written.
     """
-    import tempfile  # noqa: PLC0415 - it imports shutil, bz2 and lzma: only when writing
-
-    _check_directory_target(path, overwrite=overwrite)
-    parent = path.parent if str(path.parent) else Path()
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
-    except OSError as exc:
-        msg = f"{path}: cannot write into {parent} ({exc.strerror})"
-        raise OutputError(msg, source=str(path)) from None
-    umask = os.umask(0)
-    os.umask(umask)
-    published = False
-    aside: Path | None = None
-    try:
-        staging.chmod(0o755 & ~umask)
-        for name, data in files.items():
-            fd = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644 & ~umask)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        _fsync_directory(staging)
-        if overwrite and path.is_dir() and any(path.iterdir()):
-            aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
-            path.replace(aside)
-        try:
-            # rename() replaces a missing or empty directory, and refuses a non-empty one.
-            staging.rename(path)
-        except OSError as exc:
-            if aside is not None:
-                aside.replace(path)
-                aside = None
-            if exc.errno in {errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR}:
-                msg = f"{path}: appeared while writing; pass overwrite (--force) to replace it"
-                raise OutputExistsError(msg, source=str(path)) from None
-            msg = f"{path}: cannot create the directory ({exc.strerror})"
-            raise OutputError(msg, source=str(path)) from None
-        published = True
-        _fsync_directory(parent)
-    finally:
-        import shutil  # noqa: PLC0415 - see tempfile above
-
-        if not published:
-            shutil.rmtree(staging, ignore_errors=True)
-        if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
+    write_outputs([], [(path, files)], overwrite=overwrite)
 
 
 def write_outputs(
@@ -318,7 +376,7 @@ def write_outputs(
     *,
     overwrite: bool = False,
 ) -> list[Path]:
-    """Write files and whole directories, every destination checked before the first write.
+    """Write files and whole directories, all or none: every destination checked first.
 
     Args:
         planned: ``(path, data, private)`` per file, as for :func:`write_files`.
@@ -330,26 +388,134 @@ def write_outputs(
 
     Raises:
         OutputExistsError: A destination may not be replaced (nothing is written).
+        OutputError: A destination cannot be written (nothing is written, nothing replaced).
     """
+    paths = [path for path, _, _ in planned]
+    _refuse_unreplaceable(paths)
     if not overwrite:
-        _refuse_existing(path for path, _, _ in planned)
+        _refuse_existing(paths)
     for path, _ in directories:
         _check_directory_target(path, overwrite=overwrite)
-    written = write_files(planned, overwrite=overwrite)
-    for path, files in directories:
-        write_directory_atomically(path, files, overwrite=overwrite)
-        written.append(path)
-    return written
+    with StagedFiles(overwrite=overwrite) as staged:
+        for path, data, private in planned:
+            staged.stage(path, data, private=private)
+        for path, files in directories:
+            staged.stage_directory(path, files)
+        return staged.publish()
+
+
+class _Published:
+    """One destination given its new content, and how to undo that until the set is complete."""
+
+    def __init__(self, path: Path, aside: Path | None, identity: tuple[int, int] | None) -> None:
+        self.path = path
+        self.aside = aside  # the old content, set aside; None when there was none
+        self.identity = identity  # (device, inode) of what was published, to remove only that
+
+    def undo(self) -> None:
+        """Put back what was there: the old content, or nothing."""
+        import shutil  # noqa: PLC0415 - see tempfile in _stage
+
+        if self.aside is not None:
+            if self.aside.is_dir() and not self.aside.is_symlink():
+                shutil.rmtree(self.path, ignore_errors=True)
+            self.aside.replace(self.path)
+            self.aside = None
+            return
+        status = _lstat(self.path)
+        if status is not None and (status.st_dev, status.st_ino) == self.identity:
+            if stat.S_ISDIR(status.st_mode):
+                shutil.rmtree(self.path, ignore_errors=True)
+            else:
+                self.path.unlink()
+
+    def forget(self) -> None:
+        """The set is complete: drop the old content."""
+        import shutil  # noqa: PLC0415 - see tempfile in _stage
+
+        if self.aside is None:
+            return
+        if self.aside.is_dir() and not self.aside.is_symlink():
+            shutil.rmtree(self.aside, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                self.aside.unlink()
+
+
+def _aside_name(path: Path) -> Path:
+    """A hidden name beside ``path`` for its old content (removed as an orphan if we die)."""
+    import secrets  # noqa: PLC0415 - only when replacing
+
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}old.tmp")
+
+
+def _keep_aside(path: Path) -> Path | None:
+    """Keep the old content of ``path`` under another name while it stays in place.
+
+    A hard link (a symbolic link is linked itself, not followed); where hard links are refused
+    (another user's file under protected_hardlinks, a filesystem without them) a copy.
+
+    Raises:
+        OutputError: The old content can be neither linked nor copied (so nothing is replaced).
+    """
+    import shutil  # noqa: PLC0415 - see tempfile in _stage
+
+    status = _lstat(path)
+    if status is None or stat.S_ISDIR(status.st_mode):
+        return None
+    aside = _aside_name(path)
+    try:
+        os.link(path, aside, follow_symlinks=False)
+    except OSError:
+        try:
+            if stat.S_ISLNK(status.st_mode):
+                aside.symlink_to(path.readlink())
+            else:
+                shutil.copy2(path, aside)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                aside.unlink()
+            raise _write_error(
+                path, exc, "cannot keep its old content to restore on failure"
+            ) from None
+    return aside
+
+
+def _publish_directory(staging: Path, path: Path) -> Path | None:
+    """Rename a staged directory to ``path``; return where the old one was set aside, if any.
+
+    Raises:
+        OutputExistsError: A non-empty directory appeared at ``path`` meanwhile.
+        OutputError: The rename failed (the old directory is back in place).
+    """
+    aside = None
+    if _lstat(path) is not None and any(path.iterdir()):
+        aside = _aside_name(path)
+        path.replace(aside)
+    try:
+        # rename() replaces a missing or empty directory, and refuses a non-empty one.
+        staging.rename(path)
+    except OSError as exc:
+        if aside is not None:
+            aside.replace(path)
+        if exc.errno in {errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR}:
+            msg = f"{path}: appeared while writing"
+            raise OutputExistsError(msg, source=str(path), remedy=OVERWRITE_REMEDY) from None
+        raise _write_error(path, exc, "cannot create the directory") from None
+    return aside
 
 
 class StagedFiles:
     """Files written to hidden temporaries now, and given their names together later, or never.
 
     :meth:`stage` writes a file's content to a temporary beside its destination and flushes it
-    to disk (fsync); :meth:`publish` renames every staged file into place and flushes each
-    directory once. Leaving the ``with`` block without publishing removes the temporaries, so
-    no destination changes. A batch stages each file as soon as it is ready, while the rest
-    are still being made, and names them all at the end.
+    to disk (fsync); :meth:`stage_directory` does the same for a whole directory;
+    :meth:`publish` checks every destination, then renames every staged file into place and
+    flushes each directory once. Should a rename fail part-way (a full disk, a destination
+    another user owns), the destinations already renamed get back what they held: their old
+    content, or nothing. Leaving the ``with`` block without publishing removes the
+    temporaries, so no destination changes. A batch stages each file as soon as it is ready,
+    while the rest are still being made, and names them all at the end.
 
     Args:
         overwrite: Replace existing destinations; without it an existing one is an error.
@@ -358,6 +524,7 @@ class StagedFiles:
     def __init__(self, *, overwrite: bool) -> None:
         self._overwrite = overwrite
         self._staged: list[tuple[Path, Path]] = []
+        self._directories: set[Path] = set()
 
     def __enter__(self) -> Self:
         return self
@@ -372,15 +539,59 @@ class StagedFiles:
         """Write ``data`` to a temporary for ``path`` (0600 if ``private``).
 
         Raises:
-            OutputError: The directory cannot be written.
+            OutputError: The directory or the disk cannot take it.
         """
         self._staged.append((_stage(path, data, private=private), path))
+
+    def stage_directory(self, path: Path, files: Mapping[str, bytes]) -> None:
+        """Write a whole directory of public files to a temporary directory for ``path``.
+
+        Raises:
+            OutputError: The parent directory or the disk cannot take it.
+        """
+        staging = _stage_directory(path, files)
+        self._staged.append((staging, path))
+        self._directories.add(path)
+
+    def _check_destinations(self) -> None:
+        """Every destination, before the first rename (``os.lstat``: a dangling link exists)."""
+        files = [path for _, path in self._staged if path not in self._directories]
+        _refuse_unreplaceable(files)
+        if not self._overwrite:
+            _refuse_existing(files)
+        for path in self._directories:
+            _check_directory_target(path, overwrite=self._overwrite)
+
+    def _publish_one(self, temporary: Path, path: Path) -> _Published:
+        """Rename one staged file or directory into place, keeping what it replaces aside."""
+        if path in self._directories:
+            aside = _publish_directory(temporary, path)
+        else:
+            aside = _keep_aside(path) if self._overwrite else None
+            try:
+                if self._overwrite:
+                    temporary.replace(path)
+                else:
+                    _publish_without_replacing(temporary, path)
+            except BaseException as exc:
+                if aside is not None:
+                    with contextlib.suppress(OSError):
+                        aside.unlink()
+                if isinstance(exc, OSError):
+                    raise _write_error(path, exc, "cannot give the file its name") from None
+                raise
+        status = _lstat(path)
+        identity = (status.st_dev, status.st_ino) if status is not None else None
+        return _Published(path, aside, identity)
 
     def publish(self) -> list[Path]:
         """Rename every staged file into place; return the destinations, in staging order.
 
         Raises:
-            OutputExistsError: A destination appeared and ``overwrite`` is false.
+            OutputExistsError: A destination exists and ``overwrite`` is false, or is a
+                directory where a file goes (nothing is renamed).
+            OutputError: A rename failed; every destination renamed before it has its old
+                content back.
         """
         staged = self._staged
         directories: dict[Path, list[str]] = {}
@@ -389,24 +600,36 @@ class StagedFiles:
             directories.setdefault(directory, []).append(path.name)
         for directory, names in directories.items():
             _remove_orphaned_temporaries(directory, names)
+        published: list[_Published] = []
         try:
+            self._check_destinations()
             for temporary, path in staged:
-                if self._overwrite:
-                    temporary.replace(path)
-                else:
-                    _publish_without_replacing(temporary, path)
+                published.append(self._publish_one(temporary, path))
+        except BaseException:
+            for done in reversed(published):
+                with contextlib.suppress(OSError):
+                    done.undo()
+            raise
         finally:
             self.discard()  # the temporaries of a hard-linked file, or of a failed publish
+        for done in published:
+            done.forget()
         for directory in directories:
             _fsync_directory(directory)
         return [path for _, path in staged]
 
     def discard(self) -> None:
         """Remove every staged temporary that was not renamed (nothing is published)."""
-        for temporary, _ in self._staged:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
+        import shutil  # noqa: PLC0415 - see tempfile in _stage
+
+        for temporary, path in self._staged:
+            if path in self._directories:
+                shutil.rmtree(temporary, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
         self._staged = []
+        self._directories = set()
 
 
 def write_files(
@@ -417,7 +640,7 @@ def write_files(
     Every file's content goes to its temporary and is flushed to disk (fsync) before the first
     file is given its name; then each is renamed into place, and each directory is flushed
     once (see :class:`StagedFiles`). A failure while staging removes the temporaries, so no
-    destination changes.
+    destination changes; a failure while renaming puts back what the renamed ones replaced.
 
     Args:
         planned: ``(path, data, private)`` per file; private files are created 0600.
@@ -427,15 +650,11 @@ def write_files(
         The paths written, in order.
 
     Raises:
-        OutputExistsError: A destination exists and ``overwrite`` is false (nothing is written).
-        OutputError: A directory cannot be written (nothing is written).
+        OutputExistsError: A destination exists and ``overwrite`` is false, or is a directory
+            (nothing is written).
+        OutputError: A destination cannot be written (nothing is written).
     """
-    if not overwrite:
-        _refuse_existing(path for path, _, _ in planned)
-    with StagedFiles(overwrite=overwrite) as staged:
-        for path, data, private in planned:
-            staged.stage(path, data, private=private)
-        return staged.publish()
+    return write_outputs(planned, [], overwrite=overwrite)
 
 
 def write_stores(
@@ -454,6 +673,8 @@ def write_stores(
     """
     files = {path: fmt for path, fmt in targets.items() if fmt is not StoreFormat.CAPATH}
     directories = [path for path, fmt in targets.items() if fmt is StoreFormat.CAPATH]
+    # Every destination before any serialising: a refusal comes back fast.
+    _refuse_unreplaceable(files)
     if not overwrite:
         _refuse_existing(files)
     for path in directories:

@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import (
     InputError,
+    InvalidPasswordError,
     MalformedInputError,
     TruststoreBuilderError,
     WrongPasswordError,
@@ -215,7 +216,7 @@ def serialize_jks_truststore(
         secret = password.decode("utf-8")
     except UnicodeDecodeError:
         msg = "the store password is not valid UTF-8, so Java could not be given the same one"
-        raise ValueError(msg) from None
+        raise InvalidPasswordError(msg) from None
     magic = _JKS_MAGIC if store_type == "jks" else _JCEKS_MAGIC
     parts = [magic, _U4.pack(_VERSION), _U4.pack(len(entries))]
     seen: set[str] = set()
@@ -321,7 +322,7 @@ def _jce_password(password: str) -> bytes:
     """
     if any(ord(char) not in _PRINTABLE_ASCII for char in password):
         msg = "a JCEKS key password must be printable ASCII (Java's PBEKey refuses anything else)"
-        raise ValueError(msg)
+        raise InvalidPasswordError(msg)
     return password.encode("ascii")
 
 
@@ -368,7 +369,7 @@ def _write_password(password: bytes, what: str) -> str:
         return password.decode("utf-8")
     except UnicodeDecodeError:
         msg = f"the {what} is not valid UTF-8, so Java could not be given the same one"
-        raise ValueError(msg) from None
+        raise InvalidPasswordError(msg) from None
 
 
 def _spki(key: Any) -> bytes:  # noqa: ANN401  (any public key cryptography offers)

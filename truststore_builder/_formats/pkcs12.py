@@ -41,12 +41,13 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from truststore_builder._errors import (
+    InvalidPasswordError,
     MalformedInputError,
     MissingPasswordError,
     ReadBackError,
     WrongPasswordError,
 )
-from truststore_builder._model import StoreEntry, issuer_path
+from truststore_builder._model import StoreEntry, as_password_bytes, issuer_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -624,11 +625,12 @@ def serialize_pkcs12_keystore(
             "holding no entries"
         )
         raise ValueError(msg)
+    as_password_bytes(password)
     try:
         password.decode("utf-8")
     except UnicodeDecodeError:
         msg = "the PKCS#12 password must be UTF-8 text"
-        raise ValueError(msg) from None
+        raise InvalidPasswordError(msg) from None
     chosen = profile if isinstance(profile, Pkcs12Profile) else resolve_pkcs12_profile(profile)
     digest = _mac_hash_name(chosen.mac_hash)  # again, for a profile made without attrs' checks
     if not alias:
@@ -1249,7 +1251,13 @@ def _rc2_cbc_decrypt(key: bytes, effective_bits: int, iv: bytes, ciphertext: byt
 def _load_with_cryptography(
     data: bytes, password: bytes | None
 ) -> pkcs12.PKCS12KeyAndCertificates | None:
-    """Call cryptography's load_pkcs12, with every failure (a Rust panic included) as None."""
+    """Call cryptography's load_pkcs12, with every failure (a Rust panic included) as None.
+
+    Raises:
+        InvalidPasswordError: A NUL in the password: cryptography would panic, and its panic
+            message, printed before Python sees it, holds the password's bytes.
+    """
+    as_password_bytes(password)
     try:
         return pkcs12.load_pkcs12(data, password)
     except Exception:  # noqa: BLE001 - cryptography says only "invalid password or data"

@@ -19,8 +19,7 @@ from truststore_builder._errors import (
     UnknownFormatError,
 )
 from truststore_builder._formats import der, pem, pkcs7
-from truststore_builder._model import StoreEntry
-from truststore_builder._writing import as_password_bytes
+from truststore_builder._model import StoreEntry, as_password_bytes
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -95,11 +94,25 @@ def detect_format(data: bytes, source: str = _BYTES_SOURCE) -> str:
                 f"after {len(data)} bytes"
             )
             raise MalformedInputError(msg, source=source)
+    # What the file is not, never what it holds: a password file given as a store is a
+    # secret, and so are its first bytes.
     msg = (
         f"{source}: unknown format: not PEM, DER, PKCS#7, PKCS#12, JKS or JCEKS "
-        f"(starts with bytes {data[:4].hex(' ')})"
+        f"({len(data)} bytes of {_content_kind(data)}; the content is not shown)"
     )
     raise UnknownFormatError(msg, source=source)
+
+
+def _content_kind(data: bytes) -> str:
+    """``text`` or ``binary data``: enough to tell an HTML page from a store, nothing more."""
+    sample = data[:4096]
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 3:  # not just a character cut by the sample's end
+            return "binary data"
+        text = sample[: exc.start].decode("utf-8")
+    return "text" if all(c.isprintable() or c in "\t\r\n" for c in text) else "binary data"
 
 
 def _refuse_short_sequence(data: bytes, source: str) -> None:

@@ -1,7 +1,10 @@
 """Source: the NHS PKI catalogue shipped in ``bundles/``, every certificate checked against its pin.
 
-In an installed wheel the bundle sits inside the package (``truststore_builder/bundles``); in a
-source checkout it is the repository's top-level ``bundles/``. Both are found the same way.
+An installed package reads the bundle from inside itself (``truststore_builder/bundles``, put
+there by the wheel build), through ``importlib.resources``, and from nowhere else. Only a
+source checkout in development (the package imported from beside this project's
+``pyproject.toml``) reads the repository's top-level ``bundles/``: a ``bundles/`` directory
+that some other distribution installed next to the package in ``site-packages`` is never read.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from truststore_builder._errors import InputError, MalformedInputError, PinMisma
 from truststore_builder._model import Environment, Generation, NhsCa
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
 __all__ = ["BUILDABLE_ENVIRONMENTS", "NhsCatalogue", "bundle_directory", "nhs_catalogue"]
 
@@ -42,13 +45,74 @@ _FIELDS = {
 }
 
 
+_PROJECT_NAME = 'name = "truststore-builder"'
+
+
 def bundle_directory() -> Path:
-    """Return the directory holding the NHS certificates and their manifest."""
-    package = Path(__file__).resolve().parent.parent
-    installed = package / "bundles"
-    if (installed / _MANIFEST).is_file():
-        return installed
-    return package.parent / "bundles"
+    """Return the directory holding the NHS certificates and their manifest.
+
+    Raises:
+        InputError: The package holds no bundle and is not a development checkout (a broken
+            installation).
+    """
+    import importlib.resources  # noqa: PLC0415  (only when the catalogue is first loaded)
+
+    packaged = importlib.resources.files("truststore_builder") / "bundles"
+    if isinstance(packaged, Path) and (packaged / _MANIFEST).is_file():
+        return packaged
+    checkout = _checkout_bundle()
+    if checkout is not None:
+        return checkout
+    msg = (
+        f"{packaged}: the NHS catalogue is missing from the installed package (no {_MANIFEST}); "
+        "reinstall truststore-builder"
+    )
+    raise InputError(msg, source=str(packaged))
+
+
+def _checkout_bundle() -> Path | None:
+    """The repository's ``bundles/`` when the package is imported from a source checkout.
+
+    A checkout is told by this project's ``pyproject.toml`` beside the package directory,
+    which no installation into ``site-packages`` has.
+    """
+    root = Path(__file__).resolve().parent.parent.parent
+    try:
+        project = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    bundle = root / "bundles"
+    if _PROJECT_NAME in project.splitlines() and (bundle / _MANIFEST).is_file():
+        return bundle
+    return None
+
+
+#: Position and record by pinned SHA-256, and by SHA-1 for records pinned only so.
+_PinIndex = tuple[dict[str, tuple[int, NhsCa]], dict[str, tuple[int, NhsCa]]]
+
+
+def _index_pins(cas: Iterable[NhsCa]) -> _PinIndex:
+    """Index the records by pin; the first in manifest order wins a pin shared by two."""
+    by_sha256: dict[str, tuple[int, NhsCa]] = {}
+    by_sha1: dict[str, tuple[int, NhsCa]] = {}
+    for position, ca in enumerate(cas):
+        if ca.sha256 is not None:
+            by_sha256.setdefault(ca.sha256, (position, ca))
+        elif ca.sha1 is not None:
+            by_sha1.setdefault(ca.sha1, (position, ca))
+    return by_sha256, by_sha1
+
+
+def _index_subjects(
+    cas: Iterable[NhsCa], certificates: Mapping[str, x509.Certificate]
+) -> dict[str, NhsCa]:
+    """Index the shipped records by canonical subject; the first in manifest order wins."""
+    index: dict[str, NhsCa] = {}
+    for ca in cas:
+        certificate = certificates.get(ca.slug)
+        if certificate is not None:
+            index.setdefault(_canonical_subject(certificate.subject.rfc4514_string()), ca)
+    return index
 
 
 _AROUND_SEPARATORS = re.compile(r"(?:\\ | )*([=,+])(?:\\ | )*")
@@ -73,6 +137,22 @@ class NhsCatalogue:
     cas: tuple[NhsCa, ...]
     certificates: dict[str, x509.Certificate] = attrs.field(repr=False)
     directory: Path
+    # Built with the catalogue, not on first use: a cached_property on a slotted attrs class
+    # needs attrs 23.2, and this costs a few microseconds once.
+    _pin_index: _PinIndex = attrs.field(
+        init=False,
+        repr=False,
+        eq=False,
+        default=attrs.Factory(lambda self: _index_pins(self.cas), takes_self=True),
+    )
+    _subject_index: dict[str, NhsCa] = attrs.field(
+        init=False,
+        repr=False,
+        eq=False,
+        default=attrs.Factory(
+            lambda self: _index_subjects(self.cas, self.certificates), takes_self=True
+        ),
+    )
 
     def __iter__(self) -> Iterator[NhsCa]:
         """Iterate over every record in manifest order."""
@@ -152,29 +232,6 @@ class NhsCatalogue:
         """
         text = subject if isinstance(subject, str) else subject.rfc4514_string()
         return self._subject_index.get(_canonical_subject(text))
-
-    @functools.cached_property
-    def _subject_index(self) -> dict[str, NhsCa]:
-        index: dict[str, NhsCa] = {}
-        for ca in self.cas:
-            certificate = self.certificates.get(ca.slug)
-            if certificate is not None:
-                index.setdefault(_canonical_subject(certificate.subject.rfc4514_string()), ca)
-        return index
-
-    @functools.cached_property
-    def _pin_index(
-        self,
-    ) -> tuple[dict[str, tuple[int, NhsCa]], dict[str, tuple[int, NhsCa]]]:
-        """Position and record by pinned SHA-256, and by SHA-1 for records pinned only so."""
-        by_sha256: dict[str, tuple[int, NhsCa]] = {}
-        by_sha1: dict[str, tuple[int, NhsCa]] = {}
-        for position, ca in enumerate(self.cas):
-            if ca.sha256 is not None:
-                by_sha256.setdefault(ca.sha256, (position, ca))
-            elif ca.sha1 is not None:
-                by_sha1.setdefault(ca.sha1, (position, ca))
-        return by_sha256, by_sha1
 
 
 def _record(entry: dict[str, object], manifest: Path, index: int) -> NhsCa:
