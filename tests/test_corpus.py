@@ -364,27 +364,89 @@ def test_a_directory_where_a_file_is_expected(
     assert_one_error_line(status, err, str(directory))
 
 
+def _special_files(directory: Path) -> dict[str, Path]:
+    """A FIFO, a character device, a directory and a sparse file one byte over the size limit."""
+    fifo = directory / "pipe.p12"
+    os.mkfifo(fifo)
+    folder = directory / "folder.pem"
+    folder.mkdir()
+    huge = directory / "huge.pem"
+    with huge.open("wb") as handle:
+        handle.truncate(files.MAX_INPUT_SIZE + 1)  # sparse: no disk, no memory
+    return {"FIFO": fifo, "character device": Path("/dev/zero"), "directory": folder, "256": huge}
+
+
+def test_non_regular_and_oversized_files_are_refused_for_every_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO, /dev/zero, a directory or a file over the limit: refused at once, named, unread.
+
+    The control: the same readers read a regular file (the password file, the PEM) fine.
+    """
+    password_file = tmp_path / "password.txt"
+    password_file.write_bytes(corpus.PASSWORD)
+    pem = tmp_path / "ca.pem"
+    pem.write_bytes(ORIGINALS.ca.public_bytes(Encoding.PEM))
+    key = tmp_path / "key.pem"
+    key.write_bytes(ORIGINALS.files["key-pem"])
+    assert attempt(lambda: files.read_store(pem)) is None
+    status, _out, err = run_cli(
+        ["inspect", str(pem), "--password-file", str(password_file)], capsys
+    )
+    assert status == 0, err
+    for kind, path in _special_files(tmp_path).items():
+        readers: list[Callable[[], object]] = [
+            partial(files.read_input, path),
+            partial(files.read_private_key, path),
+            partial(files.read_identities, path, password=corpus.PASSWORD),
+        ]
+        if kind != "directory":  # a directory is a certificate source of its own
+            readers.append(partial(files.read_store, path))
+        for read in readers:
+            started = time.monotonic()
+            error = attempt(read, seconds=5)
+            assert isinstance(error, InputError), kind
+            assert str(path) in str(error)
+            assert kind in str(error)
+            assert time.monotonic() - started < 1
+        for argv in (
+            ["inspect", str(path)],
+            ["inspect", str(pem), "--password-file", str(path)],
+            ["verify", str(pem), "--trust", str(pem), "--key", str(path)],
+        ):
+            if argv == ["inspect", str(path)] and kind == "directory":
+                continue
+            status, _out, err = run_cli(argv, capsys)
+            assert status == 2, err
+            assert str(path) in err
+            assert kind in err
+            assert len(err.splitlines()) == 1, err
+        recipe = tmp_path / f"recipe-{kind.replace(' ', '-')}.toml"
+        recipe.write_text(
+            f'[trust]\nenvironments = ["int"]\n[[targets]]\nformat = "p12"\n'
+            f'path = "out.p12"\npassword_file = "{path}"\n'
+        )
+        for argv in (["build", "--recipe", str(recipe)], ["build", "--recipe", str(path)]):
+            status, _out, err = run_cli(argv, capsys)
+            assert_one_error_line(status, err, str(path))
+            assert kind in err
+        assert not (tmp_path / "out.p12").exists()
+
+
 def test_a_file_without_read_permission(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Permission denied (simulated: root reads anything): a typed error naming the file."""
     path = tmp_path / "locked.p12"
     path.write_bytes(ORIGINALS.files["p12"])
-    real_read_bytes = Path.read_bytes
-    real_open = Path.open
+    real_open = os.open
 
-    def refuse(self: Path) -> bytes:
-        if self.name == "locked.p12":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_bytes(self)
+    def refuse(file: str | os.PathLike[str], *args: int, **kwargs: int) -> int:
+        if os.fspath(file).endswith("locked.p12"):
+            raise PermissionError(13, "Permission denied", os.fspath(file))
+        return real_open(file, *args, **kwargs)
 
-    def refuse_open(self: Path, *args: object, **kwargs: object) -> object:
-        if self.name == "locked.p12":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(Path, "read_bytes", refuse)
-    monkeypatch.setattr(Path, "open", refuse_open)
+    monkeypatch.setattr(os, "open", refuse)
     for read in (
         lambda: files.read_store(path, password=corpus.PASSWORD),
         lambda: files.read_identities(path, password=corpus.PASSWORD),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography import x509
@@ -30,6 +31,9 @@ from truststore_builder._formats.pkcs7 import (
 )
 from truststore_builder._model import sha256_fingerprint
 from truststore_builder._sources.files import detect_format, load_certificates, read_store
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 NHS_FILES = sorted(BUNDLES.glob("*.pem"))
 NHS_CERTIFICATES = [x509.load_pem_x509_certificate(p.read_bytes()) for p in NHS_FILES]
@@ -266,10 +270,14 @@ def test_unreadable_file_gives_the_os_reason(
     path.write_bytes(ROOT_G2_DER)
 
     # Root (as CI runs) reads any file whatever its mode, so the refusal is the OS's, simulated.
-    def refuse(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    def refuse(file: str | os.PathLike[str], *args: int, **kwargs: int) -> int:
+        if os.fspath(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(InputError, match="Permission denied"):
         load_certificates(path)
 

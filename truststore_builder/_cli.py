@@ -571,11 +571,12 @@ def _secret(variable: str | None, path: Path | None, option: str) -> bytes | Non
             raise UsageError(msg)
         return os.fsencode(value)
     if path is not None:
+        from truststore_builder._sources.files import read_input  # noqa: PLC0415
+
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            msg = f"{path}: cannot read the {option} file ({exc.strerror})"
-            raise UsageError(msg) from None
+            data = read_input(path, what=f"{option} file")
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
         for ending in (b"\r\n", b"\n"):
             if data.endswith(ending):
                 data = data[: -len(ending)]
@@ -1097,9 +1098,11 @@ def _check_endpoints_of(args: argparse.Namespace) -> list[tuple[str, int]]:
     if args.endpoint is not None:
         lines.append(("command line", args.endpoint))
     if args.from_file is not None:
+        from truststore_builder._sources.files import read_input  # noqa: PLC0415
+
         try:
-            text = args.from_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_input(args.from_file, what="endpoint list").decode("utf-8")
+        except (InputError, UnicodeDecodeError) as exc:
             msg = f"{args.from_file}: cannot read the endpoint list ({exc})"
             raise UsageError(msg) from None
         for number, line in enumerate(text.splitlines(), 1):

@@ -76,11 +76,13 @@ from truststore_builder._errors import (
     CheckError,
     ExpiredCertificateWarning,
     G1IdentityWarning,
+    InputError,
     OutputExistsError,
     RecipeError,
     TruststoreBuilderError,
 )
 from truststore_builder._model import Environment, Generation, StoreFormat
+from truststore_builder._sources.files import read_input
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -473,11 +475,11 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     """
     source = os.fspath(path)
     try:
-        with Path(path).open("rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        msg = f"{source}: cannot read the recipe ({exc.strerror})"
-        raise RecipeError(msg, path=source) from None
+        raw = read_input(path, what="recipe")
+    except InputError as exc:
+        raise RecipeError(str(exc), path=source) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         msg = f"{source}: not valid TOML: {exc}"
         raise RecipeError(msg, path=source) from None
@@ -718,16 +720,21 @@ def _parse_batch(table: _Table) -> RecipeBatch:
     return RecipeBatch(rows=rows, targets=targets, table=csv_path, allow_g1=allow_g1)
 
 
+def _table_text(source: str, key_path: str, path: Path) -> str:
+    """A batch table's text (UTF-8, a byte order mark allowed), or a RecipeError naming it."""
+    if not path.exists():
+        _fail(source, key_path, f"no such file: {path}")
+    try:
+        return read_input(path, what="batch table").decode("utf-8-sig")
+    except InputError as exc:
+        _fail(source, key_path, str(exc))
+    except UnicodeDecodeError:
+        _fail(source, key_path, f"cannot read {path} (not UTF-8 text)")
+
+
 def _read_table(source: str, key_path: str, path: Path) -> tuple[BatchRow, ...]:
     """The rows of a batch CSV; its relative paths are relative to its own directory."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        _fail(source, key_path, f"no such file: {path}")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        _fail(source, key_path, f"cannot read {path} ({reason})")
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(_table_text(source, key_path, path).splitlines())
     try:
         columns = [c.strip() for c in reader.fieldnames or []]
     except csv.Error as exc:
@@ -932,9 +939,9 @@ def _read_password(source: str, key_stem: str, ref: PasswordRef) -> bytes:
         return os.fsencode(value)
     assert ref.file is not None  # PasswordRef holds one of the two
     try:
-        data = ref.file.read_bytes()
-    except OSError as exc:
-        _fail(source, f"{key_stem}_file", f"cannot read {ref.file} ({exc.strerror})")
+        data = read_input(ref.file, what="password file")
+    except InputError as exc:
+        _fail(source, f"{key_stem}_file", str(exc))
     for ending in (b"\r\n", b"\n"):
         if data.endswith(ending):
             data = data[: -len(ending)]

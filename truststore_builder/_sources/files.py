@@ -7,9 +7,10 @@ often as DER, and ``.pem`` files are sometimes DER.
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from truststore_builder._errors import (
     InputError,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from truststore_builder._formats.keys import PrivateKey
 
 __all__ = [
+    "MAX_INPUT_SIZE",
     "detect_format",
     "input_name",
     "load_certificates",
@@ -37,6 +39,16 @@ __all__ = [
     "read_store",
 ]
 
+#: The largest file read, in bytes (256 MiB). The biggest real stores are a few megabytes (the
+#: JDK's cacerts: 200 KB; 100,000 certificates as a commented PEM bundle: about 110 MB); a larger
+#: "store" is refused before it is read, rather than filling memory.
+MAX_INPUT_SIZE = 256 * 2**20
+_FILE_KINDS = {
+    stat.S_IFIFO: "FIFO (named pipe)",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFSOCK: "socket",
+}
 _BYTES_SOURCE = "<bytes>"
 _BOM = b"\xef\xbb\xbf"
 _SEQUENCE = 0x30
@@ -152,12 +164,55 @@ def _non_empty(entries: list[StoreEntry], source: str) -> list[StoreEntry]:
     return entries
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, what: str = "input file") -> bytes:
+    """Read a whole regular file of at most :data:`MAX_INPUT_SIZE` bytes: the one place we do.
+
+    A FIFO, a device (``/dev/zero``), a socket or a directory is refused before a byte is read:
+    such a "file" can be endless or block forever. The file is opened non-blocking, so that a
+    FIFO swapped in after the check cannot hang the read, and its type and size are checked
+    again on the open descriptor.
+    """
+    source = str(path)
     try:
-        return path.read_bytes()
+        _check_regular(path.stat(), source, what)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        msg = f"{path}: cannot read ({exc.strerror or exc})"
-        raise InputError(msg, source=str(path)) from None
+        msg = f"{source}: cannot read ({exc.strerror or exc})"
+        raise InputError(msg, source=source) from None
+    try:
+        status = os.fstat(fd)
+        _check_regular(status, source, what)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_INPUT_SIZE + 1)
+    except OSError as exc:
+        msg = f"{source}: cannot read ({exc.strerror or exc})"
+        raise InputError(msg, source=source) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_INPUT_SIZE:
+        _refuse_size(source, what)
+    return data
+
+
+def _check_regular(status: os.stat_result, source: str, what: str) -> None:
+    """Refuse a path that is no regular file, or a file over the size limit."""
+    if stat.S_ISDIR(status.st_mode):
+        msg = f"{source}: is a directory; the {what} must be a regular file"
+        raise InputError(msg, source=source)
+    if not stat.S_ISREG(status.st_mode):
+        kind = _FILE_KINDS.get(stat.S_IFMT(status.st_mode), "special file")
+        msg = f"{source}: is a {kind}; the {what} must be a regular file"
+        raise InputError(msg, source=source)
+    if status.st_size > MAX_INPUT_SIZE:
+        _refuse_size(source, what)
+
+
+def _refuse_size(source: str, what: str) -> NoReturn:
+    msg = (
+        f"{source}: is larger than {MAX_INPUT_SIZE // 2**20} MiB, the limit for the {what} "
+        "(far above any real store); refused unread"
+    )
+    raise InputError(msg, source=source)
 
 
 def _directory_files(directory: Path) -> list[Path]:
@@ -246,9 +301,21 @@ def load_certificates(
     return [entry.certificate for entry in read_store(source, password=password)]
 
 
-def read_input(path: str | os.PathLike[str]) -> bytes:
-    """Read a whole input file; an unreadable path is an InputError naming it and the reason."""
-    return _read_bytes(Path(path))
+def read_input(path: str | os.PathLike[str], *, what: str = "input file") -> bytes:
+    """Read a whole input file: every file the library and the command line read comes here.
+
+    Args:
+        path: The file.
+        what: What the file is, for messages (``input file``, ``password file``, ``recipe``).
+
+    Returns:
+        Its bytes.
+
+    Raises:
+        InputError: The path cannot be read, is not a regular file (a directory, a FIFO,
+            ``/dev/zero``), or is larger than :data:`MAX_INPUT_SIZE`; the message names it.
+    """
+    return _read_bytes(Path(path), what)
 
 
 def input_name(source: str | os.PathLike[str] | bytes) -> str:
@@ -267,7 +334,7 @@ def read_private_key(
     """
     from truststore_builder._formats.keys import load_private_key  # noqa: PLC0415
 
-    data = source if isinstance(source, bytes) else read_input(source)
+    data = source if isinstance(source, bytes) else read_input(source, what="key file")
     return load_private_key(data, as_password_bytes(password), input_name(source))
 
 
@@ -283,7 +350,7 @@ def read_identities(
         InputError: The file is no key store we read, or cannot be opened with the passwords.
     """
     source = str(path)
-    data = read_input(path)
+    data = read_input(path, what="key store")
     kind = detect_format(data, source)
     secret = as_password_bytes(password) or b""
     if kind == "pkcs12":
