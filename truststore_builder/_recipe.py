@@ -164,12 +164,17 @@ def _optional_path(value: str | os.PathLike[str] | None) -> Path | None:
     return None if value is None else Path(value)
 
 
+def _unique_paths(values: Iterable[str | os.PathLike[str]]) -> tuple[Path, ...]:
+    # A name listed twice adds nothing; building once per repeat made long lists quadratic.
+    return tuple(dict.fromkeys(Path(value) for value in values))
+
+
 def _environments(values: Iterable[Environment | str]) -> tuple[Environment, ...]:
-    return tuple(Environment(value) for value in values)
+    return tuple(dict.fromkeys(Environment(value) for value in values))
 
 
 def _generations(values: Iterable[Generation | str]) -> tuple[Generation, ...]:
-    return tuple(Generation(value) for value in values)
+    return tuple(dict.fromkeys(Generation(value) for value in values))
 
 
 def _rows(values: Iterable[BatchRow]) -> tuple[BatchRow, ...]:
@@ -208,7 +213,8 @@ class RecipeTrust:
     """The ``[trust]`` table: which CAs every store in the recipe trusts.
 
     Attributes:
-        environments: The NHS environments (``prod``, ``int``, ``dep``); at least one.
+        environments: The NHS environments (``prod``, ``int``, ``dep``); at least one. A
+            repeated one counts once, as does a repeated generation or ``add`` path.
         generations: ``g1``, ``g2`` or both (the default).
         add: Extra CA files or directories, in any format the loaders read.
         certifi: Also trust the public web roots of the certifi package.
@@ -219,7 +225,7 @@ class RecipeTrust:
     generations: tuple[Generation, ...] = attrs.field(
         default=(Generation.G1, Generation.G2), converter=_generations
     )
-    add: tuple[Path, ...] = attrs.field(default=(), converter=_tuple_of_paths)
+    add: tuple[Path, ...] = attrs.field(default=(), converter=_unique_paths)
     certifi: bool = False
     drop_expired: bool = False
 
@@ -880,13 +886,22 @@ def _check_batch_target(source: str, key_path: str, target: RecipeTarget) -> Non
             "use keystore-p12, keystore-jks, keystore-jceks, client-chain-pem or "
             "client-key-pem, and put trust store targets in [[targets]]",
         )
-    fields = {field for _, field, _, _ in string.Formatter().parse(str(target.path)) if field}
-    if fields != {"name"}:
+    try:
+        references = [
+            (field, spec, conversion)
+            for _, field, spec, conversion in string.Formatter().parse(str(target.path))
+            if field is not None
+        ]
+    except ValueError:  # a lone { or }
+        references = []
+    # Only a plain {name}: a format spec ({name:>1500000000}) or a conversion would let a recipe
+    # ask for gigabytes of padding, and an attribute ({name.x}) would fail only when writing.
+    if not references or any(ref != ("name", "", None) for ref in references):
         _fail(
             source,
             f"{key_path}.path",
-            "a batch target's path uses {name} (the row's name), and only that, so that "
-            f"every row writes its own file: {target.path}",
+            "a batch target's path uses {name} (the row's name), plain and nothing else, so "
+            f"that every row writes its own file: {target.path}",
         )
 
 
