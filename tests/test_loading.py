@@ -23,7 +23,11 @@ from truststore_builder._errors import (
     TruststoreBuilderWarning,
     UnknownFormatError,
 )
-from truststore_builder._formats.der import load_der_certificate, looks_like_der_certificate
+from truststore_builder._formats.der import (
+    der_header,
+    load_der_certificate,
+    looks_like_der_certificate,
+)
 from truststore_builder._formats.pkcs7 import (
     load_pkcs7_certificates,
     looks_like_pkcs7,
@@ -168,6 +172,30 @@ def test_pkcs7_without_certificates(tmp_path: Path) -> None:
     path.write_bytes(empty)
     with pytest.raises(NoCertificatesError, match=f"^{path}: "):
         load_certificates(path)
+
+
+def _indefinite_length(der_p7b: bytes) -> bytes:
+    """Re-encode a DER PKCS#7's ContentInfo and its [0] with BER's indefinite lengths."""
+    _tag, header, _length = der_header(der_p7b) or (0, 0, 0)
+    oid_end = header + 2 + der_p7b[header + 1]
+    _tag, inner_header, _length = der_header(der_p7b, oid_end) or (0, 0, 0)
+    signed_data = der_p7b[oid_end + inner_header :]
+    return b"\x30\x80" + der_p7b[header:oid_end] + b"\xa0\x80" + signed_data + b"\0\0\0\0"
+
+
+def test_ber_indefinite_length_pkcs7_reads_as_openssl_reads_it(tmp_path: Path) -> None:
+    """A BER PKCS#7 (indefinite lengths) reads as OpenSSL lists it; cut short, it is refused."""
+    ber = _indefinite_length(openssl_p7b(tmp_path, outform="DER"))
+    assert ber.startswith(b"\x30\x80")
+    listed = openssl("pkcs7", "-inform", "DER", "-print_certs", data=ber)
+    assert [x509.load_pem_x509_certificate(b) for b in _pem_blocks(listed)] == NHS_CERTIFICATES
+    assert detect_format(ber) == "pkcs7"
+    path = tmp_path / "ber.p7b"
+    path.write_bytes(ber)
+    assert load_certificates(path) == NHS_CERTIFICATES
+    for cut in (2, 30, len(ber) // 2, len(ber) - 3):
+        with pytest.raises(MalformedInputError, match=r"^cut\.p7b: "):
+            load_pkcs7_certificates(ber[:cut], "cut.p7b")
 
 
 def test_truncated_pkcs7_is_malformed(tmp_path: Path) -> None:
