@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
@@ -108,6 +108,68 @@ def test_der_round_trip(certificate: x509.Certificate) -> None:
     der = certificate.public_bytes(Encoding.DER)
     assert detect_format(der) == "der"
     assert load_certificates(der) == [certificate]
+
+
+def _with_undecodable_subject(der: bytes, damage: str) -> bytes:
+    """``der`` with its subject's CN (a UTF8String) made undecodable, its length unchanged."""
+    start = der.index(b"\x0c", der.rindex(b"\x06\x03\x55\x04\x03"))  # the subject's CN
+    length = der[start + 1]
+    value = der[start + 2 : start + 2 + length]
+    rest = der[start + 2 + length :]
+    if damage == "invalid UTF-8":
+        return der[:start] + bytes([0x0C, length]) + b"\xff" + value[1:] + rest
+    if damage == "unsupported string tag":
+        return der[:start] + bytes([0x49, length]) + value + rest
+    # A long-form tag (0x1f 0x1f): one byte more for the tag, one less of the value.
+    return der[:start] + bytes([0x1F, 0x1F, length - 1]) + value[1:] + rest
+
+
+@pytest.mark.parametrize("damage", ["invalid UTF-8", "unsupported string tag", "long-form tag"])
+def test_a_certificate_whose_names_cannot_be_decoded_is_refused_when_read(
+    tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name cryptography loads but cannot decode: a typed error naming the file at read time.
+
+    Before, read_store accepted it and inspect and build then died with a bare ValueError.
+    The control: the undamaged certificate reads.
+    """
+    from truststore_builder import _cli  # noqa: PLC0415
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Undecodable Test CA")])
+    original = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(ROOT_G2.not_valid_before_utc)
+        .not_valid_after(ROOT_G2.not_valid_after_utc)
+        .sign(key, hashes.SHA256())
+    )
+    der = original.public_bytes(Encoding.DER)
+    damaged = _with_undecodable_subject(der, damage)
+    probe = x509.load_der_x509_certificate(damaged)  # cryptography loads it...
+    with pytest.raises(ValueError, match=r"\S"):
+        _ = probe.subject  # ...and cannot decode its name
+    assert read_store(der)[0].certificate == original
+    for name, content in (
+        ("bad.der", damaged),
+        (
+            "bad.pem",
+            b"# a comment\n" + x509.load_der_x509_certificate(damaged).public_bytes(Encoding.PEM),
+        ),
+    ):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(MalformedInputError, match=f"^{path}: certificate 1 .* subject name"):
+            read_store(path)
+        capsys.readouterr()
+        assert _cli.main(["inspect", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"truststore-builder: error: {path}: certificate 1"), err
+        assert "internal error" not in err
+        assert len(err.splitlines()) == 1
 
 
 # --- PKCS#7 --------------------------------------------------------------------------------

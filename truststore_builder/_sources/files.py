@@ -12,6 +12,9 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from truststore_builder._errors import (
     InputError,
     MalformedInputError,
@@ -20,16 +23,17 @@ from truststore_builder._errors import (
     UnknownFormatError,
 )
 from truststore_builder._formats import der, pem, pkcs7
-from truststore_builder._model import StoreEntry
+from truststore_builder._model import StoreEntry, sha256_fingerprint
 from truststore_builder._writing import as_password_bytes
 
 if TYPE_CHECKING:
-    from cryptography import x509
+    from collections.abc import Sequence
 
     from truststore_builder._formats.keys import PrivateKey
 
 __all__ = [
     "MAX_INPUT_SIZE",
+    "check_names_decode",
     "detect_format",
     "input_name",
     "load_certificates",
@@ -134,7 +138,38 @@ def _entries_from_data(data: bytes, source: str, password: bytes | None) -> list
         # Mozilla roots have serial 0). cryptography's deprecation warning about it would say
         # nothing actionable, and under -W error would escape as a bare exception.
         warnings.filterwarnings("ignore", "Parsed a serial number which wasn't positive")
-        return _read_entries(data, source, password)
+        entries = _read_entries(data, source, password)
+        check_names_decode([entry.certificate for entry in entries], source)
+        return entries
+
+
+def check_names_decode(certificates: Sequence[x509.Certificate], source: str) -> None:
+    """Refuse a certificate whose subject or issuer name cryptography cannot decode.
+
+    cryptography parses a certificate's names only when they are first asked for, so such a
+    certificate (a long-form tag, a string type it does not know, invalid UTF-8 in a
+    UTF8String) loads, and would fail later, in ``inspect`` or a build, with a bare ValueError.
+    The names are read from a copy parsed for the purpose: cryptography keeps what it parses on
+    the certificate object, which would cost every certificate read some 2 KB for good.
+
+    Raises:
+        MalformedInputError: A name cannot be decoded; the message names the file and the
+            certificate (by position and SHA-256 fingerprint).
+    """
+    for index, certificate in enumerate(certificates, 1):
+        der = certificate.public_bytes(Encoding.DER)
+        probe = x509.load_der_x509_certificate(der)
+        for part in ("subject", "issuer"):
+            try:
+                getattr(probe, part)
+            except ValueError:
+                fingerprint = sha256_fingerprint(probe)
+                msg = (
+                    f"{source}: certificate {index} (SHA-256 {fingerprint}): its {part} name "
+                    "cannot be decoded (a long-form tag, an unsupported string type or "
+                    "invalid UTF-8)"
+                )
+                raise MalformedInputError(msg, source=source) from None
 
 
 def _read_entries(data: bytes, source: str, password: bytes | None) -> list[StoreEntry]:
@@ -356,12 +391,17 @@ def read_identities(
     if kind == "pkcs12":
         from truststore_builder._formats import pkcs12  # noqa: PLC0415
 
-        return pkcs12.load_pkcs12_identities(data, secret, source)
-    if kind in {"jks", "jceks"}:
+        identities = pkcs12.load_pkcs12_identities(data, secret, source)
+    elif kind in {"jks", "jceks"}:
         from truststore_builder._formats import jks  # noqa: PLC0415
 
-        return jks.load_jks_identities(
+        identities = jks.load_jks_identities(
             data, secret, source, key_password=as_password_bytes(key_password)
         )
-    msg = f"{source}: a {kind.upper()} file holds no private key; give a PKCS#12 or JKS key store"
-    raise InputError(msg, source=source)
+    else:
+        msg = (
+            f"{source}: a {kind.upper()} file holds no private key; give a PKCS#12 or JKS key store"
+        )
+        raise InputError(msg, source=source)
+    check_names_decode([c for _alias, _key, chain in identities for c in chain], source)
+    return identities
