@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import dsa, ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -170,6 +171,122 @@ def test_a_certificate_whose_names_cannot_be_decoded_is_refused_when_read(
         assert err.startswith(f"truststore-builder: error: {path}: certificate 1"), err
         assert "internal error" not in err
         assert len(err.splitlines()) == 1
+
+
+def _self_signed(key: ec.EllipticCurvePrivateKey | dsa.DSAPrivateKey) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Other DER Test CA")])
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(ROOT_G2.not_valid_before_utc)
+        .not_valid_after(ROOT_G2.not_valid_after_utc)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _other_der_structures() -> dict[str, bytes]:
+    """A DER CRL, CSR, OCSP request and OCSP response, made by cryptography."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca = _self_signed(key)
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.subject)
+        .last_update(ROOT_G2.not_valid_before_utc)
+        .next_update(ROOT_G2.not_valid_after_utc)
+        .sign(key, hashes.SHA256())
+    )
+    csr = (
+        x509.CertificateSigningRequestBuilder().subject_name(ca.subject).sign(key, hashes.SHA256())
+    )
+    request = ocsp.OCSPRequestBuilder().add_certificate(ca, ca, hashes.SHA256()).build()
+    response = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.TRY_LATER)
+    return {
+        "an X.509 CRL": crl.public_bytes(Encoding.DER),
+        "a certificate signing request": csr.public_bytes(Encoding.DER),
+        "an OCSP request": request.public_bytes(Encoding.DER),
+        "an OCSP response": response.public_bytes(Encoding.DER),
+    }
+
+
+def test_der_crls_csrs_and_ocsp_data_are_named_as_what_they_are(tmp_path: Path) -> None:
+    """A DER CRL, CSR or OCSP message: "is an X.509 CRL ...", not "not a valid certificate".
+
+    They hold no certificate (NoCertificatesError), so a directory skips them with a warning,
+    as it skips a PEM CRL; the control, a certificate beside them, is read.
+    """
+    for index, (kind, der) in enumerate(_other_der_structures().items()):
+        path = tmp_path / f"other-{index}.der"
+        path.write_bytes(der)
+        with pytest.raises(NoCertificatesError, match=f"^{path}: is {kind}"):
+            read_store(path)
+    (tmp_path / "z-root.der").write_bytes(ROOT_G2_DER)
+    with pytest.warns(TruststoreBuilderWarning) as warned:
+        assert load_certificates(tmp_path) == [ROOT_G2]
+    said = sorted(str(w.message).split(": is ")[1].split(",")[0] for w in warned)
+    assert said == [
+        "a certificate signing request (PKCS#10)",
+        "an OCSP request",
+        "an OCSP response",
+        "an X.509 CRL (a certificate revocation list)",
+    ]
+
+
+def _strip_dsa_parameters(der: bytes) -> bytes:
+    """A DSA certificate re-encoded with no parameters in its key (RFC 3279 inheritance)."""
+
+    def tlv(tag: int, content: bytes) -> bytes:
+        size = len(content)
+        length = bytes([size]) if size < 0x80 else bytes([0x82]) + size.to_bytes(2, "big")
+        return bytes([tag]) + length + content
+
+    def children(data: bytes) -> list[bytes]:
+        items, offset = [], 0
+        while offset < len(data):
+            _tag, header, size = der_header(data, offset) or (0, 0, 0)
+            items.append(data[offset : offset + header + size])
+            offset += header + size
+        return items
+
+    def content(element: bytes) -> bytes:
+        _tag, header, _size = der_header(element) or (0, 0, 0)
+        return element[header:]
+
+    certificate = children(content(der))
+    tbs = children(content(certificate[0]))
+    spki = children(content(tbs[6]))  # [0] version, serial, signature, issuer, validity, subject
+    oid = children(content(spki[0]))[0]
+    tbs[6] = tlv(0x30, tlv(0x30, oid) + spki[1])
+    certificate[0] = tlv(0x30, b"".join(tbs))
+    return tlv(0x30, b"".join(certificate))
+
+
+def test_a_dsa_certificate_inheriting_its_parameters_is_named_in_der_and_pkcs12(
+    tmp_path: Path,
+) -> None:
+    """DSA inheriting parameters: said, as DER and inside a PKCS#12 OpenSSL wrote around it.
+
+    Before, the PKCS#12 was "encrypted with an algorithm this cryptography build refuses".
+    """
+    original = _self_signed(dsa.generate_private_key(2048)).public_bytes(Encoding.DER)
+    assert read_store(original)  # the control: with its parameters, it reads
+    inheriting = _strip_dsa_parameters(original)
+    with pytest.raises(ValueError, match=r"\S"):
+        x509.load_der_x509_certificate(inheriting)
+    der_path = tmp_path / "inherits.der"
+    der_path.write_bytes(inheriting)
+    says = "a DSA certificate that inherits its key parameters from its issuer"
+    with pytest.raises(MalformedInputError, match=f"^{der_path}: is {says}"):
+        read_store(der_path)
+    p12_path = tmp_path / "inherits.p12"
+    openssl(
+        "pkcs12", "-export", "-nokeys", "-in", str(der_path), "-passout", "pass:pw",
+        "-out", str(p12_path),
+    )  # fmt: skip
+    with pytest.raises(MalformedInputError, match=f"^{p12_path}: certificate 1 .* is {says}"):
+        read_store(p12_path, password="pw")
 
 
 # --- PKCS#7 --------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import os
 from typing import TYPE_CHECKING, NamedTuple, NoReturn, Protocol, TypeVar
 
 import attrs
+from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -44,12 +45,11 @@ from truststore_builder._errors import (
     MissingPasswordError,
     WrongPasswordError,
 )
+from truststore_builder._formats.der import describe_other_der
 from truststore_builder._model import StoreEntry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-
-    from cryptography import x509
 
     from truststore_builder._formats.keys import PrivateKey
 
@@ -1328,6 +1328,7 @@ def _raise_unreadable(
     algorithms_used = _encryption_algorithms(pfx.auth_safe)
     named = ", ".join(algorithms_used) or "none"
     if mac_ok:
+        _refuse_unreadable_certificate(pfx, secret, source)
         msg = (
             f"{source}: the PKCS#12 integrity check passes but the content cannot be read "
             f"(corrupt, or encrypted with an algorithm this cryptography build refuses; "
@@ -1342,6 +1343,22 @@ def _raise_unreadable(
         raise WrongPasswordError(msg, source=source)
     msg = f"{source}: not a valid PKCS#12 file (its content cannot be parsed)"
     raise MalformedInputError(msg, source=source)
+
+
+def _refuse_unreadable_certificate(pfx: _Pfx, secret: bytes | None, source: str) -> None:
+    """Say which certificate of a store cryptography refused, if that is why it refused it.
+
+    Raises:
+        MalformedInputError: A certificate bag holds a certificate cryptography cannot read
+            (a DSA one inheriting its parameters, say); the message says what it is.
+    """
+    for index, bag in enumerate(_all_certificate_bags(_decrypted_contents(pfx, secret)) or [], 1):
+        try:
+            x509.load_der_x509_certificate(bag.der)
+        except (ValueError, x509.InvalidVersion):
+            what = describe_other_der(bag.der) or "not a valid X.509 certificate"
+            msg = f"{source}: certificate {index} of this PKCS#12 store is {what}"
+            raise MalformedInputError(msg, source=source) from None
 
 
 def _entries(loaded: pkcs12.PKCS12KeyAndCertificates, bags: Sequence[_Bag]) -> list[StoreEntry]:

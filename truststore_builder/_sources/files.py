@@ -104,6 +104,9 @@ def detect_format(data: bytes, source: str = _BYTES_SOURCE) -> str:
     if looks_like_pkcs12(data):
         return "pkcs12"
     if data[0] == _SEQUENCE:
+        other = der.describe_other_der(data)
+        if other is not None:
+            der.refuse_other_der(other, source)
         header = der.der_header(data)
         if header is not None and header[1] + header[2] > len(data):
             msg = (
