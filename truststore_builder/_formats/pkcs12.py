@@ -87,6 +87,7 @@ _CONTEXT_0_PRIMITIVE = 0x80
 _LONG_FORM = 0x80
 #: Low tag bits all set: a tag number in further octets, which PKCS#12 never uses.
 _HIGH_TAG_NUMBER = 0x1F
+_BMP_MAX = 0xFFFF
 
 
 def _oid_body(dotted: str) -> bytes:
@@ -1264,12 +1265,36 @@ def _open(
         if secret is not None and pfx.mac is None:
             # OpenSSL refuses a password for a file without MAC; its certificates may be clear.
             loaded = _load_with_cryptography(data, None)
+    if loaded is None and pfx is not None and pfx.mac is None and secret is None:
+        loaded = _clear_certificates(pfx)
     if loaded is None:
         if pfx is None:
             msg = f"{source}: not a valid PKCS#12 file (truncated or corrupt DER: {problem})"
             raise MalformedInputError(msg, source=source)
         _raise_unreadable(pfx, secret, mac_ok=mac_ok, source=source)
     return loaded, pfx, secret
+
+
+def _clear_certificates(pfx: _Pfx) -> pkcs12.PKCS12KeyAndCertificates | None:
+    """The certificates in clear of a store without MAC read without a password, or None.
+
+    ``openssl pkcs12 -export -nomac`` (OpenSSL 3) writes the certificates in clear and only the
+    key encrypted: cryptography, which must decrypt the key, refuses the file without the
+    password, where keytool and OpenSSL list its certificates. So do we (the key is left out).
+    """
+    try:
+        bags = _all_certificate_bags(_plain_safe_contents(pfx.auth_safe, None))
+        certificates = [
+            pkcs12.PKCS12Certificate(
+                x509.load_der_x509_certificate(bag.der), bag.alias.encode() or None
+            )
+            for bag in bags or ()
+        ]
+    except (_DerError, IndexError, ValueError):
+        return None
+    if not certificates:
+        return None
+    return pkcs12.PKCS12KeyAndCertificates(None, None, certificates)
 
 
 def _check_mac_iterations(mac: _Mac, source: str) -> None:
@@ -1361,6 +1386,10 @@ def _refuse_unreadable_certificate(pfx: _Pfx, secret: bytes | None, source: str)
             raise MalformedInputError(msg, source=source) from None
 
 
+def _outside_bmp(text: str) -> bool:
+    return any(ord(char) > _BMP_MAX for char in text)
+
+
 def _entries(loaded: pkcs12.PKCS12KeyAndCertificates, bags: Sequence[_Bag]) -> list[StoreEntry]:
     """Pair cryptography's certificates with the bags we read, for the trusted flag.
 
@@ -1397,6 +1426,10 @@ def _entries(loaded: pkcs12.PKCS12KeyAndCertificates, bags: Sequence[_Bag]) -> l
         der = item.certificate.public_bytes(Encoding.DER)
         alias = (item.friendly_name or b"").decode("utf-8", errors="replace")
         bag = take(named.get((der, alias))) or take(positions.get(der))
+        if item.friendly_name is None and bag is not None and _outside_bmp(bag.alias):
+            # OpenSSL gives no friendly name for one outside the Basic Multilingual Plane (an
+            # emoji, which keytool writes); the bag's BMPString, read here, has it.
+            alias = bag.alias
         trusted = bag is not None and bag.trusted and item is not key_certificate
         entries.append(StoreEntry(alias=alias, certificate=item.certificate, trusted=trusted))
     return entries
@@ -1499,8 +1532,9 @@ def _identities(  # noqa: PLR0917 - one private caller
     if not keys and loaded.key is not None:
         # A key in a SafeContents we could not decrypt ourselves: cryptography's one key.
         primary = _checked_key(loaded.key, source)
-        name = loaded.cert.friendly_name if loaded.cert is not None else None
-        keys.append(((name or b"").decode("utf-8", errors="replace"), primary))
+        # The key's certificate is the first entry (_entries puts cryptography's cert first).
+        alias = entries[0].alias if loaded.cert is not None and entries else ""
+        keys.append((alias, primary))
 
     identities = []
     for alias, key in keys:
