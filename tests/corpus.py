@@ -39,6 +39,8 @@ __all__ = [
     "Case",
     "Originals",
     "cases",
+    "cheap_pkcs12",
+    "costly_pkcs12",
     "make_originals",
     "non_positive_serial",
     "truncations",
@@ -479,6 +481,118 @@ def _base64(data: bytes) -> bytes:
 
     text = base64.b64encode(data)
     return b"".join(text[i : i + 64] + b"\n" for i in range(0, len(text), 64))
+
+
+# --- PKCS#12 files that ask for too much key derivation -------------------------------------
+
+_PBES2 = "1.2.840.113549.1.5.13"
+_PBKDF2 = "1.2.840.113549.1.5.12"
+_HMAC_SHA256 = "1.2.840.113549.2.9"
+_AES_256_CBC = "2.16.840.1.101.3.4.1.42"
+_PKCS12_3DES = "1.2.840.113549.1.12.1.3"
+_ENCRYPTED_DATA = "1.2.840.113549.1.7.6"
+_DATA = "1.2.840.113549.1.7.1"
+_SHROUDED_KEY_BAG = "1.2.840.113549.1.12.10.1.2"
+_SAFE_CONTENTS_BAG = "1.2.840.113549.1.12.10.1.6"
+
+
+def _der_oid(dotted: str) -> bytes:
+    return pkcs12._oid(pkcs12._oid_body(dotted))  # noqa: SLF001
+
+
+def _pbes2(iterations: int, salt: bytes = b"s" * 8, iv: bytes = b"i" * 16) -> bytes:
+    """A PBES2 AlgorithmIdentifier: PBKDF2-HMAC-SHA256 then AES-256-CBC."""
+    seq, integer, octets = pkcs12._sequence, pkcs12._integer, pkcs12._octets  # noqa: SLF001
+    prf = seq(_der_oid(_HMAC_SHA256), b"\x05\x00")
+    kdf = seq(_der_oid(_PBKDF2), seq(octets(salt), integer(iterations), prf))
+    return seq(_der_oid(_PBES2), seq(kdf, seq(_der_oid(_AES_256_CBC), octets(iv))))
+
+
+def _pkcs12_pbe(iterations: int) -> bytes:
+    """A PKCS#12 pbeWithSHAAnd3-KeyTripleDES-CBC AlgorithmIdentifier."""
+    seq = pkcs12._sequence  # noqa: SLF001
+    return seq(
+        _der_oid(_PKCS12_3DES),
+        seq(pkcs12._octets(b"s" * 8), pkcs12._integer(iterations)),  # noqa: SLF001
+    )
+
+
+def _encrypted_data(algorithm: bytes, ciphertext: bytes) -> bytes:
+    """An EncryptedData ContentInfo."""
+    seq = pkcs12._sequence  # noqa: SLF001
+    info = seq(_der_oid(_DATA), algorithm, pkcs12._tlv(0x80, ciphertext))  # noqa: SLF001
+    return seq(
+        _der_oid(_ENCRYPTED_DATA),
+        pkcs12._explicit0(seq(pkcs12._integer(0), info)),  # noqa: SLF001
+    )
+
+
+def _shrouded_key_bag(algorithm: bytes) -> bytes:
+    seq = pkcs12._sequence  # noqa: SLF001
+    info = seq(algorithm, pkcs12._octets(b"k" * 48))  # noqa: SLF001
+    return seq(_der_oid(_SHROUDED_KEY_BAG), pkcs12._explicit0(info))  # noqa: SLF001
+
+
+def _pfx(*content_infos: bytes) -> bytes:
+    """A PFX without MAC over the given ContentInfos."""
+    auth_safe = pkcs12._sequence(*content_infos)  # noqa: SLF001
+    info = pkcs12._data_content_info(auth_safe)  # noqa: SLF001
+    return pkcs12._sequence(pkcs12._integer(3), info)  # noqa: SLF001
+
+
+def _pbes2_encrypt(plain: bytes, password: bytes, iterations: int) -> bytes:
+    """Encrypt a SafeContents as an EncryptedData ContentInfo, PBES2 with ``iterations``."""
+    from cryptography.hazmat.primitives import padding  # noqa: PLC0415
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: PLC0415
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC  # noqa: PLC0415
+
+    salt, iv = b"s" * 8, b"i" * 16
+    key = PBKDF2HMAC(hashes.SHA256(), 32, salt, iterations).derive(password)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plain) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padded) + encryptor.finalize()
+    return _encrypted_data(_pbes2(iterations, salt, iv), ciphertext)
+
+
+def costly_pkcs12(originals: Originals) -> dict[str, bytes]:
+    """PKCS#12 files (about 1 KB each, no MAC) whose key derivation would take minutes or more.
+
+    Each must be refused before any KDF runs: 2**31-1 iterations in PBES2 or the PKCS#12 KDF, in
+    an encrypted SafeContents or a shrouded key, one hidden in a SafeContents bag or inside an
+    encrypted SafeContents of one iteration, and eight encrypted blocks at the 5,000,000 limit.
+    """
+    hostile = 0x7FFFFFFF
+    cert_bag = pkcs12._trusted_certificate_bag("ca", originals.ca)  # noqa: SLF001
+    seq = pkcs12._sequence  # noqa: SLF001
+    nested = seq(
+        _der_oid(_SAFE_CONTENTS_BAG),
+        pkcs12._explicit0(seq(_shrouded_key_bag(_pbes2(hostile)))),  # noqa: SLF001
+    )
+    return {
+        "pbes2-contents": _pfx(_encrypted_data(_pbes2(hostile), b"c" * 1024)),
+        "pkcs12-kdf-contents": _pfx(_encrypted_data(_pkcs12_pbe(hostile), b"c" * 1024)),
+        "pbes2-key": _pfx(
+            pkcs12._data_content_info(seq(cert_bag, _shrouded_key_bag(_pbes2(hostile))))  # noqa: SLF001
+        ),
+        "pkcs12-kdf-key": _pfx(
+            pkcs12._data_content_info(seq(cert_bag, _shrouded_key_bag(_pkcs12_pbe(hostile))))  # noqa: SLF001
+        ),
+        "key-in-nested-bag": _pfx(pkcs12._data_content_info(seq(cert_bag, nested))),  # noqa: SLF001
+        "key-inside-cheap-encryption": _pfx(
+            _pbes2_encrypt(seq(cert_bag, _shrouded_key_bag(_pbes2(hostile))), PASSWORD, 1)
+        ),
+        "eight-blocks-at-the-limit": _pfx(
+            *[_encrypted_data(_pbes2(5_000_000), b"c" * 64) for _ in range(8)]
+        ),
+        "zero-iterations": _pfx(_encrypted_data(_pbes2(0), b"c" * 64)),
+    }
+
+
+def cheap_pkcs12(originals: Originals) -> bytes:
+    """The control: the shape of :func:`costly_pkcs12`'s, at one iteration: it reads."""
+    cert_bag = pkcs12._trusted_certificate_bag("ca", originals.ca)  # noqa: SLF001
+    return _pfx(_pbes2_encrypt(pkcs12._sequence(cert_bag), PASSWORD, 1))  # noqa: SLF001
 
 
 def non_positive_serial(originals: Originals, serial: bytes) -> bytes:

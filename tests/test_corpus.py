@@ -307,6 +307,42 @@ def test_pkcs12_mac_iteration_counts_out_of_range_are_refused_without_running_th
             assert isinstance(error, InputError), count
 
 
+@pytest.mark.parametrize("name", sorted(corpus.costly_pkcs12(ORIGINALS)))
+def test_pkcs12_asking_for_too_much_key_derivation_is_refused_before_any_runs(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every iteration count (MAC, contents, keys, nested) and their sum: refused in < 1 s.
+
+    Before, 2**31-1 iterations in an encrypted SafeContents or a key hung every reader for
+    minutes (cryptography runs them first), and eight blocks at the limit took a minute. The
+    control, the same shape at one iteration, reads.
+    """
+    data = corpus.costly_pkcs12(ORIGINALS)[name]
+    assert len(data) < 4096
+    cheap = corpus.cheap_pkcs12(ORIGINALS)
+    entries = files.read_store(cheap, password=corpus.PASSWORD)
+    assert [e.certificate for e in entries] == [ORIGINALS.ca]
+    path = tmp_path / f"{name}.p12"
+    path.write_bytes(data)
+    for read, password in (
+        (partial(files.read_store, path, password=corpus.PASSWORD), True),
+        (partial(files.read_store, path), False),
+        (partial(files.read_identities, path, password=corpus.PASSWORD), True),
+    ):
+        started = time.monotonic()
+        error = attempt(read, 5)
+        assert time.monotonic() - started < 1
+        assert isinstance(error, InputError), name
+        assert str(path) in str(error)
+        if password or name != "key-inside-cheap-encryption":
+            # Without the password the hidden key stays hidden, from OpenSSL too: a
+            # MissingPasswordError, as fast.
+            assert isinstance(error, MalformedInputError), name
+            assert "iteration" in str(error)
+    status, _out, err = run_cli(["inspect", str(path)], capsys)
+    assert_one_error_line(status, err, str(path))
+
+
 # --- certificates with a zero or negative serial ----------------------------------------------
 
 
