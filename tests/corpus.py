@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import random
 import struct
+import subprocess
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
 
@@ -37,10 +40,12 @@ __all__ = [
     "PASSWORD",
     "READERS",
     "Case",
+    "FieldStore",
     "Originals",
     "cases",
     "cheap_pkcs12",
     "costly_pkcs12",
+    "make_field_stores",
     "make_originals",
     "non_positive_serial",
     "truncations",
@@ -631,3 +636,143 @@ def cases(originals: Originals, seed: int = 8) -> list[Case]:
         *_fuzz_regressions(originals),
     ]
     return [c for c in made if c.name != "junk/pem-key-in-certificate-slot"]
+
+
+# --- stores from the field: every keytool and OpenSSL flavour, made at test time ----------------
+
+
+@attrs.frozen
+class FieldStore:
+    """A store made by keytool or OpenSSL, with what is needed to read it and list it.
+
+    Attributes:
+        name: The flavour, e.g. ``keytool-jceks``.
+        path: The file.
+        store_type: ``JKS``, ``JCEKS`` or ``PKCS12`` (keytool's name for it).
+        password: The store password (None: read and list without one).
+        key_password: The key entries' password, where it differs from the store's.
+    """
+
+    name: str
+    path: Path
+    store_type: str
+    password: str | None = attrs.field(repr=False)
+    key_password: str | None = attrs.field(repr=False, default=None)
+
+
+def _run(command: list[str], **kwargs: object) -> None:
+    """Run a tool in a UTF-8 locale; fail with its output if it fails."""
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        **kwargs,  # type: ignore[call-overload]
+    )
+    if done.returncode != 0:
+        msg = f"{command[0]} failed: {' '.join(command)}\n{done.stdout}{done.stderr}"
+        raise AssertionError(msg)
+
+
+def make_field_stores(directory: Path) -> list[FieldStore]:
+    """A store of each keytool and OpenSSL flavour, made in ``directory``.
+
+    Store types JKS, JCEKS and PKCS12; RSA and EC keys; legacy and modern PKCS#12; key and
+    store passwords that differ; unicode and emoji aliases; ``-nomac``, ``-iter 1``,
+    certificates in clear; secret key entries.
+    """
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("Field CA", ca_key, None, ca=True)
+    leaves = {}
+    for kind, key in (
+        ("rsa", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        ("ec", ec.generate_private_key(ec.SECP384R1())),
+    ):
+        leaf = _certificate(f"field-{kind}.client.test", key, ("Field CA", ca_key), ca=False)
+        (directory / f"{kind}.key").write_bytes(keys.serialize_private_key_pem(key))
+        (directory / f"{kind}.pem").write_bytes(leaf.public_bytes(Encoding.PEM))
+        leaves[kind] = leaf
+    (directory / "ca.pem").write_bytes(ca.public_bytes(Encoding.PEM))
+    stores: list[FieldStore] = []
+
+    def openssl(name: str, kind: str, *options: str, mac: bool = True) -> None:
+        path = directory / f"{name}.p12"
+        _run(
+            [
+                "openssl", "pkcs12", "-export", "-inkey", str(directory / f"{kind}.key"),
+                "-in", str(directory / f"{kind}.pem"), "-certfile", str(directory / "ca.pem"),
+                "-out", str(path), "-passout", "pass:store-pw", *options,
+            ]
+        )  # fmt: skip
+        stores.append(FieldStore(name, path, "PKCS12", "store-pw" if mac else None))
+
+    openssl("openssl-modern-rsa", "rsa", "-name", "client-clé")
+    openssl("openssl-legacy-ec", "ec", "-legacy", "-name", "legacy-client")
+    openssl("openssl-nomac", "rsa", "-nomac", "-name", "nomac", mac=False)
+    openssl("openssl-iter-1", "ec", "-iter", "1", "-name", "iter-one")
+    openssl("openssl-clear", "ec", "-keypbe", "NONE", "-certpbe", "NONE", "-name", "clear")
+    nokeys = directory / "openssl-nokeys.p12"
+    _run(
+        [
+            "openssl", "pkcs12", "-export", "-nokeys", "-in", str(directory / "ca.pem"),
+            "-out", str(nokeys), "-passout", "pass:store-pw",
+        ]
+    )  # fmt: skip
+    stores.append(FieldStore("openssl-nokeys", nokeys, "PKCS12", "store-pw"))
+
+    def keytool(name: str, store_type: str, steps: list[list[str]], **extra: str) -> None:
+        path = directory / f"{name}.{store_type.lower()}"
+        for step in steps:
+            _run(
+                [
+                    "keytool", *step, "-keystore", str(path), "-storetype", store_type,
+                    "-storepass", "store-pw", *(["-keypass", extra["key_password"]]
+                    if "key_password" in extra and step[0] != "-importcert" else []),
+                ]
+            )  # fmt: skip
+        stores.append(FieldStore(name, path, store_type, "store-pw", extra.get("key_password")))
+
+    ca_file = str(directory / "ca.pem")
+    rsa_pair = ["-genkeypair", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=field rsa"]
+    ec_pair = ["-genkeypair", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=field ec"]
+    secret = ["-genseckey", "-keyalg", "AES", "-keysize", "128"]
+    trust = ["-importcert", "-noprompt", "-file", ca_file]
+    keytool(
+        "keytool-jks",
+        "JKS",
+        [[*rsa_pair, "-alias", "client-\U0001f600-é"], [*trust, "-alias", "ca-ünïcode"]],
+        key_password="key-pw-differs",
+    )
+    keytool(
+        "keytool-jceks",
+        "JCEKS",
+        [
+            [*ec_pair, "-alias", "clé-\U0001f511"],
+            [*secret, "-alias", "secret-aes"],
+            [*trust, "-alias", "ca-\U0001f600"],
+        ],
+        key_password="key-pw-differs",
+    )
+    keytool(
+        "keytool-pkcs12",
+        "PKCS12",
+        [
+            [*rsa_pair, "-alias", "client-\U0001f642"],
+            [*trust, "-alias", "ca-\U0001f600"],
+            [*secret, "-alias", "secret"],
+        ],
+    )
+    keytool(
+        "keytool-pkcs12-legacy",
+        "PKCS12",
+        [
+            ["-J-Dkeystore.pkcs12.legacy", *ec_pair, "-alias", "legacy-ec"],
+            ["-J-Dkeystore.pkcs12.legacy", *trust, "-alias", "legacy-ca"],
+        ],
+    )
+    return stores

@@ -26,7 +26,7 @@ import time
 import warnings
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 from cryptography import x509
@@ -43,6 +43,7 @@ from truststore_builder import (
     _cli,
 )
 from truststore_builder._formats import jks, pkcs12
+from truststore_builder._model import sha256_fingerprint
 from truststore_builder._sources import files
 
 if TYPE_CHECKING:
@@ -634,3 +635,153 @@ def test_atheris_harness_runs_briefly(loader: str, tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+# --- stores from the field: keytool and OpenSSL flavours, read as they list them ----------------
+
+
+class _Listed(NamedTuple):
+    """One entry as keytool lists it: its type and its certificates' SHA-256, chain order."""
+
+    entry_type: str
+    fingerprints: tuple[str, ...]
+
+
+def _keytool_list(store: corpus.FieldStore) -> dict[str, _Listed]:
+    """``keytool -list -v`` of a store, entry by entry (without -storepass when it has none)."""
+    password = [] if store.password is None else ["-storepass", store.password]
+    done = subprocess.run(
+        ["keytool", "-list", "-v", "-keystore", str(store.path), "-storetype", store.store_type,
+         *password],
+        capture_output=True, text=True, encoding="utf-8", stdin=subprocess.DEVNULL, check=False,
+        env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed: dict[str, _Listed] = {}
+    for block in done.stdout.split("Alias name: ")[1:]:
+        alias = block.split("\n", 1)[0].strip()
+        entry_type = block.split("Entry type: ", 1)[1].split("\n", 1)[0].strip()
+        fingerprints = tuple(
+            line.split("SHA256: ", 1)[1].strip().replace(":", "").lower()
+            for line in block.splitlines()
+            if "SHA256: " in line
+        )
+        listed[alias] = _Listed(entry_type, fingerprints)
+    return listed
+
+
+def _openssl_info(store: corpus.FieldStore) -> list[tuple[str, str]]:
+    """``openssl pkcs12 -info``: (friendlyName or "", SHA-256) per certificate bag."""
+    password = store.password or ""
+    done = subprocess.run(
+        [
+            "openssl",
+            "pkcs12",
+            "-info",
+            "-nokeys",
+            "-in",
+            str(store.path),
+            "-passin",
+            f"pass:{password}",
+            *(["-legacy"] if "legacy" in store.name else []),
+        ],
+        capture_output=True,
+        text=True,
+        encoding="latin-1",
+        check=False,
+        timeout=60,
+    )  # fmt: skip  (OpenSSL prints a BMPString name one byte per character: Latin-1)
+    assert done.returncode == 0, done.stderr
+    found: list[tuple[str, str]] = []
+    name, pem_lines = "", list[str]()
+    for line in done.stdout.splitlines():
+        if line.startswith("Bag Attributes"):
+            name = ""
+        elif line.strip().startswith("friendlyName: "):
+            name = line.strip().removeprefix("friendlyName: ")
+        elif line == "-----BEGIN CERTIFICATE-----" or pem_lines:
+            pem_lines.append(line)
+            if line == "-----END CERTIFICATE-----":
+                certificate = x509.load_pem_x509_certificate("\n".join(pem_lines).encode())
+                found.append((name, sha256_fingerprint(certificate)))
+                name, pem_lines = "", []
+    return found
+
+
+@pytest.fixture(scope="session")
+def field_stores(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> list[tuple[corpus.FieldStore, dict[str, _Listed], list[tuple[str, str]] | None]]:
+    """Every keytool and OpenSSL flavour, made once, with keytool's and OpenSSL's listings."""
+    directory = tmp_path_factory.mktemp("field-stores")
+    made = []
+    for store in corpus.make_field_stores(directory):
+        info = _openssl_info(store) if store.store_type == "PKCS12" else None
+        made.append((store, _keytool_list(store), info))
+    return made
+
+
+def _outside_bmp(text: str) -> bool:
+    return any(ord(char) > 0xFFFF for char in text)
+
+
+@pytest.mark.slow
+def test_every_keytool_and_openssl_flavour_reads_as_they_list_it(
+    field_stores: list[tuple[corpus.FieldStore, dict[str, _Listed], list[tuple[str, str]] | None]],
+) -> None:
+    """Each flavour read entry by entry as keytool -list -v and openssl pkcs12 -info list it.
+
+    Trusted entries, key entries (alias and chain) and every fingerprint as keytool lists them;
+    every certificate bag (name and fingerprint) as OpenSSL does. Secret key entries hold no
+    certificate: no entry of ours carries their alias.
+    """
+    flavours = {store.name for store, _, _ in field_stores}
+    assert len(flavours) == 10
+    for store, listed, info in field_stores:
+        where = f"{store.name}: "
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", JksIntegrityNotCheckedWarning)
+            entries = files.read_store(store.path, password=store.password)
+        if not listed:
+            # Java skips an unencrypted key bag (and the certificate paired with it), and a
+            # certificate without its trust attribute (-nokeys): keytool lists nothing there.
+            # OpenSSL, and we, read the certificates (untrusted, as Java would see them).
+            assert store.name in {"openssl-clear", "openssl-nokeys"}, where
+            assert not any(e.trusted for e in entries), where
+            assert info is not None
+            assert sorted(f for _, f in info) == sorted(
+                sha256_fingerprint(e.certificate) for e in entries
+            )
+            continue
+        trusted = {e.alias: (sha256_fingerprint(e.certificate),) for e in entries if e.trusted}
+        assert trusted == {
+            alias: item.fingerprints
+            for alias, item in listed.items()
+            if item.entry_type == "trustedCertEntry"
+        }, where
+        every = {f for item in listed.values() for f in item.fingerprints}
+        assert {sha256_fingerprint(e.certificate) for e in entries} == every, where
+        secret_aliases = {a for a, item in listed.items() if item.entry_type == "SecretKeyEntry"}
+        assert not secret_aliases & {e.alias for e in entries}, where
+        keys_listed = {
+            alias: item.fingerprints
+            for alias, item in listed.items()
+            if item.entry_type == "PrivateKeyEntry"
+        }
+        if store.password is not None:
+            identities = files.read_identities(
+                store.path, password=store.password, key_password=store.key_password
+            )
+            assert {
+                alias: tuple(sha256_fingerprint(c) for c in chain)
+                for alias, _key, chain in identities
+            } == keys_listed, where
+        if info is not None:
+            ours = [(e.alias, sha256_fingerprint(e.certificate)) for e in entries]
+            assert sorted(f for _, f in info) == sorted(f for _, f in ours), where
+            # OpenSSL cannot print a name outside the BMP (it shows "client-=B"): there keytool
+            # is the judge of the alias, and OpenSSL of the fingerprint.
+            named = {f for a, f in ours if not _outside_bmp(a)}
+            assert sorted(i for i in info if i[1] in named) == sorted(
+                o for o in ours if o[1] in named
+            ), where
