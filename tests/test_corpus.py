@@ -19,6 +19,8 @@ import contextlib
 import importlib
 import os
 import random
+import re
+import resource
 import signal
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+import cryptography_vectors
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -43,13 +46,11 @@ from truststore_builder import (
     _cli,
 )
 from truststore_builder._formats import jks, pkcs12
-from truststore_builder._model import sha256_fingerprint
+from truststore_builder._model import StoreEntry, sha256_fingerprint
 from truststore_builder._sources import files
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-
-    from truststore_builder._model import StoreEntry
 
 ORIGINALS = corpus.make_originals()
 CASES = corpus.cases(ORIGINALS)
@@ -785,3 +786,124 @@ def test_every_keytool_and_openssl_flavour_reads_as_they_list_it(
             assert sorted(i for i in info if i[1] in named) == sorted(
                 o for o in ours if o[1] in named
             ), where
+
+
+# --- cryptography's test vectors: read as OpenSSL reads them, or refused in one typed line ------
+
+_VECTORS = Path(cryptography_vectors.__file__).parent
+#: How much the largest resident set may grow while the whole corpus is read.
+_MAX_GROWTH_MIB = 300
+
+
+def _vector_files() -> list[Path]:
+    """Every file of cryptography-vectors' x509, pkcs7 and pkcs12 directories."""
+    return sorted(
+        path
+        for directory in ("x509", "pkcs7", "pkcs12")
+        for path in (_VECTORS / directory).rglob("*")
+        if path.is_file()
+    )
+
+
+def _vector_password(path: Path) -> bytes | None:
+    """The password cryptography's own tests give each PKCS#12 vector."""
+    if path.suffix != ".p12":
+        return None
+    if "PKITS_data" in path.parts or path.name.endswith("-pwd.p12"):
+        return None if path.name.endswith("no-pwd.p12") else b"password"
+    return b"cryptography" if path.name.startswith(("cert-", "no-cert-key")) else None
+
+
+def _openssl_fingerprints(path: Path, fmt: str, password: bytes | None) -> list[str] | None:
+    """The SHA-256 of every certificate OpenSSL finds in a file, or None if it refuses it."""
+    if fmt == "pkcs12":
+        secret = (password or b"").decode()
+        commands = [
+            ["openssl", "pkcs12", "-in", str(path), "-nokeys", "-passin", f"pass:{secret}"],
+            ["openssl", "pkcs12", "-legacy", "-in", str(path), "-nokeys", "-passin",
+             f"pass:{secret}"],
+        ]  # fmt: skip
+    elif fmt == "pkcs7":
+        inform = "PEM" if path.read_bytes().lstrip().startswith(b"-----") else "DER"
+        commands = [["openssl", "pkcs7", "-inform", inform, "-in", str(path), "-print_certs"]]
+    else:
+        # storeutl reads DER and PEM; crl2pkcs7 also steps over text and headers around PEM.
+        commands = [
+            ["openssl", "storeutl", "-certs", str(path)],
+            ["sh", "-c", 'openssl crl2pkcs7 -nocrl -certfile "$0" | openssl pkcs7 -print_certs',
+             str(path)],
+        ]  # fmt: skip
+    for command in commands:
+        done = subprocess.run(command, capture_output=True, check=False, timeout=60)
+        if done.returncode == 0:
+            return _pem_fingerprints(done.stdout)
+    if fmt == "pem":
+        # OpenSSL refuses a whole file for one broken non-certificate block (a "PRIVATE KEY"
+        # that is a URL in base64), which our PEM reader skips: OpenSSL then reads each
+        # certificate block on its own.
+        text = path.read_bytes()
+        blocks = re.findall(
+            rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", text, re.DOTALL
+        )
+        printed = b""
+        for block in blocks:
+            done = subprocess.run(
+                ["openssl", "x509"], input=block, capture_output=True, check=False, timeout=60
+            )
+            if done.returncode != 0:
+                return None
+            printed += done.stdout
+        return _pem_fingerprints(printed)
+    return None
+
+
+def _pem_fingerprints(text: bytes) -> list[str]:
+    blocks = text.split(b"-----BEGIN CERTIFICATE-----")[1:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a vector's serial that is not positive, read as it is
+        return sorted(
+            sha256_fingerprint(
+                x509.load_pem_x509_certificate(b"-----BEGIN CERTIFICATE-----" + block)
+            )
+            for block in blocks
+        )
+
+
+@pytest.mark.slow
+def test_every_cryptography_vector_reads_as_openssl_reads_it_or_is_refused_in_one_line() -> None:
+    """Every PKCS#12, PKCS#7, certificate (and CRL, pair, S/MIME) file of cryptography-vectors.
+
+    Each is read, with the same SHA-256 fingerprints OpenSSL gives for it, or refused with one
+    of our typed errors in one line naming it; none takes more than a few seconds, and the
+    whole corpus grows the resident set by less than a few hundred MB.
+    """
+    paths = _vector_files()
+    assert len(paths) > 1500
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    read, refused, mismatched = 0, 0, []
+    started = time.monotonic()
+    for path in paths:
+        password = _vector_password(path)
+        entries: list[StoreEntry] = []
+        error = attempt(partial(_extend_from, entries, path, password), 10)
+        if error is not None:
+            refused += 1
+            assert str(path) in str(error), error
+            assert "\n" not in str(error), error
+            assert not str(error).startswith("internal error"), error
+            continue
+        read += 1
+        ours = sorted(sha256_fingerprint(e.certificate) for e in entries)
+        fmt = files.detect_format(path.read_bytes(), str(path))
+        if _openssl_fingerprints(path, fmt, password) != ours:
+            mismatched.append(path.relative_to(_VECTORS))
+    elapsed = time.monotonic() - started
+    growth_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    print(f"cryptography-vectors: {read} read, {refused} refused, {elapsed:.1f} s")  # noqa: T201
+    assert mismatched == []
+    assert read > 900
+    assert growth_mib < _MAX_GROWTH_MIB
+
+
+def _extend_from(entries: list[StoreEntry], path: Path, password: bytes | None) -> None:
+    entries.extend(files.read_store(path, password=password))

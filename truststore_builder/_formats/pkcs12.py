@@ -1074,6 +1074,21 @@ def _spend_on_keys(safe_contents: bytes | memoryview, budget: _KdfBudget, depth:
             budget.spend(cost, "shrouded key")
 
 
+def _decrypted_and_spent(
+    value: bytes | memoryview, password: bytes | None, budget: _KdfBudget | None
+) -> bytes | None:
+    """An EncryptedData's SafeContents, its keys spent on the budget; None if not decrypted."""
+    plain = _decrypt_encrypted_data(value, password)
+    if plain is not None and budget is not None:
+        try:
+            _spend_on_keys(plain, budget)
+        except (_DerError, IndexError, ValueError):
+            # A wrong password whose garbage happened to end in valid padding (one time in
+            # 256): nothing OpenSSL could parse either.
+            return None
+    return plain
+
+
 def _plain_safe_contents(
     auth_safe: bytes | memoryview, password: bytes | None, budget: _KdfBudget | None = None
 ) -> _Contents:
@@ -1102,13 +1117,13 @@ def _plain_safe_contents(
         plain: bytes | memoryview | None = None
         if content_type == _OID_DATA:
             plain = _unwrap_explicit0_octets(value, "SafeContents")
+            if budget is not None:
+                _spend_on_keys(plain, budget)
         elif content_type == _OID_ENCRYPTED_DATA:
-            plain = _decrypt_encrypted_data(value, password)
+            plain = _decrypted_and_spent(value, password, budget)
         if plain is None:
             complete = False
             continue
-        if budget is not None:
-            _spend_on_keys(plain, budget)
         plains.append(plain)
     return _Contents(plains, complete)
 
