@@ -353,6 +353,32 @@ def test_pkcs12_asking_for_too_much_key_derivation_is_refused_before_any_runs(
     assert_one_error_line(status, err, str(path))
 
 
+def test_a_jceks_secret_key_entry_of_megabytes_is_refused_fast_and_silently(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A 4 MB "sealed key" (2.8 s before): refused in < 1 s, printing nothing.
+
+    javaobj reads an int[] an element at a time (minutes for a file at the size limit) and logs
+    a dump of what it parsed. The control, a real one from keytool, reads in the field-store
+    test.
+    """
+    count = 1_000_000
+    class_description = b"\x72\x00\x02[I" + bytes(8) + b"\x02\x00\x00\x78\x70"
+    array = (
+        b"\xac\xed\x00\x05\x75" + class_description + count.to_bytes(4, "big") + bytes(4 * count)
+    )
+    entry = (3).to_bytes(4, "big") + b"\x00\x01a" + bytes(8) + array
+    data = b"\xce\xce\xce\xce" + (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + entry + bytes(20)
+    capfd.readouterr()
+    for password in (None, corpus.PASSWORD):
+        started = time.monotonic()
+        error = attempt(partial(jks.load_jks_store, data, password, "sealed.jceks"), 5)
+        assert time.monotonic() - started < 1
+        assert isinstance(error, MalformedInputError)
+        assert "sealed secret key" in str(error)
+    assert capfd.readouterr() == ("", "")
+
+
 # --- certificates with a zero or negative serial ----------------------------------------------
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import logging
 import os
 import struct
 import warnings
@@ -79,6 +80,8 @@ _DIGEST_SIZE = 20  # SHA-1
 _TAG_PRIVATE_KEY = 1
 _TAG_TRUSTED_CERT = 2
 _TAG_SECRET_KEY = 3
+#: The largest serialized SealedObject (a JCEKS secret key entry) read: real ones are < 1 KiB.
+_MAX_SEALED_KEY = 64 * 1024
 _MAX_UTF_LENGTH = 0xFFFF
 _BMP_LIMIT = 0x10000
 
@@ -652,14 +655,28 @@ class _Reader:
         except ImportError:
             msg = f"{self.source}: reading a JCEKS secret key entry needs pyjks (pip install pyjks)"
             raise InputError(msg, source=self.source) from None
-        stream = io.BytesIO(self.data)
-        stream.seek(self.pos)
+        # A sealed key is a few hundred bytes; javaobj reads arrays an element at a time, so a
+        # hostile "key" of megabytes would cost minutes: it gets a bounded window.
+        stream = io.BytesIO(self.data[self.pos : self.pos + _MAX_SEALED_KEY])
+        # On junk javaobj logs a "state dump" of what it parsed (the sealed key's bytes among
+        # it): nothing of it may reach the user's terminal or logs.
+        javaobj_log = logging.getLogger("javaobj")
+        silencer = logging.NullHandler()
+        propagate = javaobj_log.propagate
+        javaobj_log.addHandler(silencer)
+        javaobj_log.propagate = False
         try:
             javaobj.load(stream, ignore_remaining_data=True)  # type: ignore[no-untyped-call]
         except Exception:  # noqa: BLE001 - javaobj raises anything (RecursionError too) on junk
-            msg = f"{self.source}: JCEKS {what} is not a readable serialized Java object"
+            msg = (
+                f"{self.source}: JCEKS {what} is not a serialized Java object of at most "
+                f"{_MAX_SEALED_KEY // 1024} KiB"
+            )
             raise MalformedInputError(msg, source=self.source) from None
-        self.pos = stream.tell()
+        finally:
+            javaobj_log.removeHandler(silencer)
+            javaobj_log.propagate = propagate
+        self.pos += stream.tell()
 
 
 def _decode_modified_utf8(raw: bytes) -> str:
