@@ -43,6 +43,7 @@ from truststore_builder import (
     JksIntegrityNotCheckedWarning,
     MalformedInputError,
     TruststoreBuilderError,
+    WrongPasswordError,
     _cli,
 )
 from truststore_builder._formats import jks, pkcs12
@@ -351,6 +352,25 @@ def test_pkcs12_asking_for_too_much_key_derivation_is_refused_before_any_runs(
             assert "iteration" in str(error)
     status, _out, err = run_cli(["inspect", str(path)], capsys)
     assert_one_error_line(status, err, str(path))
+
+
+def test_a_wrong_pkcs12_password_whose_garbage_has_valid_padding_is_a_wrong_password() -> None:
+    """One wrong password in 256 decrypts to valid padding: still WrongPasswordError.
+
+    Found by the cryptography-vectors corpus: such garbage was "contents do not parse".
+    """
+    data = corpus.cheap_pkcs12(ORIGINALS)
+    contents = pkcs12._parse_pfx(data).auth_safe  # noqa: SLF001
+    encrypted = pkcs12._children(pkcs12._read(contents)[1])[0][1]  # noqa: SLF001
+    lucky = next(
+        candidate
+        for candidate in (f"wrong-{n}".encode() for n in range(100_000))
+        if pkcs12._decrypt_encrypted_data(pkcs12._children(encrypted)[1][1], candidate)  # noqa: SLF001
+        is not None
+    )
+    error = attempt(partial(files.read_store, data, password=lucky))
+    assert isinstance(error, WrongPasswordError), error
+    assert files.read_store(data, password=corpus.PASSWORD)  # the control: the right one reads
 
 
 def test_a_jceks_secret_key_entry_of_megabytes_is_refused_fast_and_silently(

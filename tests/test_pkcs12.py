@@ -9,6 +9,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -384,6 +385,23 @@ def test_an_alias_outside_the_bmp_is_read_as_written(
     assert [c.friendly_name for c in loaded.additional_certs] == [None]  # before: alias ""
     entries = load_pkcs12_store(data, PASSWORD, "<bytes>")
     assert [(e.alias, e.certificate, e.trusted) for e in entries] == [(alias, certificate, True)]
+
+
+def test_a_ber_indefinite_length_store_reads_as_its_der_twin(stores: dict[str, Path]) -> None:
+    """A PFX with BER's indefinite length reads as its DER twin; nested too deep, refused."""
+    der = stores["password"].read_bytes()
+    _tag, content, _end = _read(der)
+    ber = b"\x30\x80" + bytes(content) + b"\0\0"
+    with pytest.warns(UserWarning, match="falling back to parsing as BER"):
+        assert pkcs12.load_pkcs12(ber, PASSWORD) is not None  # cryptography reads it too
+    expected = [(e.alias, e.certificate, e.trusted) for e in load_pkcs12_store(der, PASSWORD, "d")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and its remark about BER does not reach our caller
+        found = [(e.alias, e.certificate, e.trusted) for e in load_pkcs12_store(ber, PASSWORD, "b")]
+    assert found == expected
+    nested = b"\x30\x80" * 40 + b"\0\0" * 40
+    with pytest.raises(MalformedInputError, match=r"^deep: "):
+        load_pkcs12_store(b"\x30\x80\x02\x01\x03\x30\x80" + nested + b"\0\0\0\0", None, "deep")
 
 
 def test_wrong_password_message_hides_the_password(stores: dict[str, Path]) -> None:

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import importlib
 import os
+import warnings
 from typing import TYPE_CHECKING, NamedTuple, NoReturn, Protocol, TypeVar
 
 import attrs
@@ -1296,7 +1297,11 @@ def _load_with_cryptography(
 ) -> pkcs12.PKCS12KeyAndCertificates | None:
     """Call cryptography's load_pkcs12, with every failure (a Rust panic included) as None."""
     try:
-        return pkcs12.load_pkcs12(data, password)
+        with warnings.catch_warnings():
+            # A BER file (indefinite lengths, from older writers) is read, as it should be;
+            # cryptography's remark that it was not DER is not news for the user.
+            warnings.filterwarnings("ignore", "PKCS#12 bundle could not be parsed as DER")
+            return pkcs12.load_pkcs12(data, password)
     except Exception:  # noqa: BLE001 - cryptography says only "invalid password or data"
         return None
     except BaseException as exc:
