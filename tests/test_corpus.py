@@ -360,8 +360,8 @@ def test_a_wrong_pkcs12_password_whose_garbage_has_valid_padding_is_a_wrong_pass
     Found by the cryptography-vectors corpus: such garbage was "contents do not parse".
     """
     data = corpus.cheap_pkcs12(ORIGINALS)
-    contents = pkcs12._parse_pfx(data).auth_safe  # noqa: SLF001
-    encrypted = pkcs12._children(pkcs12._read(contents)[1])[0][1]  # noqa: SLF001
+    contents = bytes(pkcs12._parse_pfx(data).auth_safe)  # noqa: SLF001
+    encrypted = bytes(pkcs12._children(pkcs12._read(contents)[1])[0][1])  # noqa: SLF001
     lucky = next(
         candidate
         for candidate in (f"wrong-{n}".encode() for n in range(100_000))
