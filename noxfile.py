@@ -39,6 +39,9 @@ TEST_REQUIREMENTS = (
     "ipykernel>=6.29",
     # The loaders' fuzz harnesses run briefly in every test run (longer in `nox -s fuzz`).
     "atheris>=2.3",
+    # cryptography's own test files: every PKCS#12, PKCS#7 and certificate in them is read as
+    # OpenSSL reads it, or refused in one typed line (test_corpus). Any version will do: files.
+    "cryptography-vectors>=44",
 )
 DOCS_REQUIREMENTS = ("sphinx>=7.2", "furo>=2024.1.29", "myst-parser>=2.0")
 

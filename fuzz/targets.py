@@ -36,6 +36,15 @@ def _recipe(data: bytes) -> None:
     load_recipe(_SCRATCH)
 
 
+def _refused_or(
+    load: Callable[[bytes, bytes | None, str], object], data: bytes, password: None
+) -> object:
+    """Read ``data`` without a password; a refusal is an answer, and the next readings run."""
+    with contextlib.suppress(TruststoreBuilderError):
+        return load(data, password, _SOURCE)
+    return None
+
+
 #: Loader name to a function of the fuzzer's bytes.
 TARGETS: dict[str, Callable[[bytes], object]] = {
     "store": lambda data: files.read_store(data, password=_PASSWORD),
@@ -43,10 +52,15 @@ TARGETS: dict[str, Callable[[bytes], object]] = {
     "der": lambda data: der.load_der_certificate(data, _SOURCE),
     "pkcs7": lambda data: pkcs7.load_pkcs7_certificates(data, _SOURCE),
     "pkcs12": lambda data: (
+        # Without a password first (a refusal there must not stop the readings with one): a
+        # store without MAC is read from its certificates in clear.
+        _refused_or(pkcs12.load_pkcs12_store, data, None),
         pkcs12.load_pkcs12_store(data, _PASSWORD, _SOURCE),
         pkcs12.load_pkcs12_identities(data, _PASSWORD, _SOURCE),
     ),
     "jks": lambda data: (
+        # Without a password first: the digest is not read (as Java does); a warning says so.
+        _refused_or(jks.load_jks_store, data, None),
         jks.load_jks_store(data, _PASSWORD, _SOURCE),
         jks.load_jks_identities(data, _PASSWORD, _SOURCE),
     ),

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import random
 import struct
+import subprocess
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
 
@@ -37,8 +40,12 @@ __all__ = [
     "PASSWORD",
     "READERS",
     "Case",
+    "FieldStore",
     "Originals",
     "cases",
+    "cheap_pkcs12",
+    "costly_pkcs12",
+    "make_field_stores",
     "make_originals",
     "non_positive_serial",
     "truncations",
@@ -481,6 +488,118 @@ def _base64(data: bytes) -> bytes:
     return b"".join(text[i : i + 64] + b"\n" for i in range(0, len(text), 64))
 
 
+# --- PKCS#12 files that ask for too much key derivation -------------------------------------
+
+_PBES2 = "1.2.840.113549.1.5.13"
+_PBKDF2 = "1.2.840.113549.1.5.12"
+_HMAC_SHA256 = "1.2.840.113549.2.9"
+_AES_256_CBC = "2.16.840.1.101.3.4.1.42"
+_PKCS12_3DES = "1.2.840.113549.1.12.1.3"
+_ENCRYPTED_DATA = "1.2.840.113549.1.7.6"
+_DATA = "1.2.840.113549.1.7.1"
+_SHROUDED_KEY_BAG = "1.2.840.113549.1.12.10.1.2"
+_SAFE_CONTENTS_BAG = "1.2.840.113549.1.12.10.1.6"
+
+
+def _der_oid(dotted: str) -> bytes:
+    return pkcs12._oid(pkcs12._oid_body(dotted))  # noqa: SLF001
+
+
+def _pbes2(iterations: int, salt: bytes = b"s" * 8, iv: bytes = b"i" * 16) -> bytes:
+    """A PBES2 AlgorithmIdentifier: PBKDF2-HMAC-SHA256 then AES-256-CBC."""
+    seq, integer, octets = pkcs12._sequence, pkcs12._integer, pkcs12._octets  # noqa: SLF001
+    prf = seq(_der_oid(_HMAC_SHA256), b"\x05\x00")
+    kdf = seq(_der_oid(_PBKDF2), seq(octets(salt), integer(iterations), prf))
+    return seq(_der_oid(_PBES2), seq(kdf, seq(_der_oid(_AES_256_CBC), octets(iv))))
+
+
+def _pkcs12_pbe(iterations: int) -> bytes:
+    """A PKCS#12 pbeWithSHAAnd3-KeyTripleDES-CBC AlgorithmIdentifier."""
+    seq = pkcs12._sequence  # noqa: SLF001
+    return seq(
+        _der_oid(_PKCS12_3DES),
+        seq(pkcs12._octets(b"s" * 8), pkcs12._integer(iterations)),  # noqa: SLF001
+    )
+
+
+def _encrypted_data(algorithm: bytes, ciphertext: bytes) -> bytes:
+    """An EncryptedData ContentInfo."""
+    seq = pkcs12._sequence  # noqa: SLF001
+    info = seq(_der_oid(_DATA), algorithm, pkcs12._tlv(0x80, ciphertext))  # noqa: SLF001
+    return seq(
+        _der_oid(_ENCRYPTED_DATA),
+        pkcs12._explicit0(seq(pkcs12._integer(0), info)),  # noqa: SLF001
+    )
+
+
+def _shrouded_key_bag(algorithm: bytes) -> bytes:
+    seq = pkcs12._sequence  # noqa: SLF001
+    info = seq(algorithm, pkcs12._octets(b"k" * 48))  # noqa: SLF001
+    return seq(_der_oid(_SHROUDED_KEY_BAG), pkcs12._explicit0(info))  # noqa: SLF001
+
+
+def _pfx(*content_infos: bytes) -> bytes:
+    """A PFX without MAC over the given ContentInfos."""
+    auth_safe = pkcs12._sequence(*content_infos)  # noqa: SLF001
+    info = pkcs12._data_content_info(auth_safe)  # noqa: SLF001
+    return pkcs12._sequence(pkcs12._integer(3), info)  # noqa: SLF001
+
+
+def _pbes2_encrypt(plain: bytes, password: bytes, iterations: int) -> bytes:
+    """Encrypt a SafeContents as an EncryptedData ContentInfo, PBES2 with ``iterations``."""
+    from cryptography.hazmat.primitives import padding  # noqa: PLC0415
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: PLC0415
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC  # noqa: PLC0415
+
+    salt, iv = b"s" * 8, b"i" * 16
+    key = PBKDF2HMAC(hashes.SHA256(), 32, salt, iterations).derive(password)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plain) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padded) + encryptor.finalize()
+    return _encrypted_data(_pbes2(iterations, salt, iv), ciphertext)
+
+
+def costly_pkcs12(originals: Originals) -> dict[str, bytes]:
+    """PKCS#12 files (about 1 KB each, no MAC) whose key derivation would take minutes or more.
+
+    Each must be refused before any KDF runs: 2**31-1 iterations in PBES2 or the PKCS#12 KDF, in
+    an encrypted SafeContents or a shrouded key, one hidden in a SafeContents bag or inside an
+    encrypted SafeContents of one iteration, and eight encrypted blocks at the 5,000,000 limit.
+    """
+    hostile = 0x7FFFFFFF
+    cert_bag = pkcs12._trusted_certificate_bag("ca", originals.ca)  # noqa: SLF001
+    seq = pkcs12._sequence  # noqa: SLF001
+    nested = seq(
+        _der_oid(_SAFE_CONTENTS_BAG),
+        pkcs12._explicit0(seq(_shrouded_key_bag(_pbes2(hostile)))),  # noqa: SLF001
+    )
+    return {
+        "pbes2-contents": _pfx(_encrypted_data(_pbes2(hostile), b"c" * 1024)),
+        "pkcs12-kdf-contents": _pfx(_encrypted_data(_pkcs12_pbe(hostile), b"c" * 1024)),
+        "pbes2-key": _pfx(
+            pkcs12._data_content_info(seq(cert_bag, _shrouded_key_bag(_pbes2(hostile))))  # noqa: SLF001
+        ),
+        "pkcs12-kdf-key": _pfx(
+            pkcs12._data_content_info(seq(cert_bag, _shrouded_key_bag(_pkcs12_pbe(hostile))))  # noqa: SLF001
+        ),
+        "key-in-nested-bag": _pfx(pkcs12._data_content_info(seq(cert_bag, nested))),  # noqa: SLF001
+        "key-inside-cheap-encryption": _pfx(
+            _pbes2_encrypt(seq(cert_bag, _shrouded_key_bag(_pbes2(hostile))), PASSWORD, 1)
+        ),
+        "eight-blocks-at-the-limit": _pfx(
+            *[_encrypted_data(_pbes2(5_000_000), b"c" * 64) for _ in range(8)]
+        ),
+        "zero-iterations": _pfx(_encrypted_data(_pbes2(0), b"c" * 64)),
+    }
+
+
+def cheap_pkcs12(originals: Originals) -> bytes:
+    """The control: the shape of :func:`costly_pkcs12`'s, at one iteration: it reads."""
+    cert_bag = pkcs12._trusted_certificate_bag("ca", originals.ca)  # noqa: SLF001
+    return _pfx(_pbes2_encrypt(pkcs12._sequence(cert_bag), PASSWORD, 1))  # noqa: SLF001
+
+
 def non_positive_serial(originals: Originals, serial: bytes) -> bytes:
     """The CA certificate with its serial INTEGER replaced (e.g. ``00`` or ``ff``): DER."""
     der = originals.files["der"]
@@ -517,3 +636,143 @@ def cases(originals: Originals, seed: int = 8) -> list[Case]:
         *_fuzz_regressions(originals),
     ]
     return [c for c in made if c.name != "junk/pem-key-in-certificate-slot"]
+
+
+# --- stores from the field: every keytool and OpenSSL flavour, made at test time ----------------
+
+
+@attrs.frozen
+class FieldStore:
+    """A store made by keytool or OpenSSL, with what is needed to read it and list it.
+
+    Attributes:
+        name: The flavour, e.g. ``keytool-jceks``.
+        path: The file.
+        store_type: ``JKS``, ``JCEKS`` or ``PKCS12`` (keytool's name for it).
+        password: The store password (None: read and list without one).
+        key_password: The key entries' password, where it differs from the store's.
+    """
+
+    name: str
+    path: Path
+    store_type: str
+    password: str | None = attrs.field(repr=False)
+    key_password: str | None = attrs.field(repr=False, default=None)
+
+
+def _run(command: list[str], **kwargs: object) -> None:
+    """Run a tool in a UTF-8 locale; fail with its output if it fails."""
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        **kwargs,  # type: ignore[call-overload]
+    )
+    if done.returncode != 0:
+        msg = f"{command[0]} failed: {' '.join(command)}\n{done.stdout}{done.stderr}"
+        raise AssertionError(msg)
+
+
+def make_field_stores(directory: Path) -> list[FieldStore]:
+    """A store of each keytool and OpenSSL flavour, made in ``directory``.
+
+    Store types JKS, JCEKS and PKCS12; RSA and EC keys; legacy and modern PKCS#12; key and
+    store passwords that differ; unicode and emoji aliases; ``-nomac``, ``-iter 1``,
+    certificates in clear; secret key entries.
+    """
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("Field CA", ca_key, None, ca=True)
+    leaves = {}
+    for kind, key in (
+        ("rsa", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        ("ec", ec.generate_private_key(ec.SECP384R1())),
+    ):
+        leaf = _certificate(f"field-{kind}.client.test", key, ("Field CA", ca_key), ca=False)
+        (directory / f"{kind}.key").write_bytes(keys.serialize_private_key_pem(key))
+        (directory / f"{kind}.pem").write_bytes(leaf.public_bytes(Encoding.PEM))
+        leaves[kind] = leaf
+    (directory / "ca.pem").write_bytes(ca.public_bytes(Encoding.PEM))
+    stores: list[FieldStore] = []
+
+    def openssl(name: str, kind: str, *options: str, mac: bool = True) -> None:
+        path = directory / f"{name}.p12"
+        _run(
+            [
+                "openssl", "pkcs12", "-export", "-inkey", str(directory / f"{kind}.key"),
+                "-in", str(directory / f"{kind}.pem"), "-certfile", str(directory / "ca.pem"),
+                "-out", str(path), "-passout", "pass:store-pw", *options,
+            ]
+        )  # fmt: skip
+        stores.append(FieldStore(name, path, "PKCS12", "store-pw" if mac else None))
+
+    openssl("openssl-modern-rsa", "rsa", "-name", "client-clé")
+    openssl("openssl-legacy-ec", "ec", "-legacy", "-name", "legacy-client")
+    openssl("openssl-nomac", "rsa", "-nomac", "-name", "nomac", mac=False)
+    openssl("openssl-iter-1", "ec", "-iter", "1", "-name", "iter-one")
+    openssl("openssl-clear", "ec", "-keypbe", "NONE", "-certpbe", "NONE", "-name", "clear")
+    nokeys = directory / "openssl-nokeys.p12"
+    _run(
+        [
+            "openssl", "pkcs12", "-export", "-nokeys", "-in", str(directory / "ca.pem"),
+            "-out", str(nokeys), "-passout", "pass:store-pw",
+        ]
+    )  # fmt: skip
+    stores.append(FieldStore("openssl-nokeys", nokeys, "PKCS12", "store-pw"))
+
+    def keytool(name: str, store_type: str, steps: list[list[str]], **extra: str) -> None:
+        path = directory / f"{name}.{store_type.lower()}"
+        for step in steps:
+            _run(
+                [
+                    "keytool", *step, "-keystore", str(path), "-storetype", store_type,
+                    "-storepass", "store-pw", *(["-keypass", extra["key_password"]]
+                    if "key_password" in extra and step[0] != "-importcert" else []),
+                ]
+            )  # fmt: skip
+        stores.append(FieldStore(name, path, store_type, "store-pw", extra.get("key_password")))
+
+    ca_file = str(directory / "ca.pem")
+    rsa_pair = ["-genkeypair", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=field rsa"]
+    ec_pair = ["-genkeypair", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=field ec"]
+    secret = ["-genseckey", "-keyalg", "AES", "-keysize", "128"]
+    trust = ["-importcert", "-noprompt", "-file", ca_file]
+    keytool(
+        "keytool-jks",
+        "JKS",
+        [[*rsa_pair, "-alias", "client-\U0001f600-é"], [*trust, "-alias", "ca-ünïcode"]],
+        key_password="key-pw-differs",
+    )
+    keytool(
+        "keytool-jceks",
+        "JCEKS",
+        [
+            [*ec_pair, "-alias", "clé-\U0001f511"],
+            [*secret, "-alias", "secret-aes"],
+            [*trust, "-alias", "ca-\U0001f600"],
+        ],
+        key_password="key-pw-differs",
+    )
+    keytool(
+        "keytool-pkcs12",
+        "PKCS12",
+        [
+            [*rsa_pair, "-alias", "client-\U0001f642"],
+            [*trust, "-alias", "ca-\U0001f600"],
+            [*secret, "-alias", "secret"],
+        ],
+    )
+    keytool(
+        "keytool-pkcs12-legacy",
+        "PKCS12",
+        [
+            ["-J-Dkeystore.pkcs12.legacy", *ec_pair, "-alias", "legacy-ec"],
+            ["-J-Dkeystore.pkcs12.legacy", *trust, "-alias", "legacy-ca"],
+        ],
+    )
+    return stores

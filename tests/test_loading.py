@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +24,11 @@ from truststore_builder._errors import (
     TruststoreBuilderWarning,
     UnknownFormatError,
 )
-from truststore_builder._formats.der import load_der_certificate, looks_like_der_certificate
+from truststore_builder._formats.der import (
+    der_header,
+    load_der_certificate,
+    looks_like_der_certificate,
+)
 from truststore_builder._formats.pkcs7 import (
     load_pkcs7_certificates,
     looks_like_pkcs7,
@@ -30,6 +36,9 @@ from truststore_builder._formats.pkcs7 import (
 )
 from truststore_builder._model import sha256_fingerprint
 from truststore_builder._sources.files import detect_format, load_certificates, read_store
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 NHS_FILES = sorted(BUNDLES.glob("*.pem"))
 NHS_CERTIFICATES = [x509.load_pem_x509_certificate(p.read_bytes()) for p in NHS_FILES]
@@ -102,6 +111,184 @@ def test_der_round_trip(certificate: x509.Certificate) -> None:
     assert load_certificates(der) == [certificate]
 
 
+def _with_undecodable_subject(der: bytes, damage: str) -> bytes:
+    """``der`` with its subject's CN (a UTF8String) made undecodable, its length unchanged."""
+    start = der.index(b"\x0c", der.rindex(b"\x06\x03\x55\x04\x03"))  # the subject's CN
+    length = der[start + 1]
+    value = der[start + 2 : start + 2 + length]
+    rest = der[start + 2 + length :]
+    if damage == "invalid UTF-8":
+        return der[:start] + bytes([0x0C, length]) + b"\xff" + value[1:] + rest
+    if damage == "unsupported string tag":
+        return der[:start] + bytes([0x49, length]) + value + rest
+    # A long-form tag (0x1f 0x1f): one byte more for the tag, one less of the value.
+    return der[:start] + bytes([0x1F, 0x1F, length - 1]) + value[1:] + rest
+
+
+@pytest.mark.parametrize("damage", ["invalid UTF-8", "unsupported string tag", "long-form tag"])
+def test_a_certificate_whose_names_cannot_be_decoded_is_refused_when_read(
+    tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name cryptography loads but cannot decode: a typed error naming the file at read time.
+
+    Before, read_store accepted it and inspect and build then died with a bare ValueError.
+    The control: the undamaged certificate reads.
+    """
+    from truststore_builder import _cli  # noqa: PLC0415
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Undecodable Test CA")])
+    original = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(ROOT_G2.not_valid_before_utc)
+        .not_valid_after(ROOT_G2.not_valid_after_utc)
+        .sign(key, hashes.SHA256())
+    )
+    der = original.public_bytes(Encoding.DER)
+    damaged = _with_undecodable_subject(der, damage)
+    probe = x509.load_der_x509_certificate(damaged)  # cryptography loads it...
+    with pytest.raises(ValueError, match=r"\S"):
+        _ = probe.subject  # ...and cannot decode its name
+    assert read_store(der)[0].certificate == original
+    for name, content in (
+        ("bad.der", damaged),
+        (
+            "bad.pem",
+            b"# a comment\n" + x509.load_der_x509_certificate(damaged).public_bytes(Encoding.PEM),
+        ),
+    ):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(MalformedInputError, match=f"^{path}: certificate 1 .* subject name"):
+            read_store(path)
+        capsys.readouterr()
+        assert _cli.main(["inspect", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"truststore-builder: error: {path}: certificate 1"), err
+        assert "internal error" not in err
+        assert len(err.splitlines()) == 1
+
+
+def _self_signed(key: ec.EllipticCurvePrivateKey | dsa.DSAPrivateKey) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Other DER Test CA")])
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(ROOT_G2.not_valid_before_utc)
+        .not_valid_after(ROOT_G2.not_valid_after_utc)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _other_der_structures() -> dict[str, bytes]:
+    """A DER CRL, CSR, OCSP request and OCSP response, made by cryptography."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca = _self_signed(key)
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.subject)
+        .last_update(ROOT_G2.not_valid_before_utc)
+        .next_update(ROOT_G2.not_valid_after_utc)
+        .sign(key, hashes.SHA256())
+    )
+    csr = (
+        x509.CertificateSigningRequestBuilder().subject_name(ca.subject).sign(key, hashes.SHA256())
+    )
+    request = ocsp.OCSPRequestBuilder().add_certificate(ca, ca, hashes.SHA256()).build()
+    response = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.TRY_LATER)
+    return {
+        "an X.509 CRL": crl.public_bytes(Encoding.DER),
+        "a certificate signing request": csr.public_bytes(Encoding.DER),
+        "an OCSP request": request.public_bytes(Encoding.DER),
+        "an OCSP response": response.public_bytes(Encoding.DER),
+    }
+
+
+def test_der_crls_csrs_and_ocsp_data_are_named_as_what_they_are(tmp_path: Path) -> None:
+    """A DER CRL, CSR or OCSP message: "is an X.509 CRL ...", not "not a valid certificate".
+
+    They hold no certificate (NoCertificatesError), so a directory skips them with a warning,
+    as it skips a PEM CRL; the control, a certificate beside them, is read.
+    """
+    for index, (kind, der) in enumerate(_other_der_structures().items()):
+        path = tmp_path / f"other-{index}.der"
+        path.write_bytes(der)
+        with pytest.raises(NoCertificatesError, match=f"^{path}: is {kind}"):
+            read_store(path)
+    (tmp_path / "z-root.der").write_bytes(ROOT_G2_DER)
+    with pytest.warns(TruststoreBuilderWarning) as warned:
+        assert load_certificates(tmp_path) == [ROOT_G2]
+    said = sorted(str(w.message).split(": is ")[1].split(",")[0] for w in warned)
+    assert said == [
+        "a certificate signing request (PKCS#10)",
+        "an OCSP request",
+        "an OCSP response",
+        "an X.509 CRL (a certificate revocation list)",
+    ]
+
+
+def _strip_dsa_parameters(der: bytes) -> bytes:
+    """A DSA certificate re-encoded with no parameters in its key (RFC 3279 inheritance)."""
+
+    def tlv(tag: int, content: bytes) -> bytes:
+        size = len(content)
+        length = bytes([size]) if size < 0x80 else bytes([0x82]) + size.to_bytes(2, "big")
+        return bytes([tag]) + length + content
+
+    def children(data: bytes) -> list[bytes]:
+        items, offset = [], 0
+        while offset < len(data):
+            _tag, header, size = der_header(data, offset) or (0, 0, 0)
+            items.append(data[offset : offset + header + size])
+            offset += header + size
+        return items
+
+    def content(element: bytes) -> bytes:
+        _tag, header, _size = der_header(element) or (0, 0, 0)
+        return element[header:]
+
+    certificate = children(content(der))
+    tbs = children(content(certificate[0]))
+    spki = children(content(tbs[6]))  # [0] version, serial, signature, issuer, validity, subject
+    oid = children(content(spki[0]))[0]
+    tbs[6] = tlv(0x30, tlv(0x30, oid) + spki[1])
+    certificate[0] = tlv(0x30, b"".join(tbs))
+    return tlv(0x30, b"".join(certificate))
+
+
+def test_a_dsa_certificate_inheriting_its_parameters_is_named_in_der_and_pkcs12(
+    tmp_path: Path,
+) -> None:
+    """DSA inheriting parameters: said, as DER and inside a PKCS#12 OpenSSL wrote around it.
+
+    Before, the PKCS#12 was "encrypted with an algorithm this cryptography build refuses".
+    """
+    original = _self_signed(dsa.generate_private_key(2048)).public_bytes(Encoding.DER)
+    assert read_store(original)  # the control: with its parameters, it reads
+    inheriting = _strip_dsa_parameters(original)
+    with pytest.raises(ValueError, match=r"\S"):
+        x509.load_der_x509_certificate(inheriting)
+    der_path = tmp_path / "inherits.der"
+    der_path.write_bytes(inheriting)
+    says = "a DSA certificate that inherits its key parameters from its issuer"
+    with pytest.raises(MalformedInputError, match=f"^{der_path}: is {says}"):
+        read_store(der_path)
+    p12_path = tmp_path / "inherits.p12"
+    openssl(
+        "pkcs12", "-export", "-nokeys", "-in", str(der_path), "-passout", "pass:pw",
+        "-out", str(p12_path),
+    )  # fmt: skip
+    with pytest.raises(MalformedInputError, match=f"^{p12_path}: certificate 1 .* is {says}"):
+        read_store(p12_path, password="pw")
+
+
 # --- PKCS#7 --------------------------------------------------------------------------------
 
 
@@ -164,6 +351,30 @@ def test_pkcs7_without_certificates(tmp_path: Path) -> None:
     path.write_bytes(empty)
     with pytest.raises(NoCertificatesError, match=f"^{path}: "):
         load_certificates(path)
+
+
+def _indefinite_length(der_p7b: bytes) -> bytes:
+    """Re-encode a DER PKCS#7's ContentInfo and its [0] with BER's indefinite lengths."""
+    _tag, header, _length = der_header(der_p7b) or (0, 0, 0)
+    oid_end = header + 2 + der_p7b[header + 1]
+    _tag, inner_header, _length = der_header(der_p7b, oid_end) or (0, 0, 0)
+    signed_data = der_p7b[oid_end + inner_header :]
+    return b"\x30\x80" + der_p7b[header:oid_end] + b"\xa0\x80" + signed_data + b"\0\0\0\0"
+
+
+def test_ber_indefinite_length_pkcs7_reads_as_openssl_reads_it(tmp_path: Path) -> None:
+    """A BER PKCS#7 (indefinite lengths) reads as OpenSSL lists it; cut short, it is refused."""
+    ber = _indefinite_length(openssl_p7b(tmp_path, outform="DER"))
+    assert ber.startswith(b"\x30\x80")
+    listed = openssl("pkcs7", "-inform", "DER", "-print_certs", data=ber)
+    assert [x509.load_pem_x509_certificate(b) for b in _pem_blocks(listed)] == NHS_CERTIFICATES
+    assert detect_format(ber) == "pkcs7"
+    path = tmp_path / "ber.p7b"
+    path.write_bytes(ber)
+    assert load_certificates(path) == NHS_CERTIFICATES
+    for cut in (2, 30, len(ber) // 2, len(ber) - 3):
+        with pytest.raises(MalformedInputError, match=r"^cut\.p7b: "):
+            load_pkcs7_certificates(ber[:cut], "cut.p7b")
 
 
 def test_truncated_pkcs7_is_malformed(tmp_path: Path) -> None:
@@ -266,10 +477,14 @@ def test_unreadable_file_gives_the_os_reason(
     path.write_bytes(ROOT_G2_DER)
 
     # Root (as CI runs) reads any file whatever its mode, so the refusal is the OS's, simulated.
-    def refuse(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    def refuse(file: str | os.PathLike[str], *args: int, **kwargs: int) -> int:
+        if os.fspath(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(InputError, match="Permission denied"):
         load_certificates(path)
 

@@ -9,6 +9,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -313,6 +314,94 @@ def test_legacy_openssl_key_store_loads(
     ]
     with pytest.raises(WrongPasswordError):
         load_pkcs12_store(path.read_bytes(), b"not-pw", str(path))
+
+
+def _openssl_export(tmp_path: Path, name: str, *options: str) -> tuple[Path, x509.Certificate]:
+    """A key store made by openssl pkcs12 -export with ``options``, and its certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem, cert_pem = tmp_path / f"{name}-k.pem", tmp_path / f"{name}-c.pem"
+    key_pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_pem.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    path = tmp_path / f"{name}.p12"
+    key_option = [] if "-nokeys" in options else ["-inkey", str(key_pem)]
+    result = run(
+        "openssl", "pkcs12", "-export", *key_option, "-in", cert_pem, "-out", path, *options,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return path, certificate
+
+
+def test_openssl_nomac_store_lists_its_certificates_without_a_password(tmp_path: Path) -> None:
+    """-nomac (certificates in clear, key encrypted): read without a password, as OpenSSL does.
+
+    Before: "not a valid PKCS#12 file". The control: the same store with its MAC still needs
+    its password (MissingPasswordError).
+    """
+    path, certificate = _openssl_export(tmp_path, "nomac", "-nomac", "-passout", "pass:pw")
+    listed = run("openssl", "pkcs12", "-in", path, "-nokeys", "-passin", "pass:")
+    assert listed.returncode == 0, listed.stderr
+    assert "MAC is absent" in listed.stderr
+    found = x509.load_pem_x509_certificate(listed.stdout.encode())
+    for password in (None, b"pw"):
+        entries = load_pkcs12_store(path.read_bytes(), password, str(path))
+        assert [(e.certificate, e.trusted) for e in entries] == [(found, False)]
+    assert found == certificate
+    with_mac, _ = _openssl_export(tmp_path, "mac", "-passout", "pass:pw")
+    with pytest.raises(MissingPasswordError):
+        load_pkcs12_store(with_mac.read_bytes(), None, str(with_mac))
+
+
+def test_an_alias_outside_the_bmp_is_read_as_written(
+    nhs_entries: list[tuple[str, x509.Certificate]],
+) -> None:
+    """An emoji friendly name (cryptography gives None for it) is read from the bag as written.
+
+    The control: the file holds the name as UTF-16 (as keytool writes it); cryptography alone
+    has no name for it. keytool's own listing of such aliases is compared in test_corpus.
+    """
+    alias = "ca-\U0001f600-é"
+    certificate = nhs_entries[0][1]
+    data = serialize_pkcs12_truststore([(alias, certificate)], PASSWORD)
+    assert alias.encode("utf-16-be") in data
+    loaded = pkcs12.load_pkcs12(data, PASSWORD)
+    assert [c.friendly_name for c in loaded.additional_certs] == [None]  # before: alias ""
+    entries = load_pkcs12_store(data, PASSWORD, "<bytes>")
+    assert [(e.alias, e.certificate, e.trusted) for e in entries] == [(alias, certificate, True)]
+
+
+def test_a_ber_indefinite_length_store_reads_as_its_der_twin(stores: dict[str, Path]) -> None:
+    """A PFX with BER's indefinite length reads as its DER twin; nested too deep, refused."""
+    der = stores["password"].read_bytes()
+    _tag, content, _end = _read(der)
+    ber = b"\x30\x80" + bytes(content) + b"\0\0"
+    with pytest.warns(UserWarning, match="falling back to parsing as BER"):
+        assert pkcs12.load_pkcs12(ber, PASSWORD) is not None  # cryptography reads it too
+    expected = [(e.alias, e.certificate, e.trusted) for e in load_pkcs12_store(der, PASSWORD, "d")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and its remark about BER does not reach our caller
+        found = [(e.alias, e.certificate, e.trusted) for e in load_pkcs12_store(ber, PASSWORD, "b")]
+    assert found == expected
+    nested = b"\x30\x80" * 40 + b"\0\0" * 40
+    with pytest.raises(MalformedInputError, match=r"^deep: "):
+        load_pkcs12_store(b"\x30\x80\x02\x01\x03\x30\x80" + nested + b"\0\0\0\0", None, "deep")
 
 
 def test_wrong_password_message_hides_the_password(stores: dict[str, Path]) -> None:

@@ -604,11 +604,15 @@ def _secret(variable: str | None, path: Path | None, option: str) -> bytes | Non
             raise UsageError(msg)
         return as_password_bytes(os.fsencode(value), f"{name}: the value of the variable it names")
     if path is not None:
+        from truststore_builder._sources.files import read_input  # noqa: PLC0415
+
         name = f"--{option}-file"
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            msg = f"{name}: cannot read the file it names ({exc.strerror}; its path is not shown)"
+            data = read_input(path, what=f"{option} file")
+        except InputError as exc:
+            # The reason without the path: a password may have been typed where it belongs.
+            reason = str(exc).removeprefix(f"{exc.source}: ")
+            msg = f"{name}: cannot read the file it names ({reason}; its path is not shown)"
             raise UsageError(msg) from None
         for ending in (b"\r\n", b"\n"):
             if data.endswith(ending):
@@ -1158,9 +1162,11 @@ def _check_endpoints_of(args: argparse.Namespace) -> list[tuple[str, int]]:
     if args.endpoint is not None:
         lines.append(("command line", args.endpoint))
     if args.from_file is not None:
+        from truststore_builder._sources.files import read_input  # noqa: PLC0415
+
         try:
-            text = args.from_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_input(args.from_file, what="endpoint list").decode("utf-8")
+        except (InputError, UnicodeDecodeError) as exc:
             msg = f"{args.from_file}: cannot read the endpoint list ({exc})"
             raise UsageError(msg) from None
         for number, line in enumerate(text.splitlines(), 1):

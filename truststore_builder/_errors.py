@@ -55,6 +55,7 @@ __all__ = [
     "InputError",
     "InvalidPasswordError",
     "IssuerKeyUsageError",
+    "JksIntegrityNotCheckedWarning",
     "KeyMismatchError",
     "MalformedInputError",
     "MissingPasswordError",
@@ -306,3 +307,11 @@ class ExpiredCertificateWarning(TruststoreBuilderWarning):
 
 class G1IdentityWarning(TruststoreBuilderWarning):
     """A G1 client certificate is being packaged because the caller allowed it."""
+
+
+class JksIntegrityNotCheckedWarning(TruststoreBuilderWarning):
+    """A JKS or JCEKS store was read without its password: its integrity digest is unchecked.
+
+    keytool prints the same warning. Nothing proves the entries were not altered; give the
+    password to check them.
+    """

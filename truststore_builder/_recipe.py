@@ -79,12 +79,14 @@ from truststore_builder._errors import (
     CheckError,
     ExpiredCertificateWarning,
     G1IdentityWarning,
+    InputError,
     InvalidPasswordError,
     OutputExistsError,
     RecipeError,
     TruststoreBuilderError,
 )
 from truststore_builder._model import Environment, Generation, StoreFormat, as_password_bytes
+from truststore_builder._sources.files import read_input
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -166,12 +168,17 @@ def _optional_path(value: str | os.PathLike[str] | None) -> Path | None:
     return None if value is None else Path(value)
 
 
+def _unique_paths(values: Iterable[str | os.PathLike[str]]) -> tuple[Path, ...]:
+    # A name listed twice adds nothing; building once per repeat made long lists quadratic.
+    return tuple(dict.fromkeys(Path(value) for value in values))
+
+
 def _environments(values: Iterable[Environment | str]) -> tuple[Environment, ...]:
-    return tuple(Environment(value) for value in values)
+    return tuple(dict.fromkeys(Environment(value) for value in values))
 
 
 def _generations(values: Iterable[Generation | str]) -> tuple[Generation, ...]:
-    return tuple(Generation(value) for value in values)
+    return tuple(dict.fromkeys(Generation(value) for value in values))
 
 
 def _rows(values: Iterable[BatchRow]) -> tuple[BatchRow, ...]:
@@ -210,7 +217,8 @@ class RecipeTrust:
     """The ``[trust]`` table: which CAs every store in the recipe trusts.
 
     Attributes:
-        environments: The NHS environments (``prod``, ``int``, ``dep``); at least one.
+        environments: The NHS environments (``prod``, ``int``, ``dep``); at least one. A
+            repeated one counts once, as does a repeated generation or ``add`` path.
         generations: ``g1``, ``g2`` or both (the default).
         add: Extra CA files or directories, in any format the loaders read.
         certifi: Also trust the public web roots of the certifi package.
@@ -221,7 +229,7 @@ class RecipeTrust:
     generations: tuple[Generation, ...] = attrs.field(
         default=(Generation.G1, Generation.G2), converter=_generations
     )
-    add: tuple[Path, ...] = attrs.field(default=(), converter=_tuple_of_paths)
+    add: tuple[Path, ...] = attrs.field(default=(), converter=_unique_paths)
     certifi: bool = False
     drop_expired: bool = False
 
@@ -477,11 +485,11 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     """
     source = os.fspath(path)
     try:
-        with Path(path).open("rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        msg = f"{source}: cannot read the recipe ({exc.strerror})"
-        raise RecipeError(msg, path=source) from None
+        raw = read_input(path, what="recipe")
+    except InputError as exc:
+        raise RecipeError(str(exc), path=source) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         msg = f"{source}: not valid TOML: {exc}"
         raise RecipeError(msg, path=source) from None
@@ -722,16 +730,21 @@ def _parse_batch(table: _Table) -> RecipeBatch:
     return RecipeBatch(rows=rows, targets=targets, table=csv_path, allow_g1=allow_g1)
 
 
+def _table_text(source: str, key_path: str, path: Path) -> str:
+    """A batch table's text (UTF-8, a byte order mark allowed), or a RecipeError naming it."""
+    if not path.exists():
+        _fail(source, key_path, f"no such file: {path}")
+    try:
+        return read_input(path, what="batch table").decode("utf-8-sig")
+    except InputError as exc:
+        _fail(source, key_path, str(exc))
+    except UnicodeDecodeError:
+        _fail(source, key_path, f"cannot read {path} (not UTF-8 text)")
+
+
 def _read_table(source: str, key_path: str, path: Path) -> tuple[BatchRow, ...]:
     """The rows of a batch CSV; its relative paths are relative to its own directory."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        _fail(source, key_path, f"no such file: {path}")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        _fail(source, key_path, f"cannot read {path} ({reason})")
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(_table_text(source, key_path, path).splitlines())
     try:
         columns = [c.strip() for c in reader.fieldnames or []]
     except csv.Error as exc:
@@ -882,13 +895,22 @@ def _check_batch_target(source: str, key_path: str, target: RecipeTarget) -> Non
             "use keystore-p12, keystore-jks, keystore-jceks, client-chain-pem or "
             "client-key-pem, and put trust store targets in [[targets]]",
         )
-    fields = {field for _, field, _, _ in string.Formatter().parse(str(target.path)) if field}
-    if fields != {"name"}:
+    try:
+        references = [
+            (field, spec, conversion)
+            for _, field, spec, conversion in string.Formatter().parse(str(target.path))
+            if field is not None
+        ]
+    except ValueError:  # a lone { or }
+        references = []
+    # Only a plain {name}: a format spec ({name:>1500000000}) or a conversion would let a recipe
+    # ask for gigabytes of padding, and an attribute ({name.x}) would fail only when writing.
+    if not references or any(ref != ("name", "", None) for ref in references):
         _fail(
             source,
             f"{key_path}.path",
-            "a batch target's path uses {name} (the row's name), and only that, so that "
-            f"every row writes its own file: {target.path}",
+            "a batch target's path uses {name} (the row's name), plain and nothing else, so "
+            f"that every row writes its own file: {target.path}",
         )
 
 
@@ -949,13 +971,11 @@ def _read_password(source: str, key_stem: str, ref: PasswordRef) -> bytes:
         assert ref.file is not None  # PasswordRef holds one of the two
         key = f"{key_stem}_file"
         try:
-            secret = ref.file.read_bytes()
-        except OSError as exc:
-            _fail(
-                source,
-                key,
-                f"cannot read the file it names ({exc.strerror}; its path is not shown)",
-            )
+            secret = read_input(ref.file, what="password file")
+        except InputError as exc:
+            # The reason without the path: a password may have been written where it belongs.
+            reason = str(exc).removeprefix(f"{exc.source}: ")
+            _fail(source, key, f"cannot read the file it names ({reason}; its path is not shown)")
         for ending in (b"\r\n", b"\n"):
             if secret.endswith(ending):
                 secret = secret[: -len(ending)]

@@ -18,11 +18,13 @@ only (Java's ``PBEKey`` refuses anything else). Both protections draw a random I
 key store, unlike a trust store, is not byte-for-byte reproducible: its entry dates are.
 
 Trust stores hold trusted certificate entries only, a few fixed fields each, so they are
-encoded here (:func:`serialize_jks_truststore`), and :func:`load_jks_store` parses one read
-with its password here too: writing or reading a trust store never imports pyjks, whose import
-(pyasn1, Cryptodome, javaobj) costs more than building a whole store. Key stores, and stores
-read without a password, go through pyjks, imported inside the functions that use it so that
-``import truststore_builder`` stays fast. :func:`parse_jks_trusted_certificates` and
+encoded here (:func:`serialize_jks_truststore`). Every store is read here too, with its
+password or without, trusted, private key and (JCEKS) secret key entries alike, aliases as
+Java's modified UTF-8 (pyjks refuses the supplementary characters keytool writes): reading
+never imports pyjks, whose import (pyasn1, Cryptodome, javaobj) costs more than building a
+whole store. Only writing key stores goes through pyjks, imported inside the functions that
+use it so that ``import truststore_builder`` stays fast; a JCEKS secret key entry is stepped
+over with javaobj, which comes with pyjks. :func:`parse_jks_trusted_certificates` and
 :func:`parse_jks_key_entry_aliases` are the strict readers that check what was written: with
 the writers they share only the digest function.
 """
@@ -31,8 +33,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
+import logging
 import os
 import struct
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -46,6 +51,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from truststore_builder._errors import (
     InputError,
     InvalidPasswordError,
+    JksIntegrityNotCheckedWarning,
     MalformedInputError,
     TruststoreBuilderError,
     WrongPasswordError,
@@ -74,6 +80,9 @@ _WHITENING = b"Mighty Aphrodite"
 _DIGEST_SIZE = 20  # SHA-1
 _TAG_PRIVATE_KEY = 1
 _TAG_TRUSTED_CERT = 2
+_TAG_SECRET_KEY = 3
+#: The largest serialized SealedObject (a JCEKS secret key entry) read: real ones are < 1 KiB.
+_MAX_SEALED_KEY = 64 * 1024
 _MAX_UTF_LENGTH = 0xFFFF
 _BMP_LIMIT = 0x10000
 
@@ -481,42 +490,6 @@ def _certificate(
         raise MalformedInputError(msg, source=source) from None
 
 
-def _pyjks_load(data: bytes, password: bytes | None, source: str) -> tuple[Any, str]:
-    """Parse a JKS or JCEKS store with pyjks, keys left encrypted; return it and its type name.
-
-    Raises:
-        MalformedInputError: Not a JKS/JCEKS store, or truncated or corrupt.
-        WrongPasswordError: The password is wrong, or the integrity digest does not match.
-    """
-    jks = _pyjks(source)
-
-    kind = looks_like_jks(data)
-    if kind is None:
-        msg = f"{source}: not a JKS or JCEKS store (no FEEDFEED or CECECECE magic number)"
-        raise MalformedInputError(msg, source=source)
-    name = kind.upper()
-    secret = None if password is None else _load_password(password, source)
-    try:
-        # try_decrypt_keys=False: key entries stay encrypted; only their public chains are read.
-        store = jks.KeyStore.loads(data, secret, try_decrypt_keys=False)
-    except jks.KeystoreSignatureException:
-        msg = (
-            f"{source}: the {name} integrity check failed: "
-            "the password is wrong, or the file was altered"
-        )
-        raise WrongPasswordError(msg, source=source) from None
-    except jks.UnsupportedKeystoreVersionException:
-        msg = f"{source}: unsupported {name} store version (only version 2 is read)"
-        raise MalformedInputError(msg, source=source) from None
-    except jks.DuplicateAliasException:
-        msg = f"{source}: two {name} entries share one alias"
-        raise MalformedInputError(msg, source=source) from None
-    except Exception:  # noqa: BLE001  (pyjks, javaobj and struct raise anything on bad input)
-        msg = f"{source}: not a well-formed {name} store (truncated or corrupt)"
-        raise MalformedInputError(msg, source=source) from None
-    return store, name
-
-
 def load_jks_store(data: bytes, password: bytes | None, source: str) -> list[StoreEntry]:
     """Read the certificates of a JKS or JCEKS store.
 
@@ -525,11 +498,12 @@ def load_jks_store(data: bytes, password: bytes | None, source: str) -> list[Sto
     themselves are not decrypted, so a key password that differs from the store password
     does no harm. Secret key entries (JCEKS) hold no certificate and give nothing.
 
-    With ``password=None`` the entries are read without checking the integrity digest, as
-    ``keytool -list`` does when given no password (it prints a warning; callers that want one
-    should issue it). Nothing then proves the file was not altered.
+    Aliases are read as Java's modified UTF-8, as keytool lists them (emoji included).
 
-    A trust store read with its password is parsed without pyjks; anything else through pyjks.
+    With ``password=None`` the entries are read without checking the integrity digest, as
+    ``keytool -list`` does when given no password; as keytool does, a
+    :class:`~truststore_builder.JksIntegrityNotCheckedWarning` says so. Nothing then proves
+    the file was not altered.
 
     Args:
         data: The store's bytes.
@@ -543,58 +517,25 @@ def load_jks_store(data: bytes, password: bytes | None, source: str) -> list[Sto
         MalformedInputError: Not a JKS/JCEKS store, or truncated or corrupt.
         WrongPasswordError: The password is wrong, or the integrity digest does not match.
     """
-    trusted = _read_trust_store(data, password, source)
-    if trusted is not None:
-        return [
-            StoreEntry(
-                alias=alias,
-                certificate=_certificate(der, "X.509", alias, source, "trusted certificate"),
-                trusted=True,
-            )
-            for alias, der in trusted
-        ]
-    return _load_jks_store_with_pyjks(data, password, source)
-
-
-def _read_trust_store(
-    data: bytes, password: bytes | None, source: str
-) -> list[tuple[str, bytes]] | None:
-    """A trust store's ``(alias, DER)`` pairs read without pyjks, or None to let pyjks read it.
-
-    Only a store whose answer through pyjks is certain to be the same is read here: a password
-    to check, nothing but trusted certificate entries, and aliases that pyjks's standard UTF-8
-    decodes as Java's modified UTF-8 does. Anything else, errors included, goes to pyjks, so
-    that the entries and the refusals stay exactly pyjks's; a trust store, the common case,
-    then never imports it.
-    """
+    entries = _parse_store(data, password, source, strict=False)
     if password is None:
-        return None
-    try:
-        trusted, keys = _parse_store(data, password, source)
-    except (MalformedInputError, WrongPasswordError):
-        return None
-    if keys or any(_utf8_differs_from_java(alias) for alias, _ in trusted):
-        return None
-    return trusted
-
-
-def _load_jks_store_with_pyjks(
-    data: bytes, password: bytes | None, source: str
-) -> list[StoreEntry]:
-    """:func:`load_jks_store` through pyjks: any store pyjks reads (see there)."""
-    jks = _pyjks(source)
-
-    store, _ = _pyjks_load(data, password, source)
+        warnings.warn(
+            f"{source}: read without its password: the {(looks_like_jks(data) or 'jks').upper()} "
+            "store's integrity was not checked (as keytool warns); give the password to check it",
+            JksIntegrityNotCheckedWarning,
+            stacklevel=2,
+        )
     result: list[StoreEntry] = []
-    for alias, entry in store.entries.items():
-        if isinstance(entry, jks.TrustedCertEntry):
-            certificate = _certificate(entry.cert, entry.type, alias, source, "trusted certificate")
-            result.append(StoreEntry(alias=alias, certificate=certificate, trusted=True))
-        elif isinstance(entry, jks.PrivateKeyEntry):
-            # cert_chain is plain data on the entry, readable while the key stays encrypted.
-            for cert_type, der in entry.cert_chain:
-                certificate = _certificate(der, cert_type, alias, source, "private key")
-                result.append(StoreEntry(alias=alias, certificate=certificate, trusted=False))
+    for entry in entries:
+        if isinstance(entry, _TrustedEntry):
+            certificate = _certificate(
+                entry.der, "X.509", entry.alias, source, "trusted certificate"
+            )
+            result.append(StoreEntry(alias=entry.alias, certificate=certificate, trusted=True))
+        else:
+            for der in entry.chain:
+                certificate = _certificate(der, "X.509", entry.alias, source, "private key")
+                result.append(StoreEntry(alias=entry.alias, certificate=certificate, trusted=False))
     return result
 
 
@@ -640,33 +581,19 @@ def load_jks_identities(
             the key password does not decrypt an entry.
         InputError: A key entry holds a key that is neither RSA nor EC.
     """
-    jks = _pyjks(source)
-
-    store, name = _pyjks_load(data, password, source)
-    secret = _load_password(password if key_password is None else key_password, source)
+    store_password = _load_password(password, source)
+    secret = store_password if key_password is None else _load_password(key_password, source)
     result: list[tuple[str, PrivateKey, list[x509.Certificate]]] = []
-    for alias, entry in store.entries.items():
-        if not isinstance(entry, jks.PrivateKeyEntry):
+    for entry in _parse_store(
+        data, password, source, checked_password=store_password, strict=False
+    ):
+        if not isinstance(entry, _KeyEntry):
             continue
         chain = [
-            _certificate(der, cert_type, alias, source, "private key")
-            for cert_type, der in entry.cert_chain
+            _certificate(der, "X.509", entry.alias, source, "private key") for der in entry.chain
         ]
-        try:
-            # Structure first, so that what fails in decrypt() is the password, not the DER.
-            _split_protected(entry._encrypted)  # noqa: SLF001  (pyjks keeps it private)
-        except ValueError:
-            msg = f"{source}: entry {alias!r} does not hold a well-formed protected key"
-            raise MalformedInputError(msg, source=source) from None
-        try:
-            entry.decrypt(secret)
-        except jks.UnexpectedAlgorithmException:
-            msg = f"{source}: entry {alias!r} is protected by an algorithm {name} does not use"
-            raise MalformedInputError(msg, source=source) from None
-        except Exception:  # noqa: BLE001  (failed check, bad padding or PKCS#8, non-ASCII JCEKS)
-            msg = f"{source}: the key password does not decrypt entry {alias!r}"
-            raise WrongPasswordError(msg, source=source) from None
-        result.append((alias, _private_key(entry.pkey_pkcs8, alias, source), chain))
+        pkcs8 = _unprotect(entry.protected, secret, entry.alias, source)
+        result.append((entry.alias, _private_key(pkcs8, entry.alias, source), chain))
     return result
 
 
@@ -716,6 +643,42 @@ class _Reader:
         """Read a u4 length followed by that many bytes."""
         return self.take(self.u4(what), what)
 
+    def skip_java_object(self, what: str) -> None:
+        """Step over one serialized Java object (a JCEKS secret key's SealedObject).
+
+        Its length is known only by parsing it; javaobj (which pyjks brings) does.
+
+        Raises:
+            MalformedInputError: Not a serialized Java object, or truncated.
+        """
+        try:
+            import javaobj  # noqa: PLC0415 - only for a JCEKS store holding a secret key
+        except ImportError:
+            msg = f"{self.source}: reading a JCEKS secret key entry needs pyjks (pip install pyjks)"
+            raise InputError(msg, source=self.source) from None
+        # A sealed key is a few hundred bytes; javaobj reads arrays an element at a time, so a
+        # hostile "key" of megabytes would cost minutes: it gets a bounded window.
+        stream = io.BytesIO(self.data[self.pos : self.pos + _MAX_SEALED_KEY])
+        # On junk javaobj logs a "state dump" of what it parsed (the sealed key's bytes among
+        # it): nothing of it may reach the user's terminal or logs.
+        javaobj_log = logging.getLogger("javaobj")
+        silencer = logging.NullHandler()
+        propagate = javaobj_log.propagate
+        javaobj_log.addHandler(silencer)
+        javaobj_log.propagate = False
+        try:
+            javaobj.load(stream, ignore_remaining_data=True)  # type: ignore[no-untyped-call]
+        except Exception:  # noqa: BLE001 - javaobj raises anything (RecursionError too) on junk
+            msg = (
+                f"{self.source}: JCEKS {what} is not a serialized Java object of at most "
+                f"{_MAX_SEALED_KEY // 1024} KiB"
+            )
+            raise MalformedInputError(msg, source=self.source) from None
+        finally:
+            javaobj_log.removeHandler(silencer)
+            javaobj_log.propagate = propagate
+        self.pos += stream.tell()
+
 
 def _decode_modified_utf8(raw: bytes) -> str:
     """Decode Java's modified UTF-8: NUL as C0 80, supplementary characters as two surrogates.
@@ -733,6 +696,14 @@ def _decode_modified_utf8(raw: bytes) -> str:
 
 
 @attrs.frozen
+class _TrustedEntry:
+    """A trusted certificate entry as read from the file: alias and certificate (DER)."""
+
+    alias: str
+    der: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen
 class _KeyEntry:
     """A private key entry as read from the file: alias, protected key and chain (DER)."""
 
@@ -741,8 +712,11 @@ class _KeyEntry:
     chain: list[bytes] = attrs.field(repr=False)
 
 
-def _read_entries(reader: _Reader) -> tuple[list[tuple[str, bytes]], list[_KeyEntry]]:
-    """Read the entry count and entries of a JKS body: trusted certificates and key entries.
+def _read_entries(reader: _Reader, store_type: str) -> list[_TrustedEntry | _KeyEntry]:
+    """Read the entry count and entries of a JKS body, in file order.
+
+    Trusted certificate and private key entries are returned; JCEKS secret key entries, which
+    hold no certificate, are stepped over.
 
     Raises:
         MalformedInputError: Truncated, an unknown tag, a non-X.509 certificate or a
@@ -751,8 +725,7 @@ def _read_entries(reader: _Reader) -> tuple[list[tuple[str, bytes]], list[_KeyEn
     source = reader.source
     count = reader.u4("entry count")
     seen: set[str] = set()
-    trusted: list[tuple[str, bytes]] = []
-    keys: list[_KeyEntry] = []
+    entries: list[_TrustedEntry | _KeyEntry] = []
     for index in range(count):
         tag = reader.u4(f"entry {index} tag")
         alias = reader.utf(f"entry {index} alias")
@@ -763,7 +736,7 @@ def _read_entries(reader: _Reader) -> tuple[list[tuple[str, bytes]], list[_KeyEn
         reader.take(_U8.size, f"entry {index} date")
         if tag == _TAG_TRUSTED_CERT:
             _read_certificate_type(reader, alias, f"entry {index} certificate type")
-            trusted.append((alias, reader.data_block(f"entry {index} certificate")))
+            entries.append(_TrustedEntry(alias, reader.data_block(f"entry {index} certificate")))
         elif tag == _TAG_PRIVATE_KEY:
             protected = reader.data_block(f"entry {index} protected key")
             chain: list[bytes] = []
@@ -772,11 +745,13 @@ def _read_entries(reader: _Reader) -> tuple[list[tuple[str, bytes]], list[_KeyEn
                     reader, alias, f"entry {index} chain certificate {link} type"
                 )
                 chain.append(reader.data_block(f"entry {index} chain certificate {link}"))
-            keys.append(_KeyEntry(alias, protected, chain))
+            entries.append(_KeyEntry(alias, protected, chain))
+        elif tag == _TAG_SECRET_KEY and store_type == "jceks":
+            reader.skip_java_object(f"entry {index} sealed secret key")
         else:
-            msg = f"{source}: JKS entry {index} has unknown tag {tag}"
+            msg = f"{source}: {store_type.upper()} entry {index} has unknown tag {tag}"
             raise MalformedInputError(msg, source=source)
-    return trusted, keys
+    return entries
 
 
 def _read_certificate_type(reader: _Reader, alias: str, what: str) -> None:
@@ -792,9 +767,23 @@ def _read_certificate_type(reader: _Reader, alias: str, what: str) -> None:
 
 
 def _parse_store(
-    data: bytes, password: bytes, source: str
-) -> tuple[list[tuple[str, bytes]], list[_KeyEntry]]:
+    data: bytes,
+    password: bytes | None,
+    source: str,
+    *,
+    checked_password: str | None = None,
+    strict: bool = True,
+) -> list[_TrustedEntry | _KeyEntry]:
     """Read a whole JKS/JCEKS store without pyjks and verify its integrity digest.
+
+    Args:
+        data: The store's bytes.
+        password: The store password, UTF-8 encoded; None reads without checking the digest
+            (the caller warns).
+        source: The file named in messages.
+        checked_password: The password already decoded, if the caller has it.
+        strict: Refuse bytes after the digest. Java ignores them, so reading a store from the
+            field does too; the read-back of what we wrote is strict.
 
     Raises:
         MalformedInputError: Not JKS/JCEKS version 2, truncated, trailing bytes, an unknown
@@ -802,27 +791,32 @@ def _parse_store(
         WrongPasswordError: The digest does not match: wrong password, or altered content.
     """
     reader = _Reader(data, source)
-    if reader.take(4, "magic number") not in (_JKS_MAGIC, _JCEKS_MAGIC):
+    magic = reader.take(4, "magic number")
+    if magic not in (_JKS_MAGIC, _JCEKS_MAGIC):
         msg = f"{source}: not a JKS or JCEKS store (magic number is neither FEEDFEED nor CECECECE)"
         raise MalformedInputError(msg, source=source)
     version = reader.u4("version")
     if version != _VERSION:
         msg = f"{source}: unsupported JKS version {version} (only version 2 is read)"
         raise MalformedInputError(msg, source=source)
-    trusted, keys = _read_entries(reader)
+    entries = _read_entries(reader, "jks" if magic == _JKS_MAGIC else "jceks")
     body_end = reader.pos
+    if password is None and not strict:
+        return entries  # as Java: without a password, the digest is not even read
     found = reader.take(_DIGEST_SIZE, "integrity digest")
-    if reader.pos != len(data):
+    if strict and reader.pos != len(data):
         msg = f"{source}: {len(data) - reader.pos} unexpected bytes after the JKS digest"
         raise MalformedInputError(msg, source=source)
-    secret = _load_password(password, source)
+    if password is None:
+        return entries
+    secret = checked_password if checked_password is not None else _load_password(password, source)
     if not hmac.compare_digest(found, _integrity_digest(secret, data[:body_end])):
         msg = (
             f"{source}: the JKS integrity check failed: "
             "the password is wrong, or the file was altered"
         )
         raise WrongPasswordError(msg, source=source)
-    return trusted, keys
+    return entries
 
 
 def parse_jks_trusted_certificates(
@@ -848,8 +842,11 @@ def parse_jks_trusted_certificates(
             tag, a non-X.509 certificate or a repeated alias.
         WrongPasswordError: The digest does not match: wrong password, or altered content.
     """
-    trusted, _ = _parse_store(data, password, source)
-    return trusted
+    return [
+        (e.alias, e.der)
+        for e in _parse_store(data, password, source)
+        if isinstance(e, _TrustedEntry)
+    ]
 
 
 class _DerReader:
@@ -1012,7 +1009,7 @@ def parse_jks_key_entry_aliases(
         WrongPasswordError: The digest does not match, or the key password does not decrypt an
             entry.
     """
-    _, keys = _parse_store(data, password, source)
+    keys = [e for e in _parse_store(data, password, source) if isinstance(e, _KeyEntry)]
     secret = _load_password(password if key_password is None else key_password, source)
     result: list[tuple[str, int]] = []
     for entry in keys:

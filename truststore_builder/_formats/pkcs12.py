@@ -24,9 +24,11 @@ import hashlib
 import hmac
 import importlib
 import os
+import warnings
 from typing import TYPE_CHECKING, NamedTuple, NoReturn, Protocol, TypeVar
 
 import attrs
+from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -47,12 +49,11 @@ from truststore_builder._errors import (
     ReadBackError,
     WrongPasswordError,
 )
+from truststore_builder._formats.der import describe_other_der
 from truststore_builder._model import StoreEntry, as_password_bytes, issuer_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-
-    from cryptography import x509
 
     from truststore_builder._formats.keys import PrivateKey
 
@@ -72,9 +73,15 @@ __all__ = [
 #: Iterations and salt length of the MAC we write: what keytool and OpenSSL 3 write by default.
 MAC_ITERATIONS = 10_000
 MAC_SALT_LENGTH = 16
-#: The most KDF iterations we run for a file we read (JDK's own limit), so that a hostile file
-#: cannot make the pure-Python KDF spin for hours.
+#: The most KDF iterations one count of a file we read may ask for (the JDK's own limit), so
+#: that a hostile file cannot make a KDF spin for hours.
 _MAX_ITERATIONS = 5_000_000
+#: The most KDF iterations one file may ask for in all: its MAC, every encrypted SafeContents
+#: and every shrouded key together (two counts at the limit). Every count is checked, and the
+#: sum, before the file reaches cryptography (OpenSSL) or our own decryption.
+_MAX_TOTAL_ITERATIONS = 2 * _MAX_ITERATIONS
+#: How deep SafeContents bags and BER indefinite lengths may nest in a file we read.
+_MAX_NESTING = 16
 
 # DER tags.
 _INTEGER = 0x02
@@ -90,6 +97,8 @@ _CONTEXT_0_PRIMITIVE = 0x80
 _LONG_FORM = 0x80
 #: Low tag bits all set: a tag number in further octets, which PKCS#12 never uses.
 _HIGH_TAG_NUMBER = 0x1F
+_CONSTRUCTED = 0x20
+_BMP_MAX = 0xFFFF
 
 
 def _oid_body(dotted: str) -> bytes:
@@ -135,6 +144,9 @@ _OID_JAVA_TRUSTED = _oid_body("2.16.840.1.113894.746875.1.1")
 _OID_ANY_EXTENDED_KEY_USAGE = _oid_body("2.5.29.37.0")
 _OID_PBES2 = _oid_body("1.2.840.113549.1.5.13")
 _OID_PBKDF2 = _oid_body("1.2.840.113549.1.5.12")
+_OID_SCRYPT = _oid_body("1.3.6.1.4.1.11591.4.11")
+#: PKCS#5 v1.5 (PBES1) and PKCS#12 PBE algorithms: parameters SEQUENCE { salt, iterations }.
+_PBE_ARCS = (_oid_body("1.2.840.113549.1.5"), _oid_body("1.2.840.113549.1.12.1"))
 _OID_DES_EDE3_CBC = _oid_body("1.2.840.113549.3.7")
 
 #: Digest algorithms of a MAC, and PRFs of PBKDF2, by OID: hashlib name and cryptography hash.
@@ -765,14 +777,17 @@ class _DerError(Exception):
 _Der = TypeVar("_Der", bytes, memoryview)
 
 
-def _read(data: _Der, offset: int = 0) -> tuple[int, _Der, int]:
+def _read(data: _Der, offset: int = 0, depth: int = 0) -> tuple[int, _Der, int]:
     """Read the element at ``offset``.
+
+    A constructed element may have BER's indefinite length (older writers use it): its content
+    then runs to the end-of-contents marker, which is not part of it.
 
     Returns:
         ``(tag, content, offset just past the element)``.
 
     Raises:
-        _DerError: Cut short, or a length that is not definite DER.
+        _DerError: Cut short, a bad length, or indefinite lengths nested too deep.
     """
     if offset + 2 > len(data):
         msg = f"an element is cut short at byte {offset}"
@@ -782,6 +797,14 @@ def _read(data: _Der, offset: int = 0) -> tuple[int, _Der, int]:
     if tag & _HIGH_TAG_NUMBER == _HIGH_TAG_NUMBER:
         msg = f"unexpected multi-byte tag at byte {offset}"
         raise _DerError(msg)
+    if first == _LONG_FORM and tag & _CONSTRUCTED:
+        if depth >= _MAX_NESTING:
+            msg = f"indefinite lengths nested more than {_MAX_NESTING} deep at byte {offset}"
+            raise _DerError(msg)
+        position = start
+        while bytes(data[position : position + 2]) != b"\0\0":
+            _tag, _content, position = _read(data, position, depth + 1)
+        return tag, data[start:position], position + 2
     if first < _LONG_FORM:
         length = first
     else:
@@ -1044,45 +1067,151 @@ def _iterations(encoded: bytes) -> int:
     return count
 
 
-def _plain_safe_contents(auth_safe: bytes | memoryview, password: bytes | None) -> _Contents:
+class _KdfBudget:
+    """The key-derivation iterations one file asks for: each count, and their sum, capped."""
+
+    def __init__(self, source: str) -> None:
+        """Start at nothing spent."""
+        self.source = source
+        self.total = 0
+
+    def spend(self, count: int, what: str) -> None:
+        """Account for one KDF run of ``count`` iterations, before it runs.
+
+        Raises:
+            MalformedInputError: The count is outside 1.._MAX_ITERATIONS, or the file's total
+                passes _MAX_TOTAL_ITERATIONS.
+        """
+        if not 1 <= count <= _MAX_ITERATIONS:
+            msg = (
+                f"{self.source}: the PKCS#12 {what} iteration count {count} is outside "
+                f"1..{_MAX_ITERATIONS:,}; refused before any key derivation runs"
+            )
+            raise MalformedInputError(msg, source=self.source)
+        self.total += count
+        if self.total > _MAX_TOTAL_ITERATIONS:
+            msg = (
+                f"{self.source}: the PKCS#12 file asks for more than {_MAX_TOTAL_ITERATIONS:,} "
+                "key-derivation iterations in all (its MAC, encrypted contents and keys "
+                "together); refused before any key derivation runs"
+            )
+            raise MalformedInputError(msg, source=self.source)
+
+
+def _integer_value(item: tuple[int, bytes], what: str) -> int:
+    return int.from_bytes(_expect(item, _INTEGER, what), "big", signed=True)
+
+
+def _kdf_cost(algorithm: bytes) -> int | None:
+    """The iterations a password-based AlgorithmIdentifier's content asks for, or None.
+
+    PBES2 with PBKDF2 (its iteration count) or scrypt (N x r x p, its work in the same rough
+    unit); PKCS#5 v1.5 and PKCS#12 PBE (their iteration count). None for anything else, which
+    derives no key from a password (or which nothing here or in OpenSSL decrypts).
+    """
+    fields = _children(algorithm)
+    oid = bytes(_expect(fields[0], _OID, "encryption algorithm"))
+    if len(fields) < 2:  # noqa: PLR2004
+        return None
+    parameters = _children(_expect(fields[1], _SEQUENCE, "encryption parameters"))
+    if oid == _OID_PBES2:
+        kdf = _children(_expect(parameters[0], _SEQUENCE, "PBES2 KDF"))
+        kdf_oid = _expect(kdf[0], _OID, "KDF")
+        kdf_parameters = _children(_expect(kdf[1], _SEQUENCE, "KDF parameters"))
+        if kdf_oid == _OID_PBKDF2:
+            return _integer_value(kdf_parameters[1], "PBKDF2 iterations")
+        if kdf_oid == _OID_SCRYPT:
+            cost, block_size, parallel = (
+                _integer_value(item, "scrypt parameter") for item in kdf_parameters[1:4]
+            )
+            return cost * block_size * parallel
+        return None
+    if oid.startswith(_PBE_ARCS):
+        return _integer_value(parameters[1], "PBE iterations")
+    return None
+
+
+def _encrypted_data_algorithm(content: bytes) -> bytes:
+    """The content encryption AlgorithmIdentifier's content of an EncryptedData ContentInfo."""
+    (encrypted_data,) = _children(content)
+    version_and_info = _children(_expect(encrypted_data, _SEQUENCE, "EncryptedData"))
+    info = _children(_expect(version_and_info[1], _SEQUENCE, "EncryptedContentInfo"))
+    return _expect(info[1], _SEQUENCE, "content encryption algorithm")
+
+
+def _spend_on_keys(safe_contents: bytes | memoryview, budget: _KdfBudget, depth: int = 0) -> None:
+    """Account for every shrouded key bag of a SafeContents, nested SafeContents included."""
+    if depth >= _MAX_NESTING:
+        msg = f"SafeContents nested more than {_MAX_NESTING} deep"
+        raise _DerError(msg)
+    _, content, _ = _read(memoryview(safe_contents))
+    for _tag, view in _iter_children(content):
+        fields = _children(bytes(view))
+        bag_type = _expect(fields[0], _OID, "bag type")
+        if bag_type not in {_OID_SHROUDED_KEY_BAG, _OID_SAFE_CONTENTS_BAG}:
+            continue
+        (value,) = _children(_expect(fields[1], _CONTEXT_0, "bag value"))
+        if bag_type == _OID_SAFE_CONTENTS_BAG:
+            _spend_on_keys(_tlv(value[0], value[1]), budget, depth + 1)
+            continue
+        info = _children(_expect(value, _SEQUENCE, "EncryptedPrivateKeyInfo"))
+        cost = _kdf_cost(_expect(info[0], _SEQUENCE, "key encryption algorithm"))
+        if cost is not None:
+            budget.spend(cost, "shrouded key")
+
+
+def _decrypted_and_spent(
+    value: bytes | memoryview, password: bytes | None, budget: _KdfBudget | None
+) -> bytes | None:
+    """An EncryptedData's SafeContents, its keys spent on the budget; None if not decrypted."""
+    plain = _decrypt_encrypted_data(value, password)
+    if plain is not None and budget is not None:
+        try:
+            _spend_on_keys(plain, budget)
+        except (_DerError, IndexError, ValueError):
+            # A wrong password whose garbage happened to end in valid padding (one time in
+            # 256): nothing OpenSSL could parse either.
+            return None
+    return plain
+
+
+def _plain_safe_contents(
+    auth_safe: bytes | memoryview, password: bytes | None, budget: _KdfBudget | None = None
+) -> _Contents:
     """Every SafeContents in clear (decrypted where we can), and whether none was left out.
+
+    With a budget, every iteration count met is spent on it before its KDF runs: the
+    encryptions of every EncryptedData first, then each decrypted SafeContents' keys.
 
     Raises:
         _DerError, IndexError, ValueError: The structure does not parse.
+        MalformedInputError: The budget refuses a count.
     """
-    plains: list[bytes | memoryview] = []
-    complete = True
+    infos: list[tuple[bytes, memoryview]] = []
     _, content, _ = _read(memoryview(auth_safe))
     for _tag, info in _children(content):
         fields = _children(info)
-        content_type = _expect(fields[0], _OID, "ContentInfo type")
+        content_type = bytes(_expect(fields[0], _OID, "ContentInfo type"))
+        infos.append((content_type, fields[1][1] if len(fields) > 1 else content[:0]))
+        if budget is not None and content_type == _OID_ENCRYPTED_DATA:
+            cost = _kdf_cost(_encrypted_data_algorithm(bytes(fields[1][1])))
+            if cost is not None:
+                budget.spend(cost, "encrypted contents")
+    plains: list[bytes | memoryview] = []
+    complete = True
+    for content_type, value in infos:
+        plain: bytes | memoryview | None = None
         if content_type == _OID_DATA:
-            plain: bytes | memoryview | None = _unwrap_explicit0_octets(
-                fields[1][1], "SafeContents"
-            )
+            plain = _unwrap_explicit0_octets(value, "SafeContents")
+            if budget is not None:
+                _spend_on_keys(plain, budget)
         elif content_type == _OID_ENCRYPTED_DATA:
-            plain = _decrypt_encrypted_data(fields[1][1], password)
-        else:
-            plain = None
+            plain = _decrypted_and_spent(value, password, budget)
         if plain is None:
             complete = False
             continue
         plains.append(plain)
     return _Contents(plains, complete)
-
-
-def _decrypted_contents(pfx: _Pfx | None, secret: bytes | None) -> _Contents | None:
-    """The store's SafeContents in clear, decrypted once for every reader below.
-
-    None when only cryptography could parse the file, or its SafeContents do not parse here:
-    every certificate is then reported untrusted, and only cryptography's key is read.
-    """
-    if pfx is None:
-        return None
-    try:
-        return _plain_safe_contents(pfx.auth_safe, secret)
-    except (_DerError, IndexError, ValueError):
-        return None
 
 
 def _all_certificate_bags(contents: _Contents | None) -> list[_Bag] | None:
@@ -1259,7 +1388,11 @@ def _load_with_cryptography(
     """
     as_password_bytes(password)
     try:
-        return pkcs12.load_pkcs12(data, password)
+        with warnings.catch_warnings():
+            # A BER file (indefinite lengths, from older writers) is read, as it should be;
+            # cryptography's remark that it was not DER is not news for the user.
+            warnings.filterwarnings("ignore", "PKCS#12 bundle could not be parsed as DER")
+            return pkcs12.load_pkcs12(data, password)
     except Exception:  # noqa: BLE001 - cryptography says only "invalid password or data"
         return None
     except BaseException as exc:
@@ -1320,58 +1453,87 @@ def load_pkcs12_store(data: bytes, password: bytes | None, source: str) -> list[
             password was given.
         WrongPasswordError: The password is wrong, or the MAC does not verify.
     """
-    loaded, pfx, secret = _open(data, password, source)
-    return _entries(loaded, _all_certificate_bags(_decrypted_contents(pfx, secret)) or [])
+    opened = _open(data, password, source)
+    return _entries(opened.loaded, _all_certificate_bags(opened.contents) or [])
 
 
-def _open(
-    data: bytes, password: bytes | None, source: str
-) -> tuple[pkcs12.PKCS12KeyAndCertificates, _Pfx | None, bytes | None]:
-    """Load with cryptography, turning every failure into our errors (see load_pkcs12_store).
+def _open(data: bytes, password: bytes | None, source: str) -> _Opened:
+    """Check the file, then load it with cryptography, every failure one of our errors.
 
-    Returns:
-        cryptography's result, our parse of the PFX (None if only cryptography could read
-        it), and the password as used (None for no or the empty password).
+    Raises:
+        MalformedInputError, MissingPasswordError, WrongPasswordError: As load_pkcs12_store;
+            also an iteration count outside 1.._MAX_ITERATIONS, or more than
+            _MAX_TOTAL_ITERATIONS in all, refused before any KDF runs.
     """
     secret = password or None
     try:
-        pfx: _Pfx | None = _parse_pfx(data)
+        pfx = _parse_pfx(data)
     except (_DerError, IndexError, ValueError) as exc:
-        if not looks_like_pkcs12(data):
-            msg = f"{source}: not a PKCS#12 file (no DER PFX of version 3): {exc}"
-            raise MalformedInputError(msg, source=source) from None
-        pfx = None
-        problem = str(exc)
-    if pfx is not None and pfx.mac is not None:
-        # Before any KDF runs: a hostile iteration count must not cost us its time.
-        _check_mac_iterations(pfx.mac, source)
+        kind = "not a PKCS#12 file (no DER PFX of version 3)"
+        if looks_like_pkcs12(data):
+            kind = "not a valid PKCS#12 file (truncated or corrupt DER"
+            msg = f"{source}: {kind}: {exc})"
+        else:
+            msg = f"{source}: {kind}: {exc}"
+        raise MalformedInputError(msg, source=source) from None
+    # Every iteration count in the file is checked, and their sum, before any KDF runs (ours
+    # or OpenSSL's): a 1 KB file must not buy minutes of work. That walk decrypts the
+    # encrypted SafeContents once, for every reader below.
+    budget = _KdfBudget(source)
+    if pfx.mac is not None:
+        budget.spend(pfx.mac.iterations, "MAC")
+    try:
+        contents = _plain_safe_contents(pfx.auth_safe, secret, budget)
+    except (_DerError, IndexError, ValueError) as exc:
+        msg = f"{source}: not a valid PKCS#12 file (its contents do not parse: {exc})"
+        raise MalformedInputError(msg, source=source) from None
 
     # cryptography (OpenSSL) verifies the MAC when it loads a store, in C. Our own check (a
     # Python KDF: ~10 ms at 10,000 iterations) only runs to explain a store it refused.
     mac_ok: bool | None = None
     loaded = _load_with_cryptography(data, secret)
-    if loaded is None and pfx is not None:
+    if loaded is None:
         mac_ok = _check_mac(pfx, secret, source)
         if secret is not None and pfx.mac is None:
             # OpenSSL refuses a password for a file without MAC; its certificates may be clear.
             loaded = _load_with_cryptography(data, None)
+    if loaded is None and pfx.mac is None and secret is None:
+        loaded = _clear_certificates(contents)
     if loaded is None:
-        if pfx is None:
-            msg = f"{source}: not a valid PKCS#12 file (truncated or corrupt DER: {problem})"
-            raise MalformedInputError(msg, source=source)
-        _raise_unreadable(pfx, secret, mac_ok=mac_ok, source=source)
-    return loaded, pfx, secret
+        _raise_unreadable(pfx, secret, contents, mac_ok=mac_ok, source=source)
+    return _Opened(loaded, pfx, secret, contents)
 
 
-def _check_mac_iterations(mac: _Mac, source: str) -> None:
-    """Refuse a MAC iteration count outside 1.._MAX_ITERATIONS.
+class _Opened(NamedTuple):
+    """A store as _open read it: cryptography's result, our parse, the password, the contents."""
 
-    Raises:
-        MalformedInputError: The count is out of range.
+    loaded: pkcs12.PKCS12KeyAndCertificates
+    pfx: _Pfx
+    #: The password as used: None for no or the empty password.
+    secret: bytes | None
+    #: Every SafeContents in clear, decrypted once (see _plain_safe_contents).
+    contents: _Contents
+
+
+def _clear_certificates(contents: _Contents) -> pkcs12.PKCS12KeyAndCertificates | None:
+    """The certificates in clear of a store without MAC read without a password, or None.
+
+    ``openssl pkcs12 -export -nomac`` (OpenSSL 3) writes the certificates in clear and only the
+    key encrypted: cryptography, which must decrypt the key, refuses the file without the
+    password, where keytool and OpenSSL list its certificates. So do we (the key is left out).
     """
-    if not 1 <= mac.iterations <= _MAX_ITERATIONS:
-        msg = f"{source}: the PKCS#12 MAC iteration count is outside 1..{_MAX_ITERATIONS}"
-        raise MalformedInputError(msg, source=source)
+    try:
+        certificates = [
+            pkcs12.PKCS12Certificate(
+                x509.load_der_x509_certificate(bag.der), bag.alias.encode() or None
+            )
+            for bag in _all_certificate_bags(contents) or ()
+        ]
+    except ValueError:
+        return None
+    if not certificates:
+        return None
+    return pkcs12.PKCS12KeyAndCertificates(None, None, certificates)
 
 
 def _check_mac(pfx: _Pfx, secret: bytes | None, source: str) -> bool | None:
@@ -1385,11 +1547,8 @@ def _check_mac(pfx: _Pfx, secret: bytes | None, source: str) -> bool | None:
         WrongPasswordError: A MAC the password does not verify.
     """
     mac = pfx.mac
-    if mac is None:
+    if mac is None:  # its iteration count, if any, is checked by _open's budget
         return None
-    if not 1 <= mac.iterations <= _MAX_ITERATIONS:
-        msg = f"{source}: the PKCS#12 MAC iteration count is outside 1..{_MAX_ITERATIONS}"
-        raise MalformedInputError(msg, source=source)
     if secret is None:
         # Some writers key the MAC on no password, others on the empty one ("" plus terminator).
         verdicts = [_verify_mac(mac, pfx.auth_safe, bmp) for bmp in (b"", b"\0\0")]
@@ -1413,12 +1572,13 @@ def _check_mac(pfx: _Pfx, secret: bytes | None, source: str) -> bool | None:
 
 
 def _raise_unreadable(
-    pfx: _Pfx, secret: bytes | None, *, mac_ok: bool | None, source: str
+    pfx: _Pfx, secret: bytes | None, contents: _Contents, *, mac_ok: bool | None, source: str
 ) -> NoReturn:
     """Raise the error that fits a file cryptography could not read."""
     algorithms_used = _encryption_algorithms(pfx.auth_safe)
     named = ", ".join(algorithms_used) or "none"
     if mac_ok:
+        _refuse_unreadable_certificate(contents, source)
         msg = (
             f"{source}: the PKCS#12 integrity check passes but the content cannot be read "
             f"(corrupt, or encrypted with an algorithm this cryptography build refuses; "
@@ -1433,6 +1593,26 @@ def _raise_unreadable(
         raise WrongPasswordError(msg, source=source)
     msg = f"{source}: not a valid PKCS#12 file (its content cannot be parsed)"
     raise MalformedInputError(msg, source=source)
+
+
+def _refuse_unreadable_certificate(contents: _Contents, source: str) -> None:
+    """Say which certificate of a store cryptography refused, if that is why it refused it.
+
+    Raises:
+        MalformedInputError: A certificate bag holds a certificate cryptography cannot read
+            (a DSA one inheriting its parameters, say); the message says what it is.
+    """
+    for index, bag in enumerate(_all_certificate_bags(contents) or [], 1):
+        try:
+            x509.load_der_x509_certificate(bag.der)
+        except (ValueError, x509.InvalidVersion):
+            what = describe_other_der(bag.der) or "not a valid X.509 certificate"
+            msg = f"{source}: certificate {index} of this PKCS#12 store is {what}"
+            raise MalformedInputError(msg, source=source) from None
+
+
+def _outside_bmp(text: str) -> bool:
+    return any(ord(char) > _BMP_MAX for char in text)
 
 
 def _entries(loaded: pkcs12.PKCS12KeyAndCertificates, bags: Sequence[_Bag]) -> list[StoreEntry]:
@@ -1471,6 +1651,10 @@ def _entries(loaded: pkcs12.PKCS12KeyAndCertificates, bags: Sequence[_Bag]) -> l
         der = item.certificate.public_bytes(Encoding.DER)
         alias = (item.friendly_name or b"").decode("utf-8", errors="replace")
         bag = take(named.get((der, alias))) or take(positions.get(der))
+        if item.friendly_name is None and bag is not None and _outside_bmp(bag.alias):
+            # OpenSSL gives no friendly name for one outside the Basic Multilingual Plane (an
+            # emoji, which keytool writes); the bag's BMPString, read here, has it.
+            alias = bag.alias
         trusted = bag is not None and bag.trusted and item is not key_certificate
         entries.append(StoreEntry(alias=alias, certificate=item.certificate, trusted=trusted))
     return entries
@@ -1527,8 +1711,7 @@ def load_pkcs12_keystore(
     Raises:
         MalformedInputError, MissingPasswordError, WrongPasswordError: As those two.
     """
-    loaded, pfx, secret = _open(data, password, source)
-    contents = _decrypted_contents(pfx, secret)
+    loaded, _pfx, secret, contents = _open(data, password, source)
     cert_bags = _all_certificate_bags(contents)
     entries = _entries(loaded, cert_bags or [])
     return _identities(loaded, contents, cert_bags, entries, secret, source), entries
@@ -1573,8 +1756,9 @@ def _identities(  # noqa: PLR0917 - one private caller
     if not keys and loaded.key is not None:
         # A key in a SafeContents we could not decrypt ourselves: cryptography's one key.
         primary = _checked_key(loaded.key, source)
-        name = loaded.cert.friendly_name if loaded.cert is not None else None
-        keys.append(((name or b"").decode("utf-8", errors="replace"), primary))
+        # The key's certificate is the first entry (_entries puts cryptography's cert first).
+        alias = entries[0].alias if loaded.cert is not None and entries else ""
+        keys.append((alias, primary))
 
     identities = []
     for alias, key in keys:

@@ -26,14 +26,23 @@ __all__ = ["load_pkcs7_certificates", "looks_like_pkcs7", "serialize_pkcs7"]
 #: DER of the OBJECT IDENTIFIER 1.2.840.113549.1.7.2 (pkcs7-signedData), tag and length included.
 _SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
 _PEM_LABELS = frozenset({"PKCS7", "CMS"})
+#: A SEQUENCE tag with BER's indefinite length.
+_INDEFINITE_SEQUENCE = b"\x30\x80"
 
 
 def looks_like_pkcs7(data: bytes) -> bool:
-    """Tell whether ``data`` starts like a DER PKCS#7 SignedData: a SEQUENCE then its OID."""
-    outer = der_header(data)
-    if outer is None or outer[0] != 0x30:  # noqa: PLR2004 - the SEQUENCE tag
-        return False
-    start = outer[1]
+    """Tell whether ``data`` starts like a binary PKCS#7 SignedData: a SEQUENCE then its OID.
+
+    The SEQUENCE may have BER's indefinite length (``30 80``), as bundles published by Amazon
+    and others do: cryptography reads those, so they must reach it.
+    """
+    if data[:2] == _INDEFINITE_SEQUENCE:
+        start = len(_INDEFINITE_SEQUENCE)
+    else:
+        outer = der_header(data)
+        if outer is None or outer[0] != 0x30:  # noqa: PLR2004 - the SEQUENCE tag
+            return False
+        start = outer[1]
     return data[start : start + len(_SIGNED_DATA_OID)] == _SIGNED_DATA_OID
 
 

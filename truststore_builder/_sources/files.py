@@ -7,9 +7,13 @@ often as DER, and ``.pem`` files are sometimes DER.
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import (
     InputError,
@@ -19,14 +23,16 @@ from truststore_builder._errors import (
     UnknownFormatError,
 )
 from truststore_builder._formats import der, pem, pkcs7
-from truststore_builder._model import StoreEntry, as_password_bytes
+from truststore_builder._model import StoreEntry, as_password_bytes, sha256_fingerprint
 
 if TYPE_CHECKING:
-    from cryptography import x509
+    from collections.abc import Sequence
 
     from truststore_builder._formats.keys import PrivateKey
 
 __all__ = [
+    "MAX_INPUT_SIZE",
+    "check_names_decode",
     "detect_format",
     "input_name",
     "load_certificates",
@@ -36,6 +42,16 @@ __all__ = [
     "read_store",
 ]
 
+#: The largest file read, in bytes (256 MiB). The biggest real stores are a few megabytes (the
+#: JDK's cacerts: 200 KB; 100,000 certificates as a commented PEM bundle: about 110 MB); a larger
+#: "store" is refused before it is read, rather than filling memory.
+MAX_INPUT_SIZE = 256 * 2**20
+_FILE_KINDS = {
+    stat.S_IFIFO: "FIFO (named pipe)",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFSOCK: "socket",
+}
 _BYTES_SOURCE = "<bytes>"
 _BOM = b"\xef\xbb\xbf"
 _SEQUENCE = 0x30
@@ -87,6 +103,9 @@ def detect_format(data: bytes, source: str = _BYTES_SOURCE) -> str:
     if looks_like_pkcs12(data):
         return "pkcs12"
     if data[0] == _SEQUENCE:
+        other = der.describe_other_der(data)
+        if other is not None:
+            der.refuse_other_der(other, source)
         header = der.der_header(data)
         if header is not None and header[1] + header[2] > len(data):
             msg = (
@@ -135,7 +154,42 @@ def _entries_from_data(data: bytes, source: str, password: bytes | None) -> list
         # Mozilla roots have serial 0). cryptography's deprecation warning about it would say
         # nothing actionable, and under -W error would escape as a bare exception.
         warnings.filterwarnings("ignore", "Parsed a serial number which wasn't positive")
-        return _read_entries(data, source, password)
+        entries = _read_entries(data, source, password)
+        check_names_decode([entry.certificate for entry in entries], source)
+        return entries
+
+
+def check_names_decode(certificates: Sequence[x509.Certificate], source: str) -> None:
+    """Refuse a certificate whose subject or issuer name cryptography cannot decode.
+
+    cryptography parses a certificate's names only when they are first asked for, so such a
+    certificate (a long-form tag, a string type it does not know, invalid UTF-8 in a
+    UTF8String) loads, and would fail later, in ``inspect`` or a build, with a bare ValueError.
+    The names are read from a copy parsed for the purpose: cryptography keeps what it parses on
+    the certificate object, which would cost every certificate read some 2 KB for good.
+
+    Raises:
+        MalformedInputError: A name cannot be decoded; the message names the file and the
+            certificate (by position and SHA-256 fingerprint).
+    """
+    for index, certificate in enumerate(certificates, 1):
+        der = certificate.public_bytes(Encoding.DER)
+        probe = x509.load_der_x509_certificate(der)
+        for part in ("subject", "issuer"):
+            try:
+                with warnings.catch_warnings():
+                    # Only whether it decodes matters here; cryptography's remarks on what it
+                    # decodes (a country name of the wrong length) come when the name is used.
+                    warnings.simplefilter("ignore")
+                    getattr(probe, part)
+            except ValueError:
+                fingerprint = sha256_fingerprint(probe)
+                msg = (
+                    f"{source}: certificate {index} (SHA-256 {fingerprint}): its {part} name "
+                    "cannot be decoded (a long-form tag, an unsupported string type or "
+                    "invalid UTF-8)"
+                )
+                raise MalformedInputError(msg, source=source) from None
 
 
 def _read_entries(data: bytes, source: str, password: bytes | None) -> list[StoreEntry]:
@@ -165,12 +219,55 @@ def _non_empty(entries: list[StoreEntry], source: str) -> list[StoreEntry]:
     return entries
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, what: str = "input file") -> bytes:
+    """Read a whole regular file of at most :data:`MAX_INPUT_SIZE` bytes: the one place we do.
+
+    A FIFO, a device (``/dev/zero``), a socket or a directory is refused before a byte is read:
+    such a "file" can be endless or block forever. The file is opened non-blocking, so that a
+    FIFO swapped in after the check cannot hang the read, and its type and size are checked
+    again on the open descriptor.
+    """
+    source = str(path)
     try:
-        return path.read_bytes()
+        _check_regular(path.stat(), source, what)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        msg = f"{path}: cannot read ({exc.strerror or exc})"
-        raise InputError(msg, source=str(path)) from None
+        msg = f"{source}: cannot read ({exc.strerror or exc})"
+        raise InputError(msg, source=source) from None
+    try:
+        status = os.fstat(fd)
+        _check_regular(status, source, what)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_INPUT_SIZE + 1)
+    except OSError as exc:
+        msg = f"{source}: cannot read ({exc.strerror or exc})"
+        raise InputError(msg, source=source) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_INPUT_SIZE:
+        _refuse_size(source, what)
+    return data
+
+
+def _check_regular(status: os.stat_result, source: str, what: str) -> None:
+    """Refuse a path that is no regular file, or a file over the size limit."""
+    if stat.S_ISDIR(status.st_mode):
+        msg = f"{source}: is a directory; the {what} must be a regular file"
+        raise InputError(msg, source=source)
+    if not stat.S_ISREG(status.st_mode):
+        kind = _FILE_KINDS.get(stat.S_IFMT(status.st_mode), "special file")
+        msg = f"{source}: is a {kind}; the {what} must be a regular file"
+        raise InputError(msg, source=source)
+    if status.st_size > MAX_INPUT_SIZE:
+        _refuse_size(source, what)
+
+
+def _refuse_size(source: str, what: str) -> NoReturn:
+    msg = (
+        f"{source}: is larger than {MAX_INPUT_SIZE // 2**20} MiB, the limit for the {what} "
+        "(far above any real store); refused unread"
+    )
+    raise InputError(msg, source=source)
 
 
 def _directory_files(directory: Path) -> list[Path]:
@@ -259,9 +356,21 @@ def load_certificates(
     return [entry.certificate for entry in read_store(source, password=password)]
 
 
-def read_input(path: str | os.PathLike[str]) -> bytes:
-    """Read a whole input file; an unreadable path is an InputError naming it and the reason."""
-    return _read_bytes(Path(path))
+def read_input(path: str | os.PathLike[str], *, what: str = "input file") -> bytes:
+    """Read a whole input file: every file the library and the command line read comes here.
+
+    Args:
+        path: The file.
+        what: What the file is, for messages (``input file``, ``password file``, ``recipe``).
+
+    Returns:
+        Its bytes.
+
+    Raises:
+        InputError: The path cannot be read, is not a regular file (a directory, a FIFO,
+            ``/dev/zero``), or is larger than :data:`MAX_INPUT_SIZE`; the message names it.
+    """
+    return _read_bytes(Path(path), what)
 
 
 def input_name(source: str | os.PathLike[str] | bytes) -> str:
@@ -280,7 +389,7 @@ def read_private_key(
     """
     from truststore_builder._formats.keys import load_private_key  # noqa: PLC0415
 
-    data = source if isinstance(source, bytes) else read_input(source)
+    data = source if isinstance(source, bytes) else read_input(source, what="key file")
     return load_private_key(data, as_password_bytes(password), input_name(source))
 
 
@@ -296,18 +405,23 @@ def read_identities(
         InputError: The file is no key store we read, or cannot be opened with the passwords.
     """
     source = str(path)
-    data = read_input(path)
+    data = read_input(path, what="key store")
     kind = detect_format(data, source)
     secret = as_password_bytes(password) or b""
     if kind == "pkcs12":
         from truststore_builder._formats import pkcs12  # noqa: PLC0415
 
-        return pkcs12.load_pkcs12_identities(data, secret, source)
-    if kind in {"jks", "jceks"}:
+        identities = pkcs12.load_pkcs12_identities(data, secret, source)
+    elif kind in {"jks", "jceks"}:
         from truststore_builder._formats import jks  # noqa: PLC0415
 
-        return jks.load_jks_identities(
+        identities = jks.load_jks_identities(
             data, secret, source, key_password=as_password_bytes(key_password)
         )
-    msg = f"{source}: a {kind.upper()} file holds no private key; give a PKCS#12 or JKS key store"
-    raise InputError(msg, source=source)
+    else:
+        msg = (
+            f"{source}: a {kind.upper()} file holds no private key; give a PKCS#12 or JKS key store"
+        )
+        raise InputError(msg, source=source)
+    check_names_decode([c for _alias, _key, chain in identities for c in chain], source)
+    return identities
