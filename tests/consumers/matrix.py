@@ -68,15 +68,7 @@ CONSUMERS: tuple[Consumer, ...] = (
         "keytool",
         "17.0 (Debian openjdk-17)",
         "`keytool -list -rfc` (the password-less PKCS#12 with `-storepass changeit`)",
-        {
-            Kind.P12_TRUST: WORKS,
-            Kind.P12_TRUST_NO_PASSWORD: WORKS,
-            Kind.JKS: WORKS,
-            Kind.JCEKS: WORKS,
-            Kind.P12_KEY_MODERN: WORKS,
-            Kind.P12_KEY_LEGACY: WORKS,
-            Kind.JKS_KEY: WORKS,
-        },
+        _JAVA_KINDS,
     ),
     Consumer(
         "bouncycastle",
