@@ -1047,6 +1047,43 @@ def test_tomcat(
     assert refused.returncode != 0, refused.describe
 
 
+# --- The probes can fail: a flipped byte, a wrong password --------------------------------
+
+
+def test_store_readers_refuse_a_flipped_byte_and_a_wrong_password(
+    matrix_files: MatrixFiles, tls_servers: TlsServers, tmp_path: Path
+) -> None:
+    """Java, BouncyCastle, Go, Node.js and Mono report a failure, not OK, for a broken or wrongly unlocked store."""
+    nhs = matrix_files.nhs
+    key_store = nhs.path(Kind.P12_KEY_LEGACY)
+    data = bytearray(key_store.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    flipped = tmp_path / "flipped.p12"
+    flipped.write_bytes(bytes(data))
+    wrong = f"wrong-{PASSWORD}"
+    broken = [(flipped, PASSWORD), (key_store, wrong)]
+
+    (java17,) = (r for r in java_runtimes() if r.release == "17")
+    java_requests = [LoadRequest("PKCS12", path, password) for path, password in broken]
+    java_requests.append(LoadRequest("JKS", nhs.path(Kind.JKS_KEY), wrong))
+    for provider in (None, "BC"):
+        loaded = load_stores(
+            java17, java_requests[: 3 if provider is None else 2], provider=provider
+        )
+        assert {fields[0] for fields in loaded.values()} == {"FAILED"}, (provider, loaded)
+
+    go = run_go_probe([
+        *(["chain", str(path), password] for path, password in broken),
+        ["truststore", str(nhs.path(Kind.P12_TRUST)), wrong],
+    ])  # fmt: skip
+    cas = str(matrix_files.servers.client_cas)
+    url = tls_servers.g2_tls.url()
+    node = run_node_probe([["pfx", url, cas, str(path), password] for path, password in broken])
+    mono = run_mono_probe([["pfx", str(path), password] for path, password in broken])
+    for name, answers in (("Go", go), ("Node.js", node), ("Mono", mono)):
+        assert {answer[0] for answer in answers} == {"FAIL"}, (name, answers)
+
+
 # --- The versions ---------------------------------------------------------------------
 
 
