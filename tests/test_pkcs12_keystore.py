@@ -639,7 +639,7 @@ def test_key_in_a_nested_safe_contents_bag_is_not_mistaken_for_the_top_level_one
 def test_key_store_is_laid_out_as_keytool_lays_it_out(
     key_stores: dict[str, Path], pki: GeneratedPki, profile: str, algorithm: str
 ) -> None:
-    """Two SafeContents as keytool writes them: every certificate, encrypted by the profile, then the key."""
+    """Two SafeContents as keytool has them (in OpenSSL's order): every certificate, encrypted, then the key."""
     pfx = ours._parse_pfx(key_stores[profile].read_bytes())  # noqa: SLF001
     _, content, _ = ours._read(bytes(pfx.auth_safe))  # noqa: SLF001
     content_types = [ours._children(info)[0][1] for _, info in ours._children(content)]  # noqa: SLF001
