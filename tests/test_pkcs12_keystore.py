@@ -661,7 +661,7 @@ def _certificate_encryption_octets(data: bytes) -> list[bytes]:
     ((_, encrypted_data),) = ours._children(bytes(encrypted))  # noqa: SLF001
     info = ours._children(ours._children(encrypted_data)[1][1])  # noqa: SLF001
 
-    def octets(der: bytes | memoryview) -> list[bytes]:
+    def octets(der: bytes) -> list[bytes]:
         found = []
         for tag, value in ours._children(der):  # noqa: SLF001
             if tag == 0x04:  # OCTET STRING
