@@ -51,6 +51,7 @@ from tests.consumers.java import (
 from tests.consumers.mono import mono_version, run_mono_probe
 from tests.consumers.node import node_version, run_node_probe
 from tests.servers import (
+    CurlResult,
     RunningServer,
     TomcatTls,
     apache_server,
@@ -334,7 +335,7 @@ def _openssl_verifies(files: StoreSet, kind: Kind, client: Path, matrix_files: M
     """Whether ``openssl verify`` takes ``client`` up to a CA of the file."""
     path = files.path(kind)
     if kind is Kind.CLIENT_PEM:
-        # Our chain verified against the CAs (not from the library), then its key matches.
+        # Our chain verified against the CAs (not from the library); the key: _openssl_key_matches.
         flags: tuple[str | Path, ...] = (
             "-CAfile",
             matrix_files.servers.client_cas,
@@ -350,6 +351,14 @@ def _openssl_verifies(files: StoreSet, kind: Kind, client: Path, matrix_files: M
     return done.returncode == 0 and done.stdout.strip().endswith("OK")
 
 
+def _openssl_key_matches(chain: Path, key: Path) -> bool:
+    """Whether OpenSSL reads the same public key from ``key`` as from ``chain``'s first certificate."""
+    leaf = _openssl("x509", "-noout", "-pubkey", "-in", chain)
+    public = _openssl("pkey", "-pubout", "-in", key)
+    assert leaf.returncode == public.returncode == 0, leaf.stderr + public.stderr
+    return leaf.stdout == public.stdout
+
+
 @pytest.mark.parametrize(("key", "kind"), matrix.cells("openssl"))
 def test_openssl(key: str, kind: Kind, matrix_files: MatrixFiles) -> None:
     """OpenSSL verifies G1/G2 clients with our PEM/capath, reads our PKCS#12/PKCS#7 CAs; not the foreign ones."""
@@ -363,6 +372,9 @@ def test_openssl(key: str, kind: Kind, matrix_files: MatrixFiles) -> None:
     elif kind is Kind.CLIENT_PEM:
         assert _openssl_verifies(matrix_files.nhs, kind, servers.g2_client, matrix_files)
         assert not _openssl_verifies(matrix_files.foreign, kind, servers.g2_client, matrix_files)
+        chain = matrix_files.nhs.path(kind)
+        assert _openssl_key_matches(chain, matrix_files.nhs.client_key)
+        assert not _openssl_key_matches(chain, matrix_files.foreign.client_key)
     else:
         for side in _SIDES:
             read = _openssl_reads(getattr(matrix_files, side), kind)
@@ -534,6 +546,9 @@ def test_requests_and_httpx(
         cas = matrix_files.servers.client_cas
         assert get(tls_servers.g2_mutual, cas, matrix_files.nhs)
         assert not get(tls_servers.g2_mutual, cas, matrix_files.foreign)
+        # The foreign files load (a server that asks for no certificate takes them): the
+        # refusal above is the upstream's, not a broken file's.
+        assert get(tls_servers.g2_tls, cas, matrix_files.foreign)
 
 
 # --- curl -----------------------------------------------------------------------------------------
@@ -559,20 +574,26 @@ def test_curl(
                     )
                 assert (got.returncode == 0 and got.status == 200) is ok, got.describe
         return
-    for files, ok in ((nhs, True), (foreign, False)):
+
+    def present(server: RunningServer, files: StoreSet) -> CurlResult:
         if kind is Kind.CLIENT_PEM:
-            got = curl(
-                tls_servers.g2_mutual, cacert=cas, cert=files.path(kind), key=files.client_key
-            )
-        else:
-            # The PKCS#12 password goes in a 0600 config file, not on the command line.
-            config = tmp_path / f"{files.directory.name}.curlrc"
-            config.touch(mode=0o600)
-            config.write_text(
-                f'cert-type = "P12"\ncert = "{files.path(kind)}:{PASSWORD}"\n', encoding="utf-8"
-            )
-            got = curl(tls_servers.g2_mutual, cacert=cas, options=("-K", str(config)))
+            return curl(server, cacert=cas, cert=files.path(kind), key=files.client_key)
+        # The PKCS#12 password goes in a 0600 config file, not on the command line.
+        config = tmp_path / f"{files.directory.name}.curlrc"
+        config.touch(mode=0o600)
+        config.write_text(
+            f'cert-type = "P12"\ncert = "{files.path(kind)}:{PASSWORD}"\n', encoding="utf-8"
+        )
+        return curl(server, cacert=cas, options=("-K", str(config)))
+
+    for files, ok in ((nhs, True), (foreign, False)):
+        got = present(tls_servers.g2_mutual, files)
         assert (got.returncode == 0 and got.status == 200) is ok, got.describe
+    # curl loads the foreign identity (exit 58 otherwise) where no certificate is asked for:
+    # the refusal above is the server's, not a broken file's.
+    got = present(tls_servers.g2_tls, foreign)
+    assert got.returncode == 0, got.describe
+    assert got.status == 200, got.describe
 
 
 # --- Go: crypto/tls and go-pkcs12 ----------------------------------------------------------------
@@ -590,10 +611,13 @@ def go_results(
             ("https", server.url(), str(files.path(Kind.PEM)))
             for server in (tls_servers.g1_tls, tls_servers.g2_tls)
         ]
-        requests_.append((
-            "https", tls_servers.g2_mutual.url(), str(matrix_files.servers.client_cas),
-            str(files.path(Kind.CLIENT_PEM)), str(files.client_key),
-        ))  # fmt: skip
+        requests_ += [
+            (
+                "https", server.url(), str(matrix_files.servers.client_cas),
+                str(files.path(Kind.CLIENT_PEM)), str(files.client_key),
+            )
+            for server in (tls_servers.g2_mutual, tls_servers.g2_tls)
+        ]  # fmt: skip
         requests_ += [
             ("chain", str(files.path(kind)), PASSWORD)
             for kind in (Kind.P12_KEY_MODERN, Kind.P12_KEY_LEGACY)
@@ -629,6 +653,10 @@ def test_go(
                 str(files.path(kind)), str(files.client_key),
             )  # fmt: skip
             assert (go_results[request][0] == "OK") is ours, go_results[request]
+            # Either pair loads (a server that asks for no certificate takes it): the foreign
+            # one is refused by the server above, not by tls.LoadX509KeyPair.
+            loads = go_results[("https", tls_servers.g2_tls.url(), *request[2:])]
+            assert loads[0] == "OK", loads
         elif kind in IDENTITY_KINDS:
             answer = go_results["chain", str(files.path(kind)), PASSWORD]
             assert answer[0] == "OK", answer
@@ -666,13 +694,15 @@ def node_results(
             ("ca", server.url(), str(files.path(Kind.PEM)))
             for server in (tls_servers.g1_tls, tls_servers.g2_tls)
         ]
-        requests_.append(
-            ("pem", mutual, cas, str(files.path(Kind.CLIENT_PEM)), str(files.client_key))
-        )
-        requests_ += [
-            ("pfx", mutual, cas, str(files.path(kind)), PASSWORD)
-            for kind in (Kind.P12_KEY_MODERN, Kind.P12_KEY_LEGACY)
-        ]
+        # Each identity at the mutual server, and where no certificate is asked for.
+        for url in (mutual, tls_servers.g2_tls.url()):
+            requests_.append(
+                ("pem", url, cas, str(files.path(Kind.CLIENT_PEM)), str(files.client_key))
+            )
+            requests_ += [
+                ("pfx", url, cas, str(files.path(kind)), PASSWORD)
+                for kind in (Kind.P12_KEY_MODERN, Kind.P12_KEY_LEGACY)
+            ]
     answers = run_node_probe([list(request) for request in requests_])
     return dict(zip(requests_, answers, strict=True))
 
@@ -695,12 +725,17 @@ def test_node(
                 node_results["ca", server.url(), str(files.path(kind))]
                 for server in (tls_servers.g1_tls, tls_servers.g2_tls)
             ]
-        elif kind is Kind.CLIENT_PEM:
-            answers = [
-                node_results["pem", mutual, cas, str(files.path(kind)), str(files.client_key)]
-            ]
         else:
-            answers = [node_results["pfx", mutual, cas, str(files.path(kind)), PASSWORD]]
+            mode, *secrets = (
+                ("pem", str(files.path(kind)), str(files.client_key))
+                if kind is Kind.CLIENT_PEM
+                else ("pfx", str(files.path(kind)), PASSWORD)
+            )
+            answers = [node_results[(mode, mutual, cas, *secrets)]]
+            # Node loads either identity where no certificate is asked for: the foreign one
+            # is refused by the mutual server, not by createSecureContext.
+            loads = node_results[(mode, tls_servers.g2_tls.url(), cas, *secrets)]
+            assert loads[0] == "OK", loads
         for answer in answers:
             assert (answer[0] == "OK") is ok, answer
 
@@ -1010,6 +1045,43 @@ def test_tomcat(
     assert "certificate" in untrusted.stderr, untrusted.describe
     refused = curl(foreign, cacert=cas, cert=chain, key=client_key, options=("--insecure",))
     assert refused.returncode != 0, refused.describe
+
+
+# --- The probes can fail: a flipped byte, a wrong password --------------------------------
+
+
+def test_store_readers_refuse_a_flipped_byte_and_a_wrong_password(
+    matrix_files: MatrixFiles, tls_servers: TlsServers, tmp_path: Path
+) -> None:
+    """Java, BouncyCastle, Go, Node.js and Mono report a failure, not OK, for a broken or wrongly unlocked store."""
+    nhs = matrix_files.nhs
+    key_store = nhs.path(Kind.P12_KEY_LEGACY)
+    data = bytearray(key_store.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    flipped = tmp_path / "flipped.p12"
+    flipped.write_bytes(bytes(data))
+    wrong = f"wrong-{PASSWORD}"
+    broken = [(flipped, PASSWORD), (key_store, wrong)]
+
+    (java17,) = (r for r in java_runtimes() if r.release == "17")
+    java_requests = [LoadRequest("PKCS12", path, password) for path, password in broken]
+    java_requests.append(LoadRequest("JKS", nhs.path(Kind.JKS_KEY), wrong))
+    for provider in (None, "BC"):
+        loaded = load_stores(
+            java17, java_requests[: 3 if provider is None else 2], provider=provider
+        )
+        assert {fields[0] for fields in loaded.values()} == {"FAILED"}, (provider, loaded)
+
+    go = run_go_probe([
+        *(["chain", str(path), password] for path, password in broken),
+        ["truststore", str(nhs.path(Kind.P12_TRUST)), wrong],
+    ])  # fmt: skip
+    cas = str(matrix_files.servers.client_cas)
+    url = tls_servers.g2_tls.url()
+    node = run_node_probe([["pfx", url, cas, str(path), password] for path, password in broken])
+    mono = run_mono_probe([["pfx", str(path), password] for path, password in broken])
+    for name, answers in (("Go", go), ("Node.js", node), ("Mono", mono)):
+        assert {answer[0] for answer in answers} == {"FAIL"}, (name, answers)
 
 
 # --- The versions ---------------------------------------------------------------------

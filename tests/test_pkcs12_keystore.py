@@ -639,7 +639,7 @@ def test_key_in_a_nested_safe_contents_bag_is_not_mistaken_for_the_top_level_one
 def test_key_store_is_laid_out_as_keytool_lays_it_out(
     key_stores: dict[str, Path], pki: GeneratedPki, profile: str, algorithm: str
 ) -> None:
-    """Two SafeContents as keytool writes them: every certificate, encrypted by the profile, then the key."""
+    """Two SafeContents as keytool has them (in OpenSSL's order): every certificate, encrypted, then the key."""
     pfx = ours._parse_pfx(key_stores[profile].read_bytes())  # noqa: SLF001
     _, content, _ = ours._read(bytes(pfx.auth_safe))  # noqa: SLF001
     content_types = [ours._children(info)[0][1] for _, info in ours._children(content)]  # noqa: SLF001
@@ -651,3 +651,66 @@ def test_key_store_is_laid_out_as_keytool_lays_it_out(
     assert bags == [ours._OID_CERT_BAG] * (len(chain_of(pki)) + len(trusted_of(pki)))  # noqa: SLF001
     (key_bag,) = ours._children(ours._read(bytes(key))[1])  # noqa: SLF001
     assert ours._children(key_bag[1])[0][1] == ours._OID_SHROUDED_KEY_BAG  # noqa: SLF001
+
+
+def _certificate_encryption_octets(data: bytes) -> list[bytes]:
+    """The salt (and for PBES2 the IV) of a key store's encrypted certificates, in DER order."""
+    _, content, _ = ours._read(bytes(ours._parse_pfx(data).auth_safe))  # noqa: SLF001
+    infos = [ours._children(info) for _, info in ours._children(content)]  # noqa: SLF001
+    (encrypted,) = [fields[1][1] for fields in infos if fields[0][1] == ours._OID_ENCRYPTED_DATA]  # noqa: SLF001
+    ((_, encrypted_data),) = ours._children(bytes(encrypted))  # noqa: SLF001
+    info = ours._children(ours._children(encrypted_data)[1][1])  # noqa: SLF001
+
+    def octets(der: bytes) -> list[bytes]:
+        found = []
+        for tag, value in ours._children(der):  # noqa: SLF001
+            if tag == 0x04:  # OCTET STRING
+                found.append(bytes(value))
+            elif tag == 0x30:  # SEQUENCE
+                found += octets(value)
+        return found
+
+    return octets(info[1][1])
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "openssl_name", "octet_count"),
+    [
+        (pkcs12.PBES.PBESv2SHA256AndAES256CBC, "PBES2, PBKDF2, AES-256-CBC", 2),
+        (pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC, "pbeWithSHA1And3-KeyTripleDES-CBC", 1),
+    ],
+)
+def test_certificates_are_encrypted_afresh_at_the_profiles_iterations(
+    pki: GeneratedPki,
+    tmp_path: Path,
+    algorithm: pkcs12.PBES,
+    openssl_name: str,
+    octet_count: int,
+) -> None:
+    """The re-encrypted certificates take the profile's algorithm and iterations, and a new salt and IV each write."""
+    profile = Pkcs12Profile(
+        name="custom", key_cert_algorithm=algorithm, mac_hash="sha256", iterations=2048
+    )
+    writes = [
+        serialize_pkcs12_keystore(
+            alias=ALIAS,
+            key=pki.g2.client.key,
+            chain=chain_of(pki),
+            trusted=trusted_of(pki),
+            password=PASSWORD,
+            profile=profile,
+        )
+        for _ in range(2)
+    ]
+    first, second = (_certificate_encryption_octets(data) for data in writes)
+    assert len(first) == len(second) == octet_count
+    assert all(a != b for a, b in zip(first, second, strict=True))
+    path = tmp_path / "custom.p12"
+    path.write_bytes(writes[0])
+    result = run(
+        "openssl", "pkcs12", "-info", "-noout", "-in", path, "-passin",
+        f"pass:{PASSWORD.decode()}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"PKCS7 Encrypted data: {openssl_name}, Iteration 2048" in result.stderr
+    assert f"Shrouded Keybag: {openssl_name}, Iteration 2048" in result.stderr

@@ -68,15 +68,7 @@ CONSUMERS: tuple[Consumer, ...] = (
         "keytool",
         "17.0 (Debian openjdk-17)",
         "`keytool -list -rfc` (the password-less PKCS#12 with `-storepass changeit`)",
-        {
-            Kind.P12_TRUST: WORKS,
-            Kind.P12_TRUST_NO_PASSWORD: WORKS,
-            Kind.JKS: WORKS,
-            Kind.JCEKS: WORKS,
-            Kind.P12_KEY_MODERN: WORKS,
-            Kind.P12_KEY_LEGACY: WORKS,
-            Kind.JKS_KEY: WORKS,
-        },
+        _JAVA_KINDS,
     ),
     Consumer(
         "bouncycastle",
@@ -157,8 +149,12 @@ CONSUMERS: tuple[Consumer, ...] = (
             Kind.CLIENT_PEM: WORKS,
             Kind.P12_TRUST: WORKS,
             Kind.P12_TRUST_NO_PASSWORD: (
-                '`DecodeTrustStore` requires a MAC ("no MAC in data"), OpenSSL\'s `-nomac` '
-                "file too: give Go the password-protected `truststore.p12` or the PEM"
+                'this go-pkcs12 (before v0.2.0) requires a MAC ("no MAC in data"), OpenSSL\'s '
+                "`-nomac` file too; v0.2.0 and later read a password-less store with the "
+                'password "" ([SSLMate/go-pkcs12#28]'
+                "(https://github.com/SSLMate/go-pkcs12/issues/28)). A MAC keyed on the empty "
+                "password would make keytool refuse `changeit`: give this Go the password-protected "
+                "`truststore.p12` or the PEM"
             ),
             Kind.P12_KEY_MODERN: WORKS,
             Kind.P12_KEY_LEGACY: WORKS,

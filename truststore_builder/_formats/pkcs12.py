@@ -9,8 +9,8 @@ Key stores (:func:`serialize_pkcs12_keystore`) start from cryptography's
 ``serialize_key_and_certificates`` (private key, certificate and chain under one alias, encrypted
 with the profile's algorithm); this module then adds the trusted CA certificates with Java's
 trust attribute (which cryptography cannot write next to a key) to the encrypted certificates,
-re-encrypts them, and recomputes the integrity MAC over the result: two SafeContents, laid out as
-keytool lays them out, which go-pkcs12 requires.
+re-encrypts them, and recomputes the integrity MAC over the result: two SafeContents, as keytool
+writes them (in OpenSSL's order, the certificates first), which go-pkcs12 requires.
 
 Reading goes through cryptography's ``pkcs12.load_pkcs12`` (MAC, decryption, certificates,
 friendly names); this module then reads the bag attributes itself, because cryptography does not
@@ -608,7 +608,9 @@ def serialize_pkcs12_keystore(
     Two SafeContents, as keytool writes them: every certificate (the chain's and the trusted
     ones) in one, encrypted with the profile's algorithm; the shrouded key in the other. go-pkcs12
     refuses any other count, and an encrypted SafeContents is what every reader expects to hold
-    the certificates of a key store. The MAC covers everything.
+    the certificates of a key store. They come in OpenSSL's (and cryptography's) order, the
+    certificates first; keytool writes the key first, and no reader here minds which. The MAC
+    covers everything.
 
     There is one password: the key is encrypted under the store password, which is what Java
     (``-keypass`` must equal ``-storepass`` for PKCS#12), Windows, .NET and OpenSSL expect.
