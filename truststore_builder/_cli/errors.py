@@ -1,0 +1,65 @@
+"""How the command line reports an error or a warning: one line on stderr."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import TextIO
+
+from truststore_builder._cli.output import say
+from truststore_builder._errors import (
+    ALLOW_G1_REMEDY,
+    OVERWRITE_REMEDY,
+    TruststoreBuilderError,
+    TruststoreBuilderWarning,
+)
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out as written (exit status 2)."""
+
+
+def report_error(exc: BaseException, *, debug: bool, cause: BaseException | None = None) -> None:
+    """Print ``exc`` on stderr as one line (after the traceback of ``cause or exc`` with --debug).
+
+    A remedy the library words in Python's terms is given in the command line's.
+    """
+    if debug:
+        traceback.print_exception(cause or exc, file=sys.stderr)
+    text = str(exc)
+    if isinstance(exc, TruststoreBuilderError) and exc.remedy in _CLI_REMEDIES:
+        # The library names its Python argument (overwrite=True); here it is an option.
+        text = f"{exc.problem}; {_CLI_REMEDIES[exc.remedy]}"
+    say(sys.stderr, "error", text)
+
+
+#: Remedies in Python's terms, as the command line's options say them.
+_CLI_REMEDIES = {
+    OVERWRITE_REMEDY: "pass --force to replace it",
+    ALLOW_G1_REMEDY: "add --allow-g1 to package it anyway (it then warns)",
+}
+
+
+def show_warning(  # noqa: PLR0917  (the signature of warnings.showwarning)
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Show a warning as one line on stderr: ``warnings.showwarning`` while a command runs."""
+    del filename, lineno, line  # where it fired is not for the one-line form
+    if issubclass(category, TruststoreBuilderWarning):
+        say(sys.stderr, "warning", str(message))
+        return
+    # Another library's warning (cryptography's about a certifi root with a negative serial
+    # number, say): one line, once, not a source path and a code line per place it fired.
+    text = f"{category.__name__}: {message}"
+    if text not in _SHOWN_WARNINGS:
+        _SHOWN_WARNINGS.add(text)
+        say(file or sys.stderr, "warning", text)
+
+
+#: The other libraries' warnings already shown in this process.
+_SHOWN_WARNINGS: set[str] = set()
