@@ -18,7 +18,7 @@ import traceback
 import warnings
 from typing import TYPE_CHECKING
 
-from truststore_builder._cli.errors import UsageError, report_error, show_warning
+from truststore_builder._cli.errors import UsageError, exit_status, report_error, show_warning
 from truststore_builder._cli.output import say
 from truststore_builder._cli.parser import build_parser
 from truststore_builder._errors import InputError, TruststoreBuilderError, TruststoreBuilderWarning
@@ -53,17 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = handler(args)
     except SystemExit as exc:  # --help and --version
         status = exc.code if isinstance(exc.code, int) else 0
-    except UsageError as exc:
+    except (UsageError, TruststoreBuilderError) as exc:
         report_error(exc, debug=debug)
-    except TruststoreBuilderError as exc:
-        report_error(exc, debug=debug)
-        status = exc.exit_status
+        status = exit_status(exc)
     except OSError as exc:
         # A file the library did not wrap: name it, without a traceback.
         where = exc.filename if exc.filename is not None else "input"
         report_error(InputError(f"{where}: {exc.strerror or exc}"), debug=debug, cause=exc)
-    except KeyboardInterrupt:
-        status = 130
+    except KeyboardInterrupt as exc:
+        status = exit_status(exc)
     except Exception as exc:  # noqa: BLE001  (the one-line promise holds for bugs too)
         message = (
             f"internal error: {type(exc).__name__}: {exc} "

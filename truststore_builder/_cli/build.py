@@ -19,6 +19,7 @@ from truststore_builder._cli.options import (
     comma_list,
 )
 from truststore_builder._cli.output import PROG, dump_json, out
+from truststore_builder._cli.progress import TerminalProgress
 from truststore_builder._model import Generation, StoreFormat
 
 #: The formats ``build --formats`` accepts, in the order files are written and reported.
@@ -226,7 +227,7 @@ def _defaults_with_recipe(recipe: Path) -> argparse.Namespace:
 
 def _build_recipe(args: argparse.Namespace) -> int:
     """``build --recipe FILE``: every target of the recipe, or none."""
-    from truststore_builder._recipe import TerminalProgress, load_recipe  # noqa: PLC0415
+    from truststore_builder._recipe import load_recipe  # noqa: PLC0415
 
     defaults = _defaults_with_recipe(args.recipe)
     mixed = sorted(

@@ -1,4 +1,11 @@
-"""How the command line reports an error or a warning: one line on stderr."""
+"""How the command line reports an error or a warning, and the exit status each error gives.
+
+The library's exceptions carry no exit status: :func:`exit_status` maps them. 0 is success;
+1 a check refused (a :class:`~truststore_builder.CheckError`, or a
+:class:`~truststore_builder.BatchError` whose every row a check refused); 2 a usage error,
+input that cannot be read or output that cannot be written (every other error); 130 an
+interrupt.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ from truststore_builder._cli.output import say
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
     OVERWRITE_REMEDY,
+    BatchError,
+    CheckError,
     TruststoreBuilderError,
     TruststoreBuilderWarning,
 )
@@ -17,6 +26,27 @@ from truststore_builder._errors import (
 
 class UsageError(Exception):
     """A command line that cannot be carried out as written (exit status 2)."""
+
+
+#: The exit status of each kind of error: the first class the error is an instance of.
+_EXIT_STATUSES: tuple[tuple[type[BaseException], int], ...] = (
+    (CheckError, 1),
+    (TruststoreBuilderError, 2),
+    (UsageError, 2),
+    (KeyboardInterrupt, 130),
+)
+
+
+def exit_status(error: BaseException) -> int:
+    """The exit status the command line ends with after ``error``.
+
+    Returns:
+        1 for a refused check, 130 for an interrupt, 2 for anything else.
+    """
+    if isinstance(error, BatchError):
+        # 1 only when every row failed a check, as one build that failed a check would.
+        return 1 if all(exit_status(failure) == 1 for failure in error.failures) else 2
+    return next((status for kind, status in _EXIT_STATUSES if isinstance(error, kind)), 2)
 
 
 def report_error(exc: BaseException, *, debug: bool, cause: BaseException | None = None) -> None:
