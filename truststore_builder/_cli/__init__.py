@@ -13,13 +13,14 @@ puts the subcommands together.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 import warnings
 from typing import TYPE_CHECKING
 
 from truststore_builder._cli.errors import UsageError, exit_status, report_error, show_warning
-from truststore_builder._cli.output import say
+from truststore_builder._cli.output import StdoutClosedError, flush_stdout, say
 from truststore_builder._cli.parser import build_parser
 from truststore_builder._errors import InputError, TruststoreBuilderError, TruststoreBuilderWarning
 
@@ -37,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments after the program name (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 success, 1 a check refused, 2 a usage error or unreadable input.
+        The exit status: 0 success, 1 a check refused, 2 a usage error or unreadable input
+        (see :mod:`.errors` for the rest).
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     # Known before parsing, so that a parse error can show its traceback too.
@@ -53,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = handler(args)
     except SystemExit as exc:  # --help and --version
         status = exc.code if isinstance(exc.code, int) else 0
+    except StdoutClosedError as exc:
+        status = exit_status(exc)
     except (UsageError, TruststoreBuilderError) as exc:
         report_error(exc, debug=debug)
         status = exit_status(exc)
@@ -81,6 +85,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             "internal error: a library panicked (its message is not shown, as it may hold a "
             "secret; please report it)",
         )
+    return _output_ended(status)
+
+
+def _output_ended(status: int) -> int:
+    """``status``, once stdout has been flushed; a closed stdout's status if it could not be.
+
+    When its reader has gone, what stdout still holds is thrown away, so that the interpreter's
+    own flush at exit does not fail too and print "Exception ignored ... BrokenPipeError".
+    """
+    try:
+        flush_stdout()
+    except StdoutClosedError as exc:
+        status = exit_status(exc)
+        try:
+            descriptor = sys.stdout.fileno()
+        except (AttributeError, OSError, ValueError):
+            return status  # not a file (a test's capture): nothing flushes it at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, descriptor)
+        os.close(devnull)
     return status
 
 

@@ -4,7 +4,8 @@ The library's exceptions carry no exit status: :func:`exit_status` maps them. 0 
 1 a check refused (a :class:`~truststore_builder.CheckError`, or a
 :class:`~truststore_builder.BatchError` whose every row a check refused); 2 a usage error,
 input that cannot be read or output that cannot be written (every other error); 130 an
-interrupt.
+interrupt; 141 a standard output its reader closed (128 + SIGPIPE, as a shell reports a Unix
+tool the signal ended).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import traceback
 from typing import TextIO
 
-from truststore_builder._cli.output import say
+from truststore_builder._cli.output import StdoutClosedError, say
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
     OVERWRITE_REMEDY,
@@ -34,6 +35,7 @@ _EXIT_STATUSES: tuple[tuple[type[BaseException], int], ...] = (
     (TruststoreBuilderError, 2),
     (UsageError, 2),
     (KeyboardInterrupt, 130),
+    (StdoutClosedError, 141),
 )
 
 
@@ -41,7 +43,8 @@ def exit_status(error: BaseException) -> int:
     """The exit status the command line ends with after ``error``.
 
     Returns:
-        1 for a refused check, 130 for an interrupt, 2 for anything else.
+        1 for a refused check, 130 for an interrupt, 141 for a closed stdout, 2 for anything
+        else.
     """
     if isinstance(error, BatchError):
         # 1 only when every row failed a check, as one build that failed a check would.

@@ -1,7 +1,8 @@
 """What the command line prints: lines and JSON on stdout, one-line messages on stderr.
 
 Everything a certificate or a file name brings in is made printable first, so that nothing
-quoted drives the terminal.
+quoted drives the terminal. A standard output whose reader has gone (``inspect --json | head``)
+is :class:`StdoutClosedError`, which ends the command quietly, as it ends a Unix tool.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 PROG = "truststore-builder"
 
 
+class StdoutClosedError(Exception):
+    """Standard output's reader has closed it (``| head``): nothing more can be printed."""
+
+
 def say(stream: TextIO, kind: str, message: str) -> None:
     """Print ``message`` as one line: newlines inside it would break the one-line promise.
 
@@ -35,13 +40,43 @@ def say(stream: TextIO, kind: str, message: str) -> None:
 
 def out(text: str) -> None:
     """Write ``text`` to stdout, each line made printable: nothing it quotes drives the terminal."""
-    sys.stdout.write("".join(printable(line) + "\n" for line in text.split("\n")))
+    write_stdout("".join(printable(line) + "\n" for line in text.split("\n")))
 
 
 def dump_json(document: object) -> None:
     """Write ``document`` to stdout as indented JSON, then a newline."""
-    json.dump(document, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    write_stdout(json.dumps(document, indent=2) + "\n")
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to stdout as it is.
+
+    Raises:
+        StdoutClosedError: The reader of stdout has closed it.
+    """
+    try:
+        for start in range(0, len(text), _PIECE):
+            sys.stdout.write(text[start : start + _PIECE])
+    except BrokenPipeError:
+        raise StdoutClosedError from None
+
+
+#: Characters per write to stdout. One write larger than stdout's buffer that a closing reader
+#: cuts short comes back as a short count, which sys.stdout ignores: the closed pipe went
+#: unnoticed and the rest was lost. Small pieces fill the buffer, whose flush does raise.
+_PIECE = 1024
+
+
+def flush_stdout() -> None:
+    """Send what stdout still holds to its reader.
+
+    Raises:
+        StdoutClosedError: The reader of stdout has closed it.
+    """
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise StdoutClosedError from None
 
 
 def nhs_fields(nhs: NhsCa | None) -> dict[str, object]:

@@ -6,11 +6,10 @@ The subcommands are listed in ``--help`` in the order they are added here.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from truststore_builder._cli import build, check, convert, csr, diff, inspect, nhs, verify
 from truststore_builder._cli.options import Parser
-from truststore_builder._cli.output import PROG
+from truststore_builder._cli.output import PROG, write_stdout
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +59,7 @@ class _VersionAction(argparse.Action):
         option_string: str | None = None,  # noqa: ARG002
     ) -> None:
         """Print the version and exit, as argparse's own version action does."""
-        sys.stdout.write(f"{parser.prog} {_version()}\n")
+        write_stdout(f"{parser.prog} {_version()}\n")
         parser.exit()
 
 
