@@ -46,9 +46,8 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
             "BaRS-INT-<ODS>.<Supplier>.thirdparty.nhs.uk (--env int)"
         ),
     )
-    csr.add_argument(
-        "--env", choices=["prod", "int"], default="prod", help="for --bars (default: prod)"
-    )
+    # No default here: --env given with --cn or --mesh is refused, not silently ignored.
+    csr.add_argument("--env", choices=["prod", "int"], help="for --bars (default: prod)")
     csr.add_argument("--key-out", type=Path, required=True, metavar="FILE", help="the key file")
     csr.add_argument("--csr-out", type=Path, required=True, metavar="FILE", help="the CSR file")
     csr.add_argument(
@@ -68,13 +67,17 @@ def _csr(args: argparse.Namespace) -> int:
     )
     from truststore_builder._writing import write_files  # noqa: PLC0415
 
+    if args.env is not None and args.bars is None:
+        given = "--mesh" if args.mesh is not None else "--cn"
+        msg = f"--env applies only to --bars: the CN {given} gives is the same in every environment"
+        raise UsageError(msg)
     try:
         if args.mesh is not None:
             mailbox, _, ods = args.mesh.partition(".")
             common_name = mesh_client_common_name(mailbox, ods)
         elif args.bars is not None:
             ods, _, organisation = args.bars.partition(".")
-            common_name = bars_common_name(ods, organisation, environment=args.env)
+            common_name = bars_common_name(ods, organisation, environment=args.env or "prod")
         else:
             common_name = check_common_name(args.cn)
         request = generate_signing_request(common_name, key_size=args.key_size)
