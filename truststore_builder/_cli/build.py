@@ -72,6 +72,20 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         ),
     )
     add_common_options(build)
+    _add_trust_options(build)
+    _add_output_options(build)
+    _add_identity_options(build)
+    build.add_argument("--force", action="store_true", help="replace existing files")
+    build.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON report: per file its path, format, entry count, SHA-256s, read-back",
+    )
+    build.set_defaults(handler=_build)
+
+
+def _add_trust_options(build: argparse.ArgumentParser) -> None:
+    """What goes into the trust store: a recipe, or an environment and what else to trust."""
     build.add_argument(
         "--recipe",
         type=Path,
@@ -130,6 +144,10 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         action="store_true",
         help="leave out certificates that have expired, instead of keeping them with a warning",
     )
+
+
+def _add_output_options(build: argparse.ArgumentParser) -> None:
+    """Where the stores go, in which formats, under which password."""
     build.add_argument(
         "--out",
         type=Path,
@@ -144,17 +162,10 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         help=f"the files to write (default: {DEFAULT_BUILD_FORMATS})",
     )
     add_password_options(build, "the store password (also the key stores' password)")
-    _add_identity_options(build)
-    build.add_argument("--force", action="store_true", help="replace existing files")
-    build.add_argument(
-        "--json",
-        action="store_true",
-        help="print a JSON report: per file its path, format, entry count, SHA-256s, read-back",
-    )
-    build.set_defaults(handler=_build)
 
 
 def _add_identity_options(build: argparse.ArgumentParser) -> None:
+    """The client's certificate and key, and how its key stores are written."""
     identity = build.add_argument_group(
         "client identity",
         "With --cert and --key, build also writes the client's key stores: keystore.p12 and "

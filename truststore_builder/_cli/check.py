@@ -91,6 +91,26 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         metavar="NAME=CERT,KEY",
         help="a client identity to try (e.g. g2=client-chain.pem,client-key.pem); repeatable",
     )
+    _add_connection_options(check)
+    check.add_argument("--json", action="store_true", help="print a JSON report")
+    check.add_argument(
+        "--from-file",
+        type=Path,
+        metavar="FILE",
+        help="check every HOST:PORT in FILE, one a line ('#' starts a comment)",
+    )
+    check.add_argument(
+        "--concurrency",
+        type=_positive_integer,
+        default=8,
+        metavar="N",
+        help="how many endpoints are checked at once with --from-file (default: 8)",
+    )
+    check.set_defaults(handler=_check)
+
+
+def _add_connection_options(check: argparse.ArgumentParser) -> None:
+    """How each connection is made and what is sent over it."""
     check.add_argument(
         "--server-name",
         metavar="NAME",
@@ -124,21 +144,6 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         choices=["1.2", "1.3"],
         help="connect with this TLS version only (default: either, as the server chooses)",
     )
-    check.add_argument("--json", action="store_true", help="print a JSON report")
-    check.add_argument(
-        "--from-file",
-        type=Path,
-        metavar="FILE",
-        help="check every HOST:PORT in FILE, one a line ('#' starts a comment)",
-    )
-    check.add_argument(
-        "--concurrency",
-        type=_positive_integer,
-        default=8,
-        metavar="N",
-        help="how many endpoints are checked at once with --from-file (default: 8)",
-    )
-    check.set_defaults(handler=_check)
 
 
 def _check_endpoints_of(args: argparse.Namespace) -> list[tuple[str, int]]:
