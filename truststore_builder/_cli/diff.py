@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from truststore_builder._cli.options import (
     Parser,
+    add_at_option,
     add_common_options,
     add_password_options,
     read_secret,
-    timestamp,
 )
 from truststore_builder._cli.output import dump_json, out
 from truststore_builder._report import diff_text
@@ -46,12 +46,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         action="store_true",
         help="do not count a certificate's alias change as a difference",
     )
-    diff.add_argument(
-        "--at",
-        metavar="ISO-8601",
-        type=timestamp,
-        help="judge expiry at this time, e.g. 2026-01-31T12:00:00Z (default: now)",
-    )
+    add_at_option(diff)
     diff.add_argument("--json", action="store_true", help="print JSON instead of text")
     diff.set_defaults(handler=_diff)
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from truststore_builder._cli.options import (
     Parser,
+    add_at_option,
     add_common_options,
     add_password_options,
     store_password,
-    timestamp,
 )
 from truststore_builder._cli.output import dump_json, iso_date, nhs_fields, out, say, table
 from truststore_builder._model import sha256_fingerprint
@@ -46,12 +46,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
             "counts), so that a deployment fails ahead of an expiry"
         ),
     )
-    inspect.add_argument(
-        "--at",
-        metavar="ISO-8601",
-        type=timestamp,
-        help="judge expiry at this time, e.g. 2026-01-31T12:00:00Z (default: now)",
-    )
+    add_at_option(inspect)
     inspect.set_defaults(handler=_inspect)
 
 

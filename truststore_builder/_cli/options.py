@@ -79,6 +79,16 @@ def add_password_options(
     )
 
 
+def add_at_option(parser: argparse.ArgumentParser, what: str = "judge expiry at this time") -> None:
+    """Add ``--at ISO-8601``, the time ``what`` is done at (default: now)."""
+    parser.add_argument(
+        "--at",
+        metavar="ISO-8601",
+        type=timestamp,
+        help=f"{what}, e.g. 2026-01-31T12:00:00Z (default: now)",
+    )
+
+
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Add the options every subcommand takes after its name (``--debug``)."""
     # SUPPRESS: a subcommand's --debug must not reset one given before the subcommand.

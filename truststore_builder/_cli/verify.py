@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import (
     Parser,
+    add_at_option,
     add_common_options,
     add_password_options,
     read_secret,
     store_password,
-    timestamp,
 )
 from truststore_builder._cli.output import dump_json, nhs_fields, out
 from truststore_builder._model import sha256_fingerprint
@@ -43,12 +43,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     add_password_options(verify, "the --trust store's password")
     verify.add_argument("--key", type=Path, metavar="FILE", help="check this private key matches")
     add_password_options(verify, "the --key file's password", option="key-password")
-    verify.add_argument(
-        "--at",
-        metavar="ISO-8601",
-        type=timestamp,
-        help="the validation time, e.g. 2026-01-31T12:00:00Z (default: now)",
-    )
+    add_at_option(verify, "the validation time")
     verify.add_argument("--json", action="store_true", help="print a JSON report")
     verify.set_defaults(handler=_verify)
 
