@@ -222,3 +222,27 @@ def test_trust_options_apply_to_the_key_stores_too(
     kinds = trusted_aliases(keytool_list(out / "keystore.jks", "JKS", PLANTED))
     assert len(kinds) > 100
     assert sum(kind == "PrivateKeyEntry" for kind in kinds.values()) == 1
+
+
+@pytest.mark.parametrize("name", [["--cn", "client.test.nhs.uk"], ["--mesh", "X26OT001.X26"]])
+@pytest.mark.parametrize("env", ["int", "prod"])
+def test_csr_env_without_bars_is_refused(
+    name: list[str], env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Csr --env with --cn or --mesh (which it cannot change) is one usage line, nothing written."""
+    key, csr = tmp_path / "k.pem", tmp_path / "r.csr"
+    out = ["--key-out", str(key), "--csr-out", str(csr)]
+    status, stdout, stderr = run(["csr", *name, "--env", env, *out], capsys)
+    assert (status, stdout) == (2, "")
+    assert stderr == (
+        "truststore-builder: error: --env applies only to --bars: the CN "
+        f"{name[0]} gives is the same in every environment\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+    # The control: the same name without --env is written; --bars without --env is prod's name.
+    status, _, stderr = run(["csr", *name, *out], capsys)
+    assert status == 0, stderr
+    assert key.exists()
+    status, stdout, stderr = run(["csr", "--bars", "RX1.Acme", *out, "--force"], capsys)
+    assert status == 0, stderr
+    assert "(CN=BaRS-RX1.Acme.nhs.uk)" in stdout

@@ -27,7 +27,7 @@ from truststore_builder import (
     WeakKeyError,
     WrongPasswordError,
 )
-from truststore_builder._cli import _report_error
+from truststore_builder._cli.errors import report_error
 from truststore_builder._recipe import _in_context
 
 if TYPE_CHECKING:
@@ -304,7 +304,7 @@ def test_a_g1_refusal_names_the_remedy_its_reader_can_type(
         builder.build()
     error = caught.value
     assert str(error).endswith("; call allow_g1() to package it anyway (it then warns)")
-    _report_error(error, debug=False)
+    report_error(error, debug=False)
     err = capsys.readouterr().err
     assert err.endswith("; add --allow-g1 to package it anyway (it then warns)\n")
     assert "allow_g1()" not in err

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from tests.pki import _name, make_certificate
 from tests.test_cli import PASSWORD_VAR, PLANTED, keytool_list, run, trusted_aliases
+from truststore_builder._cli.errors import exit_status
+from truststore_builder._cli.progress import TerminalProgress
 from truststore_builder._errors import (
     BatchError,
     KeyMismatchError,
@@ -32,7 +34,6 @@ from truststore_builder._recipe import (
     PasswordRef,
     RecipeTarget,
     TargetFormat,
-    TerminalProgress,
     load_recipe,
 )
 
@@ -465,7 +466,7 @@ def test_a_batch_reports_every_failed_row_and_writes_nothing(
         str(batch_dir / "keys" / "mbx08.pem"),
     ]
     assert all(isinstance(f, KeyMismatchError) for f in caught.value.failures)
-    assert caught.value.exit_status == 1
+    assert exit_status(caught.value) == 1
     assert "2 of 20 rows failed" in str(caught.value)
     assert not (tmp_path / "out").exists()
 

@@ -3,7 +3,7 @@
 The hierarchy::
 
     TruststoreBuilderError
-    ├── InputError                 input that cannot be read (exit status 2)
+    ├── InputError                 input that cannot be read
     │   ├── UnknownFormatError     content that is no certificate format we read
     │   ├── MalformedInputError    a known format, badly encoded (truncated, bad base64, ...)
     │   ├── NoCertificatesError    a file or directory that holds no certificate
@@ -12,7 +12,7 @@ The hierarchy::
     │   ├── InvalidPasswordError   a password no store can hold (a NUL byte, not UTF-8 text,
     │   │                          not ASCII for JCEKS); also a ValueError
     │   └── RecipeError            a recipe key that is unknown, mistyped, missing or refused
-    ├── CheckError                 a check refuses the build (exit status 1)
+    ├── CheckError                 a check refuses the build
     │   ├── PinMismatchError       an NHS catalogue file does not match its pinned fingerprint
     │   │   └── NhsImpostorError   a certificate carries an NHS CA's subject but is not it
     │   ├── NotACertificateAuthorityError
@@ -28,12 +28,12 @@ The hierarchy::
     │       ├── IdentityEnvironmentError   issued for another environment (also an
     │       │                              EnvironmentMismatchError)
     │       └── GenerationError        a G1 client certificate, not explicitly allowed
-    ├── OutputError                a file cannot or may not be written (exit status 2)
+    ├── OutputError                a file cannot or may not be written
     │   └── OutputExistsError      the destination exists and overwriting was not asked for
-    └── BatchError                 rows of a recipe's batch failed (exit 1 if every failure
-                                   is a CheckError, else 2); carries each row's error
+    └── BatchError                 rows of a recipe's batch failed; carries each row's error
 
 Messages name the file (or input) and the rule, and never contain a password or key material.
+The errors carry no exit status: the command line maps them to one (``_cli.errors``).
 """
 
 from __future__ import annotations
@@ -92,8 +92,6 @@ class TruststoreBuilderError(Exception):
             (:data:`OVERWRITE_REMEDY`), which the command line and recipes replace with their
             own option or key; None when there is nothing to change but the input.
     """
-
-    exit_status = 2
 
     def __init__(
         self, message: str, *, source: str | None = None, remedy: str | None = None
@@ -163,8 +161,6 @@ class RecipeError(InputError):
 
 class CheckError(TruststoreBuilderError):
     """A check refused the build: nothing has been written."""
-
-    exit_status = 1
 
 
 class PinMismatchError(CheckError):
@@ -287,14 +283,10 @@ class BatchError(TruststoreBuilderError):
         failures: tuple[TruststoreBuilderError, ...] = (),
         rows: int = 0,
     ) -> None:
-        """Build the error; the exit status is 1 when every failure is a refused check."""
+        """Build the error from each failed row's error."""
         super().__init__(message, source=source)
         self.failures = failures
         self.rows = rows
-        if failures and not all(isinstance(f, CheckError) for f in failures):
-            self.exit_status = 2
-        else:
-            self.exit_status = 1
 
 
 class TruststoreBuilderWarning(UserWarning):

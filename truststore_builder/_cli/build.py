@@ -1,0 +1,261 @@
+"""``build``: an environment's trust stores (and a client's key stores), or a recipe's targets.
+
+This module holds the parser and chooses between the two; :mod:`.build_stores` builds what the
+options describe and :mod:`.progress` draws a recipe batch's progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from truststore_builder._cli.build_stores import build_stores
+from truststore_builder._cli.errors import UsageError
+from truststore_builder._cli.options import (
+    Parser,
+    add_common_options,
+    add_password_options,
+    comma_list,
+)
+from truststore_builder._cli.output import PROG, dump_json, out
+from truststore_builder._cli.progress import TerminalProgress
+from truststore_builder._model import Generation, StoreFormat
+
+#: The formats ``build --formats`` accepts, in the order files are written and reported.
+BUILD_FORMATS = (
+    StoreFormat.PEM,
+    StoreFormat.PKCS12,
+    StoreFormat.JKS,
+    StoreFormat.PKCS7,
+    StoreFormat.CAPATH,
+)
+DEFAULT_BUILD_FORMATS = "pem,p12,jks"
+
+
+def _generations(text: str) -> list[str]:
+    return comma_list(text, [g.value for g in Generation], "generation")
+
+
+def _formats(text: str) -> list[str]:
+    return comma_list(text, [f.value for f in BUILD_FORMATS], "format")
+
+
+def _p12_profile(text: str) -> str:
+    from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415
+
+    try:
+        resolve_pkcs12_profile(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
+    """Add the ``build`` subcommand to ``commands``."""
+    build = commands.add_parser(
+        "build",
+        help="build an environment's trust stores (and a client's key stores) in several formats",
+        description=(
+            "Build the trust store of an NHS environment (G1 and G2 CAs by default) and write "
+            "it to DIR as truststore.pem, truststore.p12 and truststore.jks (and "
+            "truststore.p7b, and capath/, OpenSSL's hashed CA directory, when asked). Every "
+            "file is read back and checked before any is "
+            "written; an existing file is not replaced without --force. Certificates that "
+            "have expired are kept and named on stderr, or left out with --drop-expired."
+        ),
+        epilog=(
+            "JKS needs a password: give one with --password-env or --password-file, or leave "
+            "jks out of --formats (Java's conventional 'changeit' is never assumed). "
+            "Without a password the PKCS#12 file is truly password-less (no integrity MAC), "
+            "as Java 18+ reads its own cacerts."
+        ),
+    )
+    add_common_options(build)
+    _add_trust_options(build)
+    _add_output_options(build)
+    _add_identity_options(build)
+    build.add_argument("--force", action="store_true", help="replace existing files")
+    build.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON report: per file its path, format, entry count, SHA-256s, read-back",
+    )
+    build.set_defaults(handler=_build)
+
+
+def _add_trust_options(build: argparse.ArgumentParser) -> None:
+    """What goes into the trust store: a recipe, or an environment and what else to trust."""
+    build.add_argument(
+        "--recipe",
+        type=Path,
+        metavar="FILE.toml",
+        help=(
+            "build every target a TOML recipe names, or none (see Recipes in the docs); "
+            "takes only --force and --json besides"
+        ),
+    )
+    build.add_argument(
+        "--env",
+        choices=["prod", "int", "dep"],
+        help="the NHS environment: prod, or the PTL environments int and dep (required "
+        "without --recipe)",
+    )
+    build.add_argument(
+        "--generations",
+        type=_generations,
+        default=["g1", "g2"],
+        metavar="g1,g2",
+        help="which NHS PKI generations to trust (default: g1,g2, the transition store)",
+    )
+    build.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help=(
+            "also trust the CA certificates in FILE (PEM, DER, PKCS#7, a directory of them, or "
+            "a PKCS#12, JKS or JCEKS store, with its password from --add-password-env or "
+            "--add-password-file: without one a JKS store is read unchecked and a protected "
+            "PKCS#12 not at all); repeatable"
+        ),
+    )
+    add_password_options(
+        build,
+        "the password of the --add stores (PKCS#12, JKS, JCEKS; it also proves them unaltered)",
+        option="add-password",
+    )
+    build.add_argument(
+        "--certifi",
+        action="store_true",
+        help="also trust the public web roots of the certifi package (Mozilla's list)",
+    )
+    build.add_argument(
+        "--allow-test-pki-impostors",
+        action="store_true",
+        help=(
+            "for test PKIs only: let --add CAs carry an NHS CA's subject without being the "
+            "pinned certificate (refused by default; never named or aliased as the NHS CA)"
+        ),
+    )
+    build.add_argument(
+        "--drop-expired",
+        action="store_true",
+        help="leave out certificates that have expired, instead of keeping them with a warning",
+    )
+
+
+def _add_output_options(build: argparse.ArgumentParser) -> None:
+    """Where the stores go, in which formats, under which password."""
+    build.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="the directory to write (created if missing; required without --recipe)",
+    )
+    build.add_argument(
+        "--formats",
+        type=_formats,
+        default=_formats(DEFAULT_BUILD_FORMATS),
+        metavar="pem,p12,jks,p7b,capath",
+        help=f"the files to write (default: {DEFAULT_BUILD_FORMATS})",
+    )
+    add_password_options(build, "the store password (also the key stores' password)")
+
+
+def _add_identity_options(build: argparse.ArgumentParser) -> None:
+    """The client's certificate and key, and how its key stores are written."""
+    identity = build.add_argument_group(
+        "client identity",
+        "With --cert and --key, build also writes the client's key stores: keystore.p12 and "
+        "keystore.jks (the key entry with its chain, plus the trusted CAs, in one file: what "
+        "the MESH Java client reads), client-chain.pem (leaf first) and client-key.pem "
+        "(mode 0600). The identity is checked first: key match, key strength, validity, "
+        "clientAuth, a chain to the environment's G2 (or G1) root, and the environment.",
+    )
+    identity.add_argument("--cert", type=Path, metavar="FILE", help="the client certificate")
+    identity.add_argument("--key", type=Path, metavar="FILE", help="its private key (PEM or DER)")
+    add_password_options(identity, "the password of an encrypted --key file", option="key-password")
+    identity.add_argument(
+        "--chain", type=Path, metavar="FILE", help="issuer certificates, if you have them"
+    )
+    identity.add_argument(
+        "--alias", metavar="NAME", help="the key entry's alias (default: from the CN)"
+    )
+    identity.add_argument(
+        "--p12-profile",
+        default="modern",
+        type=_p12_profile,
+        metavar="PROFILE",
+        help=(
+            "PKCS#12 key store encryption: modern (AES-256, PBKDF2, SHA-256 MAC; the default) "
+            "or legacy (3DES, SHA-1 MAC), or a consumer's name: java8, java11, java17, "
+            "windows2016, windows2019, dotnet-framework, openssl3, ..."
+        ),
+    )
+    add_password_options(
+        identity,
+        "a separate password for the JKS key entry (default: the store password)",
+        option="jks-key-password",
+    )
+    identity.add_argument(
+        "--encrypt-key-pem",
+        action="store_true",
+        help="encrypt client-key.pem with the store password (AES-256 PKCS#8)",
+    )
+    identity.add_argument(
+        "--allow-g1",
+        action="store_true",
+        help="package a G1 client certificate (with a warning) instead of refusing it",
+    )
+
+
+def _build(args: argparse.Namespace) -> int:
+    if args.recipe is not None:
+        return _build_recipe(args)
+    _require_env_and_out(args)
+    return build_stores(args)
+
+
+def _require_env_and_out(args: argparse.Namespace) -> None:
+    """Without --recipe, --env and --out are required (argparse cannot say "unless")."""
+    missing = [f"--{name}" for name in ("env", "out") if getattr(args, name) is None]
+    if missing:
+        msg = (
+            f"the following arguments are required: {', '.join(missing)} (or --recipe FILE) "
+            f"(see {PROG} build --help)"
+        )
+        raise UsageError(msg)
+
+
+def _defaults_with_recipe(recipe: Path) -> argparse.Namespace:
+    """What ``build --recipe RECIPE`` parses to: every other option at its default."""
+    parser = Parser(prog=PROG)
+    add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["build", "--recipe", str(recipe)])
+
+
+def _build_recipe(args: argparse.Namespace) -> int:
+    """``build --recipe FILE``: every target of the recipe, or none."""
+    from truststore_builder._recipe import load_recipe  # noqa: PLC0415
+
+    defaults = _defaults_with_recipe(args.recipe)
+    mixed = sorted(
+        f"--{name.replace('_', '-')}"
+        for name, value in vars(args).items()
+        if name not in {"recipe", "force", "json", "debug", "handler"}
+        and value != getattr(defaults, name, None)
+    )
+    if mixed:
+        msg = f"--recipe takes its inputs and outputs from the recipe, not {', '.join(mixed)}"
+        raise UsageError(msg)
+    recipe = load_recipe(args.recipe)
+    result = recipe.build(overwrite=args.force, progress=TerminalProgress.for_stream(sys.stderr))
+    if args.json:
+        dump_json(result.as_dict())
+    else:
+        for file in result.files:
+            out(f"wrote {file.path} ({file.format}, {file.description})")
+        out(result.summary())
+    return 0

@@ -1,0 +1,224 @@
+"""``check``: a live endpoint's chain, and whether it accepts each client identity."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from truststore_builder._cli.errors import UsageError
+from truststore_builder._cli.options import Parser, add_common_options
+from truststore_builder._cli.output import dump_json, out
+from truststore_builder._errors import InputError
+from truststore_builder._sources.files import read_input
+
+
+def _identity_option(text: str) -> tuple[str, Path, Path]:
+    name, sep, files = text.partition("=")
+    cert, comma, key = files.partition(",")
+    if not (sep and comma and name.strip() and cert.strip() and key.strip()):
+        msg = f"not NAME=CERT,KEY: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return name.strip(), Path(cert.strip()), Path(key.strip())
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        msg = f"not a positive number of seconds: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _positive_integer(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        msg = f"not a whole number of 1 or more: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+def _http_path(text: str) -> str:
+    from truststore_builder._endpoint import check_http_path  # noqa: PLC0415
+
+    try:
+        return check_http_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
+    """Add the ``check`` subcommand to ``commands``."""
+    check = commands.add_parser(
+        "check",
+        help="check that a live endpoint presents a good chain and accepts G1/G2 identities",
+        description=(
+            "Connect to HOST:PORT over TLS: report the certificate chain the server presents "
+            "(subjects, issuers, NHS generation, expiry, whether it verifies against the "
+            "environment's G1+G2 CAs or --trust, whether its name matches) and whether it "
+            "asks for a client certificate; then, for each --identity, whether the server "
+            "accepts it: after each handshake it sends GET / (or --path) and reads the reply, "
+            "so 'accepted' means the server saw that certificate and served the request, and "
+            "'refused' gives the server's own words (a TLS alert, a close before any reply, "
+            "nginx's 400, Apache's 403). 'not-sent': the server's request allows no signature "
+            "algorithm the identity's key can make. The connection without a certificate, "
+            "probed the same way, tells an optional client certificate from a required one. "
+            "NHS England's Stage 1 test is one G1 and one G2 identity against each endpoint."
+        ),
+        epilog=(
+            "Identity files are PEM: the certificate first (its chain may follow) and an "
+            "unencrypted key (encrypted keys are not supported; key paths may be printed, "
+            "key contents never). Exit status: 0 every endpoint's chain verifies, its name "
+            "matches and every identity is accepted; 1 otherwise; 2 a usage error or an "
+            "unreadable file."
+        ),
+    )
+    add_common_options(check)
+    check.add_argument(
+        "endpoint", nargs="?", metavar="HOST:PORT", help="the endpoint (port 443 if left out)"
+    )
+    target = check.add_mutually_exclusive_group()
+    target.add_argument(
+        "--env", choices=["prod", "int", "dep"], help="verify the server's chain against this"
+    )
+    target.add_argument(
+        "--trust", type=Path, metavar="FILE", help="verify the server's chain against these CAs"
+    )
+    check.add_argument(
+        "--identity",
+        action="append",
+        default=[],
+        type=_identity_option,
+        metavar="NAME=CERT,KEY",
+        help="a client identity to try (e.g. g2=client-chain.pem,client-key.pem); repeatable",
+    )
+    _add_connection_options(check)
+    check.add_argument("--json", action="store_true", help="print a JSON report")
+    check.add_argument(
+        "--from-file",
+        type=Path,
+        metavar="FILE",
+        help="check every HOST:PORT in FILE, one a line ('#' starts a comment)",
+    )
+    check.add_argument(
+        "--concurrency",
+        type=_positive_integer,
+        default=8,
+        metavar="N",
+        help="how many endpoints are checked at once with --from-file (default: 8)",
+    )
+    check.set_defaults(handler=_check)
+
+
+def _add_connection_options(check: argparse.ArgumentParser) -> None:
+    """How each connection is made and what is sent over it."""
+    check.add_argument(
+        "--server-name",
+        metavar="NAME",
+        help="the name to send (SNI) and match the certificate to (default: HOST)",
+    )
+    check.add_argument(
+        "--timeout",
+        type=_positive_number,
+        default=10.0,
+        metavar="SECONDS",
+        help="for each connection, from the TCP connect to the end of the reply (default: 10)",
+    )
+    check.add_argument(
+        "--probe",
+        choices=["http", "tls"],
+        default="http",
+        help=(
+            "after the handshake: http sends GET PATH and judges the reply (default); tls "
+            "judges the TLS exchange alone, for a server that speaks no HTTP"
+        ),
+    )
+    check.add_argument(
+        "--path",
+        default="/",
+        type=_http_path,
+        metavar="PATH",
+        help="the path of the HTTP request (default: /)",
+    )
+    check.add_argument(
+        "--tls-version",
+        choices=["1.2", "1.3"],
+        help="connect with this TLS version only (default: either, as the server chooses)",
+    )
+
+
+def _check_endpoints_of(args: argparse.Namespace) -> list[tuple[str, int]]:
+    from truststore_builder._endpoint import parse_endpoint  # noqa: PLC0415
+
+    lines: list[tuple[str, str]] = []
+    if args.endpoint is not None:
+        lines.append(("command line", args.endpoint))
+    if args.from_file is not None:
+        try:
+            text = read_input(args.from_file, what="endpoint list").decode("utf-8")
+        except (InputError, UnicodeDecodeError) as exc:
+            msg = f"{args.from_file}: cannot read the endpoint list ({exc})"
+            raise UsageError(msg) from None
+        for number, line in enumerate(text.splitlines(), 1):
+            entry = line.split("#", 1)[0].strip()
+            if entry:
+                lines.append((f"{args.from_file}:{number}", entry))
+    if not lines:
+        msg = "give an endpoint HOST:PORT, or --from-file FILE"
+        raise UsageError(msg)
+    endpoints = []
+    for where, entry in lines:
+        try:
+            endpoints.append(parse_endpoint(entry))
+        except ValueError as exc:
+            msg = f"{where}: {exc}"
+            raise UsageError(msg) from None
+    return endpoints
+
+
+def _check(args: argparse.Namespace) -> int:
+    from truststore_builder._endpoint import check_endpoints  # noqa: PLC0415
+
+    if args.env is None and args.trust is None:
+        msg = "give --env ENV or --trust FILE to verify the server's chain against"
+        raise UsageError(msg)
+    endpoints = _check_endpoints_of(args)
+    names = [name for name, _, _ in args.identity]
+    if len(set(names)) != len(names):
+        msg = f"--identity names must be unique: {', '.join(names)}"
+        raise UsageError(msg)
+    reports = check_endpoints(
+        endpoints,
+        concurrency=args.concurrency,
+        environment=args.env,
+        trust=args.trust,
+        identities=args.identity,
+        server_name=args.server_name,
+        timeout=args.timeout,
+        probe=args.probe,
+        path=args.path,
+        tls_version=args.tls_version,
+    )
+    ok = all(report.ok for report in reports)
+    if args.json:
+        dump_json({"ok": ok, "endpoints": [report.as_dict() for report in reports]})
+        return 0 if ok else 1
+    for report in reports:
+        out(report.summary())
+        server = report.server
+        if server is not None:
+            for i, link in enumerate(server.presented):
+                known = f" [{link.nhs.name}, {link.nhs.generation}]" if link.nhs else ""
+                out(
+                    f"  presented[{i}] {link.subject}{known} "
+                    f"(issuer {link.issuer}; expires {link.not_after:%Y-%m-%d})"
+                )
+            for failure in server.failures:
+                out(f"  FAILED {failure}")
+        if report.requested_issuers:
+            out(f"  asks for certificates from: {'; '.join(report.requested_issuers)}")
+        for result in (report.probe, *report.identities):
+            label = result.name or "(no certificate)"
+            out(f"  {label}: {result.outcome.value}: {result.detail}")
+    return 0 if ok else 1

@@ -1,0 +1,151 @@
+"""What the subcommands share: the parser class, argument types, and the common options.
+
+The password options name a variable or a file, never the secret; :func:`read_secret` reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from truststore_builder._cli.errors import UsageError
+from truststore_builder._errors import InputError
+from truststore_builder._model import as_password_bytes
+from truststore_builder._sources.files import read_input
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, raised rather than printed and exited."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise :class:`UsageError` with ``message`` and where to find help."""
+        msg = f"{message} (see {self.prog} --help)"
+        raise UsageError(msg)
+
+
+def comma_list(text: str, allowed: Sequence[str], what: str) -> list[str]:
+    """The items of a comma-separated option, lower-cased, each once, in the order given.
+
+    Raises:
+        argparse.ArgumentTypeError: None given, or one not in ``allowed`` (``what`` names them).
+    """
+    items = [item.strip().lower() for item in text.split(",") if item.strip()]
+    if not items:
+        msg = f"no {what} given; choose from {','.join(allowed)}"
+        raise argparse.ArgumentTypeError(msg)
+    unknown = [item for item in items if item not in allowed]
+    if unknown:
+        msg = f"unknown {what} {','.join(unknown)}; choose from {','.join(allowed)}"
+        raise argparse.ArgumentTypeError(msg)
+    return list(dict.fromkeys(items))
+
+
+def timestamp(text: str) -> dt.datetime:
+    """An ``--at`` time: ISO-8601, UTC when it names no zone.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not an ISO-8601 time.
+    """
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"not an ISO-8601 time: {text!r} (e.g. 2026-01-31T12:00:00Z)"
+        raise argparse.ArgumentTypeError(msg) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def add_password_options(
+    parser: argparse._ActionsContainer,
+    what: str,
+    *,
+    option: str = "password",
+) -> None:
+    """Add ``--<option>-env VAR`` and ``--<option>-file FILE``, one or neither, for ``what``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        f"--{option}-env",
+        metavar="VAR",
+        help=f"read {what} from the environment variable VAR",
+    )
+    group.add_argument(
+        f"--{option}-file",
+        metavar="FILE",
+        type=Path,
+        help=f"read {what} from FILE (one trailing newline, LF or CRLF, is removed)",
+    )
+
+
+def add_at_option(parser: argparse.ArgumentParser, what: str = "judge expiry at this time") -> None:
+    """Add ``--at ISO-8601``, the time ``what`` is done at (default: now)."""
+    parser.add_argument(
+        "--at",
+        metavar="ISO-8601",
+        type=timestamp,
+        help=f"{what}, e.g. 2026-01-31T12:00:00Z (default: now)",
+    )
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options every subcommand takes after its name (``--debug``)."""
+    # SUPPRESS: a subcommand's --debug must not reset one given before the subcommand.
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an error",
+    )
+
+
+def store_password(args: argparse.Namespace) -> bytes | None:
+    """The store password the options name, as bytes, or None when none was given.
+
+    Raises:
+        UsageError: The variable is unset or empty, or the file cannot be read or is empty.
+    """
+    return read_secret(args.password_env, args.password_file, "password")
+
+
+def read_secret(variable: str | None, path: Path | None, option: str) -> bytes | None:
+    """Read a secret from ``--<option>-env VAR`` or ``--<option>-file FILE``; None if neither.
+
+    Messages name the option, never its value: a password typed where the variable's name or
+    the file's path belongs must not be printed back.
+
+    Raises:
+        UsageError: The variable is unset or empty, or the file cannot be read or is empty.
+        InvalidPasswordError: The secret holds a NUL character.
+    """
+    if variable is not None:
+        name = f"--{option}-env"
+        value = os.environ.get(variable)
+        if value is None:
+            msg = f"{name}: the environment variable it names is not set (its name is not shown)"
+            raise UsageError(msg)
+        if not value:
+            msg = f"{name}: the environment variable it names is empty"
+            raise UsageError(msg)
+        return as_password_bytes(os.fsencode(value), f"{name}: the value of the variable it names")
+    if path is not None:
+        name = f"--{option}-file"
+        try:
+            data = read_input(path, what=f"{option} file")
+        except InputError as exc:
+            # The reason without the path: a password may have been typed where it belongs.
+            reason = str(exc).removeprefix(f"{exc.source}: ")
+            msg = f"{name}: cannot read the file it names ({reason}; its path is not shown)"
+            raise UsageError(msg) from None
+        for ending in (b"\r\n", b"\n"):
+            if data.endswith(ending):
+                data = data[: -len(ending)]
+                break
+        if not data:
+            msg = f"{name}: the file it names is empty"
+            raise UsageError(msg)
+        return as_password_bytes(data, f"{name}: the file it names")
+    return None
