@@ -14,8 +14,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from tests.commands import keytool_list
+from tests.commands import run_cli as run
 from truststore_builder import nhs_catalogue
-from truststore_builder._cli import build_parser, main
+from truststore_builder._cli import build_parser
 
 if TYPE_CHECKING:
     from tests.pki import GeneratedPki
@@ -26,32 +28,9 @@ PLANTED = "Planted-Secret-7391-do-not-print"
 ALL_FORMATS = "pem,p12,jks,p7b"
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run the command line in-process; return its status, stdout and stderr."""
-    status = main(argv)
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
 def expected_aliases(env: str) -> list[str]:
     """The aliases the catalogue's G1+G2 selection for ``env`` gives, in store order."""
     return [ca.slug for ca, _ in nhs_catalogue().select(env)]
-
-
-def keytool_list(path: Path, store_type: str, password: str | None) -> str:
-    """``keytool -list`` of a store, as JDK 17 sees it (fails the test if keytool is missing)."""
-    keytool = shutil.which("keytool")
-    assert keytool, "keytool (JDK 17) is needed: .ci/run installs openjdk-17-jdk-headless"
-    command = [keytool, "-list", "-keystore", str(path), "-storetype", store_type]
-    env = dict(os.environ)
-    if password is not None:
-        env[PASSWORD_VAR] = password
-        command += ["-storepass:env", PASSWORD_VAR]
-    result = subprocess.run(
-        command, input="", capture_output=True, text=True, env=env, check=False, timeout=120
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def trusted_aliases(listing: str) -> dict[str, str]:

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import pytest
 from cryptography import x509
 
-from tests.test_cli import PASSWORD_VAR, PLANTED, keytool_list, run, trusted_aliases
+from tests.commands import keytool_list
+from tests.commands import run_cli as run
+from tests.test_cli import PASSWORD_VAR, PLANTED, trusted_aliases
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.commands import keytool
 from tests.strategies import certificates
 from truststore_builder import TrustStoreBuilder
 from truststore_builder._errors import (
@@ -63,21 +63,6 @@ def nhs() -> list[tuple[str, x509.Certificate]]:
     entries = _nhs_certificates()
     assert len(entries) >= 2
     return entries
-
-
-def keytool(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run keytool in a UTF-8 locale (the JVM decodes argv, and so -storepass, by locale)."""
-    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    return subprocess.run(
-        ["keytool", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
 
 
 def keytool_listing(path: Path, password: str, store_type: str) -> dict[str, tuple[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.commands import keytool
 from tests.pki import Hierarchy, make_certificate
 from truststore_builder._errors import MalformedInputError, WrongPasswordError
 from truststore_builder._formats.jks import (
@@ -34,21 +34,6 @@ KEY_PASSWORD = "mesh-key-pw"
 WRONG_PASSWORD = "not-the-key-password"
 NON_ASCII_PASSWORD = "pässwörd-€-\U0001d11e"
 ALIAS = "mesh-client"
-
-
-def keytool(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run keytool in a UTF-8 locale (the JVM decodes argv, and so -storepass, by locale)."""
-    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    return subprocess.run(
-        ["keytool", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
 
 
 def full_chain(hierarchy: Hierarchy) -> list[x509.Certificate]:

@@ -7,7 +7,6 @@ import hashlib
 import importlib
 import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.commands import run
 from truststore_builder._errors import (
     MalformedInputError,
     MissingPasswordError,
@@ -75,18 +75,6 @@ def stores(
     paths["password"].write_bytes(serialize_pkcs12_truststore(nhs_entries, PASSWORD))
     paths["none"].write_bytes(serialize_pkcs12_truststore(nhs_entries, None))
     return paths
-
-
-def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run a command with no stdin (so a password prompt cannot hang), capturing its output."""
-    return subprocess.run(
-        [str(part) for part in command],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-        timeout=60,
-    )
 
 
 def keytool_trusted_aliases(listing: str) -> list[str]:

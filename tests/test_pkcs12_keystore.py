@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from tests.commands import run
 from tests.pki import GeneratedPki, make_certificate
 from truststore_builder._errors import WrongPasswordError
 from truststore_builder._formats import pkcs12 as ours
@@ -34,19 +34,6 @@ if TYPE_CHECKING:
 PASSWORD = b"Tr0ub4dor&3-secret"
 ALIAS = "mesh-client"
 PROFILES = ["modern", "legacy"]
-
-
-def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run a command in the C.UTF-8 locale with no stdin (a prompt cannot hang), capturing output."""
-    return subprocess.run(
-        [str(part) for part in command],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-        timeout=60,
-        env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
-    )
 
 
 def public_der(key: object) -> bytes:

@@ -18,8 +18,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from tests.commands import keytool_list
+from tests.commands import run_cli as run
 from tests.pki import _name, make_certificate
-from tests.test_cli import PASSWORD_VAR, PLANTED, keytool_list, run, trusted_aliases
+from tests.test_cli import PASSWORD_VAR, PLANTED, trusted_aliases
 from truststore_builder._errors import (
     BatchError,
     KeyMismatchError,
