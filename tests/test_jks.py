@@ -100,6 +100,7 @@ def test_importing_the_module_does_not_import_pyjks() -> None:
     assert done.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("store_type", "keytool_type"), [("jks", "JKS"), ("jceks", "JCEKS")])
 def test_keytool_lists_every_entry_as_trusted(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], store_type: str, keytool_type: str
@@ -111,6 +112,7 @@ def test_keytool_lists_every_entry_as_trusted(
     assert keytool_listing(path, PASSWORD, keytool_type) == expected
 
 
+@pytest.mark.slow
 def test_keytool_accepts_a_non_ascii_password(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -128,6 +130,7 @@ def test_keytool_accepts_a_non_ascii_password(
     assert "password was incorrect" in near_miss.stdout + near_miss.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("password", [PASSWORD, NON_ASCII_PASSWORD])
 def test_keytool_made_jks_loads(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], password: str
@@ -150,6 +153,7 @@ def test_keytool_made_jks_loads(
     assert set(parsed) == {(alias, der(cert)) for alias, cert in nhs[:2]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keytool_type", ["JKS", "JCEKS"])
 def test_keytool_private_key_entry_gives_untrusted_chain(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], keytool_type: str
@@ -516,6 +520,7 @@ def test_pyjks_loads_what_we_write(
         jks.KeyStore.loads(data, WRONG_PASSWORD)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("store_type", "keytool_type"), [("jks", "JKS"), ("jceks", "JCEKS")])
 def test_keytool_reads_non_ascii_aliases(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], store_type: str, keytool_type: str
@@ -629,6 +634,7 @@ def test_aliases_java_allows_read_as_pyjks_reads_them(
     )
 
 
+@pytest.mark.slow
 def test_key_stores_are_read_as_pyjks_reads_them(tmp_path: Path) -> None:
     """A keytool key store (key entry and trusted entry) reads the same through either path."""
     path = tmp_path / "keys.jks"

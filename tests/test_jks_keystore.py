@@ -106,6 +106,7 @@ def ec_hierarchy(pki: GeneratedPki) -> Hierarchy:
     return Hierarchy(pki.g2.root, pki.g2.intermediate, client)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store_type", ["JKS", "JCEKS"])
 def test_keytool_lists_the_key_entry_and_the_trusted_cas(
     tmp_path: Path, pki: GeneratedPki, store_type: str
@@ -132,6 +133,7 @@ def test_keytool_lists_the_key_entry_and_the_trusted_cas(
         assert sha256.replace(":", "").lower() == sha256_fingerprint(certificate)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store_type", ["JKS", "JCEKS"])
 def test_keytool_importkeystore_recovers_the_key(
     tmp_path: Path, pki: GeneratedPki, store_type: str
@@ -155,6 +157,7 @@ def test_keytool_importkeystore_recovers_the_key(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("store_type", "key_password"),
     [("JKS", KEY_PASSWORD), ("JKS", NON_ASCII_PASSWORD), ("JCEKS", KEY_PASSWORD)],
@@ -172,6 +175,7 @@ def test_a_separate_key_password_is_the_one_keytool_needs(
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
 
 
+@pytest.mark.slow
 def test_an_ec_key_entry_works_with_keytool(tmp_path: Path, pki: GeneratedPki) -> None:
     """An EC P-256 client key is listed as a key entry and recovered by keytool -importkeystore."""
     hierarchy = ec_hierarchy(pki)
@@ -250,6 +254,7 @@ def test_wrong_store_password_is_refused_before_any_key(tmp_path: Path, pki: Gen
         parse_jks_key_entry_aliases(data, WRONG_PASSWORD.encode())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store_type", ["JKS", "JCEKS"])
 def test_a_keytool_made_key_store_loads(tmp_path: Path, store_type: str) -> None:
     """Keytool -genkeypair's entry (own key password) decrypts through pyjks and our own reader."""

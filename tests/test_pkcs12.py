@@ -84,6 +84,7 @@ def keytool_trusted_aliases(listing: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_keytool_lists_every_alias_as_trusted_with_password(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -96,6 +97,7 @@ def test_keytool_lists_every_alias_as_trusted_with_password(
     assert f"Your keystore contains {len(nhs_entries)} entries" in result.stdout
 
 
+@pytest.mark.slow
 def test_keytool_lists_passwordless_store_without_password(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -107,6 +109,7 @@ def test_keytool_lists_passwordless_store_without_password(
     assert "WARNING" not in result.stdout
 
 
+@pytest.mark.slow
 def test_keytool_accepts_changeit_on_passwordless_store(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -117,6 +120,7 @@ def test_keytool_accepts_changeit_on_passwordless_store(
     assert len(keytool_trusted_aliases(result.stdout)) == len(nhs_entries)
 
 
+@pytest.mark.slow
 def test_keytool_refuses_wrong_password(stores: dict[str, Path]) -> None:
     """Keytool refuses the passworded store under another password: our MAC really is checked."""
     result = run("keytool", "-list", "-keystore", stores["password"], "-storepass", "changeit")
@@ -201,6 +205,7 @@ def test_passwordless_store_reads_with_any_password(
     assert [e.alias for e in entries] == [a for a, _ in nhs_entries]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "protection",
     [None, "PBEWithSHA1AndRC2_40", "PBEWithSHA1AndDESede"],
@@ -223,6 +228,7 @@ def test_keytool_made_store_loads_trusted(
     assert (entry.alias, entry.certificate, entry.trusted) == (alias, certificate, True)
 
 
+@pytest.mark.slow
 def test_keytool_key_entry_chain_is_untrusted(
     tmp_path: Path, nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:

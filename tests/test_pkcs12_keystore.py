@@ -99,6 +99,7 @@ def keytool_entries(listing: str) -> dict[str, tuple[str, int | None]]:
 # --- keytool ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", PROFILES)
 def test_keytool_lists_key_entry_and_trusted_entries(
     key_stores: dict[str, Path], pki: GeneratedPki, profile: str
@@ -117,6 +118,7 @@ def test_keytool_lists_key_entry_and_trusted_entries(
     assert f"Your keystore contains {1 + len(trusted_of(pki))} entries" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", PROFILES)
 def test_keytool_importkeystore_to_jks_recovers_key_entry(
     key_stores: dict[str, Path], pki: GeneratedPki, tmp_path: Path, profile: str
@@ -140,6 +142,7 @@ def test_keytool_importkeystore_to_jks_recovers_key_entry(
     assert sum(kind == "trustedCertEntry" for kind, _ in entries.values()) == len(trusted_of(pki))
 
 
+@pytest.mark.slow
 def test_keytool_lists_ec_identity(pki: GeneratedPki, tmp_path: Path) -> None:
     """An EC P-256 client key store is listed by keytool as a PrivateKeyEntry with its chain."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -170,6 +173,7 @@ def test_keytool_lists_ec_identity(pki: GeneratedPki, tmp_path: Path) -> None:
     assert (alias, public_der(loaded_key), loaded_chain) == ("ec-client", public_der(key), chain)
 
 
+@pytest.mark.slow
 def test_keytool_lists_key_store_without_trusted_entries(pki: GeneratedPki, tmp_path: Path) -> None:
     """With no trusted entries the store holds exactly the key entry, chain of 3."""
     path = tmp_path / "alone.p12"
@@ -183,6 +187,7 @@ def test_keytool_lists_key_store_without_trusted_entries(pki: GeneratedPki, tmp_
     assert keytool_entries(result.stdout) == {ALIAS: ("PrivateKeyEntry", 3)}
 
 
+@pytest.mark.slow
 def test_keytool_made_store_with_two_keys_gives_both(tmp_path: Path) -> None:
     """A keytool store holding two key entries gives both identities, not only cryptography's one."""
     path = tmp_path / "two.p12"
@@ -556,6 +561,7 @@ def test_one_key_store_is_decrypted_once(
     assert [(e.alias, e.certificate) for e in entries if e.trusted] == trusted_of(pki)
 
 
+@pytest.mark.slow
 def test_keytool_store_with_two_keys_decodes_each_key_bag(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -127,6 +127,7 @@ def _digests(directory: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_recipe_builds_trust_stores_and_a_mesh_key_store(inputs: Path) -> None:
     """Trust store JKS + PEM and a key store JKS; keytool sees PrivateKeyEntry + trustedCertEntry."""
     result = load_recipe(_recipe(inputs, FULL)).build()
@@ -452,6 +453,7 @@ def test_the_progress_bar_shows_only_on_a_terminal(
     assert TerminalProgress.for_stream(io.StringIO()) is None
 
 
+@pytest.mark.slow
 def test_the_python_api_round_trip(inputs: Path) -> None:
     """load_recipe, then attrs.evolve a target and the trust, then build: the changed recipe is written."""
     recipe = load_recipe(_recipe(inputs, FULL))
