@@ -16,7 +16,9 @@ runs all three (``tests-3.12`` alone: ``nox -s tests-3.12``).
 
 An interpreter that is missing fails the run in CI (nox does so where ``CI`` is set, and
 ``.ci/run`` passes ``--error-on-missing-interpreters``) but is a skip, with a warning, on a
-developer machine that lacks, say, 3.12: nox's own default.
+developer machine that lacks, say, 3.12: nox's own default. Under pyenv, nox finds only the
+versions pyenv makes visible: ``pyenv global 3.11 3.12 3.13``, or for one run
+``PYENV_VERSION=3.11.7:3.12.1:3.13.0 nox``.
 """
 
 from __future__ import annotations
