@@ -7,21 +7,22 @@ Nothing here is committed: keys and certificates are made fresh (or cached under
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+import sys
+from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-if TYPE_CHECKING:
-    from pathlib import Path
+# The certificates come from the tests' builder (tests/pki.py); the repository root, appended
+# so that an installed truststore_builder still wins, makes it importable.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+from tests.pki import Issued, make_certificate
 
 Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
-_NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-_NOT_BEFORE = _NOW - dt.timedelta(days=1)
-_NOT_AFTER = _NOW + dt.timedelta(days=3650)
+_CA_NOT_AFTER = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3650)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -36,34 +37,9 @@ def make_ca(common_name: str = "Bench Test CA") -> tuple[Key, x509.Certificate]:
 
 def self_signed_ca(key: Key, common_name: str, *, serial: int) -> x509.Certificate:
     """A self-signed CA certificate over ``key`` (reused across many certificates for speed)."""
-    name = _name(common_name)
-    public = key.public_key()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(serial)
-        .not_valid_before(_NOT_BEFORE)
-        .not_valid_after(_NOT_AFTER)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    return make_certificate(
+        _name(common_name), key, ca=True, serial=serial, not_after=_CA_NOT_AFTER
+    ).certificate
 
 
 def make_client(
@@ -75,37 +51,11 @@ def make_client(
         if rsa_key
         else ec.generate_private_key(ec.SECP256R1())
     )
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_NOT_BEFORE)
-        .not_valid_after(_NOW + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=rsa_key,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
+    issuer = Issued(ca, ca_key)
+    issued = make_certificate(
+        _name(common_name), key, issuer=issuer, ca=False, eku=(ExtendedKeyUsageOID.CLIENT_AUTH,)
     )
-    return key, certificate
+    return key, issued.certificate
 
 
 def pem(certificate: x509.Certificate) -> bytes:

@@ -11,6 +11,9 @@ from importlib.metadata import version as _version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
+# For tests/pki.py (doc_fixtures makes its certificates with it); appended, so that the
+# installed truststore_builder is the one documented.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 project = "truststore_builder"
 author = "truststore_builder developers"

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.commands import RunningTest
 from tests.pki import GeneratedPki, make_test_pki
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLES = REPO / "bundles"
 #: ../shared/nhs-pki beside the checkout (present on developer machines and in CI).
 SHARED_NHS_PKI = REPO.parent / "shared" / "nhs-pki"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """Tell tests/commands.py which test runs (fixtures included), so a JVM needs the slow mark."""
+    del nextitem
+    RunningTest.name = item.nodeid
+    RunningTest.slow = item.get_closest_marker("slow") is not None
+    try:
+        return (yield)
+    finally:
+        RunningTest.name, RunningTest.slow = "", None
 
 
 @pytest.fixture(scope="session")

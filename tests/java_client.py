@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.commands import assert_marked_slow
+
 TLS_CLIENT = Path(__file__).resolve().parent / "java" / "TlsClient.java"
 #: Generous: a source launch compiles in memory first (1 to 5 s on a busy two-core machine).
 TIMEOUT_SECONDS = 60.0
@@ -74,6 +76,7 @@ def _run(
         if name not in {_KEYSTORE_PASSWORD_VAR, _KEY_PASSWORD_VAR, _TRUSTSTORE_PASSWORD_VAR}
     }
     env.update({name: value for name, value in passwords.items() if value is not None})
+    assert_marked_slow("java")
     classes = None if source_launch else _compiled_classes()
     program = [str(TLS_CLIENT)] if classes is None else ["-cp", str(classes), TLS_CLIENT.stem]
     return subprocess.run(

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 from mesh_client import MeshClient
 
+from tests.commands import assert_marked_slow
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -132,6 +134,7 @@ def mesh_sandbox(
     Yields:
         The base URL, ``https://localhost:PORT`` (the name the server certificate carries).
     """
+    assert_marked_slow("mesh-sandbox")
     log = tmp_path / "mesh-sandbox.log"
     store_dir = tmp_path / "mesh-store"
     store_dir.mkdir(exist_ok=True)

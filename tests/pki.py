@@ -9,6 +9,7 @@ certificates look like real NHS ones: ``O=nhs, OU=Devices, CN=<FQDN>``, serverAu
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 
 import attrs
@@ -69,12 +70,19 @@ def make_certificate(
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
     dns_name: str | None = None,
+    ip_address: str | None = None,
+    serial: int | None = None,
     eku: tuple[x509.ObjectIdentifier, ...] = (
         ExtendedKeyUsageOID.SERVER_AUTH,
         ExtendedKeyUsageOID.CLIENT_AUTH,
     ),
 ) -> Issued:
-    """Issue a certificate for ``key`` (self-signed when ``issuer`` is None)."""
+    """Issue a certificate for ``key`` (self-signed when ``issuer`` is None).
+
+    Also what bench/_fixtures.py and docs/_ext/doc_fixtures.py make their certificates with.
+    ``serial`` is random unless given; ``dns_name`` and ``ip_address`` go in the
+    subjectAltName of an end-entity certificate.
+    """
     signer_key = issuer.key if issuer else key
     issuer_name = issuer.certificate.subject if issuer else subject
     builder = (
@@ -82,7 +90,7 @@ def make_certificate(
         .subject_name(subject)
         .issuer_name(issuer_name)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(serial or x509.random_serial_number())
         .not_valid_before(not_before or _NOW - dt.timedelta(days=30))
         .not_valid_after(not_after or _NOW + dt.timedelta(days=365))
         .add_extension(
@@ -125,9 +133,14 @@ def make_certificate(
             ),
             critical=True,
         ).add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
+        alternative_names: list[x509.GeneralName] = []
         if dns_name:
+            alternative_names.append(x509.DNSName(dns_name))
+        if ip_address:
+            alternative_names.append(x509.IPAddress(ipaddress.ip_address(ip_address)))
+        if alternative_names:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False
+                x509.SubjectAlternativeName(alternative_names), critical=False
             )
     certificate = builder.sign(signer_key, hashes.SHA256())
     return Issued(certificate, key)

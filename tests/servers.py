@@ -35,6 +35,8 @@ from xml.sax.saxutils import quoteattr
 import attrs
 from cryptography.hazmat.primitives import serialization
 
+from tests.commands import assert_marked_slow
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
@@ -678,6 +680,7 @@ def _serving(
     ``ready`` is an extra readiness test on top of the open port (Tomcat's start-up line);
     ``secrets`` are blanked out of any log text put in an error message.
     """
+    assert_marked_slow(name)
     output = home / "stdout.log"
     failures: list[str] = []
     for _attempt in range(_PORT_ATTEMPTS):

@@ -286,6 +286,7 @@ def _names(draw: st.DrawFn) -> x509.Name:
     return x509.Name([RDN(attributes) for attributes in rdns])
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=_names())
 def test_hash_matches_openssl_on_random_names(name: x509.Name) -> None:
@@ -427,6 +428,7 @@ def _ca(subject: x509.Name) -> Issued:
     return make_certificate(subject, rsa_key(), ca=True)
 
 
+@pytest.mark.slow
 def test_same_hash_is_numbered_and_both_found(tmp_path: Path) -> None:
     """Two CAs with one subject (and one differing only in case) are .0, .1, .2, all used."""
     same = x509.Name([A(NameOID.COMMON_NAME, "Same CA")])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +13,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from tests.commands import PASSWORD_VARIABLE, keytool, keytool_list
+from tests.commands import run_cli as run
 from truststore_builder import nhs_catalogue
-from truststore_builder._cli import build_parser, main
+from truststore_builder._cli import build_parser
 
 if TYPE_CHECKING:
     from tests.pki import GeneratedPki
@@ -26,32 +27,9 @@ PLANTED = "Planted-Secret-7391-do-not-print"
 ALL_FORMATS = "pem,p12,jks,p7b"
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run the command line in-process; return its status, stdout and stderr."""
-    status = main(argv)
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
 def expected_aliases(env: str) -> list[str]:
     """The aliases the catalogue's G1+G2 selection for ``env`` gives, in store order."""
     return [ca.slug for ca, _ in nhs_catalogue().select(env)]
-
-
-def keytool_list(path: Path, store_type: str, password: str | None) -> str:
-    """``keytool -list`` of a store, as JDK 17 sees it (fails the test if keytool is missing)."""
-    keytool = shutil.which("keytool")
-    assert keytool, "keytool (JDK 17) is needed: .ci/run installs openjdk-17-jdk-headless"
-    command = [keytool, "-list", "-keystore", str(path), "-storetype", store_type]
-    env = dict(os.environ)
-    if password is not None:
-        env[PASSWORD_VAR] = password
-        command += ["-storepass:env", PASSWORD_VAR]
-    result = subprocess.run(
-        command, input="", capture_output=True, text=True, env=env, check=False, timeout=120
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def trusted_aliases(listing: str) -> dict[str, str]:
@@ -104,6 +82,7 @@ def test_default_formats_are_pem_p12_jks(
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fmt", "store_type"), [("p12", "PKCS12"), ("jks", "JKS")])
 def test_keytool_lists_every_alias_as_trusted(
     fmt: str,
@@ -124,6 +103,7 @@ def test_keytool_lists_every_alias_as_trusted(
     assert set(entries.values()) == {"trustedCertEntry"}
 
 
+@pytest.mark.slow
 def test_keytool_lists_passwordless_pkcs12(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -553,6 +533,7 @@ def test_build_parser_is_the_cli() -> None:
         assert command in help_text
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
     """`python -m truststore_builder` builds a store; an error is one line, no traceback."""
     out = tmp_path / "out"
@@ -579,6 +560,7 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_other_libraries_warnings_are_one_line_each_and_once(tmp_path: Path) -> None:
     """With certifi's roots, every stderr line is the program's one-line form, none repeated.
 
@@ -604,24 +586,19 @@ def test_other_libraries_warnings_are_one_line_each_and_once(tmp_path: Path) -> 
 
 def _keytool_store(pki: GeneratedPki, tmp_path: Path, store_type: str) -> Path:
     """An old password-protected trust store holding the foreign root, made by keytool."""
-    keytool = shutil.which("keytool")
-    assert keytool, "keytool (JDK 17) is needed: .ci/run installs openjdk-17-jdk-headless"
     ca_file = tmp_path / "company-ca.pem"
     ca_file.write_bytes(pki.foreign.root.certificate.public_bytes(Encoding.PEM))
     store = tmp_path / f"old.{store_type.lower()}"
-    subprocess.run(
-        [
-            *(keytool, "-importcert", "-noprompt", "-alias", "company-ca", "-file", str(ca_file)),
-            *("-keystore", str(store), "-storetype", store_type, "-storepass:env", PASSWORD_VAR),
-        ],
-        env={**os.environ, PASSWORD_VAR: PLANTED},
-        check=True,
-        capture_output=True,
-        timeout=120,
+    done = keytool(
+        *("-importcert", "-noprompt", "-alias", "company-ca", "-file", ca_file),
+        *("-keystore", store, "-storetype", store_type, "-storepass:env", PASSWORD_VARIABLE),
+        password=PLANTED,
     )
+    assert done.returncode == 0, done.stdout + done.stderr
     return store
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store_type", ["JKS", "PKCS12"])
 def test_add_reads_an_old_protected_store_with_its_password(
     pki: GeneratedPki,
@@ -655,6 +632,7 @@ def test_add_reads_an_old_protected_store_with_its_password(
     assert not refused.exists()
 
 
+@pytest.mark.slow
 def test_add_password_checks_a_jks_store_that_is_read_unchecked_without_it(
     pki: GeneratedPki,
     tmp_path: Path,

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import pytest
 from cryptography import x509
 
-from tests.test_cli import PASSWORD_VAR, PLANTED, keytool_list, run, trusted_aliases
+from tests.commands import keytool_list
+from tests.commands import run_cli as run
+from tests.test_cli import PASSWORD_VAR, PLANTED, trusted_aliases
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,6 +49,7 @@ def _build(files: dict[str, Path], out: Path, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_build_with_identity_writes_every_client_file(
     client_files: dict[str, Path],
     tmp_path: Path,
@@ -206,6 +209,7 @@ def test_unknown_p12_profile_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     assert "internal error" not in stderr
 
 
+@pytest.mark.slow
 def test_trust_options_apply_to_the_key_stores_too(
     client_files: dict[str, Path],
     tmp_path: Path,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import socket
 import ssl
 import sys
@@ -30,6 +29,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from tests.commands import PASSWORD_VARIABLE, openssl_with_password, run
 from tests.consumers import matrix
 from tests.consumers.files import (
     IDENTITY_KINDS,
@@ -60,11 +60,9 @@ from tests.servers import (
     openssl_s_server,
     tomcat_server,
 )
-from tests.test_pkcs12_keystore import run
 from tests.tls import client_is_accepted, configurable_tls_server
 
 if TYPE_CHECKING:
-    import subprocess
     from collections.abc import Callable, Iterator
 
     from tests.pki import GeneratedPki
@@ -286,39 +284,15 @@ def test_bouncycastle_reads_pkcs12(
 # --- OpenSSL's command line --------------------------------------------------------------------
 
 
-#: The environment variable that carries a store's password to openssl and keytool.
-_PASSWORD_VARIABLE = "TSB_MATRIX_PASSWORD"
-
-
-def _run_with_password(*command: str | Path, password: str) -> subprocess.CompletedProcess[str]:
-    """Run a command that reads the password from :data:`_PASSWORD_VARIABLE` (never its arguments)."""
-    os.environ[_PASSWORD_VARIABLE] = password
-    try:
-        return run(*command)
-    finally:
-        del os.environ[_PASSWORD_VARIABLE]
-
-
-def _openssl(
-    *arguments: str | Path, password: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run openssl, any password through the environment (``-passin env:``)."""
-    if password is None:
-        return run("openssl", *arguments)
-    return _run_with_password(
-        "openssl", *arguments, "-passin", f"env:{_PASSWORD_VARIABLE}", password=password
-    )
-
-
 def _openssl_reads(files: StoreSet, kind: Kind) -> set[str]:
     """The certificates OpenSSL reads from one file (for a key store: also checks the key)."""
     path = files.path(kind)
     if kind is Kind.PKCS7:
-        done = _openssl("pkcs7", "-inform", "DER", "-print_certs", "-in", path)
+        done = openssl_with_password("pkcs7", "-inform", "DER", "-print_certs", "-in", path)
     elif kind is Kind.P12_TRUST_NO_PASSWORD:
-        done = _openssl("pkcs12", "-info", "-nokeys", "-in", path, password="")
+        done = openssl_with_password("pkcs12", "-info", "-nokeys", "-in", path, password="")
     else:
-        done = _openssl("pkcs12", "-info", "-nodes", "-in", path, password=PASSWORD)
+        done = openssl_with_password("pkcs12", "-info", "-nodes", "-in", path, password=PASSWORD)
     assert done.returncode == 0, done.stderr
     if kind in IDENTITY_KINDS:
         key = serialization.load_pem_private_key(
@@ -347,14 +321,14 @@ def _openssl_verifies(files: StoreSet, kind: Kind, client: Path, matrix_files: M
         flags = ("-no-CAfile", "-CApath", path)
     else:
         flags = ("-no-CApath", "-CAfile", path)
-    done = _openssl("verify", *flags, client)
+    done = openssl_with_password("verify", *flags, client)
     return done.returncode == 0 and done.stdout.strip().endswith("OK")
 
 
 def _openssl_key_matches(chain: Path, key: Path) -> bool:
     """Whether OpenSSL reads the same public key from ``key`` as from ``chain``'s first certificate."""
-    leaf = _openssl("x509", "-noout", "-pubkey", "-in", chain)
-    public = _openssl("pkey", "-pubout", "-in", key)
+    leaf = openssl_with_password("x509", "-noout", "-pubkey", "-in", chain)
+    public = openssl_with_password("pkey", "-pubout", "-in", key)
     assert leaf.returncode == public.returncode == 0, leaf.stderr + public.stderr
     return leaf.stdout == public.stdout
 
@@ -395,9 +369,9 @@ def keytool_listings(matrix_files: MatrixFiles) -> dict[tuple[str, Kind], str]:
         for kind in matrix.consumer("keytool").cells:
             # Java 17 opens the password-less PKCS#12 with any password: changeit, as users do.
             password = files.password(kind) or "changeit"
-            done = _run_with_password(
+            done = run(
                 "keytool", "-list", "-rfc", "-keystore", files.path(kind),
-                "-storetype", _STORE_TYPES[kind], "-storepass:env", _PASSWORD_VARIABLE,
+                "-storetype", _STORE_TYPES[kind], "-storepass:env", PASSWORD_VARIABLE,
                 password=password,
             )  # fmt: skip
             assert done.returncode == 0, done.stdout + done.stderr
@@ -754,13 +728,13 @@ def openssl_made_for_mono(matrix_files: MatrixFiles) -> dict[str, Path]:
         ("aes.p12", "AES-256-CBC", "sha256"),
         ("3des.p12", "PBE-SHA1-3DES", "sha1"),
     ):
-        done = _openssl(
+        done = openssl_with_password(
             "pkcs12", "-export", "-in", nhs.path(Kind.CLIENT_PEM), "-inkey", nhs.client_key,
             "-certpbe", algorithm, "-keypbe", algorithm, "-macalg", mac, "-out", made[name],
-            "-passout", f"env:{_PASSWORD_VARIABLE}", password=PASSWORD,
+            "-passout", f"env:{PASSWORD_VARIABLE}", password=PASSWORD,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-    done = _openssl(
+    done = openssl_with_password(
         "crl2pkcs7",
         "-nocrl",
         "-certfile",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from tests.commands import openssl
 from tests.conftest import BUNDLES
 from truststore_builder._convert import convert
 from truststore_builder._errors import InputError, MalformedInputError
@@ -20,11 +20,6 @@ if TYPE_CHECKING:
 NHS_FILES = sorted(BUNDLES.glob("*.pem"))
 NHS_CERTIFICATES = [x509.load_pem_x509_certificate(p.read_bytes()) for p in NHS_FILES]
 ROOT_G2_PEM = BUNDLES / "nhs-root-authority-g2.pem"
-
-
-def openssl(*args: str, data: bytes | None = None) -> bytes:
-    """Run openssl and return its standard output."""
-    return subprocess.run(["openssl", *args], input=data, check=True, capture_output=True).stdout
 
 
 def openssl_fingerprint(data: bytes, inform: str) -> str:

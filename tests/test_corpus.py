@@ -253,6 +253,7 @@ def junk_50mb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "prefix",
     [
@@ -664,6 +665,7 @@ def test_hypothesis_bytes_never_escape(loader: str, data: bytes) -> None:
         fuzz_targets.run_one(loader, data)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loader", sorted(fuzz_targets.TARGETS))
 def test_atheris_harness_runs_briefly(loader: str, tmp_path: Path) -> None:
     """Each coverage-guided harness, 3,000 runs from the seed corpus (fixed seed), finds no crash.

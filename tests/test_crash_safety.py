@@ -64,6 +64,7 @@ def _leftovers(directory: Path, name: str) -> list[Path]:
     return sorted(directory.glob(f".{name}.*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_writer_killed_at_random_leaves_old_or_new_never_partial(tmp_path: Path) -> None:
     """40 SIGKILLs at random moments: the destination is always one whole content."""
     target = tmp_path / "store.p12"

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from tests.commands import run_cli as run
 from tests.pki import catalogue_for
 from truststore_builder import Generation, KeyStoreBuilder, TrustStore, TrustStoreBuilder
-from truststore_builder._cli import main
 from truststore_builder._diff import diff_stores, expiry_horizon
 
 if TYPE_CHECKING:
@@ -33,13 +33,6 @@ AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 def _passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(OLD_VAR, PASSWORD)
     monkeypatch.setenv(NEW_VAR, PASSWORD)
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run the command line in-process; return its status, stdout and stderr."""
-    status = main(argv)
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def nhs_store(env: str, generations: tuple[str, ...] = ("g1", "g2")) -> TrustStore:

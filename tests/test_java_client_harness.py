@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from tests.pki import GeneratedPki
 
 
+pytestmark = pytest.mark.slow
+
 # Throwaway passwords of stores generated for this module.
 STORE_PASSWORD = "store-secret-1"
 KEY_PASSWORD = "key-secret-2"

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from tests.pki import GeneratedPki, Hierarchy
 
+pytestmark = pytest.mark.slow
+
 PASSWORD = "Mesh-keystore-5521"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.commands import keytool
 from tests.strategies import certificates
 from truststore_builder import TrustStoreBuilder
 from truststore_builder._errors import (
@@ -67,21 +67,6 @@ def nhs() -> list[tuple[str, x509.Certificate]]:
     return entries
 
 
-def keytool(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run keytool in a UTF-8 locale (the JVM decodes argv, and so -storepass, by locale)."""
-    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    return subprocess.run(
-        ["keytool", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
-
-
 def keytool_listing(path: Path, password: str, store_type: str) -> dict[str, tuple[str, str]]:
     """Map each alias keytool lists to (entry type, SHA-256 of its first certificate)."""
     done = keytool(
@@ -117,6 +102,7 @@ def test_importing_the_module_does_not_import_pyjks() -> None:
     assert done.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("store_type", "keytool_type"), [("jks", "JKS"), ("jceks", "JCEKS")])
 def test_keytool_lists_every_entry_as_trusted(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], store_type: str, keytool_type: str
@@ -128,6 +114,7 @@ def test_keytool_lists_every_entry_as_trusted(
     assert keytool_listing(path, PASSWORD, keytool_type) == expected
 
 
+@pytest.mark.slow
 def test_keytool_accepts_a_non_ascii_password(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -145,6 +132,7 @@ def test_keytool_accepts_a_non_ascii_password(
     assert "password was incorrect" in near_miss.stdout + near_miss.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("password", [PASSWORD, NON_ASCII_PASSWORD])
 def test_keytool_made_jks_loads(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], password: str
@@ -167,6 +155,7 @@ def test_keytool_made_jks_loads(
     assert set(parsed) == {(alias, der(cert)) for alias, cert in nhs[:2]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keytool_type", ["JKS", "JCEKS"])
 def test_keytool_private_key_entry_gives_untrusted_chain(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], keytool_type: str
@@ -548,6 +537,7 @@ def test_pyjks_loads_what_we_write(
         jks.KeyStore.loads(data, WRONG_PASSWORD)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("store_type", "keytool_type"), [("jks", "JKS"), ("jceks", "JCEKS")])
 def test_keytool_reads_non_ascii_aliases(
     tmp_path: Path, nhs: list[tuple[str, x509.Certificate]], store_type: str, keytool_type: str
@@ -705,6 +695,7 @@ def test_aliases_java_allows_are_read_as_java_reads_them(
         assert outcome[0] is MalformedInputError
 
 
+@pytest.mark.slow
 def test_key_stores_are_read_as_pyjks_reads_them(tmp_path: Path) -> None:
     """A keytool key store (key entry and trusted entry) reads the same through either path."""
     path = tmp_path / "keys.jks"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.commands import keytool
 from tests.pki import Hierarchy, make_certificate
 from truststore_builder._errors import MalformedInputError, WrongPasswordError
 from truststore_builder._formats.jks import (
@@ -34,21 +34,6 @@ KEY_PASSWORD = "mesh-key-pw"
 WRONG_PASSWORD = "not-the-key-password"
 NON_ASCII_PASSWORD = "pässwörd-€-\U0001d11e"
 ALIAS = "mesh-client"
-
-
-def keytool(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run keytool in a UTF-8 locale (the JVM decodes argv, and so -storepass, by locale)."""
-    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    return subprocess.run(
-        ["keytool", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
 
 
 def full_chain(hierarchy: Hierarchy) -> list[x509.Certificate]:
@@ -121,6 +106,7 @@ def ec_hierarchy(pki: GeneratedPki) -> Hierarchy:
     return Hierarchy(pki.g2.root, pki.g2.intermediate, client)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store_type", ["JKS", "JCEKS"])
 def test_keytool_lists_the_key_entry_and_the_trusted_cas(
     tmp_path: Path, pki: GeneratedPki, store_type: str
@@ -147,6 +133,7 @@ def test_keytool_lists_the_key_entry_and_the_trusted_cas(
         assert sha256.replace(":", "").lower() == sha256_fingerprint(certificate)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store_type", ["JKS", "JCEKS"])
 def test_keytool_importkeystore_recovers_the_key(
     tmp_path: Path, pki: GeneratedPki, store_type: str
@@ -170,6 +157,7 @@ def test_keytool_importkeystore_recovers_the_key(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("store_type", "key_password"),
     [("JKS", KEY_PASSWORD), ("JKS", NON_ASCII_PASSWORD), ("JCEKS", KEY_PASSWORD)],
@@ -187,6 +175,7 @@ def test_a_separate_key_password_is_the_one_keytool_needs(
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
 
 
+@pytest.mark.slow
 def test_an_ec_key_entry_works_with_keytool(tmp_path: Path, pki: GeneratedPki) -> None:
     """An EC P-256 client key is listed as a key entry and recovered by keytool -importkeystore."""
     hierarchy = ec_hierarchy(pki)
@@ -265,6 +254,7 @@ def test_wrong_store_password_is_refused_before_any_key(tmp_path: Path, pki: Gen
         parse_jks_key_entry_aliases(data, WRONG_PASSWORD.encode())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store_type", ["JKS", "JCEKS"])
 def test_a_keytool_made_key_store_loads(tmp_path: Path, store_type: str) -> None:
     """Keytool -genkeypair's entry (own key password) decrypts through pyjks and our own reader."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 import warnings
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from tests.commands import PASSWORD_VARIABLE, keytool
 from tests.pki import catalogue_for, make_certificate
 from truststore_builder import (
     CertificateNotValidError,
@@ -235,6 +235,7 @@ def test_key_store_needs_a_password(pki: GeneratedPki) -> None:
         keystore.to_jks("")
 
 
+@pytest.mark.slow
 def test_jks_key_store_lists_key_entry_and_trusted_cas_in_keytool(
     pki: GeneratedPki, tmp_path: Path
 ) -> None:
@@ -244,12 +245,11 @@ def test_jks_key_store_lists_key_entry_and_trusted_cas_in_keytool(
     )
     path = tmp_path / "keystore.jks"
     path.write_bytes(keystore.to_jks(PASSWORD))
-    listing = subprocess.run(
-        ["keytool", "-list", "-v", "-keystore", str(path), "-storepass", PASSWORD],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    done = keytool(
+        "-list", "-v", "-keystore", path, "-storepass:env", PASSWORD_VARIABLE, password=PASSWORD
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    listing = done.stdout
     assert listing.count("Entry type: PrivateKeyEntry") == 1
     assert "Certificate chain length: 3" in listing
     assert listing.count("Entry type: trustedCertEntry") == 4

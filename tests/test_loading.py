@@ -15,6 +15,7 @@ from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.commands import openssl
 from tests.conftest import BUNDLES
 from tests.strategies import certificates
 from truststore_builder._errors import (
@@ -44,11 +45,6 @@ NHS_FILES = sorted(BUNDLES.glob("*.pem"))
 NHS_CERTIFICATES = [x509.load_pem_x509_certificate(p.read_bytes()) for p in NHS_FILES]
 ROOT_G2 = x509.load_pem_x509_certificate((BUNDLES / "nhs-root-authority-g2.pem").read_bytes())
 ROOT_G2_DER = ROOT_G2.public_bytes(Encoding.DER)
-
-
-def openssl(*args: str, data: bytes | None = None) -> bytes:
-    """Run openssl and return its standard output."""
-    return subprocess.run(["openssl", *args], input=data, check=True, capture_output=True).stdout
 
 
 def openssl_p7b(tmp_path: Path, *, outform: str) -> bytes:

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from tests.pki import GeneratedPki, Hierarchy, Issued
 
 
+pytestmark = pytest.mark.slow
+
+
 def _causes(error: BaseException) -> Iterator[BaseException]:
     """The error, then what caused it, and so on."""
     current: BaseException | None = error

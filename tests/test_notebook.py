@@ -8,13 +8,10 @@ installed into the user's home.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import nbclient
 import nbformat
-
-if TYPE_CHECKING:
-    import pytest
+import pytest
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "examples" / "rebuild-a-g1-store.ipynb"
 G2_ALIASES = ("nhs-ptl-root-authority-g2", "nhs-int-authentication-g2")
@@ -45,6 +42,7 @@ def test_committed_notebook_has_no_outputs() -> None:
             assert cell.execution_count is None
 
 
+@pytest.mark.slow
 def test_notebook_rebuilds_a_g1_store_with_g2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,8 @@ from tests.conftest import BUNDLES, REPO
 if TYPE_CHECKING:
     from pathlib import Path
 
+pytestmark = pytest.mark.slow
+
 #: The NHS certificates every wheel must carry (the nine in bundles/).
 SHIPPED = sorted(path.name for path in BUNDLES.glob("*.pem"))
 

@@ -7,7 +7,6 @@ import hashlib
 import importlib
 import importlib.util
 import os
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -21,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.commands import run
 from truststore_builder._errors import (
     MalformedInputError,
     MissingPasswordError,
@@ -78,18 +78,6 @@ def stores(
     return paths
 
 
-def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run a command with no stdin (so a password prompt cannot hang), capturing its output."""
-    return subprocess.run(
-        [str(part) for part in command],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-        timeout=60,
-    )
-
-
 def keytool_trusted_aliases(listing: str) -> list[str]:
     """The aliases keytool -list prints as trustedCertEntry, in its order."""
     return [
@@ -97,6 +85,7 @@ def keytool_trusted_aliases(listing: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_keytool_lists_every_alias_as_trusted_with_password(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -109,6 +98,7 @@ def test_keytool_lists_every_alias_as_trusted_with_password(
     assert f"Your keystore contains {len(nhs_entries)} entries" in result.stdout
 
 
+@pytest.mark.slow
 def test_keytool_lists_passwordless_store_without_password(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -120,6 +110,7 @@ def test_keytool_lists_passwordless_store_without_password(
     assert "WARNING" not in result.stdout
 
 
+@pytest.mark.slow
 def test_keytool_accepts_changeit_on_passwordless_store(
     stores: dict[str, Path], nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:
@@ -130,6 +121,7 @@ def test_keytool_accepts_changeit_on_passwordless_store(
     assert len(keytool_trusted_aliases(result.stdout)) == len(nhs_entries)
 
 
+@pytest.mark.slow
 def test_keytool_refuses_wrong_password(stores: dict[str, Path]) -> None:
     """Keytool refuses the passworded store under another password: our MAC really is checked."""
     result = run("keytool", "-list", "-keystore", stores["password"], "-storepass", "changeit")
@@ -214,6 +206,7 @@ def test_passwordless_store_reads_with_any_password(
     assert [e.alias for e in entries] == [a for a, _ in nhs_entries]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "protection",
     [None, "PBEWithSHA1AndRC2_40", "PBEWithSHA1AndDESede"],
@@ -236,6 +229,7 @@ def test_keytool_made_store_loads_trusted(
     assert (entry.alias, entry.certificate, entry.trusted) == (alias, certificate, True)
 
 
+@pytest.mark.slow
 def test_keytool_key_entry_chain_is_untrusted(
     tmp_path: Path, nhs_entries: list[tuple[str, x509.Certificate]]
 ) -> None:

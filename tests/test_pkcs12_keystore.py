@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from tests.commands import run
 from tests.pki import GeneratedPki, make_certificate
 from truststore_builder._errors import WrongPasswordError
 from truststore_builder._formats import pkcs12 as ours
@@ -34,19 +34,6 @@ if TYPE_CHECKING:
 PASSWORD = b"Tr0ub4dor&3-secret"
 ALIAS = "mesh-client"
 PROFILES = ["modern", "legacy"]
-
-
-def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run a command in the C.UTF-8 locale with no stdin (a prompt cannot hang), capturing output."""
-    return subprocess.run(
-        [str(part) for part in command],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-        timeout=60,
-        env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
-    )
 
 
 def public_der(key: object) -> bytes:
@@ -112,6 +99,7 @@ def keytool_entries(listing: str) -> dict[str, tuple[str, int | None]]:
 # --- keytool ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", PROFILES)
 def test_keytool_lists_key_entry_and_trusted_entries(
     key_stores: dict[str, Path], pki: GeneratedPki, profile: str
@@ -130,6 +118,7 @@ def test_keytool_lists_key_entry_and_trusted_entries(
     assert f"Your keystore contains {1 + len(trusted_of(pki))} entries" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", PROFILES)
 def test_keytool_importkeystore_to_jks_recovers_key_entry(
     key_stores: dict[str, Path], pki: GeneratedPki, tmp_path: Path, profile: str
@@ -153,6 +142,7 @@ def test_keytool_importkeystore_to_jks_recovers_key_entry(
     assert sum(kind == "trustedCertEntry" for kind, _ in entries.values()) == len(trusted_of(pki))
 
 
+@pytest.mark.slow
 def test_keytool_lists_ec_identity(pki: GeneratedPki, tmp_path: Path) -> None:
     """An EC P-256 client key store is listed by keytool as a PrivateKeyEntry with its chain."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -183,6 +173,7 @@ def test_keytool_lists_ec_identity(pki: GeneratedPki, tmp_path: Path) -> None:
     assert (alias, public_der(loaded_key), loaded_chain) == ("ec-client", public_der(key), chain)
 
 
+@pytest.mark.slow
 def test_keytool_lists_key_store_without_trusted_entries(pki: GeneratedPki, tmp_path: Path) -> None:
     """With no trusted entries the store holds exactly the key entry, chain of 3."""
     path = tmp_path / "alone.p12"
@@ -196,6 +187,7 @@ def test_keytool_lists_key_store_without_trusted_entries(pki: GeneratedPki, tmp_
     assert keytool_entries(result.stdout) == {ALIAS: ("PrivateKeyEntry", 3)}
 
 
+@pytest.mark.slow
 def test_keytool_made_store_with_two_keys_gives_both(tmp_path: Path) -> None:
     """A keytool store holding two key entries gives both identities, not only cryptography's one."""
     path = tmp_path / "two.p12"
@@ -569,6 +561,7 @@ def test_one_key_store_is_decrypted_once(
     assert [(e.alias, e.certificate) for e in entries if e.trusted] == trusted_of(pki)
 
 
+@pytest.mark.slow
 def test_keytool_store_with_two_keys_decodes_each_key_bag(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

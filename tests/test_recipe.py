@@ -18,8 +18,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from tests.commands import keytool_list
+from tests.commands import run_cli as run
 from tests.pki import _name, make_certificate
-from tests.test_cli import PASSWORD_VAR, PLANTED, keytool_list, run, trusted_aliases
+from tests.test_cli import PASSWORD_VAR, PLANTED, trusted_aliases
 from truststore_builder._cli.errors import exit_status
 from truststore_builder._cli.progress import TerminalProgress
 from truststore_builder._errors import (
@@ -127,6 +129,7 @@ def _digests(directory: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_recipe_builds_trust_stores_and_a_mesh_key_store(inputs: Path) -> None:
     """Trust store JKS + PEM and a key store JKS; keytool sees PrivateKeyEntry + trustedCertEntry."""
     result = load_recipe(_recipe(inputs, FULL)).build()
@@ -489,6 +492,7 @@ def test_the_progress_bar_shows_only_on_a_terminal(
     assert TerminalProgress.for_stream(io.StringIO()) is None
 
 
+@pytest.mark.slow
 def test_the_python_api_round_trip(inputs: Path) -> None:
     """load_recipe, then attrs.evolve a target and the trust, then build: the changed recipe is written."""
     recipe = load_recipe(_recipe(inputs, FULL))

@@ -212,6 +212,7 @@ def _commands(files: dict[str, Path], out: Path) -> list[list[str]]:
     ]
 
 
+@pytest.mark.slow
 def test_no_command_prints_or_logs_a_secret(
     pki: GeneratedPki,
     planted: dict[str, Path],

@@ -5,8 +5,8 @@ The examples name files a deployment engineer has (``client.pem``, ``client-key.
 JKS, ...). No real NHS certificate comes with its private key, so these are generated when the
 doctests run, from test CAs shaped like the NHS hierarchies (a root and an intermediate,
 O=nhs, OU=CA; endpoint certificates ``OU=Devices, CN=<FQDN>``). Nothing here is committed key
-material, and nothing here is imported from ``tests/``: the docs build from the installed
-package and ``docs/`` alone.
+material. The certificates are made by the tests' builder, ``tests/pki.py`` (conf.py puts the
+repository root on the path after the installed package).
 
 Each page's setup calls :func:`enter_workdir` (a fresh temporary directory, made the working
 directory) and :func:`leave_workdir` in its cleanup.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import ipaddress
 import os
 import shutil
 import socket
@@ -28,34 +27,16 @@ from pathlib import Path
 
 import attrs
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.pki import Issued, make_certificate
 
 # Fixed dates, so that what the examples print does not change from one build to the next.
 # The certificates are valid from the day NHS G2 went live; the examples stop working in 2034.
 NOT_BEFORE = dt.datetime(2024, 6, 4, tzinfo=dt.UTC)
 _TIMEOUT = 10.0
-
-
-@attrs.frozen
-class Issued:
-    """A certificate and its private key."""
-
-    certificate: x509.Certificate
-    key: rsa.RSAPrivateKey = attrs.field(repr=False)
-
-    def cert_pem(self) -> bytes:
-        """The certificate as PEM."""
-        return self.certificate.public_bytes(serialization.Encoding.PEM)
-
-    def key_pem(self) -> bytes:
-        """The private key as unencrypted PKCS#8 PEM."""
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
 
 
 def _name(common_name: str, *, ou: str = "CA", org: str = "Test PKI") -> x509.Name:
@@ -76,45 +57,19 @@ def _issue(
     ca: bool,
     not_after: dt.datetime,
     eku: tuple[x509.ObjectIdentifier, ...] = (),
-    san: x509.GeneralName | None = None,
+    ip_address: str | None = None,
 ) -> Issued:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    signer = issuer.key if issuer else key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.certificate.subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOT_BEFORE)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=not ca,
-                content_commitment=False,
-                key_encipherment=not ca,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+    return make_certificate(
+        subject,
+        key,
+        issuer=issuer,
+        ca=ca,
+        not_before=NOT_BEFORE,
+        not_after=not_after,
+        eku=eku,
+        ip_address=ip_address,
     )
-    if issuer is not None:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
-            critical=False,
-        )
-    if eku:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
-    if san is not None:
-        builder = builder.add_extension(x509.SubjectAlternativeName([san]), critical=False)
-    return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 
 @attrs.frozen
@@ -146,7 +101,7 @@ class DocCa:
             ca=False,
             not_after=dt.datetime(2036, 6, 4, tzinfo=dt.UTC),
             eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
-            san=x509.IPAddress(ipaddress.ip_address(address)),
+            ip_address=address,
         )
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import attrs
 
+from tests.commands import assert_marked_slow
+
 PROBE = Path(__file__).resolve().parent.parent / "java" / "ConsumerProbe.java"
 #: Debian's BouncyCastle provider (libbcprov-java).
 BCPROV = Path("/usr/share/java/bcprov.jar")
@@ -85,6 +87,7 @@ def _run(
     runtime: JavaRuntime, options: list[str], arguments: list[str], stdin: str = ""
 ) -> list[list[str]]:
     """Run the probe; the JVM options go through a 0600 argument file, never the command line."""
+    assert_marked_slow("java")
     classpath = f"{_compiled_probe()}{os.pathsep}{BCPROV}"
     with tempfile.TemporaryDirectory(prefix="tsb-probe-args-") as directory:
         argfile = Path(directory) / "options"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import subprocess
 
+from tests.commands import assert_marked_slow
+
 _TIMEOUT = 180.0
 
 
@@ -18,6 +20,7 @@ def run_line_probe(command: list[str], requests: list[list[str]], name: str) -> 
         AssertionError: The probe failed, or answered another number of lines (its output and
             stderr in the message).
     """
+    assert_marked_slow(f"the {name} probe")
     done = subprocess.run(
         command,
         input="".join("\t".join(request) + "\n" for request in requests),

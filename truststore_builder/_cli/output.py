@@ -28,7 +28,7 @@ class StdoutClosedError(Exception):
 
 
 def say(stream: TextIO, kind: str, message: str) -> None:
-    """Print ``message`` as one line: newlines inside it would break the one-line promise.
+    r"""Print ``message`` as one line: newlines inside it would break the one-line promise.
 
     Control characters (a certificate's subject can hold ESC or CR) are shown as escapes, and
     so are the surrogates a file name that is not UTF-8 arrives with (\udcff), which a
