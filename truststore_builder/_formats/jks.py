@@ -933,9 +933,15 @@ def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes 
     padded = decryptor.update(encrypted) + decryptor.finalize()
     unpadder = padding.PKCS7(_DES_BLOCK_BITS).unpadder()
     try:
-        return unpadder.update(padded) + unpadder.finalize()
+        plain = unpadder.update(padded) + unpadder.finalize()
+        # No check value here, unlike Sun's JKS protector: a wrong password's garbage ends in
+        # valid padding one time in 256, so the plaintext must also be one whole DER SEQUENCE
+        # (a PKCS#8 key) before the password counts as right.
+        whole = _DerReader(plain)
+        whole.read(_DER_SEQUENCE)
     except ValueError:
         return None
+    return None if whole.rest() else plain
 
 
 def _split_protected(protected: bytes) -> tuple[bytes, bytes]:
