@@ -6,6 +6,7 @@ import hashlib
 import os
 import struct
 import subprocess
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -456,3 +457,41 @@ def test_wrong_jceks_key_password_with_valid_padding_is_still_wrong(
         data, STORE_PASSWORD.encode(), "ks", key_password=KEY_PASSWORD.encode()
     )
     assert same_key(key, pki.g2.client.key)
+
+
+def test_jceks_key_entries_asking_too_much_derivation_in_all_are_refused_before_any_runs(
+    pki: GeneratedPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two JCEKS key entries at SunJCE's 5,000,000 cap each (~45 s of MD5): refused in < 1 s."""
+    monkeypatch.setattr(jks_module, "_JCE_ITERATIONS", 0x10000)  # INTEGER 02 03 01 00 00
+    one = serialize_jks_keystore(
+        alias=ALIAS,
+        key=pki.g2.client.key,
+        chain=full_chain(pki.g2),
+        trusted=[],
+        password=STORE_PASSWORD.encode(),
+        store_type="jceks",
+    )
+    entry = one[12:-20]
+    twin = entry.replace(ALIAS.encode(), ALIAS[:-1].encode() + b"x", 1)
+
+    def store(iterations: bytes) -> bytes:
+        body = one[:8] + struct.pack(">I", 2) + entry + twin
+        body = body.replace(b"\x02\x03\x01\x00\x00", b"\x02\x03" + iterations)
+        digest = hashlib.sha1(usedforsecurity=False)
+        for part in (STORE_PASSWORD.encode("utf-16-be"), b"Mighty Aphrodite", body):
+            digest.update(part)
+        return body + digest.digest()
+
+    costly = store((5_000_000).to_bytes(3, "big"))
+    for read in (load_jks_identities, parse_jks_key_entry_aliases):
+        started = time.monotonic()
+        with pytest.raises(MalformedInputError, match="10,000,000 key-derivation iterations"):
+            read(costly, STORE_PASSWORD.encode(), source="ks")
+        assert time.monotonic() - started < 1
+    # The control: the same two entries at 65,536 iterations each decrypt.
+    cheap = store(b"\x01\x00\x00")
+    assert [alias for alias, _, _ in load_jks_identities(cheap, STORE_PASSWORD.encode(), "ks")] == [
+        ALIAS,
+        ALIAS[:-1] + "x",
+    ]
