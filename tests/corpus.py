@@ -592,9 +592,7 @@ def costly_pkcs12(originals: Originals) -> dict[str, bytes]:
             _pbes2_encrypt(seq(cert_bag, _shrouded_key_bag(_pbes2(hostile))), PASSWORD, 1)
         ),
         # Past the walk's nesting limit, where OpenSSL still looks for keys.
-        "key-deep-inside-cheap-encryption": _pfx(
-            _pbes2_encrypt(seq(cert_bag, deep), PASSWORD, 1)
-        ),
+        "key-deep-inside-cheap-encryption": _pfx(_pbes2_encrypt(seq(cert_bag, deep), PASSWORD, 1)),
         "eight-blocks-at-the-limit": _pfx(
             *[_encrypted_data(_pbes2(5_000_000), b"c" * 64) for _ in range(8)]
         ),
