@@ -407,6 +407,19 @@ def test_a_malformed_protected_key_is_malformed_not_a_wrong_password(
         load_jks_identities(resealed, STORE_PASSWORD.encode(), "<bytes>")
 
 
+def jceks_key_store(pki: GeneratedPki, key_password: str) -> bytes:
+    """A JCEKS store of the G2 client's key entry alone, at the module's _JCE_ITERATIONS."""
+    return serialize_jks_keystore(
+        alias=ALIAS,
+        key=pki.g2.client.key,
+        chain=full_chain(pki.g2),
+        trusted=[],
+        password=STORE_PASSWORD.encode(),
+        key_password=key_password.encode(),
+        store_type="jceks",
+    )
+
+
 def padding_passing_password(data: bytes) -> str:
     """A wrong key password under which the store's JCEKS key decrypts to valid PKCS#5 padding.
 
@@ -440,15 +453,7 @@ def test_wrong_jceks_key_password_with_valid_padding_is_still_wrong(
     """A wrong JCEKS key password whose 3DES garbage ends in valid padding is WrongPasswordError."""
     # One iteration (not SunJCE's 200,000) makes the search for such a password instant.
     monkeypatch.setattr(jks_module, "_JCE_ITERATIONS", 1)
-    data = serialize_jks_keystore(
-        alias=ALIAS,
-        key=pki.g2.client.key,
-        chain=full_chain(pki.g2),
-        trusted=[],
-        password=STORE_PASSWORD.encode(),
-        key_password=KEY_PASSWORD.encode(),
-        store_type="jceks",
-    )
+    data = jceks_key_store(pki, KEY_PASSWORD)
     wrong = padding_passing_password(data)
     with pytest.raises(WrongPasswordError, match="does not decrypt entry"):
         load_jks_identities(data, STORE_PASSWORD.encode(), "ks", key_password=wrong.encode())
@@ -464,14 +469,7 @@ def test_jceks_key_entries_asking_too_much_derivation_in_all_are_refused_before_
 ) -> None:
     """Two JCEKS key entries at SunJCE's 5,000,000 cap each (~45 s of MD5): refused in < 1 s."""
     monkeypatch.setattr(jks_module, "_JCE_ITERATIONS", 0x10000)  # INTEGER 02 03 01 00 00
-    one = serialize_jks_keystore(
-        alias=ALIAS,
-        key=pki.g2.client.key,
-        chain=full_chain(pki.g2),
-        trusted=[],
-        password=STORE_PASSWORD.encode(),
-        store_type="jceks",
-    )
+    one = jceks_key_store(pki, STORE_PASSWORD)
     entry = one[12:-20]
     twin = entry.replace(ALIAS.encode(), ALIAS[:-1].encode() + b"x", 1)
 
