@@ -151,8 +151,10 @@ def test_a_certificate_whose_names_cannot_be_decoded_is_refused_when_read(
     der = original.public_bytes(Encoding.DER)
     damaged = _with_undecodable_subject(der, damage)
     probe = x509.load_der_x509_certificate(damaged)  # cryptography loads it...
-    with pytest.raises(ValueError, match=r"\S"):
-        _ = probe.subject  # ...and cannot decode its name
+    # ...and cannot decode its name (cryptography 45.0.1, our minimum, raises KeyError for
+    # the unsupported tag; later releases ValueError).
+    with pytest.raises((ValueError, KeyError)):
+        _ = probe.subject
     assert read_store(der)[0].certificate == original
     for name, content in (
         ("bad.der", damaged),

@@ -182,7 +182,8 @@ def check_names_decode(certificates: Sequence[x509.Certificate], source: str) ->
                     # decodes (a country name of the wrong length) come when the name is used.
                     warnings.simplefilter("ignore")
                     getattr(probe, part)
-            except ValueError:
+            except (ValueError, KeyError):
+                # KeyError: cryptography up to 45.0.x, for an unsupported string tag.
                 fingerprint = sha256_fingerprint(probe)
                 msg = (
                     f"{source}: certificate {index} (SHA-256 {fingerprint}): its {part} name "
