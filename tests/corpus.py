@@ -565,7 +565,8 @@ def costly_pkcs12(originals: Originals) -> dict[str, bytes]:
 
     Each must be refused before any KDF runs: 2**31-1 iterations in PBES2 or the PKCS#12 KDF, in
     an encrypted SafeContents or a shrouded key, one hidden in a SafeContents bag or inside an
-    encrypted SafeContents of one iteration, and eight encrypted blocks at the 5,000,000 limit.
+    encrypted SafeContents of one iteration (there also 20 SafeContents bags deep), and eight
+    encrypted blocks at the 5,000,000 limit.
     """
     hostile = 0x7FFFFFFF
     cert_bag = pkcs12._trusted_certificate_bag("ca", originals.ca)  # noqa: SLF001
@@ -574,6 +575,9 @@ def costly_pkcs12(originals: Originals) -> dict[str, bytes]:
         _der_oid(_SAFE_CONTENTS_BAG),
         pkcs12._explicit0(seq(_shrouded_key_bag(_pbes2(hostile)))),  # noqa: SLF001
     )
+    deep = _shrouded_key_bag(_pbes2(hostile))
+    for _ in range(20):
+        deep = seq(_der_oid(_SAFE_CONTENTS_BAG), pkcs12._explicit0(seq(deep)))  # noqa: SLF001
     return {
         "pbes2-contents": _pfx(_encrypted_data(_pbes2(hostile), b"c" * 1024)),
         "pkcs12-kdf-contents": _pfx(_encrypted_data(_pkcs12_pbe(hostile), b"c" * 1024)),
@@ -587,6 +591,8 @@ def costly_pkcs12(originals: Originals) -> dict[str, bytes]:
         "key-inside-cheap-encryption": _pfx(
             _pbes2_encrypt(seq(cert_bag, _shrouded_key_bag(_pbes2(hostile))), PASSWORD, 1)
         ),
+        # Past the walk's nesting limit, where OpenSSL still looks for keys.
+        "key-deep-inside-cheap-encryption": _pfx(_pbes2_encrypt(seq(cert_bag, deep), PASSWORD, 1)),
         "eight-blocks-at-the-limit": _pfx(
             *[_encrypted_data(_pbes2(5_000_000), b"c" * 64) for _ in range(8)]
         ),

@@ -347,7 +347,7 @@ def test_pkcs12_asking_for_too_much_key_derivation_is_refused_before_any_runs(
         assert time.monotonic() - started < 1
         assert isinstance(error, InputError), name
         assert str(path) in str(error)
-        if password or name != "key-inside-cheap-encryption":
+        if password or not name.endswith("inside-cheap-encryption"):
             # Without the password the hidden key stays hidden, from OpenSSL too: a
             # MissingPasswordError, as fast.
             assert isinstance(error, MalformedInputError), name

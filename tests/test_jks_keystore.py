@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import struct
 import subprocess
+import time
 from typing import TYPE_CHECKING
 
 import pytest
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 from tests.commands import keytool
 from tests.pki import Hierarchy, make_certificate
 from truststore_builder._errors import MalformedInputError, WrongPasswordError
+from truststore_builder._formats import jks as jks_module
 from truststore_builder._formats.jks import (
     load_jks_identities,
     load_jks_store,
@@ -389,3 +395,91 @@ def test_a_malformed_protected_key_is_malformed_not_a_wrong_password(
         parse_jks_key_entry_aliases(resealed, STORE_PASSWORD.encode())
     with pytest.raises(MalformedInputError, match="well-formed protected key"):
         load_jks_identities(resealed, STORE_PASSWORD.encode(), "<bytes>")
+
+
+def jceks_key_store(pki: GeneratedPki, key_password: str) -> bytes:
+    """A JCEKS store of the G2 client's key entry alone, at the module's _JCE_ITERATIONS."""
+    return serialize_jks_keystore(
+        alias=ALIAS,
+        key=pki.g2.client.key,
+        chain=full_chain(pki.g2),
+        trusted=[],
+        password=STORE_PASSWORD.encode(),
+        key_password=key_password.encode(),
+        store_type="jceks",
+    )
+
+
+def padding_passing_password(data: bytes) -> str:
+    """A wrong key password under which the store's JCEKS key decrypts to valid PKCS#5 padding.
+
+    The store holds one key entry, protected with one PBEWithMD5AndTripleDES iteration.
+    """
+    start = 12 + 4 + 2 + len(ALIAS) + 8  # header, tag, alias, date
+    (size,) = struct.unpack(">I", data[start : start + 4])
+    protected = data[start + 4 : start + 4 + size]
+    salt_at = protected.index(b"\x04\x08") + 2  # OCTET STRING of 8: the salt
+    salt = protected[salt_at : salt_at + 8]
+    tail = protected[salt_at + 8 :]
+    assert tail.startswith(b"\x02\x01\x01\x04\x82")  # one iteration; the long ciphertext
+    ciphertext = tail[7:]
+    assert len(ciphertext) == int.from_bytes(tail[5:7], "big")
+    for attempt in range(100_000):  # one in 256 pads validly: never reached
+        candidate = f"{WRONG_PASSWORD}-{attempt}".encode()
+        # SunJCE's derivation at one iteration: MD5 of each salt half and the password.
+        derived = b"".join(
+            hashlib.md5(half + candidate, usedforsecurity=False).digest()
+            for half in (salt[:4], salt[4:])
+        )
+        decryptor = Cipher(TripleDES(derived[:24]), modes.CBC(derived[24:])).decryptor()
+        if (decryptor.update(ciphertext) + decryptor.finalize()).endswith(b"\x01"):
+            return candidate.decode()
+    raise AssertionError
+
+
+def test_wrong_jceks_key_password_with_valid_padding_is_still_wrong(
+    pki: GeneratedPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong JCEKS key password whose 3DES garbage ends in valid padding is WrongPasswordError."""
+    # One iteration (not SunJCE's 200,000) makes the search for such a password instant.
+    monkeypatch.setattr(jks_module, "_JCE_ITERATIONS", 1)
+    data = jceks_key_store(pki, KEY_PASSWORD)
+    wrong = padding_passing_password(data)
+    with pytest.raises(WrongPasswordError, match="does not decrypt entry"):
+        load_jks_identities(data, STORE_PASSWORD.encode(), "ks", key_password=wrong.encode())
+    # The control: the right key password still decrypts the key.
+    [(_, key, _)] = load_jks_identities(
+        data, STORE_PASSWORD.encode(), "ks", key_password=KEY_PASSWORD.encode()
+    )
+    assert same_key(key, pki.g2.client.key)
+
+
+def test_jceks_key_entries_asking_too_much_derivation_in_all_are_refused_before_any_runs(
+    pki: GeneratedPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two JCEKS key entries at SunJCE's 5,000,000 cap each (~45 s of MD5): refused in < 1 s."""
+    monkeypatch.setattr(jks_module, "_JCE_ITERATIONS", 0x10000)  # INTEGER 02 03 01 00 00
+    one = jceks_key_store(pki, STORE_PASSWORD)
+    entry = one[12:-20]
+    twin = entry.replace(ALIAS.encode(), ALIAS[:-1].encode() + b"x", 1)
+
+    def store(iterations: bytes) -> bytes:
+        body = one[:8] + struct.pack(">I", 2) + entry + twin
+        body = body.replace(b"\x02\x03\x01\x00\x00", b"\x02\x03" + iterations)
+        digest = hashlib.sha1(usedforsecurity=False)
+        for part in (STORE_PASSWORD.encode("utf-16-be"), b"Mighty Aphrodite", body):
+            digest.update(part)
+        return body + digest.digest()
+
+    costly = store((5_000_000).to_bytes(3, "big"))
+    for read in (load_jks_identities, parse_jks_key_entry_aliases):
+        started = time.monotonic()
+        with pytest.raises(MalformedInputError, match="10,000,000 key-derivation iterations"):
+            read(costly, STORE_PASSWORD.encode(), source="ks")
+        assert time.monotonic() - started < 1
+    # The control: the same two entries at 65,536 iterations each decrypt.
+    cheap = store(b"\x01\x00\x00")
+    assert [alias for alias, _, _ in load_jks_identities(cheap, STORE_PASSWORD.encode(), "ks")] == [
+        ALIAS,
+        ALIAS[:-1] + "x",
+    ]

@@ -117,11 +117,16 @@ def _with_undecodable_subject(der: bytes, damage: str) -> bytes:
         return der[:start] + bytes([0x0C, length]) + b"\xff" + value[1:] + rest
     if damage == "unsupported string tag":
         return der[:start] + bytes([0x49, length]) + value + rest
+    if damage == "bit string value":
+        # A BIT STRING (no unused bits) under the CN type: cryptography raises TypeError.
+        return der[:start] + bytes([0x03, length]) + b"\x00" + value[1:] + rest
     # A long-form tag (0x1f 0x1f): one byte more for the tag, one less of the value.
     return der[:start] + bytes([0x1F, 0x1F, length - 1]) + value[1:] + rest
 
 
-@pytest.mark.parametrize("damage", ["invalid UTF-8", "unsupported string tag", "long-form tag"])
+@pytest.mark.parametrize(
+    "damage", ["invalid UTF-8", "unsupported string tag", "long-form tag", "bit string value"]
+)
 def test_a_certificate_whose_names_cannot_be_decoded_is_refused_when_read(
     tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -147,8 +152,10 @@ def test_a_certificate_whose_names_cannot_be_decoded_is_refused_when_read(
     der = original.public_bytes(Encoding.DER)
     damaged = _with_undecodable_subject(der, damage)
     probe = x509.load_der_x509_certificate(damaged)  # cryptography loads it...
-    with pytest.raises(ValueError, match=r"\S"):
-        _ = probe.subject  # ...and cannot decode its name
+    # ...and cannot decode its name (cryptography 45.0.1, our minimum, raises KeyError for
+    # the unsupported tag; later releases ValueError).
+    with pytest.raises((ValueError, KeyError, TypeError)):
+        _ = probe.subject
     assert read_store(der)[0].certificate == original
     for name, content in (
         ("bad.der", damaged),

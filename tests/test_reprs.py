@@ -406,3 +406,18 @@ def test_generic_text_table_aligns_and_clips() -> None:
         "xxxxxxx...  1",
         "y           2",
     ]
+
+
+def test_password_ref_shows_neither_the_variable_name_nor_the_path() -> None:
+    """A PasswordRef (and a recipe target holding one) never shows a name a password may be."""
+    from truststore_builder import PasswordRef, RecipeTarget  # noqa: PLC0415
+
+    by_env = PasswordRef(env="S3cret-typed-here")
+    by_file = PasswordRef(file="/run/S3cret-typed-here")
+    target = RecipeTarget(format="keystore-p12", path="out/client.p12", password=by_env)
+    for shown in (repr(by_env), str(by_env), repr(by_file), str(by_file), repr(target)):
+        assert "S3cret" not in shown, shown
+    # The control: what kind of reference it is still shows, and the value is still held.
+    assert repr(by_env) == "PasswordRef(env=<not shown>)"
+    assert repr(by_file) == "PasswordRef(file=<not shown>)"
+    assert by_env.env == "S3cret-typed-here"

@@ -195,6 +195,36 @@ def test_a_rename_failing_part_way_puts_back_what_was_there(
     assert _listing(tmp_path) == before  # old contents back, the new p12 gone, no temporary
 
 
+def test_a_failed_put_back_is_named_with_where_the_old_content_is(
+    int_store: TrustStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--force, the third rename refused and putting the first back refused too: the error says so."""
+    (tmp_path / "truststore.pem").write_bytes(b"old pem")
+    (tmp_path / "truststore.p7b").write_bytes(b"old p7b")
+    failing_publish = _fail_at("truststore.p7b", errno.EACCES)
+
+    def replace(self: Path, target: str | Path) -> Path:
+        if self.name.endswith("old.tmp") and Path(target).name == "truststore.pem":
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(target))
+        return failing_publish(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    with pytest.raises(OutputError) as caught:
+        write_stores(int_store, _three_targets(tmp_path), overwrite=True)
+    message = str(caught.value)
+    assert message.startswith(
+        f"{tmp_path / 'truststore.p7b'}: cannot give the file its name (Permission denied); "
+        f"and these could not be put back as they were: {tmp_path / 'truststore.pem'} "
+        "(its old content is kept as "
+    )
+    [kept] = [p for p in tmp_path.iterdir() if p.name.endswith("old.tmp")]
+    assert str(kept) in message
+    assert kept.read_bytes() == b"old pem"
+    # The control: the p12, put back (it did not exist), is not named.
+    assert "truststore.p12" not in message
+    assert not (tmp_path / "truststore.p12").exists()
+
+
 def test_without_force_a_failed_publish_removes_what_it_created(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -205,9 +205,17 @@ class PasswordRef:
     env: str | None = attrs.field(default=None, validator=_exactly_one)
     file: Path | None = attrs.field(default=None, converter=_optional_path)
 
+    def __repr__(self) -> str:
+        """Which kind of reference, not the variable's name or the file's path.
+
+        A password typed where the name or path belongs must not be shown back (as the
+        command line and recipe errors do not show them).
+        """
+        return "PasswordRef(env=<not shown>)" if self.env else "PasswordRef(file=<not shown>)"
+
     def __str__(self) -> str:
-        """``environment variable NAME`` or ``file PATH``."""
-        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+        """``an environment variable`` or ``a file``: the name or path is not shown."""
+        return "an environment variable" if self.env else "a file"
 
 
 @attrs.frozen

@@ -591,7 +591,8 @@ class StagedFiles:
             OutputExistsError: A destination exists and ``overwrite`` is false, or is a
                 directory where a file goes (nothing is renamed).
             OutputError: A rename failed; every destination renamed before it has its old
-                content back.
+                content back (one that cannot be put back is named, with where its old
+                content is kept).
         """
         staged = self._staged
         directories: dict[Path, list[str]] = {}
@@ -605,10 +606,25 @@ class StagedFiles:
             self._check_destinations()
             for temporary, path in staged:
                 published.append(self._publish_one(temporary, path))
-        except BaseException:
+        except BaseException as exc:
+            unrestored = []
             for done in reversed(published):
-                with contextlib.suppress(OSError):
+                kept = done.aside
+                try:
                     done.undo()
+                except OSError:
+                    unrestored.append((done.path, kept))
+            if unrestored and isinstance(exc, OutputError):
+                # Saying "nothing changed" would be false: name what was not put back, and
+                # where its old content still is.
+                where = "; ".join(
+                    f"{path} (its old content is kept as {kept})"
+                    if kept is not None
+                    else f"{path} (it did not exist before)"
+                    for path, kept in unrestored
+                )
+                msg = f"{exc}; and these could not be put back as they were: {where}"
+                raise OutputError(msg, source=exc.source) from None
             raise
         finally:
             self.discard()  # the temporaries of a hard-linked file, or of a failed publish

@@ -584,11 +584,15 @@ def load_jks_identities(
     store_password = _load_password(password, source)
     secret = store_password if key_password is None else _load_password(key_password, source)
     result: list[tuple[str, PrivateKey, list[x509.Certificate]]] = []
-    for entry in _parse_store(
-        data, password, source, checked_password=store_password, strict=False
-    ):
-        if not isinstance(entry, _KeyEntry):
-            continue
+    keys = [
+        entry
+        for entry in _parse_store(
+            data, password, source, checked_password=store_password, strict=False
+        )
+        if isinstance(entry, _KeyEntry)
+    ]
+    _check_key_derivation_work(keys, source)
+    for entry in keys:
         chain = [
             _certificate(der, "X.509", entry.alias, source, "private key") for der in entry.chain
         ]
@@ -909,8 +913,8 @@ def _jks_unprotect(encrypted: bytes, password: str) -> bytes | None:
     return plain if hmac.compare_digest(expected, check) else None
 
 
-def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes | None:
-    """SunJCE's PBEWithMD5AndTripleDES decryption: the PKCS#8 key, or None when it fails.
+def _jce_parameters(parameters: bytes) -> tuple[bytes, int]:
+    """The salt and iteration count of PBEWithMD5AndTripleDES parameters.
 
     Raises:
         ValueError: Malformed parameters or an absurd iteration count.
@@ -921,6 +925,41 @@ def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes 
     if len(salt) != _JCE_SALT_SIZE or not 1 <= iterations <= _JCE_MAX_ITERATIONS:
         msg = "unsupported PBEWithMD5AndTripleDES parameters"
         raise ValueError(msg)
+    return salt, iterations
+
+
+def _check_key_derivation_work(entries: Sequence[_KeyEntry], source: str) -> None:
+    """Refuse a store whose key entries ask for more than one key's worth of derivation in all.
+
+    Our MD5 chain runs in Python (~4 s a million iterations): SunJCE's own per-key cap,
+    5,000,000, over a dozen entries would take minutes. Real stores ask 200,000 a key.
+
+    Raises:
+        MalformedInputError: The sum passes _JCE_MAX_ITERATIONS (checked before any runs).
+    """
+    total = 0
+    for entry in entries:
+        try:
+            algorithm, _ = _split_protected(entry.protected)
+            if algorithm.startswith(_JCE_PBE_MD5_3DES_OID):
+                total += _jce_parameters(algorithm[len(_JCE_PBE_MD5_3DES_OID) :])[1]
+        except ValueError:
+            continue  # refused, naming the entry, when it is decrypted
+    if total > _JCE_MAX_ITERATIONS:
+        msg = (
+            f"{source}: the store's key entries ask for {total:,} key-derivation iterations in "
+            f"all, more than {_JCE_MAX_ITERATIONS:,}; refused before any runs"
+        )
+        raise MalformedInputError(msg, source=source)
+
+
+def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes | None:
+    """SunJCE's PBEWithMD5AndTripleDES decryption: the PKCS#8 key, or None when it fails.
+
+    Raises:
+        ValueError: Malformed parameters or an absurd iteration count.
+    """
+    salt, iterations = _jce_parameters(parameters)
     if not encrypted or len(encrypted) % (_DES_BLOCK_BITS // 8):
         msg = "the encrypted key is not whole 3DES blocks"
         raise ValueError(msg)
@@ -933,9 +972,15 @@ def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes 
     padded = decryptor.update(encrypted) + decryptor.finalize()
     unpadder = padding.PKCS7(_DES_BLOCK_BITS).unpadder()
     try:
-        return unpadder.update(padded) + unpadder.finalize()
+        plain = unpadder.update(padded) + unpadder.finalize()
+        # No check value here, unlike Sun's JKS protector: a wrong password's garbage ends in
+        # valid padding one time in 256, so the plaintext must also be one whole DER SEQUENCE
+        # (a PKCS#8 key) before the password counts as right.
+        whole = _DerReader(plain)
+        whole.read(_DER_SEQUENCE)
     except ValueError:
         return None
+    return None if whole.rest() else plain
 
 
 def _split_protected(protected: bytes) -> tuple[bytes, bytes]:
@@ -1010,6 +1055,7 @@ def parse_jks_key_entry_aliases(
             entry.
     """
     keys = [e for e in _parse_store(data, password, source) if isinstance(e, _KeyEntry)]
+    _check_key_derivation_work(keys, source)
     secret = _load_password(password if key_password is None else key_password, source)
     result: list[tuple[str, int]] = []
     for entry in keys:

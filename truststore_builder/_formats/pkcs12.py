@@ -774,6 +774,17 @@ class _DerError(Exception):
     """Bytes that are not the DER this module expects (never leaves the module)."""
 
 
+class _NestingError(_DerError):
+    """SafeContents nested deeper than this module walks (and so deeper than it checks)."""
+
+
+class _UnwalkedError(Exception):
+    """A SafeContents decrypted but whose bags do not parse: wrong password, or hostile.
+
+    Its keys' iteration counts could not be checked, so the file must not reach OpenSSL.
+    """
+
+
 #: What the reader takes: bytes, or a memoryview where a slice must not copy (a store's
 #: SafeContents may be tens of megabytes, nested four deep). Slices are of the same type.
 _Der = TypeVar("_Der", bytes, memoryview)
@@ -1144,8 +1155,11 @@ def _encrypted_data_algorithm(content: bytes) -> bytes:
 def _spend_on_keys(safe_contents: bytes | memoryview, budget: _KdfBudget, depth: int = 0) -> None:
     """Account for every shrouded key bag of a SafeContents, nested SafeContents included."""
     if depth >= _MAX_NESTING:
-        msg = f"SafeContents nested more than {_MAX_NESTING} deep"
-        raise _DerError(msg)
+        msg = (
+            f"SafeContents nested more than {_MAX_NESTING} deep, where their keys' iteration "
+            "counts are not checked"
+        )
+        raise _NestingError(msg)
     _, content, _ = _read(memoryview(safe_contents))
     for _tag, view in _iter_children(content):
         fields = _children(bytes(view))
@@ -1165,15 +1179,23 @@ def _spend_on_keys(safe_contents: bytes | memoryview, budget: _KdfBudget, depth:
 def _decrypted_and_spent(
     value: bytes | memoryview, password: bytes | None, budget: _KdfBudget | None
 ) -> bytes | None:
-    """An EncryptedData's SafeContents, its keys spent on the budget; None if not decrypted."""
+    """An EncryptedData's SafeContents, its keys spent on the budget; None if not decrypted.
+
+    Raises:
+        _NestingError: Bags nested past _MAX_NESTING (OpenSSL would walk on, unchecked).
+        _UnwalkedError: The decrypted bags do not parse otherwise.
+    """
     plain = _decrypt_encrypted_data(value, password)
     if plain is not None and budget is not None:
         try:
             _spend_on_keys(plain, budget)
+        except _NestingError:
+            raise
         except (_DerError, IndexError, ValueError):
             # A wrong password whose garbage happened to end in valid padding (one time in
-            # 256): nothing OpenSSL could parse either.
-            return None
+            # 256), or bags built to differ from what this walk reads: either way, not
+            # something to hand to OpenSSL, whose key derivations it would not have checked.
+            raise _UnwalkedError from None
     return plain
 
 
@@ -1186,7 +1208,9 @@ def _plain_safe_contents(
     encryptions of every EncryptedData first, then each decrypted SafeContents' keys.
 
     Raises:
-        _DerError, IndexError, ValueError: The structure does not parse.
+        _DerError, IndexError, ValueError: The structure does not parse (_NestingError: bags
+            nested too deep, in clear or encrypted).
+        _UnwalkedError: An encrypted SafeContents decrypts to bags that do not parse.
         MalformedInputError: The budget refuses a count.
     """
     infos: list[tuple[bytes, memoryview]] = []
@@ -1489,6 +1513,8 @@ def _open(data: bytes, password: bytes | None, source: str) -> _Opened:
     except (_DerError, IndexError, ValueError) as exc:
         msg = f"{source}: not a valid PKCS#12 file (its contents do not parse: {exc})"
         raise MalformedInputError(msg, source=source) from None
+    except _UnwalkedError:
+        _raise_unwalked(pfx, secret, source)
 
     # cryptography (OpenSSL) verifies the MAC when it loads a store, in C. Our own check (a
     # Python KDF: ~10 ms at 10,000 iterations) only runs to explain a store it refused.
@@ -1571,6 +1597,20 @@ def _check_mac(pfx: _Pfx, secret: bytes | None, source: str) -> bool | None:
         )
         raise WrongPasswordError(msg, source=source)
     return verdict
+
+
+def _raise_unwalked(pfx: _Pfx, secret: bytes | None, source: str) -> NoReturn:
+    """Raise the error that fits a file whose decrypted SafeContents do not parse."""
+    if _check_mac(pfx, secret, source):
+        msg = (
+            f"{source}: the PKCS#12 integrity check passes but the decrypted content does not parse"
+        )
+        raise MalformedInputError(msg, source=source)
+    msg = (
+        f"{source}: wrong password for this PKCS#12 store (what it decrypts to does not "
+        "parse), or a corrupt file"
+    )
+    raise WrongPasswordError(msg, source=source)
 
 
 def _raise_unreadable(

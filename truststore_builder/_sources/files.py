@@ -182,12 +182,14 @@ def check_names_decode(certificates: Sequence[x509.Certificate], source: str) ->
                     # decodes (a country name of the wrong length) come when the name is used.
                     warnings.simplefilter("ignore")
                     getattr(probe, part)
-            except ValueError:
+            except (ValueError, KeyError, TypeError):
+                # KeyError: cryptography up to 45.0.x, for an unsupported string tag;
+                # TypeError: a BIT STRING value under any type but x500UniqueIdentifier.
                 fingerprint = sha256_fingerprint(probe)
                 msg = (
                     f"{source}: certificate {index} (SHA-256 {fingerprint}): its {part} name "
-                    "cannot be decoded (a long-form tag, an unsupported string type or "
-                    "invalid UTF-8)"
+                    "cannot be decoded (a long-form tag, an unsupported string type, a value "
+                    "of the wrong type or invalid UTF-8)"
                 )
                 raise MalformedInputError(msg, source=source) from None
 
