@@ -15,6 +15,7 @@ is a bare exception too.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib
 import os
@@ -38,6 +39,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import corpus
+from tests.commands import PASSWORD_VARIABLE, run
 from truststore_builder import (
     InputError,
     JksIntegrityNotCheckedWarning,
@@ -318,6 +320,50 @@ def test_pkcs12_mac_iteration_counts_out_of_range_are_refused_without_running_th
         for password in (corpus.PASSWORD, None):
             error = attempt(partial(pkcs12.load_pkcs12_store, data, password, "it"), 5)
             assert isinstance(error, InputError), count
+
+
+@pytest.mark.parametrize("encoding", ["PEM", "DER"])
+def test_an_encrypted_key_asking_for_too_much_key_derivation_is_refused_before_any_runs(
+    encoding: str, tmp_path: Path
+) -> None:
+    """A PKCS#8 key at 8,388,607 PBKDF2 iterations: refused in < 1 s, not minutes of PBKDF2.
+
+    The control, the same key at 65,536 iterations (written by OpenSSL), reads with its
+    password. The costly one differs only in the iteration count's three bytes.
+    """
+    key = tmp_path / "key.pem"
+    key.write_bytes(ORIGINALS.files["key-pem"])
+    encrypted = tmp_path / f"encrypted.{encoding.lower()}"
+    done = run(
+        "openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-iter", "65536",
+        "-in", key, "-outform", encoding, "-out", encrypted,
+        "-passout", f"env:{PASSWORD_VARIABLE}", password=corpus.PASSWORD.decode(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    cheap = encrypted.read_bytes()
+    if encoding == "PEM":
+        body = b"".join(cheap.splitlines()[1:-1])
+        der = base64.b64decode(body)
+    else:
+        der = cheap
+    assert der.count(b"\x02\x03\x01\x00\x00") == 1  # INTEGER 65536
+    costly_der = der.replace(b"\x02\x03\x01\x00\x00", b"\x02\x03\x7f\xff\xff")
+    costly = tmp_path / f"costly.{encoding.lower()}"
+    costly.write_bytes(
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
+        + base64.encodebytes(costly_der)
+        + b"-----END ENCRYPTED PRIVATE KEY-----\n"
+        if encoding == "PEM"
+        else costly_der
+    )
+    assert attempt(partial(files.read_private_key, encrypted, password=corpus.PASSWORD)) is None
+    started = time.monotonic()
+    error = attempt(partial(files.read_private_key, costly, password=corpus.PASSWORD), 5)
+    assert time.monotonic() - started < 1
+    assert isinstance(error, MalformedInputError)
+    assert str(costly) in str(error)
+    assert "8,388,607" in str(error)
+    assert corpus.PASSWORD.decode() not in str(error)
 
 
 @pytest.mark.parametrize("name", sorted(corpus.costly_pkcs12(ORIGINALS)))

@@ -1144,6 +1144,23 @@ def _kdf_cost(algorithm: bytes) -> int | None:
     return None
 
 
+def encrypted_private_key_iterations(der: bytes) -> int | None:
+    """The key-derivation work an encrypted PKCS#8 key asks for, or None if it is not one.
+
+    Read from its EncryptedPrivateKeyInfo before anything derives a key, in the unit the
+    PKCS#12 reader caps (:func:`_kdf_cost`): a 1 KB key file must not cost minutes either.
+    """
+    try:
+        info = _children(_expect(_read(der)[:2], _SEQUENCE, "EncryptedPrivateKeyInfo"))
+        return _kdf_cost(_expect(info[0], _SEQUENCE, "key encryption algorithm"))
+    except (_DerError, IndexError, ValueError):
+        return None
+
+
+#: The most key-derivation iterations one encrypted key may ask for (as one PKCS#12 key bag).
+MAX_KEY_ITERATIONS = _MAX_ITERATIONS
+
+
 def _encrypted_data_algorithm(content: bytes) -> bytes:
     """The content encryption AlgorithmIdentifier's content of an EncryptedData ContentInfo."""
     (encrypted_data,) = _children(content)
