@@ -5,8 +5,6 @@ Nothing here ever puts key material or a password into an exception message.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
 from cryptography.hazmat.primitives import serialization
@@ -26,9 +24,6 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 _PEM_KEY = re.compile(rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----")
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN (?:X509 )?CERTIFICATE-----")
-_PEM_ENCRYPTED_KEY_BODY = re.compile(
-    rb"-----BEGIN ENCRYPTED PRIVATE KEY-----(.*?)-----END ENCRYPTED PRIVATE KEY-----", re.DOTALL
-)
 
 
 def describe_key(key: PrivateKey) -> str:
@@ -72,8 +67,6 @@ def load_private_key(data: bytes, password: bytes | None, source: str) -> Privat
     if encrypted and not password:
         msg = f"{source}: the private key is encrypted; give its password"
         raise MissingPasswordError(msg, source=source)
-    if password:
-        _check_key_derivation_work(data, source, is_pem=pem is not None)
     loader = serialization.load_pem_private_key if pem else serialization.load_der_private_key
     try:
         key = loader(data, password=password or None)
@@ -96,38 +89,6 @@ def load_private_key(data: bytes, password: bytes | None, source: str) -> Privat
         msg = f"{source}: the private key cannot be read (unsupported encoding or algorithm)"
         raise MalformedInputError(msg, source=source) from None
     return _checked_type(key, source)
-
-
-def _check_key_derivation_work(data: bytes, source: str, *, is_pem: bool) -> None:
-    """Refuse an encrypted PKCS#8 key asking for more iterations than any real key, unread.
-
-    A 1 KB key file with 2^31-1 PBKDF2 iterations would hold cryptography for minutes; the
-    count is read from the EncryptedPrivateKeyInfo before anything derives a key.
-
-    Raises:
-        MalformedInputError: The key's iteration count (or scrypt work) passes the cap.
-    """
-    if is_pem:
-        body = _PEM_ENCRYPTED_KEY_BODY.search(data)
-        if body is None:
-            return  # not PKCS#8 (OpenSSL's legacy PEM encryption derives its key once)
-        try:
-            der = base64.b64decode(b"".join(body.group(1).split()), validate=True)
-        except (binascii.Error, ValueError):
-            return  # cryptography refuses it, with our message
-    else:
-        der = data
-    # The PKCS#12 module holds the one parser of password-based algorithm parameters;
-    # imported here, as only an encrypted key needs it.
-    from truststore_builder._formats import pkcs12  # noqa: PLC0415
-
-    iterations = pkcs12.encrypted_private_key_iterations(der)
-    if iterations is not None and not 1 <= iterations <= pkcs12.MAX_KEY_ITERATIONS:
-        msg = (
-            f"{source}: the encrypted private key asks for {iterations:,} key-derivation "
-            f"iterations, outside 1..{pkcs12.MAX_KEY_ITERATIONS:,}; refused before any runs"
-        )
-        raise MalformedInputError(msg, source=source)
 
 
 def serialize_private_key_pem(key: PrivateKey, password: bytes | None = None) -> bytes:

@@ -6,6 +6,7 @@ often as DER, and ``.pem`` files are sometimes DER.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import warnings
@@ -380,6 +381,9 @@ def input_name(source: str | os.PathLike[str] | bytes) -> str:
     return _BYTES_SOURCE if isinstance(source, bytes) else os.fspath(source)
 
 
+_ENCRYPTED_KEY = "ENCRYPTED PRIVATE KEY"
+
+
 def read_private_key(
     source: str | os.PathLike[str] | bytes, *, password: str | bytes | None = None
 ) -> PrivateKey:
@@ -392,7 +396,36 @@ def read_private_key(
     from truststore_builder._formats.keys import load_private_key  # noqa: PLC0415
 
     data = source if isinstance(source, bytes) else read_input(source, what="key file")
-    return load_private_key(data, as_password_bytes(password), input_name(source))
+    secret = as_password_bytes(password)
+    if secret:
+        _refuse_costly_key(data, input_name(source))
+    return load_private_key(data, secret, input_name(source))
+
+
+def _refuse_costly_key(data: bytes, source: str) -> None:
+    """Refuse an encrypted PKCS#8 key asking for more iterations than any real key, unread.
+
+    A 1 KB key file with 2^31-1 PBKDF2 iterations would hold cryptography for minutes: the
+    count is read from the EncryptedPrivateKeyInfo, by the PKCS#12 module's parser of
+    password-based parameters, before anything derives a key.
+
+    Raises:
+        MalformedInputError: The key's iteration count (or scrypt work) passes the cap.
+    """
+    from truststore_builder._formats import pkcs12  # noqa: PLC0415  (only for encrypted keys)
+
+    ders = [data]  # DER as it stands, or the PKCS#8 blocks of a PEM file
+    with contextlib.suppress(MalformedInputError):
+        blocks = [b for b in pem.iter_pem_blocks(data, source) if b.label == _ENCRYPTED_KEY]
+        ders = [pem.decode_pem_block(block, source) for block in blocks] or ders
+    for der_bytes in ders:
+        iterations = pkcs12.encrypted_private_key_iterations(der_bytes)
+        if iterations is not None and not 1 <= iterations <= pkcs12.MAX_KEY_ITERATIONS:
+            msg = (
+                f"{source}: the encrypted private key asks for {iterations:,} key-derivation "
+                f"iterations, outside 1..{pkcs12.MAX_KEY_ITERATIONS:,}; refused before any runs"
+            )
+            raise MalformedInputError(msg, source=source)
 
 
 def read_identities(
