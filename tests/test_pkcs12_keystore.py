@@ -707,3 +707,24 @@ def test_certificates_are_encrypted_afresh_at_the_profiles_iterations(
     assert result.returncode == 0, result.stderr
     assert f"PKCS7 Encrypted data: {openssl_name}, Iteration 2048" in result.stderr
     assert f"Shrouded Keybag: {openssl_name}, Iteration 2048" in result.stderr
+
+
+def test_an_opened_store_shows_neither_its_password_nor_its_decrypted_bags(
+    pki: GeneratedPki,
+) -> None:
+    """The reader's record of an opened store (password, decrypted key bags) has a bare repr."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = make_certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "repr.test")]),
+        key,
+        issuer=pki.g2.intermediate,
+        ca=False,
+    ).certificate
+    data = serialize_pkcs12_keystore(
+        alias="repr", key=key, chain=[leaf], trusted=trusted_of(pki), password=PASSWORD
+    )
+    opened = ours._open(data, PASSWORD, "repr.p12")  # noqa: SLF001 - the private record itself
+    assert opened.secret == PASSWORD  # the control: the record does hold the password
+    shown = repr(opened) + str(opened)
+    assert PASSWORD.decode() not in shown
+    assert "not shown" in shown

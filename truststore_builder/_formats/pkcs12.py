@@ -1559,6 +1559,10 @@ class _Opened(NamedTuple):
     #: Every SafeContents in clear, decrypted once (see _plain_safe_contents).
     contents: _Contents
 
+    def __repr__(self) -> str:
+        """Name the type only: the fields hold the password and the decrypted key bags."""
+        return "_Opened(<password and contents not shown>)"
+
 
 def _clear_certificates(contents: _Contents) -> pkcs12.PKCS12KeyAndCertificates | None:
     """The certificates in clear of a store without MAC read without a password, or None.
