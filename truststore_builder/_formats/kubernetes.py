@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from typing import TYPE_CHECKING
 
@@ -126,13 +125,23 @@ def check_data_key(key: str) -> str:
 # --- Writing ----------------------------------------------------------------------------------
 
 
-def _quoted(text: str) -> str:
-    r"""A double-quoted scalar: JSON's string syntax, which YAML's double quotes are a superset of.
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if char in {'"', "\\"}:
+        return "\\" + char
+    if " " <= char <= "~":
+        return char
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"  # noqa: PLR2004
 
-    Non-ASCII and control characters come out as ``\uXXXX`` escapes; so does DEL, which JSON
-    leaves alone and YAML does not allow unescaped.
+
+def _quoted(text: str) -> str:
+    r"""A double-quoted scalar; every character but printable ASCII escaped.
+
+    ``\"`` and ``\\``, ``\uXXXX`` and, beyond the Basic Multilingual Plane, ``\UXXXXXXXX``
+    (a surrogate pair of ``\u`` escapes, as JSON writes it, reads as two lone surrogates in
+    PyYAML): the escapes YAML 1.1 and 1.2 both define.
     """
-    return json.dumps(text, ensure_ascii=True).replace("\x7f", "\\u007f")
+    return '"' + "".join(map(_escaped, text)) + '"'
 
 
 def _fits_literal_block(text: str) -> bool:
@@ -329,17 +338,26 @@ def _literal_block(lines: list[str], index: int, indent: int) -> tuple[str, int]
     return "\n".join(body) + "\n" if body else "", index
 
 
+_QUOTED = re.compile(r'"((?:[ !#-\[\]-~]|\\["\\]|\\u[0-9a-fA-F]{4}|\\U[0-9a-fA-F]{8})*)"')
+_ESCAPE = re.compile(r'\\(["\\]|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})')
+
+
+def _unescape(match: re.Match[str]) -> str:
+    escape = match.group(1)
+    return escape if len(escape) == 1 else chr(int(escape[1:], 16))
+
+
 def _quoted_value(value: str) -> str | None:
     """A plain or double-quoted scalar's text, or None if ``value`` is neither."""
     if _is_plain(value):
         return value
-    if len(value) < 2 or not value.startswith('"') or not value.endswith('"'):  # noqa: PLR2004
+    match = _QUOTED.fullmatch(value)
+    if match is None:
         return None
     try:
-        text = json.loads(value)
-    except ValueError:
+        return _ESCAPE.sub(_unescape, match.group(1))
+    except ValueError:  # a \U escape beyond U+10FFFF
         return None
-    return text if isinstance(text, str) else None
 
 
 def read_manifest(data: bytes, source: str = "<manifest>") -> Manifest:
