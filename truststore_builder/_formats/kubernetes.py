@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from truststore_builder._errors import CheckError, InvalidNameError, ReadBackError
 
@@ -56,31 +56,67 @@ _LITERAL_LINE = re.compile(r"[ -~]*")
 _INDENT = "  "
 
 
-def _refuse(name: str, what: str, rule: str, detail: str) -> InvalidNameError:
-    """The one refusal of a name: it names the name (a name is never secret) and the rule."""
-    msg = f"{what} {name!r} is not a valid {rule}: {detail}"
-    return InvalidNameError(msg, name=name, rule=rule)
+class _NameRule(NamedTuple):
+    """One of Kubernetes' rules for a name: what it names, the rule, and what it allows."""
+
+    what: str
+    rule: str
+    pattern: re.Pattern[str]
+    longest: int
+    allowed: str
+    empty: frozenset[str] = frozenset({""})
 
 
-def check_object_name(name: str, what: str = "Kubernetes object name") -> str:
+_OBJECT_NAME = _NameRule(
+    "Kubernetes object name",
+    "RFC 1123 subdomain",
+    _SUBDOMAIN,
+    _SUBDOMAIN_MAX,
+    "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+)
+_NAMESPACE = _NameRule(
+    "Kubernetes namespace",
+    "RFC 1123 label",
+    _LABEL,
+    _LABEL_MAX,
+    "use lower-case letters, digits and '-', starting and ending with a letter or digit",
+)
+_KEY = _NameRule(
+    "data key",
+    "Secret or ConfigMap key",
+    _DATA_KEY,
+    _SUBDOMAIN_MAX,
+    "use letters, digits, '-', '_' and '.'",
+    frozenset({"", ".", ".."}),
+)
+
+
+def _checked(name: str, rule: _NameRule) -> str:
+    """Return ``name`` if it keeps ``rule``; the refusal names the name (never secret) and rule.
+
+    Raises:
+        InvalidNameError: It does not.
+    """
+    if not isinstance(name, str) or name in rule.empty:
+        detail = "it is empty" + (", '.' or '..'" if len(rule.empty) > 1 else "")
+    elif len(name) > rule.longest:
+        detail = f"it is longer than {rule.longest} characters"
+    elif not rule.pattern.fullmatch(name):
+        detail = rule.allowed
+    else:
+        return name
+    msg = f"{rule.what} {str(name)!r} is not a valid {rule.rule}: {detail}"
+    raise InvalidNameError(msg, name=str(name), rule=rule.rule)
+
+
+def check_object_name(name: str) -> str:
     """Return ``name`` if Kubernetes takes it as a Secret's or ConfigMap's name.
 
     Raises:
         InvalidNameError: It is no RFC 1123 subdomain: lower-case letters, digits, ``-`` and
             ``.``, starting and ending with a letter or digit, at most 253 characters.
     """
-    rule = "RFC 1123 subdomain"
-    if not isinstance(name, str) or not name:
-        raise _refuse(str(name), what, rule, "it is empty")
-    if len(name) > _SUBDOMAIN_MAX:
-        raise _refuse(name, what, rule, f"it is longer than {_SUBDOMAIN_MAX} characters")
-    if not _SUBDOMAIN.fullmatch(name):
-        detail = (
-            "use lower-case letters, digits, '-' and '.', starting and ending with a letter "
-            "or digit"
-        )
-        raise _refuse(name, what, rule, detail)
-    return name
+    return _checked(name, _OBJECT_NAME)
 
 
 def check_namespace(namespace: str) -> str:
@@ -90,18 +126,7 @@ def check_namespace(namespace: str) -> str:
         InvalidNameError: It is no RFC 1123 label: lower-case letters, digits and ``-``,
             starting and ending with a letter or digit, at most 63 characters.
     """
-    rule = "RFC 1123 label"
-    what = "Kubernetes namespace"
-    if not isinstance(namespace, str) or not namespace:
-        raise _refuse(str(namespace), what, rule, "it is empty")
-    if len(namespace) > _LABEL_MAX:
-        raise _refuse(namespace, what, rule, f"it is longer than {_LABEL_MAX} characters")
-    if not _LABEL.fullmatch(namespace):
-        detail = (
-            "use lower-case letters, digits and '-', starting and ending with a letter or digit"
-        )
-        raise _refuse(namespace, what, rule, detail)
-    return namespace
+    return _checked(namespace, _NAMESPACE)
 
 
 def check_data_key(key: str) -> str:
@@ -111,15 +136,7 @@ def check_data_key(key: str) -> str:
         InvalidNameError: It is empty, ``.`` or ``..``, longer than 253 characters, or holds a
             character other than letters, digits, ``-``, ``_`` and ``.``.
     """
-    rule = "Secret or ConfigMap key"
-    what = "data key"
-    if not isinstance(key, str) or key in {"", ".", ".."}:
-        raise _refuse(str(key), what, rule, "it is empty, '.' or '..'")
-    if len(key) > _SUBDOMAIN_MAX:
-        raise _refuse(key, what, rule, f"it is longer than {_SUBDOMAIN_MAX} characters")
-    if not _DATA_KEY.fullmatch(key):
-        raise _refuse(key, what, rule, "use letters, digits, '-', '_' and '.'")
-    return key
+    return _checked(key, _KEY)
 
 
 # --- Writing ----------------------------------------------------------------------------------
