@@ -10,11 +10,13 @@ are read by OpenSSL, and (slow) by Mono and keytool.
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import os
 import ssl
 import stat
 import subprocess
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -52,6 +54,7 @@ from truststore_builder._errors import (
 from truststore_builder._formats import envfile, kubernetes
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from tests.pki import GeneratedPki
@@ -106,6 +109,113 @@ def _kubectl(*arguments: str | Path) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     document: dict[str, Any] = json.loads(done.stdout)
     return document
+
+
+class _DiscoveryOnly(http.server.BaseHTTPRequestHandler):
+    """An API server that knows Secrets and ConfigMaps exist, and holds none of them.
+
+    Enough for ``kubectl apply --dry-run=client``: kubectl discovers the resource types, asks
+    for the object (404: it does not exist yet), and prints what it would create, as it read
+    it from the file. Nothing is ever stored.
+    """
+
+    _RESOURCES: dict[str, object] = {  # noqa: RUF012 - read-only
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": "v1",
+        "resources": [
+            {"name": plural, "singularName": kind.lower(), "namespaced": True, "kind": kind,
+             "verbs": ["create", "get", "list", "patch", "update", "delete"]}
+            for plural, kind in (("secrets", "Secret"), ("configmaps", "ConfigMap"))
+        ],
+    }  # fmt: skip
+
+    def do_GET(self) -> None:
+        """Discovery documents, and 404 for any object."""
+        path = self.path.split("?")[0]
+        status, body = (
+            200,
+            {
+                "/api": {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [],
+                },
+                "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
+                "/api/v1": self._RESOURCES,
+            }.get(path, {}),
+        )
+        if not body:
+            status = 404
+            body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_arguments: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture(scope="module")
+def api_server() -> Iterator[str]:
+    """A loopback discovery-only API server's URL, shut down when the module's tests end."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DiscoveryOnly)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _kubectl_apply(api_server: str, manifest: Path) -> dict[str, Any]:
+    """What ``kubectl apply --dry-run=client -f manifest`` would create, as kubectl read it.
+
+    ``--validate=false``: the schema check needs the server's OpenAPI document, which the
+    kubernetes client's models stand in for (:func:`_as_model`).
+    """
+    done = subprocess.run(
+        ["kubectl", "--server", api_server, "apply", "--dry-run=client", "--validate=false",
+         "-f", str(manifest), "-o", "json"],
+        env={"PATH": os.environ["PATH"], "HOME": str(manifest.parent)},
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document: dict[str, Any] = json.loads(done.stdout)
+    document["metadata"].pop("annotations")  # kubectl's last-applied-configuration
+    return document
+
+
+def test_kubectl_apply_dry_run_reads_every_manifest_as_meant(
+    keystore: KeyStore, truststore: TrustStore, api_server: str, tmp_path: Path
+) -> None:
+    """Each manifest passes kubectl apply --dry-run=client, read exactly as PyYAML reads it."""
+    outputs = [
+        kubernetes_tls_secret(keystore, name="mesh-client", namespace="nhs"),
+        kubernetes_trust_bundle(
+            truststore, name="nhs-trust", namespace="nhs", jks_key="bundle.jks",
+            pkcs12_key="bundle.p12", password=PASSWORD,
+        ),
+    ]  # fmt: skip
+    written = [path for output in outputs for path in output.write(tmp_path)]
+    assert len(written) == 3
+    for path in written:
+        assert _kubectl_apply(api_server, path) == yaml.safe_load(path.read_bytes())
+    # The negative control: a manifest kubectl cannot read is refused.
+    broken = tmp_path / "broken.yaml"
+    broken.write_bytes(written[0].read_bytes().replace(b"kind: Secret", b"kind: [Secret"))
+    done = subprocess.run(
+        ["kubectl", "--server", api_server, "apply", "--dry-run=client", "--validate=false",
+         "-f", str(broken)],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
 
 
 # --- Kubernetes: the TLS Secret ---------------------------------------------------------------
