@@ -233,6 +233,14 @@ def test_tls_secret_is_a_valid_v1_secret(keystore: KeyStore, pki: GeneratedPki) 
     assert chain == [pki.g2.client.certificate, pki.g2.intermediate.certificate]
     ca = x509.load_pem_x509_certificates(base64.b64decode(secret.data["ca.crt"]))
     assert ca == list(keystore.truststore.certificates)
+    reordered = kubernetes_tls_secret(keystore, name="m", order="issuer-first")
+    data = yaml.safe_load(reordered.files["m.secret.yaml"])["data"]
+    ca = x509.load_pem_x509_certificates(base64.b64decode(data["ca.crt"]))
+    assert (
+        ca
+        == [e.certificate for e in issuer_first(keystore.truststore.entries)]
+        != list(keystore.truststore.certificates)
+    )
 
 
 def test_tls_secret_data_is_what_kubectl_makes(keystore: KeyStore, tmp_path: Path) -> None:
@@ -495,6 +503,9 @@ def test_env_variable_names_are_configurable_and_checked(keystore: KeyStore) -> 
     )
     assert list(values) == ["TLS_CERT", "TLS_KEY", "TLS_CA"]
     assert values["TLS_KEY"].startswith("-----BEGIN PRIVATE KEY-----\n")
+    assert len(x509.load_pem_x509_certificates(values["TLS_CERT"].encode())) == 1
+    with_chain = environment_values(keystore, client_chain=True)
+    assert len(x509.load_pem_x509_certificates(with_chain["MHS_SECRET_CLIENT_CERT"].encode())) == 2
     for bad in ("1CERT", "TLS-CERT", "TLS CERT", ""):
         with pytest.raises(InvalidNameError, match="portable name"):
             environment_values(keystore, cert_variable=bad)

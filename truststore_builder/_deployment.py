@@ -2,8 +2,9 @@
 
 Each function here takes a built :class:`KeyStore` or :class:`TrustStore` and options, and
 returns :class:`DeploymentFiles`: relative file names to bytes, with the names of those that
-hold a private key or a password (written 0600). Every file is read back, by a reader that
-shares no code with its writer, before it is returned; nothing is written until
+hold a private key or a password (written 0600). Every file is read back, by a parser separate
+from its writer (PEM and keys by the package's readers, certificates compared by their DER),
+before it is returned; nothing is written until
 :meth:`DeploymentFiles.write` (or the caller) writes it.
 
 - Kubernetes: :func:`kubernetes_tls_secret` (a ``kubernetes.io/tls`` Secret) and

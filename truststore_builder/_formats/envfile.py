@@ -126,7 +126,7 @@ def read_env_file(data: bytes, dialect: EnvDialect | str, source: str = "<env>")
     r"""Read back a file :func:`serialize_env_file` wrote: each variable's value, line breaks real.
 
     A reader of exactly what is written (comments, and one quoted value a line whose only
-    escape is ``\n``), sharing nothing with the writer.
+    escape is ``\n``), by patterns of its own, not the writer's code.
 
     Raises:
         ReadBackError: A line outside that, or a variable set twice (the message names the line

@@ -12,8 +12,9 @@ every YAML 1.1 and 1.2 reader (kubectl's, PyYAML) reads the same way:
   editor and in ``kubectl get -o yaml``; text a literal block cannot hold exactly falls back to
   a quoted string.
 
-What is written is read back by :func:`read_manifest`, a parser of exactly this subset that
-shares no code with the writer, and compared with what was meant before anyone writes a file.
+What is written is read back by :func:`read_manifest`, a parser of exactly this subset,
+separate from the writer (they share only the rule of which scalars may be plain), and compared
+with what was meant before anyone writes a file.
 """
 
 from __future__ import annotations
