@@ -676,6 +676,9 @@ def test_files_are_written_all_or_none_and_never_shown(keystore: KeyStore, tmp_p
     written = files.write(tmp_path, overwrite=True)
     assert stat.S_IMODE((tmp_path / "private").stat().st_mode) == 0o700
     assert [stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in written] == [False, True]
+    for escaping in ("../x.pem", "/etc/x.pem", "a//b.pem", "./a.pem"):
+        with pytest.raises(InvalidNameError, match="relative"):
+            DeploymentFiles({escaping: b"x"}).write(tmp_path, overwrite=True)
     secret = kubernetes_tls_secret(keystore, name="mesh")
     assert "PRIVATE" not in repr(secret)
     assert "LS0t" not in repr(secret)

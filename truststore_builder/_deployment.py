@@ -82,8 +82,17 @@ class DeploymentFiles:
         return f"<DeploymentFiles {names}>"
 
     def planned(self, directory: str | Path) -> list[tuple[Path, bytes, bool]]:
-        """``(path, content, private)`` for each file under ``directory``, as the writers take them."""
+        """``(path, content, private)`` for each file under ``directory``, as the writers take them.
+
+        Raises:
+            InvalidNameError: A name that would leave ``directory`` (absolute, or with ``..``).
+        """
         folder = Path(directory)
+        for name in self.files:
+            parts = name.split("/")
+            if name.startswith("/") or any(part in {"", ".", ".."} for part in parts):
+                msg = f"file name {name!r} must be relative, with no empty, '.' or '..' part"
+                raise InvalidNameError(msg, name=name, rule="relative file name")
         return [(folder / name, data, name in self.private) for name, data in self.files.items()]
 
     def write(self, directory: str | Path, *, overwrite: bool = False) -> list[Path]:
