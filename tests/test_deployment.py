@@ -657,6 +657,19 @@ def test_windows_pfx_is_legacy_and_holds_the_full_chain_and_key(
     assert wrong.returncode != 0
     with pytest.raises(MissingPasswordError):
         windows_pfx(keystore, "")
+    # The modern profile on request, and the trusted CAs added on request.
+    (modern,) = windows_pfx(
+        keystore, PASSWORD, file_name="modern.pfx", profile="modern", include_trusted=True
+    ).write(tmp_path)
+    done = run(
+        "openssl", "pkcs12", "-info", "-in", modern, "-nodes", "-nokeys",
+        "-passin", f"env:{PASSWORD_VARIABLE}", password=PASSWORD,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "MAC: sha256" in done.stderr
+    assert "PBES2" in done.stderr
+    found = x509.load_pem_x509_certificates(done.stdout.encode())
+    assert set(found) == {*certificates, *keystore.truststore.certificates}
 
 
 # --- Writing, and what is never shown ---------------------------------------------------------
