@@ -40,6 +40,7 @@ from truststore_builder._formats import envfile, kubernetes
 from truststore_builder._formats.keys import load_private_key
 from truststore_builder._formats.pem import load_pem_certificates, serialize_pem_bundle
 from truststore_builder._model import as_password_bytes, is_issued_by
+from truststore_builder._writing import make_directories, remove_directories, write_files
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -108,13 +109,6 @@ class DeploymentFiles:
             OutputExistsError: A file exists and ``overwrite`` is false (nothing is written).
             OutputError: A file cannot be written (nothing is written).
         """
-        # Writing is the only thing that needs the file machinery: imported here, not at start.
-        from truststore_builder._writing import (  # noqa: PLC0415
-            make_directories,
-            remove_directories,
-            write_files,
-        )
-
         planned = self.planned(directory)
         parents: dict[Path, bool] = {}
         for path, _data, private in planned:
