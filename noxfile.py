@@ -62,6 +62,9 @@ TEST_REQUIREMENTS = (
     # cryptography's own test files: every PKCS#12, PKCS#7 and certificate in them is read as
     # OpenSSL reads it, or refused in one typed line (test_corpus). Any version will do: files.
     "cryptography-vectors>=44",
+    # The Kubernetes manifests are read by PyYAML and checked against the API's own models.
+    "PyYAML>=6.0",
+    "kubernetes>=37",
 )
 DOCS_REQUIREMENTS = ("sphinx>=7.2", "furo>=2024.1.29", "myst-parser>=2.0")
 

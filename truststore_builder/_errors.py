@@ -11,6 +11,8 @@ The hierarchy::
     │   ├── MissingPasswordError   a store that needs a password and was given none
     │   ├── InvalidPasswordError   a password no store can hold (a NUL byte, not UTF-8 text,
     │   │                          not ASCII for JCEKS); also a ValueError
+    │   ├── InvalidNameError       a name a deployment target cannot hold (a Kubernetes object
+    │   │                          name, an environment variable name); also a ValueError
     │   └── RecipeError            a recipe key that is unknown, mistyped, missing or refused
     ├── CheckError                 a check refuses the build
     │   ├── PinMismatchError       an NHS catalogue file does not match its pinned fingerprint
@@ -53,6 +55,7 @@ __all__ = [
     "IdentityEnvironmentError",
     "IdentityError",
     "InputError",
+    "InvalidNameError",
     "InvalidPasswordError",
     "IssuerKeyUsageError",
     "JksIntegrityNotCheckedWarning",
@@ -135,6 +138,26 @@ class InvalidPasswordError(InputError, ValueError):
     same characters, or one outside printable ASCII for a JCEKS key. The message says which
     rule, never the password. Also a ValueError, as a wrong value given to a function.
     """
+
+
+class InvalidNameError(InputError, ValueError):
+    """A name that the place a file is deployed to would refuse, refused before anything is made.
+
+    A Kubernetes object name that is no RFC 1123 subdomain (or a namespace that is no RFC 1123
+    label), a ConfigMap or Secret key with a character Kubernetes refuses, an environment
+    variable name a shell cannot set. The message names the name, the rule and where it was
+    given. Also a ValueError, as a wrong value given to a function.
+
+    Attributes:
+        name: The name refused.
+        rule: The rule it breaks, e.g. ``RFC 1123 subdomain``.
+    """
+
+    def __init__(self, message: str, *, name: str, rule: str, source: str | None = None) -> None:
+        """Build the error; ``message`` should already name the name and the rule."""
+        super().__init__(message, source=source)
+        self.name = name
+        self.rule = rule
 
 
 class RecipeError(InputError):

@@ -35,7 +35,14 @@ def _compiled_probe() -> Path:
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
     program = directory / "Probe.exe"
     done = subprocess.run(
-        ["mcs", f"-out:{program}", "-r:System.dll", "-r:System.Core.dll", str(SOURCE)],
+        [
+            "mcs",
+            f"-out:{program}",
+            "-r:System.dll",
+            "-r:System.Core.dll",
+            "-r:Mono.Security.dll",
+            str(SOURCE),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -4,6 +4,12 @@
 //   pfx TAB FILE TAB PASSWORD     new X509Certificate2(file, password) and
 //                                 X509Certificate2Collection.Import: OK TAB FILE TAB
 //                                 key=<HasPrivateKey> TAB leaf=<sha256> TAB collection=<count>
+//   pfxall TAB FILE TAB PASSWORD  every certificate and key of a PFX, as Mono.Security's PKCS12
+//                                 (which Mono's X509Certificate2 reads PFX files with) holds
+//                                 them: OK TAB FILE TAB certs=<sha256,...> (sorted) TAB
+//                                 keys=<count> TAB keyleaf=<the key is X509Certificate2's leaf's>
+//   cert TAB FILE                 new X509Certificate2(file), DER or PEM:
+//                                 OK TAB FILE TAB cert=<sha256> TAB selfsigned=<bool>
 //   p7b TAB FILE                  X509Certificate2Collection.Import of a PKCS#7:
 //                                 OK TAB FILE TAB certs=<sha256,...>
 //   tls TAB HOST:PORT TAB PEM TAB PFX TAB PASSWORD
@@ -47,6 +53,25 @@ public static class Probe
         var collection = Import(fields[1], fields[2]);
         return "key=" + certificate.HasPrivateKey + "\tleaf=" + Sha256(certificate)
             + "\tcollection=" + collection.Count;
+    }
+
+    static string PfxAll(string[] fields)
+    {
+        var pfx = new Mono.Security.X509.PKCS12(File.ReadAllBytes(fields[1]), fields[2]);
+        var all = pfx.Certificates.Cast<Mono.Security.X509.X509Certificate>()
+            .Select(c => Sha256(new X509Certificate2(c.RawData))).OrderBy(h => h, StringComparer.Ordinal);
+        var leaf = new X509Certificate2(fields[1], fields[2], X509KeyStorageFlags.Exportable);
+        var leafModulus = ((RSA)leaf.PublicKey.Key).ExportParameters(false).Modulus;
+        var keyLeaf = pfx.Keys.Count == 1 && pfx.Keys[0] is RSA
+            && ((RSA)pfx.Keys[0]).ExportParameters(false).Modulus.SequenceEqual(leafModulus);
+        return "certs=" + string.Join(",", all) + "\tkeys=" + pfx.Keys.Count + "\tkeyleaf=" + keyLeaf;
+    }
+
+    static string Cert(string[] fields)
+    {
+        var certificate = new X509Certificate2(fields[1]);
+        return "cert=" + Sha256(certificate) + "\tselfsigned=" + (certificate.SubjectName.RawData
+            .SequenceEqual(certificate.IssuerName.RawData));
     }
 
     static string P7b(string[] fields)
@@ -119,6 +144,8 @@ public static class Probe
                 switch (fields[0])
                 {
                     case "pfx": detail = Pfx(fields); break;
+                    case "pfxall": detail = PfxAll(fields); break;
+                    case "cert": detail = Cert(fields); break;
                     case "p7b": detail = P7b(fields); break;
                     case "tls": detail = Tls(fields); break;
                     default: Console.Error.WriteLine("bad request: " + fields[0]); return 2;
