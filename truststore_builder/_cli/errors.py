@@ -17,6 +17,8 @@ from typing import TextIO
 from truststore_builder._cli.output import StdoutClosedError, say
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
+    ALLOW_IMPOSTORS_REMEDY,
+    ALLOW_LEAF_REMEDY,
     OVERWRITE_REMEDY,
     BatchError,
     CheckError,
@@ -70,6 +72,11 @@ def report_error(exc: BaseException, *, debug: bool, cause: BaseException | None
 _CLI_REMEDIES = {
     OVERWRITE_REMEDY: "pass --force to replace it",
     ALLOW_G1_REMEDY: "add --allow-g1 to package it anyway (it then warns)",
+    ALLOW_LEAF_REMEDY: "add its issuer instead, or pass --allow-leaf to trust it anyway",
+    ALLOW_IMPOSTORS_REMEDY: (
+        "a test PKI that imitates NHS names must be allowed explicitly: pass "
+        "--allow-test-pki-impostors"
+    ),
 }
 
 
