@@ -1065,7 +1065,8 @@ def _read_password(source: str, key_stem: str, ref: PasswordRef) -> bytes:
         if not secret:
             _fail(source, key, "the file it names is empty")
     try:
-        password = as_password_bytes(secret, "the password it names")
+        what = "the value of the variable it names" if ref.env is not None else "the file it names"
+        password = as_password_bytes(secret, what)
     except InvalidPasswordError as exc:
         _fail(source, key, str(exc))
     assert password is not None
