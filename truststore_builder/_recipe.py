@@ -1015,7 +1015,7 @@ def _check_recipe(recipe: Recipe) -> None:
 
 
 class _Passwords:
-    """The passwords a build reads, each reference once (a file may be a pipe, read only once)."""
+    """The passwords a build reads: each reference once, however many keys name it."""
 
     def __init__(self, source: str) -> None:
         self._source = source
@@ -1391,8 +1391,7 @@ def _build(
     _check_destinations(source, every_output, overwrite=overwrite)
 
     # 2. The trust store and the identity: every check.
-    trust = _trust_builder(recipe.trust, add_password)
-    store, keystore = _shared_stores(recipe, trust, when, passwords)
+    store, keystore = _shared_stores(recipe, add_password, when, passwords)
 
     # 3. Serialise (and read back) every file, the batch's in worker processes. Each file is
     # staged (written to a hidden temporary, fsynced) as soon as it is ready, while the
@@ -1452,7 +1451,7 @@ def _batch_jobs(
 
 
 def _shared_stores(
-    recipe: Recipe, trust: TrustStoreBuilder, when: dt.datetime, passwords: _Passwords
+    recipe: Recipe, add_password: bytes | None, when: dt.datetime, passwords: _Passwords
 ) -> tuple[TrustStore, KeyStore | None]:
     """The recipe's trust store, and its [identity] key store when it has one, all checked."""
     source = recipe.source
@@ -1461,6 +1460,8 @@ def _shared_stores(
         "identity.key_password", identity.key_password if identity else None
     )
     try:
+        # The add files are read here, by the builder: their errors are the trust table's.
+        trust = _trust_builder(recipe.trust, add_password)
         store = trust.at(when).build()
     except TruststoreBuilderError as exc:
         raise _in_context(exc, _context(source, "trust")) from None

@@ -14,7 +14,7 @@ import sys
 import warnings
 from typing import TYPE_CHECKING
 
-from truststore_builder._cli.errors import UsageError
+from truststore_builder._cli.errors import UsageError, password_options
 from truststore_builder._cli.output import dump_json, iso_date, out, say
 from truststore_builder._errors import (
     ExpiredCertificateWarning,
@@ -54,7 +54,10 @@ def build_stores(args: argparse.Namespace) -> int:
     try:
         # The builder names all expired certificates in one warning; the command line names
         # each on its own line instead, from the store itself.
-        with warnings.catch_warnings():
+        with (
+            warnings.catch_warnings(),
+            password_options({"add-password": args.add, "key-password": [args.key]}),
+        ):
             warnings.simplefilter("ignore", ExpiredCertificateWarning)
             result = recipe.build(overwrite=args.force)
     except RecipeError as exc:
