@@ -84,7 +84,6 @@ from truststore_builder._errors import (
     ExpiredCertificateWarning,
     G1IdentityWarning,
     InputError,
-    InvalidPasswordError,
     OutputExistsError,
     RecipeError,
     TruststoreBuilderError,
@@ -95,9 +94,8 @@ from truststore_builder._model import (
     KeyStore,
     StoreFormat,
     TrustStore,
-    as_password_bytes,
 )
-from truststore_builder._sources.files import read_input
+from truststore_builder._sources.files import read_input, read_named_password
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -1039,37 +1037,12 @@ def _read_password(source: str, key_stem: str, ref: PasswordRef) -> bytes:
     Nor the variable's name or the file's path: a password written where either belongs must
     not be printed back.
     """
-    if ref.env is not None:
-        key = f"{key_stem}_env"
-        value = os.environ.get(ref.env)
-        if value is None:
-            _fail(
-                source, key, "the environment variable it names is not set (its name is not shown)"
-            )
-        if not value:
-            _fail(source, key, "the environment variable it names is empty")
-        secret = os.fsencode(value)
-    else:
-        assert ref.file is not None  # PasswordRef holds one of the two
-        key = f"{key_stem}_file"
-        try:
-            secret = read_input(ref.file, what="password file")
-        except InputError as exc:
-            # The reason without the path: a password may have been written where it belongs.
-            reason = str(exc).removeprefix(f"{exc.source}: ")
-            _fail(source, key, f"cannot read the file it names ({reason}; its path is not shown)")
-        for ending in (b"\r\n", b"\n"):
-            if secret.endswith(ending):
-                secret = secret[: -len(ending)]
-                break
-        if not secret:
-            _fail(source, key, "the file it names is empty")
-    try:
-        what = "the value of the variable it names" if ref.env is not None else "the file it names"
-        password = as_password_bytes(secret, what)
-    except InvalidPasswordError as exc:
-        _fail(source, key, str(exc))
-    assert password is not None
+
+    def refuse(kind: str, problem: str) -> NoReturn:
+        _fail(source, f"{key_stem}_{kind}", problem)
+
+    password = read_named_password(ref.env, ref.file, refuse)
+    assert password is not None  # PasswordRef names one of the two
     return password
 
 

@@ -10,7 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from truststore_builder._cli.build_stores import build_stores
 from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import (
     Parser,
@@ -241,6 +240,10 @@ def _build(args: argparse.Namespace) -> int:
     if args.recipe is not None:
         return _build_recipe(args)
     _require_env_and_out(args)
+    # Here, not at the top: it loads the recipe machinery (tomllib, csv, concurrent.futures),
+    # which the other subcommands do not need at start-up.
+    from truststore_builder._cli.build_stores import build_stores  # noqa: PLC0415
+
     return build_stores(args)
 
 
