@@ -102,6 +102,7 @@ if TYPE_CHECKING:
 
     from truststore_builder._builders import TrustStoreBuilder
     from truststore_builder._model import TrustedEntry
+    from truststore_builder._writing import StagedFiles
 
 __all__ = [
     "BatchRow",
@@ -1345,15 +1346,10 @@ def _build(
     workers: int | None,
     at: dt.datetime | None,
 ) -> BuildResult:
-    from truststore_builder import _checks  # noqa: PLC0415
-
     started = time.perf_counter()
     source = recipe.source
     _check_recipe(recipe)
-    if at is not None and at.tzinfo is None:
-        msg = "the validation time must be timezone-aware (e.g. datetime.now(UTC))"
-        raise ValueError(msg)
-    when = at or _checks.utc_now()
+    when = _validation_time(at)
 
     # 1. Every password (each read once) and every destination, before any certificate is read.
     passwords = _Passwords(source)
@@ -1377,14 +1373,7 @@ def _build(
         _new_directories(every_output),
         StagedFiles(overwrite=overwrite) as staged,
     ):
-
-        def stage(files: Sequence[_Planned]) -> None:
-            for file in files:
-                if isinstance(file.data, bytes):
-                    staged.stage(file.path, file.data, private=file.file.private)
-                else:
-                    staged.stage_directory(file.path, file.data)
-
+        stage = functools.partial(_stage, staged)
         for output in outputs:
             try:
                 planned.append(_serialize(output, store, keystore, None))
@@ -1404,6 +1393,29 @@ def _build(
         truststore=store,
         keystore=keystore,
     )
+
+
+def _validation_time(at: dt.datetime | None) -> dt.datetime:
+    """``at``, or now; a naive time is refused.
+
+    Raises:
+        ValueError: ``at`` has no time zone.
+    """
+    from truststore_builder import _checks  # noqa: PLC0415
+
+    if at is not None and at.tzinfo is None:
+        msg = "the validation time must be timezone-aware (e.g. datetime.now(UTC))"
+        raise ValueError(msg)
+    return at or _checks.utc_now()
+
+
+def _stage(staged: StagedFiles, files: Sequence[_Planned]) -> None:
+    """Stage each serialised file (or capath directory) as soon as it is ready."""
+    for file in files:
+        if isinstance(file.data, bytes):
+            staged.stage(file.path, file.data, private=file.file.private)
+        else:
+            staged.stage_directory(file.path, file.data)
 
 
 def _batch_jobs(

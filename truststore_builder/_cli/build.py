@@ -85,6 +85,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     )
     add_common_options(build)
     _add_trust_options(build)
+    _add_trust_rules(build)
     _add_output_options(build)
     _add_identity_options(build)
     build.add_argument("--force", action="store_true", help="replace existing files")
@@ -133,14 +134,6 @@ def _add_trust_options(build: argparse.ArgumentParser) -> None:
             "PKCS#12 not at all); repeatable"
         ),
     )
-    build.add_argument(
-        "--allow-leaf",
-        action="store_true",
-        help=(
-            "let --add put end-entity (leaf) certificates in the trust store, to pin a peer "
-            "itself (refused by default: a trust store holds the issuers of a peer's certificate)"
-        ),
-    )
     add_password_options(
         build,
         "the password of the --add stores (PKCS#12, JKS, JCEKS; it also proves them unaltered)",
@@ -150,6 +143,18 @@ def _add_trust_options(build: argparse.ArgumentParser) -> None:
         "--certifi",
         action="store_true",
         help="also trust the public web roots of the certifi package (Mozilla's list)",
+    )
+
+
+def _add_trust_rules(build: argparse.ArgumentParser) -> None:
+    """Which certificates the trust store lets in: leaves, test-PKI impostors, expired ones."""
+    build.add_argument(
+        "--allow-leaf",
+        action="store_true",
+        help=(
+            "let --add put end-entity (leaf) certificates in the trust store, to pin a peer "
+            "itself (refused by default: a trust store holds the issuers of a peer's certificate)"
+        ),
     )
     build.add_argument(
         "--allow-test-pki-impostors",
