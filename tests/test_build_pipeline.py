@@ -21,6 +21,7 @@ from tests.commands import (
 )
 from tests.commands import run_cli as run
 from tests.test_cli import PASSWORD_VAR, PLANTED, expected_aliases, trusted_aliases
+from tests.test_diff import keystore as keystore_for
 from truststore_builder import TrustStoreBuilder
 from truststore_builder._errors import (
     MissingPasswordError,
@@ -28,7 +29,7 @@ from truststore_builder._errors import (
     RecipeError,
     WrongPasswordError,
 )
-from truststore_builder._model import CLIENT_FILES
+from truststore_builder._model import CLIENT_FILES, StoreFormat
 from truststore_builder._recipe import load_recipe
 
 if TYPE_CHECKING:
@@ -330,3 +331,17 @@ def test_recipe_trust_keys_allow_leaf_and_impostors(files: dict[str, Path], tmp_
         RecipeError, match=r"trust\.allow_leaves: unknown key; did you mean allow_leaf"
     ):
         load_recipe(recipe)
+
+
+def test_keystore_write_decides_its_client_files_by_the_same_table(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """`KeyStore.write` writes each format's CLIENT_FILES (jceks too), plus its PEM bundle."""
+    keystore = keystore_for(pki, pki.g2)
+    written = keystore.write(tmp_path, password=PLANTED, formats=("pem", "p12", "jceks"))
+    names = [name for fmt in ("pem", "p12", "jceks") for name, _ in CLIENT_FILES[StoreFormat(fmt)]]
+    assert [path.name for path in written] == [*names[:2], "truststore.pem", *names[2:]]
+    assert written[-1].name == "keystore.jceks"
+    with pytest.raises(ValueError, match="not p7b"):
+        keystore.write(tmp_path / "p7b", password=PLANTED, formats=("p7b",))
+    assert not (tmp_path / "p7b").exists()
