@@ -345,3 +345,27 @@ def test_keystore_write_decides_its_client_files_by_the_same_table(
     with pytest.raises(ValueError, match="not p7b"):
         keystore.write(tmp_path / "p7b", password=PLANTED, formats=("p7b",))
     assert not (tmp_path / "p7b").exists()
+
+
+def test_errors_of_the_options_recipe_name_the_options_not_recipe_keys(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing --add, --cert or --key-password-file is named by its option, never a key path."""
+    out = tmp_path / "out"
+    missing = tmp_path / "missing.pem"
+    for extra, says in (
+        (["--add", str(missing)], f"--add: no such file or directory: {missing}"),
+        (["--cert", str(missing), "--key", str(files["key"])], f"--cert: no such file: {missing}"),
+        (
+            [*_identity(files, out)[7:], "--key-password-file", str(missing)],
+            "--key-password-file: the file it names does not exist (its path is not shown)",
+        ),
+    ):
+        argv = ["build", "--env", "int", "--formats", "pem", "--out", str(out), *extra]
+        status, stdout, stderr = run(argv, capsys)
+        assert (status, stdout) == (2, "")
+        assert stderr == f"truststore-builder: error: {says}\n"
+        assert not out.exists()
+    # The control: the same options, every file there, build.
+    status, _, stderr = run([*_identity(files, out), "--formats", "pem"], capsys)
+    assert status == 0, stderr
