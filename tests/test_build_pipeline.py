@@ -20,11 +20,13 @@ from tests.commands import (
     openssl_with_password,
 )
 from tests.commands import run_cli as run
+from tests.pki import make_certificate, rsa_key
 from tests.test_cli import PASSWORD_VAR, PLANTED, expected_aliases, trusted_aliases
 from tests.test_diff import keystore as keystore_for
-from truststore_builder import TrustStoreBuilder
+from truststore_builder import TrustStoreBuilder, nhs_catalogue
 from truststore_builder._errors import (
     MissingPasswordError,
+    NhsImpostorError,
     NotACertificateAuthorityError,
     RecipeError,
     WrongPasswordError,
@@ -368,4 +370,36 @@ def test_errors_of_the_options_recipe_name_the_options_not_recipe_keys(
         assert not out.exists()
     # The control: the same options, every file there, build.
     status, _, stderr = run([*_identity(files, out), "--formats", "pem"], capsys)
+    assert status == 0, stderr
+
+
+def test_an_impostor_names_the_switch_in_each_readers_terms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An NHS CA's subject on another key: --allow-test-pki-impostors, its [trust] key, or the method.
+
+    Before, one message named both the method and the option, and a recipe neither of its keys.
+    """
+    genuine = nhs_catalogue().certificates["nhs-root-authority-g2"]
+    lookalike = tmp_path / "lookalike.pem"
+    lookalike.write_bytes(make_certificate(genuine.subject, rsa_key(), ca=True).cert_pem())
+    argv = ["build", "--env", "prod", "--add", str(lookalike), "--formats", "pem"]
+    status, _, stderr = run([*argv, "--out", str(tmp_path / "out")], capsys)
+    assert status == 1
+    assert stderr.endswith("must be allowed explicitly: pass --allow-test-pki-impostors\n")
+    with pytest.raises(NhsImpostorError) as caught:
+        TrustStoreBuilder().add_file(lookalike).build()
+    assert str(caught.value).endswith("must be allowed explicitly: call allow_test_pki_impostors()")
+    recipe = tmp_path / "recipe.toml"
+    targets = '[[targets]]\nformat = "pem"\npath = "out/truststore.pem"\n'
+    recipe.write_text(f'[trust]\nenvironments = ["prod"]\nadd = ["lookalike.pem"]\n{targets}')
+    with pytest.raises(NhsImpostorError) as caught:
+        load_recipe(recipe).build()
+    assert str(caught.value).startswith(f"{recipe}: trust: {lookalike}: refused: ")
+    assert str(caught.value).endswith("set allow_test_pki_impostors = true in [trust]")
+    assert caught.value.nhs_name == "NHS Root Authority G2"  # the error's own fields are kept
+    assert not (tmp_path / "out").exists()
+    status, _, stderr = run(
+        [*argv, "--out", str(tmp_path / "out"), "--allow-test-pki-impostors"], capsys
+    )
     assert status == 0, stderr

@@ -1124,10 +1124,13 @@ def _in_context(exc: TruststoreBuilderError, where: str) -> TruststoreBuilderErr
         return exc
     # A remedy in Python's terms becomes the recipe's key where the recipe has one.
     remedy = _RECIPE_REMEDIES.get(exc.remedy, exc.remedy) if exc.remedy else None
-    try:
-        again = type(exc)(f"{where}: {exc.problem}", source=exc.source, remedy=remedy)
-    except TypeError:  # a subclass with another constructor: keep it as it is
-        return exc
+    # A copy of the same type with its own fields (NhsImpostorError's nhs_name, ...), made
+    # without its constructor, whose signature a subclass may change; then message and remedy.
+    again = type(exc).__new__(type(exc))
+    again.__dict__.update(exc.__dict__)
+    TruststoreBuilderError.__init__(
+        again, f"{where}: {exc.problem}", source=exc.source, remedy=remedy
+    )
     again.__cause__ = exc
     return again
 
