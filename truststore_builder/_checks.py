@@ -34,6 +34,8 @@ from cryptography.x509.verification import (
 
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
+    ALLOW_IMPOSTORS_REMEDY,
+    ALLOW_LEAF_REMEDY,
     CertificateNotValidError,
     CertificateUsageError,
     ChainError,
@@ -113,9 +115,9 @@ def check_certificate_authority(certificate: x509.Certificate, source: str) -> N
         msg = (
             f"{source}: {certificate.subject.rfc4514_string()} is not a CA certificate "
             "(basicConstraints CA:FALSE or absent); a trust store holds the issuers of a "
-            "peer's certificate, not the peer's own: add its issuer, or allow leaf certificates"
+            "peer's certificate, not the peer's own"
         )
-        raise NotACertificateAuthorityError(msg, source=source)
+        raise NotACertificateAuthorityError(msg, source=source, remedy=ALLOW_LEAF_REMEDY)
 
 
 def check_not_impostor(subject: str, sha256: str, source: str, catalogue: NhsCatalogue) -> None:
@@ -138,10 +140,11 @@ def check_not_impostor(subject: str, sha256: str, source: str, catalogue: NhsCat
     msg = (
         f"{source}: refused: {subject} claims to be {claimed.name} "
         f"but is not the pinned certificate: sha256 {sha256} (pinned "
-        f"{claimed.sha256 or claimed.sha1}); a test PKI that imitates NHS names must be "
-        "allowed explicitly (allow_test_pki_impostors, --allow-test-pki-impostors)"
+        f"{claimed.sha256 or claimed.sha1})"
     )
-    raise NhsImpostorError(msg, source=source, nhs_name=claimed.name, sha256=sha256)
+    raise NhsImpostorError(
+        msg, source=source, nhs_name=claimed.name, sha256=sha256, remedy=ALLOW_IMPOSTORS_REMEDY
+    )
 
 
 def check_environment(nhs: NhsCa, source: str, environments: Collection[Environment]) -> None:

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 __all__ = [
     "ALLOW_G1_REMEDY",
+    "ALLOW_IMPOSTORS_REMEDY",
+    "ALLOW_LEAF_REMEDY",
     "OVERWRITE_REMEDY",
     "BatchError",
     "CertificateNotValidError",
@@ -82,6 +84,12 @@ __all__ = [
 OVERWRITE_REMEDY = "pass overwrite=True to replace it"
 #: The remedy of a GenerationError, in Python's terms (``--allow-g1``, or a recipe's key).
 ALLOW_G1_REMEDY = "call allow_g1() to package it anyway (it then warns)"
+#: The remedy of a NotACertificateAuthorityError, in Python's terms (``--allow-leaf``, a key).
+ALLOW_LEAF_REMEDY = "add its issuer instead, or call allow_leaf() to trust it anyway"
+#: The remedy of an NhsImpostorError, in Python's terms (``--allow-test-pki-impostors``, a key).
+ALLOW_IMPOSTORS_REMEDY = (
+    "a test PKI that imitates NHS names must be allowed explicitly: call allow_test_pki_impostors()"
+)
 
 
 class TruststoreBuilderError(Exception):
@@ -198,9 +206,17 @@ class NhsImpostorError(PinMismatchError):
         sha256: Its own SHA-256 fingerprint.
     """
 
-    def __init__(self, message: str, *, source: str | None, nhs_name: str, sha256: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None,
+        nhs_name: str,
+        sha256: str,
+        remedy: str | None = None,
+    ) -> None:
         """Build the error; the message names the input, the NHS CA and the fingerprint."""
-        super().__init__(message, source=source)
+        super().__init__(message, source=source, remedy=remedy)
         self.nhs_name = nhs_name
         self.sha256 = sha256
 

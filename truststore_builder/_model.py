@@ -86,6 +86,20 @@ class StoreFormat(enum.StrEnum):
             raise ValueError(msg) from None
 
 
+#: The one place that decides which client files a directory gets for each format, by
+#: ``KeyStore.write``, ``build --cert --key`` and the recipe the command line makes: file name
+#: and what it holds, as a recipe target's format names it. PKCS#7 and capath have none.
+CLIENT_FILES: dict[StoreFormat, tuple[tuple[str, str], ...]] = {
+    StoreFormat.PEM: (
+        ("client-chain.pem", "client-chain-pem"),
+        ("client-key.pem", "client-key-pem"),
+    ),
+    StoreFormat.PKCS12: (("keystore.p12", "keystore-p12"),),
+    StoreFormat.JKS: (("keystore.jks", "keystore-jks"),),
+    StoreFormat.JCEKS: (("keystore.jceks", "keystore-jceks"),),
+}
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -655,10 +669,10 @@ class KeyStore:
     ) -> list[Path]:
         """Write the client's files into ``directory``, all checked before any is written.
 
-        ``p12`` writes ``keystore.p12``, ``jks`` writes ``keystore.jks`` (both with the trusted
-        CAs), ``pem`` writes ``client-chain.pem`` (leaf first), ``client-key.pem`` and
-        ``truststore.pem`` (the CA bundle). Files holding the private key are created 0600.
-        ``password`` is required for ``p12`` and ``jks``.
+        ``p12`` writes ``keystore.p12``, ``jks`` writes ``keystore.jks``, ``jceks`` writes
+        ``keystore.jceks`` (each with the trusted CAs), ``pem`` writes ``client-chain.pem``
+        (leaf first), ``client-key.pem`` and ``truststore.pem`` (the CA bundle). Files holding
+        the private key are created 0600. ``password`` is required for the key stores.
 
         Returns:
             The paths written.
@@ -669,15 +683,19 @@ class KeyStore:
         planned: list[tuple[Path, bytes, bool]] = []
         for name in formats:
             fmt = StoreFormat(name)
+            if fmt not in CLIENT_FILES:
+                msg = f"a client's files are written as pem, p12, jks or jceks, not {fmt.value}"
+                raise ValueError(msg)
+            for file_name, holds in CLIENT_FILES[fmt]:
+                if holds == "client-chain-pem":
+                    planned.append((folder / file_name, self.chain_pem(), False))
+                elif holds == "client-key-pem":
+                    planned.append((folder / file_name, self.key_pem(key_pem_password), True))
+                else:
+                    data = serialize_keystore(
+                        self, fmt, password, key_password=key_password, profile=profile
+                    )
+                    planned.append((folder / file_name, data, True))
             if fmt is StoreFormat.PEM:
-                planned += [
-                    (folder / "client-chain.pem", self.chain_pem(), False),
-                    (folder / "client-key.pem", self.key_pem(key_pem_password), True),
-                    (folder / "truststore.pem", self.truststore.to_pem(), False),
-                ]
-            else:
-                data = serialize_keystore(
-                    self, fmt, password, key_password=key_password, profile=profile
-                )
-                planned.append((folder / f"keystore.{fmt.value}", data, True))
+                planned.append((folder / "truststore.pem", self.truststore.to_pem(), False))
         return write_files(planned, overwrite=overwrite)

@@ -12,8 +12,11 @@ directory for the recipe, the table's directory for a batch table.
     environments = ["int"]            # prod | int | dep; one or more (required)
     generations = ["g1", "g2"]        # default: both, the transition store
     add = ["partner-ca.pem"]          # extra CA files (any format add_file reads)
+    add_password_env = "OLD_STORE_PASSWORD"    # or add_password_file: a protected add store's
     certifi = false                   # also trust Mozilla's public roots
     drop_expired = false              # leave out expired CAs instead of warning
+    allow_leaf = false                # trust an end-entity certificate given in add
+    allow_test_pki_impostors = false  # test PKIs only: add CAs carrying an NHS CA's name
 
     [identity]                        # optional: one client key store
     cert = "client.pem"
@@ -37,11 +40,12 @@ directory for the recipe, the table's directory for a batch table.
     path = "out/{name}.p12"
     password_env = "MESH_KEYSTORE_PASSWORD"
 
-Target formats: ``pem``, ``p12``, ``jks``, ``jceks`` and ``p7b`` write the trust store;
-``keystore-p12``, ``keystore-jks`` and ``keystore-jceks`` write the client's key entry with its
-chain and the trusted CAs; ``client-chain-pem`` writes the chain a client presents (leaf first)
-and ``client-key-pem`` its private key (encrypted when a password is named). Key stores and key
-files are created with mode 0600.
+Target formats: ``pem``, ``p12``, ``jks``, ``jceks`` and ``p7b`` write the trust store, and
+``capath`` writes it as OpenSSL's hashed CA directory; ``keystore-p12``, ``keystore-jks`` and
+``keystore-jceks`` write the client's key entry with its chain and the trusted CAs;
+``client-chain-pem`` writes the chain a client presents (leaf first) and ``client-key-pem`` its
+private key (encrypted when a password is named). Key stores and key files are created with
+mode 0600.
 
 Errors name the recipe file and the key, never a password option's value:
 ``recipe.toml: targets[2].password_env: the environment variable it names is not set (its name
@@ -73,25 +77,32 @@ import attrs
 
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
-    OVERWRITE_REMEDY,
+    ALLOW_IMPOSTORS_REMEDY,
+    ALLOW_LEAF_REMEDY,
     BatchError,
     CheckError,
     ExpiredCertificateWarning,
     G1IdentityWarning,
     InputError,
-    InvalidPasswordError,
     OutputExistsError,
     RecipeError,
     TruststoreBuilderError,
 )
-from truststore_builder._model import Environment, Generation, StoreFormat, as_password_bytes
-from truststore_builder._sources.files import read_input
+from truststore_builder._model import (
+    Environment,
+    Generation,
+    KeyStore,
+    StoreFormat,
+    TrustStore,
+)
+from truststore_builder._sources.files import read_input, read_named_password
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from truststore_builder._builders import TrustStoreBuilder
-    from truststore_builder._model import KeyStore, TrustStore
+    from truststore_builder._model import TrustedEntry
+    from truststore_builder._writing import StagedFiles
 
 __all__ = [
     "BatchRow",
@@ -116,6 +127,7 @@ class TargetFormat(enum.StrEnum):
     JKS = "jks"
     JCEKS = "jceks"
     PKCS7 = "p7b"
+    CAPATH = "capath"
     KEYSTORE_PKCS12 = "keystore-p12"
     KEYSTORE_JKS = "keystore-jks"
     KEYSTORE_JCEKS = "keystore-jceks"
@@ -133,6 +145,16 @@ class TargetFormat(enum.StrEnum):
         return self in _KEYSTORE_FORMATS
 
     @property
+    def takes_key_password(self) -> bool:
+        """Whether the target takes a key entry password of its own (a JKS or JCEKS key store)."""
+        return self in _KEY_PASSWORD_ALLOWED
+
+    @property
+    def needs_password(self) -> bool:
+        """Whether the target cannot be written without a password (JKS, JCEKS, key stores)."""
+        return self in _PASSWORD_REQUIRED
+
+    @property
     def private(self) -> bool:
         """Whether the file holds a private key (it is created with mode 0600)."""
         return self in _KEYSTORE_FORMATS or self is TargetFormat.CLIENT_KEY_PEM
@@ -144,6 +166,7 @@ _TRUST_FORMATS: Mapping[TargetFormat, StoreFormat] = {
     TargetFormat.JKS: StoreFormat.JKS,
     TargetFormat.JCEKS: StoreFormat.JCEKS,
     TargetFormat.PKCS7: StoreFormat.PKCS7,
+    TargetFormat.CAPATH: StoreFormat.CAPATH,
 }
 _KEYSTORE_FORMATS: Mapping[TargetFormat, StoreFormat] = {
     TargetFormat.KEYSTORE_PKCS12: StoreFormat.PKCS12,
@@ -227,8 +250,14 @@ class RecipeTrust:
             repeated one counts once, as does a repeated generation or ``add`` path.
         generations: ``g1``, ``g2`` or both (the default).
         add: Extra CA files or directories, in any format the loaders read.
+        add_password: Where the password of the ``add`` stores (PKCS#12, JKS, JCEKS) is: a
+            protected PKCS#12 is read only with it, and it proves a JKS store unaltered.
         certifi: Also trust the public web roots of the certifi package.
         drop_expired: Leave expired CAs out instead of keeping them with a warning.
+        allow_leaf: Trust an end-entity (leaf) certificate given in ``add`` (refused by
+            default: a trust store holds the issuers of a peer's certificate).
+        allow_test_pki_impostors: For test PKIs only: let ``add`` CAs carry an NHS CA's
+            subject without being the pinned certificate (never named as the NHS CA).
     """
 
     environments: tuple[Environment, ...] = attrs.field(converter=_environments)
@@ -236,8 +265,11 @@ class RecipeTrust:
         default=(Generation.G1, Generation.G2), converter=_generations
     )
     add: tuple[Path, ...] = attrs.field(default=(), converter=_unique_paths)
+    add_password: PasswordRef | None = None
     certifi: bool = False
     drop_expired: bool = False
+    allow_leaf: bool = False
+    allow_test_pki_impostors: bool = False
 
 
 @attrs.frozen
@@ -335,8 +367,11 @@ class WrittenFile:
         target: The target's key path in the recipe (``targets[1]``, ``batch.targets[0]``).
         row: The batch row's name, for a batch target.
         description: What it holds, in words (``key store mesh-client, 2 in chain, 6 CAs``).
-        sha256: SHA-256 of the bytes written, lower-case hex.
+        sha256: SHA-256 of the bytes written, lower-case hex (for a ``capath`` directory, of
+            each file's name, a NUL and its bytes, in name order).
         private: Whether it holds a private key (mode 0600).
+        certificates: The SHA-256 fingerprints of the trusted CA certificates it holds, in
+            store order (none for a client chain or key file).
     """
 
     path: Path
@@ -346,6 +381,7 @@ class WrittenFile:
     description: str
     sha256: str
     private: bool
+    certificates: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -358,6 +394,9 @@ class BuildResult:
         workers: The processes the batch was built with (1: in this process).
         seconds: Wall-clock time of the whole build.
         validated_at: The time certificates were judged at.
+        truststore: The checked trust store every target trusts (its ``expired`` and
+            ``dropped`` name what expiry did).
+        keystore: The checked ``[identity]`` key store, when the recipe has one.
     """
 
     files: tuple[WrittenFile, ...]
@@ -365,6 +404,8 @@ class BuildResult:
     workers: int
     seconds: float
     validated_at: dt.datetime
+    truststore: TrustStore | None = None
+    keystore: KeyStore | None = None
 
     @property
     def written(self) -> tuple[Path, ...]:
@@ -396,6 +437,7 @@ class BuildResult:
                     "description": file.description,
                     "sha256": file.sha256,
                     "private": file.private,
+                    "certificates": list(file.certificates),
                 }
                 for file in self.files
             ],
@@ -418,7 +460,9 @@ class Recipe:
         targets: The files to write from the trust store and the identity.
         identity: The client identity, if the recipe has one.
         batch: One set of key stores per row of identities, if the recipe has a batch.
-        source: The recipe file (``<recipe>`` for one made in Python): errors name it.
+        source: The recipe file (``<recipe>`` for one made in Python): errors name it and
+            the key. Empty: errors name neither, for a caller whose inputs are not recipe keys
+            (the command line's ``build`` makes a recipe of its options; its errors name them).
     """
 
     trust: RecipeTrust
@@ -513,9 +557,17 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     return recipe
 
 
+def _context(source: str, key_path: str = "") -> str:
+    """Where in a recipe: its file and the key; nothing for a recipe without source."""
+    if not source:
+        return ""
+    return f"{source}: {key_path}" if key_path else source
+
+
 def _fail(source: str, key_path: str, message: str) -> NoReturn:
-    where = f"{source}: {key_path}: " if key_path else f"{source}: "
-    raise RecipeError(where + message, path=source, key_path=key_path or None)
+    where = _context(source, key_path)
+    text = f"{where}: {message}" if where else message
+    raise RecipeError(text, path=source, key_path=key_path or None)
 
 
 _TOML_TYPES = {
@@ -669,8 +721,11 @@ def _parse_trust(table: _Table) -> RecipeTrust:
         environments=environments,
         generations=generations or (Generation.G1, Generation.G2),
         add=[table.base / value for value in add],
+        add_password=table.password("add_password"),
         certifi=table.flag("certifi", default=False),
         drop_expired=table.flag("drop_expired", default=False),
+        allow_leaf=table.flag("allow_leaf", default=False),
+        allow_test_pki_impostors=table.flag("allow_test_pki_impostors", default=False),
     )
     table.finish()
     return trust
@@ -934,6 +989,7 @@ def _check_recipe(recipe: Recipe) -> None:
         _fail(source, "trust.environments", "name at least one environment: prod, int or dep")
     for i, path in enumerate(recipe.trust.add):
         _check_file(source, f"trust.add[{i}]", path, "file or directory")
+    _check_password_file(source, "trust.add_password_file", recipe.trust.add_password)
     if recipe.identity is not None:
         _check_inputs(source, "identity", recipe.identity)
     for i, target in enumerate(recipe.targets):
@@ -957,42 +1013,37 @@ def _check_recipe(recipe: Recipe) -> None:
 # --- building ---------------------------------------------------------------------------------
 
 
+class _Passwords:
+    """The passwords a build reads: each reference once, however many keys name it."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._read: dict[PasswordRef, bytes] = {}
+
+    def __repr__(self) -> str:
+        return f"<_Passwords: {len(self._read)} read (not shown)>"
+
+    def get(self, key_stem: str, ref: PasswordRef | None) -> bytes | None:
+        """The password ``ref`` names (None for None); errors name ``key_stem``'s key."""
+        if ref is None:
+            return None
+        if ref not in self._read:
+            self._read[ref] = _read_password(self._source, key_stem, ref)
+        return self._read[ref]
+
+
 def _read_password(source: str, key_stem: str, ref: PasswordRef) -> bytes:
     """The password a reference names; the error names the key, never the value.
 
     Nor the variable's name or the file's path: a password written where either belongs must
     not be printed back.
     """
-    if ref.env is not None:
-        key = f"{key_stem}_env"
-        value = os.environ.get(ref.env)
-        if value is None:
-            _fail(
-                source, key, "the environment variable it names is not set (its name is not shown)"
-            )
-        if not value:
-            _fail(source, key, "the environment variable it names is empty")
-        secret = os.fsencode(value)
-    else:
-        assert ref.file is not None  # PasswordRef holds one of the two
-        key = f"{key_stem}_file"
-        try:
-            secret = read_input(ref.file, what="password file")
-        except InputError as exc:
-            # The reason without the path: a password may have been written where it belongs.
-            reason = str(exc).removeprefix(f"{exc.source}: ")
-            _fail(source, key, f"cannot read the file it names ({reason}; its path is not shown)")
-        for ending in (b"\r\n", b"\n"):
-            if secret.endswith(ending):
-                secret = secret[: -len(ending)]
-                break
-        if not secret:
-            _fail(source, key, "the file it names is empty")
-    try:
-        password = as_password_bytes(secret, "the password it names")
-    except InvalidPasswordError as exc:
-        _fail(source, key, str(exc))
-    assert password is not None
+
+    def refuse(kind: str, problem: str) -> NoReturn:
+        _fail(source, f"{key_stem}_{kind}", problem)
+
+    password = read_named_password(ref.env, ref.file, refuse)
+    assert password is not None  # PasswordRef names one of the two
     return password
 
 
@@ -1009,44 +1060,43 @@ class _Output:
 
 @attrs.frozen
 class _Planned:
-    """A serialised file waiting to be written."""
+    """A serialised file (or capath directory: file name to bytes) waiting to be written."""
 
     path: Path
-    data: bytes = attrs.field(repr=False)
+    data: bytes | Mapping[str, bytes] = attrs.field(repr=False)
     file: WrittenFile
 
 
 def _resolve_outputs(
-    source: str, prefix: str, targets: Sequence[RecipeTarget], name: str | None
+    passwords: _Passwords, prefix: str, targets: Sequence[RecipeTarget], name: str | None
 ) -> tuple[_Output, ...]:
     outputs = []
     for i, target in enumerate(targets):
         key_path = f"{prefix}[{i}]"
-        password = (
-            _read_password(source, f"{key_path}.password", target.password)
-            if target.password
-            else None
-        )
-        key_password = (
-            _read_password(source, f"{key_path}.key_password", target.key_password)
-            if target.key_password
-            else None
-        )
+        password = passwords.get(f"{key_path}.password", target.password)
+        key_password = passwords.get(f"{key_path}.key_password", target.key_password)
         path = Path(str(target.path).format(name=name)) if name is not None else target.path
         outputs.append(_Output(target, key_path, path, password, key_password))
     return tuple(outputs)
 
 
 @functools.lru_cache(maxsize=4)
-def _trust_builder(trust: RecipeTrust) -> TrustStoreBuilder:
-    """The trust builder a recipe's [trust] describes (cached: each batch worker reads it once)."""
+def _trust_builder(trust: RecipeTrust, add_password: bytes | None) -> TrustStoreBuilder:
+    """The trust builder a recipe's [trust] describes (cached: each batch worker reads it once).
+
+    ``add_password`` is the one ``trust.add_password`` names, already read.
+    """
     from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
 
-    builder = TrustStoreBuilder()
+    builder = (
+        TrustStoreBuilder()
+        .allow_leaf(trust.allow_leaf)
+        .allow_test_pki_impostors(trust.allow_test_pki_impostors)
+    )
     for environment in trust.environments:
         builder = builder.add_nhs(environment, trust.generations)
     for path in trust.add:
-        builder = builder.add_file(path)
+        builder = builder.add_file(path, password=add_password)
     if trust.certifi:
         builder = builder.add_certifi()
     if trust.drop_expired:
@@ -1056,26 +1106,37 @@ def _trust_builder(trust: RecipeTrust) -> TrustStoreBuilder:
 
 #: Remedies a recipe words in its own keys (overwrite stays: build(overwrite=True), --force).
 _RECIPE_REMEDIES = {
-    ALLOW_G1_REMEDY: "set allow_g1 = true in the recipe to package it anyway (it then warns)"
+    ALLOW_G1_REMEDY: "set allow_g1 = true in the recipe to package it anyway (it then warns)",
+    ALLOW_LEAF_REMEDY: "add its issuer instead, or set allow_leaf = true in [trust]",
+    ALLOW_IMPOSTORS_REMEDY: (
+        "a test PKI that imitates NHS names must be allowed explicitly: set "
+        "allow_test_pki_impostors = true in [trust]"
+    ),
 }
 
 
 def _in_context(exc: TruststoreBuilderError, where: str) -> TruststoreBuilderError:
-    """The same error type, its message prefixed with where in the recipe it happened."""
-    if isinstance(exc, RecipeError):
+    """The same error type, its message prefixed with where in the recipe it happened.
+
+    Without ``where`` (a recipe without source) the error is the library's own, as it was.
+    """
+    if isinstance(exc, RecipeError) or not where:
         return exc
     # A remedy in Python's terms becomes the recipe's key where the recipe has one.
     remedy = _RECIPE_REMEDIES.get(exc.remedy, exc.remedy) if exc.remedy else None
-    try:
-        again = type(exc)(f"{where}: {exc.problem}", source=exc.source, remedy=remedy)
-    except TypeError:  # a subclass with another constructor: keep it as it is
-        return exc
+    # A copy of the same type with its own fields (NhsImpostorError's nhs_name, ...), made
+    # without its constructor, whose signature a subclass may change; then message and remedy.
+    again = type(exc).__new__(type(exc))
+    again.__dict__.update(exc.__dict__)
+    TruststoreBuilderError.__init__(
+        again, f"{where}: {exc.problem}", source=exc.source, remedy=remedy
+    )
     again.__cause__ = exc
     return again
 
 
 def _keystore(
-    trust: RecipeTrust,
+    trust: TrustStoreBuilder,
     *,
     cert: Path,
     key: Path,
@@ -1089,7 +1150,7 @@ def _keystore(
 
     builder = (
         KeyStoreBuilder()
-        .with_truststore(_trust_builder(trust))
+        .with_truststore(trust)
         .with_identity(cert, key, key_password=key_password, chain=chain, alias=alias)
         .allow_g1(allow_g1)
         .at(at)
@@ -1104,13 +1165,24 @@ def _serialize(
     output: _Output, store: TrustStore, keystore: KeyStore | None, row: str | None
 ) -> _Planned:
     """Serialise one target (reading it back); nothing is written."""
-    from truststore_builder._writing import serialize_keystore, serialize_store  # noqa: PLC0415
+    from truststore_builder._writing import (  # noqa: PLC0415
+        serialize_capath,
+        serialize_keystore,
+        serialize_store,
+    )
 
     target = output.target
     fmt = target.format
-    if not fmt.needs_identity:
+    certificates: Sequence[TrustedEntry] = ()
+    data: bytes | Mapping[str, bytes]
+    if fmt is TargetFormat.CAPATH:
+        data = serialize_capath(store)
+        description = f"trust store, {len(store)} CAs, OpenSSL's hashed directory"
+        certificates = store.entries
+    elif not fmt.needs_identity:
         data = serialize_store(store, _TRUST_FORMATS[fmt], output.password)
         description = f"trust store, {len(store)} CAs"
+        certificates = store.entries
     else:
         assert keystore is not None  # _check_recipe: identity targets have one
         if fmt.is_keystore:
@@ -1124,8 +1196,11 @@ def _serialize(
                 profile=target.profile or "modern",
                 include_trusted=target.include_trusted,
             )
-            cas = len(keystore.truststore) if target.include_trusted else 0
-            description = f"key store {keystore.alias}, {len(keystore.chain)} in chain, {cas} CAs"
+            certificates = keystore.truststore.entries if target.include_trusted else ()
+            description = (
+                f"key store {keystore.alias}, {len(keystore.chain)} in chain, "
+                f"{len(certificates)} CAs"
+            )
         elif fmt is TargetFormat.CLIENT_CHAIN_PEM:
             data = keystore.chain_pem()
             description = f"client chain of {keystore.alias}, leaf first"
@@ -1139,10 +1214,21 @@ def _serialize(
         target=output.key_path,
         row=row,
         description=description,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=_sha256(data),
         private=fmt.private,
+        certificates=tuple(entry.sha256 for entry in certificates),
     )
     return _Planned(output.path, data, file)
+
+
+def _sha256(data: bytes | Mapping[str, bytes]) -> str:
+    """SHA-256 of a file's bytes, or of a directory's file names and bytes in name order."""
+    if isinstance(data, bytes):
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    for name in sorted(data):
+        digest.update(name.encode() + b"\0" + data[name])
+    return digest.hexdigest()
 
 
 def _with_alias(keystore: KeyStore, alias: str, key_path: str) -> KeyStore:
@@ -1166,6 +1252,7 @@ class _RowJob:
     allow_g1: bool
     at: dt.datetime
     key_password: bytes | None = attrs.field(repr=False)
+    add_password: bytes | None = attrs.field(repr=False)
 
 
 @attrs.frozen
@@ -1186,7 +1273,7 @@ def _run_row(job: _RowJob) -> _RowOutcome:
         warnings.simplefilter("always")
         try:
             keystore = _keystore(
-                job.trust,
+                _trust_builder(job.trust, job.add_password),
                 cert=row.cert,
                 key=row.key,
                 key_password=job.key_password,
@@ -1262,24 +1349,21 @@ def _build(
     workers: int | None,
     at: dt.datetime | None,
 ) -> BuildResult:
-    from truststore_builder import _checks  # noqa: PLC0415
-
     started = time.perf_counter()
     source = recipe.source
     _check_recipe(recipe)
-    if at is not None and at.tzinfo is None:
-        msg = "the validation time must be timezone-aware (e.g. datetime.now(UTC))"
-        raise ValueError(msg)
-    when = at or _checks.utc_now()
+    when = _validation_time(at)
 
-    # 1. Every password and every destination, before any certificate is read.
-    outputs = _resolve_outputs(source, "targets", recipe.targets, None)
-    jobs = _batch_jobs(recipe, when)
+    # 1. Every password (each read once) and every destination, before any certificate is read.
+    passwords = _Passwords(source)
+    add_password = passwords.get("trust.add_password", recipe.trust.add_password)
+    outputs = _resolve_outputs(passwords, "targets", recipe.targets, None)
+    jobs = _batch_jobs(recipe, when, passwords, add_password)
     every_output = [*outputs, *(o for job in jobs for o in job.outputs)]
     _check_destinations(source, every_output, overwrite=overwrite)
 
     # 2. The trust store and the identity: every check.
-    store, keystore = _shared_stores(recipe, when)
+    store, keystore = _shared_stores(recipe, add_password, when, passwords)
 
     # 3. Serialise (and read back) every file, the batch's in worker processes. Each file is
     # staged (written to a hidden temporary, fsynced) as soon as it is ready, while the
@@ -1292,16 +1376,12 @@ def _build(
         _new_directories(every_output),
         StagedFiles(overwrite=overwrite) as staged,
     ):
-
-        def stage(files: Sequence[_Planned]) -> None:
-            for file in files:
-                staged.stage(file.path, file.data, private=file.file.private)
-
+        stage = functools.partial(_stage, staged)
         for output in outputs:
             try:
                 planned.append(_serialize(output, store, keystore, None))
             except TruststoreBuilderError as exc:
-                raise _in_context(exc, f"{source}: {output.key_path}") from None
+                raise _in_context(exc, _context(source, output.key_path)) from None
         stage(planned)
         if jobs:
             outcomes = _run_batch(jobs, used, progress, stage)
@@ -1313,47 +1393,78 @@ def _build(
         workers=used if jobs else 0,
         seconds=time.perf_counter() - started,
         validated_at=when,
+        truststore=store,
+        keystore=keystore,
     )
 
 
-def _batch_jobs(recipe: Recipe, when: dt.datetime) -> list[_RowJob]:
+def _validation_time(at: dt.datetime | None) -> dt.datetime:
+    """``at``, or now; a naive time is refused.
+
+    Raises:
+        ValueError: ``at`` has no time zone.
+    """
+    from truststore_builder import _checks  # noqa: PLC0415
+
+    if at is not None and at.tzinfo is None:
+        msg = "the validation time must be timezone-aware (e.g. datetime.now(UTC))"
+        raise ValueError(msg)
+    return at or _checks.utc_now()
+
+
+def _stage(staged: StagedFiles, files: Sequence[_Planned]) -> None:
+    """Stage each serialised file (or capath directory) as soon as it is ready."""
+    for file in files:
+        if isinstance(file.data, bytes):
+            staged.stage(file.path, file.data, private=file.file.private)
+        else:
+            staged.stage_directory(file.path, file.data)
+
+
+def _batch_jobs(
+    recipe: Recipe, when: dt.datetime, passwords: _Passwords, add_password: bytes | None
+) -> list[_RowJob]:
     """One job per batch row, its passwords read here (the workers never see the environment)."""
     batch = recipe.batch
     if batch is None:
         return []
     jobs = []
     for row in batch.rows:
-        key_password = (
-            _read_password(recipe.source, f"{_row_key(row)}.key_password", row.key_password)
-            if row.key_password
-            else None
+        key_password = passwords.get(f"{_row_key(row)}.key_password", row.key_password)
+        outputs = _resolve_outputs(passwords, "batch.targets", batch.targets, row.name)
+        jobs.append(
+            _RowJob(recipe.trust, row, outputs, batch.allow_g1, when, key_password, add_password)
         )
-        outputs = _resolve_outputs(recipe.source, "batch.targets", batch.targets, row.name)
-        jobs.append(_RowJob(recipe.trust, row, outputs, batch.allow_g1, when, key_password))
     return jobs
 
 
-def _shared_stores(recipe: Recipe, when: dt.datetime) -> tuple[TrustStore, KeyStore | None]:
+def _shared_stores(
+    recipe: Recipe, add_password: bytes | None, when: dt.datetime, passwords: _Passwords
+) -> tuple[TrustStore, KeyStore | None]:
     """The recipe's trust store, and its [identity] key store when it has one, all checked."""
     source = recipe.source
     identity = recipe.identity
-    key_password = (
-        _read_password(source, "identity.key_password", identity.key_password)
-        if identity and identity.key_password
-        else None
+    key_password = passwords.get(
+        "identity.key_password", identity.key_password if identity else None
     )
     try:
-        store = _trust_builder(recipe.trust).at(when).build()
+        # The add files are read here, by the builder: their errors are the trust table's.
+        trust = _trust_builder(recipe.trust, add_password)
+        store = trust.at(when).build()
     except TruststoreBuilderError as exc:
-        raise _in_context(exc, f"{source}: trust") from None
+        raise _in_context(exc, _context(source, "trust")) from None
     if not store.entries:
-        msg = f"{source}: trust: no certificate is left in the store after leaving out expired ones"
-        raise CheckError(msg, source=source)
+        where = _context(source, "trust")
+        msg = (
+            f"{where}{': ' if where else ''}no certificate is left in the store after leaving "
+            "out expired ones; nothing was written"
+        )
+        raise CheckError(msg, source=source or None)
     if identity is None:
         return store, None
     try:
         keystore = _keystore(
-            recipe.trust,
+            trust,
             cert=identity.cert,
             key=identity.key,
             key_password=key_password,
@@ -1363,7 +1474,7 @@ def _shared_stores(recipe: Recipe, when: dt.datetime) -> tuple[TrustStore, KeySt
             at=when,
         )
     except TruststoreBuilderError as exc:
-        raise _in_context(exc, f"{source}: identity") from None
+        raise _in_context(exc, _context(source, "identity")) from None
     return store, keystore
 
 
@@ -1396,7 +1507,9 @@ _FAILURES_SHOWN = 5
 
 
 def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: bool) -> None:
-    """Two targets writing one file, a directory in a file's place, an existing file."""
+    """Two targets writing one file; then each destination as the writer will check it."""
+    from truststore_builder._writing import check_destinations  # noqa: PLC0415
+
     seen: dict[Path, str] = {}
     for output in outputs:
         resolved = Path(os.path.abspath(output.path))  # noqa: PTH100  (no symlink resolution)
@@ -1407,11 +1520,15 @@ def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: b
                 f"{output.path} is also written by {seen[resolved]}",
             )
         seen[resolved] = output.key_path
-        if output.path.is_dir():
-            _fail(source, f"{output.key_path}.path", f"{output.path} is a directory")
-        if os.path.lexists(output.path) and not overwrite:  # a dangling link exists too
-            msg = f"{source}: {output.key_path}.path: {output.path} already exists"
-            raise OutputExistsError(msg, source=str(output.path), remedy=OVERWRITE_REMEDY)
+        directory = output.target.format is TargetFormat.CAPATH
+        try:
+            check_destinations(
+                [] if directory else [output.path],
+                [output.path] if directory else [],
+                overwrite=overwrite,
+            )
+        except OutputExistsError as exc:
+            raise _in_context(exc, _context(source, f"{output.key_path}.path")) from None
 
 
 @contextlib.contextmanager

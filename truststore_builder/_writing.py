@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StagedFiles",
+    "check_destinations",
     "make_directories",
     "remove_directories",
     "serialize_capath",
@@ -130,6 +131,24 @@ def _refuse_existing(paths: Iterable[Path]) -> None:
     for path in paths:
         if _lstat(path) is not None:
             raise _exists_error(path)
+
+
+def check_destinations(
+    files: Iterable[Path], directories: Iterable[Path] = (), *, overwrite: bool
+) -> None:
+    """Refuse, before anything is made, destinations the writers would refuse when publishing.
+
+    Raises:
+        OutputExistsError: A file destination is a directory, or exists and ``overwrite`` is
+            false; a directory destination is not a directory, or is not empty and
+            ``overwrite`` is false (``os.lstat``: a dangling symbolic link exists too).
+    """
+    files = list(files)
+    _refuse_unreplaceable(files)
+    if not overwrite:
+        _refuse_existing(files)
+    for path in directories:
+        _check_directory_target(path, overwrite=overwrite)
 
 
 def _refuse_unreplaceable(paths: Iterable[Path]) -> None:
@@ -390,12 +409,9 @@ def write_outputs(
         OutputExistsError: A destination may not be replaced (nothing is written).
         OutputError: A destination cannot be written (nothing is written, nothing replaced).
     """
-    paths = [path for path, _, _ in planned]
-    _refuse_unreplaceable(paths)
-    if not overwrite:
-        _refuse_existing(paths)
-    for path, _ in directories:
-        _check_directory_target(path, overwrite=overwrite)
+    check_destinations(
+        [path for path, _, _ in planned], [path for path, _ in directories], overwrite=overwrite
+    )
     with StagedFiles(overwrite=overwrite) as staged:
         for path, data, private in planned:
             staged.stage(path, data, private=private)
@@ -556,11 +572,7 @@ class StagedFiles:
     def _check_destinations(self) -> None:
         """Every destination, before the first rename (``os.lstat``: a dangling link exists)."""
         files = [path for _, path in self._staged if path not in self._directories]
-        _refuse_unreplaceable(files)
-        if not self._overwrite:
-            _refuse_existing(files)
-        for path in self._directories:
-            _check_directory_target(path, overwrite=self._overwrite)
+        check_destinations(files, self._directories, overwrite=self._overwrite)
 
     def _publish_one(self, temporary: Path, path: Path) -> _Published:
         """Rename one staged file or directory into place, keeping what it replaces aside."""
@@ -690,11 +702,7 @@ def write_stores(
     files = {path: fmt for path, fmt in targets.items() if fmt is not StoreFormat.CAPATH}
     directories = [path for path, fmt in targets.items() if fmt is StoreFormat.CAPATH]
     # Every destination before any serialising: a refusal comes back fast.
-    _refuse_unreplaceable(files)
-    if not overwrite:
-        _refuse_existing(files)
-    for path in directories:
-        _check_directory_target(path, overwrite=overwrite)
+    check_destinations(files, directories, overwrite=overwrite)
     planned = [(path, serialize_store(store, fmt, password), False) for path, fmt in files.items()]
     capaths = [(path, serialize_capath(store)) for path in directories]
     write_outputs(planned, capaths, overwrite=overwrite)

@@ -10,7 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from truststore_builder._cli.build_stores import build_stores
 from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import (
     Parser,
@@ -20,17 +19,29 @@ from truststore_builder._cli.options import (
 )
 from truststore_builder._cli.output import PROG, dump_json, out
 from truststore_builder._cli.progress import TerminalProgress
-from truststore_builder._model import Generation, StoreFormat
+from truststore_builder._model import CLIENT_FILES, Generation, StoreFormat
 
 #: The formats ``build --formats`` accepts, in the order files are written and reported.
 BUILD_FORMATS = (
     StoreFormat.PEM,
     StoreFormat.PKCS12,
     StoreFormat.JKS,
+    StoreFormat.JCEKS,
     StoreFormat.PKCS7,
     StoreFormat.CAPATH,
 )
 DEFAULT_BUILD_FORMATS = "pem,p12,jks"
+
+
+def _client_files_help() -> str:
+    """Which client files each format writes, from the table that decides it."""
+    per_format = [
+        f"{fmt}: {' and '.join(name for name, _ in CLIENT_FILES[fmt])}"
+        for fmt in BUILD_FORMATS
+        if fmt in CLIENT_FILES
+    ]
+    without = [str(fmt) for fmt in BUILD_FORMATS if fmt not in CLIENT_FILES]
+    return f"{'; '.join(per_format)} ({' and '.join(without)} write none)"
 
 
 def _generations(text: str) -> list[str]:
@@ -59,20 +70,22 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         description=(
             "Build the trust store of an NHS environment (G1 and G2 CAs by default) and write "
             "it to DIR as truststore.pem, truststore.p12 and truststore.jks (and "
-            "truststore.p7b, and capath/, OpenSSL's hashed CA directory, when asked). Every "
-            "file is read back and checked before any is "
-            "written; an existing file is not replaced without --force. Certificates that "
-            "have expired are kept and named on stderr, or left out with --drop-expired."
+            "truststore.jceks, truststore.p7b, and capath/, OpenSSL's hashed CA directory, "
+            "when asked). The options make a one-directory recipe, built as build --recipe "
+            "builds: every file is read back and checked before any is written; an existing "
+            "file is not replaced without --force. Certificates that have expired are kept and "
+            "named on stderr, or left out with --drop-expired."
         ),
         epilog=(
-            "JKS needs a password: give one with --password-env or --password-file, or leave "
-            "jks out of --formats (Java's conventional 'changeit' is never assumed). "
-            "Without a password the PKCS#12 file is truly password-less (no integrity MAC), "
-            "as Java 18+ reads its own cacerts."
+            "JKS and JCEKS need a password, and so do key stores: give one with --password-env "
+            "or --password-file, or leave them out of --formats (Java's conventional "
+            "'changeit' is never assumed). Without a password the PKCS#12 trust store is truly "
+            "password-less (no integrity MAC), as Java 18+ reads its own cacerts."
         ),
     )
     add_common_options(build)
     _add_trust_options(build)
+    _add_trust_rules(build)
     _add_output_options(build)
     _add_identity_options(build)
     build.add_argument("--force", action="store_true", help="replace existing files")
@@ -131,6 +144,18 @@ def _add_trust_options(build: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also trust the public web roots of the certifi package (Mozilla's list)",
     )
+
+
+def _add_trust_rules(build: argparse.ArgumentParser) -> None:
+    """Which certificates the trust store lets in: leaves, test-PKI impostors, expired ones."""
+    build.add_argument(
+        "--allow-leaf",
+        action="store_true",
+        help=(
+            "let --add put end-entity (leaf) certificates in the trust store, to pin a peer "
+            "itself (refused by default: a trust store holds the issuers of a peer's certificate)"
+        ),
+    )
     build.add_argument(
         "--allow-test-pki-impostors",
         action="store_true",
@@ -158,8 +183,12 @@ def _add_output_options(build: argparse.ArgumentParser) -> None:
         "--formats",
         type=_formats,
         default=_formats(DEFAULT_BUILD_FORMATS),
-        metavar="pem,p12,jks,p7b,capath",
-        help=f"the files to write (default: {DEFAULT_BUILD_FORMATS})",
+        metavar="pem,p12,jks,jceks,p7b,capath",
+        help=(
+            f"the formats to write (default: {DEFAULT_BUILD_FORMATS}): the trust store in each, "
+            "and with --cert and --key the client's files of each format too: "
+            f"{_client_files_help()}"
+        ),
     )
     add_password_options(build, "the store password (also the key stores' password)")
 
@@ -168,11 +197,12 @@ def _add_identity_options(build: argparse.ArgumentParser) -> None:
     """The client's certificate and key, and how its key stores are written."""
     identity = build.add_argument_group(
         "client identity",
-        "With --cert and --key, build also writes the client's key stores: keystore.p12 and "
-        "keystore.jks (the key entry with its chain, plus the trusted CAs, in one file: what "
-        "the MESH Java client reads), client-chain.pem (leaf first) and client-key.pem "
-        "(mode 0600). The identity is checked first: key match, key strength, validity, "
-        "clientAuth, a chain to the environment's G2 (or G1) root, and the environment.",
+        "With --cert and --key, build also writes the client's files for each of --formats: "
+        "key stores (the key entry with its chain, plus the trusted CAs, in one file: what "
+        "the MESH Java client reads; mode 0600), client-chain.pem (leaf first) and "
+        "client-key.pem (mode 0600). The identity is checked first: key match, key strength, "
+        "validity, clientAuth, a chain to the environment's G2 (or G1) root, and the "
+        "environment.",
     )
     identity.add_argument("--cert", type=Path, metavar="FILE", help="the client certificate")
     identity.add_argument("--key", type=Path, metavar="FILE", help="its private key (PEM or DER)")
@@ -196,13 +226,13 @@ def _add_identity_options(build: argparse.ArgumentParser) -> None:
     )
     add_password_options(
         identity,
-        "a separate password for the JKS key entry (default: the store password)",
+        "a separate password for the JKS and JCEKS key entries (default: the store password)",
         option="jks-key-password",
     )
     identity.add_argument(
         "--encrypt-key-pem",
         action="store_true",
-        help="encrypt client-key.pem with the store password (AES-256 PKCS#8)",
+        help="encrypt client-key.pem with the store password (AES-256 PKCS#8; needs one)",
     )
     identity.add_argument(
         "--allow-g1",
@@ -215,6 +245,10 @@ def _build(args: argparse.Namespace) -> int:
     if args.recipe is not None:
         return _build_recipe(args)
     _require_env_and_out(args)
+    # Here, not at the top: it loads the recipe machinery (tomllib, csv, concurrent.futures),
+    # which the other subcommands do not need at start-up.
+    from truststore_builder._cli.build_stores import build_stores  # noqa: PLC0415
+
     return build_stores(args)
 
 

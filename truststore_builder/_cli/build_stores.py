@@ -1,21 +1,35 @@
-"""``build`` without ``--recipe``: the stores its options describe, checked, written, read back."""
+"""``build`` without ``--recipe``: the options make a one-target-directory recipe, which is built.
+
+:func:`options_recipe` turns the options into a :class:`~truststore_builder._recipe.Recipe`
+(a trust store target per format, and with ``--cert``/``--key`` the client's files: the
+:data:`~truststore_builder._model.CLIENT_FILES` of each format); ``Recipe.build`` checks,
+serialises, reads back and writes them, all or none, as it does for a recipe file; then the
+result is printed as ``build`` always has.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from typing import TYPE_CHECKING
 
-from truststore_builder._cli.errors import UsageError
-from truststore_builder._cli.options import read_secret, store_password
+from truststore_builder._cli.errors import UsageError, password_options
 from truststore_builder._cli.output import dump_json, iso_date, out, say
 from truststore_builder._errors import (
-    CheckError,
     ExpiredCertificateWarning,
     MissingPasswordError,
-    ReadBackError,
+    RecipeError,
 )
-from truststore_builder._model import StoreFormat, sha256_fingerprint
+from truststore_builder._model import CLIENT_FILES, StoreFormat
+from truststore_builder._recipe import (
+    PasswordRef,
+    Recipe,
+    RecipeIdentity,
+    RecipeTarget,
+    RecipeTrust,
+    TargetFormat,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -23,11 +37,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from truststore_builder._builders import TrustStoreBuilder
-    from truststore_builder._model import KeyStore, TrustedEntry, TrustStore
+    from truststore_builder._model import TrustedEntry
+    from truststore_builder._recipe import BuildResult
 
-
-#: The name every ``build`` output file takes, before its format's suffix.
+#: The name every ``build`` trust store file takes, before its format's suffix.
 STORE_STEM = "truststore"
 
 
@@ -37,76 +50,172 @@ def build_stores(args: argparse.Namespace) -> int:
     Returns:
         The exit status (0; a refusal is raised).
     """
-    formats = [StoreFormat(f) for f in args.formats]
-    password = _build_checks(args, formats)
-    keystore = _build_keystore(args, password)
-    store = keystore.truststore if keystore is not None else _build_store(args)
-    if not store.entries:
-        msg = (
-            f"no certificate is left in the {args.env} store "
-            f"(generations {','.join(args.generations)}) after leaving out expired ones; "
-            "nothing was written"
-        )
-        raise CheckError(msg)
+    recipe = options_recipe(args)
+    try:
+        # The builder names all expired certificates in one warning; the command line names
+        # each on its own line instead, from the store itself.
+        with (
+            warnings.catch_warnings(),
+            password_options({"add-password": args.add, "key-password": [args.key]}),
+        ):
+            warnings.simplefilter("ignore", ExpiredCertificateWarning)
+            result = recipe.build(overwrite=args.force)
+    except RecipeError as exc:
+        raise _in_options(exc) from None
+    store = result.truststore
+    assert store is not None  # every build makes its trust store
     for entry in store.expired:
         say(sys.stderr, "warning", _expiry_line(entry, store.validated_at, kept=True))
     for entry in store.dropped:
         say(sys.stderr, "note", _expiry_line(entry, store.validated_at, kept=False))
-
-    targets = {
-        args.out / ("capath" if fmt is StoreFormat.CAPATH else f"{STORE_STEM}.{fmt.value}"): fmt
-        for fmt in formats
-    }
-    client_files = (
-        _keystore_files(keystore, args, formats, password)
-        if keystore is not None and password is not None
-        else []
-    )
-    written = _write_build(store, args.out, targets, password, client_files, force=args.force)
-
-    expected = [entry.sha256 for entry in store.entries]
-    report: list[dict[str, object]] = []
-    for path in written:
-        fmt = targets[path]
-        found = _read_back_from_disk(path, fmt, password)
-        # PKCS#7 is a SET OF certificates: its order is DER's, not ours; capath's is by hash.
-        unordered = fmt in {StoreFormat.PKCS7, StoreFormat.CAPATH}
-        ok = sorted(found) == sorted(expected) if unordered else found == expected
-        report.append(
-            {
-                "path": str(path),
-                "format": fmt.value,
-                "entries": len(found),
-                "sha256": found,
-                "read_back_ok": ok,
-            }
-        )
-    client = _client_report(keystore, client_files)
-    if args.json:
-        dump_json(
-            {
-                "environment": args.env,
-                "generations": args.generations,
-                "client": client,
-                "validated_at": store.validated_at.isoformat(),
-                "files": report,
-                "expired": [entry.alias for entry in store.expired],
-                "dropped": [entry.alias for entry in store.dropped],
-            }
-        )
-    else:
-        for item in report:
-            state = "read back ok" if item["read_back_ok"] else "READ BACK DIFFERS"
-            count = item["entries"]
-            out(f"wrote {item['path']} ({item['format']}, {count} certificates, {state})")
-        if client is not None:
-            for path in client["files"]:  # type: ignore[attr-defined]
-                out(f"wrote {path} (client {client['alias']}, {client['subject']})")
-    bad = [str(item["path"]) for item in report if not item["read_back_ok"]]
-    if bad:
-        msg = f"{', '.join(bad)}: the file on disk does not hold what was written"
-        raise ReadBackError(msg, source=bad[0])
+    _report(args, result)
     return 0
+
+
+def options_recipe(args: argparse.Namespace) -> Recipe:
+    """The recipe ``build``'s options describe: one target per file in ``--out``.
+
+    Raises:
+        UsageError: ``--cert`` without ``--key``, or ``--out`` is a file.
+        MissingPasswordError: A file that needs the store password, and none was given.
+    """
+    directory: Path = args.out
+    if directory.exists() and not directory.is_dir():
+        msg = f"{directory}: --out must be a directory, and this is a file"
+        raise UsageError(msg)
+    if (args.cert is None) != (args.key is None):
+        msg = "--cert and --key go together: give both to build the client's key stores"
+        raise UsageError(msg)
+    password = _reference(args.password_env, args.password_file)
+    formats = [StoreFormat(name) for name in args.formats]
+    targets = [
+        RecipeTarget(
+            format=TargetFormat(fmt.value),
+            path=directory / ("capath" if fmt is StoreFormat.CAPATH else f"{STORE_STEM}.{fmt}"),
+            password=password if fmt in _PASSWORDED else None,
+        )
+        for fmt in formats
+    ]
+    identity = None
+    if args.cert is not None:
+        identity = RecipeIdentity(
+            cert=args.cert,
+            key=args.key,
+            key_password=_reference(args.key_password_env, args.key_password_file),
+            chain=args.chain,
+            alias=args.alias,
+            allow_g1=args.allow_g1,
+        )
+        targets += _client_targets(args, formats, password)
+    _require_password(targets, password, encrypt_key_pem=args.encrypt_key_pem)
+    trust = RecipeTrust(
+        environments=[args.env],
+        generations=args.generations,
+        add=args.add,
+        add_password=_reference(args.add_password_env, args.add_password_file),
+        certifi=args.certifi,
+        drop_expired=args.drop_expired,
+        allow_leaf=args.allow_leaf,
+        allow_test_pki_impostors=args.allow_test_pki_impostors,
+    )
+    # No source: the errors are the library's own, and name no recipe key.
+    return Recipe(trust=trust, targets=targets, identity=identity, source="")
+
+
+#: The trust store formats written with the store password when one is given.
+_PASSWORDED = frozenset({StoreFormat.PKCS12, StoreFormat.JKS, StoreFormat.JCEKS})
+
+
+def _client_targets(
+    args: argparse.Namespace, formats: Sequence[StoreFormat], password: PasswordRef | None
+) -> list[RecipeTarget]:
+    """The client's files, each format's :data:`CLIENT_FILES`, written beside the trust stores."""
+    jks_key_password = _reference(args.jks_key_password_env, args.jks_key_password_file)
+    targets = []
+    for fmt in formats:
+        for name, holds in CLIENT_FILES.get(fmt, ()):
+            kind = TargetFormat(holds)
+            if kind is TargetFormat.CLIENT_KEY_PEM:
+                key_password = None
+                secret = password if args.encrypt_key_pem else None
+            else:
+                secret = password if kind.is_keystore else None
+                key_password = jks_key_password if kind.takes_key_password else None
+            targets.append(
+                RecipeTarget(
+                    format=kind,
+                    path=args.out / name,
+                    password=secret,
+                    key_password=key_password,
+                    profile=args.p12_profile if kind is TargetFormat.KEYSTORE_PKCS12 else None,
+                )
+            )
+    return targets
+
+
+def _reference(variable: str | None, path: Path | None) -> PasswordRef | None:
+    """Where ``--<option>-env VAR`` or ``--<option>-file FILE`` says a password is; or None."""
+    if variable is not None:
+        return PasswordRef(env=variable)
+    if path is not None:
+        return PasswordRef(file=path)
+    return None
+
+
+def _require_password(
+    targets: Sequence[RecipeTarget], password: PasswordRef | None, *, encrypt_key_pem: bool
+) -> None:
+    """Refuse, in the options' words, files that need the store password when none was given.
+
+    Raises:
+        MissingPasswordError: A JKS or JCEKS trust store, a key store, or --encrypt-key-pem.
+    """
+    if password is not None:
+        return
+    give = "pass --password-env VAR or --password-file FILE"
+    kinds = [target.format for target in targets]
+    if any(kind.is_keystore for kind in kinds):
+        msg = (
+            "a key store needs a password and none was given (without one Java reads the key "
+            f"entry as an empty store): {give}, or leave p12, jks and jceks out of --formats"
+        )
+    elif any(kind.needs_password for kind in kinds):
+        msg = (
+            f"a JKS or JCEKS trust store needs a password and none was given: {give}, "
+            "or leave jks and jceks out (--formats pem,p12); Java's 'changeit' is never assumed"
+        )
+    elif encrypt_key_pem:
+        msg = f"--encrypt-key-pem encrypts client-key.pem with the store password: {give}"
+    else:
+        return
+    raise MissingPasswordError(msg)
+
+
+#: Recipe keys as ``build``'s options name them (list indexes left out).
+_OPTIONS = {
+    "trust.add": "--add",
+    "trust.add_password_env": "--add-password-env",
+    "trust.add_password_file": "--add-password-file",
+    "identity.cert": "--cert",
+    "identity.key": "--key",
+    "identity.chain": "--chain",
+    "identity.key_password_env": "--key-password-env",
+    "identity.key_password_file": "--key-password-file",
+    "targets.password_env": "--password-env",
+    "targets.password_file": "--password-file",
+    "targets.key_password_env": "--jks-key-password-env",
+    "targets.key_password_file": "--jks-key-password-file",
+    "targets.path": "--out",
+}
+
+
+def _in_options(exc: RecipeError) -> RecipeError | UsageError:
+    """A recipe's error about one of its keys, naming the option that key came from."""
+    key = re.sub(r"\[\d+\]", "", exc.key_path or "")
+    option = _OPTIONS.get(key)
+    if option is None:
+        return exc
+    return UsageError(f"{option}: {exc}")
 
 
 def _expiry_line(entry: TrustedEntry, at: dt.datetime, *, kept: bool) -> str:
@@ -123,194 +232,51 @@ def _expiry_line(entry: TrustedEntry, at: dt.datetime, *, kept: bool) -> str:
     return f"{name} {state}; {fate}"
 
 
-def _trust_builder(args: argparse.Namespace) -> TrustStoreBuilder:
-    """The trust store the build options describe (shared by trust and key stores)."""
-    from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
-
-    builder = TrustStoreBuilder().add_nhs(args.env, generations=args.generations)
-    add_password = read_secret(args.add_password_env, args.add_password_file, "add-password")
-    for path in args.add:
-        builder = builder.add_file(path, password=add_password)
-    if args.certifi:
-        builder = builder.add_certifi()
-    if args.drop_expired:
-        builder = builder.drop_expired()
-    if args.allow_test_pki_impostors:
-        builder = builder.allow_test_pki_impostors()
-    return builder
-
-
-def _build_store(args: argparse.Namespace) -> TrustStore:
-    # The builder names all expired certificates in one warning; the command line names each
-    # on its own line instead, from the store itself.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExpiredCertificateWarning)
-        return _trust_builder(args).build()
-
-
-_PASSWORDED = frozenset({StoreFormat.PKCS12, StoreFormat.JKS, StoreFormat.JCEKS})
-
-
-def _read_back_from_disk(path: Path, fmt: StoreFormat, password: bytes | None) -> list[str]:
-    """SHA-256s of the certificates in the file as written, read again from disk.
-
-    Raises:
-        ReadBackError: A PKCS#12 or JKS entry is not a trusted certificate entry.
-    """
-    from truststore_builder._sources.files import read_store  # noqa: PLC0415
-
-    if fmt is StoreFormat.CAPATH:
-        from truststore_builder._formats import capath  # noqa: PLC0415
-
-        try:
-            found = capath.check_capath_files(capath.read_capath_directory(path), str(path))
-        except ValueError as exc:
-            raise ReadBackError(str(exc), source=str(path)) from None
-        return [sha256_fingerprint(certificate) for certificate in found]
-    entries = read_store(path, password=password if fmt in _PASSWORDED else None)
-    if fmt in _PASSWORDED and not all(entry.trusted for entry in entries):
-        msg = f"{path}: an entry does not read back as a trusted certificate entry"
-        raise ReadBackError(msg, source=str(path))
-    return [sha256_fingerprint(entry.certificate) for entry in entries]
-
-
-def _build_checks(args: argparse.Namespace, formats: Sequence[StoreFormat]) -> bytes | None:
-    """Everything about the command line that can be refused before any certificate is read.
-
-    Returns:
-        The store password, or None.
-    """
-    password = store_password(args)
-    if StoreFormat.JKS in formats and password is None:
-        msg = (
-            "a JKS trust store needs a password and none was given: pass --password-env VAR "
-            "or --password-file FILE, or leave jks out (--formats pem,p12); "
-            "Java's 'changeit' is never assumed"
+def _report(args: argparse.Namespace, result: BuildResult) -> None:
+    """What was written: a line per file, or the JSON report."""
+    store = result.truststore
+    keystore = result.keystore
+    assert store is not None
+    stores = [file for file in result.files if not file.format.needs_identity]
+    client: dict[str, object] | None = None
+    client_files = [str(file.path) for file in result.files if file.format.needs_identity]
+    if keystore is not None:
+        client = {
+            "alias": keystore.alias,
+            "subject": keystore.report.subject,
+            "issuer": keystore.identity.certificate.issuer.rfc4514_string(),
+            "generation": keystore.report.generation.value if keystore.report.generation else None,
+            "not_after": keystore.identity.certificate.not_valid_after_utc.isoformat(),
+            "chain": [c.subject.rfc4514_string() for c in keystore.chain],
+            "files": client_files,
+        }
+    if args.json:
+        dump_json(
+            {
+                "environment": args.env,
+                "generations": args.generations,
+                "client": client,
+                "validated_at": store.validated_at.isoformat(),
+                "files": [
+                    {
+                        "path": str(file.path),
+                        "format": file.format.value,
+                        "entries": len(file.certificates),
+                        "sha256": list(file.certificates),
+                        # Every file was read back (by another implementation than its
+                        # writer) before any was written: a difference is an error.
+                        "read_back_ok": True,
+                    }
+                    for file in stores
+                ],
+                "expired": [entry.alias for entry in store.expired],
+                "dropped": [entry.alias for entry in store.dropped],
+            }
         )
-        raise MissingPasswordError(msg)
-    out: Path = args.out
-    if out.exists() and not out.is_dir():
-        msg = f"{out}: --out must be a directory, and this is a file"
-        raise UsageError(msg)
-    return password
-
-
-def _write_build(
-    store: TrustStore,
-    out: Path,
-    targets: dict[Path, StoreFormat],
-    password: bytes | None,
-    client_files: Sequence[tuple[Path, bytes, bool]],
-    *,
-    force: bool,
-) -> list[Path]:
-    """Create ``out`` if needed and write every file, or none (and no new directory).
-
-    Returns:
-        The trust store files written (the client files are written with them).
-    """
-    from truststore_builder._writing import (  # noqa: PLC0415
-        make_directories,
-        remove_directories,
-        serialize_capath,
-        serialize_store,
-        write_outputs,
-    )
-
-    # 0700 when it will hold the client's key; 0755 otherwise; whatever the umask.
-    created = make_directories(out, private=any(private for _, _, private in client_files))
-    try:
-        planned = [
-            (path, serialize_store(store, fmt, password), False)
-            for path, fmt in targets.items()
-            if fmt is not StoreFormat.CAPATH
-        ]
-        directories = [
-            (path, serialize_capath(store))
-            for path, fmt in targets.items()
-            if fmt is StoreFormat.CAPATH
-        ]
-        write_outputs([*planned, *client_files], directories, overwrite=force)
-    except BaseException:
-        # Leave nothing behind: the directories were ours and nothing was written into them.
-        remove_directories(created)
-        raise
-    return list(targets)
-
-
-def _build_keystore(args: argparse.Namespace, password: bytes | None) -> KeyStore | None:
-    """The checked client identity, when --cert and --key were given."""
-    from truststore_builder._builders import KeyStoreBuilder  # noqa: PLC0415
-
-    if args.cert is None and args.key is None:
-        return None
-    if args.cert is None or args.key is None:
-        msg = "--cert and --key go together: give both to build the client's key stores"
-        raise UsageError(msg)
-    if password is None:
-        msg = (
-            "a key store needs a password and none was given (without one Java reads the key "
-            "entry as an empty store): pass --password-env VAR or --password-file FILE"
-        )
-        raise MissingPasswordError(msg)
-    builder = (
-        KeyStoreBuilder()
-        .with_truststore(_trust_builder(args))
-        .with_identity(
-            args.cert,
-            args.key,
-            key_password=read_secret(args.key_password_env, args.key_password_file, "key-password"),
-            chain=args.chain,
-            alias=args.alias,
-        )
-        .allow_g1(args.allow_g1)
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExpiredCertificateWarning)
-        return builder.build()
-
-
-def _keystore_files(
-    keystore: KeyStore, args: argparse.Namespace, formats: Sequence[StoreFormat], password: bytes
-) -> list[tuple[Path, bytes, bool]]:
-    """Serialise (and read back) every client file the formats call for; nothing is written."""
-    from truststore_builder._writing import serialize_keystore  # noqa: PLC0415
-
-    jks_key_password = read_secret(
-        args.jks_key_password_env, args.jks_key_password_file, "jks-key-password"
-    )
-    planned: list[tuple[Path, bytes, bool]] = []
-    for fmt in formats:
-        if fmt is StoreFormat.PEM:
-            key_pem = keystore.key_pem(password if args.encrypt_key_pem else None)
-            planned += [
-                (args.out / "client-chain.pem", keystore.chain_pem(), False),
-                (args.out / "client-key.pem", key_pem, True),
-            ]
-        elif fmt in (StoreFormat.PKCS12, StoreFormat.JKS):
-            data = serialize_keystore(
-                keystore,
-                fmt,
-                password,
-                key_password=jks_key_password if fmt is StoreFormat.JKS else None,
-                profile=args.p12_profile,
-            )
-            planned.append((args.out / f"keystore.{fmt.value}", data, True))
-    return planned
-
-
-def _client_report(
-    keystore: KeyStore | None, client_files: Sequence[tuple[Path, bytes, bool]]
-) -> dict[str, object] | None:
-    if keystore is None:
-        return None
-    report = keystore.report
-    return {
-        "alias": keystore.alias,
-        "subject": report.subject,
-        "issuer": keystore.identity.certificate.issuer.rfc4514_string(),
-        "generation": report.generation.value if report.generation else None,
-        "not_after": keystore.identity.certificate.not_valid_after_utc.isoformat(),
-        "chain": [c.subject.rfc4514_string() for c in keystore.chain],
-        "files": [str(path) for path, _, _ in client_files],
-    }
+        return
+    for file in stores:
+        count = len(file.certificates)
+        out(f"wrote {file.path} ({file.format}, {count} certificates, read back ok)")
+    if keystore is not None:
+        for path in client_files:
+            out(f"wrote {path} (client {keystore.alias}, {keystore.report.subject})")

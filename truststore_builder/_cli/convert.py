@@ -50,9 +50,7 @@ def _convert(args: argparse.Namespace) -> int:
             f"pass --to {'|'.join(CONVERT_FORMATS)}"
         )
         raise UsageError(msg)
-    if output.exists() and not args.force:
-        msg = f"{output}: already exists; pass --force to replace it"
-        raise UsageError(msg)
     data = convert(args.input, to)
+    # An existing OUTPUT (a dangling link included) is refused here, by the writer's one check.
     write_atomically(output, data, overwrite=args.force)
     return 0

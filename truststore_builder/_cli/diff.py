@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from truststore_builder._cli.errors import password_options
 from truststore_builder._cli.options import (
     Parser,
     add_at_option,
@@ -56,14 +57,15 @@ def _diff(args: argparse.Namespace) -> int:
 
     old_password = read_secret(args.old_password_env, args.old_password_file, "old-password")
     new_password = read_secret(args.new_password_env, args.new_password_file, "new-password")
-    result = diff_stores(
-        args.old,
-        args.new,
-        old_password=old_password,
-        new_password=new_password,
-        at=args.at,
-        compare_aliases=not args.ignore_aliases,
-    )
+    with password_options({"old-password": [args.old], "new-password": [args.new]}):
+        result = diff_stores(
+            args.old,
+            args.new,
+            old_password=old_password,
+            new_password=new_password,
+            at=args.at,
+            compare_aliases=not args.ignore_aliases,
+        )
     if args.json:
         dump_json(result.to_dict())
     else:

@@ -10,19 +10,28 @@ tool the signal ended).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import traceback
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from truststore_builder._cli.output import StdoutClosedError, say
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
+    ALLOW_IMPOSTORS_REMEDY,
+    ALLOW_LEAF_REMEDY,
     OVERWRITE_REMEDY,
     BatchError,
     CheckError,
+    MissingPasswordError,
     TruststoreBuilderError,
     TruststoreBuilderWarning,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+    from pathlib import Path
 
 
 class UsageError(Exception):
@@ -70,7 +79,49 @@ def report_error(exc: BaseException, *, debug: bool, cause: BaseException | None
 _CLI_REMEDIES = {
     OVERWRITE_REMEDY: "pass --force to replace it",
     ALLOW_G1_REMEDY: "add --allow-g1 to package it anyway (it then warns)",
+    ALLOW_LEAF_REMEDY: "add its issuer instead, or pass --allow-leaf to trust it anyway",
+    ALLOW_IMPOSTORS_REMEDY: (
+        "a test PKI that imitates NHS names must be allowed explicitly: pass "
+        "--allow-test-pki-impostors"
+    ),
 }
+
+
+@contextlib.contextmanager
+def password_options(options: Mapping[str, Sequence[Path | None]]) -> Iterator[None]:
+    """Say which option gives a password the library found missing.
+
+    The library says a store or key "needs its password; none was given"; the command line
+    knows which of its options gives the password of that file.
+
+    Args:
+        options: An option's stem (``add-password``) to the inputs whose password it gives.
+
+    Raises:
+        MissingPasswordError: The library's, with the remedy naming ``--<stem>-env`` and
+            ``--<stem>-file`` when its file is one of the inputs (a file in one, for a directory).
+    """
+    try:
+        yield
+    except MissingPasswordError as exc:
+        stem = _option_of(exc.source, options)
+        if stem is None or exc.remedy is not None:
+            raise
+        remedy = f"give it with --{stem}-env VAR or --{stem}-file FILE"
+        raise MissingPasswordError(exc.problem, source=exc.source, remedy=remedy) from exc
+
+
+def _option_of(source: str | None, options: Mapping[str, Sequence[Path | None]]) -> str | None:
+    """The option stem whose inputs hold ``source``, or None."""
+    if source is None:
+        return None
+    for stem, inputs in options.items():
+        for given in inputs:
+            if given is not None and (
+                source == str(given) or source.startswith(str(given).rstrip(os.sep) + os.sep)
+            ):
+                return stem
+    return None
 
 
 def show_warning(  # noqa: PLR0917  (the signature of warnings.showwarning)

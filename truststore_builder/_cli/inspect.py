@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from truststore_builder._cli.errors import password_options
 from truststore_builder._cli.options import (
     Parser,
     add_at_option,
@@ -68,7 +69,8 @@ def _inspect(args: argparse.Namespace) -> int:
     from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
 
     password = store_password(args)
-    entries = read_store(args.file, password=password)
+    with password_options({"password": [args.file]}):
+        entries = read_store(args.file, password=password)
     catalogue = nhs_catalogue()
     now = args.at or utc_now()
     window = DEFAULT_WITHIN_DAYS if args.fail_within is None else args.fail_within

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from truststore_builder._cli.errors import UsageError
-from truststore_builder._errors import InputError
-from truststore_builder._model import as_password_bytes
-from truststore_builder._sources.files import read_input
+from truststore_builder._sources.files import read_named_password
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -118,34 +115,12 @@ def read_secret(variable: str | None, path: Path | None, option: str) -> bytes |
     the file's path belongs must not be printed back.
 
     Raises:
-        UsageError: The variable is unset or empty, or the file cannot be read or is empty.
-        InvalidPasswordError: The secret holds a NUL character.
+        UsageError: The variable is unset or empty, the file cannot be read or is empty, or
+            the secret holds a NUL character.
     """
-    if variable is not None:
-        name = f"--{option}-env"
-        value = os.environ.get(variable)
-        if value is None:
-            msg = f"{name}: the environment variable it names is not set (its name is not shown)"
-            raise UsageError(msg)
-        if not value:
-            msg = f"{name}: the environment variable it names is empty"
-            raise UsageError(msg)
-        return as_password_bytes(os.fsencode(value), f"{name}: the value of the variable it names")
-    if path is not None:
-        name = f"--{option}-file"
-        try:
-            data = read_input(path, what=f"{option} file")
-        except InputError as exc:
-            # The reason without the path: a password may have been typed where it belongs.
-            reason = str(exc).removeprefix(f"{exc.source}: ")
-            msg = f"{name}: cannot read the file it names ({reason}; its path is not shown)"
-            raise UsageError(msg) from None
-        for ending in (b"\r\n", b"\n"):
-            if data.endswith(ending):
-                data = data[: -len(ending)]
-                break
-        if not data:
-            msg = f"{name}: the file it names is empty"
-            raise UsageError(msg)
-        return as_password_bytes(data, f"{name}: the file it names")
-    return None
+
+    def refuse(kind: str, problem: str) -> NoReturn:
+        msg = f"--{option}-{kind}: {problem}"
+        raise UsageError(msg)
+
+    return read_named_password(variable, path, refuse)

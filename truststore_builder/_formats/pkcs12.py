@@ -421,6 +421,8 @@ def serialize_pkcs12_truststore(
     Returns:
         The DER-encoded PFX.
     """
+    if password:
+        _require_utf8(password)
     safe_contents = _Pieces.of([_trusted_certificate_bag(a, c) for a, c in entries])
     auth_safe = _data_content_info_pieces(safe_contents.enclosed(_SEQUENCE)).enclosed(_SEQUENCE)
     parts = [_integer(3), *_data_content_info_pieces(auth_safe).parts]
@@ -428,6 +430,19 @@ def serialize_pkcs12_truststore(
         salt = os.urandom(MAC_SALT_LENGTH)
         parts.append(_mac_data(auth_safe.parts, password, salt, MAC_ITERATIONS))
     return b"".join(_Pieces.of(parts).enclosed(_SEQUENCE).parts)
+
+
+def _require_utf8(password: bytes) -> None:
+    """Refuse a password that is not UTF-8: Java and OpenSSL would each read it differently.
+
+    Raises:
+        InvalidPasswordError: It is not UTF-8 (the message does not show it).
+    """
+    try:
+        password.decode("utf-8")
+    except UnicodeDecodeError:
+        msg = "the PKCS#12 password must be UTF-8 text"
+        raise InvalidPasswordError(msg) from None
 
 
 # --- Key store profiles ---------------------------------------------------------------------
@@ -640,11 +655,7 @@ def serialize_pkcs12_keystore(
         )
         raise ValueError(msg)
     as_password_bytes(password)
-    try:
-        password.decode("utf-8")
-    except UnicodeDecodeError:
-        msg = "the PKCS#12 password must be UTF-8 text"
-        raise InvalidPasswordError(msg) from None
+    _require_utf8(password)
     chosen = profile if isinstance(profile, Pkcs12Profile) else resolve_pkcs12_profile(profile)
     digest = _mac_hash_name(chosen.mac_hash)  # again, for a profile made without attrs' checks
     if not alias:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import (
     InputError,
+    InvalidPasswordError,
     MalformedInputError,
     NoCertificatesError,
     TruststoreBuilderWarning,
@@ -27,7 +28,7 @@ from truststore_builder._formats import der, pem, pkcs7
 from truststore_builder._model import StoreEntry, as_password_bytes, sha256_fingerprint
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from truststore_builder._formats.keys import PrivateKey
 
@@ -39,6 +40,7 @@ __all__ = [
     "load_certificates",
     "read_identities",
     "read_input",
+    "read_named_password",
     "read_private_key",
     "read_store",
 ]
@@ -460,3 +462,47 @@ def read_identities(
         raise InputError(msg, source=source)
     check_names_decode([c for _alias, _key, chain in identities for c in chain], source)
     return identities
+
+
+def read_named_password(
+    variable: str | None, path: Path | None, refuse: Callable[[str, str], NoReturn]
+) -> bytes | None:
+    """The password an environment variable or a file holds; None when neither is named.
+
+    The one reader behind the command line's ``--<option>-env``/``--<option>-file`` and a
+    recipe's ``<key>_env``/``<key>_file``. A file loses one trailing newline (LF or CRLF).
+
+    Args:
+        variable: The variable's name, or None.
+        path: The file, or None (used when ``variable`` is None).
+        refuse: Called as ``refuse(kind, problem)`` for a problem, ``kind`` being ``env`` or
+            ``file``; it raises. ``problem`` names neither the variable, the path nor the
+            value: a password typed where a name or path belongs must not be printed back.
+    """
+    if variable is not None:
+        value = os.environ.get(variable)
+        if value is None:
+            refuse("env", "the environment variable it names is not set (its name is not shown)")
+        if not value:
+            refuse("env", "the environment variable it names is empty")
+        kind, secret, what = "env", os.fsencode(value), "the value of the variable it names"
+    elif path is not None:
+        try:
+            secret = read_input(path, what="password file")
+        except InputError as exc:
+            # The reason without the path: a password may have been typed where it belongs.
+            reason = str(exc).removeprefix(f"{exc.source}: ")
+            refuse("file", f"cannot read the file it names ({reason}; its path is not shown)")
+        for ending in (b"\r\n", b"\n"):
+            if secret.endswith(ending):
+                secret = secret[: -len(ending)]
+                break
+        if not secret:
+            refuse("file", "the file it names is empty")
+        kind, what = "file", "the file it names"
+    else:
+        return None
+    try:
+        return as_password_bytes(secret, what)
+    except InvalidPasswordError as exc:
+        refuse(kind, str(exc))
