@@ -281,7 +281,7 @@ def test_key_entries_added_removed_and_renamed(pki: GeneratedPki, tmp_path: Path
     assert change.alias_changed
     assert change.key_changed
     built = keystore(pki, pki.g2)
-    trust_only = write(built.truststore, tmp_path / "trust.pem")
+    trust_only = write(built.trust_store, tmp_path / "trust.pem")
     added = diff_stores(trust_only, built)
     assert [c.kind for c in added.key_entries] == ["added"]
     removed = diff_stores(built, trust_only)
@@ -396,7 +396,7 @@ def test_inspect_json_has_the_expiry_horizon(
 
 def test_expiry_horizon_api() -> None:
     """expiry_horizon on a TrustStore: soonest first, expired entries counted as already past."""
-    horizon = expiry_horizon(nhs_store("prod"), AT, within_days=365 * 7)
+    horizon = expiry_horizon(nhs_store("prod"), at=AT, within_days=365 * 7)
     assert horizon.first is not None
     assert horizon.first.expired
     assert horizon.first.days_left == -575
@@ -407,12 +407,12 @@ def test_expiry_horizon_api() -> None:
     ]
     assert not horizon.ok
     assert str(horizon).startswith("expires first: nhs-level-1c on 2024-06-04 (expired ")
-    int_horizon = expiry_horizon(nhs_store("int"), AT, within_days=0)
+    int_horizon = expiry_horizon(nhs_store("int"), at=AT, within_days=0)
     assert int_horizon.ok
     assert int_horizon.within == ()
-    assert expiry_horizon([], AT).first is None
+    assert expiry_horizon([], at=AT).first is None
     with pytest.raises(ValueError, match="0 or more"):
-        expiry_horizon([], AT, within_days=-1)
+        expiry_horizon([], at=AT, within_days=-1)
 
 
 def test_diff_shows_as_a_table_in_notebooks() -> None:

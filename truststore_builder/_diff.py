@@ -303,7 +303,7 @@ class StoreDiff:
 
     old_source: str
     new_source: str
-    at: dt.datetime
+    at: dt.datetime = attrs.field(kw_only=True)
     added: tuple[DiffEntry, ...] = ()
     removed: tuple[DiffEntry, ...] = ()
     kept: tuple[KeptEntry, ...] = ()
@@ -520,7 +520,7 @@ def _read_side(
     if isinstance(side, KeyStore):
         source = "<KeyStore>"
         key = _key_entry(side.alias, side.identity.key.public_key(), side.chain, catalogue, at)
-        return _Side(source, _from_truststore(side.truststore, catalogue, at), (key,))
+        return _Side(source, _from_truststore(side.trust_store, catalogue, at), (key,))
     return _read_path(Path(side), password, catalogue, at)
 
 
@@ -671,7 +671,7 @@ class Horizon:
             first.
     """
 
-    at: dt.datetime
+    at: dt.datetime = attrs.field(kw_only=True)
     within_days: int
     first: HorizonEntry | None
     within: tuple[HorizonEntry, ...] = ()
@@ -722,8 +722,8 @@ def _horizon_entry(
 
 def expiry_horizon(
     entries: Iterable[StoreEntry | TrustedEntry | x509.Certificate] | TrustStore | KeyStore,
-    at: dt.datetime | None = None,
     *,
+    at: dt.datetime | None = None,
     within_days: int = DEFAULT_WITHIN_DAYS,
     catalogue: NhsCatalogue | None = None,
 ) -> Horizon:
@@ -758,7 +758,7 @@ def expiry_horizon(
             StoreEntry(
                 alias=entries.alias, certificate=entries.identity.certificate, trusted=False
             ),
-            *entries.truststore.entries,
+            *entries.trust_store.entries,
         ]
     else:
         items = list(entries)

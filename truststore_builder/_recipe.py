@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING, NoReturn, cast
 
 import attrs
 
+from truststore_builder._deprecation import renamed_method
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
     OVERWRITE_REMEDY,
@@ -384,7 +385,7 @@ class BuildResult:
         parts.append(f"in {self.seconds:.1f} s")
         return " ".join(parts)
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """A JSON-ready report (no secret is in it)."""
         return {
             "files": [
@@ -404,6 +405,8 @@ class BuildResult:
             "seconds": round(self.seconds, 3),
             "validated_at": self.validated_at.isoformat(),
         }
+
+    as_dict = renamed_method(to_dict, "as_dict")
 
 
 @attrs.frozen
@@ -1089,7 +1092,7 @@ def _keystore(
 
     builder = (
         KeyStoreBuilder()
-        .with_truststore(_trust_builder(trust))
+        .with_trust_store(_trust_builder(trust))
         .with_identity(cert, key, key_password=key_password, chain=chain, alias=alias)
         .allow_g1(allow_g1)
         .at(at)
@@ -1124,7 +1127,7 @@ def _serialize(
                 profile=target.profile or "modern",
                 include_trusted=target.include_trusted,
             )
-            cas = len(keystore.truststore) if target.include_trusted else 0
+            cas = len(keystore.trust_store) if target.include_trusted else 0
             description = f"key store {keystore.alias}, {len(keystore.chain)} in chain, {cas} CAs"
         elif fmt is TargetFormat.CLIENT_CHAIN_PEM:
             data = keystore.chain_pem()
@@ -1147,7 +1150,7 @@ def _serialize(
 
 def _with_alias(keystore: KeyStore, alias: str, key_path: str) -> KeyStore:
     alias = alias.lower()
-    if alias in {entry.alias for entry in keystore.truststore}:
+    if alias in {entry.alias for entry in keystore.trust_store}:
         msg = f"{key_path}.alias: {alias!r} is already a trusted CA's alias in the store"
         raise CheckError(msg)
     return attrs.evolve(keystore, identity=attrs.evolve(keystore.identity, alias=alias))
@@ -1198,7 +1201,7 @@ def _run_row(job: _RowJob) -> _RowOutcome:
             planned = []
             for output in job.outputs:
                 try:
-                    planned.append(_serialize(output, keystore.truststore, keystore, row.name))
+                    planned.append(_serialize(output, keystore.trust_store, keystore, row.name))
                 except TruststoreBuilderError as exc:
                     raise _in_context(exc, output.key_path) from None
         except TruststoreBuilderError as exc:

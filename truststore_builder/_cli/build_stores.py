@@ -40,7 +40,7 @@ def build_stores(args: argparse.Namespace) -> int:
     formats = [StoreFormat(f) for f in args.formats]
     password = _build_checks(args, formats)
     keystore = _build_keystore(args, password)
-    store = keystore.truststore if keystore is not None else _build_store(args)
+    store = keystore.trust_store if keystore is not None else _build_store(args)
     if not store.entries:
         msg = (
             f"no certificate is left in the {args.env} store "
@@ -255,7 +255,7 @@ def _build_keystore(args: argparse.Namespace, password: bytes | None) -> KeyStor
         raise MissingPasswordError(msg)
     builder = (
         KeyStoreBuilder()
-        .with_truststore(_trust_builder(args))
+        .with_trust_store(_trust_builder(args))
         .with_identity(
             args.cert,
             args.key,
