@@ -78,7 +78,8 @@ class DiffEntry:
     """A certificate entry of one side of a diff, with what the NHS catalogue knows of it.
 
     Attributes:
-        alias: The alias in the store, or "" where the format has none (PEM, DER, PKCS#7).
+        alias: The alias in the store, or "" where the format has none (DER, PKCS#7, a PEM
+            block without an ``# Alias:`` header line).
         sha256: SHA-256 fingerprint, lower-case hex: what entries are matched by.
         subject: The subject, RFC 4514.
         not_after: End of validity, UTC.
@@ -139,7 +140,8 @@ class KeptEntry:
     def alias_changed(self) -> bool:
         """Both stores name the entry, differently (case-insensitive, as Java's stores are).
 
-        A format without aliases (PEM) on either side changes no alias.
+        An entry without an alias on either side (DER, PKCS#7, a PEM block without an
+        ``# Alias:`` header line) changes no alias.
         """
         return bool(
             self.compare_aliases
@@ -643,8 +645,8 @@ class HorizonEntry:
 
     @property
     def label(self) -> str:
-        """The alias, or the name where there is no alias."""
-        return self.alias or self.name
+        """The name, then the alias where the store has one: ``NHS Level 1C [alias nhs-level-1c]``."""
+        return f"{self.name} [alias {self.alias}]" if self.alias else self.name
 
     def to_dict(self) -> dict[str, object]:
         """The entry as JSON-ready values."""
