@@ -124,6 +124,8 @@ def test_every_moved_name_warns_and_is_the_new_one(module_name: str) -> None:
     module = importlib.import_module(f"truststore_builder.{module_name}")
     assert module.__all__ == sorted(module.__all__)
     assert module.__all__, module_name
+    # The one-release table of old names is the module's exports, no more, no fewer.
+    assert truststore_builder._MOVED[module_name] == tuple(module.__all__)  # noqa: SLF001
     for name in module.__all__:
         assert name not in truststore_builder.__all__
         new_home = re.escape(f"truststore_builder.{module_name}.{name}")
