@@ -4,6 +4,11 @@
 >>> store = TrustStoreBuilder().add_nhs("int").build()
 >>> [entry.alias for entry in store]
 ['nhs-ptl-root-authority', 'nhs-int-level-1c', 'nhs-ptl-root-authority-g2', 'nhs-int-authentication-g2']
+
+The core is here: builders, stores and their entries, identities, the NHS catalogue, errors,
+reading and converting certificates. Comparing stores, checking a live endpoint and recipes
+have their own modules, loaded only when imported: :mod:`truststore_builder.diff`,
+:mod:`truststore_builder.endpoint` and :mod:`truststore_builder.recipe`.
 """
 
 from __future__ import annotations
