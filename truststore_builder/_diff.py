@@ -573,8 +573,9 @@ def diff_stores(
     key entry replaced by one of another alias counts as that entry changed.
 
     The stores are equal when neither adds or removes a certificate, no kept certificate changes
-    its trust flag or (with ``compare_aliases``) its alias where both formats have aliases, and
-    every key entry keeps its certificate, key, chain and alias. Entry order is not compared.
+    its trust flag or (with ``compare_aliases``) its alias where both sides have one (a PEM
+    certificate has one when an ``# Alias:`` header line names it), and every key entry keeps
+    its certificate, key, chain and alias. Entry order is not compared.
 
     Args:
         old: The store in use: a file in any format :func:`read_store` reads, a directory, or
