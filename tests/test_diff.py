@@ -160,7 +160,7 @@ def test_same_certificates_under_other_aliases(
 def test_pem_and_jks_of_the_same_store_are_equal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """PEM (no aliases) against JKS of the same store: equal both ways; the object too."""
+    """PEM (aliases in its headers) against JKS of the same store: equal both ways; the object too."""
     store = nhs_store("dep")
     pem = write(store, tmp_path / "truststore.pem")
     jks_path = write(store, tmp_path / "truststore.jks")
@@ -170,6 +170,22 @@ def test_pem_and_jks_of_the_same_store_are_equal(
     assert run(diff_cli(p12, jks_path), capsys)[0] == 0
     assert diff_stores(store, jks_path, new_password=PASSWORD).equal
     assert diff_stores(nhs_store("int"), pem)  # truthy: they differ (DEP Level 1C vs INT's)
+
+
+def test_a_pem_alias_changed_by_hand_is_a_difference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PEM bundle whose '# Alias:' line was edited differs from the JKS in that alias only."""
+    store = nhs_store("dep")
+    jks_path = write(store, tmp_path / "truststore.jks")
+    pem = write(store, tmp_path / "truststore.pem")
+    pem.write_bytes(pem.read_bytes().replace(b"# Alias: nhs-dep-level-1c\n", b"# Alias: renamed\n"))
+    diff = diff_stores(jks_path, pem, old_password=PASSWORD)
+    assert [(k.old.alias, k.new.alias) for k in diff.changed] == [("nhs-dep-level-1c", "renamed")]
+    assert run(diff_cli(jks_path, pem), capsys)[0] == 1
+    # The control: aliases not counted, the two are equal.
+    assert diff_stores(jks_path, pem, old_password=PASSWORD, compare_aliases=False).equal
+    assert run(diff_cli(jks_path, pem, "--ignore-aliases"), capsys)[0] == 0
 
 
 def test_json_output_parses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
