@@ -44,7 +44,7 @@ def _encode_only(keystore: KeyStore, password: str) -> bytes:
         alias=keystore.identity.alias,
         key=keystore.identity.key,
         chain=keystore.chain,
-        trusted=[(e.alias, e.certificate) for e in keystore.truststore.entries],
+        trusted=[(e.alias, e.certificate) for e in keystore.trust_store.entries],
         password=password.encode(),
     )
 

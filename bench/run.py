@@ -475,7 +475,7 @@ password_env = "BENCH_PW"
 """
 
 _RECIPE_BUILD = (
-    "import sys; from truststore_builder import load_recipe; "
+    "import sys; from truststore_builder.recipe import load_recipe; "
     "load_recipe(sys.argv[1]).build(workers=2)"
 )
 

@@ -307,8 +307,8 @@ def test_a_recipe_reads_a_protected_add_store_with_add_password(
     result = load_recipe(recipe).build()
     written = (tmp_path / "out" / "truststore.pem").read_text()
     assert len(re.findall("Alias: ", written)) == len(expected_aliases("int")) + 2
-    assert result.truststore is not None
-    assert len(result.truststore) == len(expected_aliases("int")) + 2
+    assert result.trust_store is not None
+    assert len(result.trust_store) == len(expected_aliases("int")) + 2
 
 
 def test_recipe_trust_keys_allow_leaf_and_impostors(files: dict[str, Path], tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def keystore(pki: GeneratedPki) -> KeyStore:
 @pytest.fixture(scope="module")
 def truststore(keystore: KeyStore) -> TrustStore:
     """The key store's trust store: G1 root, level 1C, G2 root, authentication G2."""
-    return keystore.truststore
+    return keystore.trust_store
 
 
 def _pem(certificates: list[x509.Certificate]) -> bytes:
@@ -232,14 +232,14 @@ def test_tls_secret_is_a_valid_v1_secret(keystore: KeyStore, pki: GeneratedPki) 
     chain = x509.load_pem_x509_certificates(base64.b64decode(secret.data["tls.crt"]))
     assert chain == [pki.g2.client.certificate, pki.g2.intermediate.certificate]
     ca = x509.load_pem_x509_certificates(base64.b64decode(secret.data["ca.crt"]))
-    assert ca == list(keystore.truststore.certificates)
+    assert ca == list(keystore.trust_store.certificates)
     reordered = kubernetes_tls_secret(keystore, name="m", order="issuer-first")
     data = yaml.safe_load(reordered.files["m.secret.yaml"])["data"]
     ca = x509.load_pem_x509_certificates(base64.b64decode(data["ca.crt"]))
     assert (
         ca
-        == [e.certificate for e in issuer_first(keystore.truststore.entries)]
-        != list(keystore.truststore.certificates)
+        == [e.certificate for e in issuer_first(keystore.trust_store.entries)]
+        != list(keystore.trust_store.certificates)
     )
 
 
@@ -669,7 +669,7 @@ def test_windows_pfx_is_legacy_and_holds_the_full_chain_and_key(
     assert "MAC: sha256" in done.stderr
     assert "PBES2" in done.stderr
     found = x509.load_pem_x509_certificates(done.stdout.encode())
-    assert set(found) == {*certificates, *keystore.truststore.certificates}
+    assert set(found) == {*certificates, *keystore.trust_store.certificates}
 
 
 # --- Writing, and what is never shown ---------------------------------------------------------

@@ -160,7 +160,7 @@ def test_same_certificates_under_other_aliases(
 def test_pem_and_jks_of_the_same_store_are_equal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """PEM (no aliases) against JKS of the same store: equal both ways; the object too."""
+    """PEM (aliases in its headers) against JKS of the same store: equal both ways; the object too."""
     store = nhs_store("dep")
     pem = write(store, tmp_path / "truststore.pem")
     jks_path = write(store, tmp_path / "truststore.jks")
@@ -170,6 +170,22 @@ def test_pem_and_jks_of_the_same_store_are_equal(
     assert run(diff_cli(p12, jks_path), capsys)[0] == 0
     assert diff_stores(store, jks_path, new_password=PASSWORD).equal
     assert diff_stores(nhs_store("int"), pem)  # truthy: they differ (DEP Level 1C vs INT's)
+
+
+def test_a_pem_alias_changed_by_hand_is_a_difference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PEM bundle whose '# Alias:' line was edited differs from the JKS in that alias only."""
+    store = nhs_store("dep")
+    jks_path = write(store, tmp_path / "truststore.jks")
+    pem = write(store, tmp_path / "truststore.pem")
+    pem.write_bytes(pem.read_bytes().replace(b"# Alias: nhs-dep-level-1c\n", b"# Alias: renamed\n"))
+    diff = diff_stores(jks_path, pem, old_password=PASSWORD)
+    assert [(k.old.alias, k.new.alias) for k in diff.changed] == [("nhs-dep-level-1c", "renamed")]
+    assert run(diff_cli(jks_path, pem), capsys)[0] == 1
+    # The control: aliases not counted, the two are equal.
+    assert diff_stores(jks_path, pem, old_password=PASSWORD, compare_aliases=False).equal
+    assert run(diff_cli(jks_path, pem, "--ignore-aliases"), capsys)[0] == 0
 
 
 def test_json_output_parses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -281,7 +297,7 @@ def test_key_entries_added_removed_and_renamed(pki: GeneratedPki, tmp_path: Path
     assert change.alias_changed
     assert change.key_changed
     built = keystore(pki, pki.g2)
-    trust_only = write(built.truststore, tmp_path / "trust.pem")
+    trust_only = write(built.trust_store, tmp_path / "trust.pem")
     added = diff_stores(trust_only, built)
     assert [c.kind for c in added.key_entries] == ["added"]
     removed = diff_stores(built, trust_only)
@@ -347,13 +363,55 @@ def test_inspect_shows_the_horizon_and_prod_fails_any_window(
     status, out, _ = run(["inspect", str(path), "--at", "2026-01-01T00:00:00Z"], capsys)
     assert status == 0
     assert out.splitlines()[-1] == (
-        "expires first: NHS Level 1C on 2024-06-04 (expired 575 days ago)"
+        "expires first: NHS Level 1C [alias nhs-level-1c] on 2024-06-04 (expired 575 days ago)"
     )
     status, out, err = run(["inspect", str(path), "--fail-within", "0"], capsys)
     assert status == 1
     assert "2 certificates expire within 0 days" in err
-    assert "NHS Root Authority (expired 2024-06-04)" in err
-    assert out.splitlines()[-1].startswith("expires first: NHS Level 1C on 2024-06-04 (expired")
+    assert "NHS Root Authority [alias nhs-root-authority] (expired 2024-06-04)" in err
+    assert out.splitlines()[-1].startswith("expires first: NHS Level 1C [alias nhs-level-1c] on")
+
+
+def test_inspect_shows_the_aliases_of_a_pem_bundle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The inspect table and JSON show each PEM block's ``# Alias:``; a headerless PEM shows -."""
+    store = nhs_store("int")
+    path = write(store, tmp_path / "int.pem")
+    status, out, _ = run(["inspect", str(path)], capsys)
+    assert status == 0
+    first_column = [line.split()[0] for line in out.splitlines()[1:-1]]
+    assert first_column == [entry.alias for entry in store]
+    status, out, _ = run(["inspect", str(path), "--json"], capsys)
+    assert [entry["alias"] for entry in json.loads(out)["entries"]] == [e.alias for e in store]
+    plain = tmp_path / "plain.pem"
+    plain.write_bytes(
+        b"".join(e.certificate.public_bytes(serialization.Encoding.PEM) for e in store)
+    )
+    status, out, _ = run(["inspect", str(plain)], capsys)
+    assert [line.split()[0] for line in out.splitlines()[1:-1]] == ["-"] * len(store)
+
+
+def test_expires_first_says_the_same_whatever_the_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same store as PEM, JKS and PKCS#7 names its first expiry the same way: name, then alias."""
+    store = nhs_store("int")
+    common = ["--at", "2026-01-01T00:00:00Z", "--password-env", OLD_VAR]
+    lines = {}
+    for name in ("int.pem", "int.jks", "int.p7b"):
+        status, out, _ = run(["inspect", str(write(store, tmp_path / name)), *common], capsys)
+        assert status == 0
+        lines[name] = out.splitlines()[-1]
+    with_alias = (
+        "expires first: NHS INT Level 1C [alias nhs-int-level-1c] on 2029-11-11 (in 1410 days)"
+    )
+    # PKCS#7 has no aliases: the name alone, never an alias in the name's place.
+    assert lines == {
+        "int.pem": with_alias,
+        "int.jks": with_alias,
+        "int.p7b": "expires first: NHS INT Level 1C on 2029-11-11 (in 1410 days)",
+    }
 
 
 def test_inspect_fail_within_on_the_int_store(
@@ -364,13 +422,15 @@ def test_inspect_fail_within_on_the_int_store(
     common = ["inspect", str(path), "--password-env", OLD_VAR, "--at", "2026-01-01T00:00:00Z"]
     status, out, err = run([*common, "--fail-within", "30"], capsys)
     assert (status, err) == (0, "")
-    assert out.splitlines()[-1] == "expires first: nhs-int-level-1c on 2029-11-11 (in 1410 days)"
+    assert out.splitlines()[-1] == (
+        "expires first: NHS INT Level 1C [alias nhs-int-level-1c] on 2029-11-11 (in 1410 days)"
+    )
     status, out, err = run([*common, "--fail-within", "1410"], capsys)
     assert status == 0
     status, out, err = run([*common, "--fail-within", "1411"], capsys)
     assert status == 1
     assert "1 certificate expires within 1411 days" in err
-    assert "nhs-int-level-1c (expires 2029-11-11)" in err
+    assert "NHS INT Level 1C [alias nhs-int-level-1c] (expires 2029-11-11)" in err
     status, _, err = run([*common, "--fail-within", "-3"], capsys)
     assert status == 2
     assert "--fail-within" in err
@@ -396,7 +456,7 @@ def test_inspect_json_has_the_expiry_horizon(
 
 def test_expiry_horizon_api() -> None:
     """expiry_horizon on a TrustStore: soonest first, expired entries counted as already past."""
-    horizon = expiry_horizon(nhs_store("prod"), AT, within_days=365 * 7)
+    horizon = expiry_horizon(nhs_store("prod"), at=AT, within_days=365 * 7)
     assert horizon.first is not None
     assert horizon.first.expired
     assert horizon.first.days_left == -575
@@ -406,13 +466,15 @@ def test_expiry_horizon_api() -> None:
         "nhs-authentication-g2",
     ]
     assert not horizon.ok
-    assert str(horizon).startswith("expires first: nhs-level-1c on 2024-06-04 (expired ")
-    int_horizon = expiry_horizon(nhs_store("int"), AT, within_days=0)
+    assert str(horizon).startswith(
+        "expires first: NHS Level 1C [alias nhs-level-1c] on 2024-06-04 (expired "
+    )
+    int_horizon = expiry_horizon(nhs_store("int"), at=AT, within_days=0)
     assert int_horizon.ok
     assert int_horizon.within == ()
-    assert expiry_horizon([], AT).first is None
+    assert expiry_horizon([], at=AT).first is None
     with pytest.raises(ValueError, match="0 or more"):
-        expiry_horizon([], AT, within_days=-1)
+        expiry_horizon([], at=AT, within_days=-1)
 
 
 def test_diff_shows_as_a_table_in_notebooks() -> None:

@@ -340,7 +340,7 @@ def test_trust_store_object_and_generations(
         ("old", Generation.G1),
         ("new", Generation.G2),
     ]
-    document = report.as_dict()
+    document = report.to_dict()
     assert document["server"]["generation"] == "g2"  # type: ignore[index]
     assert document["identities"][1]["outcome"] == "accepted"  # type: ignore[index]
 
@@ -541,7 +541,7 @@ def test_the_request_names_the_host_and_path_and_closes(files: Files) -> None:
     assert first[0] == b"GET /health?full=1 HTTP/1.1"
     assert f"Host: localhost:{address[1]}".encode() in first
     assert b"Connection: close" in first
-    document = report.as_dict()
+    document = report.to_dict()
     assert (document["probe_mode"], document["path"]) == ("http", "/health?full=1")
     identity = document["identities"][1]  # type: ignore[index]
     assert identity["http_status"] == 200

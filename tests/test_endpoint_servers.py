@@ -35,13 +35,14 @@ from tests.servers import (
     write_server_files,
 )
 from tests.tls import configurable_tls_server
-from truststore_builder import KeyStoreBuilder, Outcome, TrustStoreBuilder, check_endpoint
+from truststore_builder import KeyStoreBuilder, TrustStoreBuilder
+from truststore_builder.endpoint import Outcome, check_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from tests.pki import GeneratedPki
-    from truststore_builder import EndpointReport
+    from truststore_builder.endpoint import EndpointReport
 
 pytestmark = pytest.mark.slow
 

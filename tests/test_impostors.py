@@ -19,12 +19,12 @@ from truststore_builder import (
     KeyStoreBuilder,
     NhsImpostorError,
     TrustStoreBuilder,
-    check_endpoint,
     nhs_catalogue,
     verify_certificate,
 )
 from truststore_builder._cli import main
 from truststore_builder._model import is_issued_by, issuer_path
+from truststore_builder.endpoint import check_endpoint
 
 if TYPE_CHECKING:
     from pathlib import Path

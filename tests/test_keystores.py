@@ -84,7 +84,7 @@ def test_g2_identity_builds_with_its_full_chain(pki: GeneratedPki, tmp_path: Pat
         pki.g2.root.certificate,
     )
     assert keystore.alias == "client-test-g2-test"
-    assert len(keystore.truststore) == 4
+    assert len(keystore.trust_store) == 4
     assert keystore.report.ok
 
 
@@ -263,7 +263,7 @@ def test_identity_is_taken_from_an_old_key_store(pki: GeneratedPki, tmp_path: Pa
     rebuilt = KeyStoreBuilder().with_identity_from_store(path, password=PASSWORD).build()
     assert rebuilt.identity.certificate == pki.g2.client.certificate
     assert rebuilt.alias == old.alias
-    assert {e.sha256 for e in rebuilt.truststore} == {e.sha256 for e in old.truststore}
+    assert {e.sha256 for e in rebuilt.trust_store} == {e.sha256 for e in old.trust_store}
 
 
 def test_old_g1_key_store_rebuilt_with_the_new_g2_identity(
@@ -285,7 +285,7 @@ def test_old_g1_key_store_rebuilt_with_the_new_g2_identity(
         .build()
     )
     assert rebuilt.identity.certificate == pki.g2.client.certificate
-    trusted = {e.certificate for e in rebuilt.truststore}
+    trusted = {e.certificate for e in rebuilt.trust_store}
     assert trusted == {
         pki.g1.root.certificate,
         pki.g1.intermediate.certificate,

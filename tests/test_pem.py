@@ -27,10 +27,12 @@ from truststore_builder._errors import (
 from truststore_builder._formats.pem import (
     der_to_pem,
     load_pem_certificates,
+    load_pem_entries,
     pem_to_der,
     serialize_pem_bundle,
 )
 from truststore_builder._model import TrustedEntry, sha256_fingerprint
+from truststore_builder._sources.files import read_store
 from truststore_builder._sources.nhs import nhs_catalogue
 
 if TYPE_CHECKING:
@@ -247,6 +249,55 @@ def test_bundle_is_read_by_openssl(tmp_path: Path) -> None:
     assert f"Total found: {len(entries)}" in counted
 
 
+def test_aliases_are_read_from_the_bundle_headers(tmp_path: Path) -> None:
+    """A bundle we wrote reads back with its aliases; a PEM without headers has none."""
+    entries = nhs_entries()
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(serialize_pem_bundle(entries))
+    assert [(e.alias, e.certificate) for e in read_store(path)] == [
+        (e.alias, e.certificate) for e in entries
+    ]
+    plain = b"".join(e.certificate.public_bytes(Encoding.PEM) for e in entries)
+    assert [alias for alias, _ in load_pem_entries(plain, "plain.pem")] == [""] * len(entries)
+
+
+def test_an_alias_line_names_only_the_block_below_it() -> None:
+    """The last ``# Alias:`` above a block names it; a block with none above has none."""
+    first, second, third = (e.certificate.public_bytes(Encoding.PEM) for e in nhs_entries()[:3])
+    data = (
+        b"# Alias: overridden\n# Alias: first-one\n# Subject: ...\n"
+        + first
+        + second  # no header: not named after the block above
+        + b"\r\n  #   Alias:  third-one  \r\n"
+        + third
+    )
+    assert [alias for alias, _ in load_pem_entries(data, "mixed.pem")] == [
+        "first-one",
+        "",
+        "third-one",
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"# Alias: bell\x07here",
+        b"# Alias: caf\xc3\xa9",
+        b"# Alias: " + b"a" * 257,
+        b"# Alias:",
+        b"# Alias:    ",
+        b"# Aliases: not-this",
+        b"x # Alias: not-a-comment",
+    ],
+)
+def test_an_alias_that_is_not_plain_printable_text_is_not_read(line: bytes) -> None:
+    """Control characters, non-ASCII, more than 256 characters or nothing: no alias at all."""
+    block = nhs_entries()[0].certificate.public_bytes(Encoding.PEM)
+    assert load_pem_entries(line + b"\n" + block, "odd.pem")[0][0] == ""
+    # The control: the same place with a plain alias is read.
+    assert load_pem_entries(b"# Alias: " + b"a" * 256 + b"\n" + block, "ok.pem")[0][0] == "a" * 256
+
+
 def hostile_certificate() -> x509.Certificate:
     """A certificate whose subject holds a newline, a PEM marker and non-ASCII text."""
     import datetime as dt  # noqa: PLC0415
@@ -298,6 +349,7 @@ def test_bundle_round_trip(entries: list[TrustedEntry]) -> None:
     data = serialize_pem_bundle(entries)
     text = data.decode("ascii")
     assert load_pem_certificates(data, "<bytes>") == [e.certificate for e in entries]
+    assert load_pem_entries(data, "<bytes>") == [(e.alias, e.certificate) for e in entries]
     header_lines = [line for line in text.splitlines() if line.startswith("#")]
     assert len(header_lines) == sum(7 if e.nhs else 6 for e in entries)
     assert text.count("-----BEGIN") == len(entries)

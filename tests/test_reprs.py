@@ -410,7 +410,7 @@ def test_generic_text_table_aligns_and_clips() -> None:
 
 def test_password_ref_shows_neither_the_variable_name_nor_the_path() -> None:
     """A PasswordRef (and a recipe target holding one) never shows a name a password may be."""
-    from truststore_builder import PasswordRef, RecipeTarget  # noqa: PLC0415
+    from truststore_builder.recipe import PasswordRef, RecipeTarget  # noqa: PLC0415
 
     by_env = PasswordRef(env="S3cret-typed-here")
     by_file = PasswordRef(file="/run/S3cret-typed-here")

@@ -29,9 +29,7 @@ from truststore_builder import (
     TruststoreBuilderError,
     UnknownFormatError,
     convert,
-    diff_stores,
     load_certificates,
-    load_recipe,
     read_store,
     verify_certificate,
 )
@@ -39,6 +37,8 @@ from truststore_builder._cli import build_parser, main
 from truststore_builder._formats.pkcs12 import load_pkcs12_store
 from truststore_builder._sources.files import read_identities, read_private_key
 from truststore_builder._writing import serialize_keystore
+from truststore_builder.diff import diff_stores
+from truststore_builder.recipe import load_recipe
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -384,7 +384,7 @@ def test_a_nul_password_is_refused_by_every_python_entry_point(
         .with_identity(planted["cert"], planted["key"])
         .build()
     )
-    store = keystore.truststore
+    store = keystore.trust_store
     data = p12_store.read_bytes()
     attempts: list[Callable[[bytes | str], object]] = [
         lambda pw: read_store(p12_store, password=pw),
@@ -504,8 +504,8 @@ def test_passwords_java_cannot_be_given_are_typed_errors(
     )
     not_utf8 = b"\xff\xfePlanted-Secret-7310"
     cases: list[Callable[[], object]] = [
-        lambda: keystore.truststore.to_jks(not_utf8),
-        lambda: keystore.truststore.serialize("jceks", not_utf8),
+        lambda: keystore.trust_store.to_jks(not_utf8),
+        lambda: keystore.trust_store.serialize("jceks", not_utf8),
         lambda: keystore.to_pkcs12(not_utf8),
         lambda: keystore.to_jks(not_utf8),
         lambda: keystore.to_jks(PASSWORD, key_password=not_utf8),

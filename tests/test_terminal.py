@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.pki import _name, make_certificate, rsa_key
-from truststore_builder import TrustStoreBuilder, diff_stores, read_store
+from truststore_builder import TrustStoreBuilder, read_store
 from truststore_builder._cli import main
 from truststore_builder._report import aligned_lines, text_table
+from truststore_builder.diff import diff_stores
 
 if TYPE_CHECKING:
     from pathlib import Path

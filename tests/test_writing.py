@@ -67,11 +67,16 @@ def test_private_files_are_0600_whatever_the_umask(tmp_path: Path) -> None:
 
 
 def test_unwritable_directory_is_a_typed_error(tmp_path: Path) -> None:
-    """Writing into a directory that does not exist names the path and leaves nothing behind."""
+    """A directory that cannot be made (a file in the way) is named; nothing is left behind."""
     from truststore_builder import OutputError  # noqa: PLC0415
 
-    with pytest.raises(OutputError, match="cannot write"):
-        write_atomically(tmp_path / "missing" / "out.pem", b"x", overwrite=False)
+    (tmp_path / "a-file").write_bytes(b"")
+    with pytest.raises(OutputError, match="a-file/missing: cannot create the directory"):
+        write_atomically(tmp_path / "a-file" / "missing" / "out.pem", b"x", overwrite=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+    # A missing directory alone is no error: it is made.
+    write_atomically(tmp_path / "missing" / "out.pem", b"x", overwrite=False)
+    assert (tmp_path / "missing" / "out.pem").read_bytes() == b"x"
 
 
 def test_all_formats_are_checked_before_any_file_is_written(

@@ -4,15 +4,28 @@
 >>> store = TrustStoreBuilder().add_nhs("int").build()
 >>> [entry.alias for entry in store]
 ['nhs-ptl-root-authority', 'nhs-int-level-1c', 'nhs-ptl-root-authority-g2', 'nhs-int-authentication-g2']
+
+The core is here: builders, stores and their entries, identities, the NHS catalogue, errors,
+reading and converting certificates. Comparing stores, checking a live endpoint and recipes
+have their own modules, loaded only when imported: :mod:`truststore_builder.diff`,
+:mod:`truststore_builder.endpoint` and :mod:`truststore_builder.recipe`.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder, alias_for
 from truststore_builder._checks import verify_certificate
+from truststore_builder._convert import convert
+from truststore_builder._csr import (
+    SigningRequest,
+    bars_common_name,
+    generate_signing_request,
+    mesh_client_common_name,
+)
+from truststore_builder._deprecation import warn_deprecated
 from truststore_builder._errors import (
     BatchError,
     CertificateNotValidError,
@@ -46,6 +59,7 @@ from truststore_builder._errors import (
     WeakKeyError,
     WrongPasswordError,
 )
+from truststore_builder._formats.capath import openssl_certificate_hash, openssl_subject_hash
 from truststore_builder._formats.pem import der_to_pem, pem_to_der
 from truststore_builder._model import (
     Environment,
@@ -63,111 +77,60 @@ from truststore_builder._model import (
 from truststore_builder._sources.files import load_certificates, read_store
 from truststore_builder._sources.nhs import NhsCatalogue, load_nhs_catalogue, nhs_catalogue
 
-# Loaded on first use, so that `import truststore_builder` stays fast: these pull in ssl,
-# sockets, thread pools and TOML parsing, or serve one task (signing requests, conversion,
-# OpenSSL's subject hash) that building a store does not need.
-_LAZY = {
-    "BatchRow": "truststore_builder._recipe",
-    "BuildResult": "truststore_builder._recipe",
-    "DiffEntry": "truststore_builder._diff",
-    "EndpointReport": "truststore_builder._endpoint",
-    "HandshakeResult": "truststore_builder._endpoint",
-    "Horizon": "truststore_builder._diff",
-    "HorizonEntry": "truststore_builder._diff",
-    "KeptEntry": "truststore_builder._diff",
-    "KeyEntry": "truststore_builder._diff",
-    "KeyEntryChange": "truststore_builder._diff",
-    "Outcome": "truststore_builder._endpoint",
-    "Probe": "truststore_builder._endpoint",
-    "PasswordRef": "truststore_builder._recipe",
-    "PresentedCertificate": "truststore_builder._endpoint",
-    "Recipe": "truststore_builder._recipe",
-    "RecipeBatch": "truststore_builder._recipe",
-    "RecipeIdentity": "truststore_builder._recipe",
-    "RecipeTarget": "truststore_builder._recipe",
-    "RecipeTrust": "truststore_builder._recipe",
-    "ServerChainReport": "truststore_builder._endpoint",
-    "SigningRequest": "truststore_builder._csr",
-    "StoreDiff": "truststore_builder._diff",
-    "TargetFormat": "truststore_builder._recipe",
-    "WrittenFile": "truststore_builder._recipe",
-    "bars_common_name": "truststore_builder._csr",
-    "check_endpoint": "truststore_builder._endpoint",
-    "check_endpoints": "truststore_builder._endpoint",
-    "convert": "truststore_builder._convert",
-    "diff_stores": "truststore_builder._diff",
-    "expiry_horizon": "truststore_builder._diff",
-    "generate_signing_request": "truststore_builder._csr",
-    "load_recipe": "truststore_builder._recipe",
-    "mesh_client_common_name": "truststore_builder._csr",
-    "openssl_certificate_hash": "truststore_builder._formats.capath",
-    "openssl_subject_hash": "truststore_builder._formats.capath",
+# Moved to truststore_builder.diff, .endpoint and .recipe (which import ssl, sockets, thread
+# pools and TOML, kept out of `import truststore_builder`); the old names work, with a
+# DeprecationWarning, for one release.
+_MOVED = {
+    "diff": (
+        "DiffEntry",
+        "Horizon",
+        "HorizonEntry",
+        "KeptEntry",
+        "KeyEntry",
+        "KeyEntryChange",
+        "StoreDiff",
+        "diff_stores",
+        "expiry_horizon",
+    ),
+    "endpoint": (
+        "EndpointReport",
+        "HandshakeResult",
+        "Outcome",
+        "PresentedCertificate",
+        "Probe",
+        "ServerChainReport",
+        "check_endpoint",
+        "check_endpoints",
+    ),
+    "recipe": (
+        "BatchRow",
+        "BuildResult",
+        "PasswordRef",
+        "Recipe",
+        "RecipeBatch",
+        "RecipeIdentity",
+        "RecipeTarget",
+        "RecipeTrust",
+        "TargetFormat",
+        "WrittenFile",
+        "load_recipe",
+    ),
 }
-
-if TYPE_CHECKING:
-    from truststore_builder._convert import convert
-    from truststore_builder._csr import (
-        SigningRequest,
-        bars_common_name,
-        generate_signing_request,
-        mesh_client_common_name,
-    )
-    from truststore_builder._diff import (
-        DiffEntry,
-        Horizon,
-        HorizonEntry,
-        KeptEntry,
-        KeyEntry,
-        KeyEntryChange,
-        StoreDiff,
-        diff_stores,
-        expiry_horizon,
-    )
-    from truststore_builder._endpoint import (
-        EndpointReport,
-        HandshakeResult,
-        Outcome,
-        PresentedCertificate,
-        Probe,
-        ServerChainReport,
-        check_endpoint,
-        check_endpoints,
-    )
-    from truststore_builder._formats.capath import openssl_certificate_hash, openssl_subject_hash
-    from truststore_builder._recipe import (
-        BatchRow,
-        BuildResult,
-        PasswordRef,
-        Recipe,
-        RecipeBatch,
-        RecipeIdentity,
-        RecipeTarget,
-        RecipeTrust,
-        TargetFormat,
-        WrittenFile,
-        load_recipe,
-    )
+_MOVED_TO = {name: module for module, names in _MOVED.items() for name in names}
 
 
 __all__ = [
     "BatchError",
-    "BatchRow",
-    "BuildResult",
     "CertificateNotValidError",
     "CertificateUsageError",
     "ChainError",
     "CheckError",
-    "DiffEntry",
-    "EndpointReport",
     "Environment",
     "EnvironmentMismatchError",
     "ExpiredCertificateWarning",
     "G1IdentityWarning",
     "Generation",
     "GenerationError",
-    "HandshakeResult",
-    "Horizon",
-    "HorizonEntry",
     "Identity",
     "IdentityEnvironmentError",
     "IdentityError",
@@ -176,9 +139,6 @@ __all__ = [
     "InvalidPasswordError",
     "IssuerKeyUsageError",
     "JksIntegrityNotCheckedWarning",
-    "KeptEntry",
-    "KeyEntry",
-    "KeyEntryChange",
     "KeyMismatchError",
     "KeyStore",
     "KeyStoreBuilder",
@@ -189,26 +149,14 @@ __all__ = [
     "NhsImpostorError",
     "NoCertificatesError",
     "NotACertificateAuthorityError",
-    "Outcome",
     "OutputError",
     "OutputExistsError",
-    "PasswordRef",
     "PinMismatchError",
-    "PresentedCertificate",
-    "Probe",
     "ReadBackError",
-    "Recipe",
-    "RecipeBatch",
     "RecipeError",
-    "RecipeIdentity",
-    "RecipeTarget",
-    "RecipeTrust",
-    "ServerChainReport",
     "SigningRequest",
-    "StoreDiff",
     "StoreEntry",
     "StoreFormat",
-    "TargetFormat",
     "TrustStore",
     "TrustStoreBuilder",
     "TrustedEntry",
@@ -216,20 +164,14 @@ __all__ = [
     "TruststoreBuilderWarning",
     "UnknownFormatError",
     "WeakKeyError",
-    "WrittenFile",
     "WrongPasswordError",
     "alias_for",
     "bars_common_name",
-    "check_endpoint",
-    "check_endpoints",
     "convert",
     "der_to_pem",
-    "diff_stores",
-    "expiry_horizon",
     "generate_signing_request",
     "load_certificates",
     "load_nhs_catalogue",
-    "load_recipe",
     "mesh_client_common_name",
     "nhs_catalogue",
     "openssl_certificate_hash",
@@ -241,17 +183,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the lazily loaded name is
-    """Import a lazily loaded public name on first use."""
-    module = _LAZY.get(name)
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the moved name is
+    """A public submodule, imported on first use; or a moved name: warn, then give it."""
+    if name in _MOVED:  # `import truststore_builder as tb; tb.diff.diff_stores(...)`
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _MOVED_TO.get(name)
     if module is None:
         msg = f"module {__name__!r} has no attribute {name!r}"
         raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """Every public name, the lazily loaded ones included."""
-    return sorted(set(globals()) | set(__all__))
+    new_home = f"{__name__}.{module}"
+    warn_deprecated(f"{__name__}.{name}", f"{new_home}.{name}")
+    return getattr(importlib.import_module(new_home), name)

@@ -24,6 +24,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from truststore_builder import _checks
+from truststore_builder._deprecation import renamed_method
 from truststore_builder._errors import ExpiredCertificateWarning, G1IdentityWarning, InputError
 from truststore_builder._model import (
     Environment,
@@ -134,7 +135,7 @@ class TrustStoreBuilder:
     _environments: tuple[Environment, ...] = ()
     _allow_leaf: bool = False
     _drop_expired: bool = False
-    _at: dt.datetime | None = None
+    _at: dt.datetime | None = attrs.field(default=None, kw_only=True)
     _catalogue: NhsCatalogue | None = attrs.field(default=None, repr=False)
     _allow_test_pki_impostors: bool = False
 
@@ -424,7 +425,7 @@ class KeyStoreBuilder:
     _trust: TrustStoreBuilder = attrs.field(factory=TrustStoreBuilder)
     _identity: Identity | None = None
     _allow_g1: bool = False
-    _at: dt.datetime | None = None
+    _at: dt.datetime | None = attrs.field(default=None, kw_only=True)
 
     def add_nhs(
         self,
@@ -448,9 +449,11 @@ class KeyStoreBuilder:
         """Recognise NHS CAs with another catalogue (see TrustStoreBuilder.with_catalogue)."""
         return attrs.evolve(self, trust=self._trust.with_catalogue(catalogue))
 
-    def with_truststore(self, builder: TrustStoreBuilder) -> KeyStoreBuilder:
+    def with_trust_store(self, builder: TrustStoreBuilder) -> KeyStoreBuilder:
         """Use a prepared TrustStoreBuilder for the trusted entries."""
         return attrs.evolve(self, trust=builder)
+
+    with_truststore = renamed_method(with_trust_store, "with_truststore")
 
     def with_identity(
         self,
@@ -552,8 +555,8 @@ class KeyStoreBuilder:
             raise ValueError(msg)
         identity = self._identity
         when = self._at or _checks.utc_now()
-        truststore = self._trust.at(when).build()
-        trusted = list(truststore.certificates)
+        trust_store = self._trust.at(when).build()
+        trusted = list(trust_store.certificates)
         anchors = [c for c in trusted if c.issuer == c.subject]
         report = _checks.evaluate_identity(
             identity.certificate,
@@ -574,11 +577,11 @@ class KeyStoreBuilder:
                 "NHS services are moving to G2"
             )
             warnings.warn(msg, G1IdentityWarning, stacklevel=2)
-        taken = {entry.alias for entry in truststore}
+        taken = {entry.alias for entry in trust_store}
         alias = _unique_alias(identity.alias, sha256_fingerprint(identity.certificate), taken)
         return KeyStore(
             identity=attrs.evolve(identity, alias=alias),
             chain=report.chain,
-            truststore=truststore,
+            trust_store=trust_store,
             report=report,
         )

@@ -238,7 +238,7 @@ def kubernetes_tls_secret(
         ReadBackError: The manifest does not read back as the identity.
     """
     chain = list(load_pem_certificates(keystore.chain_pem(), "<client chain>"))
-    ca_entries = ordered(keystore.truststore.entries, order) if include_ca else None
+    ca_entries = ordered(keystore.trust_store.entries, order) if include_ca else None
     data = kubernetes.tls_secret_manifest(
         name,
         namespace,
@@ -353,7 +353,7 @@ def _environment_pem(
 ) -> tuple[list[x509.Certificate], str, list[x509.Certificate]]:
     chain = load_pem_certificates(keystore.chain_pem(), "<client chain>")
     presented = chain if client_chain else chain[:1]
-    cas = [e.certificate for e in ordered(keystore.truststore.entries, order)]
+    cas = [e.certificate for e in ordered(keystore.trust_store.entries, order)]
     return presented, keystore.key_pem().decode("ascii"), cas
 
 

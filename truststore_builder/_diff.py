@@ -78,7 +78,8 @@ class DiffEntry:
     """A certificate entry of one side of a diff, with what the NHS catalogue knows of it.
 
     Attributes:
-        alias: The alias in the store, or "" where the format has none (PEM, DER, PKCS#7).
+        alias: The alias in the store, or "" where the format has none (DER, PKCS#7, a PEM
+            block without an ``# Alias:`` header line).
         sha256: SHA-256 fingerprint, lower-case hex: what entries are matched by.
         subject: The subject, RFC 4514.
         not_after: End of validity, UTC.
@@ -139,7 +140,8 @@ class KeptEntry:
     def alias_changed(self) -> bool:
         """Both stores name the entry, differently (case-insensitive, as Java's stores are).
 
-        A format without aliases (PEM) on either side changes no alias.
+        An entry without an alias on either side (DER, PKCS#7, a PEM block without an
+        ``# Alias:`` header line) changes no alias.
         """
         return bool(
             self.compare_aliases
@@ -303,7 +305,7 @@ class StoreDiff:
 
     old_source: str
     new_source: str
-    at: dt.datetime
+    at: dt.datetime = attrs.field(kw_only=True)
     added: tuple[DiffEntry, ...] = ()
     removed: tuple[DiffEntry, ...] = ()
     kept: tuple[KeptEntry, ...] = ()
@@ -520,7 +522,7 @@ def _read_side(
     if isinstance(side, KeyStore):
         source = "<KeyStore>"
         key = _key_entry(side.alias, side.identity.key.public_key(), side.chain, catalogue, at)
-        return _Side(source, _from_truststore(side.truststore, catalogue, at), (key,))
+        return _Side(source, _from_truststore(side.trust_store, catalogue, at), (key,))
     return _read_path(Path(side), password, catalogue, at)
 
 
@@ -571,8 +573,9 @@ def diff_stores(
     key entry replaced by one of another alias counts as that entry changed.
 
     The stores are equal when neither adds or removes a certificate, no kept certificate changes
-    its trust flag or (with ``compare_aliases``) its alias where both formats have aliases, and
-    every key entry keeps its certificate, key, chain and alias. Entry order is not compared.
+    its trust flag or (with ``compare_aliases``) its alias where both sides have one (a PEM
+    certificate has one when an ``# Alias:`` header line names it), and every key entry keeps
+    its certificate, key, chain and alias. Entry order is not compared.
 
     Args:
         old: The store in use: a file in any format :func:`read_store` reads, a directory, or
@@ -643,8 +646,8 @@ class HorizonEntry:
 
     @property
     def label(self) -> str:
-        """The alias, or the name where there is no alias."""
-        return self.alias or self.name
+        """The name, then the alias where the store has one: ``NHS Level 1C [alias nhs-level-1c]``."""
+        return f"{self.name} [alias {self.alias}]" if self.alias else self.name
 
     def to_dict(self) -> dict[str, object]:
         """The entry as JSON-ready values."""
@@ -671,7 +674,7 @@ class Horizon:
             first.
     """
 
-    at: dt.datetime
+    at: dt.datetime = attrs.field(kw_only=True)
     within_days: int
     first: HorizonEntry | None
     within: tuple[HorizonEntry, ...] = ()
@@ -722,8 +725,8 @@ def _horizon_entry(
 
 def expiry_horizon(
     entries: Iterable[StoreEntry | TrustedEntry | x509.Certificate] | TrustStore | KeyStore,
-    at: dt.datetime | None = None,
     *,
+    at: dt.datetime | None = None,
     within_days: int = DEFAULT_WITHIN_DAYS,
     catalogue: NhsCatalogue | None = None,
 ) -> Horizon:
@@ -758,7 +761,7 @@ def expiry_horizon(
             StoreEntry(
                 alias=entries.alias, certificate=entries.identity.certificate, trusted=False
             ),
-            *entries.truststore.entries,
+            *entries.trust_store.entries,
         ]
     else:
         items = list(entries)

@@ -68,6 +68,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from truststore_builder._deprecation import renamed_method, warn_deprecated
 from truststore_builder._errors import ExpiredCertificateWarning, InputError, MissingPasswordError
 from truststore_builder._model import (
     Environment,
@@ -209,7 +210,7 @@ class HandshakeResult:
     not_after: dt.datetime | None = None
     elapsed: float = 0.0
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """A JSON-ready dictionary."""
         return {
             "name": self.name,
@@ -230,6 +231,8 @@ class HandshakeResult:
             "not_after": self.not_after.isoformat() if self.not_after else None,
             "elapsed": round(self.elapsed, 3),
         }
+
+    as_dict = renamed_method(to_dict, "as_dict")
 
 
 @attrs.frozen
@@ -259,9 +262,10 @@ class PresentedCertificate:
         """The end of the validity period, UTC."""
         return self.certificate.not_valid_after_utc
 
-    def as_dict(self, at: dt.datetime) -> dict[str, object]:
-        """A JSON-ready dictionary; ``expired`` is judged at ``at``."""
+    def to_dict(self, *, at: dt.datetime | None = None) -> dict[str, object]:
+        """A JSON-ready dictionary; ``expired`` is judged at ``at`` (default: now)."""
         cert = self.certificate
+        at = at or dt.datetime.now(dt.UTC)
         return {
             "subject": self.subject,
             "issuer": self.issuer,
@@ -272,6 +276,11 @@ class PresentedCertificate:
             "nhs_name": self.nhs.name if self.nhs else None,
             "nhs_generation": self.nhs.generation.value if self.nhs else None,
         }
+
+    def as_dict(self, at: dt.datetime) -> dict[str, object]:
+        """Deprecated: use :meth:`to_dict` with ``at=`` (this name goes in the next release)."""
+        warn_deprecated("PresentedCertificate.as_dict(at)", "PresentedCertificate.to_dict(at=at)")
+        return self.to_dict(at=at)
 
 
 @attrs.frozen
@@ -391,7 +400,7 @@ class EndpointReport:
         parts.append("OK" if self.ok else "FAIL")
         return "; ".join(parts)
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """A JSON-ready dictionary of the whole report."""
         server: dict[str, object] | None = None
         if self.server is not None:
@@ -400,8 +409,8 @@ class EndpointReport:
                 "verified": self.server.verified,
                 "name_matches": self.server.name_matches,
                 "generation": self.server.generation.value if self.server.generation else None,
-                "presented": [c.as_dict(at) for c in self.server.presented],
-                "chain": [c.as_dict(at) for c in self.server.chain],
+                "presented": [c.to_dict(at=at) for c in self.server.presented],
+                "chain": [c.to_dict(at=at) for c in self.server.chain],
                 "failures": list(self.server.failures),
             }
         return {
@@ -416,9 +425,11 @@ class EndpointReport:
             "path": self.path if self.probe_mode is Probe.HTTP else None,
             "requested_issuers": list(self.requested_issuers),
             "server": server,
-            "probe": self.probe.as_dict(),
-            "identities": [result.as_dict() for result in self.identities],
+            "probe": self.probe.to_dict(),
+            "identities": [result.to_dict() for result in self.identities],
         }
+
+    as_dict = renamed_method(to_dict, "as_dict")
 
 
 # --- endpoints ----------------------------------------------------------------------------------

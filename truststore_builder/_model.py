@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from truststore_builder._deprecation import warn_deprecated
 from truststore_builder._errors import InvalidPasswordError
 from truststore_builder._formats.keys import PrivateKey
 
@@ -445,6 +446,8 @@ class TrustStore:
     ) -> Path:
         """Serialise, read back, then write the store to ``path`` atomically.
 
+        Missing parent directories are created (and removed again if the write fails).
+
         Args:
             path: Destination file (for ``capath``, the directory to create or replace).
             store_format: The format; inferred from the suffix when None.
@@ -565,14 +568,20 @@ class KeyStore:
     Attributes:
         identity: The private key and certificate.
         chain: The verified chain, leaf first, up to and including the root.
-        truststore: The trusted CA entries (the environment's G1+G2 issuers, plus any added).
+        trust_store: The trusted CA entries (the environment's G1+G2 issuers, plus any added).
         report: What the identity checks found.
     """
 
     identity: Identity
     chain: tuple[x509.Certificate, ...] = attrs.field(repr=False)
-    truststore: TrustStore
+    trust_store: TrustStore
     report: IdentityReport
+
+    @property
+    def truststore(self) -> TrustStore:
+        """Deprecated: use :attr:`trust_store` (this name goes in the next release)."""
+        warn_deprecated("KeyStore.truststore", "KeyStore.trust_store")
+        return self.trust_store
 
     @property
     def alias(self) -> str:
@@ -672,7 +681,8 @@ class KeyStore:
         ``p12`` writes ``keystore.p12``, ``jks`` writes ``keystore.jks``, ``jceks`` writes
         ``keystore.jceks`` (each with the trusted CAs), ``pem`` writes ``client-chain.pem``
         (leaf first), ``client-key.pem`` and ``truststore.pem`` (the CA bundle). Files holding
-        the private key are created 0600. ``password`` is required for the key stores.
+        the private key are created 0600; ``directory`` and its missing parents are created 0700
+        (and removed again if the write fails). ``password`` is required for the key stores.
 
         Returns:
             The paths written.
@@ -697,5 +707,5 @@ class KeyStore:
                     )
                     planned.append((folder / file_name, data, True))
             if fmt is StoreFormat.PEM:
-                planned.append((folder / "truststore.pem", self.truststore.to_pem(), False))
+                planned.append((folder / "truststore.pem", self.trust_store.to_pem(), False))
         return write_files(planned, overwrite=overwrite)

@@ -75,6 +75,7 @@ from typing import TYPE_CHECKING, NoReturn, cast
 
 import attrs
 
+from truststore_builder._deprecation import renamed_method
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
     ALLOW_IMPOSTORS_REMEDY,
@@ -394,7 +395,7 @@ class BuildResult:
         workers: The processes the batch was built with (1: in this process).
         seconds: Wall-clock time of the whole build.
         validated_at: The time certificates were judged at.
-        truststore: The checked trust store every target trusts (its ``expired`` and
+        trust_store: The checked trust store every target trusts (its ``expired`` and
             ``dropped`` name what expiry did).
         keystore: The checked ``[identity]`` key store, when the recipe has one.
     """
@@ -404,7 +405,7 @@ class BuildResult:
     workers: int
     seconds: float
     validated_at: dt.datetime
-    truststore: TrustStore | None = None
+    trust_store: TrustStore | None = None
     keystore: KeyStore | None = None
 
     @property
@@ -425,7 +426,7 @@ class BuildResult:
         parts.append(f"in {self.seconds:.1f} s")
         return " ".join(parts)
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """A JSON-ready report (no secret is in it)."""
         return {
             "files": [
@@ -446,6 +447,8 @@ class BuildResult:
             "seconds": round(self.seconds, 3),
             "validated_at": self.validated_at.isoformat(),
         }
+
+    as_dict = renamed_method(to_dict, "as_dict")
 
 
 @attrs.frozen
@@ -1150,7 +1153,7 @@ def _keystore(
 
     builder = (
         KeyStoreBuilder()
-        .with_truststore(trust)
+        .with_trust_store(trust)
         .with_identity(cert, key, key_password=key_password, chain=chain, alias=alias)
         .allow_g1(allow_g1)
         .at(at)
@@ -1196,7 +1199,7 @@ def _serialize(
                 profile=target.profile or "modern",
                 include_trusted=target.include_trusted,
             )
-            certificates = keystore.truststore.entries if target.include_trusted else ()
+            certificates = keystore.trust_store.entries if target.include_trusted else ()
             description = (
                 f"key store {keystore.alias}, {len(keystore.chain)} in chain, "
                 f"{len(certificates)} CAs"
@@ -1233,7 +1236,7 @@ def _sha256(data: bytes | Mapping[str, bytes]) -> str:
 
 def _with_alias(keystore: KeyStore, alias: str, key_path: str) -> KeyStore:
     alias = alias.lower()
-    if alias in {entry.alias for entry in keystore.truststore}:
+    if alias in {entry.alias for entry in keystore.trust_store}:
         msg = f"{key_path}.alias: {alias!r} is already a trusted CA's alias in the store"
         raise CheckError(msg)
     return attrs.evolve(keystore, identity=attrs.evolve(keystore.identity, alias=alias))
@@ -1285,7 +1288,7 @@ def _run_row(job: _RowJob) -> _RowOutcome:
             planned = []
             for output in job.outputs:
                 try:
-                    planned.append(_serialize(output, keystore.truststore, keystore, row.name))
+                    planned.append(_serialize(output, keystore.trust_store, keystore, row.name))
                 except TruststoreBuilderError as exc:
                     raise _in_context(exc, output.key_path) from None
         except TruststoreBuilderError as exc:
@@ -1393,7 +1396,7 @@ def _build(
         workers=used if jobs else 0,
         seconds=time.perf_counter() - started,
         validated_at=when,
-        truststore=store,
+        trust_store=store,
         keystore=keystore,
     )
 

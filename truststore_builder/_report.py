@@ -595,7 +595,7 @@ def report_html(report: IdentityReport) -> str:
 def keystore_summary(keystore: KeyStore) -> str:
     """``IDENTITY, chain of N, trusting M CAs (K expired)`` for a repr."""
     at = keystore.report.validated_at
-    trusted = keystore.truststore
+    trusted = keystore.trust_store
     expired = sum(1 for e in trusted.entries if not e.is_valid_at(trusted.validated_at))
     return (
         f"{identity_summary(keystore.identity, at)}, chain of {len(keystore.chain)}, "
@@ -624,7 +624,7 @@ def keystore_text(keystore: KeyStore) -> str:
                 title=f"KeyStore {printable(keystore.alias)!r}",
             ),
             text_table(_CHAIN_HEADERS, rows, title="chain (leaf first):"),
-            store_text(keystore.truststore),
+            store_text(keystore.trust_store),
             checks,
         ]
     )
@@ -635,7 +635,7 @@ def keystore_html(keystore: KeyStore) -> str:
     at = keystore.report.validated_at
     level = _identity_level(keystore.identity, at)
     rows, classes = _chain_rows(keystore.chain, at)
-    trusted = keystore.truststore
+    trusted = keystore.trust_store
     parts = [
         html_fields(
             _identity_fields(keystore.identity, at),

@@ -397,6 +397,10 @@ def write_outputs(
 ) -> list[Path]:
     """Write files and whole directories, all or none: every destination checked first.
 
+    Missing parent directories are created (0755, or 0700 for one that will hold a private
+    file, whatever the umask) after every check has passed, and removed again if the writing
+    fails, so a failure leaves no new directory behind.
+
     Args:
         planned: ``(path, data, private)`` per file, as for :func:`write_files`.
         directories: ``(path, files)`` per directory, as for :func:`write_directory_atomically`.
@@ -412,12 +416,24 @@ def write_outputs(
     check_destinations(
         [path for path, _, _ in planned], [path for path, _ in directories], overwrite=overwrite
     )
-    with StagedFiles(overwrite=overwrite) as staged:
-        for path, data, private in planned:
-            staged.stage(path, data, private=private)
-        for path, files in directories:
-            staged.stage_directory(path, files)
-        return staged.publish()
+    holds_keys: dict[Path, bool] = {}
+    for path, _, private in planned:
+        holds_keys[path.parent] = holds_keys.get(path.parent, False) or private
+    for path, _ in directories:
+        holds_keys.setdefault(path.parent, False)
+    created: list[Path] = []
+    try:
+        for parent, private in holds_keys.items():
+            created += make_directories(parent, private=private)
+        with StagedFiles(overwrite=overwrite) as staged:
+            for path, data, private in planned:
+                staged.stage(path, data, private=private)
+            for path, files in directories:
+                staged.stage_directory(path, files)
+            return staged.publish()
+    except BaseException:
+        remove_directories(created)  # empty again: the temporaries are gone, nothing published
+        raise
 
 
 class _Published:
@@ -737,7 +753,7 @@ def serialize_keystore(
         raise MissingPasswordError(msg)
     key_secret = as_password_bytes(key_password)
     trusted = (
-        [(entry.alias, entry.certificate) for entry in keystore.truststore.entries]
+        [(entry.alias, entry.certificate) for entry in keystore.trust_store.entries]
         if include_trusted
         else []
     )

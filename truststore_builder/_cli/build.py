@@ -287,7 +287,7 @@ def _build_recipe(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
     result = recipe.build(overwrite=args.force, progress=TerminalProgress.for_stream(sys.stderr))
     if args.json:
-        dump_json(result.as_dict())
+        dump_json(result.to_dict())
     else:
         for file in result.files:
             out(f"wrote {file.path} ({file.format}, {file.description})")

@@ -62,7 +62,7 @@ def build_stores(args: argparse.Namespace) -> int:
             result = recipe.build(overwrite=args.force)
     except RecipeError as exc:
         raise _in_options(exc) from None
-    store = result.truststore
+    store = result.trust_store
     assert store is not None  # every build makes its trust store
     for entry in store.expired:
         say(sys.stderr, "warning", _expiry_line(entry, store.validated_at, kept=True))
@@ -234,7 +234,7 @@ def _expiry_line(entry: TrustedEntry, at: dt.datetime, *, kept: bool) -> str:
 
 def _report(args: argparse.Namespace, result: BuildResult) -> None:
     """What was written: a line per file, or the JSON report."""
-    store = result.truststore
+    store = result.trust_store
     keystore = result.keystore
     assert store is not None
     stores = [file for file in result.files if not file.format.needs_identity]

@@ -202,7 +202,7 @@ def _check(args: argparse.Namespace) -> int:
     )
     ok = all(report.ok for report in reports)
     if args.json:
-        dump_json({"ok": ok, "endpoints": [report.as_dict() for report in reports]})
+        dump_json({"ok": ok, "endpoints": [report.to_dict() for report in reports]})
         return 0 if ok else 1
     for report in reports:
         out(report.summary())

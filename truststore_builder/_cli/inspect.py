@@ -74,7 +74,7 @@ def _inspect(args: argparse.Namespace) -> int:
     catalogue = nhs_catalogue()
     now = args.at or utc_now()
     window = DEFAULT_WITHIN_DAYS if args.fail_within is None else args.fail_within
-    horizon = expiry_horizon(entries, now, within_days=window, catalogue=catalogue)
+    horizon = expiry_horizon(entries, at=now, within_days=window, catalogue=catalogue)
     records = []
     for entry in entries:
         certificate = entry.certificate

@@ -35,6 +35,7 @@ __all__ = [
     "der_to_pem",
     "iter_pem_blocks",
     "load_pem_certificates",
+    "load_pem_entries",
     "pem_to_der",
     "serialize_pem_bundle",
 ]
@@ -47,6 +48,11 @@ _CERTIFICATE_LABELS = frozenset({b"CERTIFICATE", b"X509 CERTIFICATE"})
 # such as a hostile subject in a header line, is text and never opens a block.
 BEGIN_LINE = re.compile(rb"^[ \t]*-----BEGIN ([A-Z0-9 ]+)-----", re.MULTILINE)
 _WHITESPACE = re.compile(rb"[ \t\r\n]+")
+#: A header line naming the block's alias, as :func:`serialize_pem_bundle` writes it: printable
+#: ASCII only, at most 256 characters (any other line is a comment like the rest).
+_ALIAS_LINE = re.compile(
+    rb"^[ \t]*#[ \t]*Alias:[ \t]*([!-~](?:[ -~]{0,254}[!-~])?)[ \t]*\r?$", re.MULTILINE
+)
 
 
 @attrs.frozen
@@ -58,12 +64,15 @@ class PemBlock:
         body: The base64 text between the lines, whitespace included, not yet decoded.
         index: 1-based position of the block in its file.
         line: 1-based line number of the ``BEGIN`` line.
+        alias: The alias a ``# Alias:`` comment line names between the previous block and this
+            one (the last such line), or "".
     """
 
     label: str
     body: bytes = attrs.field(repr=False)
     index: int
     line: int
+    alias: str = ""
 
     @property
     def where(self) -> str:
@@ -108,11 +117,13 @@ def iter_pem_blocks(data: bytes, source: str) -> Iterator[PemBlock]:
                 "has no matching END line"
             )
             raise MalformedInputError(msg, source=source)
+        aliases = _ALIAS_LINE.findall(data, position, match.start())
         yield PemBlock(
             label=label.decode("ascii"),
             body=data[match.end() : end],
             index=index,
             line=line,
+            alias=aliases[-1].decode("ascii") if aliases else "",
         )
         position = end + len(end_marker)
 
@@ -140,6 +151,14 @@ def decode_pem_block(block: PemBlock, source: str) -> bytes:
 def load_pem_certificates(data: bytes, source: str) -> list[x509.Certificate]:
     """Read every certificate from PEM text: one block or a whole bundle.
 
+    As :func:`load_pem_entries`, without the aliases.
+    """
+    return [certificate for _, certificate in load_pem_entries(data, source)]
+
+
+def load_pem_entries(data: bytes, source: str) -> list[tuple[str, x509.Certificate]]:
+    """Read every certificate from PEM text, with the alias its ``# Alias:`` header names.
+
     ``CERTIFICATE`` and ``X509 CERTIFICATE`` blocks are read. Other blocks beside certificates
     (a private key in a combined file, a CRL) are skipped; a file that holds nothing but a
     private key is refused with a message that names no part of the key.
@@ -149,7 +168,8 @@ def load_pem_certificates(data: bytes, source: str) -> list[x509.Certificate]:
         source: The file name (or ``<bytes>``) for messages.
 
     Returns:
-        The certificates in file order.
+        ``(alias, certificate)`` in file order; the alias is "" for a block without a
+        ``# Alias:`` line above it (what this library writes above each certificate).
 
     Raises:
         MalformedInputError: A certificate block has broken base64 or is not a certificate, or a
@@ -158,7 +178,7 @@ def load_pem_certificates(data: bytes, source: str) -> list[x509.Certificate]:
             ``TRUSTED CERTIFICATE`` block (which carries OpenSSL-only trust settings).
         NoCertificatesError: No certificate block at all.
     """
-    certificates: list[x509.Certificate] = []
+    certificates: list[tuple[str, x509.Certificate]] = []
     other_labels: list[str] = []
     for block in iter_pem_blocks(data, source):
         label = block.label.encode("ascii")
@@ -174,7 +194,7 @@ def load_pem_certificates(data: bytes, source: str) -> list[x509.Certificate]:
             continue
         der = decode_pem_block(block, source)
         try:
-            certificates.append(x509.load_der_x509_certificate(der))
+            certificates.append((block.alias, x509.load_der_x509_certificate(der)))
         except (ValueError, x509.InvalidVersion):  # InvalidVersion is no ValueError
             msg = f"{source}: {block.where} is not a valid X.509 certificate"
             raise MalformedInputError(msg, source=source) from None

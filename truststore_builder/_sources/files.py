@@ -201,8 +201,11 @@ def _read_entries(data: bytes, source: str, password: bytes | None) -> list[Stor
     fmt = detect_format(data, source)
     certificates: list[x509.Certificate]
     if fmt == "pem":
-        certificates = pem.load_pem_certificates(data, source)
-    elif fmt == "der":
+        return [
+            StoreEntry(alias=alias, certificate=certificate, trusted=True)
+            for alias, certificate in pem.load_pem_entries(data, source)
+        ]
+    if fmt == "der":
         certificates = [der.load_der_certificate(data, source)]
     elif fmt == "pkcs7":
         certificates = pkcs7.load_pkcs7_certificates(data, source)
@@ -318,8 +321,10 @@ def read_store(
 ) -> list[StoreEntry]:
     """Read every certificate entry from a file, a directory or bytes, keeping aliases.
 
-    PKCS#12, JKS and JCEKS entries keep their aliases and trust flags; PEM, DER and PKCS#7
-    certificates have alias ``""`` and count as trusted.
+    PKCS#12, JKS and JCEKS entries keep their aliases and trust flags. PEM certificates take
+    the alias named by the ``# Alias:`` line of the comment header above them (as this library
+    writes PEM bundles), else ``""``; DER and PKCS#7 certificates have alias ``""``. PEM, DER
+    and PKCS#7 certificates count as trusted.
 
     Args:
         source: A file path, a directory (every regular, non-hidden file in it, in name order,
