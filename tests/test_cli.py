@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -28,8 +29,13 @@ ALL_FORMATS = "pem,p12,jks,p7b"
 
 
 def expected_aliases(env: str) -> list[str]:
-    """The aliases the catalogue's G1+G2 selection for ``env`` gives, in store order."""
-    return [ca.slug for ca, _ in nhs_catalogue().select(env)]
+    """The aliases of ``env``'s CAs valid today (the default store), in store order."""
+    now = dt.datetime.now(dt.UTC)
+    return [
+        ca.slug
+        for ca, certificate in nhs_catalogue().select(env)
+        if certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc
+    ]
 
 
 def trusted_aliases(listing: str) -> dict[str, str]:
@@ -50,11 +56,11 @@ def password_env(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return ["--password-env", PASSWORD_VAR]
 
 
-@pytest.mark.parametrize("env", ["prod", "int", "dep"])
+@pytest.mark.parametrize("env", ["prod", "int", "dep", "dev", "tra"])
 def test_build_writes_every_format(
     env: str, tmp_path: Path, password_env: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`build` writes truststore.pem/.p12/.jks/.p7b with the environment's G1 and G2 CAs."""
+    """`build` writes truststore.pem/.p12/.jks/.p7b with the environment's CAs valid today."""
     out = tmp_path / "stores" / env
     status, stdout, _ = run(
         ["build", "--env", env, "--out", str(out), "--formats", ALL_FORMATS, *password_env], capsys
@@ -136,9 +142,20 @@ def test_jks_without_password_is_refused(
 def test_expired_certificates_are_named_one_per_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A prod store keeps the expired G1 CAs and names each on its own stderr line."""
+    """A prod store of G1 and G2 keeps the expired G1 CAs and names each on its own stderr line."""
     status, _, stderr = run(
-        ["build", "--env", "prod", "--out", str(tmp_path), "--formats", "pem"], capsys
+        [
+            "build",
+            "--env",
+            "prod",
+            "--out",
+            str(tmp_path),
+            "--formats",
+            "pem",
+            "--generations",
+            "g1,g2",
+        ],
+        capsys,
     )
     assert status == 0
     lines = [line for line in stderr.splitlines() if "warning" in line]
@@ -148,10 +165,64 @@ def test_expired_certificates_are_named_one_per_line(
     assert all("expired on 2024-06-04" in line for line in lines)
 
 
+def test_prod_store_by_default_is_g2_with_one_info_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """By default a prod store holds G2 only, and one info line names the G1 pair left out."""
+    status, stdout, stderr = run(
+        ["build", "--env", "prod", "--out", str(tmp_path), "--formats", "pem", "--json"], capsys
+    )
+    assert status == 0
+    pem = (tmp_path / "truststore.pem").read_text()
+    assert pem.count("-----BEGIN CERTIFICATE-----") == 2
+    assert "Alias: nhs-root-authority-g2" in pem
+    assert "Alias: nhs-root-authority\n" not in pem
+    (line,) = stderr.splitlines()
+    assert line.startswith("truststore-builder: info: the prod store holds the NHS CAs valid on ")
+    assert "nhs-root-authority (NHS Root Authority, expired 2024-06-04)" in line
+    assert "nhs-level-1c (NHS Level 1C, expired 2024-06-04)" in line
+    assert "--generations g1,g2" in line
+    assert json.loads(stdout)["dropped"] == ["nhs-root-authority", "nhs-level-1c"]
+
+
+def test_a_generation_an_environment_lacks_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--env dev --generations g2` is refused (DEV has no G2 CA) and writes nothing."""
+    status, _, stderr = run(
+        [
+            "build",
+            "--env",
+            "dev",
+            "--out",
+            str(tmp_path / "o"),
+            "--formats",
+            "pem",
+            "--generations",
+            "g2",
+        ],
+        capsys,
+    )
+    assert status == 2
+    assert "no g2 authentication CA for dev" in stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_drop_expired_leaves_them_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--drop-expired writes a prod store of the two G2 CAs only."""
     status, stdout, _ = run(
-        ["build", "--env", "prod", "--out", str(tmp_path), "--formats", "pem", "--drop-expired"],
+        [
+            "build",
+            "--env",
+            "prod",
+            "--out",
+            str(tmp_path),
+            "--formats",
+            "pem",
+            "--drop-expired",
+            "--generations",
+            "g1,g2",
+        ],
         capsys,
     )
     assert status == 0
@@ -377,20 +448,20 @@ def test_unset_password_variable_is_a_usage_error(
 
 
 def test_nhs_list_names_shipped_and_pinned_cas(capsys: pytest.CaptureFixture[str]) -> None:
-    """`nhs list` shows the nine shipped CAs and the pinned-only ones, as a table and as JSON."""
+    """`nhs list` shows the eleven shipped CAs and the pinned-only ones, as a table and as JSON."""
     slugs = [ca.slug for ca in nhs_catalogue().cas]
     status, stdout, _ = run(["nhs", "list"], capsys)
     assert status == 0
     lines = stdout.splitlines()
     assert len(lines) == len(slugs) + 1
     assert [line.split()[0] for line in lines[1:]] == slugs
-    assert stdout.count("pinned only") == len(slugs) - 9
+    assert stdout.count("pinned only") == len(slugs) - 11
     status, stdout, _ = run(["nhs", "list", "--json"], capsys)
     assert status == 0
     listed = json.loads(stdout)
     assert [ca["slug"] for ca in listed] == slugs
-    assert sum(ca["shipped"] for ca in listed) == 9
-    assert {"nhs-dev-level-1c", "nhs-tra-level-1c", "nhs-int-level-1d", "nhs-signing-g2"} <= {
+    assert sum(ca["shipped"] for ca in listed) == 11
+    assert {"nhs-int-level-1d", "nhs-signing-g2"} == {
         ca["slug"] for ca in listed if not ca["shipped"]
     }
 
@@ -409,15 +480,22 @@ def test_nhs_list_filters_by_environment(capsys: pytest.CaptureFixture[str]) -> 
 def test_inspect_shows_one_line_per_entry(
     tmp_path: Path, password_env: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`inspect` of a JKS prints a header and one line per entry, with NHS name and expiry."""
-    run(["build", "--env", "prod", "--out", str(tmp_path), *password_env], capsys)
+    """`inspect` of a JKS prints a header, one line per entry (NHS name, expiry), retired CAs."""
+    argv = ["build", "--env", "prod", "--generations", "g1,g2", "--out", str(tmp_path)]
+    run([*argv, *password_env], capsys)
     status, stdout, _ = run(["inspect", str(tmp_path / "truststore.jks"), *password_env], capsys)
     assert status == 0
     lines = stdout.splitlines()
-    assert len(lines) == 2 + len(expected_aliases("prod"))  # header, entries, expiry horizon
+    # header, four entries, a line for each retired CA (the G1 pair), the expiry horizon
+    assert len(lines) == 1 + 4 + 2 + 1
     assert lines[-1].startswith("expires first: ")
-    by_alias = {line.split()[0]: line for line in lines[1:-1]}
-    assert sorted(by_alias) == sorted(expected_aliases("prod"))
+    by_alias = {line.split()[0]: line for line in lines[1:5]}
+    assert list(by_alias) == [
+        "nhs-root-authority",
+        "nhs-level-1c",
+        "nhs-root-authority-g2",
+        "nhs-authentication-g2",
+    ]
     assert "NHS Root Authority (g1)" in by_alias["nhs-root-authority"]
     assert "expired" in by_alias["nhs-root-authority"]
     assert "NHS Root Authority G2 (g2)" in by_alias["nhs-root-authority-g2"]
@@ -425,6 +503,23 @@ def test_inspect_shows_one_line_per_entry(
     g2 = nhs_catalogue().get("nhs-root-authority-g2").sha256
     assert g2 is not None
     assert g2 in by_alias["nhs-root-authority-g2"]
+    assert lines[5] == (
+        "retired, can go: nhs-root-authority (NHS Root Authority): the prod G1 root; "
+        "Spine has accepted only G2 since May 2024; expired 2024-06-04"
+    )
+    assert lines[6].startswith("retired, can go: nhs-level-1c (NHS Level 1C): ")
+
+
+def test_inspect_of_a_g2_store_names_no_retired_ca(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The control: a default prod store holds no retired CA, and inspect says none can go."""
+    run(["build", "--env", "prod", "--out", str(tmp_path), "--formats", "pem"], capsys)
+    status, stdout, _ = run(["inspect", str(tmp_path / "truststore.pem"), "--json"], capsys)
+    assert status == 0
+    assert [e["retired"] for e in json.loads(stdout)["entries"]] == [None, None]
+    status, stdout, _ = run(["inspect", str(tmp_path / "truststore.pem")], capsys)
+    assert "retired" not in stdout
 
 
 def test_inspect_json_parses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -97,6 +97,8 @@ def _trusted_certificates(
 class _Candidate:
     certificate: x509.Certificate
     source: str
+    #: An NHS CA the caller did not ask for by generation: left out unless valid at build time.
+    current_only: bool = False
 
 
 class _Accepted(NamedTuple):
@@ -152,28 +154,50 @@ class TrustStoreBuilder:
         """Use another NHS catalogue (e.g. a bundle directory with NHS Signing G2 added)."""
         return attrs.evolve(self, catalogue=catalogue)
 
-    def _adding(self, certificates: Iterable[x509.Certificate], source: str) -> TrustStoreBuilder:
-        added = tuple(_Candidate(c, source) for c in certificates)
+    def _adding(
+        self,
+        certificates: Iterable[x509.Certificate],
+        source: str,
+        *,
+        current_only: bool = False,
+    ) -> TrustStoreBuilder:
+        added = tuple(_Candidate(c, source, current_only) for c in certificates)
         return attrs.evolve(self, candidates=self._candidates + added)
 
     def add_nhs(
         self,
         environment: Environment | str,
-        generations: Iterable[Generation | str] = (Generation.G1, Generation.G2),
+        generations: Iterable[Generation | str] | None = None,
     ) -> TrustStoreBuilder:
         """Add the NHS authentication CAs of an environment, and build for that environment.
 
+        By default the store holds the environment's CAs of either generation that are valid
+        when it is built: G2 only for ``prod`` since the G1 hierarchy expired on 2024-06-04,
+        G1 and G2 for ``int`` and ``dep``, G1 for ``dev`` and ``tra``. What that leaves out is
+        in :attr:`TrustStore.dropped`. Naming the generations asks for them whatever their
+        validity: an expired CA is then kept, with a warning (or left out by
+        :meth:`drop_expired`).
+
         Args:
-            environment: ``prod``, ``int`` or ``dep``.
-            generations: ``g1``, ``g2`` or both (the default: the transition store).
+            environment: ``prod``, ``int``, ``dep``, ``dev`` or ``tra``.
+            generations: ``g1``, ``g2`` or both; None (the default) for those valid at build
+                time.
 
         Raises:
-            ValueError: An unknown environment or generation.
+            ValueError: An unknown environment or generation, or generations named for which
+                the catalogue ships no CA of that environment (``dev`` has no G2 CA).
         """
         env = Environment(environment)
+        current_only = generations is None
+        wanted = tuple(generations) if generations is not None else tuple(Generation)
+        selected = self.catalogue.select(env, wanted)
+        if not selected:
+            named = ",".join(Generation(g).value for g in wanted)
+            msg = f"the NHS catalogue ships no {named} authentication CA for {env.value}"
+            raise ValueError(msg)
         builder = self
-        for ca, certificate in self.catalogue.select(env, generations):
-            builder = builder._adding([certificate], f"nhs:{ca.slug}")
+        for ca, certificate in selected:
+            builder = builder._adding([certificate], f"nhs:{ca.slug}", current_only=current_only)
         environments = (
             self._environments if env in self._environments else (*self._environments, env)
         )
@@ -270,7 +294,8 @@ class TrustStoreBuilder:
         De-duplication is by SHA-256 fingerprint (the first source wins). Order: NHS catalogue
         certificates in catalogue order, then the rest by subject and fingerprint. Aliases: the
         catalogue slug for NHS CAs, otherwise derived from the subject; a clash gets the
-        fingerprint's first hex digits as a suffix.
+        fingerprint's first hex digits as a suffix. NHS CAs added without naming their
+        generation are left out when not valid at the validation time (see :meth:`add_nhs`).
 
         Returns:
             The trust store.
@@ -293,6 +318,11 @@ class TrustStoreBuilder:
             der = candidate.certificate.public_bytes(Encoding.DER)
             fingerprint = hashlib.sha256(der).hexdigest()
             if fingerprint in seen:
+                first = seen[fingerprint]
+                if first.candidate.current_only and not candidate.current_only:
+                    # Asked for again, by name or by file: kept whatever its validity.
+                    kept = attrs.evolve(first.candidate, current_only=False)
+                    seen[fingerprint] = first._replace(candidate=kept)
                 continue
             seen[fingerprint] = self._accept(candidate, der, fingerprint, catalogue)
 
@@ -306,7 +336,7 @@ class TrustStoreBuilder:
         entries: list[TrustedEntry] = []
         dropped: list[TrustedEntry] = []
         for fingerprint, (candidate, nhs, alias, _subject) in sorted(seen.items(), key=sort_key):
-            if self._drop_expired:
+            if self._drop_expired or candidate.current_only:
                 entry = TrustedEntry(
                     alias=alias, certificate=candidate.certificate, source=candidate.source, nhs=nhs
                 )
@@ -429,9 +459,12 @@ class KeyStoreBuilder:
     def add_nhs(
         self,
         environment: Environment | str,
-        generations: Iterable[Generation | str] = (Generation.G1, Generation.G2),
+        generations: Iterable[Generation | str] | None = None,
     ) -> KeyStoreBuilder:
-        """Trust the NHS CAs of an environment, and check the identity belongs to it."""
+        """Trust the NHS CAs of an environment, and check the identity belongs to it.
+
+        Which CAs: as :meth:`TrustStoreBuilder.add_nhs` (by default those valid at build time).
+        """
         return attrs.evolve(self, trust=self._trust.add_nhs(environment, generations))
 
     def add_trusted_file(

@@ -27,6 +27,7 @@ from truststore_builder._model import (
     Generation,
     KeyStore,
     NhsCa,
+    RetiredCa,
     StoreEntry,
     TrustedEntry,
     TrustStore,
@@ -86,6 +87,7 @@ class DiffEntry:
         nhs: The NHS catalogue's record, when it recognises the certificate.
         trusted: Whether the store marks it trusted (Java's trustedCertEntry; always for PEM).
         certificate: The certificate itself.
+        retired: The catalogue's record when it is a retired CA, which a store can go without.
     """
 
     alias: str
@@ -96,6 +98,7 @@ class DiffEntry:
     nhs: NhsCa | None = None
     trusted: bool = True
     certificate: x509.Certificate | None = attrs.field(default=None, repr=False, eq=False)
+    retired: RetiredCa | None = None
 
     @property
     def nhs_name(self) -> str | None:
@@ -118,6 +121,7 @@ class DiffEntry:
             "nhs_name": self.nhs_name,
             "nhs_generation": self.generation.value if self.generation else None,
             "trusted": self.trusted,
+            "retired": self.retired.name if self.retired else None,
         }
 
 
@@ -379,17 +383,20 @@ def _diff_entry(
     trusted: bool,
     nhs: NhsCa | None,
     at: dt.datetime,
+    catalogue: NhsCatalogue,
 ) -> DiffEntry:
     not_after = certificate.not_valid_after_utc
+    sha256 = sha256_fingerprint(certificate)
     return DiffEntry(
         alias=alias,
-        sha256=sha256_fingerprint(certificate),
+        sha256=sha256,
         subject=certificate.subject.rfc4514_string(),
         not_after=not_after,
         expired=at > not_after,
         nhs=nhs,
         trusted=trusted,
         certificate=certificate,
+        retired=catalogue.retirement_of(sha256),
     )
 
 
@@ -450,6 +457,7 @@ def _from_store_entries(
             trusted=e.trusted,
             nhs=catalogue.recognise(e.certificate),
             at=at,
+            catalogue=catalogue,
         )
         for e in chosen.values()
     )
@@ -496,6 +504,7 @@ def _from_truststore(
             trusted=True,
             nhs=e.nhs or catalogue.recognise(e.certificate),
             at=at,
+            catalogue=catalogue,
         )
         for e in _unique(store.entries)
     )
