@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.commands import PASSWORD_VARIABLE, keytool, keytool_list
+from tests.commands import run as run_program
 from tests.commands import run_cli as run
 from truststore_builder import nhs_catalogue
 from truststore_builder._cli import build_parser
@@ -749,3 +750,48 @@ def test_add_password_checks_a_jks_store_that_is_read_unchecked_without_it(
     assert status == 2
     assert "integrity" in stderr
     assert not (tmp_path / "checked").exists()
+
+
+@pytest.mark.parametrize("env", ["dev", "tra"])
+def test_dev_and_tra_stores_chain_under_openssl(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real DEV/TRA Level 1C of a built store verifies under the store's real PTL root."""
+    out = tmp_path / env
+    status, _, _ = run(["build", "--env", env, "--out", str(out), "--formats", "pem"], capsys)
+    assert status == 0
+    store = x509.load_pem_x509_certificates((out / "truststore.pem").read_bytes())
+    root, level_1c = store
+    (tmp_path / "root.pem").write_bytes(root.public_bytes(Encoding.PEM))
+    (tmp_path / "1c.pem").write_bytes(level_1c.public_bytes(Encoding.PEM))
+    verified = run_program(
+        "openssl", "verify", "-CAfile", tmp_path / "root.pem", tmp_path / "1c.pem"
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.strip().endswith(": OK")
+    assert f"CN=NHS {env.upper()} Level 1C" in level_1c.subject.rfc4514_string()
+    # The control: the same intermediate under the prod G2 root does not verify.
+    status, _, _ = run(
+        ["build", "--env", "prod", "--out", str(tmp_path / "p"), "--formats", "pem"], capsys
+    )
+    prod_root = x509.load_pem_x509_certificates((tmp_path / "p" / "truststore.pem").read_bytes())[0]
+    (tmp_path / "prod-root.pem").write_bytes(prod_root.public_bytes(Encoding.PEM))
+    refused = run_program(
+        "openssl", "verify", "-CAfile", tmp_path / "prod-root.pem", tmp_path / "1c.pem"
+    )
+    assert refused.returncode != 0
+
+
+def test_nhs_list_retired_lists_the_retired_cas(capsys: pytest.CaptureFixture[str]) -> None:
+    """`nhs list --retired` lists the seven retired CAs, none of them in the plain listing."""
+    status, stdout, _ = run(["nhs", "list", "--retired", "--json"], capsys)
+    assert status == 0
+    retired = json.loads(stdout)
+    assert [ca["slug"] for ca in retired] == [ca.slug for ca in nhs_catalogue().retired]
+    assert len(retired) == 7
+    status, stdout, _ = run(["nhs", "list", "--json"], capsys)
+    listed = {ca["slug"] for ca in json.loads(stdout)}
+    assert "digicert-sha2-secure-server-ca" not in listed
+    status, _, stderr = run(["nhs", "list", "--retired", "--env", "int"], capsys)
+    assert status == 2
+    assert "--env does not apply to --retired" in stderr
