@@ -144,20 +144,8 @@ def test_expired_certificates_are_named_one_per_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A prod store of G1 and G2 keeps the expired G1 CAs and names each on its own stderr line."""
-    status, _, stderr = run(
-        [
-            "build",
-            "--env",
-            "prod",
-            "--out",
-            str(tmp_path),
-            "--formats",
-            "pem",
-            "--generations",
-            "g1,g2",
-        ],
-        capsys,
-    )
+    argv = ["build", "--env", "prod", "--formats", "pem", "--generations", "g1,g2"]
+    status, _, stderr = run([*argv, "--out", str(tmp_path)], capsys)
     assert status == 0
     lines = [line for line in stderr.splitlines() if "warning" in line]
     assert len(lines) == 2
@@ -190,20 +178,8 @@ def test_a_generation_an_environment_lacks_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`--env dev --generations g2` is refused (DEV has no G2 CA) and writes nothing."""
-    status, _, stderr = run(
-        [
-            "build",
-            "--env",
-            "dev",
-            "--out",
-            str(tmp_path / "o"),
-            "--formats",
-            "pem",
-            "--generations",
-            "g2",
-        ],
-        capsys,
-    )
+    argv = ["build", "--env", "dev", "--formats", "pem", "--generations", "g2"]
+    status, _, stderr = run([*argv, "--out", str(tmp_path / "o")], capsys)
     assert status == 2
     assert "no g2 authentication CA for dev" in stderr
     assert not (tmp_path / "o").exists()
@@ -211,21 +187,17 @@ def test_a_generation_an_environment_lacks_is_a_usage_error(
 
 def test_drop_expired_leaves_them_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--drop-expired writes a prod store of the two G2 CAs only."""
-    status, stdout, _ = run(
-        [
-            "build",
-            "--env",
-            "prod",
-            "--out",
-            str(tmp_path),
-            "--formats",
-            "pem",
-            "--drop-expired",
-            "--generations",
-            "g1,g2",
-        ],
-        capsys,
-    )
+    argv = [
+        "build",
+        "--env",
+        "prod",
+        "--formats",
+        "pem",
+        "--drop-expired",
+        "--generations",
+        "g1,g2",
+    ]
+    status, stdout, _ = run([*argv, "--out", str(tmp_path)], capsys)
     assert status == 0
     pem = (tmp_path / "truststore.pem").read_text()
     assert pem.count("-----BEGIN CERTIFICATE-----") == 2

@@ -173,6 +173,17 @@ def _key_public_key(path: Path) -> bytes:
     return done.stdout.split("-----BEGIN PUBLIC KEY-----")[1].encode()
 
 
+def _assert_certifies(csr: Path, key_pem: bytes, other_key_pem: bytes, tmp_path: Path) -> None:
+    """Openssl finds ``key_pem``'s public key in the CSR, and not (the control) the other's."""
+    reference, other = tmp_path / "reference-key.pem", tmp_path / "other-key.pem"
+    reference.write_bytes(key_pem)
+    other.write_bytes(other_key_pem)
+    assert _csr_public_key(csr) == _key_public_key(reference)
+    assert _csr_public_key(csr) != _key_public_key(other)
+    reference.unlink()
+    other.unlink()
+
+
 def _openssl_with(password: str, *arguments: str | Path) -> subprocess.CompletedProcess[str]:
     """Run openssl with ``password`` in both password variables (for ``-passin env:``)."""
     env = {**os.environ, KEY_PASSWORD_VAR: password, PASSWORD_VAR: password}
@@ -217,13 +228,7 @@ def test_csr_renews_with_an_existing_key_file(
     assert "unchanged" in stdout
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, csr.name])
-    reference = tmp_path / "reference.pem"
-    reference.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    assert _csr_public_key(csr) == _key_public_key(reference)
-    # The control: another key's public half is not the CSR's.
-    other = tmp_path / "other.pem"
-    other.write_bytes(pki.g1.client.key_pem())
-    assert _csr_public_key(csr) != _key_public_key(other)
+    _assert_certifies(csr, pki.g2.client.key_pem(), pki.g1.client.key_pem(), tmp_path)
 
 
 def test_csr_key_file_with_a_wrong_password_writes_nothing(
@@ -248,17 +253,23 @@ def test_csr_key_file_with_a_wrong_password_writes_nothing(
     assert not csr.exists()
 
 
-def _p12(pki: GeneratedPki, path: Path, password: bytes) -> Path:
-    """A PKCS#12 key store written by cryptography (not our writer): the G2 client, alias Mesh."""
+@pytest.fixture
+def p12_store(pki: GeneratedPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A PKCS#12 key store cryptography wrote (not our writer): the G2 client, alias Mesh.
+
+    Its password, "store password", is in the environment variable PASSWORD_VAR.
+    """
     client = pki.g2.client
     data = pkcs12.serialize_key_and_certificates(
         b"Mesh",
         client.key,
         client.certificate,
         [pki.g2.intermediate.certificate],
-        BestAvailableEncryption(password),
+        BestAvailableEncryption(b"store password"),
     )
+    path = tmp_path / "keystore.p12"
     path.write_bytes(data)
+    monkeypatch.setenv(PASSWORD_VAR, "store password")
     return path
 
 
@@ -307,31 +318,22 @@ def test_csr_from_a_jks_of_two_key_entries_needs_the_alias_and_the_key_password(
     status, stdout, stderr = run_cli([*keyed, "--alias", "G2-CLIENT"], capsys)
     assert status == 0, stderr
     assert "CN=client.test-g2.test" in stdout
-    reference = tmp_path / "g2.pem"
-    reference.write_bytes(pki.g2.client.key_pem())
-    assert _csr_public_key(csr) == _key_public_key(reference)
-    control = tmp_path / "g1.pem"
-    control.write_bytes(pki.g1.client.key_pem())
-    assert _csr_public_key(csr) != _key_public_key(control)
+    _assert_certifies(csr, pki.g2.client.key_pem(), pki.g1.client.key_pem(), tmp_path)
 
 
 def test_csr_from_a_pkcs12_store_reuses_its_key_and_cn(
-    pki: GeneratedPki,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    pki: GeneratedPki, p12_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`csr --from-store` with no name asks for the current certificate's CN, with the store's key."""
-    store = _p12(pki, tmp_path / "keystore.p12", b"store password")
-    monkeypatch.setenv(PASSWORD_VAR, "store password")
+    store = p12_store
     csr = tmp_path / "renew.csr"
     argv = ["csr", "--from-store", str(store), "--password-env", PASSWORD_VAR, "--alias", "MESH"]
     status, stdout, stderr = run_cli([*argv, "--csr-out", str(csr)], capsys)
     assert status == 0, stderr
-    current_cn = pki.g2.client.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0]
-    assert f"CN={current_cn.value}" in stdout
+    current_cn = common_name_of(pki.g2.client.certificate)
+    assert f"CN={current_cn}" in stdout
     subject = openssl("req", "-in", csr, "-noout", "-subject", "-nameopt", "RFC2253")
-    assert subject.decode().strip() == f"subject=CN={current_cn.value}"  # CN only: no OU, no O
+    assert subject.decode().strip() == f"subject=CN={current_cn}"  # CN only: no OU, no O
     # The store's key, as openssl reads it out of the store, is the CSR's key.
     done = _openssl_with(
         "store password",
@@ -354,7 +356,7 @@ def test_csr_from_a_pkcs12_store_reuses_its_key_and_cn(
             [
                 "csr",
                 "--cn",
-                str(current_cn.value),
+                str(current_cn),
                 "--key-out",
                 str(tmp_path / "k.pem"),
                 "--csr-out",
@@ -375,14 +377,13 @@ def test_csr_from_a_pkcs12_store_reuses_its_key_and_cn(
 
 
 def test_csr_from_store_refusals(
-    pki: GeneratedPki,
+    p12_store: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Unknown alias, wrong password, no password, misplaced options: errors, nothing written."""
-    store = _p12(pki, tmp_path / "keystore.p12", b"store password")
-    monkeypatch.setenv(PASSWORD_VAR, "store password")
+    store = p12_store
     csr = tmp_path / "r.csr"
     base = ["csr", "--from-store", str(store), "--csr-out", str(csr)]
     status, _, stderr = run_cli([*base, "--password-env", PASSWORD_VAR, "--alias", "nope"], capsys)

@@ -24,7 +24,12 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from truststore_builder import _checks
-from truststore_builder._errors import ExpiredCertificateWarning, G1IdentityWarning, InputError
+from truststore_builder._errors import (
+    ExpiredCertificateWarning,
+    G1IdentityWarning,
+    InputError,
+    ReplyKeyMismatchError,
+)
 from truststore_builder._model import (
     Environment,
     Generation,
@@ -438,6 +443,40 @@ def _load_identity(
     )
 
 
+def _renewed_certificate(
+    certificate: str | os.PathLike[str] | bytes | x509.Certificate,
+    chain: str | os.PathLike[str] | bytes | None,
+    key: PrivateKey,
+    entry: str,
+) -> tuple[x509.Certificate, tuple[x509.Certificate, ...], str]:
+    """The new leaf for ``key`` among the given certificates, its issuers, and its source.
+
+    Raises:
+        ReplyKeyMismatchError: No given certificate certifies ``key``.
+    """
+    from truststore_builder._sources import files  # noqa: PLC0415
+
+    if isinstance(certificate, x509.Certificate):
+        given, source = [certificate], "<certificate>"
+    else:
+        given, source = files.load_certificates(certificate), files.input_name(certificate)
+    spki = _spki(key.public_key())
+    leaf = next((c for c in given if _spki(c.public_key()) == spki), None)
+    if leaf is None:
+        fingerprint = hashlib.sha256(_spki(given[0].public_key())).hexdigest()
+        msg = (
+            f"{source}: refused: {given[0].subject.rfc4514_string()} certifies another key "
+            f"(public key SHA-256 {fingerprint}) than the key of {entry} "
+            f"({hashlib.sha256(spki).hexdigest()}); it is not the reply to a request made with "
+            "that key"
+        )
+        raise ReplyKeyMismatchError(msg, source=source)
+    issuers = [c for c in given if c is not leaf]
+    if chain is not None:
+        issuers += files.load_certificates(chain)
+    return leaf, tuple(issuers), source
+
+
 def _spki(public_key: object) -> bytes:
     return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
 
@@ -520,19 +559,29 @@ class KeyStoreBuilder:
         password: str | bytes,
         alias: str | None = None,
         key_password: str | bytes | None = None,
+        certificate: str | os.PathLike[str] | bytes | x509.Certificate | None = None,
+        chain: str | os.PathLike[str] | bytes | None = None,
     ) -> KeyStoreBuilder:
-        """Take the identity from an existing PKCS#12 or JKS key store (to rebuild it).
+        """Take the identity from an existing PKCS#12 or JKS key store (to rebuild or renew it).
 
-        The store's trusted entries are kept as trusted entries too.
+        The store's trusted entries are kept as trusted entries too, and the key entry keeps
+        its key and its alias. Given ``certificate`` (the CA's reply to a request made with
+        this key, e.g. by ``csr --from-store``), the entry's certificate and chain are
+        replaced by it and the issuers given with it; :meth:`build` then runs every identity
+        rule on the new certificate.
 
         Args:
             path: The old key store.
             password: Its store password.
             alias: Which key entry, when it holds more than one.
             key_password: The key entry's password, where it differs from the store's.
+            certificate: The new certificate: a file in any format the loaders read (it may
+                also hold its chain), bytes, or an ``x509.Certificate``.
+            chain: A file of issuer certificates for the new certificate, if you have one.
 
         Raises:
             InputError: The store cannot be read, or has no (or no such) key entry.
+            ReplyKeyMismatchError: ``certificate`` certifies another key than the entry's.
         """
         from truststore_builder._sources import files  # noqa: PLC0415
 
@@ -544,12 +593,17 @@ class KeyStoreBuilder:
             wanted = f"a key entry named {alias!r}" if alias else "exactly one key entry"
             msg = f"{source}: needs {wanted}, found {len(found)}"
             raise InputError(msg, source=source)
-        entry_alias, key, chain = found[0]
+        entry_alias, key, old_chain = found[0]
+        leaf, issuers = old_chain[0], tuple(old_chain[1:])
+        if certificate is not None:
+            leaf, issuers, source = _renewed_certificate(
+                certificate, chain, key, f"{source} (entry {entry_alias!r})"
+            )
         identity = Identity(
-            alias=entry_alias.lower() or alias_for(chain[0]),
+            alias=entry_alias.lower() or alias_for(leaf),
             key=key,
-            certificate=chain[0],
-            chain=tuple(chain[1:]),
+            certificate=leaf,
+            chain=issuers,
             source=source,
         )
         return attrs.evolve(
