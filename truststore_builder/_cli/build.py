@@ -62,8 +62,9 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
             "it to DIR as truststore.pem, truststore.p12 and truststore.jks (and "
             "truststore.p7b, and capath/, OpenSSL's hashed CA directory, when asked). Every "
             "file is read back and checked before any is "
-            "written; an existing file is not replaced without --force. Certificates that "
-            "have expired are kept and named on stderr, or left out with --drop-expired."
+            "written; an existing file is not replaced without --force. Certificates asked "
+            "for (--generations, --add, --certifi) that have expired are kept and named on "
+            "stderr, or left out with --drop-expired."
         ),
         epilog=(
             "JKS needs a password: give one with --password-env or --password-file, or leave "

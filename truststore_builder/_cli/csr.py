@@ -103,8 +103,8 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     )
     add_password_options(
         csr,
-        "with --key-out, a password to encrypt the new key file with (default: unencrypted); "
-        "with --from-store, the store's password",
+        "the new key file's password (with --key-out; default: unencrypted) or the store's "
+        "(with --from-store)",
     )
     add_password_options(
         csr, "the password of the --key file, or of the store's key entry", option="key-password"
