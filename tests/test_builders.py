@@ -51,10 +51,31 @@ def test_methods_return_new_builders_and_leave_the_original_alone() -> None:
     assert len(extended.build()) == 4
 
 
-def test_prod_store_is_built_with_a_warning_naming_the_expired_g1_certificates() -> None:
-    """Prod G1 expired on 2024-06-04: the store keeps it and the warning names both certificates."""
-    with pytest.warns(ExpiredCertificateWarning) as caught:
+def test_prod_store_by_default_holds_the_cas_valid_at_build_time() -> None:
+    """Prod G1 expired on 2024-06-04: by default the store is G2 only, G1 listed as dropped."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         store = TrustStoreBuilder().add_nhs("prod").build()
+    assert [e.alias for e in store] == ["nhs-root-authority-g2", "nhs-authentication-g2"]
+    assert [e.alias for e in store.dropped] == ["nhs-root-authority", "nhs-level-1c"]
+    # The control: before G1 expired, the same call keeps both generations.
+    earlier = TrustStoreBuilder().add_nhs("prod").at(BEFORE_G1_EXPIRY).build()
+    assert len(earlier) == 4
+    assert earlier.dropped == ()
+
+
+def test_ptl_stores_by_default_keep_both_generations() -> None:
+    """INT and DEP keep G1 and G2 by default: both PTL hierarchies are still valid."""
+    for environment in ("int", "dep"):
+        store = TrustStoreBuilder().add_nhs(environment).build()
+        assert len(store) == 4
+        assert store.dropped == ()
+
+
+def test_prod_g1_on_request_is_kept_with_a_warning_naming_the_expired_certificates() -> None:
+    """Naming both generations keeps the expired G1 pair, and the warning names both."""
+    with pytest.warns(ExpiredCertificateWarning) as caught:
+        store = TrustStoreBuilder().add_nhs("prod", generations=["g1", "g2"]).build()
     assert len(store) == 4
     message = str(caught[0].message)
     assert "NHS Root Authority" in message
@@ -63,13 +84,35 @@ def test_prod_store_is_built_with_a_warning_naming_the_expired_g1_certificates()
     assert [e.alias for e in store.expired] == ["nhs-root-authority", "nhs-level-1c"]
 
 
+def test_a_g1_ca_added_again_by_file_is_kept() -> None:
+    """The G1 root added by file as well as by the default selection is asked for: it stays."""
+    root = nhs_catalogue().certificates["nhs-root-authority"]
+    with pytest.warns(ExpiredCertificateWarning):
+        store = TrustStoreBuilder().add_nhs("prod").add_certificates([root]).build()
+    assert [e.alias for e in store] == [
+        "nhs-root-authority",
+        "nhs-root-authority-g2",
+        "nhs-authentication-g2",
+    ]
+    assert [e.alias for e in store.dropped] == ["nhs-level-1c"]
+
+
 def test_drop_expired_leaves_expired_certificates_out_and_says_which() -> None:
-    """With drop_expired the prod store holds only G2, and the dropped entries are listed."""
+    """With drop_expired the prod store of both generations holds only G2, the rest listed."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        store = TrustStoreBuilder().add_nhs("prod").drop_expired().build()
+        store = TrustStoreBuilder().add_nhs("prod", ["g1", "g2"]).drop_expired().build()
     assert [e.alias for e in store] == ["nhs-root-authority-g2", "nhs-authentication-g2"]
     assert [e.alias for e in store.dropped] == ["nhs-root-authority", "nhs-level-1c"]
+
+
+@pytest.mark.parametrize("environment", ["dev", "tra"])
+def test_dev_and_tra_stores_hold_the_ptl_root_and_their_level_1c(environment: str) -> None:
+    """DEV and TRA build: NHS PTL Root Authority and their own Level 1C, both shipped."""
+    store = TrustStoreBuilder().add_nhs(environment).build()
+    assert [e.alias for e in store] == ["nhs-ptl-root-authority", f"nhs-{environment}-level-1c"]
+    with pytest.raises(ValueError, match=f"no g2 authentication CA for {environment}"):
+        TrustStoreBuilder().add_nhs(environment, ["g2"])
 
 
 def test_validation_time_can_be_given() -> None:

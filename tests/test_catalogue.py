@@ -38,6 +38,22 @@ PINS = {
     "nhs-dep-level-1c": "7e1c6b1244af68ec864f3af7fd020d052c2a096f3e58b6dec21c07a584d8ca41",
     "nhs-ptl-root-authority-g2": "540f7cd6111510ef8a4a78939b39a075c71a68f0ce71bbf28141f7c6be357f8f",
     "nhs-int-authentication-g2": "eb17b9fe90a19dbfe962bf41d3c907558f6f787e2fd1602268dfca9d3fdbf857",
+    # From mesh-client's repository history (commit 27e4c53), listed in the README's more/.
+    "nhs-dev-level-1c": "ca6dfb3bcdb1672d45d6c2a2baae4a6854e3dd23411a92363db35c4b505c01e8",
+    "nhs-tra-level-1c": "4980388036338ff0ba4e5f7e9ce8a73de0818c2f842e484bbe7d943ae498b9a9",
+}
+
+# The retired CAs, restated from the README's "Retired NHS CAs" table.
+RETIRED = {
+    "nhs-root-authority": "cb7f39edd261631fe95995030f793c90d3db6d84912b0ff7a1a96fedea6d9f10",
+    "nhs-level-1c": "b2a983f5284f267c9e7705af4a69387b8d2af5e281e194e6a279e033b06c7fdf",
+    "nhs-old-int-rootca": "3575b04356d61ca0ffe4c97b3f89db48b675b4e3319ca0f8d4b42c9bd85a5313",
+    "nhs-old-int-subca02": "0065c0b77bc859936b672f687069cdc81349fdc3677998649bdb9441dcc9954a",
+    "hscic-opentest-rootca": "0fd92d60a8ad5320aa9c8fc296cd9c37d05a8e0ea60b8276ff741937ef9abd89",
+    "hscic-opentest-subca02": "a511156ca41b592aa161414626629947f3ed2946ee5b1fdd78fe46734fd56797",
+    "digicert-sha2-secure-server-ca": (
+        "154c433c491929c5ef686e838e323664a00e6a0d822ccc958fb4dab03e49a08f"
+    ),
 }
 
 SELECTIONS = {
@@ -59,11 +75,13 @@ SELECTIONS = {
         "nhs-ptl-root-authority-g2",
         "nhs-int-authentication-g2",
     ],
+    "dev": ["nhs-ptl-root-authority", "nhs-dev-level-1c"],
+    "tra": ["nhs-ptl-root-authority", "nhs-tra-level-1c"],
 }
 
 
 def test_every_shipped_certificate_matches_its_pin() -> None:
-    """Each of the nine shipped certificates hashes to the fingerprint NHS England's copy has."""
+    """Each of the eleven shipped certificates hashes to the fingerprint NHS England's copy has."""
     catalogue = nhs_catalogue()
     assert set(catalogue.certificates) == set(PINS)
     for slug, pin in PINS.items():
@@ -79,7 +97,7 @@ def test_bundle_is_found_in_the_source_checkout() -> None:
 
 @pytest.mark.parametrize("environment", sorted(SELECTIONS))
 def test_selection_per_environment(environment: str) -> None:
-    """Each environment selects its G1 root and intermediate, then its G2 root and intermediate."""
+    """Each environment selects its G1 root and intermediate, then its G2 pair (DEV, TRA: none)."""
     selected = [ca.slug for ca, _ in nhs_catalogue().select(environment)]
     assert selected == SELECTIONS[environment]
 
@@ -93,11 +111,9 @@ def test_selection_by_generation(generations: list[str], wanted: str) -> None:
 
 
 def test_selection_refuses_unknown_environment_and_empty_generations() -> None:
-    """Unknown environments, pinned-only environments and an empty generation list are refused."""
+    """Unknown environments and an empty generation list are refused."""
     with pytest.raises(ValueError, match="staging"):
         nhs_catalogue().select("staging")
-    with pytest.raises(ValueError, match="not dev"):
-        nhs_catalogue().select("dev")
     with pytest.raises(ValueError, match="at least one generation"):
         nhs_catalogue().select("prod", [])
 
@@ -111,6 +127,8 @@ def test_each_intermediate_verifies_under_its_root() -> None:
         "nhs-int-level-1c": "nhs-ptl-root-authority",
         "nhs-dep-level-1c": "nhs-ptl-root-authority",
         "nhs-int-authentication-g2": "nhs-ptl-root-authority-g2",
+        "nhs-dev-level-1c": "nhs-ptl-root-authority",
+        "nhs-tra-level-1c": "nhs-ptl-root-authority",
     }
     for child, parent in pairs.items():
         catalogue.certificates[child].verify_directly_issued_by(catalogue.certificates[parent])
@@ -143,19 +161,74 @@ def test_metadata_matches_the_certificates() -> None:
     assert expiry.date() == dt.date(2024, 6, 4)
 
 
-def test_pinned_only_cas_are_recognised_when_a_user_adds_them(shared_nhs_pki: Path) -> None:
-    """DEV/TRA Level 1C and INT Level 1D are not shipped but are named when a user has the file."""
+def test_pinned_only_int_level_1d_is_recognised_when_a_user_adds_it(shared_nhs_pki: Path) -> None:
+    """INT Level 1D is not shipped but is named when a user has the file; it is a signing CA."""
     catalogue = nhs_catalogue()
-    for name, slug in [
-        ("nhs-dev-level-1c.pem", "nhs-dev-level-1c"),
-        ("nhs-tra-level-1c.pem", "nhs-tra-level-1c"),
-        ("nhs-int-level-1d.pem", "nhs-int-level-1d"),
-    ]:
-        assert slug not in catalogue.certificates
-        certificate = x509.load_pem_x509_certificate((shared_nhs_pki / "more" / name).read_bytes())
-        recognised = catalogue.recognise(certificate)
-        assert recognised is not None
-        assert recognised.slug == slug
+    assert "nhs-int-level-1d" not in catalogue.certificates
+    path = shared_nhs_pki / "more" / "nhs-int-level-1d.pem"
+    certificate = x509.load_pem_x509_certificate(path.read_bytes())
+    # Its pin's provenance: the genuine NHS PTL Root Authority signed it.
+    certificate.verify_directly_issued_by(catalogue.certificates["nhs-ptl-root-authority"])
+    recognised = catalogue.recognise(certificate)
+    assert recognised is not None
+    assert recognised.slug == "nhs-int-level-1d"
+    assert recognised.purpose == "signing"
+    assert all(ca.slug != "nhs-int-level-1d" for ca, _ in catalogue.select("int"))
+
+
+@pytest.mark.parametrize("environment", ["dev", "tra"])
+def test_shipped_dev_and_tra_files_are_the_shared_reference_copies(
+    shared_nhs_pki: Path, environment: str
+) -> None:
+    """bundles/ holds byte for byte the DEV and TRA Level 1C of the reference data."""
+    name = f"nhs-{environment}-level-1c.pem"
+    assert (BUNDLES / name).read_bytes() == (shared_nhs_pki / "more" / name).read_bytes()
+
+
+def test_retired_cas_are_pinned_never_shipped_and_named() -> None:
+    """Every retired CA of the README is in the catalogue by its pin; only the G1 pair ships."""
+    catalogue = nhs_catalogue()
+    assert {ca.slug: ca.sha256 for ca in catalogue.retired} == RETIRED
+    shipped = {
+        hashlib.sha256(c.public_bytes(Encoding.DER)).hexdigest()
+        for c in catalogue.certificates.values()
+    }
+    assert {ca.slug for ca in catalogue.retired if ca.sha256 in shipped} == {
+        "nhs-root-authority",
+        "nhs-level-1c",
+    }
+    for retired in catalogue.retired:
+        assert catalogue.retirement_of(retired.sha256) is retired
+        assert catalogue.retirement_of(retired.sha256.upper()) is retired
+        assert retired.expired < dt.date(2026, 1, 1)
+        assert retired.why
+
+
+def test_the_real_prod_g1_pair_is_retired_and_g2_is_not(shared_nhs_pki: Path) -> None:
+    """The real G1 files are named retired (expired 2024-06-04); the real G2 files are not."""
+    catalogue = nhs_catalogue()
+    for name in ("nhs-root-authority.pem", "nhs-level-1c.pem"):
+        certificate = x509.load_pem_x509_certificate((shared_nhs_pki / name).read_bytes())
+        retired = catalogue.retirement(certificate)
+        assert retired is not None
+        assert retired.expired == dt.date(2024, 6, 4)
+    for name in ("nhs-root-authority-g2.pem", "nhs-ptl-root-authority.pem"):
+        certificate = x509.load_pem_x509_certificate((shared_nhs_pki / name).read_bytes())
+        assert catalogue.retirement(certificate) is None
+
+
+def test_a_retired_record_with_a_bad_field_is_refused(tmp_path: Path) -> None:
+    """A retired entry without a date, or with a short fingerprint, names its index."""
+    copy = tmp_path / "bundles"
+    shutil.copytree(BUNDLES, copy)
+    manifest = copy / "manifest.toml"
+    text = manifest.read_text()
+    manifest.write_text(text.replace("expired = 2024-06-04", 'expired = "June"', 1))
+    with pytest.raises(MalformedInputError, match=r"retired\[0\]: expired must be a TOML date"):
+        load_nhs_catalogue(copy)
+    manifest.write_text(text.replace('why = "the prod G1 root;', 'reason = "the prod G1 root;'))
+    with pytest.raises(MalformedInputError, match=r"retired\[0\]: unknown keys \['reason'\]"):
+        load_nhs_catalogue(copy)
 
 
 def test_signing_g2_is_pinned_by_sha1() -> None:
@@ -185,21 +258,24 @@ def test_tampered_bundle_file_is_refused_naming_it(tmp_path: Path) -> None:
     assert "NHS Level 1C" in str(caught.value)
 
 
-def test_user_adds_a_file_to_a_copy_of_the_bundle(tmp_path: Path) -> None:
+def test_user_adds_a_file_to_a_copy_of_the_bundle(tmp_path: Path, shared_nhs_pki: Path) -> None:
     """A copy of the bundle with an extra pinned file loads, and the extra file is checked too."""
     copy = tmp_path / "bundles"
     shutil.copytree(BUNDLES, copy)
     manifest = copy / "manifest.toml"
     text = manifest.read_text()
     text = text.replace(
-        'sha256 = "ca6dfb3bcdb1672d45d6c2a2baae4a6854e3dd23411a92363db35c4b505c01e8"',
-        'sha256 = "ca6dfb3bcdb1672d45d6c2a2baae4a6854e3dd23411a92363db35c4b505c01e8"\n'
-        'file = "nhs-dev-level-1c.pem"',
+        'sha256 = "943820bca78dcb3c891d65b7ee26f1a0370b67e3e298d311e1db0b90aed74009"',
+        'sha256 = "943820bca78dcb3c891d65b7ee26f1a0370b67e3e298d311e1db0b90aed74009"\n'
+        'file = "nhs-int-level-1d.pem"',
     )
     manifest.write_text(text)
-    # Not the DEV certificate: the pin must refuse it.
-    (copy / "nhs-dev-level-1c.pem").write_bytes((BUNDLES / "nhs-int-level-1c.pem").read_bytes())
-    with pytest.raises(PinMismatchError, match=r"nhs-dev-level-1c\.pem"):
+    added = copy / "nhs-int-level-1d.pem"
+    added.write_bytes((shared_nhs_pki / "more" / "nhs-int-level-1d.pem").read_bytes())
+    assert "nhs-int-level-1d" in load_nhs_catalogue(copy).certificates
+    # Not the INT Level 1D certificate: the pin must refuse it.
+    added.write_bytes((BUNDLES / "nhs-int-level-1c.pem").read_bytes())
+    with pytest.raises(PinMismatchError, match=r"nhs-int-level-1d\.pem"):
         load_nhs_catalogue(copy)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.commands import PASSWORD_VARIABLE, keytool, keytool_list
+from tests.commands import run as run_program
 from tests.commands import run_cli as run
 from truststore_builder import nhs_catalogue
 from truststore_builder._cli import build_parser
@@ -28,8 +30,13 @@ ALL_FORMATS = "pem,p12,jks,p7b"
 
 
 def expected_aliases(env: str) -> list[str]:
-    """The aliases the catalogue's G1+G2 selection for ``env`` gives, in store order."""
-    return [ca.slug for ca, _ in nhs_catalogue().select(env)]
+    """The aliases of ``env``'s CAs valid today (the default store), in store order."""
+    now = dt.datetime.now(dt.UTC)
+    return [
+        ca.slug
+        for ca, certificate in nhs_catalogue().select(env)
+        if certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc
+    ]
 
 
 def trusted_aliases(listing: str) -> dict[str, str]:
@@ -50,11 +57,11 @@ def password_env(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return ["--password-env", PASSWORD_VAR]
 
 
-@pytest.mark.parametrize("env", ["prod", "int", "dep"])
+@pytest.mark.parametrize("env", ["prod", "int", "dep", "dev", "tra"])
 def test_build_writes_every_format(
     env: str, tmp_path: Path, password_env: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`build` writes truststore.pem/.p12/.jks/.p7b with the environment's G1 and G2 CAs."""
+    """`build` writes truststore.pem/.p12/.jks/.p7b with the environment's CAs valid today."""
     out = tmp_path / "stores" / env
     status, stdout, _ = run(
         ["build", "--env", env, "--out", str(out), "--formats", ALL_FORMATS, *password_env], capsys
@@ -136,10 +143,9 @@ def test_jks_without_password_is_refused(
 def test_expired_certificates_are_named_one_per_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A prod store keeps the expired G1 CAs and names each on its own stderr line."""
-    status, _, stderr = run(
-        ["build", "--env", "prod", "--out", str(tmp_path), "--formats", "pem"], capsys
-    )
+    """A prod store of G1 and G2 keeps the expired G1 CAs and names each on its own stderr line."""
+    argv = ["build", "--env", "prod", "--formats", "pem", "--generations", "g1,g2"]
+    status, _, stderr = run([*argv, "--out", str(tmp_path)], capsys)
     assert status == 0
     lines = [line for line in stderr.splitlines() if "warning" in line]
     assert len(lines) == 2
@@ -148,12 +154,50 @@ def test_expired_certificates_are_named_one_per_line(
     assert all("expired on 2024-06-04" in line for line in lines)
 
 
+def test_prod_store_by_default_is_g2_with_one_info_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """By default a prod store holds G2 only, and one info line names the G1 pair left out."""
+    status, stdout, stderr = run(
+        ["build", "--env", "prod", "--out", str(tmp_path), "--formats", "pem", "--json"], capsys
+    )
+    assert status == 0
+    pem = (tmp_path / "truststore.pem").read_text()
+    assert pem.count("-----BEGIN CERTIFICATE-----") == 2
+    assert "Alias: nhs-root-authority-g2" in pem
+    assert "Alias: nhs-root-authority\n" not in pem
+    (line,) = stderr.splitlines()
+    assert line.startswith("truststore-builder: info: the prod store holds the NHS CAs valid on ")
+    assert "nhs-root-authority (NHS Root Authority, expired 2024-06-04)" in line
+    assert "nhs-level-1c (NHS Level 1C, expired 2024-06-04)" in line
+    assert "--generations g1,g2" in line
+    assert json.loads(stdout)["dropped"] == ["nhs-root-authority", "nhs-level-1c"]
+
+
+def test_a_generation_an_environment_lacks_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--env dev --generations g2` is refused (DEV has no G2 CA) and writes nothing."""
+    argv = ["build", "--env", "dev", "--formats", "pem", "--generations", "g2"]
+    status, _, stderr = run([*argv, "--out", str(tmp_path / "o")], capsys)
+    assert status == 2
+    assert "no g2 authentication CA for dev" in stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_drop_expired_leaves_them_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--drop-expired writes a prod store of the two G2 CAs only."""
-    status, stdout, _ = run(
-        ["build", "--env", "prod", "--out", str(tmp_path), "--formats", "pem", "--drop-expired"],
-        capsys,
-    )
+    argv = [
+        "build",
+        "--env",
+        "prod",
+        "--formats",
+        "pem",
+        "--drop-expired",
+        "--generations",
+        "g1,g2",
+    ]
+    status, stdout, _ = run([*argv, "--out", str(tmp_path)], capsys)
     assert status == 0
     pem = (tmp_path / "truststore.pem").read_text()
     assert pem.count("-----BEGIN CERTIFICATE-----") == 2
@@ -377,20 +421,20 @@ def test_unset_password_variable_is_a_usage_error(
 
 
 def test_nhs_list_names_shipped_and_pinned_cas(capsys: pytest.CaptureFixture[str]) -> None:
-    """`nhs list` shows the nine shipped CAs and the pinned-only ones, as a table and as JSON."""
+    """`nhs list` shows the eleven shipped CAs and the pinned-only ones, as a table and as JSON."""
     slugs = [ca.slug for ca in nhs_catalogue().cas]
     status, stdout, _ = run(["nhs", "list"], capsys)
     assert status == 0
     lines = stdout.splitlines()
     assert len(lines) == len(slugs) + 1
     assert [line.split()[0] for line in lines[1:]] == slugs
-    assert stdout.count("pinned only") == len(slugs) - 9
+    assert stdout.count("pinned only") == len(slugs) - 11
     status, stdout, _ = run(["nhs", "list", "--json"], capsys)
     assert status == 0
     listed = json.loads(stdout)
     assert [ca["slug"] for ca in listed] == slugs
-    assert sum(ca["shipped"] for ca in listed) == 9
-    assert {"nhs-dev-level-1c", "nhs-tra-level-1c", "nhs-int-level-1d", "nhs-signing-g2"} <= {
+    assert sum(ca["shipped"] for ca in listed) == 11
+    assert {"nhs-int-level-1d", "nhs-signing-g2"} == {
         ca["slug"] for ca in listed if not ca["shipped"]
     }
 
@@ -409,15 +453,22 @@ def test_nhs_list_filters_by_environment(capsys: pytest.CaptureFixture[str]) -> 
 def test_inspect_shows_one_line_per_entry(
     tmp_path: Path, password_env: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`inspect` of a JKS prints a header and one line per entry, with NHS name and expiry."""
-    run(["build", "--env", "prod", "--out", str(tmp_path), *password_env], capsys)
+    """`inspect` of a JKS prints a header, one line per entry (NHS name, expiry), retired CAs."""
+    argv = ["build", "--env", "prod", "--generations", "g1,g2", "--out", str(tmp_path)]
+    run([*argv, *password_env], capsys)
     status, stdout, _ = run(["inspect", str(tmp_path / "truststore.jks"), *password_env], capsys)
     assert status == 0
     lines = stdout.splitlines()
-    assert len(lines) == 2 + len(expected_aliases("prod"))  # header, entries, expiry horizon
+    # header, four entries, a line for each retired CA (the G1 pair), the expiry horizon
+    assert len(lines) == 1 + 4 + 2 + 1
     assert lines[-1].startswith("expires first: ")
-    by_alias = {line.split()[0]: line for line in lines[1:-1]}
-    assert sorted(by_alias) == sorted(expected_aliases("prod"))
+    by_alias = {line.split()[0]: line for line in lines[1:5]}
+    assert list(by_alias) == [
+        "nhs-root-authority",
+        "nhs-level-1c",
+        "nhs-root-authority-g2",
+        "nhs-authentication-g2",
+    ]
     assert "NHS Root Authority (g1)" in by_alias["nhs-root-authority"]
     assert "expired" in by_alias["nhs-root-authority"]
     assert "NHS Root Authority G2 (g2)" in by_alias["nhs-root-authority-g2"]
@@ -425,6 +476,23 @@ def test_inspect_shows_one_line_per_entry(
     g2 = nhs_catalogue().get("nhs-root-authority-g2").sha256
     assert g2 is not None
     assert g2 in by_alias["nhs-root-authority-g2"]
+    assert lines[5] == (
+        "retired, can go: nhs-root-authority (NHS Root Authority): the prod G1 root; "
+        "Spine has accepted only G2 since May 2024; expired 2024-06-04"
+    )
+    assert lines[6].startswith("retired, can go: nhs-level-1c (NHS Level 1C): ")
+
+
+def test_inspect_of_a_g2_store_names_no_retired_ca(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The control: a default prod store holds no retired CA, and inspect says none can go."""
+    run(["build", "--env", "prod", "--out", str(tmp_path), "--formats", "pem"], capsys)
+    status, stdout, _ = run(["inspect", str(tmp_path / "truststore.pem"), "--json"], capsys)
+    assert status == 0
+    assert [e["retired"] for e in json.loads(stdout)["entries"]] == [None, None]
+    status, stdout, _ = run(["inspect", str(tmp_path / "truststore.pem")], capsys)
+    assert "retired" not in stdout
 
 
 def test_inspect_json_parses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -580,7 +648,10 @@ def test_other_libraries_warnings_are_one_line_each_and_once(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert lines
-    assert all(line.startswith("truststore-builder: warning: ") for line in lines), lines
+    # The one info line names the prod G1 CAs the store was built without.
+    kinds = ("truststore-builder: warning: ", "truststore-builder: info: ")
+    assert all(line.startswith(kinds) for line in lines), lines
+    assert sum(line.startswith(kinds[1]) for line in lines) == 1
     assert len(lines) == len(set(lines))
 
 
@@ -654,3 +725,48 @@ def test_add_password_checks_a_jks_store_that_is_read_unchecked_without_it(
     assert status == 2
     assert "integrity" in stderr
     assert not (tmp_path / "checked").exists()
+
+
+@pytest.mark.parametrize("env", ["dev", "tra"])
+def test_dev_and_tra_stores_chain_under_openssl(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real DEV/TRA Level 1C of a built store verifies under the store's real PTL root."""
+    out = tmp_path / env
+    status, _, _ = run(["build", "--env", env, "--out", str(out), "--formats", "pem"], capsys)
+    assert status == 0
+    store = x509.load_pem_x509_certificates((out / "truststore.pem").read_bytes())
+    root, level_1c = store
+    (tmp_path / "root.pem").write_bytes(root.public_bytes(Encoding.PEM))
+    (tmp_path / "1c.pem").write_bytes(level_1c.public_bytes(Encoding.PEM))
+    verified = run_program(
+        "openssl", "verify", "-CAfile", tmp_path / "root.pem", tmp_path / "1c.pem"
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.strip().endswith(": OK")
+    assert f"CN=NHS {env.upper()} Level 1C" in level_1c.subject.rfc4514_string()
+    # The control: the same intermediate under the prod G2 root does not verify.
+    status, _, _ = run(
+        ["build", "--env", "prod", "--out", str(tmp_path / "p"), "--formats", "pem"], capsys
+    )
+    prod_root = x509.load_pem_x509_certificates((tmp_path / "p" / "truststore.pem").read_bytes())[0]
+    (tmp_path / "prod-root.pem").write_bytes(prod_root.public_bytes(Encoding.PEM))
+    refused = run_program(
+        "openssl", "verify", "-CAfile", tmp_path / "prod-root.pem", tmp_path / "1c.pem"
+    )
+    assert refused.returncode != 0
+
+
+def test_nhs_list_retired_lists_the_retired_cas(capsys: pytest.CaptureFixture[str]) -> None:
+    """`nhs list --retired` lists the seven retired CAs, none of them in the plain listing."""
+    status, stdout, _ = run(["nhs", "list", "--retired", "--json"], capsys)
+    assert status == 0
+    retired = json.loads(stdout)
+    assert [ca["slug"] for ca in retired] == [ca.slug for ca in nhs_catalogue().retired]
+    assert len(retired) == 7
+    status, stdout, _ = run(["nhs", "list", "--json"], capsys)
+    listed = {ca["slug"] for ca in json.loads(stdout)}
+    assert "digicert-sha2-secure-server-ca" not in listed
+    status, _, stderr = run(["nhs", "list", "--retired", "--env", "int"], capsys)
+    assert status == 2
+    assert "--env does not apply to --retired" in stderr

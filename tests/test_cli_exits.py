@@ -63,7 +63,7 @@ def test_the_library_errors_carry_no_exit_status() -> None:
 
 @pytest.fixture(scope="module")
 def big_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A PEM file of 720 certificates (the shipped NHS CAs, 80 times over)."""
+    """A PEM file of the shipped NHS CAs, 80 times over."""
     pem = b"".join(path.read_bytes() for path in sorted(BUNDLES.glob("*.pem")))
     path = tmp_path_factory.mktemp("big") / "big.pem"
     path.write_bytes(pem * COPIES)
@@ -86,7 +86,7 @@ def test_a_closed_stdout_ends_quietly(
     assert whole.returncode == 0, whole.stderr
     assert len(whole.stdout) > 2 * 65536
     if options:
-        assert len(json.loads(whole.stdout)["entries"]) == 9 * COPIES
+        assert len(json.loads(whole.stdout)["entries"]) == len(list(BUNDLES.glob("*.pem"))) * COPIES
     writer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert writer.stdout is not None
     assert writer.stderr is not None

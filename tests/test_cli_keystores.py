@@ -243,10 +243,11 @@ def test_csr_env_without_bars_is_refused(
         f"{name[0]} gives is the same in every environment\n"
     )
     assert list(tmp_path.iterdir()) == []
-    # The control: the same name without --env is written; --bars without --env is prod's name.
+    # The control: the same name without --env is written; --bars without --env is prod's name
+    # in force (supplier-hosted).
     status, _, stderr = run(["csr", *name, *out], capsys)
     assert status == 0, stderr
     assert key.exists()
     status, stdout, stderr = run(["csr", "--bars", "RX1.Acme", *out, "--force"], capsys)
     assert status == 0, stderr
-    assert "(CN=BaRS-RX1.Acme.nhs.uk)" in stdout
+    assert "(CN=BaRS-PROD-RX1.Acme.thirdparty.nhs.uk)" in stdout

@@ -488,3 +488,45 @@ def test_diff_shows_as_a_table_in_notebooks() -> None:
     assert html.count("#16a34a") == 2  # the two added G2 CAs, tinted as added
     assert "NHS INT Authentication G2" in html
     assert "stores differ" in html
+
+
+def test_diff_names_the_real_retired_g1_pair_and_says_it_can_go(
+    shared_nhs_pki: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An old store of the real G1 and G2 files against today's G2 store: G1 retired, fine to go."""
+    old = tmp_path / "old.pem"
+    old.write_bytes(
+        b"".join(
+            (shared_nhs_pki / name).read_bytes()
+            for name in (
+                "nhs-root-authority.pem",
+                "nhs-level-1c.pem",
+                "nhs-root-authority-g2.pem",
+                "nhs-authentication-g2.pem",
+            )
+        )
+    )
+    new = write(nhs_store("prod", ("g2",)), tmp_path / "new.pem")
+    diff = diff_stores(old, new, at=AT)
+    assert [(e.alias or e.subject, e.retired is not None) for e in diff.removed] == [
+        ("CN=NHS Root Authority,OU=CA,O=NHS", True),
+        ("CN=NHS Level 1C,OU=CA,O=nhs", True),
+    ]
+    assert all(k.new.retired is None for k in diff.kept)  # G2 is not retired
+    status, out, _ = run(diff_cli(old, new), capsys)
+    assert status == 1
+    removed = [line for line in out.splitlines() if line.startswith("- ")]
+    assert len(removed) == 2
+    assert all(line.endswith("retired CA: fine to remove") for line in removed)
+    assert "can go" not in out  # the new store holds none
+    # The other way round, the G1 pair is added: each is named, and said to be able to go.
+    status, out, _ = run(diff_cli(new, old, "--json"), capsys)
+    assert [e["retired"] for e in json.loads(out)["added"]] == [
+        "NHS Root Authority",
+        "NHS Level 1C",
+    ]
+    status, out, _ = run(diff_cli(new, old), capsys)
+    lines = out.splitlines()
+    assert lines[-3].startswith("retired, can go: NHS Root Authority: the prod G1 root")
+    assert lines[-2].startswith("retired, can go: NHS Level 1C: the prod G1 intermediate")
+    assert lines[-1] == "stores differ: 2 added, 0 removed, 2 kept"

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from tests.commands import PASSWORD_VARIABLE, keytool
+from tests.commands import PASSWORD_VARIABLE, keytool, openssl_with_password
 from tests.pki import catalogue_for, make_certificate
 from truststore_builder import (
     CertificateNotValidError,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.pki import GeneratedPki, Hierarchy
+    from truststore_builder import KeyStore
 
 PASSWORD = "Store-pass-7731"
 KEY_PASSWORD = "Key-file-pass-4410"
@@ -314,3 +315,123 @@ def test_a_g1_refusal_names_the_remedy_its_reader_can_type(
         f"r.toml: identity: {error.problem}; set allow_g1 = true in the recipe to package it "
         "anyway (it then warns)"
     )
+
+
+def _old_store_and_reply(pki: GeneratedPki, tmp_path: Path) -> tuple[Path, Path, KeyStore]:
+    """An old JKS (G2 client key entry, alias mesh-client, a partner CA) and a renewed certificate."""
+    old = (
+        _trusting_all(pki)
+        .add_trusted_certificates([pki.foreign.root.certificate])
+        .with_identity(pki.g2.client.certificate, pki.g2.client.key, alias="Mesh-Client")
+        .build()
+    )
+    path = tmp_path / "old.jks"
+    path.write_bytes(old.to_jks(PASSWORD))
+    renewed = make_certificate(
+        pki.g2.client.certificate.subject,
+        pki.g2.client.key,  # the same key: the reply to csr --from-store
+        issuer=pki.g2.intermediate,
+        ca=False,
+        not_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=3 * 365),
+    )
+    reply = tmp_path / "reply.pem"
+    reply.write_bytes(renewed.cert_pem())
+    return path, reply, old
+
+
+def test_renewal_replaces_the_certificate_and_keeps_key_alias_and_trust(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """The CA's reply goes into the old store's entry: same key and alias, new certificate, same CAs."""
+    from truststore_builder._diff import diff_stores  # noqa: PLC0415
+
+    path, reply, old = _old_store_and_reply(pki, tmp_path)
+    renewed = (
+        KeyStoreBuilder()
+        .with_identity_from_store(path, password=PASSWORD, certificate=reply)
+        .build()
+    )
+    assert renewed.alias == "mesh-client"
+    assert renewed.identity.certificate != old.identity.certificate
+    assert renewed.identity.certificate.serial_number != old.identity.certificate.serial_number
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert renewed.identity.key.public_key().public_bytes(
+        serialization.Encoding.DER, public
+    ) == old.identity.key.public_key().public_bytes(serialization.Encoding.DER, public)
+    assert [c.subject for c in renewed.chain] == [c.subject for c in old.chain]
+    assert {e.sha256 for e in renewed.trust_store} == {e.sha256 for e in old.trust_store}
+    new_path = tmp_path / "new.jks"
+    new_path.write_bytes(renewed.to_jks(PASSWORD))
+    diff = diff_stores(path, new_path, old_password=PASSWORD, new_password=PASSWORD)
+    (change,) = diff.key_entries
+    assert (change.kind, change.certificate_changed, change.key_changed) == ("changed", True, False)
+    assert not diff.added
+    assert not diff.removed
+    # OpenSSL reads the renewed PKCS#12: its certificate is the reply, its key certified by it.
+    p12 = tmp_path / "new.p12"
+    p12.write_bytes(renewed.to_pkcs12(PASSWORD))
+    leaf = openssl_with_password("pkcs12", "-in", p12, "-nokeys", "-clcerts", password=PASSWORD)
+    assert leaf.returncode == 0, leaf.stderr
+    assert x509.load_pem_x509_certificate(leaf.stdout.encode()) == renewed.identity.certificate
+    key = openssl_with_password("pkcs12", "-in", p12, "-nocerts", "-nodes", password=PASSWORD)
+    assert key.returncode == 0, key.stderr
+    loaded = serialization.load_pem_private_key(key.stdout.encode(), None)
+    assert loaded.public_key().public_bytes(
+        serialization.Encoding.DER, public
+    ) == renewed.identity.certificate.public_key().public_bytes(serialization.Encoding.DER, public)
+    # The control: rebuilt without the reply, the store's entry is unchanged.
+    same = KeyStoreBuilder().with_identity_from_store(path, password=PASSWORD).build()
+    same_path = tmp_path / "same.jks"
+    same_path.write_bytes(same.to_jks(PASSWORD))
+    (kept,) = diff_stores(path, same_path, old_password=PASSWORD, new_password=PASSWORD).key_entries
+    assert kept.kind == "unchanged"
+
+
+def test_renewal_refuses_a_reply_for_another_key(pki: GeneratedPki, tmp_path: Path) -> None:
+    """A certificate for another key is not the reply: ReplyKeyMismatchError naming the file."""
+    from truststore_builder import KeyMismatchError  # noqa: PLC0415
+    from truststore_builder._errors import ReplyKeyMismatchError  # noqa: PLC0415
+
+    path, _reply, _old = _old_store_and_reply(pki, tmp_path)
+    other = tmp_path / "other.pem"
+    other.write_bytes(pki.foreign.client.cert_pem())
+    with pytest.raises(ReplyKeyMismatchError) as caught:
+        KeyStoreBuilder().with_identity_from_store(path, password=PASSWORD, certificate=other)
+    assert isinstance(caught.value, KeyMismatchError)
+    message = str(caught.value)
+    assert message.startswith(f"{other}: refused: ")
+    assert "entry 'mesh-client'" in message
+    assert PASSWORD not in message
+    assert "PRIVATE" not in message
+
+
+def test_renewal_runs_the_identity_rules_on_the_new_certificate(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """A reply without clientAuth, or already expired, is refused at build by the identity rules."""
+    path, _reply, _old = _old_store_and_reply(pki, tmp_path)
+    subject, key = pki.g2.client.certificate.subject, pki.g2.client.key
+    no_client_auth = make_certificate(
+        subject,
+        key,
+        issuer=pki.g2.intermediate,
+        ca=False,
+        eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
+    )
+    expired = make_certificate(
+        subject,
+        key,
+        issuer=pki.g2.intermediate,
+        ca=False,
+        not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        not_after=dt.datetime(2021, 1, 1, tzinfo=dt.UTC),
+    )
+    for issued, error in (
+        (no_client_auth, CertificateUsageError),
+        (expired, CertificateNotValidError),
+    ):
+        builder = KeyStoreBuilder().with_identity_from_store(
+            path, password=PASSWORD, certificate=issued.certificate
+        )
+        with pytest.raises(error):
+            builder.build()

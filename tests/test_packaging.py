@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-#: The NHS certificates every wheel must carry (the nine in bundles/).
+#: The NHS certificates every wheel must carry (the eleven in bundles/).
 SHIPPED = sorted(path.name for path in BUNDLES.glob("*.pem"))
 
 
@@ -54,8 +54,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_carries_the_catalogue(wheel: Path) -> None:
-    """The wheel holds truststore_builder/bundles/manifest.toml, the nine PEMs and py.typed."""
-    assert len(SHIPPED) == 9
+    """The wheel holds truststore_builder/bundles/manifest.toml, the eleven PEMs and py.typed."""
+    assert len(SHIPPED) == 11
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "truststore_builder/bundles/manifest.toml" in names
     assert "truststore_builder/py.typed" in names

@@ -175,7 +175,8 @@ def test_nhs_store_shows_names_generations_and_environments() -> None:
     from truststore_builder import TrustStoreBuilder  # noqa: PLC0415
 
     with pytest.warns(ExpiredCertificateWarning, match="nhs-int-level-1c"):
-        built = TrustStoreBuilder().add_nhs("int").at(AT).build()  # INT Level 1C ends 2029-11-11
+        # INT Level 1C ends 2029-11-11; named generations keep it.
+        built = TrustStoreBuilder().add_nhs("int", ["g1", "g2"]).at(AT).build()
     text = str(built)
     assert "1 expired" in text.splitlines()[0]
     assert "NHS INT Authentication G2" in text

@@ -581,6 +581,9 @@ def test_a_password_option_never_echoes_its_value(
         for option in sorted(names):
             stem = option.rsplit("-", 1)[0]
             argv = [*bases[command], option, PASSWORD]
+            if command == "csr" and stem == "--key-password":  # the password of a reused key
+                argv = ["csr", "--cn", "c.test.nhs.uk", "--key", str(planted["encrypted"])]
+                argv += ["--csr-out", "c.pem", option, PASSWORD]
             if command == "build":
                 argv += ["--out", out, *needs.get(stem, [])]
                 if stem != "--password":
@@ -591,7 +594,7 @@ def test_a_password_option_never_echoes_its_value(
             assert captured.err.startswith(f"truststore-builder: error: {option}: "), argv
             _assert_clean(captured.out + captured.err, [], f"{command} {option}")
             swept += 1
-    assert swept == 20  # build 8, verify 4, diff 4, inspect 2, csr 2
+    assert swept == 22  # build 8, verify 4, diff 4, inspect 2, csr 4
     assert not (tmp_path / "out").exists()
 
 

@@ -25,7 +25,12 @@ from cryptography.x509.oid import NameOID
 
 from truststore_builder import _checks
 from truststore_builder._deprecation import renamed_method
-from truststore_builder._errors import ExpiredCertificateWarning, G1IdentityWarning, InputError
+from truststore_builder._errors import (
+    ExpiredCertificateWarning,
+    G1IdentityWarning,
+    InputError,
+    ReplyKeyMismatchError,
+)
 from truststore_builder._model import (
     Environment,
     Generation,
@@ -98,6 +103,8 @@ def _trusted_certificates(
 class _Candidate:
     certificate: x509.Certificate
     source: str
+    #: An NHS CA the caller did not ask for by generation: left out unless valid at build time.
+    current_only: bool = False
 
 
 class _Accepted(NamedTuple):
@@ -153,28 +160,50 @@ class TrustStoreBuilder:
         """Use another NHS catalogue (e.g. a bundle directory with NHS Signing G2 added)."""
         return attrs.evolve(self, catalogue=catalogue)
 
-    def _adding(self, certificates: Iterable[x509.Certificate], source: str) -> TrustStoreBuilder:
-        added = tuple(_Candidate(c, source) for c in certificates)
+    def _adding(
+        self,
+        certificates: Iterable[x509.Certificate],
+        source: str,
+        *,
+        current_only: bool = False,
+    ) -> TrustStoreBuilder:
+        added = tuple(_Candidate(c, source, current_only) for c in certificates)
         return attrs.evolve(self, candidates=self._candidates + added)
 
     def add_nhs(
         self,
         environment: Environment | str,
-        generations: Iterable[Generation | str] = (Generation.G1, Generation.G2),
+        generations: Iterable[Generation | str] | None = None,
     ) -> TrustStoreBuilder:
         """Add the NHS authentication CAs of an environment, and build for that environment.
 
+        By default the store holds the environment's CAs of either generation that are valid
+        when it is built: G2 only for ``prod`` since the G1 hierarchy expired on 2024-06-04,
+        G1 and G2 for ``int`` and ``dep``, G1 for ``dev`` and ``tra``. What that leaves out is
+        in :attr:`TrustStore.dropped`. Naming the generations asks for them whatever their
+        validity: an expired CA is then kept, with a warning (or left out by
+        :meth:`drop_expired`).
+
         Args:
-            environment: ``prod``, ``int`` or ``dep``.
-            generations: ``g1``, ``g2`` or both (the default: the transition store).
+            environment: ``prod``, ``int``, ``dep``, ``dev`` or ``tra``.
+            generations: ``g1``, ``g2`` or both; None (the default) for those valid at build
+                time.
 
         Raises:
-            ValueError: An unknown environment or generation.
+            ValueError: An unknown environment or generation, or generations named for which
+                the catalogue ships no CA of that environment (``dev`` has no G2 CA).
         """
         env = Environment(environment)
+        current_only = generations is None
+        wanted = tuple(generations) if generations is not None else tuple(Generation)
+        selected = self.catalogue.select(env, wanted)
+        if not selected:
+            named = ",".join(Generation(g).value for g in wanted)
+            msg = f"the NHS catalogue ships no {named} authentication CA for {env.value}"
+            raise ValueError(msg)
         builder = self
-        for ca, certificate in self.catalogue.select(env, generations):
-            builder = builder._adding([certificate], f"nhs:{ca.slug}")
+        for ca, certificate in selected:
+            builder = builder._adding([certificate], f"nhs:{ca.slug}", current_only=current_only)
         environments = (
             self._environments if env in self._environments else (*self._environments, env)
         )
@@ -271,7 +300,8 @@ class TrustStoreBuilder:
         De-duplication is by SHA-256 fingerprint (the first source wins). Order: NHS catalogue
         certificates in catalogue order, then the rest by subject and fingerprint. Aliases: the
         catalogue slug for NHS CAs, otherwise derived from the subject; a clash gets the
-        fingerprint's first hex digits as a suffix.
+        fingerprint's first hex digits as a suffix. NHS CAs added without naming their
+        generation are left out when not valid at the validation time (see :meth:`add_nhs`).
 
         Returns:
             The trust store.
@@ -294,6 +324,11 @@ class TrustStoreBuilder:
             der = candidate.certificate.public_bytes(Encoding.DER)
             fingerprint = hashlib.sha256(der).hexdigest()
             if fingerprint in seen:
+                first = seen[fingerprint]
+                if first.candidate.current_only and not candidate.current_only:
+                    # Asked for again, by name or by file: kept whatever its validity.
+                    kept = attrs.evolve(first.candidate, current_only=False)
+                    seen[fingerprint] = first._replace(candidate=kept)
                 continue
             seen[fingerprint] = self._accept(candidate, der, fingerprint, catalogue)
 
@@ -307,7 +342,7 @@ class TrustStoreBuilder:
         entries: list[TrustedEntry] = []
         dropped: list[TrustedEntry] = []
         for fingerprint, (candidate, nhs, alias, _subject) in sorted(seen.items(), key=sort_key):
-            if self._drop_expired:
+            if self._drop_expired or candidate.current_only:
                 entry = TrustedEntry(
                     alias=alias, certificate=candidate.certificate, source=candidate.source, nhs=nhs
                 )
@@ -409,6 +444,40 @@ def _load_identity(
     )
 
 
+def _renewed_certificate(
+    certificate: str | os.PathLike[str] | bytes | x509.Certificate,
+    chain: str | os.PathLike[str] | bytes | None,
+    key: PrivateKey,
+    entry: str,
+) -> tuple[x509.Certificate, tuple[x509.Certificate, ...], str]:
+    """The new leaf for ``key`` among the given certificates, its issuers, and its source.
+
+    Raises:
+        ReplyKeyMismatchError: No given certificate certifies ``key``.
+    """
+    from truststore_builder._sources import files  # noqa: PLC0415
+
+    if isinstance(certificate, x509.Certificate):
+        given, source = [certificate], "<certificate>"
+    else:
+        given, source = files.load_certificates(certificate), files.input_name(certificate)
+    spki = _spki(key.public_key())
+    leaf = next((c for c in given if _spki(c.public_key()) == spki), None)
+    if leaf is None:
+        fingerprint = hashlib.sha256(_spki(given[0].public_key())).hexdigest()
+        msg = (
+            f"{source}: refused: {given[0].subject.rfc4514_string()} certifies another key "
+            f"(public key SHA-256 {fingerprint}) than the key of {entry} "
+            f"({hashlib.sha256(spki).hexdigest()}); it is not the reply to a request made with "
+            "that key"
+        )
+        raise ReplyKeyMismatchError(msg, source=source)
+    issuers = [c for c in given if c is not leaf]
+    if chain is not None:
+        issuers += files.load_certificates(chain)
+    return leaf, tuple(issuers), source
+
+
 def _spki(public_key: object) -> bytes:
     return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
 
@@ -430,9 +499,12 @@ class KeyStoreBuilder:
     def add_nhs(
         self,
         environment: Environment | str,
-        generations: Iterable[Generation | str] = (Generation.G1, Generation.G2),
+        generations: Iterable[Generation | str] | None = None,
     ) -> KeyStoreBuilder:
-        """Trust the NHS CAs of an environment, and check the identity belongs to it."""
+        """Trust the NHS CAs of an environment, and check the identity belongs to it.
+
+        Which CAs: as :meth:`TrustStoreBuilder.add_nhs` (by default those valid at build time).
+        """
         return attrs.evolve(self, trust=self._trust.add_nhs(environment, generations))
 
     def add_trusted_file(
@@ -490,19 +562,29 @@ class KeyStoreBuilder:
         password: str | bytes,
         alias: str | None = None,
         key_password: str | bytes | None = None,
+        certificate: str | os.PathLike[str] | bytes | x509.Certificate | None = None,
+        chain: str | os.PathLike[str] | bytes | None = None,
     ) -> KeyStoreBuilder:
-        """Take the identity from an existing PKCS#12 or JKS key store (to rebuild it).
+        """Take the identity from an existing PKCS#12 or JKS key store (to rebuild or renew it).
 
-        The store's trusted entries are kept as trusted entries too.
+        The store's trusted entries are kept as trusted entries too, and the key entry keeps
+        its key and its alias. Given ``certificate`` (the CA's reply to a request made with
+        this key, e.g. by ``csr --from-store``), the entry's certificate and chain are
+        replaced by it and the issuers given with it; :meth:`build` then runs every identity
+        rule on the new certificate.
 
         Args:
             path: The old key store.
             password: Its store password.
             alias: Which key entry, when it holds more than one.
             key_password: The key entry's password, where it differs from the store's.
+            certificate: The new certificate: a file in any format the loaders read (it may
+                also hold its chain), bytes, or an ``x509.Certificate``.
+            chain: A file of issuer certificates for the new certificate, if you have one.
 
         Raises:
             InputError: The store cannot be read, or has no (or no such) key entry.
+            ReplyKeyMismatchError: ``certificate`` certifies another key than the entry's.
         """
         from truststore_builder._sources import files  # noqa: PLC0415
 
@@ -514,12 +596,17 @@ class KeyStoreBuilder:
             wanted = f"a key entry named {alias!r}" if alias else "exactly one key entry"
             msg = f"{source}: needs {wanted}, found {len(found)}"
             raise InputError(msg, source=source)
-        entry_alias, key, chain = found[0]
+        entry_alias, key, old_chain = found[0]
+        leaf, issuers = old_chain[0], tuple(old_chain[1:])
+        if certificate is not None:
+            leaf, issuers, source = _renewed_certificate(
+                certificate, chain, key, f"{source} (entry {entry_alias!r})"
+            )
         identity = Identity(
-            alias=entry_alias.lower() or alias_for(chain[0]),
+            alias=entry_alias.lower() or alias_for(leaf),
             key=key,
-            certificate=chain[0],
-            chain=tuple(chain[1:]),
+            certificate=leaf,
+            chain=issuers,
             source=source,
         )
         return attrs.evolve(

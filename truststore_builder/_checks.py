@@ -611,7 +611,8 @@ def verify_certificate(
     # own subject (the walk goes by signature and the names by pin), not refused.
     builder = TrustStoreBuilder().at(when).allow_leaf().allow_test_pki_impostors()
     if environment is not None:
-        builder = builder.add_nhs(environment)
+        # Both generations, expired or not: an expired CA shows in the chain verdict.
+        builder = builder.add_nhs(environment, tuple(Generation))
     if trust is not None:
         builder = builder.add_file(trust, password=trust_password)
     with warnings.catch_warnings():

@@ -27,6 +27,7 @@ from truststore_builder._model import (
     Generation,
     KeyStore,
     NhsCa,
+    RetiredCa,
     StoreEntry,
     TrustedEntry,
     TrustStore,
@@ -87,6 +88,7 @@ class DiffEntry:
         nhs: The NHS catalogue's record, when it recognises the certificate.
         trusted: Whether the store marks it trusted (Java's trustedCertEntry; always for PEM).
         certificate: The certificate itself.
+        retired: The catalogue's record when it is a retired CA, which a store can go without.
     """
 
     alias: str
@@ -97,6 +99,7 @@ class DiffEntry:
     nhs: NhsCa | None = None
     trusted: bool = True
     certificate: x509.Certificate | None = attrs.field(default=None, repr=False, eq=False)
+    retired: RetiredCa | None = None
 
     @property
     def nhs_name(self) -> str | None:
@@ -119,6 +122,7 @@ class DiffEntry:
             "nhs_name": self.nhs_name,
             "nhs_generation": self.generation.value if self.generation else None,
             "trusted": self.trusted,
+            "retired": self.retired.name if self.retired else None,
         }
 
 
@@ -381,17 +385,20 @@ def _diff_entry(
     trusted: bool,
     nhs: NhsCa | None,
     at: dt.datetime,
+    catalogue: NhsCatalogue,
 ) -> DiffEntry:
     not_after = certificate.not_valid_after_utc
+    sha256 = sha256_fingerprint(certificate)
     return DiffEntry(
         alias=alias,
-        sha256=sha256_fingerprint(certificate),
+        sha256=sha256,
         subject=certificate.subject.rfc4514_string(),
         not_after=not_after,
         expired=at > not_after,
         nhs=nhs,
         trusted=trusted,
         certificate=certificate,
+        retired=catalogue.retirement_of(sha256),
     )
 
 
@@ -452,6 +459,7 @@ def _from_store_entries(
             trusted=e.trusted,
             nhs=catalogue.recognise(e.certificate),
             at=at,
+            catalogue=catalogue,
         )
         for e in chosen.values()
     )
@@ -498,6 +506,7 @@ def _from_truststore(
             trusted=True,
             nhs=e.nhs or catalogue.recognise(e.certificate),
             at=at,
+            catalogue=catalogue,
         )
         for e in _unique(store.entries)
     )

@@ -1389,7 +1389,8 @@ def _trusted(
     # A look-alike of an NHS CA is judged by signature and called by its own subject here.
     builder = TrustStoreBuilder().at(at).allow_leaf().allow_test_pki_impostors()
     if environment is not None:
-        builder = builder.add_nhs(environment)
+        # Both generations, expired or not: an expired CA shows in the chain verdict.
+        builder = builder.add_nhs(environment, tuple(Generation))
     if isinstance(trust, TrustStore):
         certificates += trust.certificates
     elif trust is not None:

@@ -22,6 +22,7 @@ The hierarchy::
     │   ├── ReadBackError          a written store does not read back as what was meant
     │   └── IdentityError          a client identity (key + certificate) fails a rule
     │       ├── KeyMismatchError       the private key is not the certificate's
+    │       │   └── ReplyKeyMismatchError  a renewed certificate for another key than the store's
     │       ├── WeakKeyError           RSA below 2048 bits, EC below 256
     │       ├── CertificateNotValidError   expired or not yet valid at the validation time
     │       ├── CertificateUsageError  no clientAuth in the extended key usage
@@ -249,6 +250,14 @@ class KeyMismatchError(IdentityError):
     """The private key does not belong to the certificate."""
 
     rule = "key-match"
+
+
+class ReplyKeyMismatchError(KeyMismatchError):
+    """A new certificate meant for a key store's key entry certifies another key.
+
+    It is not the CA's reply to a request made with that entry's key (``csr --from-store``,
+    ``keytool -certreq``): perhaps the reply to another request, or another entry's.
+    """
 
 
 class WeakKeyError(IdentityError):

@@ -32,6 +32,7 @@ __all__ = [
     "IdentityReport",
     "KeyStore",
     "NhsCa",
+    "RetiredCa",
     "StoreEntry",
     "StoreFormat",
     "TrustStore",
@@ -258,6 +259,25 @@ class NhsCa:
 
 
 @attrs.frozen
+class RetiredCa:
+    """A CA that stores in service may still hold but need no longer: the catalogue never ships it.
+
+    Attributes:
+        slug: Short stable name (``nhs-ig-rootca``).
+        name: Display name (``RootCA (OU=CA, O=nhs)``).
+        sha256: Pinned SHA-256 fingerprint (lower-case hex).
+        expired: The date its certificate expired (or the service that used it ended).
+        why: Why it can go, one phrase (``the INT CA before NHS PTL Root Authority``).
+    """
+
+    slug: str
+    name: str
+    sha256: str
+    expired: dt.date
+    why: str
+
+
+@attrs.frozen
 class StoreEntry:
     """A certificate entry as read from an existing PKCS#12 or JKS store.
 
@@ -349,8 +369,9 @@ class TrustStore:
     Attributes:
         entries: The entries, in store order.
         validated_at: The time expiry was judged at.
-        dropped: Entries left out because they were not valid at ``validated_at`` (only when
-            the builder was asked to drop expired certificates).
+        dropped: Entries left out because they were not valid at ``validated_at``: NHS CAs
+            added without naming their generation (prod G1 today), and every expired
+            certificate when the builder was asked to drop them.
     """
 
     entries: tuple[TrustedEntry, ...]

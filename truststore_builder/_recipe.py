@@ -9,8 +9,8 @@ directory for the recipe, the table's directory for a batch table.
 .. code-block:: toml
 
     [trust]
-    environments = ["int"]            # prod | int | dep; one or more (required)
-    generations = ["g1", "g2"]        # default: both, the transition store
+    environments = ["int"]            # prod | int | dep | dev | tra; one or more (required)
+    generations = ["g1", "g2"]        # default: those valid at build time (prod: g2)
     add = ["partner-ca.pem"]          # extra CA files (any format add_file reads)
     add_password_env = "OLD_STORE_PASSWORD"    # or add_password_file: a protected add store's
     certifi = false                   # also trust Mozilla's public roots
@@ -247,9 +247,11 @@ class RecipeTrust:
     """The ``[trust]`` table: which CAs every store in the recipe trusts.
 
     Attributes:
-        environments: The NHS environments (``prod``, ``int``, ``dep``); at least one. A
-            repeated one counts once, as does a repeated generation or ``add`` path.
-        generations: ``g1``, ``g2`` or both (the default).
+        environments: The NHS environments (``prod``, ``int``, ``dep``, ``dev``, ``tra``);
+            at least one. A repeated one counts once, as does a repeated generation or ``add``
+            path.
+        generations: ``g1``, ``g2`` or both, whatever their validity; None (the default) for
+            the CAs valid at build time (see ``TrustStoreBuilder.add_nhs``).
         add: Extra CA files or directories, in any format the loaders read.
         add_password: Where the password of the ``add`` stores (PKCS#12, JKS, JCEKS) is: a
             protected PKCS#12 is read only with it, and it proves a JKS store unaltered.
@@ -262,8 +264,8 @@ class RecipeTrust:
     """
 
     environments: tuple[Environment, ...] = attrs.field(converter=_environments)
-    generations: tuple[Generation, ...] = attrs.field(
-        default=(Generation.G1, Generation.G2), converter=_generations
+    generations: tuple[Generation, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_generations)
     )
     add: tuple[Path, ...] = attrs.field(default=(), converter=_unique_paths)
     add_password: PasswordRef | None = None
@@ -707,12 +709,17 @@ def _parse(top: _Table) -> Recipe:
 
 def _parse_trust(table: _Table) -> RecipeTrust:
     environments = table.texts("environments", required=True) or ()
-    known_environments = ("prod", "int", "dep")
+    known_environments = [e.value for e in Environment]
     for i, value in enumerate(environments):
         if value not in known_environments:
-            table.fail(f"environments[{i}]", f"unknown environment {value!r}; use prod, int or dep")
+            table.fail(
+                f"environments[{i}]",
+                f"unknown environment {value!r}; use {', '.join(known_environments)}",
+            )
     if not environments:
-        table.fail("environments", "name at least one environment: prod, int or dep")
+        table.fail(
+            "environments", f"name at least one environment: {', '.join(known_environments)}"
+        )
     generations = table.texts("generations")
     for i, value in enumerate(generations or ()):
         if value not in {g.value for g in Generation}:
@@ -722,7 +729,7 @@ def _parse_trust(table: _Table) -> RecipeTrust:
     add = table.texts("add") or ()
     trust = RecipeTrust(
         environments=environments,
-        generations=generations or (Generation.G1, Generation.G2),
+        generations=generations,
         add=[table.base / value for value in add],
         add_password=table.password("add_password"),
         certifi=table.flag("certifi", default=False),
@@ -989,7 +996,11 @@ def _check_inputs(source: str, key_path: str, item: RecipeIdentity | BatchRow) -
 def _check_recipe(recipe: Recipe) -> None:
     source = recipe.source
     if not recipe.trust.environments:
-        _fail(source, "trust.environments", "name at least one environment: prod, int or dep")
+        _fail(
+            source,
+            "trust.environments",
+            f"name at least one environment: {', '.join(e.value for e in Environment)}",
+        )
     for i, path in enumerate(recipe.trust.add):
         _check_file(source, f"trust.add[{i}]", path, "file or directory")
     _check_password_file(source, "trust.add_password_file", recipe.trust.add_password)

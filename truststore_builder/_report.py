@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         Identity,
         IdentityReport,
         KeyStore,
+        RetiredCa,
         TrustedEntry,
         TrustStore,
     )
@@ -58,6 +59,7 @@ __all__ = [
     "report_html",
     "report_summary",
     "report_text",
+    "retired_line",
     "store_html",
     "store_summary",
     "store_text",
@@ -660,6 +662,18 @@ def _until(not_after: dt.datetime, *, expired: bool) -> str:
     return f"not after {not_after:%Y-%m-%d}" + (" (expired)" if expired else "")
 
 
+def retired_line(label: str, retired: RetiredCa) -> str:
+    """One line saying that ``label`` (an alias, or a name) is a retired CA and can go."""
+    named = label if label == retired.name else f"{label} ({retired.name})"
+    return printable(f"retired, can go: {named}: {retired.why}; expired {retired.expired:%Y-%m-%d}")
+
+
+def _retired_note(marker: str, entry: DiffEntry) -> str:
+    if entry.retired is None:
+        return ""
+    return "retired CA: fine to remove" if marker == "-" else "retired CA: can go"
+
+
 def _diff_row(marker: str, entry: DiffEntry, note: str = "") -> tuple[str, ...]:
     generation = entry.generation.value if entry.generation else None
     return (
@@ -668,7 +682,7 @@ def _diff_row(marker: str, entry: DiffEntry, note: str = "") -> tuple[str, ...]:
         entry.subject,
         _known(entry.nhs_name, generation),
         _until(entry.not_after, expired=entry.expired),
-        note,
+        "; ".join(part for part in (note, _retired_note(marker, entry)) if part),
     )
 
 
@@ -737,6 +751,11 @@ def diff_text(diff: StoreDiff, *, show_kept: bool = False) -> str:
             for kind in ("added", "removed", "changed", "unchanged")
         }
         summary += "; key entries: " + ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+    lines += [
+        retired_line(entry.alias or entry.retired.name, entry.retired)
+        for entry in (*diff.added, *(kept.new for kept in diff.kept))
+        if entry.retired is not None
+    ]
     verdict = "stores are equal" if diff.equal else "stores differ"
     lines.append(f"{verdict}: {summary}")
     return "\n".join(printable(line) for line in lines)
@@ -767,7 +786,7 @@ def diff_html(diff: StoreDiff) -> str:
             generation,
             Cell(f"{entry.not_after:%Y-%m-%d}", mono=True),
             "expired" if entry.expired else "",
-            note,
+            "; ".join(part for part in (note, _retired_note(sign, entry)) if part),
         ]
 
     for entry in diff.added:

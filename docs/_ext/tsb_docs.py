@@ -1,7 +1,8 @@
 # ruff: noqa: INP001  (docs/_ext holds Sphinx extensions, not a package)
 """Local Sphinx directives that generate pages from the project's own sources at build time.
 
-- ``nhs-catalogue``: a table of every CA in ``bundles/manifest.toml``.
+- ``nhs-catalogue``: a table of every CA in ``bundles/manifest.toml`` (with ``:retired:``, of
+  its retired CAs).
 - ``cli-help``: the ``--help`` text of ``truststore-builder`` or one of its subcommands, from
   ``truststore_builder._cli.build_parser()``, so the reference cannot drift from the parser.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docutils import nodes
+from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
 from truststore_builder._cli import build_parser
@@ -52,11 +54,14 @@ class NhsCatalogueDirective(SphinxDirective):
     """Render bundles/manifest.toml as a table."""
 
     has_content = False
+    option_spec = {"retired": directives.flag}  # noqa: RUF012  (docutils' own attribute)
 
     def run(self) -> list[nodes.Node]:
         """The table, one row per CA in manifest order."""
         self.env.note_dependency(str(MANIFEST))
         manifest = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
+        if "retired" in self.options:
+            return [self._retired(manifest["retired"])]
         rows: list[list[nodes.Node]] = []
         for ca in manifest["ca"]:
             pin = ("SHA-256", ca["sha256"]) if "sha256" in ca else ("SHA-1", ca["sha1"])
@@ -74,6 +79,21 @@ class NhsCatalogueDirective(SphinxDirective):
             )
         header = ["Alias", "Name", "Environments", "Gen.", "Role", "Pinned fingerprint", "File"]
         return [_table(header, rows, [14, 14, 10, 5, 12, 30, 8])]
+
+    @staticmethod
+    def _retired(retired: list[dict[str, Any]]) -> nodes.table:
+        rows: list[list[nodes.Node]] = [
+            [
+                nodes.literal(text=ca["slug"]),
+                nodes.Text(ca["name"]),
+                nodes.Text(ca["expired"].isoformat()),
+                nodes.Text(ca["why"]),
+                nodes.literal(text=f"SHA-256 {ca['sha256']}"),
+            ]
+            for ca in retired
+        ]
+        header = ["Alias", "Name", "Expired", "Why it can go", "Pinned fingerprint"]
+        return _table(header, rows, [14, 14, 8, 20, 30])
 
 
 def _subparser(parser: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from truststore_builder._cli.options import (
 )
 from truststore_builder._cli.output import PROG, dump_json, out
 from truststore_builder._cli.progress import TerminalProgress
-from truststore_builder._model import CLIENT_FILES, Generation, StoreFormat
+from truststore_builder._model import CLIENT_FILES, Environment, Generation, StoreFormat
 
 #: The formats ``build --formats`` accepts, in the order files are written and reported.
 BUILD_FORMATS = (
@@ -68,13 +68,14 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         "build",
         help="build an environment's trust stores (and a client's key stores) in several formats",
         description=(
-            "Build the trust store of an NHS environment (G1 and G2 CAs by default) and write "
+            "Build the trust store of an NHS environment (its CAs valid today by default: G2 "
+            "for prod, G1 and G2 for int and dep, G1 for dev and tra) and write "
             "it to DIR as truststore.pem, truststore.p12 and truststore.jks (and "
             "truststore.jceks, truststore.p7b, and capath/, OpenSSL's hashed CA directory, "
             "when asked). The options make a one-directory recipe, built as build --recipe "
             "builds: every file is read back and checked before any is written; an existing "
-            "file is not replaced without --force. Certificates that have expired are kept and "
-            "named on stderr, or left out with --drop-expired."
+            "file is not replaced without --force. Certificates asked for (--generations, --add, --certifi) "
+            "that have expired are kept and named on stderr, or left out with --drop-expired."
         ),
         epilog=(
             "JKS and JCEKS need a password, and so do key stores: give one with --password-env "
@@ -110,16 +111,20 @@ def _add_trust_options(build: argparse.ArgumentParser) -> None:
     )
     build.add_argument(
         "--env",
-        choices=["prod", "int", "dep"],
-        help="the NHS environment: prod, or the PTL environments int and dep (required "
-        "without --recipe)",
+        choices=[e.value for e in Environment],
+        help="the NHS environment: prod, or the PTL environments int, dep, dev and tra "
+        "(required without --recipe)",
     )
     build.add_argument(
         "--generations",
         type=_generations,
-        default=["g1", "g2"],
+        default=None,
         metavar="g1,g2",
-        help="which NHS PKI generations to trust (default: g1,g2, the transition store)",
+        help=(
+            "which NHS PKI generations to trust, whatever their validity (default: those "
+            "valid at build time, naming on stderr what was left out; g1,g2 keeps prod's "
+            "expired G1 with a warning)"
+        ),
     )
     build.add_argument(
         "--add",

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from truststore_builder._model import TrustedEntry
+    from truststore_builder._model import TrustedEntry, TrustStore
     from truststore_builder._recipe import BuildResult
 
 #: The name every ``build`` trust store file takes, before its format's suffix.
@@ -64,10 +64,7 @@ def build_stores(args: argparse.Namespace) -> int:
         raise _in_options(exc) from None
     store = result.trust_store
     assert store is not None  # every build makes its trust store
-    for entry in store.expired:
-        say(sys.stderr, "warning", _expiry_line(entry, store.validated_at, kept=True))
-    for entry in store.dropped:
-        say(sys.stderr, "note", _expiry_line(entry, store.validated_at, kept=False))
+    _say_expiry(store, args)
     _report(args, result)
     return 0
 
@@ -230,6 +227,30 @@ def _expiry_line(entry: TrustedEntry, at: dt.datetime, *, kept: bool) -> str:
         "kept in the store (--drop-expired leaves it out)" if kept else "left out (--drop-expired)"
     )
     return f"{name} {state}; {fate}"
+
+
+def _say_expiry(store: TrustStore, args: argparse.Namespace) -> None:
+    """Name on stderr what has expired and was kept, and what was left out."""
+    for entry in store.expired:
+        say(sys.stderr, "warning", _expiry_line(entry, store.validated_at, kept=True))
+    if args.drop_expired:
+        for entry in store.dropped:
+            say(sys.stderr, "note", _expiry_line(entry, store.validated_at, kept=False))
+    elif store.dropped:
+        say(sys.stderr, "info", _left_out_line(store.dropped, args.env, store.validated_at))
+
+
+def _left_out_line(dropped: Sequence[TrustedEntry], env: str, at: dt.datetime) -> str:
+    """The one line naming the NHS CAs a store was built without, because they are not valid."""
+    names = ", ".join(
+        f"{e.alias} ({e.nhs.name if e.nhs else e.subject}, "
+        f"{'not valid until ' + iso_date(e.not_before) if at < e.not_before else 'expired ' + iso_date(e.not_after)})"
+        for e in dropped
+    )
+    return (
+        f"the {env} store holds the NHS CAs valid on {iso_date(at)}; left out: {names} "
+        "(--generations g1,g2 asks for both generations whatever their validity)"
+    )
 
 
 def _report(args: argparse.Namespace, result: BuildResult) -> None:

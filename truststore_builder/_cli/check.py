@@ -9,6 +9,7 @@ from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import Parser, add_common_options
 from truststore_builder._cli.output import dump_json, out
 from truststore_builder._errors import InputError
+from truststore_builder._model import Environment
 from truststore_builder._sources.files import read_input
 
 
@@ -80,7 +81,9 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     )
     target = check.add_mutually_exclusive_group()
     target.add_argument(
-        "--env", choices=["prod", "int", "dep"], help="verify the server's chain against this"
+        "--env",
+        choices=[e.value for e in Environment],
+        help="verify the server's chain against this",
     )
     target.add_argument(
         "--trust", type=Path, metavar="FILE", help="verify the server's chain against these CAs"

@@ -17,7 +17,7 @@ from truststore_builder._cli.options import (
 )
 from truststore_builder._cli.output import dump_json, iso_date, nhs_fields, out, say, table
 from truststore_builder._model import sha256_fingerprint
-from truststore_builder._report import expiry_status, horizon_line
+from truststore_builder._report import expiry_status, horizon_line, retired_line
 
 if TYPE_CHECKING:
     from truststore_builder._diff import Horizon
@@ -31,7 +31,9 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         description=(
             "List the certificates in FILE (PEM, DER, PKCS#7, PKCS#12, JKS or JCEKS), one line "
             "each: alias, subject, issuer, not-after, SHA-256, the NHS name and generation "
-            "where the catalogue knows the certificate, and whether it has expired."
+            "where the catalogue knows the certificate, and whether it has expired; then a "
+            "line for each retired CA the file holds (an old NHS CA no store needs any more, "
+            "which can go)."
         ),
     )
     add_common_options(inspect)
@@ -76,9 +78,14 @@ def _inspect(args: argparse.Namespace) -> int:
     window = DEFAULT_WITHIN_DAYS if args.fail_within is None else args.fail_within
     horizon = expiry_horizon(entries, at=now, within_days=window, catalogue=catalogue)
     records = []
+    retired_lines = []
     for entry in entries:
         certificate = entry.certificate
         nhs = catalogue.recognise(certificate)
+        sha256 = sha256_fingerprint(certificate)
+        retired = catalogue.retirement_of(sha256)
+        if retired is not None:
+            retired_lines.append(retired_line(entry.alias or retired.name, retired))
         not_before = certificate.not_valid_before_utc
         not_after = certificate.not_valid_after_utc
         records.append(
@@ -88,11 +95,19 @@ def _inspect(args: argparse.Namespace) -> int:
                 "issuer": certificate.issuer.rfc4514_string(),
                 "not_before": not_before.isoformat(),
                 "not_after": not_after.isoformat(),
-                "sha256": sha256_fingerprint(certificate),
+                "sha256": sha256,
                 **nhs_fields(nhs),
                 "trusted": entry.trusted,
                 "expired": not (not_before <= now <= not_after),
                 "status": expiry_status(not_before, not_after, now),
+                "retired": None
+                if retired is None
+                else {
+                    "slug": retired.slug,
+                    "name": retired.name,
+                    "expired": retired.expired.isoformat(),
+                    "why": retired.why,
+                },
             }
         )
     if args.json:
@@ -112,6 +127,8 @@ def _inspect(args: argparse.Namespace) -> int:
         for record in records
     )
     out(table(rows))
+    for line in retired_lines:
+        out(line)
     out(horizon_line(horizon))
     return _horizon_status(args.fail_within, horizon)
 

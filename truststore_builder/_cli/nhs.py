@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import Parser, add_common_options
 from truststore_builder._cli.output import dump_json, out, table
 from truststore_builder._model import Environment
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
+
+    from truststore_builder._model import RetiredCa
 
 
 def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -28,7 +32,8 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
             "List every NHS CA the catalogue knows, in store order: its alias, name, "
             "environments, generation, role, purpose, pinned fingerprint, and whether its "
             "file is shipped (or only its fingerprint is pinned, so that a file you add is "
-            "recognised)."
+            "recognised). With --retired, the retired CAs instead: old CAs that stores in "
+            "service may still hold and none needs any more, pinned and never shipped."
         ),
     )
     add_common_options(nhs_list)
@@ -37,6 +42,11 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         choices=[e.value for e in Environment],
         help="only the CAs of this environment",
     )
+    nhs_list.add_argument(
+        "--retired",
+        action="store_true",
+        help="list the retired CAs (which inspect and diff say can go) instead",
+    )
     nhs_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
     nhs_list.set_defaults(handler=_nhs_list)
 
@@ -44,6 +54,11 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 def _nhs_list(args: argparse.Namespace) -> int:
     from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
 
+    if args.retired:
+        if args.env is not None:
+            msg = "--env does not apply to --retired: retired CAs serve no environment today"
+            raise UsageError(msg)
+        return _list_retired(nhs_catalogue().retired, as_json=args.json)
     cas = [ca for ca in nhs_catalogue().cas if args.env is None or args.env in ca.environments]
     if args.json:
         dump_json(
@@ -76,6 +91,29 @@ def _nhs_list(args: argparse.Namespace) -> int:
             f"sha256:{ca.sha256}" if ca.sha256 else f"sha1:{ca.sha1}",
         )
         for ca in cas
+    )
+    out(table(rows))
+    return 0
+
+
+def _list_retired(retired: Sequence[RetiredCa], *, as_json: bool) -> int:
+    if as_json:
+        dump_json(
+            [
+                {
+                    "slug": ca.slug,
+                    "name": ca.name,
+                    "expired": ca.expired.isoformat(),
+                    "why": ca.why,
+                    "sha256": ca.sha256,
+                }
+                for ca in retired
+            ]
+        )
+        return 0
+    rows = [("alias", "name", "expired", "why", "fingerprint")]
+    rows.extend(
+        (ca.slug, ca.name, ca.expired.isoformat(), ca.why, f"sha256:{ca.sha256}") for ca in retired
     )
     out(table(rows))
     return 0

@@ -15,7 +15,7 @@ from truststore_builder._cli.options import (
     store_password,
 )
 from truststore_builder._cli.output import dump_json, nhs_fields, out
-from truststore_builder._model import sha256_fingerprint
+from truststore_builder._model import Environment, sha256_fingerprint
 
 if TYPE_CHECKING:
     import argparse
@@ -38,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     add_common_options(verify)
     verify.add_argument("cert", type=Path, metavar="CERT", help="the certificate (or chain) file")
     target = verify.add_argument_group("what to verify against (one or both)")
-    target.add_argument("--env", choices=["prod", "int", "dep"], help="an NHS environment")
+    target.add_argument("--env", choices=[e.value for e in Environment], help="an NHS environment")
     target.add_argument("--trust", type=Path, metavar="FILE", help="a trust store or CA file")
     add_password_options(verify, "the --trust store's password")
     verify.add_argument("--key", type=Path, metavar="FILE", help="check this private key matches")

@@ -9,6 +9,7 @@ that some other distribution installed next to the package in ``site-packages`` 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import re
@@ -21,15 +22,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import InputError, MalformedInputError, PinMismatchError
-from truststore_builder._model import Environment, Generation, NhsCa
+from truststore_builder._model import Environment, Generation, NhsCa, RetiredCa
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
 
 __all__ = ["BUILDABLE_ENVIRONMENTS", "NhsCatalogue", "bundle_directory", "nhs_catalogue"]
 
-#: The environments a store can be built for (the others are pinned only, to name their CAs).
-BUILDABLE_ENVIRONMENTS = (Environment.PROD, Environment.INT, Environment.DEP)
+#: The environments a store can be built for: every one, now that DEV and TRA Level 1C ship.
+BUILDABLE_ENVIRONMENTS = tuple(Environment)
 
 _MANIFEST = "manifest.toml"
 _FIELDS = {
@@ -43,6 +44,7 @@ _FIELDS = {
     "sha1",
     "file",
 }
+_RETIRED_FIELDS = {"slug", "name", "sha256", "expired", "why"}
 
 
 _PROJECT_NAME = 'name = "truststore-builder"'
@@ -132,11 +134,13 @@ class NhsCatalogue:
         cas: Every record in manifest order, shipped or pinned only.
         certificates: The shipped certificates, by slug.
         directory: Where the bundle was read from.
+        retired: The CAs old stores may hold that none needs any more (pinned, never shipped).
     """
 
     cas: tuple[NhsCa, ...]
     certificates: dict[str, x509.Certificate] = attrs.field(repr=False)
     directory: Path
+    retired: tuple[RetiredCa, ...] = ()
     # Built with the catalogue, not on first use: a cached_property on a slotted attrs class
     # needs attrs 23.2, and this costs a few microseconds once.
     _pin_index: _PinIndex = attrs.field(
@@ -151,6 +155,15 @@ class NhsCatalogue:
         eq=False,
         default=attrs.Factory(
             lambda self: _index_subjects(self.cas, self.certificates), takes_self=True
+        ),
+    )
+
+    _retired_index: dict[str, RetiredCa] = attrs.field(
+        init=False,
+        repr=False,
+        eq=False,
+        default=attrs.Factory(
+            lambda self: {ca.sha256: ca for ca in reversed(self.retired)}, takes_self=True
         ),
     )
 
@@ -179,17 +192,14 @@ class NhsCatalogue:
         """The shipped CAs an environment's trust store holds, in catalogue order.
 
         Args:
-            environment: ``prod``, ``int`` or ``dep``.
-            generations: Which hierarchies: G1, G2 or both (the transition store, the default).
+            environment: ``prod``, ``int``, ``dep``, ``dev`` or ``tra``.
+            generations: Which hierarchies: G1, G2 or both (the default).
             purpose: ``authentication`` (TLS; the default) or ``signing``.
 
         Raises:
-            ValueError: An environment or generation that is not one we build for.
+            ValueError: An unknown environment or generation.
         """
         env = Environment(environment)
-        if env not in BUILDABLE_ENVIRONMENTS:
-            msg = f"stores are built for {', '.join(BUILDABLE_ENVIRONMENTS)}, not {env}"
-            raise ValueError(msg)
         wanted = {Generation(g) for g in generations}
         if not wanted:
             msg = "at least one generation (g1, g2) must be selected"
@@ -220,6 +230,19 @@ class NhsCatalogue:
             matches.append(by_sha1.get(hashlib.sha1(der).hexdigest()))  # noqa: S324 - a pin
         found = [match for match in matches if match is not None]
         return min(found, key=lambda match: match[0])[1] if found else None
+
+    def retirement(self, certificate: x509.Certificate) -> RetiredCa | None:
+        """The record of this certificate if it is a retired CA (by pinned SHA-256), else None.
+
+        A retired CA can go from any store: nothing NHS England runs today chains to it.
+        """
+        return self.retirement_of(
+            hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
+        )
+
+    def retirement_of(self, sha256: str) -> RetiredCa | None:
+        """The retired CA whose pinned SHA-256 (lower-case hex) this is, if any."""
+        return self._retired_index.get(sha256.lower())
 
     def claimed_by(self, subject: x509.Name | str) -> NhsCa | None:
         """The NHS CA whose shipped certificate has this subject (a Name, or RFC 4514), if any.
@@ -269,6 +292,33 @@ def _record(entry: dict[str, object], manifest: Path, index: int) -> NhsCa:
         raise MalformedInputError(msg, source=str(manifest)) from None
 
 
+def _retired_record(entry: dict[str, object], manifest: Path, index: int) -> RetiredCa:
+    where = f"{manifest}: retired[{index}]"
+    unknown = set(entry) - _RETIRED_FIELDS
+    missing = _RETIRED_FIELDS - set(entry)
+    if unknown or missing:
+        problem = (
+            f"unknown keys {sorted(unknown)}" if unknown else f"missing keys {sorted(missing)}"
+        )
+        msg = f"{where}: {problem}"
+        raise MalformedInputError(msg, source=str(manifest))
+    expired = entry["expired"]
+    sha256 = str(entry["sha256"]).lower()
+    if not isinstance(expired, dt.date) or isinstance(expired, dt.datetime):
+        msg = f"{where}: expired must be a TOML date (2024-06-04)"
+        raise MalformedInputError(msg, source=str(manifest))
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        msg = f"{where}: sha256 must be 64 hex digits"
+        raise MalformedInputError(msg, source=str(manifest))
+    return RetiredCa(
+        slug=str(entry["slug"]),
+        name=str(entry["name"]),
+        sha256=sha256,
+        expired=expired,
+        why=str(entry["why"]),
+    )
+
+
 def load_nhs_catalogue(directory: Path | None = None) -> NhsCatalogue:
     """Read the manifest and every shipped certificate, checking each one against its pin.
 
@@ -316,7 +366,10 @@ def load_nhs_catalogue(directory: Path | None = None) -> NhsCatalogue:
             )
             raise PinMismatchError(msg, source=str(path))
         certificates[ca.slug] = certificate
-    return NhsCatalogue(cas=cas, certificates=certificates, directory=directory)
+    retired = tuple(
+        _retired_record(entry, manifest, i) for i, entry in enumerate(data.get("retired", []))
+    )
+    return NhsCatalogue(cas=cas, certificates=certificates, directory=directory, retired=retired)
 
 
 @functools.cache
