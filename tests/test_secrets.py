@@ -38,7 +38,7 @@ from truststore_builder import (
 from truststore_builder._cli import build_parser, main
 from truststore_builder._formats.pkcs12 import load_pkcs12_store
 from truststore_builder._sources.files import read_identities, read_private_key
-from truststore_builder._writing import serialize_keystore
+from truststore_builder._stores import serialize_keystore
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -12,7 +12,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder, alias_for
-from truststore_builder._checks import verify_certificate
 from truststore_builder._errors import (
     BatchError,
     CertificateNotValidError,
@@ -52,16 +51,16 @@ from truststore_builder._model import (
     Generation,
     Identity,
     IdentityReport,
-    KeyStore,
     NhsCa,
     StoreEntry,
     StoreFormat,
     TrustedEntry,
-    TrustStore,
     sha256_fingerprint,
 )
 from truststore_builder._sources.files import load_certificates, read_store
 from truststore_builder._sources.nhs import NhsCatalogue, load_nhs_catalogue, nhs_catalogue
+from truststore_builder._stores import KeyStore, TrustStore
+from truststore_builder._verify import verify_certificate
 
 # Loaded on first use, so that `import truststore_builder` stays fast: these pull in ssl,
 # sockets, thread pools and TOML parsing, or serve one task (signing requests, conversion,

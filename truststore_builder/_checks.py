@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import warnings
 from typing import TYPE_CHECKING
 
 from cryptography import x509
@@ -38,7 +37,6 @@ from truststore_builder._errors import (
     CertificateUsageError,
     ChainError,
     EnvironmentMismatchError,
-    ExpiredCertificateWarning,
     GenerationError,
     IdentityEnvironmentError,
     IdentityError,
@@ -49,6 +47,7 @@ from truststore_builder._errors import (
     ReadBackError,
     WeakKeyError,
 )
+from truststore_builder._formats import capath, pem, pkcs7
 from truststore_builder._model import (
     Environment,
     Generation,
@@ -56,17 +55,17 @@ from truststore_builder._model import (
     NhsCa,
     StoreFormat,
     is_issued_by,
+    is_self_signed,
     issuer_path,
     sha256_fingerprint,
 )
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Collection, Mapping, Sequence
 
-    from truststore_builder._formats.keys import PrivateKey
-    from truststore_builder._model import KeyStore, TrustStore
+    from truststore_builder._model import PrivateKey
     from truststore_builder._sources.nhs import NhsCatalogue
+    from truststore_builder._stores import KeyStore, TrustStore
 
 __all__ = [
     "check_capath_read_back",
@@ -77,21 +76,14 @@ __all__ = [
     "check_read_back",
     "evaluate_identity",
     "is_certificate_authority",
-    "is_self_signed",
     "nhs_client_verifier",
     "utc_now",
-    "verify_certificate",
 ]
 
 
 def utc_now() -> dt.datetime:
     """The current time in UTC (the default validation time)."""
     return dt.datetime.now(dt.UTC)
-
-
-def is_self_signed(certificate: x509.Certificate) -> bool:
-    """Whether the certificate names itself as issuer and its signature verifies with its key."""
-    return is_issued_by(certificate, certificate)
 
 
 def is_certificate_authority(certificate: x509.Certificate) -> bool:
@@ -164,22 +156,18 @@ def _read_back(
     """Parse serialised bytes with an independent reader: certificates, aliases, trust flags."""
     label = f"<{store_format.value} read-back>"
     if store_format is StoreFormat.PEM:
-        from truststore_builder._formats import pem  # noqa: PLC0415
-
         return pem.load_pem_certificates(data, label), None, None
     if store_format is StoreFormat.PKCS7:
-        from truststore_builder._formats import pkcs7  # noqa: PLC0415
-
         return pkcs7.load_pkcs7_certificates(data, label), None, None
     if store_format in (StoreFormat.JKS, StoreFormat.JCEKS):
-        from truststore_builder._formats import jks  # noqa: PLC0415
+        from truststore_builder._formats import jks  # noqa: PLC0415 - start-up time (pyjks)
 
         # Written by the encoder in _formats/jks.py, read back by the strict parser there, a
         # separate implementation (the tests prove the encoder byte-identical to pyjks's).
         pairs = jks.parse_jks_trusted_certificates(data, password or b"", source=label)
         certificates = [x509.load_der_x509_certificate(der) for _, der in pairs]
         return certificates, [alias for alias, _ in pairs], [True] * len(pairs)
-    from truststore_builder._formats import pkcs12  # noqa: PLC0415
+    from truststore_builder._formats import pkcs12  # noqa: PLC0415 - start-up time
 
     # Written by our DER encoder, read back through cryptography's PKCS#12 parser.
     entries = pkcs12.load_pkcs12_store(data, password, label)
@@ -245,8 +233,6 @@ def check_capath_read_back(store: TrustStore, files: Mapping[str, bytes], where:
     Raises:
         ReadBackError: A rule is broken.
     """
-    from truststore_builder._formats import capath  # noqa: PLC0415
-
     try:
         certificates = capath.check_capath_files(files, where)
     except ValueError as exc:
@@ -276,7 +262,7 @@ def check_keystore_read_back(  # noqa: PLR0917 - one call site, every argument n
     where = f"{store_format.value} key store"
     # Certificates compare equal when their DER does (see check_read_back).
     if store_format is StoreFormat.PKCS12:
-        from truststore_builder._formats import pkcs12  # noqa: PLC0415
+        from truststore_builder._formats import pkcs12  # noqa: PLC0415 - start-up time
 
         # One pass: the MAC and the decryption each run the store's KDFs.
         identities, entries = pkcs12.load_pkcs12_keystore(data, password, label)
@@ -289,7 +275,7 @@ def check_keystore_read_back(  # noqa: PLR0917 - one call site, every argument n
             raise ReadBackError(msg)
         chain_ok = keys_ok and identities[0][2] == list(keystore.chain)
     else:
-        from truststore_builder._formats import jks  # noqa: PLC0415
+        from truststore_builder._formats import jks  # noqa: PLC0415 - start-up time (pyjks)
 
         # Written by pyjks (or our JCEKS protector), read back by the independent parser.
         aliases = jks.parse_jks_key_entry_aliases(
@@ -456,7 +442,8 @@ def evaluate_identity(
         certificate: The client certificate.
         key: Its private key, when there is one to check.
         intermediates: Certificates that may complete the chain (a chain file, the catalogue).
-        anchors: Trusted roots (and any other certificates trusted as anchors).
+        anchors: The trust anchors, as :func:`~truststore_builder._model.trust_anchors`
+            defines them (the other trusted certificates go in ``intermediates``).
         at: The validation time, always explicit.
         environments: The NHS environments being built for (empty: no environment rule).
         catalogue: The NHS catalogue, to recognise NHS issuers.
@@ -504,9 +491,8 @@ def evaluate_identity(
     elif (refused := _issuer_key_usage_failure(path, source)) is not None:
         failures.append(refused)
     elif not failures:
-        roots = [c for c in anchors if is_self_signed(c)] or list(anchors)
         try:
-            verified = nhs_client_verifier(roots, at).verify(certificate, list(intermediates))
+            verified = nhs_client_verifier(anchors, at).verify(certificate, list(intermediates))
         except VerificationError as exc:
             msg = f"{source}: the chain of {_subject(certificate)} does not verify: {_short(exc)}"
             failures.append(ChainError(msg, source=source))
@@ -555,82 +541,3 @@ def _issuer_key_usage_failure(
 def _short(exc: VerificationError) -> str:
     """Cryptography's message without its certificate repr."""
     return str(exc).split(" (encountered processing", 1)[0].removeprefix("validation failed: ")
-
-
-def verify_certificate(
-    certificate: str | os.PathLike[str] | bytes | x509.Certificate,
-    *,
-    environment: Environment | str | None = None,
-    trust: str | os.PathLike[str] | None = None,
-    trust_password: str | bytes | None = None,
-    key: str | os.PathLike[str] | bytes | None = None,
-    key_password: str | bytes | None = None,
-    at: dt.datetime | None = None,
-) -> IdentityReport:
-    """Does this certificate (and optionally its key) chain to this store or NHS environment?
-
-    Every rule is checked and every failure reported, not just the first: key match, key
-    strength, validity at ``at``, clientAuth, the chain (NHS policy), and the environment.
-    A G1 certificate is reported with its generation, not refused.
-
-    Args:
-        certificate: The certificate: a file in any readable format (a leaf-first chain file
-            works; the rest of the file helps build the chain), bytes, or an object.
-        environment: Check against this NHS environment's G1+G2 CAs.
-        trust: Check against the CAs in this file instead (or as well).
-        trust_password: The password of a PKCS#12/JKS ``trust`` file.
-        key: The private key file, to check it matches.
-        key_password: The key file's password.
-        at: The validation time (default: now).
-
-    Returns:
-        The report: chain, NHS issuer, generation, and every failed rule.
-
-    Raises:
-        ValueError: Neither an environment nor a trust file was given.
-        InputError: A file cannot be read.
-
-    >>> report = verify_certificate(
-    ...     nhs_catalogue().certificates["nhs-int-level-1c"], environment="int"
-    ... )
-    >>> [type(f).__name__ for f in report.failures]
-    ['CertificateUsageError']
-    """
-    from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
-    from truststore_builder._sources import files  # noqa: PLC0415
-    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
-
-    if environment is None and trust is None:
-        msg = "give an NHS environment or a trust file to verify against"
-        raise ValueError(msg)
-    when = at or utc_now()
-    # A look-alike of an NHS CA in the trust file is verified like any CA and called by its
-    # own subject (the walk goes by signature and the names by pin), not refused.
-    builder = TrustStoreBuilder().at(when).allow_leaf().allow_test_pki_impostors()
-    if environment is not None:
-        builder = builder.add_nhs(environment)
-    if trust is not None:
-        builder = builder.add_file(trust, password=trust_password)
-    with warnings.catch_warnings():
-        # Expired CAs are reported through the chain rules, not as a store warning.
-        warnings.simplefilter("ignore", ExpiredCertificateWarning)
-        trusted = list(builder.build().certificates)
-    if isinstance(certificate, x509.Certificate):
-        given, source = [certificate], "<certificate>"
-    else:
-        given = files.load_certificates(certificate)
-        source = files.input_name(certificate)
-    private_key = None if key is None else files.read_private_key(key, password=key_password)
-    leaf = given[0]
-    anchors = [c for c in trusted if c.issuer == c.subject]
-    return evaluate_identity(
-        leaf,
-        key=private_key,
-        intermediates=[*given[1:], *(c for c in trusted if c.issuer != c.subject)],
-        anchors=anchors or trusted,
-        at=when,
-        environments=builder.environments,
-        catalogue=nhs_catalogue(),
-        source=source,
-        allow_g1=True,
-    )

@@ -71,6 +71,8 @@ from typing import TYPE_CHECKING, NoReturn, cast
 
 import attrs
 
+from truststore_builder import _checks
+from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
     OVERWRITE_REMEDY,
@@ -86,12 +88,13 @@ from truststore_builder._errors import (
 )
 from truststore_builder._model import Environment, Generation, StoreFormat, as_password_bytes
 from truststore_builder._sources.files import read_input
+from truststore_builder._stores import serialize_keystore, serialize_store
+from truststore_builder._writing import StagedFiles, make_directories, remove_directories
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-    from truststore_builder._builders import TrustStoreBuilder
-    from truststore_builder._model import KeyStore, TrustStore
+    from truststore_builder._stores import KeyStore, TrustStore
 
 __all__ = [
     "BatchRow",
@@ -882,6 +885,7 @@ def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bo
 
 
 def _check_profile(source: str, key_path: str, target: RecipeTarget) -> None:
+    # The PKCS#12 module loads only when a recipe names a profile: start-up time.
     from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415
 
     if target.format is not TargetFormat.KEYSTORE_PKCS12:
@@ -1040,8 +1044,6 @@ def _resolve_outputs(
 @functools.lru_cache(maxsize=4)
 def _trust_builder(trust: RecipeTrust) -> TrustStoreBuilder:
     """The trust builder a recipe's [trust] describes (cached: each batch worker reads it once)."""
-    from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
-
     builder = TrustStoreBuilder()
     for environment in trust.environments:
         builder = builder.add_nhs(environment, trust.generations)
@@ -1085,7 +1087,6 @@ def _keystore(
     allow_g1: bool,
     at: dt.datetime,
 ) -> KeyStore:
-    from truststore_builder._builders import KeyStoreBuilder  # noqa: PLC0415
 
     builder = (
         KeyStoreBuilder()
@@ -1104,8 +1105,6 @@ def _serialize(
     output: _Output, store: TrustStore, keystore: KeyStore | None, row: str | None
 ) -> _Planned:
     """Serialise one target (reading it back); nothing is written."""
-    from truststore_builder._writing import serialize_keystore, serialize_store  # noqa: PLC0415
-
     target = output.target
     fmt = target.format
     if not fmt.needs_identity:
@@ -1262,7 +1261,6 @@ def _build(
     workers: int | None,
     at: dt.datetime | None,
 ) -> BuildResult:
-    from truststore_builder import _checks  # noqa: PLC0415
 
     started = time.perf_counter()
     source = recipe.source
@@ -1284,7 +1282,6 @@ def _build(
     # 3. Serialise (and read back) every file, the batch's in worker processes. Each file is
     # staged (written to a hidden temporary, fsynced) as soon as it is ready, while the
     # workers go on; 4. all are given their names at the end, or none.
-    from truststore_builder._writing import StagedFiles  # noqa: PLC0415
 
     used = max(1, min(workers or _available_cpus(), len(jobs)))
     planned: list[_Planned] = []
@@ -1420,8 +1417,6 @@ def _new_directories(outputs: Iterable[_Output]) -> Iterator[None]:
 
     0755, or 0700 for a directory that will hold a private key, whatever the umask.
     """
-    from truststore_builder._writing import make_directories, remove_directories  # noqa: PLC0415
-
     private: dict[Path, bool] = {}
     for output in outputs:
         directory = output.path.parent

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from truststore_builder._builders import TrustStoreBuilder
-    from truststore_builder._model import KeyStore, TrustedEntry, TrustStore
+    from truststore_builder._model import TrustedEntry
+    from truststore_builder._stores import KeyStore, TrustStore
 
 
 #: The name every ``build`` output file takes, before its format's suffix.
@@ -209,11 +210,10 @@ def _write_build(
     Returns:
         The trust store files written (the client files are written with them).
     """
+    from truststore_builder._stores import serialize_capath, serialize_store  # noqa: PLC0415
     from truststore_builder._writing import (  # noqa: PLC0415
         make_directories,
         remove_directories,
-        serialize_capath,
-        serialize_store,
         write_outputs,
     )
 
@@ -274,7 +274,7 @@ def _keystore_files(
     keystore: KeyStore, args: argparse.Namespace, formats: Sequence[StoreFormat], password: bytes
 ) -> list[tuple[Path, bytes, bool]]:
     """Serialise (and read back) every client file the formats call for; nothing is written."""
-    from truststore_builder._writing import serialize_keystore  # noqa: PLC0415
+    from truststore_builder._stores import serialize_keystore  # noqa: PLC0415
 
     jks_key_password = read_secret(
         args.jks_key_password_env, args.jks_key_password_file, "jks-key-password"

@@ -16,7 +16,7 @@ from truststore_builder._cli.options import (
 )
 from truststore_builder._cli.output import dump_json, iso_date, nhs_fields, out, say, table
 from truststore_builder._model import sha256_fingerprint
-from truststore_builder._report import expiry_status, horizon_line
+from truststore_builder._report import expiry_status
 
 if TYPE_CHECKING:
     from truststore_builder._diff import Horizon
@@ -110,7 +110,7 @@ def _inspect(args: argparse.Namespace) -> int:
         for record in records
     )
     out(table(rows))
-    out(horizon_line(horizon))
+    out(str(horizon))
     return _horizon_status(args.fail_within, horizon)
 
 

@@ -49,8 +49,8 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from truststore_builder._checks import verify_certificate  # noqa: PLC0415
     from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
+    from truststore_builder._verify import verify_certificate  # noqa: PLC0415
 
     if args.env is None and args.trust is None:
         msg = "give --env ENV or --trust FILE (or both) to verify against"
