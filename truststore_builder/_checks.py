@@ -47,7 +47,7 @@ from truststore_builder._errors import (
     ReadBackError,
     WeakKeyError,
 )
-from truststore_builder._formats import capath, pem, pkcs7
+from truststore_builder._formats.registry import directory_codec, file_codec
 from truststore_builder._model import (
     Environment,
     Generation,
@@ -63,6 +63,7 @@ from truststore_builder._model import (
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
 
+    from truststore_builder._formats.codec import ReadBack
     from truststore_builder._model import PrivateKey
     from truststore_builder._sources.nhs import NhsCatalogue
     from truststore_builder._stores import KeyStore, TrustStore
@@ -150,46 +151,27 @@ def check_environment(nhs: NhsCa, source: str, environments: Collection[Environm
         raise EnvironmentMismatchError(msg, source=source)
 
 
-def _read_back(
-    store_format: StoreFormat, data: bytes, password: bytes | None
-) -> tuple[list[x509.Certificate], list[str] | None, list[bool] | None]:
-    """Parse serialised bytes with an independent reader: certificates, aliases, trust flags."""
-    label = f"<{store_format.value} read-back>"
-    if store_format is StoreFormat.PEM:
-        return pem.load_pem_certificates(data, label), None, None
-    if store_format is StoreFormat.PKCS7:
-        return pkcs7.load_pkcs7_certificates(data, label), None, None
-    if store_format in (StoreFormat.JKS, StoreFormat.JCEKS):
-        from truststore_builder._formats import jks  # noqa: PLC0415 - start-up time (pyjks)
-
-        # Written by the encoder in _formats/jks.py, read back by the strict parser there, a
-        # separate implementation (the tests prove the encoder byte-identical to pyjks's).
-        pairs = jks.parse_jks_trusted_certificates(data, password or b"", source=label)
-        certificates = [x509.load_der_x509_certificate(der) for _, der in pairs]
-        return certificates, [alias for alias, _ in pairs], [True] * len(pairs)
-    from truststore_builder._formats import pkcs12  # noqa: PLC0415 - start-up time
-
-    # Written by our DER encoder, read back through cryptography's PKCS#12 parser.
-    entries = pkcs12.load_pkcs12_store(data, password, label)
-    return (
-        [e.certificate for e in entries],
-        [e.alias for e in entries],
-        [e.trusted for e in entries],
-    )
-
-
 def check_read_back(
     store: TrustStore, store_format: StoreFormat, data: bytes, password: bytes | None
 ) -> None:
-    """Read ``data`` back and compare it with ``store``; any difference is an error.
+    """Read ``data`` back with the format's independent reader and compare it with ``store``.
 
     Raises:
         ReadBackError: Count, fingerprints, aliases or trust flags differ.
     """
-    certificates, aliases, trusted = _read_back(store_format, data, password)
-    expected = store.certificates
-    if store_format is StoreFormat.PKCS7:
-        # PKCS#7 holds a SET OF certificates: DER may reorder them, so compare as sets there.
+    label = f"<{store_format.value} read-back>"
+    _compare_read_back(
+        store,
+        file_codec(store_format).read_back(data, password, label),
+        f"{store_format.value} store",
+    )
+
+
+def _compare_read_back(store: TrustStore, found: ReadBack, where: str) -> None:
+    """Any difference between a store and what was read back of it is an error."""
+    certificates, expected = found.certificates, store.certificates
+    if not found.ordered:
+        # A SET OF certificates: DER may reorder them, so compare as sets there.
         same = sorted(map(sha256_fingerprint, certificates)) == sorted(
             map(sha256_fingerprint, expected)
         )
@@ -197,20 +179,19 @@ def check_read_back(
         # Certificates are equal when their DER is (and so their fingerprints): comparing them
         # costs a fraction of hashing each, which counts at 100,000 certificates.
         same = len(certificates) == len(expected) and all(
-            found == meant for found, meant in zip(certificates, expected, strict=True)
+            c == meant for c, meant in zip(certificates, expected, strict=True)
         )
-    where = f"{store_format.value} store"
     if not same:
         msg = (
             f"{where}: read back {len(certificates)} certificates where {len(expected)} were "
             "written, or not the same ones; nothing was written"
         )
         raise ReadBackError(msg)
-    if aliases is not None and aliases != [entry.alias for entry in store.entries]:
+    if found.aliases is not None and found.aliases != [entry.alias for entry in store.entries]:
         msg = f"{where}: aliases read back differ from those written; nothing was written"
         raise ReadBackError(msg)
-    if trusted is not None and not all(trusted):
-        untrusted = [e.alias for e, t in zip(store.entries, trusted, strict=True) if not t]
+    if found.trusted is not None and not all(found.trusted):
+        untrusted = [e.alias for e, t in zip(store.entries, found.trusted, strict=True) if not t]
         msg = (
             f"{where}: entries {', '.join(untrusted)} do not read back as trusted "
             "certificate entries; nothing was written"
@@ -234,9 +215,10 @@ def check_capath_read_back(store: TrustStore, files: Mapping[str, bytes], where:
         ReadBackError: A rule is broken.
     """
     try:
-        certificates = capath.check_capath_files(files, where)
+        found = directory_codec(StoreFormat.CAPATH).read_back(files, where)
     except ValueError as exc:
         raise ReadBackError(str(exc), source=where) from None
+    certificates = found.certificates
     if sorted(sha256_fingerprint(c) for c in certificates) != sorted(e.sha256 for e in store):
         msg = (
             f"{where}: read back {len(certificates)} certificates where {len(store)} were "
@@ -260,38 +242,30 @@ def check_keystore_read_back(  # noqa: PLR0917 - one call site, every argument n
     """
     label = f"<{store_format.value} key store read-back>"
     where = f"{store_format.value} key store"
-    # Certificates compare equal when their DER does (see check_read_back).
-    if store_format is StoreFormat.PKCS12:
-        from truststore_builder._formats import pkcs12  # noqa: PLC0415 - start-up time
-
-        # One pass: the MAC and the decryption each run the store's KDFs.
-        identities, entries = pkcs12.load_pkcs12_keystore(data, password, label)
-        found_trusted = [(e.alias, e.certificate) for e in entries if e.trusted]
-        keys_ok = len(identities) == 1 and identities[0][0] == keystore.alias
-        if keys_ok and not _same_private_key(identities[0][1], keystore.identity.key):
-            msg = (
-                f"{where}: the key entry's private key reads back differently; nothing was written"
-            )
-            raise ReadBackError(msg)
-        chain_ok = keys_ok and identities[0][2] == list(keystore.chain)
-    else:
-        from truststore_builder._formats import jks  # noqa: PLC0415 - start-up time (pyjks)
-
-        # Written by pyjks (or our JCEKS protector), read back by the independent parser.
-        aliases = jks.parse_jks_key_entry_aliases(
-            data, password, source=label, key_password=key_password
-        )
-        pairs = jks.parse_jks_trusted_certificates(data, password, source=label)
-        found_trusted = [(alias, x509.load_der_x509_certificate(der)) for alias, der in pairs]
-        keys_ok = aliases == [(keystore.alias, len(keystore.chain))]
-        chain_ok = keys_ok
-    if not keys_ok:
+    read_back = file_codec(store_format).read_back_keystore
+    if read_back is None:
+        msg = f"a key store is written as p12, jks or jceks, not {store_format.value}"
+        raise ValueError(msg)
+    found = read_back(data, password, key_password, label)
+    entry = found.key_entries[0] if len(found.key_entries) == 1 else None
+    # A reader that gives the chain back has it compared whole; one that gives its length,
+    # by length (the JKS reader matches each key with its certificate itself).
+    keys_ok = (
+        entry is not None
+        and entry.alias == keystore.alias
+        and (entry.chain is not None or entry.chain_length == len(keystore.chain))
+    )
+    if not keys_ok or entry is None:
         msg = f"{where}: does not read back with exactly one key entry {keystore.alias!r}; nothing was written"
         raise ReadBackError(msg)
-    if not chain_ok:
+    if entry.key is not None and not _same_private_key(entry.key, keystore.identity.key):
+        msg = f"{where}: the key entry's private key reads back differently; nothing was written"
+        raise ReadBackError(msg)
+    # Certificates compare equal when their DER does (see _compare_read_back).
+    if entry.chain is not None and entry.chain != list(keystore.chain):
         msg = f"{where}: the key entry's chain reads back differently; nothing was written"
         raise ReadBackError(msg)
-    if found_trusted != list(trusted):
+    if found.trusted != list(trusted):
         msg = f"{where}: the trusted CA entries read back differently; nothing was written"
         raise ReadBackError(msg)
 

@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder import _checks
 from truststore_builder._errors import CheckError, MissingPasswordError
-from truststore_builder._formats import capath, pem, pkcs7
+from truststore_builder._formats.codec import KeyStoreParts
 from truststore_builder._formats.keys import serialize_private_key_pem
+from truststore_builder._formats.registry import codec_for, directory_codec, file_codec
 from truststore_builder._model import (
     Identity,
     IdentityReport,
@@ -47,6 +48,7 @@ __all__ = [
     "serialize_capath",
     "serialize_keystore",
     "serialize_store",
+    "serialize_targets",
     "write_stores",
 ]
 
@@ -298,32 +300,19 @@ def serialize_store(
     """Serialise ``store`` in ``store_format`` and check it reads back as the same entries.
 
     Raises:
+        ValueError: ``capath``, which is a directory (see :func:`serialize_capath`).
         MissingPasswordError: JKS or JCEKS without a password.
         ReadBackError: What was written does not read back as what was meant.
     """
-    if store_format is StoreFormat.CAPATH:
-        msg = "a capath store is a directory of files, not one file: use to_capath() or write()"
-        raise ValueError(msg)
+    codec = file_codec(store_format)
     secret = as_password_bytes(password)
-    pairs = [(entry.alias, entry.certificate) for entry in store.entries]
-    if store_format is StoreFormat.PEM:
-        data = pem.serialize_pem_bundle(store.entries)
-    elif store_format is StoreFormat.PKCS7:
-        data = pkcs7.serialize_pkcs7(store.certificates)
-    elif store_format is StoreFormat.PKCS12:
-        from truststore_builder._formats import pkcs12  # noqa: PLC0415 - start-up time
-
-        data = pkcs12.serialize_pkcs12_truststore(pairs, secret)
-    else:
-        if not secret:
-            msg = (
-                f"a {store_format.name} store needs a password, and none was given "
-                "(Java's conventional 'changeit' is never assumed)"
-            )
-            raise MissingPasswordError(msg)
-        from truststore_builder._formats import jks  # noqa: PLC0415 - start-up time
-
-        data = jks.serialize_jks_truststore(pairs, secret, store_type=store_format.value)
+    if codec.needs_password and not secret:
+        msg = (
+            f"a {store_format.name} store needs a password, and none was given "
+            "(Java's conventional 'changeit' is never assumed)"
+        )
+        raise MissingPasswordError(msg)
+    data = codec.write(store.entries, secret)
     _checks.check_read_back(store, store_format, data, secret)
     return data
 
@@ -339,11 +328,31 @@ def serialize_capath(store: TrustStore) -> dict[str, bytes]:
         ReadBackError: The files do not read back as the store's certificates under their hashes.
     """
     try:
-        files = capath.capath_files(store.entries)
+        files = directory_codec(StoreFormat.CAPATH).write(store.entries)
     except ValueError as exc:
         raise CheckError(str(exc)) from None
     _checks.check_capath_read_back(store, files, "<capath read-back>")
     return files
+
+
+def serialize_targets(
+    store: TrustStore, targets: Mapping[Path, StoreFormat], password: str | bytes | None
+) -> tuple[list[tuple[Path, bytes, bool]], list[tuple[Path, dict[str, bytes]]]]:
+    """Serialise and read back ``store`` for every target; nothing is written.
+
+    Returns:
+        ``(path, data, private)`` per file target and ``(path, files)`` per directory target
+        (``capath``), as :func:`~truststore_builder._writing.write_outputs` takes them.
+    """
+    files = [
+        (path, serialize_store(store, fmt, password), False)
+        for path, fmt in targets.items()
+        if not codec_for(fmt).directory
+    ]
+    directories = [
+        (path, serialize_capath(store)) for path, fmt in targets.items() if codec_for(fmt).directory
+    ]
+    return files, directories
 
 
 def write_stores(
@@ -360,12 +369,13 @@ def write_stores(
     Returns:
         The paths written, in the order given.
     """
-    files = {path: fmt for path, fmt in targets.items() if fmt is not StoreFormat.CAPATH}
-    directories = [path for path, fmt in targets.items() if fmt is StoreFormat.CAPATH]
     # Every destination before any serialising: a refusal comes back fast.
-    check_destinations(list(files), directories, overwrite=overwrite)
-    planned = [(path, serialize_store(store, fmt, password), False) for path, fmt in files.items()]
-    capaths = [(path, serialize_capath(store)) for path in directories]
+    check_destinations(
+        [path for path, fmt in targets.items() if not codec_for(fmt).directory],
+        [path for path, fmt in targets.items() if codec_for(fmt).directory],
+        overwrite=overwrite,
+    )
+    planned, capaths = serialize_targets(store, targets, password)
     write_outputs(planned, capaths, overwrite=overwrite)
     return list(targets)
 
@@ -394,41 +404,28 @@ def serialize_keystore(
             "one Java reads the key entry as an empty store"
         )
         raise MissingPasswordError(msg)
-    key_secret = as_password_bytes(key_password)
+    codec = codec_for(store_format)
+    write = getattr(codec, "write_keystore", None)
+    if write is None:
+        msg = f"a key store is written as p12, jks or jceks, not {store_format.value}"
+        raise ValueError(msg)
     trusted = (
         [(entry.alias, entry.certificate) for entry in keystore.truststore.entries]
         if include_trusted
         else []
     )
+    key_secret = as_password_bytes(key_password)
     identity = keystore.identity
-    if store_format is StoreFormat.PKCS12:
-        from truststore_builder._formats import pkcs12  # noqa: PLC0415 - start-up time
-
-        if key_secret and key_secret != secret:
-            msg = "a PKCS#12 key store has one password: the key password must equal the store password"
-            raise ValueError(msg)
-        data = pkcs12.serialize_pkcs12_keystore(
-            alias=identity.alias,
-            key=identity.key,
-            chain=keystore.chain,
-            trusted=trusted,
-            password=secret,
-            profile=profile,
-        )
-    elif store_format in (StoreFormat.JKS, StoreFormat.JCEKS):
-        from truststore_builder._formats import jks  # noqa: PLC0415 - start-up time
-
-        data = jks.serialize_jks_keystore(
+    data: bytes = write(
+        KeyStoreParts(
             alias=identity.alias,
             key=identity.key,
             chain=keystore.chain,
             trusted=trusted,
             password=secret,
             key_password=key_secret,
-            store_type=store_format.value,
+            profile=profile,
         )
-    else:
-        msg = f"a key store is written as p12, jks or jceks, not {store_format.value}"
-        raise ValueError(msg)
+    )
     _checks.check_keystore_read_back(keystore, store_format, data, secret, key_secret, trusted)
     return data

@@ -15,6 +15,7 @@ from truststore_builder._errors import (
     MissingPasswordError,
     ReadBackError,
 )
+from truststore_builder._formats.codec import DirectoryCodec
 from truststore_builder._model import StoreFormat, sha256_fingerprint
 
 if TYPE_CHECKING:
@@ -149,27 +150,24 @@ def _build_store(args: argparse.Namespace) -> TrustStore:
         return _trust_builder(args).build()
 
 
-_PASSWORDED = frozenset({StoreFormat.PKCS12, StoreFormat.JKS, StoreFormat.JCEKS})
-
-
 def _read_back_from_disk(path: Path, fmt: StoreFormat, password: bytes | None) -> list[str]:
     """SHA-256s of the certificates in the file as written, read again from disk.
 
     Raises:
         ReadBackError: A PKCS#12 or JKS entry is not a trusted certificate entry.
     """
+    from truststore_builder._formats.registry import codec_for  # noqa: PLC0415
     from truststore_builder._sources.files import read_store  # noqa: PLC0415
 
-    if fmt is StoreFormat.CAPATH:
-        from truststore_builder._formats import capath  # noqa: PLC0415
-
+    codec = codec_for(fmt)
+    if isinstance(codec, DirectoryCodec):
         try:
-            found = capath.check_capath_files(capath.read_capath_directory(path), str(path))
+            found = codec.read_back(codec.read(path), str(path)).certificates
         except ValueError as exc:
             raise ReadBackError(str(exc), source=str(path)) from None
         return [sha256_fingerprint(certificate) for certificate in found]
-    entries = read_store(path, password=password if fmt in _PASSWORDED else None)
-    if fmt in _PASSWORDED and not all(entry.trusted for entry in entries):
+    entries = read_store(path, password=password if codec.takes_password else None)
+    if codec.takes_password and not all(entry.trusted for entry in entries):
         msg = f"{path}: an entry does not read back as a trusted certificate entry"
         raise ReadBackError(msg, source=str(path))
     return [sha256_fingerprint(entry.certificate) for entry in entries]
@@ -210,7 +208,7 @@ def _write_build(
     Returns:
         The trust store files written (the client files are written with them).
     """
-    from truststore_builder._stores import serialize_capath, serialize_store  # noqa: PLC0415
+    from truststore_builder._stores import serialize_targets  # noqa: PLC0415
     from truststore_builder._writing import (  # noqa: PLC0415
         make_directories,
         remove_directories,
@@ -220,16 +218,7 @@ def _write_build(
     # 0700 when it will hold the client's key; 0755 otherwise; whatever the umask.
     created = make_directories(out, private=any(private for _, _, private in client_files))
     try:
-        planned = [
-            (path, serialize_store(store, fmt, password), False)
-            for path, fmt in targets.items()
-            if fmt is not StoreFormat.CAPATH
-        ]
-        directories = [
-            (path, serialize_capath(store))
-            for path, fmt in targets.items()
-            if fmt is StoreFormat.CAPATH
-        ]
+        planned, directories = serialize_targets(store, targets, password)
         write_outputs([*planned, *client_files], directories, overwrite=force)
     except BaseException:
         # Leave nothing behind: the directories were ours and nothing was written into them.
