@@ -113,6 +113,8 @@ class Codec:
         write_keystore: Serialise a key store, where the format holds private keys.
         read_back_keystore: Read a written key store back independently:
             ``(data, password, key_password, source)``.
+        read_identities: Read any such key store's private key entries as
+            ``(alias, key, chain leaf first)``: ``(data, password, key_password, source)``.
     """
 
     store_format: StoreFormat
@@ -124,6 +126,13 @@ class Codec:
     needs_password: bool = False
     write_keystore: Callable[[KeyStoreParts], bytes] | None = None
     read_back_keystore: Callable[[bytes, bytes, bytes | None, str], KeyStoreReadBack] | None = None
+    read_identities: (
+        Callable[
+            [bytes, bytes, bytes | None, str],
+            list[tuple[str, PrivateKey, list[x509.Certificate]]],
+        ]
+        | None
+    ) = None
     #: A file, not a directory (see :class:`DirectoryCodec`).
     directory = False
 

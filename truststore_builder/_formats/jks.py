@@ -1133,6 +1133,9 @@ def _codec(store_format: StoreFormat) -> Codec:
         needs_password=True,
         write_keystore=write_keystore,
         read_back_keystore=_read_back_keystore,
+        read_identities=lambda data, password, key_password, source: load_jks_identities(
+            data, password, source, key_password=key_password
+        ),
     )
 
 

@@ -1914,4 +1914,8 @@ CODEC = Codec(
     takes_password=True,
     write_keystore=_write_keystore,
     read_back_keystore=_read_back_keystore,
+    # One password: the key entries' is the store's.
+    read_identities=lambda data, password, _key_password, source: load_pkcs12_identities(
+        data, password, source
+    ),
 )

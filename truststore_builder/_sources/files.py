@@ -412,7 +412,8 @@ def _refuse_costly_key(data: bytes, source: str) -> None:
     Raises:
         MalformedInputError: The key's iteration count (or scrypt work) passes the cap.
     """
-    from truststore_builder._formats import pkcs12  # noqa: PLC0415  (only for encrypted keys)
+    # Start-up time: the PKCS#12 module loads only for an encrypted key.
+    from truststore_builder._formats import pkcs12  # noqa: PLC0415
 
     ders = [data]  # DER as it stands, or the PKCS#8 blocks of a PEM file
     with contextlib.suppress(MalformedInputError):
@@ -443,20 +444,13 @@ def read_identities(
     data = read_input(path, what="key store")
     kind = detect_format(data, source)
     secret = as_password_bytes(password) or b""
-    if kind == "pkcs12":
-        from truststore_builder._formats import pkcs12  # noqa: PLC0415
-
-        identities = pkcs12.load_pkcs12_identities(data, secret, source)
-    elif kind in {"jks", "jceks"}:
-        from truststore_builder._formats import jks  # noqa: PLC0415
-
-        identities = jks.load_jks_identities(
-            data, secret, source, key_password=as_password_bytes(key_password)
-        )
-    else:
+    store_format = _DETECTED_FORMATS.get(kind)
+    read = file_codec(store_format).read_identities if store_format else None
+    if read is None:
         msg = (
             f"{source}: a {kind.upper()} file holds no private key; give a PKCS#12 or JKS key store"
         )
         raise InputError(msg, source=source)
+    identities = read(data, secret, as_password_bytes(key_password), source)
     check_names_decode([c for _alias, _key, chain in identities for c in chain], source)
     return identities
