@@ -6,6 +6,7 @@ import sys
 import warnings
 from typing import TYPE_CHECKING
 
+from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder
 from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import read_secret, store_password
 from truststore_builder._cli.output import dump_json, iso_date, out, say
@@ -16,7 +17,11 @@ from truststore_builder._errors import (
     ReadBackError,
 )
 from truststore_builder._formats.codec import DirectoryCodec
+from truststore_builder._formats.registry import codec_for
 from truststore_builder._model import StoreFormat, sha256_fingerprint
+from truststore_builder._sources.files import read_store
+from truststore_builder._stores import serialize_keystore, serialize_targets
+from truststore_builder._writing import make_directories, remove_directories, write_outputs
 
 if TYPE_CHECKING:
     import argparse
@@ -24,7 +29,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from truststore_builder._builders import TrustStoreBuilder
     from truststore_builder._model import TrustedEntry
     from truststore_builder._stores import KeyStore, TrustStore
 
@@ -127,8 +131,6 @@ def _expiry_line(entry: TrustedEntry, at: dt.datetime, *, kept: bool) -> str:
 
 def _trust_builder(args: argparse.Namespace) -> TrustStoreBuilder:
     """The trust store the build options describe (shared by trust and key stores)."""
-    from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
-
     builder = TrustStoreBuilder().add_nhs(args.env, generations=args.generations)
     add_password = read_secret(args.add_password_env, args.add_password_file, "add-password")
     for path in args.add:
@@ -156,9 +158,6 @@ def _read_back_from_disk(path: Path, fmt: StoreFormat, password: bytes | None) -
     Raises:
         ReadBackError: A PKCS#12 or JKS entry is not a trusted certificate entry.
     """
-    from truststore_builder._formats.registry import codec_for  # noqa: PLC0415
-    from truststore_builder._sources.files import read_store  # noqa: PLC0415
-
     codec = codec_for(fmt)
     if isinstance(codec, DirectoryCodec):
         try:
@@ -208,13 +207,6 @@ def _write_build(
     Returns:
         The trust store files written (the client files are written with them).
     """
-    from truststore_builder._stores import serialize_targets  # noqa: PLC0415
-    from truststore_builder._writing import (  # noqa: PLC0415
-        make_directories,
-        remove_directories,
-        write_outputs,
-    )
-
     # 0700 when it will hold the client's key; 0755 otherwise; whatever the umask.
     created = make_directories(out, private=any(private for _, _, private in client_files))
     try:
@@ -229,8 +221,6 @@ def _write_build(
 
 def _build_keystore(args: argparse.Namespace, password: bytes | None) -> KeyStore | None:
     """The checked client identity, when --cert and --key were given."""
-    from truststore_builder._builders import KeyStoreBuilder  # noqa: PLC0415
-
     if args.cert is None and args.key is None:
         return None
     if args.cert is None or args.key is None:
@@ -263,8 +253,6 @@ def _keystore_files(
     keystore: KeyStore, args: argparse.Namespace, formats: Sequence[StoreFormat], password: bytes
 ) -> list[tuple[Path, bytes, bool]]:
     """Serialise (and read back) every client file the formats call for; nothing is written."""
-    from truststore_builder._stores import serialize_keystore  # noqa: PLC0415
-
     jks_key_password = read_secret(
         args.jks_key_password_env, args.jks_key_password_file, "jks-key-password"
     )

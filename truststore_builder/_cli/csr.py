@@ -13,6 +13,7 @@ from truststore_builder._cli.options import (
     store_password,
 )
 from truststore_builder._cli.output import out
+from truststore_builder._writing import write_files
 
 if TYPE_CHECKING:
     import argparse
@@ -59,13 +60,12 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _csr(args: argparse.Namespace) -> int:
-    from truststore_builder._csr import (  # noqa: PLC0415
+    from truststore_builder._csr import (  # noqa: PLC0415 - start-up time
         bars_common_name,
         check_common_name,
         generate_signing_request,
         mesh_client_common_name,
     )
-    from truststore_builder._writing import write_files  # noqa: PLC0415
 
     if args.env is not None and args.bars is None:
         given = "--mesh" if args.mesh is not None else "--cn"

@@ -51,7 +51,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from truststore_builder._diff import diff_stores, diff_text  # noqa: PLC0415
+    from truststore_builder._diff import diff_stores, diff_text  # noqa: PLC0415 - start-up time
 
     old_password = read_secret(args.old_password_env, args.old_password_file, "old-password")
     new_password = read_secret(args.new_password_env, args.new_password_file, "new-password")

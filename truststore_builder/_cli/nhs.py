@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from truststore_builder._cli.options import Parser, add_common_options
 from truststore_builder._cli.output import dump_json, out, table
 from truststore_builder._model import Environment
+from truststore_builder._sources.nhs import nhs_catalogue
 
 if TYPE_CHECKING:
     import argparse
@@ -42,7 +43,6 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _nhs_list(args: argparse.Namespace) -> int:
-    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
 
     cas = [ca for ca in nhs_catalogue().cas if args.env is None or args.env in ca.environments]
     if args.json:
