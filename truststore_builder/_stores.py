@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder import _checks
 from truststore_builder._errors import CheckError, MissingPasswordError
-from truststore_builder._formats.codec import KeyStoreParts
+from truststore_builder._formats.codec import Codec, KeyStoreParts
 from truststore_builder._formats.keys import serialize_private_key_pem
 from truststore_builder._formats.registry import codec_for, directory_codec, file_codec
 from truststore_builder._model import (
@@ -405,7 +405,7 @@ def serialize_keystore(
         )
         raise MissingPasswordError(msg)
     codec = codec_for(store_format)
-    write = getattr(codec, "write_keystore", None)
+    write = codec.write_keystore if isinstance(codec, Codec) else None
     if write is None:
         msg = f"a key store is written as p12, jks or jceks, not {store_format.value}"
         raise ValueError(msg)
@@ -416,7 +416,7 @@ def serialize_keystore(
     )
     key_secret = as_password_bytes(key_password)
     identity = keystore.identity
-    data: bytes = write(
+    data = write(
         KeyStoreParts(
             alias=identity.alias,
             key=identity.key,
