@@ -61,7 +61,7 @@ from truststore_builder._model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
 
     from truststore_builder._formats.codec import ReadBack
     from truststore_builder._model import PrivateKey
@@ -78,6 +78,7 @@ __all__ = [
     "evaluate_identity",
     "is_certificate_authority",
     "nhs_client_verifier",
+    "nhs_issuer",
     "utc_now",
 ]
 
@@ -135,6 +136,23 @@ def check_not_impostor(subject: str, sha256: str, source: str, catalogue: NhsCat
         "allowed explicitly (allow_test_pki_impostors, --allow-test-pki-impostors)"
     )
     raise NhsImpostorError(msg, source=source, nhs_name=claimed.name, sha256=sha256)
+
+
+def nhs_issuer(
+    certificate: x509.Certificate, candidates: Iterable[x509.Certificate], catalogue: NhsCatalogue
+) -> NhsCa | None:
+    """The NHS CA whose key signed ``certificate``: among ``candidates``, else the catalogue's.
+
+    The issuer is found by signature (:func:`~truststore_builder._model.is_issued_by`) and
+    named by its pin (:meth:`NhsCatalogue.recognise`), so a look-alike carrying an NHS CA's
+    name is never called by it.
+    """
+    for candidate in [*candidates, *catalogue.certificates.values()]:
+        if is_issued_by(certificate, candidate):
+            found = catalogue.recognise(candidate)
+            if found is not None:
+                return found
+    return None
 
 
 def check_environment(nhs: NhsCa, source: str, environments: Collection[Environment]) -> None:

@@ -22,14 +22,13 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from truststore_builder._checks import utc_now
+from truststore_builder._checks import nhs_issuer, utc_now
 from truststore_builder._errors import MissingPasswordError, WrongPasswordError
 from truststore_builder._model import (
     Generation,
     NhsCa,
     StoreEntry,
     TrustedEntry,
-    is_issued_by,
     sha256_fingerprint,
 )
 from truststore_builder._report import (
@@ -402,20 +401,6 @@ def _diff_entry(
     )
 
 
-def _issuer_nhs(chain: Sequence[x509.Certificate], catalogue: NhsCatalogue) -> NhsCa | None:
-    """The NHS CA that issued ``chain[0]``: from the chain given, else from the catalogue.
-
-    The issuer is the certificate whose key signed ``chain[0]``; the catalogue's record comes
-    by its pin, so a look-alike carrying an NHS CA's name is never called by it.
-    """
-    for certificate in [*chain[1:], *catalogue.certificates.values()]:
-        if is_issued_by(chain[0], certificate):
-            found = catalogue.recognise(certificate)
-            if found is not None:
-                return found
-    return None
-
-
 def _key_entry(
     alias: str,
     public_key: object,
@@ -431,7 +416,7 @@ def _key_entry(
         subject=leaf.subject.rfc4514_string(),
         not_after=leaf.not_valid_after_utc,
         expired=at > leaf.not_valid_after_utc,
-        issuer_nhs=_issuer_nhs(chain, catalogue),
+        issuer_nhs=nhs_issuer(chain[0], chain[1:], catalogue),
         chain=tuple(sha256_fingerprint(c) for c in chain),
     )
 

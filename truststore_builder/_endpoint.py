@@ -69,14 +69,13 @@ from cryptography.x509.verification import (
 )
 
 from truststore_builder._builders import TrustStoreBuilder
-from truststore_builder._checks import _short, utc_now
+from truststore_builder._checks import _short, nhs_issuer, utc_now
 from truststore_builder._errors import ExpiredCertificateWarning, InputError, MissingPasswordError
 from truststore_builder._formats import keys
 from truststore_builder._model import (
     Environment,
     Generation,
     NhsCa,
-    is_issued_by,
     sha256_fingerprint,
     trust_anchors,
 )
@@ -1310,13 +1309,8 @@ def _issuer_generation(
     certificate: x509.Certificate, candidates: Iterable[x509.Certificate], catalogue: NhsCatalogue
 ) -> Generation | None:
     """The generation of the NHS CA whose key signed ``certificate`` (recognised by its pin)."""
-    pool = [*candidates, *catalogue.certificates.values()]
-    for candidate in pool:
-        if is_issued_by(certificate, candidate):
-            nhs = catalogue.recognise(candidate)
-            if nhs is not None:
-                return nhs.generation
-    return None
+    nhs = nhs_issuer(certificate, candidates, catalogue)
+    return nhs.generation if nhs is not None else None
 
 
 def _names_of(certificate: x509.Certificate) -> str:

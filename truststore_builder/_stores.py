@@ -28,6 +28,7 @@ from truststore_builder._model import (
     StoreFormat,
     TrustedEntry,
     as_password_bytes,
+    is_self_signed,
 )
 from truststore_builder._report import (
     keystore_html,
@@ -206,7 +207,7 @@ class KeyStore:
 
     def chain_pem(self) -> bytes:
         """The client chain as PEM, leaf first, root left out (what TLS clients present)."""
-        presented = [c for c in self.chain if c.issuer != c.subject or c is self.chain[0]]
+        presented = [self.chain[0], *(c for c in self.chain[1:] if not is_self_signed(c))]
         return b"".join(c.public_bytes(Encoding.PEM) for c in presented)
 
     def to_pkcs12(
