@@ -152,10 +152,16 @@ def tests_minimums(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Ruff's checks and its formatter, over everything."""
-    session.install("ruff>=0.6")
+    """Ruff's checks and its formatter, over everything; the layers contract (lint-imports).
+
+    pyproject.toml's ``[tool.importlinter]`` says which layer may import which (DESIGN.md,
+    "Shape"): lint-imports fails on any import that points up, function-level ones included.
+    It reads the source, so the package is found through PYTHONPATH, not installed.
+    """
+    session.install("ruff>=0.6", "import-linter>=2.0")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports", env={"PYTHONPATH": str(Path(__file__).resolve().parent)})
 
 
 @nox.session(python=PYTHON)

@@ -36,7 +36,7 @@ from truststore_builder import (
 from truststore_builder._cli import build_parser, main
 from truststore_builder._formats.pkcs12 import load_pkcs12_store
 from truststore_builder._sources.files import read_identities, read_private_key
-from truststore_builder._writing import serialize_keystore
+from truststore_builder._stores import serialize_keystore
 from truststore_builder.diff import diff_stores
 from truststore_builder.recipe import load_recipe
 

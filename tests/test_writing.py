@@ -20,7 +20,8 @@ from truststore_builder import (
 )
 from truststore_builder._builders import TrustStoreBuilder
 from truststore_builder._cli import main
-from truststore_builder._writing import write_atomically, write_files, write_stores
+from truststore_builder._stores import write_stores
+from truststore_builder._writing import write_atomically, write_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -17,7 +17,6 @@ import importlib
 from typing import Any
 
 from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder, alias_for
-from truststore_builder._checks import verify_certificate
 from truststore_builder._convert import convert
 from truststore_builder._csr import (
     SigningRequest,
@@ -66,16 +65,16 @@ from truststore_builder._model import (
     Generation,
     Identity,
     IdentityReport,
-    KeyStore,
     NhsCa,
     StoreEntry,
     StoreFormat,
     TrustedEntry,
-    TrustStore,
     sha256_fingerprint,
 )
 from truststore_builder._sources.files import load_certificates, read_store
 from truststore_builder._sources.nhs import NhsCatalogue, load_nhs_catalogue, nhs_catalogue
+from truststore_builder._stores import KeyStore, TrustStore
+from truststore_builder._verify import verify_certificate
 
 # Moved to truststore_builder.diff, .endpoint and .recipe (which import ssl, sockets, thread
 # pools and TOML, kept out of `import truststore_builder`); the old names work, with a

@@ -35,18 +35,19 @@ from truststore_builder._model import (
     Environment,
     Generation,
     Identity,
-    KeyStore,
     NhsCa,
     TrustedEntry,
-    TrustStore,
     sha256_fingerprint,
+    trust_anchors,
 )
+from truststore_builder._sources import certifi, files
 from truststore_builder._sources.nhs import NhsCatalogue, nhs_catalogue
+from truststore_builder._stores import KeyStore, TrustStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from truststore_builder._formats.keys import PrivateKey
+    from truststore_builder._model import PrivateKey
 
 __all__ = ["KeyStoreBuilder", "TrustStoreBuilder", "alias_for"]
 
@@ -92,8 +93,6 @@ def _trusted_certificates(
     source: str | os.PathLike[str] | bytes, password: str | bytes | None
 ) -> list[x509.Certificate]:
     """The certificates a file contributes to a trust store (see TrustStoreBuilder.add_file)."""
-    from truststore_builder._sources import files  # noqa: PLC0415
-
     entries = files.read_store(source, password=password)
     trusted = [entry for entry in entries if entry.trusted]
     return [entry.certificate for entry in trusted or entries]
@@ -260,8 +259,6 @@ class TrustStoreBuilder:
         Raises:
             InputError: certifi is not installed.
         """
-        from truststore_builder._sources import certifi  # noqa: PLC0415
-
         return self._adding(certifi.certifi_certificates(), "certifi")
 
     def allow_leaf(self, allow: bool = True) -> TrustStoreBuilder:  # noqa: FBT001, FBT002
@@ -417,8 +414,6 @@ def _load_identity(
     alias: str | None,
 ) -> Identity:
     """Read a certificate (file, bytes or object), its key and an optional chain file."""
-    from truststore_builder._sources import files  # noqa: PLC0415
-
     if isinstance(certificate, x509.Certificate):
         certificates, source = [certificate], "<certificate>"
     else:
@@ -586,8 +581,6 @@ class KeyStoreBuilder:
             InputError: The store cannot be read, or has no (or no such) key entry.
             ReplyKeyMismatchError: ``certificate`` certifies another key than the entry's.
         """
-        from truststore_builder._sources import files  # noqa: PLC0415
-
         found = files.read_identities(path, password=password, key_password=key_password)
         source = os.fspath(path)
         if alias is not None:
@@ -644,12 +637,12 @@ class KeyStoreBuilder:
         when = self._at or _checks.utc_now()
         trust_store = self._trust.at(when).build()
         trusted = list(trust_store.certificates)
-        anchors = [c for c in trusted if c.issuer == c.subject]
+        anchors, others = trust_anchors(trusted)
         report = _checks.evaluate_identity(
             identity.certificate,
             key=identity.key,
-            intermediates=[*identity.chain, *(c for c in trusted if c.issuer != c.subject)],
-            anchors=anchors or trusted,
+            intermediates=[*identity.chain, *others],
+            anchors=anchors,
             at=when,
             environments=self._trust.environments,
             catalogue=self._trust.catalogue,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import warnings
 from typing import TYPE_CHECKING
 
 from cryptography import x509
@@ -40,7 +39,6 @@ from truststore_builder._errors import (
     CertificateUsageError,
     ChainError,
     EnvironmentMismatchError,
-    ExpiredCertificateWarning,
     GenerationError,
     IdentityEnvironmentError,
     IdentityError,
@@ -51,6 +49,7 @@ from truststore_builder._errors import (
     ReadBackError,
     WeakKeyError,
 )
+from truststore_builder._formats.registry import directory_codec, file_codec
 from truststore_builder._model import (
     Environment,
     Generation,
@@ -58,17 +57,18 @@ from truststore_builder._model import (
     NhsCa,
     StoreFormat,
     is_issued_by,
+    is_self_signed,
     issuer_path,
     sha256_fingerprint,
 )
 
 if TYPE_CHECKING:
-    import os
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
 
-    from truststore_builder._formats.keys import PrivateKey
-    from truststore_builder._model import KeyStore, TrustStore
+    from truststore_builder._formats.codec import ReadBack
+    from truststore_builder._model import PrivateKey
     from truststore_builder._sources.nhs import NhsCatalogue
+    from truststore_builder._stores import KeyStore, TrustStore
 
 __all__ = [
     "check_capath_read_back",
@@ -79,21 +79,15 @@ __all__ = [
     "check_read_back",
     "evaluate_identity",
     "is_certificate_authority",
-    "is_self_signed",
     "nhs_client_verifier",
+    "nhs_issuer",
     "utc_now",
-    "verify_certificate",
 ]
 
 
 def utc_now() -> dt.datetime:
     """The current time in UTC (the default validation time)."""
     return dt.datetime.now(dt.UTC)
-
-
-def is_self_signed(certificate: x509.Certificate) -> bool:
-    """Whether the certificate names itself as issuer and its signature verifies with its key."""
-    return is_issued_by(certificate, certificate)
 
 
 def is_certificate_authority(certificate: x509.Certificate) -> bool:
@@ -147,6 +141,23 @@ def check_not_impostor(subject: str, sha256: str, source: str, catalogue: NhsCat
     )
 
 
+def nhs_issuer(
+    certificate: x509.Certificate, candidates: Iterable[x509.Certificate], catalogue: NhsCatalogue
+) -> NhsCa | None:
+    """The NHS CA whose key signed ``certificate``: among ``candidates``, else the catalogue's.
+
+    The issuer is found by signature (:func:`~truststore_builder._model.is_issued_by`) and
+    named by its pin (:meth:`NhsCatalogue.recognise`), so a look-alike carrying an NHS CA's
+    name is never called by it.
+    """
+    for candidate in [*candidates, *catalogue.certificates.values()]:
+        if is_issued_by(certificate, candidate):
+            found = catalogue.recognise(candidate)
+            if found is not None:
+                return found
+    return None
+
+
 def check_environment(nhs: NhsCa, source: str, environments: Collection[Environment]) -> None:
     """Refuse an NHS CA that belongs to none of the environments being built.
 
@@ -161,50 +172,27 @@ def check_environment(nhs: NhsCa, source: str, environments: Collection[Environm
         raise EnvironmentMismatchError(msg, source=source)
 
 
-def _read_back(
-    store_format: StoreFormat, data: bytes, password: bytes | None
-) -> tuple[list[x509.Certificate], list[str] | None, list[bool] | None]:
-    """Parse serialised bytes with an independent reader: certificates, aliases, trust flags."""
-    label = f"<{store_format.value} read-back>"
-    if store_format is StoreFormat.PEM:
-        from truststore_builder._formats import pem  # noqa: PLC0415
-
-        return pem.load_pem_certificates(data, label), None, None
-    if store_format is StoreFormat.PKCS7:
-        from truststore_builder._formats import pkcs7  # noqa: PLC0415
-
-        return pkcs7.load_pkcs7_certificates(data, label), None, None
-    if store_format in (StoreFormat.JKS, StoreFormat.JCEKS):
-        from truststore_builder._formats import jks  # noqa: PLC0415
-
-        # Written by the encoder in _formats/jks.py, read back by the strict parser there, a
-        # separate implementation (the tests prove the encoder byte-identical to pyjks's).
-        pairs = jks.parse_jks_trusted_certificates(data, password or b"", source=label)
-        certificates = [x509.load_der_x509_certificate(der) for _, der in pairs]
-        return certificates, [alias for alias, _ in pairs], [True] * len(pairs)
-    from truststore_builder._formats import pkcs12  # noqa: PLC0415
-
-    # Written by our DER encoder, read back through cryptography's PKCS#12 parser.
-    entries = pkcs12.load_pkcs12_store(data, password, label)
-    return (
-        [e.certificate for e in entries],
-        [e.alias for e in entries],
-        [e.trusted for e in entries],
-    )
-
-
 def check_read_back(
     store: TrustStore, store_format: StoreFormat, data: bytes, password: bytes | None
 ) -> None:
-    """Read ``data`` back and compare it with ``store``; any difference is an error.
+    """Read ``data`` back with the format's independent reader and compare it with ``store``.
 
     Raises:
         ReadBackError: Count, fingerprints, aliases or trust flags differ.
     """
-    certificates, aliases, trusted = _read_back(store_format, data, password)
-    expected = store.certificates
-    if store_format is StoreFormat.PKCS7:
-        # PKCS#7 holds a SET OF certificates: DER may reorder them, so compare as sets there.
+    label = f"<{store_format.value} read-back>"
+    _compare_read_back(
+        store,
+        file_codec(store_format).read_back(data, password, label),
+        f"{store_format.value} store",
+    )
+
+
+def _compare_read_back(store: TrustStore, found: ReadBack, where: str) -> None:
+    """Any difference between a store and what was read back of it is an error."""
+    certificates, expected = found.certificates, store.certificates
+    if not found.ordered:
+        # A SET OF certificates: DER may reorder them, so compare as sets there.
         same = sorted(map(sha256_fingerprint, certificates)) == sorted(
             map(sha256_fingerprint, expected)
         )
@@ -212,20 +200,19 @@ def check_read_back(
         # Certificates are equal when their DER is (and so their fingerprints): comparing them
         # costs a fraction of hashing each, which counts at 100,000 certificates.
         same = len(certificates) == len(expected) and all(
-            found == meant for found, meant in zip(certificates, expected, strict=True)
+            c == meant for c, meant in zip(certificates, expected, strict=True)
         )
-    where = f"{store_format.value} store"
     if not same:
         msg = (
             f"{where}: read back {len(certificates)} certificates where {len(expected)} were "
             "written, or not the same ones; nothing was written"
         )
         raise ReadBackError(msg)
-    if aliases is not None and aliases != [entry.alias for entry in store.entries]:
+    if found.aliases is not None and found.aliases != [entry.alias for entry in store.entries]:
         msg = f"{where}: aliases read back differ from those written; nothing was written"
         raise ReadBackError(msg)
-    if trusted is not None and not all(trusted):
-        untrusted = [e.alias for e, t in zip(store.entries, trusted, strict=True) if not t]
+    if found.trusted is not None and not all(found.trusted):
+        untrusted = [e.alias for e, t in zip(store.entries, found.trusted, strict=True) if not t]
         msg = (
             f"{where}: entries {', '.join(untrusted)} do not read back as trusted "
             "certificate entries; nothing was written"
@@ -248,12 +235,11 @@ def check_capath_read_back(store: TrustStore, files: Mapping[str, bytes], where:
     Raises:
         ReadBackError: A rule is broken.
     """
-    from truststore_builder._formats import capath  # noqa: PLC0415
-
     try:
-        certificates = capath.check_capath_files(files, where)
+        found = directory_codec(StoreFormat.CAPATH).read_back(files, where)
     except ValueError as exc:
         raise ReadBackError(str(exc), source=where) from None
+    certificates = found.certificates
     if sorted(sha256_fingerprint(c) for c in certificates) != sorted(e.sha256 for e in store):
         msg = (
             f"{where}: read back {len(certificates)} certificates where {len(store)} were "
@@ -277,38 +263,30 @@ def check_keystore_read_back(  # noqa: PLR0917 - one call site, every argument n
     """
     label = f"<{store_format.value} key store read-back>"
     where = f"{store_format.value} key store"
-    # Certificates compare equal when their DER does (see check_read_back).
-    if store_format is StoreFormat.PKCS12:
-        from truststore_builder._formats import pkcs12  # noqa: PLC0415
-
-        # One pass: the MAC and the decryption each run the store's KDFs.
-        identities, entries = pkcs12.load_pkcs12_keystore(data, password, label)
-        found_trusted = [(e.alias, e.certificate) for e in entries if e.trusted]
-        keys_ok = len(identities) == 1 and identities[0][0] == keystore.alias
-        if keys_ok and not _same_private_key(identities[0][1], keystore.identity.key):
-            msg = (
-                f"{where}: the key entry's private key reads back differently; nothing was written"
-            )
-            raise ReadBackError(msg)
-        chain_ok = keys_ok and identities[0][2] == list(keystore.chain)
-    else:
-        from truststore_builder._formats import jks  # noqa: PLC0415
-
-        # Written by pyjks (or our JCEKS protector), read back by the independent parser.
-        aliases = jks.parse_jks_key_entry_aliases(
-            data, password, source=label, key_password=key_password
-        )
-        pairs = jks.parse_jks_trusted_certificates(data, password, source=label)
-        found_trusted = [(alias, x509.load_der_x509_certificate(der)) for alias, der in pairs]
-        keys_ok = aliases == [(keystore.alias, len(keystore.chain))]
-        chain_ok = keys_ok
-    if not keys_ok:
+    read_back = file_codec(store_format).read_back_keystore
+    if read_back is None:
+        msg = f"a key store is written as p12, jks or jceks, not {store_format.value}"
+        raise ValueError(msg)
+    found = read_back(data, password, key_password, label)
+    entry = found.key_entries[0] if len(found.key_entries) == 1 else None
+    # A reader that gives the chain back has it compared whole; one that gives its length,
+    # by length (the JKS reader matches each key with its certificate itself).
+    keys_ok = (
+        entry is not None
+        and entry.alias == keystore.alias
+        and (entry.chain is not None or entry.chain_length == len(keystore.chain))
+    )
+    if not keys_ok or entry is None:
         msg = f"{where}: does not read back with exactly one key entry {keystore.alias!r}; nothing was written"
         raise ReadBackError(msg)
-    if not chain_ok:
+    if entry.key is not None and not _same_private_key(entry.key, keystore.identity.key):
+        msg = f"{where}: the key entry's private key reads back differently; nothing was written"
+        raise ReadBackError(msg)
+    # Certificates compare equal when their DER does (see _compare_read_back).
+    if entry.chain is not None and entry.chain != list(keystore.chain):
         msg = f"{where}: the key entry's chain reads back differently; nothing was written"
         raise ReadBackError(msg)
-    if found_trusted != list(trusted):
+    if found.trusted != list(trusted):
         msg = f"{where}: the trusted CA entries read back differently; nothing was written"
         raise ReadBackError(msg)
 
@@ -459,7 +437,8 @@ def evaluate_identity(
         certificate: The client certificate.
         key: Its private key, when there is one to check.
         intermediates: Certificates that may complete the chain (a chain file, the catalogue).
-        anchors: Trusted roots (and any other certificates trusted as anchors).
+        anchors: The trust anchors, as :func:`~truststore_builder._model.trust_anchors`
+            defines them (the other trusted certificates go in ``intermediates``).
         at: The validation time, always explicit.
         environments: The NHS environments being built for (empty: no environment rule).
         catalogue: The NHS catalogue, to recognise NHS issuers.
@@ -507,9 +486,8 @@ def evaluate_identity(
     elif (refused := _issuer_key_usage_failure(path, source)) is not None:
         failures.append(refused)
     elif not failures:
-        roots = [c for c in anchors if is_self_signed(c)] or list(anchors)
         try:
-            verified = nhs_client_verifier(roots, at).verify(certificate, list(intermediates))
+            verified = nhs_client_verifier(anchors, at).verify(certificate, list(intermediates))
         except VerificationError as exc:
             msg = f"{source}: the chain of {_subject(certificate)} does not verify: {_short(exc)}"
             failures.append(ChainError(msg, source=source))
@@ -558,83 +536,3 @@ def _issuer_key_usage_failure(
 def _short(exc: VerificationError) -> str:
     """Cryptography's message without its certificate repr."""
     return str(exc).split(" (encountered processing", 1)[0].removeprefix("validation failed: ")
-
-
-def verify_certificate(
-    certificate: str | os.PathLike[str] | bytes | x509.Certificate,
-    *,
-    environment: Environment | str | None = None,
-    trust: str | os.PathLike[str] | None = None,
-    trust_password: str | bytes | None = None,
-    key: str | os.PathLike[str] | bytes | None = None,
-    key_password: str | bytes | None = None,
-    at: dt.datetime | None = None,
-) -> IdentityReport:
-    """Does this certificate (and optionally its key) chain to this store or NHS environment?
-
-    Every rule is checked and every failure reported, not just the first: key match, key
-    strength, validity at ``at``, clientAuth, the chain (NHS policy), and the environment.
-    A G1 certificate is reported with its generation, not refused.
-
-    Args:
-        certificate: The certificate: a file in any readable format (a leaf-first chain file
-            works; the rest of the file helps build the chain), bytes, or an object.
-        environment: Check against this NHS environment's G1+G2 CAs.
-        trust: Check against the CAs in this file instead (or as well).
-        trust_password: The password of a PKCS#12/JKS ``trust`` file.
-        key: The private key file, to check it matches.
-        key_password: The key file's password.
-        at: The validation time (default: now).
-
-    Returns:
-        The report: chain, NHS issuer, generation, and every failed rule.
-
-    Raises:
-        ValueError: Neither an environment nor a trust file was given.
-        InputError: A file cannot be read.
-
-    >>> report = verify_certificate(
-    ...     nhs_catalogue().certificates["nhs-int-level-1c"], environment="int"
-    ... )
-    >>> [type(f).__name__ for f in report.failures]
-    ['CertificateUsageError']
-    """
-    from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
-    from truststore_builder._sources import files  # noqa: PLC0415
-    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
-
-    if environment is None and trust is None:
-        msg = "give an NHS environment or a trust file to verify against"
-        raise ValueError(msg)
-    when = at or utc_now()
-    # A look-alike of an NHS CA in the trust file is verified like any CA and called by its
-    # own subject (the walk goes by signature and the names by pin), not refused.
-    builder = TrustStoreBuilder().at(when).allow_leaf().allow_test_pki_impostors()
-    if environment is not None:
-        # Both generations, expired or not: an expired CA shows in the chain verdict.
-        builder = builder.add_nhs(environment, tuple(Generation))
-    if trust is not None:
-        builder = builder.add_file(trust, password=trust_password)
-    with warnings.catch_warnings():
-        # Expired CAs are reported through the chain rules, not as a store warning.
-        warnings.simplefilter("ignore", ExpiredCertificateWarning)
-        trusted = list(builder.build().certificates)
-    if isinstance(certificate, x509.Certificate):
-        given, source = [certificate], "<certificate>"
-    else:
-        given = files.load_certificates(certificate)
-        source = files.input_name(certificate)
-    private_key = None if key is None else files.read_private_key(key, password=key_password)
-    leaf = given[0]
-    anchors = [c for c in trusted if c.issuer == c.subject]
-    return evaluate_identity(
-        leaf,
-        key=private_key,
-        intermediates=[*given[1:], *(c for c in trusted if c.issuer != c.subject)],
-        anchors=anchors or trusted,
-        at=when,
-        environments=builder.environments,
-        catalogue=nhs_catalogue(),
-        source=source,
-        allow_g1=True,
-    )

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
     from truststore_builder._formats.keys import PrivateKey
-    from truststore_builder._model import KeyStore, TrustStore
+    from truststore_builder._stores import KeyStore, TrustStore
 
 __all__ = [
     "CaFileEncoding",

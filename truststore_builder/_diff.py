@@ -22,18 +22,28 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from truststore_builder._checks import nhs_issuer, utc_now
 from truststore_builder._errors import MissingPasswordError, WrongPasswordError
 from truststore_builder._model import (
     Generation,
-    KeyStore,
     NhsCa,
     RetiredCa,
     StoreEntry,
     TrustedEntry,
-    TrustStore,
-    is_issued_by,
     sha256_fingerprint,
 )
+from truststore_builder._report import (
+    Cell,
+    aligned_lines,
+    html_box,
+    html_heading,
+    html_table,
+    printable,
+    retired_line,
+)
+from truststore_builder._sources.files import read_identities, read_store
+from truststore_builder._sources.nhs import nhs_catalogue
+from truststore_builder._stores import KeyStore, TrustStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -48,8 +58,11 @@ __all__ = [
     "KeyEntry",
     "KeyEntryChange",
     "StoreDiff",
+    "diff_html",
     "diff_stores",
+    "diff_text",
     "expiry_horizon",
+    "horizon_line",
 ]
 
 #: What :func:`diff_stores` compares: a store file (or directory), or a built store.
@@ -336,8 +349,6 @@ class StoreDiff:
 
     def __str__(self) -> str:
         """The diff as text: one line per added, removed and changed entry, then a summary."""
-        from truststore_builder._report import diff_text  # noqa: PLC0415
-
         return diff_text(self, show_kept=True)
 
     def __repr__(self) -> str:
@@ -350,8 +361,6 @@ class StoreDiff:
 
     def _repr_html_(self) -> str:
         """The diff as tables, for Jupyter: added, removed and changed entries tinted."""
-        from truststore_builder._report import diff_html  # noqa: PLC0415
-
         return diff_html(self)
 
     def to_dict(self) -> dict[str, object]:
@@ -402,20 +411,6 @@ def _diff_entry(
     )
 
 
-def _issuer_nhs(chain: Sequence[x509.Certificate], catalogue: NhsCatalogue) -> NhsCa | None:
-    """The NHS CA that issued ``chain[0]``: from the chain given, else from the catalogue.
-
-    The issuer is the certificate whose key signed ``chain[0]``; the catalogue's record comes
-    by its pin, so a look-alike carrying an NHS CA's name is never called by it.
-    """
-    for certificate in [*chain[1:], *catalogue.certificates.values()]:
-        if is_issued_by(chain[0], certificate):
-            found = catalogue.recognise(certificate)
-            if found is not None:
-                return found
-    return None
-
-
 def _key_entry(
     alias: str,
     public_key: object,
@@ -431,7 +426,7 @@ def _key_entry(
         subject=leaf.subject.rfc4514_string(),
         not_after=leaf.not_valid_after_utc,
         expired=at > leaf.not_valid_after_utc,
-        issuer_nhs=_issuer_nhs(chain, catalogue),
+        issuer_nhs=nhs_issuer(chain[0], chain[1:], catalogue),
         chain=tuple(sha256_fingerprint(c) for c in chain),
     )
 
@@ -468,8 +463,6 @@ def _from_store_entries(
 def _read_path(
     path: Path, password: str | bytes | None, catalogue: NhsCatalogue, at: dt.datetime
 ) -> _Side:
-    from truststore_builder._sources.files import read_identities, read_store  # noqa: PLC0415
-
     entries = read_store(path, password=password)
     keys: list[KeyEntry] = []
     if path.is_file() and any(not e.trusted for e in entries):
@@ -605,9 +598,6 @@ def diff_stores(
         InputError: A store cannot be read (unknown format, malformed, wrong or missing
             password).
     """
-    from truststore_builder._checks import utc_now  # noqa: PLC0415
-    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
-
     when = at or utc_now()
     names = catalogue or nhs_catalogue()
     before = _read_side(old, old_password, names, when)
@@ -695,8 +685,6 @@ class Horizon:
 
     def __str__(self) -> str:
         """The one-line summary ``expires first: ALIAS on DATE (in N days)``."""
-        from truststore_builder._report import horizon_line  # noqa: PLC0415
-
         return horizon_line(self)
 
     def to_dict(self) -> dict[str, object]:
@@ -756,9 +744,6 @@ def expiry_horizon(
     Raises:
         ValueError: ``within_days`` is negative.
     """
-    from truststore_builder._checks import utc_now  # noqa: PLC0415
-    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
-
     if within_days < 0:
         msg = f"within_days must be 0 or more, not {within_days}"
         raise ValueError(msg)
@@ -786,3 +771,181 @@ def expiry_horizon(
         first=ordered[0] if ordered else None,
         within=tuple(e for e in ordered if e.not_after < limit),
     )
+
+
+# --- the views: text and HTML (moved here from _report, which renders values only) ---------
+
+
+def _known(nhs_name: str | None, generation: str | None) -> str:
+    return f"({nhs_name}, {generation})" if nhs_name else ""
+
+
+def _until(not_after: dt.datetime, *, expired: bool) -> str:
+    return f"not after {not_after:%Y-%m-%d}" + (" (expired)" if expired else "")
+
+
+def _retired_note(marker: str, entry: DiffEntry) -> str:
+    if entry.retired is None:
+        return ""
+    return "retired CA: fine to remove" if marker == "-" else "retired CA: can go"
+
+
+def _diff_row(marker: str, entry: DiffEntry, note: str = "") -> tuple[str, ...]:
+    generation = entry.generation.value if entry.generation else None
+    return (
+        marker,
+        entry.alias or "-",
+        entry.subject,
+        _known(entry.nhs_name, generation),
+        _until(entry.not_after, expired=entry.expired),
+        "; ".join(part for part in (note, _retired_note(marker, entry)) if part),
+    )
+
+
+def _key_text(entry: KeyEntry) -> str:
+    issuer = entry.issuer_nhs
+    known = f" (issued by {issuer.name}, {issuer.generation.value})" if issuer else ""
+    return f"{entry.subject}{known} {_until(entry.not_after, expired=entry.expired)}"
+
+
+def _key_line(change: KeyEntryChange) -> str:
+    if change.new is None:
+        assert change.old is not None
+        return f"- key entry {change.alias}: {_key_text(change.old)}"
+    if change.old is None:
+        return f"+ key entry {change.alias}: {_key_text(change.new)}"
+    if change.kind == "unchanged":
+        return f"= key entry {change.alias}: {_key_text(change.new)}"
+    what = [
+        label
+        for label, flag in (
+            (f"renamed from {change.old.alias}", change.alias_changed),
+            ("certificate changed", change.certificate_changed),
+            ("key changed", change.key_changed),
+            ("chain changed", change.chain_changed),
+        )
+        if flag
+    ]
+    if change.certificate_changed:
+        detail = f"was {_key_text(change.old)}; now {_key_text(change.new)}"
+    else:
+        detail = _key_text(change.new)
+    return f"~ key entry {change.alias}: {', '.join(what)}; {detail}"
+
+
+def diff_text(diff: StoreDiff, *, show_kept: bool = False) -> str:
+    """The diff for people: ``+``/``-``/``~`` lines (``=`` for kept ones too), then a summary.
+
+    Args:
+        diff: The diff.
+        show_kept: Also list the certificates and key entries that did not change.
+    """
+    rows: list[tuple[str, ...]] = [_diff_row("+", e) for e in diff.added]
+    rows += [_diff_row("-", e) for e in diff.removed]
+    for kept in diff.kept:
+        if kept.changed:
+            notes = []
+            if kept.alias_changed:
+                notes.append(f"alias was {kept.old.alias}")
+            if kept.trusted_changed:
+                notes.append("now trusted" if kept.new.trusted else "no longer trusted")
+            rows.append(_diff_row("~", kept.new, "; ".join(notes)))
+        elif show_kept:
+            rows.append(_diff_row("=", kept.new))
+    lines = [f"--- {diff.old_source}", f"+++ {diff.new_source}"]
+    aligned = aligned_lines([row[1:] for row in rows])
+    lines += [f"{row[0]} {line}" for row, line in zip(rows, aligned, strict=True)]
+    lines += [
+        _key_line(change) for change in diff.key_entries if show_kept or change.kind != "unchanged"
+    ]
+    summary = f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.kept)} kept"
+    if diff.changed:
+        summary += f" ({len(diff.changed)} changed)"
+    if diff.key_entries:
+        counts = {
+            kind: sum(1 for c in diff.key_entries if c.kind == kind)
+            for kind in ("added", "removed", "changed", "unchanged")
+        }
+        summary += "; key entries: " + ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+    lines += [
+        retired_line(entry.alias or entry.retired.name, entry.retired)
+        for entry in (*diff.added, *(kept.new for kept in diff.kept))
+        if entry.retired is not None
+    ]
+    verdict = "stores are equal" if diff.equal else "stores differ"
+    lines.append(f"{verdict}: {summary}")
+    return "\n".join(printable(line) for line in lines)
+
+
+def horizon_line(horizon: Horizon) -> str:
+    """``expires first: ALIAS on DATE (in N days)`` (or ``(expired N days ago)``)."""
+    first = horizon.first
+    if first is None:
+        return "expires first: nothing (no entries)"
+    days = abs(first.days_left)
+    plural = "day" if days == 1 else "days"
+    when = f"expired {days} {plural} ago" if first.expired else f"in {days} {plural}"
+    return printable(f"expires first: {first.label} on {first.not_after:%Y-%m-%d} ({when})")
+
+
+def diff_html(diff: StoreDiff) -> str:
+    """A store diff as HTML: one table of certificate entries, one of key entries, a verdict."""
+    rows: list[list[str | Cell]] = []
+    marks: list[str | None] = []
+
+    def entry_row(sign: str, entry: DiffEntry, note: str = "") -> list[str | Cell]:
+        generation = entry.generation.value if entry.generation else "-"
+        return [
+            sign,
+            entry.alias or "-",
+            Cell(entry.nhs_name or entry.subject, title=entry.subject),
+            generation,
+            Cell(f"{entry.not_after:%Y-%m-%d}", mono=True),
+            "expired" if entry.expired else "",
+            "; ".join(part for part in (note, _retired_note(sign, entry)) if part),
+        ]
+
+    for entry in diff.added:
+        rows.append(entry_row("+", entry))
+        marks.append("added")
+    for entry in diff.removed:
+        rows.append(entry_row("-", entry))
+        marks.append("removed")
+    for kept in diff.kept:
+        notes = []
+        if kept.alias_changed:
+            notes.append(f"alias was {kept.old.alias}")
+        if kept.trusted_changed:
+            notes.append("trust changed")
+        rows.append(entry_row("~" if notes else "=", kept.new, "; ".join(notes)))
+        marks.append("changed" if notes else None)
+    parts = [
+        html_heading(f"{diff.old_source} → {diff.new_source}"),
+        html_table(
+            ["", "alias", "name", "gen", "not after", "status", "change"],
+            rows,
+            marks,
+            caption=f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.kept)} kept",
+        ),
+    ]
+    if diff.key_entries:
+        key_rows: list[list[str | Cell]] = [
+            [
+                change.kind,
+                change.alias,
+                _key_entry_subject(change),
+            ]
+            for change in diff.key_entries
+        ]
+        key_marks = [
+            {"added": "added", "removed": "removed", "changed": "changed"}.get(change.kind)
+            for change in diff.key_entries
+        ]
+        parts.append(html_table(["key entry", "alias", "subject"], key_rows, key_marks))
+    parts.append(html_heading("stores are equal" if diff.equal else "stores differ"))
+    return html_box(*parts)
+
+
+def _key_entry_subject(change: KeyEntryChange) -> str:
+    entry = change.new or change.old
+    return entry.subject if entry is not None else ""

@@ -68,16 +68,21 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from truststore_builder._builders import TrustStoreBuilder
+from truststore_builder._checks import _short, nhs_issuer, utc_now
 from truststore_builder._deprecation import renamed_method, warn_deprecated
 from truststore_builder._errors import ExpiredCertificateWarning, InputError, MissingPasswordError
+from truststore_builder._formats import keys
 from truststore_builder._model import (
     Environment,
     Generation,
     NhsCa,
-    TrustStore,
-    is_issued_by,
     sha256_fingerprint,
+    trust_anchors,
 )
+from truststore_builder._sources import files
+from truststore_builder._sources.nhs import nhs_catalogue
+from truststore_builder._stores import TrustStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -486,9 +491,6 @@ def _spki(public_key: object) -> bytes:
 
 def _load_identity(name: str, certificate: StrPath, key: StrPath) -> _Identity:
     """Read and check one identity's files (PEM, key unencrypted) before connecting anywhere."""
-    from truststore_builder._formats import keys  # noqa: PLC0415
-    from truststore_builder._sources import files  # noqa: PLC0415
-
     cert_source, key_source = os.fspath(certificate), os.fspath(key)
     certificates = files.load_certificates(certificate)
     data = files.read_input(key)
@@ -1271,11 +1273,9 @@ def _server_chain(
     catalogue: NhsCatalogue,
 ) -> ServerChainReport:
     """Judge the presented chain: the NHS chain policy with serverAuth; the name by SAN or CN."""
-    from truststore_builder._checks import _short, is_self_signed  # noqa: PLC0415
-
     leaf = presented[0]
-    anchors = [c for c in trusted if is_self_signed(c)] or list(trusted)
-    intermediates = [*presented[1:], *(c for c in trusted if c not in anchors)]
+    anchors, others = trust_anchors(trusted)
+    intermediates = [*presented[1:], *others]
     failures: list[str] = []
     chain: tuple[x509.Certificate, ...] = ()
     if not anchors:
@@ -1320,13 +1320,8 @@ def _issuer_generation(
     certificate: x509.Certificate, candidates: Iterable[x509.Certificate], catalogue: NhsCatalogue
 ) -> Generation | None:
     """The generation of the NHS CA whose key signed ``certificate`` (recognised by its pin)."""
-    pool = [*candidates, *catalogue.certificates.values()]
-    for candidate in pool:
-        if is_issued_by(certificate, candidate):
-            nhs = catalogue.recognise(candidate)
-            if nhs is not None:
-                return nhs.generation
-    return None
+    nhs = nhs_issuer(certificate, candidates, catalogue)
+    return nhs.generation if nhs is not None else None
 
 
 def _names_of(certificate: x509.Certificate) -> str:
@@ -1380,7 +1375,6 @@ def _trusted(
     trust: StrPath | TrustStore | None,
     at: dt.datetime,
 ) -> list[x509.Certificate]:
-    from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
 
     if environment is None and trust is None:
         msg = "give an NHS environment or a trust store to check the server's chain against"
@@ -1452,9 +1446,6 @@ def check_endpoint(
         InputError: A trust or identity file cannot be read, an identity key is encrypted or
             belongs to no certificate in its file.
     """
-    from truststore_builder._checks import utc_now  # noqa: PLC0415
-    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
-
     if not 1 <= port <= 65535:  # noqa: PLR2004
         msg = f"not a port number: {port}"
         raise ValueError(msg)

@@ -1,7 +1,12 @@
-"""The values truststore_builder passes around: catalogue records, store entries, trust stores.
+"""The values truststore_builder passes around: catalogue records, entries, identities.
 
 Certificates are cryptography's ``x509.Certificate``; these classes add what a store needs
 around them (an alias, where the certificate came from, what the NHS catalogue knows of it).
+The facts about certificates every layer shares live here too, each in one place: the
+SHA-256 fingerprint, who issued whom (:func:`is_issued_by`, :func:`issuer_path`) and what a
+trust anchor is (:func:`trust_anchors`). The built stores, which serialise and write
+themselves, are one layer up, in ``_stores``; the values render themselves through
+``_report``, one layer down.
 """
 
 from __future__ import annotations
@@ -14,15 +19,24 @@ from typing import TYPE_CHECKING
 import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from truststore_builder._deprecation import warn_deprecated
 from truststore_builder._errors import InvalidPasswordError
-from truststore_builder._formats.keys import PrivateKey
+from truststore_builder._fingerprints import sha256_fingerprint
+from truststore_builder._report import (
+    entry_html,
+    entry_summary,
+    entry_text,
+    identity_html,
+    identity_summary,
+    identity_text,
+    report_html,
+    report_summary,
+    report_text,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
 
 __all__ = [
@@ -30,17 +44,18 @@ __all__ = [
     "Generation",
     "Identity",
     "IdentityReport",
-    "KeyStore",
     "NhsCa",
+    "PrivateKey",
     "RetiredCa",
     "StoreEntry",
     "StoreFormat",
-    "TrustStore",
     "TrustedEntry",
     "as_password_bytes",
     "is_issued_by",
+    "is_self_signed",
     "issuer_path",
     "sha256_fingerprint",
+    "trust_anchors",
 ]
 
 
@@ -101,6 +116,9 @@ CLIENT_FILES: dict[StoreFormat, tuple[tuple[str, str], ...]] = {
     StoreFormat.JCEKS: (("keystore.jceks", "keystore-jceks"),),
 }
 
+#: The key types NHS client certificates use.
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -140,11 +158,6 @@ def as_password_bytes(password: str | bytes | None, what: str = "the password") 
         msg = f"{what} holds a NUL character, which no store password can hold"
         raise InvalidPasswordError(msg)
     return secret
-
-
-def sha256_fingerprint(certificate: x509.Certificate) -> str:
-    """Return the certificate's SHA-256 fingerprint over its DER encoding, as lower-case hex."""
-    return certificate.fingerprint(hashes.SHA256()).hex()
 
 
 #: How many certificates an issuer walk follows before it gives up (a loop, or nonsense).
@@ -205,6 +218,33 @@ def is_issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> boo
     except (TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
+
+
+def is_self_signed(certificate: x509.Certificate) -> bool:
+    """Whether the certificate names itself as issuer and its signature verifies with its key."""
+    return is_issued_by(certificate, certificate)
+
+
+def trust_anchors(
+    trusted: Sequence[x509.Certificate],
+) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
+    """Split trusted certificates into the trust anchors and the rest.
+
+    This is the package's one definition of an anchor, used wherever a chain is verified (a
+    client identity, ``verify_certificate``, an endpoint's chain): a trusted certificate that
+    is self-signed, by signature and not by name alone (:func:`is_self_signed`). When no
+    trusted certificate is self-signed (a store that trusts an intermediate CA directly),
+    every trusted certificate is an anchor.
+
+    Returns:
+        The anchors, and the other trusted certificates (candidate intermediates), each in
+        the order given.
+    """
+    anchors: list[x509.Certificate] = []
+    others: list[x509.Certificate] = []
+    for certificate in trusted:
+        (anchors if is_self_signed(certificate) else others).append(certificate)
+    return (anchors, others) if anchors else (others, [])
 
 
 def issuer_path(
@@ -340,152 +380,15 @@ class TrustedEntry:
 
     def __repr__(self) -> str:
         """``<TrustedEntry alias: name (gen), not after DATE, status now>``."""
-        from truststore_builder._report import entry_summary  # noqa: PLC0415
-
         return f"<TrustedEntry {entry_summary(self, _now())}>"
 
     def __str__(self) -> str:
         """Every field, one per line, with the expiry status now."""
-        from truststore_builder._report import entry_text  # noqa: PLC0415
-
         return entry_text(self, _now())
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the fields as an HTML table, expiry marked."""
-        from truststore_builder._report import entry_html  # noqa: PLC0415
-
         return entry_html(self, _now())
-
-
-@attrs.frozen(repr=False)
-class TrustStore:
-    """A built trust store: checked, de-duplicated and ordered entries, ready to write.
-
-    Build one with :class:`TrustStoreBuilder`. The order of ``entries`` is the order every
-    writer uses: NHS catalogue certificates first, in catalogue order (prod, then PTL;
-    G1 before G2; each root before its intermediates), then every other certificate sorted by
-    subject and fingerprint.
-
-    Attributes:
-        entries: The entries, in store order.
-        validated_at: The time expiry was judged at.
-        dropped: Entries left out because they were not valid at ``validated_at``: NHS CAs
-            added without naming their generation (prod G1 today), and every expired
-            certificate when the builder was asked to drop them.
-    """
-
-    entries: tuple[TrustedEntry, ...]
-    validated_at: dt.datetime
-    dropped: tuple[TrustedEntry, ...] = ()
-
-    def __len__(self) -> int:
-        """Number of entries."""
-        return len(self.entries)
-
-    def __iter__(self) -> Iterator[TrustedEntry]:
-        """Iterate over the entries in store order."""
-        return iter(self.entries)
-
-    @property
-    def certificates(self) -> tuple[x509.Certificate, ...]:
-        """The certificates, in store order."""
-        return tuple(entry.certificate for entry in self.entries)
-
-    @property
-    def expired(self) -> tuple[TrustedEntry, ...]:
-        """Entries not valid at ``validated_at`` (expired, or not yet valid)."""
-        return tuple(e for e in self.entries if not e.is_valid_at(self.validated_at))
-
-    def __repr__(self) -> str:
-        """``<TrustStore 4 entries, 2 expired, validated 2026-11-23>``."""
-        from truststore_builder._report import store_summary  # noqa: PLC0415
-
-        return f"<TrustStore {store_summary(self, date_only=True)}>"
-
-    def __str__(self) -> str:
-        """A summary line, then a readable table of the entries, one line each."""
-        from truststore_builder._report import store_text  # noqa: PLC0415
-
-        return store_text(self)
-
-    def _repr_html_(self) -> str:
-        """Jupyter's view: the entries as an HTML table, expired and expiring ones marked."""
-        from truststore_builder._report import store_html  # noqa: PLC0415
-
-        return store_html(self)
-
-    def serialize(
-        self, store_format: StoreFormat | str, password: str | bytes | None = None
-    ) -> bytes:
-        """Serialise the store in one format and prove it reads back as meant.
-
-        Args:
-            store_format: ``pem``, ``p12``, ``jks``, ``jceks`` or ``p7b``.
-            password: The store password. PKCS#12 without one is truly password-less (no
-                integrity MAC at all); JKS and JCEKS require one.
-
-        Returns:
-            The file's bytes.
-
-        Raises:
-            MissingPasswordError: JKS or JCEKS without a password.
-            ReadBackError: The serialised store does not read back as these entries.
-        """
-        from truststore_builder._writing import serialize_store  # noqa: PLC0415
-
-        return serialize_store(self, StoreFormat(store_format), password)
-
-    def to_pem(self) -> bytes:
-        """The PEM bundle: a comment header above each certificate, byte-identical per input."""
-        return self.serialize(StoreFormat.PEM)
-
-    def to_pkcs12(self, password: str | bytes | None = None) -> bytes:
-        """The PKCS#12 Java trust store: each certificate a trustedCertEntry for Java."""
-        return self.serialize(StoreFormat.PKCS12, password)
-
-    def to_jks(self, password: str | bytes) -> bytes:
-        """The JKS trust store (every entry a trustedCertEntry)."""
-        return self.serialize(StoreFormat.JKS, password)
-
-    def to_pkcs7(self) -> bytes:
-        """The certificates as a DER PKCS#7 (.p7b) bundle."""
-        return self.serialize(StoreFormat.PKCS7)
-
-    def to_capath(self) -> dict[str, bytes]:
-        """The OpenSSL CApath directory's files, read back: ``<subject-hash>.N`` to PEM bytes."""
-        from truststore_builder._writing import serialize_capath  # noqa: PLC0415
-
-        return serialize_capath(self)
-
-    def write(
-        self,
-        path: str | Path,
-        store_format: StoreFormat | str | None = None,
-        *,
-        password: str | bytes | None = None,
-        overwrite: bool = False,
-    ) -> Path:
-        """Serialise, read back, then write the store to ``path`` atomically.
-
-        Missing parent directories are created (and removed again if the write fails).
-
-        Args:
-            path: Destination file (for ``capath``, the directory to create or replace).
-            store_format: The format; inferred from the suffix when None.
-            password: The store password (see :meth:`serialize`).
-            overwrite: Replace an existing file. Without it an existing file is an error.
-
-        Returns:
-            The path written.
-
-        Raises:
-            OutputExistsError: ``path`` exists and ``overwrite`` is false.
-        """
-        from truststore_builder._writing import write_stores  # noqa: PLC0415
-
-        fmt = StoreFormat(store_format) if store_format else StoreFormat.from_path(path)
-        (written,) = write_stores(self, {Path(path): fmt}, password=password, overwrite=overwrite)
-        return written
 
 
 @attrs.frozen(repr=False)
@@ -524,20 +427,14 @@ class IdentityReport:
 
     def __repr__(self) -> str:
         """``<IdentityReport ok: subject, issued under NAME (g2), validated DATE>``."""
-        from truststore_builder._report import report_summary  # noqa: PLC0415
-
         return f"<IdentityReport {report_summary(self)}>"
 
     def __str__(self) -> str:
         """The result, the chain with expiry, and every failed rule."""
-        from truststore_builder._report import report_text  # noqa: PLC0415
-
         return report_text(self)
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the result, the chain and the failures as HTML tables."""
-        from truststore_builder._report import report_html  # noqa: PLC0415
-
         return report_html(self)
 
 
@@ -563,170 +460,12 @@ class Identity:
 
     def __repr__(self) -> str:
         """Alias, subject, key type and size, and expiry; never the key."""
-        from truststore_builder._report import identity_summary  # noqa: PLC0415
-
         return f"<Identity {identity_summary(self, _now())}>"
 
     def __str__(self) -> str:
         """The certificate's fields and the key's type and size, one per line."""
-        from truststore_builder._report import identity_text  # noqa: PLC0415
-
         return identity_text(self, _now())
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the fields as an HTML table, expiry marked; never the key."""
-        from truststore_builder._report import identity_html  # noqa: PLC0415
-
         return identity_html(self, _now())
-
-
-@attrs.frozen(repr=False)
-class KeyStore:
-    """A checked client identity with its verified chain and the CAs it should trust.
-
-    Build one with :class:`KeyStoreBuilder`; every identity rule has passed (or was allowed).
-
-    Attributes:
-        identity: The private key and certificate.
-        chain: The verified chain, leaf first, up to and including the root.
-        trust_store: The trusted CA entries (the environment's G1+G2 issuers, plus any added).
-        report: What the identity checks found.
-    """
-
-    identity: Identity
-    chain: tuple[x509.Certificate, ...] = attrs.field(repr=False)
-    trust_store: TrustStore
-    report: IdentityReport
-
-    @property
-    def truststore(self) -> TrustStore:
-        """Deprecated: use :attr:`trust_store` (this name goes in the next release)."""
-        warn_deprecated("KeyStore.truststore", "KeyStore.trust_store")
-        return self.trust_store
-
-    @property
-    def alias(self) -> str:
-        """The key entry's alias."""
-        return self.identity.alias
-
-    def __repr__(self) -> str:
-        """Alias, subject, key type and size, expiry, chain length, trusted CAs; never the key."""
-        from truststore_builder._report import keystore_summary  # noqa: PLC0415
-
-        return f"<KeyStore {keystore_summary(self)}>"
-
-    def __str__(self) -> str:
-        """The identity, the verified chain, the trusted CAs and the checks, as text tables."""
-        from truststore_builder._report import keystore_text  # noqa: PLC0415
-
-        return keystore_text(self)
-
-    def _repr_html_(self) -> str:
-        """Jupyter's view: identity, chain and trusted CAs as HTML tables, expiry marked."""
-        from truststore_builder._report import keystore_html  # noqa: PLC0415
-
-        return keystore_html(self)
-
-    def chain_pem(self) -> bytes:
-        """The client chain as PEM, leaf first, root left out (what TLS clients present)."""
-        from cryptography.hazmat.primitives.serialization import Encoding  # noqa: PLC0415
-
-        presented = [c for c in self.chain if c.issuer != c.subject or c is self.chain[0]]
-        return b"".join(c.public_bytes(Encoding.PEM) for c in presented)
-
-    def to_pkcs12(
-        self,
-        password: str | bytes,
-        *,
-        profile: str = "modern",
-        include_trusted: bool = True,
-    ) -> bytes:
-        """The PKCS#12 key store: the key entry with its chain, and the trusted CA entries.
-
-        Args:
-            password: Store (and key) password; required.
-            profile: ``modern`` (AES-256, PBKDF2, SHA-256 MAC), ``legacy`` (3DES, SHA-1 MAC),
-                or a consumer's name such as ``java8``, ``windows2016`` or ``openssl3``.
-            include_trusted: Add the trusted G1+G2 CAs as Java trustedCertEntry entries.
-        """
-        from truststore_builder._writing import serialize_keystore  # noqa: PLC0415
-
-        return serialize_keystore(
-            self, StoreFormat.PKCS12, password, profile=profile, include_trusted=include_trusted
-        )
-
-    def to_jks(
-        self,
-        password: str | bytes,
-        *,
-        key_password: str | bytes | None = None,
-        include_trusted: bool = True,
-    ) -> bytes:
-        """The JKS key store the MESH Java client reads: key entry plus trusted CAs, one file.
-
-        Args:
-            password: The store password; required.
-            key_password: The key entry's password (default: the store password, which is what
-                the MESH client and most Java code assume).
-            include_trusted: Add the trusted G1+G2 CAs as trustedCertEntry entries.
-        """
-        from truststore_builder._writing import serialize_keystore  # noqa: PLC0415
-
-        return serialize_keystore(
-            self,
-            StoreFormat.JKS,
-            password,
-            key_password=key_password,
-            include_trusted=include_trusted,
-        )
-
-    def key_pem(self, password: str | bytes | None = None) -> bytes:
-        """The private key as PKCS#8 PEM, encrypted (AES-256) when a password is given."""
-        from truststore_builder._formats.keys import serialize_private_key_pem  # noqa: PLC0415
-
-        return serialize_private_key_pem(self.identity.key, as_password_bytes(password))
-
-    def write(
-        self,
-        directory: str | Path,
-        *,
-        password: str | bytes | None = None,
-        formats: tuple[str, ...] = ("p12", "jks", "pem"),
-        key_password: str | bytes | None = None,
-        profile: str = "modern",
-        key_pem_password: str | bytes | None = None,
-        overwrite: bool = False,
-    ) -> list[Path]:
-        """Write the client's files into ``directory``, all checked before any is written.
-
-        ``p12`` writes ``keystore.p12``, ``jks`` writes ``keystore.jks``, ``jceks`` writes
-        ``keystore.jceks`` (each with the trusted CAs), ``pem`` writes ``client-chain.pem``
-        (leaf first), ``client-key.pem`` and ``truststore.pem`` (the CA bundle). Files holding
-        the private key are created 0600; ``directory`` and its missing parents are created 0700
-        (and removed again if the write fails). ``password`` is required for the key stores.
-
-        Returns:
-            The paths written.
-        """
-        from truststore_builder._writing import serialize_keystore, write_files  # noqa: PLC0415
-
-        folder = Path(directory)
-        planned: list[tuple[Path, bytes, bool]] = []
-        for name in formats:
-            fmt = StoreFormat(name)
-            if fmt not in CLIENT_FILES:
-                msg = f"a client's files are written as pem, p12, jks or jceks, not {fmt.value}"
-                raise ValueError(msg)
-            for file_name, holds in CLIENT_FILES[fmt]:
-                if holds == "client-chain-pem":
-                    planned.append((folder / file_name, self.chain_pem(), False))
-                elif holds == "client-key-pem":
-                    planned.append((folder / file_name, self.key_pem(key_pem_password), True))
-                else:
-                    data = serialize_keystore(
-                        self, fmt, password, key_password=key_password, profile=profile
-                    )
-                    planned.append((folder / file_name, data, True))
-            if fmt is StoreFormat.PEM:
-                planned.append((folder / "truststore.pem", self.trust_store.to_pem(), False))
-        return write_files(planned, overwrite=overwrite)

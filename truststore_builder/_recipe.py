@@ -75,6 +75,8 @@ from typing import TYPE_CHECKING, NoReturn, cast
 
 import attrs
 
+from truststore_builder import _checks
+from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder
 from truststore_builder._deprecation import renamed_method
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
@@ -89,21 +91,21 @@ from truststore_builder._errors import (
     RecipeError,
     TruststoreBuilderError,
 )
-from truststore_builder._model import (
-    Environment,
-    Generation,
-    KeyStore,
-    StoreFormat,
-    TrustStore,
-)
+from truststore_builder._model import Environment, Generation, StoreFormat
 from truststore_builder._sources.files import read_input, read_named_password
+from truststore_builder._stores import (
+    KeyStore,
+    TrustStore,
+    serialize_capath,
+    serialize_keystore,
+    serialize_store,
+)
+from truststore_builder._writing import StagedFiles, make_directories, remove_directories
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-    from truststore_builder._builders import TrustStoreBuilder
     from truststore_builder._model import TrustedEntry
-    from truststore_builder._writing import StagedFiles
 
 __all__ = [
     "BatchRow",
@@ -947,6 +949,7 @@ def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bo
 
 
 def _check_profile(source: str, key_path: str, target: RecipeTarget) -> None:
+    # The PKCS#12 module loads only when a recipe names a profile: start-up time.
     from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415
 
     if target.format is not TargetFormat.KEYSTORE_PKCS12:
@@ -1100,8 +1103,6 @@ def _trust_builder(trust: RecipeTrust, add_password: bytes | None) -> TrustStore
 
     ``add_password`` is the one ``trust.add_password`` names, already read.
     """
-    from truststore_builder._builders import TrustStoreBuilder  # noqa: PLC0415
-
     builder = (
         TrustStoreBuilder()
         .allow_leaf(trust.allow_leaf)
@@ -1160,7 +1161,6 @@ def _keystore(
     allow_g1: bool,
     at: dt.datetime,
 ) -> KeyStore:
-    from truststore_builder._builders import KeyStoreBuilder  # noqa: PLC0415
 
     builder = (
         KeyStoreBuilder()
@@ -1179,12 +1179,6 @@ def _serialize(
     output: _Output, store: TrustStore, keystore: KeyStore | None, row: str | None
 ) -> _Planned:
     """Serialise one target (reading it back); nothing is written."""
-    from truststore_builder._writing import (  # noqa: PLC0415
-        serialize_capath,
-        serialize_keystore,
-        serialize_store,
-    )
-
     target = output.target
     fmt = target.format
     certificates: Sequence[TrustedEntry] = ()
@@ -1363,6 +1357,7 @@ def _build(
     workers: int | None,
     at: dt.datetime | None,
 ) -> BuildResult:
+
     started = time.perf_counter()
     source = recipe.source
     _check_recipe(recipe)
@@ -1382,7 +1377,6 @@ def _build(
     # 3. Serialise (and read back) every file, the batch's in worker processes. Each file is
     # staged (written to a hidden temporary, fsynced) as soon as it is ready, while the
     # workers go on; 4. all are given their names at the end, or none.
-    from truststore_builder._writing import StagedFiles  # noqa: PLC0415
 
     used = max(1, min(workers or _available_cpus(), len(jobs)))
     planned: list[_Planned] = []
@@ -1418,8 +1412,6 @@ def _validation_time(at: dt.datetime | None) -> dt.datetime:
     Raises:
         ValueError: ``at`` has no time zone.
     """
-    from truststore_builder import _checks  # noqa: PLC0415
-
     if at is not None and at.tzinfo is None:
         msg = "the validation time must be timezone-aware (e.g. datetime.now(UTC))"
         raise ValueError(msg)
@@ -1551,8 +1543,6 @@ def _new_directories(outputs: Iterable[_Output]) -> Iterator[None]:
 
     0755, or 0700 for a directory that will hold a private key, whatever the umask.
     """
-    from truststore_builder._writing import make_directories, remove_directories  # noqa: PLC0415
-
     private: dict[Path, bool] = {}
     for output in outputs:
         directory = output.path.parent

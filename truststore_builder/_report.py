@@ -6,6 +6,10 @@ on light and dark Jupyter themes), ``__repr__`` as a one-line summary. Certifica
 attacker-chosen: it is HTML-escaped in HTML, and control characters are shown as escapes in
 text. Nothing here sees a password; a private key is described by type and size only.
 :func:`text_table` and :func:`html_table` are the generic tables other views build on.
+
+It sits just above the errors, below the values that render themselves through it: it knows
+the value classes only as types, so it imports nothing of the package above
+``_fingerprints``. Views of use-case results (a diff, an endpoint report) live with those.
 """
 
 from __future__ import annotations
@@ -15,36 +19,36 @@ import html
 from typing import TYPE_CHECKING
 
 import attrs
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from truststore_builder._fingerprints import sha256_fingerprint
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from cryptography import x509
 
-    from truststore_builder._diff import DiffEntry, Horizon, KeyEntry, KeyEntryChange, StoreDiff
     from truststore_builder._model import (
         Identity,
         IdentityReport,
-        KeyStore,
+        PrivateKey,
         RetiredCa,
         TrustedEntry,
-        TrustStore,
     )
+    from truststore_builder._stores import KeyStore, TrustStore
 
 __all__ = [
     "ROW_MARKS",
     "SOON",
     "Cell",
     "aligned_lines",
-    "diff_html",
-    "diff_text",
+    "describe_key",
     "entries_table",
     "entry_html",
     "entry_summary",
     "entry_text",
     "expiry_level",
     "expiry_status",
-    "horizon_line",
     "html_box",
     "html_fields",
     "html_heading",
@@ -293,6 +297,13 @@ def html_heading(text: str) -> str:
 # --- the model's views -----------------------------------------------------------------------
 
 
+def describe_key(key: PrivateKey) -> str:
+    """A short public description such as ``RSA-2048`` or ``EC secp256r1`` (no key material)."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return f"RSA-{key.key_size}"
+    return f"EC {key.curve.name}"
+
+
 def _plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
 
@@ -454,8 +465,6 @@ def store_html(store: TrustStore) -> str:
 def _chain_rows(
     chain: Sequence[x509.Certificate], at: dt.datetime
 ) -> tuple[list[tuple[str | Cell, ...]], list[str | None]]:
-    from truststore_builder._model import sha256_fingerprint  # noqa: PLC0415
-
     rows: list[tuple[str | Cell, ...]] = []
     classes: list[str | None] = []
     for number, certificate in enumerate(chain):
@@ -478,9 +487,6 @@ _CHAIN_HEADERS = ("#", "subject", "issuer", "not after", "status", "sha256")
 
 
 def _identity_fields(identity: Identity, at: dt.datetime) -> list[tuple[str, str | Cell]]:
-    from truststore_builder._formats.keys import describe_key  # noqa: PLC0415
-    from truststore_builder._model import sha256_fingerprint  # noqa: PLC0415
-
     certificate = identity.certificate
     not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     return [
@@ -504,8 +510,6 @@ def _identity_level(identity: Identity, at: dt.datetime) -> str:
 
 def identity_summary(identity: Identity, at: dt.datetime) -> str:
     """``'alias' SUBJECT, RSA-2048, not after DATE[, STATUS]`` for a repr; never the key."""
-    from truststore_builder._formats.keys import describe_key  # noqa: PLC0415
-
     certificate = identity.certificate
     not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     status = expiry_status(not_before, not_after, at)
@@ -654,182 +658,7 @@ def keystore_html(keystore: KeyStore) -> str:
     return html_box(*parts)
 
 
-def _known(nhs_name: str | None, generation: str | None) -> str:
-    return f"({nhs_name}, {generation})" if nhs_name else ""
-
-
-def _until(not_after: dt.datetime, *, expired: bool) -> str:
-    return f"not after {not_after:%Y-%m-%d}" + (" (expired)" if expired else "")
-
-
 def retired_line(label: str, retired: RetiredCa) -> str:
     """One line saying that ``label`` (an alias, or a name) is a retired CA and can go."""
     named = label if label == retired.name else f"{label} ({retired.name})"
     return printable(f"retired, can go: {named}: {retired.why}; expired {retired.expired:%Y-%m-%d}")
-
-
-def _retired_note(marker: str, entry: DiffEntry) -> str:
-    if entry.retired is None:
-        return ""
-    return "retired CA: fine to remove" if marker == "-" else "retired CA: can go"
-
-
-def _diff_row(marker: str, entry: DiffEntry, note: str = "") -> tuple[str, ...]:
-    generation = entry.generation.value if entry.generation else None
-    return (
-        marker,
-        entry.alias or "-",
-        entry.subject,
-        _known(entry.nhs_name, generation),
-        _until(entry.not_after, expired=entry.expired),
-        "; ".join(part for part in (note, _retired_note(marker, entry)) if part),
-    )
-
-
-def _key_text(entry: KeyEntry) -> str:
-    issuer = entry.issuer_nhs
-    known = f" (issued by {issuer.name}, {issuer.generation.value})" if issuer else ""
-    return f"{entry.subject}{known} {_until(entry.not_after, expired=entry.expired)}"
-
-
-def _key_line(change: KeyEntryChange) -> str:
-    if change.new is None:
-        assert change.old is not None
-        return f"- key entry {change.alias}: {_key_text(change.old)}"
-    if change.old is None:
-        return f"+ key entry {change.alias}: {_key_text(change.new)}"
-    if change.kind == "unchanged":
-        return f"= key entry {change.alias}: {_key_text(change.new)}"
-    what = [
-        label
-        for label, flag in (
-            (f"renamed from {change.old.alias}", change.alias_changed),
-            ("certificate changed", change.certificate_changed),
-            ("key changed", change.key_changed),
-            ("chain changed", change.chain_changed),
-        )
-        if flag
-    ]
-    if change.certificate_changed:
-        detail = f"was {_key_text(change.old)}; now {_key_text(change.new)}"
-    else:
-        detail = _key_text(change.new)
-    return f"~ key entry {change.alias}: {', '.join(what)}; {detail}"
-
-
-def diff_text(diff: StoreDiff, *, show_kept: bool = False) -> str:
-    """The diff for people: ``+``/``-``/``~`` lines (``=`` for kept ones too), then a summary.
-
-    Args:
-        diff: The diff.
-        show_kept: Also list the certificates and key entries that did not change.
-    """
-    rows: list[tuple[str, ...]] = [_diff_row("+", e) for e in diff.added]
-    rows += [_diff_row("-", e) for e in diff.removed]
-    for kept in diff.kept:
-        if kept.changed:
-            notes = []
-            if kept.alias_changed:
-                notes.append(f"alias was {kept.old.alias}")
-            if kept.trusted_changed:
-                notes.append("now trusted" if kept.new.trusted else "no longer trusted")
-            rows.append(_diff_row("~", kept.new, "; ".join(notes)))
-        elif show_kept:
-            rows.append(_diff_row("=", kept.new))
-    lines = [f"--- {diff.old_source}", f"+++ {diff.new_source}"]
-    aligned = aligned_lines([row[1:] for row in rows])
-    lines += [f"{row[0]} {line}" for row, line in zip(rows, aligned, strict=True)]
-    lines += [
-        _key_line(change) for change in diff.key_entries if show_kept or change.kind != "unchanged"
-    ]
-    summary = f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.kept)} kept"
-    if diff.changed:
-        summary += f" ({len(diff.changed)} changed)"
-    if diff.key_entries:
-        counts = {
-            kind: sum(1 for c in diff.key_entries if c.kind == kind)
-            for kind in ("added", "removed", "changed", "unchanged")
-        }
-        summary += "; key entries: " + ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
-    lines += [
-        retired_line(entry.alias or entry.retired.name, entry.retired)
-        for entry in (*diff.added, *(kept.new for kept in diff.kept))
-        if entry.retired is not None
-    ]
-    verdict = "stores are equal" if diff.equal else "stores differ"
-    lines.append(f"{verdict}: {summary}")
-    return "\n".join(printable(line) for line in lines)
-
-
-def horizon_line(horizon: Horizon) -> str:
-    """``expires first: ALIAS on DATE (in N days)`` (or ``(expired N days ago)``)."""
-    first = horizon.first
-    if first is None:
-        return "expires first: nothing (no entries)"
-    days = abs(first.days_left)
-    plural = "day" if days == 1 else "days"
-    when = f"expired {days} {plural} ago" if first.expired else f"in {days} {plural}"
-    return printable(f"expires first: {first.label} on {first.not_after:%Y-%m-%d} ({when})")
-
-
-def diff_html(diff: StoreDiff) -> str:
-    """A store diff as HTML: one table of certificate entries, one of key entries, a verdict."""
-    rows: list[list[str | Cell]] = []
-    marks: list[str | None] = []
-
-    def entry_row(sign: str, entry: DiffEntry, note: str = "") -> list[str | Cell]:
-        generation = entry.generation.value if entry.generation else "-"
-        return [
-            sign,
-            entry.alias or "-",
-            Cell(entry.nhs_name or entry.subject, title=entry.subject),
-            generation,
-            Cell(f"{entry.not_after:%Y-%m-%d}", mono=True),
-            "expired" if entry.expired else "",
-            "; ".join(part for part in (note, _retired_note(sign, entry)) if part),
-        ]
-
-    for entry in diff.added:
-        rows.append(entry_row("+", entry))
-        marks.append("added")
-    for entry in diff.removed:
-        rows.append(entry_row("-", entry))
-        marks.append("removed")
-    for kept in diff.kept:
-        notes = []
-        if kept.alias_changed:
-            notes.append(f"alias was {kept.old.alias}")
-        if kept.trusted_changed:
-            notes.append("trust changed")
-        rows.append(entry_row("~" if notes else "=", kept.new, "; ".join(notes)))
-        marks.append("changed" if notes else None)
-    parts = [
-        html_heading(f"{diff.old_source} → {diff.new_source}"),
-        html_table(
-            ["", "alias", "name", "gen", "not after", "status", "change"],
-            rows,
-            marks,
-            caption=f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.kept)} kept",
-        ),
-    ]
-    if diff.key_entries:
-        key_rows: list[list[str | Cell]] = [
-            [
-                change.kind,
-                change.alias,
-                _key_entry_subject(change),
-            ]
-            for change in diff.key_entries
-        ]
-        key_marks = [
-            {"added": "added", "removed": "removed", "changed": "changed"}.get(change.kind)
-            for change in diff.key_entries
-        ]
-        parts.append(html_table(["key entry", "alias", "subject"], key_rows, key_marks))
-    parts.append(html_heading("stores are equal" if diff.equal else "stores differ"))
-    return html_box(*parts)
-
-
-def _key_entry_subject(change: KeyEntryChange) -> str:
-    entry = change.new or change.old
-    return entry.subject if entry is not None else ""

@@ -1,8 +1,9 @@
-"""Serialising stores and writing files: atomically, never half-written, never clobbering.
+"""Writing files: atomically, never half-written, never clobbering.
 
 Every file is written to a temporary file in the destination's own directory, flushed to disk
 (fsync) and renamed over the destination, so a reader sees the old file or the whole new one.
-All serialisation and every read-back check runs before the first file is touched.
+This is a low layer: it knows bytes and paths, not stores. The stores (``_stores``) serialise
+and read back everything before they hand the bytes here.
 """
 
 from __future__ import annotations
@@ -14,97 +15,21 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from truststore_builder._errors import (
-    OVERWRITE_REMEDY,
-    CheckError,
-    MissingPasswordError,
-    OutputError,
-    OutputExistsError,
-)
-from truststore_builder._model import StoreFormat, as_password_bytes
+from truststore_builder._errors import OVERWRITE_REMEDY, OutputError, OutputExistsError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
-
-    from truststore_builder._model import KeyStore, TrustStore
 
 __all__ = [
     "StagedFiles",
     "check_destinations",
     "make_directories",
     "remove_directories",
-    "serialize_capath",
-    "serialize_keystore",
-    "serialize_store",
     "write_atomically",
     "write_directory_atomically",
     "write_files",
     "write_outputs",
-    "write_stores",
 ]
-
-
-def serialize_store(
-    store: TrustStore, store_format: StoreFormat, password: str | bytes | None
-) -> bytes:
-    """Serialise ``store`` in ``store_format`` and check it reads back as the same entries.
-
-    Raises:
-        MissingPasswordError: JKS or JCEKS without a password.
-        ReadBackError: What was written does not read back as what was meant.
-    """
-    from truststore_builder import _checks  # noqa: PLC0415
-
-    if store_format is StoreFormat.CAPATH:
-        msg = "a capath store is a directory of files, not one file: use to_capath() or write()"
-        raise ValueError(msg)
-    secret = as_password_bytes(password)
-    pairs = [(entry.alias, entry.certificate) for entry in store.entries]
-    if store_format is StoreFormat.PEM:
-        from truststore_builder._formats import pem  # noqa: PLC0415
-
-        data = pem.serialize_pem_bundle(store.entries)
-    elif store_format is StoreFormat.PKCS7:
-        from truststore_builder._formats import pkcs7  # noqa: PLC0415
-
-        data = pkcs7.serialize_pkcs7(store.certificates)
-    elif store_format is StoreFormat.PKCS12:
-        from truststore_builder._formats import pkcs12  # noqa: PLC0415
-
-        data = pkcs12.serialize_pkcs12_truststore(pairs, secret)
-    else:
-        if not secret:
-            msg = (
-                f"a {store_format.name} store needs a password, and none was given "
-                "(Java's conventional 'changeit' is never assumed)"
-            )
-            raise MissingPasswordError(msg)
-        from truststore_builder._formats import jks  # noqa: PLC0415
-
-        data = jks.serialize_jks_truststore(pairs, secret, store_type=store_format.value)
-    _checks.check_read_back(store, store_format, data, secret)
-    return data
-
-
-def serialize_capath(store: TrustStore) -> dict[str, bytes]:
-    """The OpenSSL CApath directory's files for ``store``, checked as OpenSSL will look them up.
-
-    Returns:
-        File name (``<subject-hash>.N``) to a one-certificate PEM, in store order.
-
-    Raises:
-        CheckError: OpenSSL cannot read a certificate's subject, so it cannot be looked up.
-        ReadBackError: The files do not read back as the store's certificates under their hashes.
-    """
-    from truststore_builder import _checks  # noqa: PLC0415
-    from truststore_builder._formats import capath  # noqa: PLC0415
-
-    try:
-        files = capath.capath_files(store.entries)
-    except ValueError as exc:
-        raise CheckError(str(exc)) from None
-    _checks.check_capath_read_back(store, files, "<capath read-back>")
-    return files
 
 
 def _exists_error(path: Path) -> OutputExistsError:
@@ -699,93 +624,3 @@ def write_files(
         OutputError: A destination cannot be written (nothing is written).
     """
     return write_outputs(planned, [], overwrite=overwrite)
-
-
-def write_stores(
-    store: TrustStore,
-    targets: Mapping[Path, StoreFormat],
-    *,
-    password: str | bytes | None = None,
-    overwrite: bool = False,
-) -> list[Path]:
-    """Serialise and check every target first, then write them all; nothing is written on error.
-
-    A ``capath`` target is a directory, written whole by :func:`write_directory_atomically`.
-
-    Returns:
-        The paths written, in the order given.
-    """
-    files = {path: fmt for path, fmt in targets.items() if fmt is not StoreFormat.CAPATH}
-    directories = [path for path, fmt in targets.items() if fmt is StoreFormat.CAPATH]
-    # Every destination before any serialising: a refusal comes back fast.
-    check_destinations(files, directories, overwrite=overwrite)
-    planned = [(path, serialize_store(store, fmt, password), False) for path, fmt in files.items()]
-    capaths = [(path, serialize_capath(store)) for path in directories]
-    write_outputs(planned, capaths, overwrite=overwrite)
-    return list(targets)
-
-
-def serialize_keystore(
-    keystore: KeyStore,
-    store_format: StoreFormat,
-    password: str | bytes | None,
-    *,
-    key_password: str | bytes | None = None,
-    profile: str = "modern",
-    include_trusted: bool = True,
-) -> bytes:
-    """Serialise a key store (key entry + chain, and the trusted CAs) and prove it reads back.
-
-    Raises:
-        MissingPasswordError: No password: a key store is never written without one (Java
-            reads a password-less PKCS#12 key bag as an empty store).
-        ValueError: A format that cannot hold a key entry, or an unknown PKCS#12 profile.
-        ReadBackError: What was written does not read back as what was meant.
-    """
-    from truststore_builder import _checks  # noqa: PLC0415
-
-    secret = as_password_bytes(password)
-    if not secret:
-        msg = (
-            f"a {store_format.name} key store needs a password, and none was given: without "
-            "one Java reads the key entry as an empty store"
-        )
-        raise MissingPasswordError(msg)
-    key_secret = as_password_bytes(key_password)
-    trusted = (
-        [(entry.alias, entry.certificate) for entry in keystore.trust_store.entries]
-        if include_trusted
-        else []
-    )
-    identity = keystore.identity
-    if store_format is StoreFormat.PKCS12:
-        from truststore_builder._formats import pkcs12  # noqa: PLC0415
-
-        if key_secret and key_secret != secret:
-            msg = "a PKCS#12 key store has one password: the key password must equal the store password"
-            raise ValueError(msg)
-        data = pkcs12.serialize_pkcs12_keystore(
-            alias=identity.alias,
-            key=identity.key,
-            chain=keystore.chain,
-            trusted=trusted,
-            password=secret,
-            profile=profile,
-        )
-    elif store_format in (StoreFormat.JKS, StoreFormat.JCEKS):
-        from truststore_builder._formats import jks  # noqa: PLC0415
-
-        data = jks.serialize_jks_keystore(
-            alias=identity.alias,
-            key=identity.key,
-            chain=keystore.chain,
-            trusted=trusted,
-            password=secret,
-            key_password=key_secret,
-            store_type=store_format.value,
-        )
-    else:
-        msg = f"a key store is written as p12, jks or jceks, not {store_format.value}"
-        raise ValueError(msg)
-    _checks.check_keystore_read_back(keystore, store_format, data, secret, key_secret, trusted)
-    return data

@@ -53,7 +53,7 @@ def _formats(text: str) -> list[str]:
 
 
 def _p12_profile(text: str) -> str:
-    from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415
+    from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415 - start-up time: the PKCS#12 module
 
     try:
         resolve_pkcs12_profile(text)
@@ -277,7 +277,7 @@ def _defaults_with_recipe(recipe: Path) -> argparse.Namespace:
 
 def _build_recipe(args: argparse.Namespace) -> int:
     """``build --recipe FILE``: every target of the recipe, or none."""
-    from truststore_builder._recipe import load_recipe  # noqa: PLC0415
+    from truststore_builder._recipe import load_recipe  # noqa: PLC0415 - start-up time: TOML, threads
 
     defaults = _defaults_with_recipe(args.recipe)
     mixed = sorted(

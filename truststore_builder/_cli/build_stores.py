@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from truststore_builder._model import TrustedEntry, TrustStore
+    from truststore_builder._model import TrustedEntry
     from truststore_builder._recipe import BuildResult
+    from truststore_builder._stores import TrustStore
 
 #: The name every ``build`` trust store file takes, before its format's suffix.
 STORE_STEM = "truststore"

@@ -41,7 +41,7 @@ def _positive_integer(text: str) -> int:
 
 
 def _http_path(text: str) -> str:
-    from truststore_builder._endpoint import check_http_path  # noqa: PLC0415
+    from truststore_builder._endpoint import check_http_path  # noqa: PLC0415 - start-up time: ssl, sockets
 
     try:
         return check_http_path(text)
@@ -152,7 +152,7 @@ def _add_connection_options(check: argparse.ArgumentParser) -> None:
 
 
 def _check_endpoints_of(args: argparse.Namespace) -> list[tuple[str, int]]:
-    from truststore_builder._endpoint import parse_endpoint  # noqa: PLC0415
+    from truststore_builder._endpoint import parse_endpoint  # noqa: PLC0415 - start-up time: ssl, sockets
 
     lines: list[tuple[str, str]] = []
     if args.endpoint is not None:
@@ -181,7 +181,7 @@ def _check_endpoints_of(args: argparse.Namespace) -> list[tuple[str, int]]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from truststore_builder._endpoint import check_endpoints  # noqa: PLC0415
+    from truststore_builder._endpoint import check_endpoints  # noqa: PLC0415 - start-up time: ssl, sockets
 
     if args.env is None and args.trust is None:
         msg = "give --env ENV or --trust FILE to verify the server's chain against"

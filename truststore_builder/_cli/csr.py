@@ -14,6 +14,7 @@ from truststore_builder._cli.options import (
     store_password,
 )
 from truststore_builder._cli.output import out
+from truststore_builder._writing import write_files
 
 if TYPE_CHECKING:
     import argparse
@@ -115,7 +116,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 def _common_name(args: argparse.Namespace) -> str | None:
     """The CN the name options give, or None when none was given."""
-    from truststore_builder._csr import (  # noqa: PLC0415
+    from truststore_builder._csr import (  # noqa: PLC0415 - start-up time
         bars_common_name,
         check_common_name,
         mesh_client_common_name,
@@ -190,7 +191,6 @@ def _request(args: argparse.Namespace, common_name: str | None) -> SigningReques
 
 
 def _csr(args: argparse.Namespace) -> int:
-    from truststore_builder._writing import write_files  # noqa: PLC0415
 
     _refuse_misplaced(args)
     try:

@@ -14,7 +14,6 @@ from truststore_builder._cli.options import (
     read_secret,
 )
 from truststore_builder._cli.output import dump_json, out
-from truststore_builder._report import diff_text
 
 if TYPE_CHECKING:
     import argparse
@@ -53,7 +52,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from truststore_builder._diff import diff_stores  # noqa: PLC0415
+    from truststore_builder._diff import diff_stores, diff_text  # noqa: PLC0415 - start-up time
 
     old_password = read_secret(args.old_password_env, args.old_password_file, "old-password")
     new_password = read_secret(args.new_password_env, args.new_password_file, "new-password")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from truststore_builder._checks import utc_now
 from truststore_builder._cli.errors import password_options
 from truststore_builder._cli.options import (
     Parser,
@@ -16,8 +17,11 @@ from truststore_builder._cli.options import (
     store_password,
 )
 from truststore_builder._cli.output import dump_json, iso_date, nhs_fields, out, say, table
+from truststore_builder._diff import horizon_line
 from truststore_builder._model import sha256_fingerprint
-from truststore_builder._report import expiry_status, horizon_line, retired_line
+from truststore_builder._report import expiry_status, retired_line
+from truststore_builder._sources.files import read_store
+from truststore_builder._sources.nhs import nhs_catalogue
 
 if TYPE_CHECKING:
     from truststore_builder._diff import Horizon
@@ -65,10 +69,7 @@ def _days(text: str) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from truststore_builder._checks import utc_now  # noqa: PLC0415
-    from truststore_builder._diff import DEFAULT_WITHIN_DAYS, expiry_horizon  # noqa: PLC0415
-    from truststore_builder._sources.files import read_store  # noqa: PLC0415
-    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
+    from truststore_builder._diff import DEFAULT_WITHIN_DAYS, expiry_horizon  # noqa: PLC0415 - start-up time
 
     password = store_password(args)
     with password_options({"password": [args.file]}):

@@ -8,6 +8,7 @@ from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import Parser, add_common_options
 from truststore_builder._cli.output import dump_json, out, table
 from truststore_builder._model import Environment
+from truststore_builder._sources.nhs import nhs_catalogue
 
 if TYPE_CHECKING:
     import argparse
@@ -52,7 +53,6 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _nhs_list(args: argparse.Namespace) -> int:
-    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
 
     if args.retired:
         if args.env is not None:

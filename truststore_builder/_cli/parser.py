@@ -65,7 +65,7 @@ class _VersionAction(argparse.Action):
 
 def _version() -> str:
     """The installed distribution's version."""
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - start-up time
 
     try:
         return version("truststore-builder")

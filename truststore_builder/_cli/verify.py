@@ -16,6 +16,8 @@ from truststore_builder._cli.options import (
 )
 from truststore_builder._cli.output import dump_json, nhs_fields, out
 from truststore_builder._model import Environment, sha256_fingerprint
+from truststore_builder._sources.nhs import nhs_catalogue
+from truststore_builder._verify import verify_certificate
 
 if TYPE_CHECKING:
     import argparse
@@ -49,8 +51,6 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from truststore_builder._checks import verify_certificate  # noqa: PLC0415
-    from truststore_builder._sources.nhs import nhs_catalogue  # noqa: PLC0415
 
     if args.env is None and args.trust is None:
         msg = "give --env ENV or --trust FILE (or both) to verify against"

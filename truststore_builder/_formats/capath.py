@@ -24,7 +24,10 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
+from truststore_builder._formats.codec import DirectoryCodec, ReadBack
 from truststore_builder._formats.der import der_header
+from truststore_builder._formats.pem import load_pem_certificates, serialize_pem_bundle
+from truststore_builder._model import StoreFormat
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -275,8 +278,6 @@ def capath_files(entries: Sequence[TrustedEntry]) -> dict[str, bytes]:
     Raises:
         ValueError: OpenSSL cannot read a certificate's subject (the message names its alias).
     """
-    from truststore_builder._formats.pem import serialize_pem_bundle  # noqa: PLC0415
-
     files: dict[str, bytes] = {}
     counts: dict[str, int] = {}
     for entry in entries:
@@ -310,8 +311,6 @@ def check_capath_files(files: Mapping[str, bytes], source: str) -> list[x509.Cer
     Raises:
         ValueError: A file breaks a rule; the message names it.
     """
-    from truststore_builder._formats.pem import load_pem_certificates  # noqa: PLC0415
-
     certificates: list[x509.Certificate] = []
     numbers: dict[str, set[int]] = {}
     for name, data in files.items():
@@ -334,3 +333,13 @@ def check_capath_files(files: Mapping[str, bytes], source: str) -> list[x509.Cer
             msg = f"{source}: the {subject_hash}.N files do not run from 0 without a gap"
             raise ValueError(msg)
     return certificates
+
+
+#: OpenSSL's CApath directory's codec (see ``_formats.registry``): written by
+#: :func:`capath_files`, read back by :func:`check_capath_files` as OpenSSL looks files up.
+CODEC = DirectoryCodec(
+    store_format=StoreFormat.CAPATH,
+    write=capath_files,
+    read=read_capath_directory,
+    read_back=lambda files, source: ReadBack(check_capath_files(files, source), ordered=False),
+)

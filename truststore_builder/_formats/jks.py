@@ -56,7 +56,14 @@ from truststore_builder._errors import (
     TruststoreBuilderError,
     WrongPasswordError,
 )
-from truststore_builder._model import StoreEntry
+from truststore_builder._formats.codec import (
+    Codec,
+    KeyEntryReadBack,
+    KeyStoreParts,
+    KeyStoreReadBack,
+    ReadBack,
+)
+from truststore_builder._model import StoreEntry, StoreFormat
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -1071,3 +1078,68 @@ def parse_jks_key_entry_aliases(
             raise MalformedInputError(msg, source=source)
         result.append((entry.alias, len(entry.chain)))
     return result
+
+
+# --- the codecs (see _formats.registry) ---------------------------------------------------------
+#
+# Written by the JKS writer above, read back by the strict parser here, a separate
+# implementation that shares no code with the writer.
+
+
+def _read_back(data: bytes, password: bytes | None, source: str) -> ReadBack:
+    pairs = parse_jks_trusted_certificates(data, password or b"", source=source)
+    return ReadBack(
+        [x509.load_der_x509_certificate(der) for _, der in pairs],
+        [alias for alias, _ in pairs],
+        [True] * len(pairs),
+    )
+
+
+def _read_back_keystore(
+    data: bytes, password: bytes, key_password: bytes | None, source: str
+) -> KeyStoreReadBack:
+    # The parser decrypts each key and matches it with its certificate itself.
+    aliases = parse_jks_key_entry_aliases(data, password, source=source, key_password=key_password)
+    pairs = parse_jks_trusted_certificates(data, password, source=source)
+    return KeyStoreReadBack(
+        [KeyEntryReadBack(alias, length) for alias, length in aliases],
+        [(alias, x509.load_der_x509_certificate(der)) for alias, der in pairs],
+    )
+
+
+def _codec(store_format: StoreFormat) -> Codec:
+    store_type = store_format.value
+
+    def write_keystore(parts: KeyStoreParts) -> bytes:
+        return serialize_jks_keystore(
+            alias=parts.alias,
+            key=parts.key,
+            chain=parts.chain,
+            trusted=parts.trusted,
+            password=parts.password,
+            key_password=parts.key_password,
+            store_type=store_type,
+        )
+
+    return Codec(
+        store_format=store_format,
+        looks_like=lambda data: looks_like_jks(data) == store_type,
+        read=load_jks_store,
+        write=lambda entries, password: serialize_jks_truststore(
+            [(e.alias, e.certificate) for e in entries], password or b"", store_type=store_type
+        ),
+        read_back=_read_back,
+        takes_password=True,
+        needs_password=True,
+        write_keystore=write_keystore,
+        read_back_keystore=_read_back_keystore,
+        read_identities=lambda data, password, key_password, source: load_jks_identities(
+            data, password, source, key_password=key_password
+        ),
+    )
+
+
+#: The JKS codec.
+CODEC = _codec(StoreFormat.JKS)
+#: The JCEKS codec.
+JCEKS_CODEC = _codec(StoreFormat.JCEKS)

@@ -16,21 +16,12 @@ from truststore_builder._errors import (
     MissingPasswordError,
     WrongPasswordError,
 )
+from truststore_builder._model import PrivateKey
 
-__all__ = ["PrivateKey", "describe_key", "load_private_key", "serialize_private_key_pem"]
-
-#: The key types NHS client certificates use.
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+__all__ = ["PrivateKey", "load_private_key", "serialize_private_key_pem"]
 
 _PEM_KEY = re.compile(rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----")
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN (?:X509 )?CERTIFICATE-----")
-
-
-def describe_key(key: PrivateKey) -> str:
-    """A short public description such as ``RSA-2048`` or ``EC secp256r1`` (no key material)."""
-    if isinstance(key, rsa.RSAPrivateKey):
-        return f"RSA-{key.key_size}"
-    return f"EC {key.curve.name}"
 
 
 def _checked_type(key: object, source: str) -> PrivateKey:

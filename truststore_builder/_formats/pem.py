@@ -22,6 +22,9 @@ from truststore_builder._errors import (
     NoCertificatesError,
     UnknownFormatError,
 )
+from truststore_builder._formats.codec import Codec, ReadBack
+from truststore_builder._formats.der import load_der_certificate
+from truststore_builder._model import StoreEntry, StoreFormat
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -285,8 +288,6 @@ def der_to_pem(der: bytes) -> bytes:
         MalformedInputError: ``der`` is not a DER certificate.
         NoCertificatesError: ``der`` is empty.
     """
-    from truststore_builder._formats.der import load_der_certificate  # noqa: PLC0415
-
     return load_der_certificate(der, "<bytes>").public_bytes(Encoding.PEM)
 
 
@@ -311,3 +312,24 @@ def pem_to_der(pem: bytes) -> bytes:
         )
         raise InputError(msg, source="<bytes>")
     return certificates[0].public_bytes(Encoding.DER)
+
+
+def _read(data: bytes, _password: bytes | None, source: str) -> list[StoreEntry]:
+    # Each block's alias is the one its "# Alias:" comment line gives (empty without one).
+    return [StoreEntry(alias, c, trusted=True) for alias, c in load_pem_entries(data, source)]
+
+
+def _read_back(data: bytes, _password: bytes | None, source: str) -> ReadBack:
+    # Written by our header writer over cryptography's PEM encoding; read back by our strict
+    # block reader, each block parsed by cryptography.
+    return ReadBack(load_pem_certificates(data, source))
+
+
+#: The PEM bundle's codec (see ``_formats.registry``).
+CODEC = Codec(
+    store_format=StoreFormat.PEM,
+    looks_like=lambda data: BEGIN_LINE.search(data) is not None,
+    read=_read,
+    write=lambda entries, _password: serialize_pem_bundle(entries),
+    read_back=_read_back,
+)

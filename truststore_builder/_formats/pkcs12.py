@@ -49,8 +49,15 @@ from truststore_builder._errors import (
     ReadBackError,
     WrongPasswordError,
 )
+from truststore_builder._formats.codec import (
+    Codec,
+    KeyEntryReadBack,
+    KeyStoreParts,
+    KeyStoreReadBack,
+    ReadBack,
+)
 from truststore_builder._formats.der import describe_other_der
-from truststore_builder._model import StoreEntry, as_password_bytes, issuer_path
+from truststore_builder._model import StoreEntry, StoreFormat, as_password_bytes, issuer_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -1867,3 +1874,59 @@ def _decode_key(bag: _KeyBag, secret: bytes | None, source: str) -> PrivateKey:
         "(wrong password, or an unsupported algorithm)"
     )
     raise MalformedInputError(msg, source=source)
+
+
+# --- the codec (see _formats.registry) ----------------------------------------------------------
+
+
+def _read_back(data: bytes, password: bytes | None, source: str) -> ReadBack:
+    # Written by our DER encoder (or cryptography's, for key stores), read back through
+    # cryptography's PKCS#12 parser.
+    entries = load_pkcs12_store(data, password, source)
+    return ReadBack(
+        [e.certificate for e in entries], [e.alias for e in entries], [e.trusted for e in entries]
+    )
+
+
+def _write_keystore(parts: KeyStoreParts) -> bytes:
+    if parts.key_password and parts.key_password != parts.password:
+        msg = "a PKCS#12 key store has one password: the key password must equal the store password"
+        raise ValueError(msg)
+    return serialize_pkcs12_keystore(
+        alias=parts.alias,
+        key=parts.key,
+        chain=parts.chain,
+        trusted=parts.trusted,
+        password=parts.password,
+        profile=parts.profile,
+    )
+
+
+def _read_back_keystore(
+    data: bytes, password: bytes, _key_password: bytes | None, source: str
+) -> KeyStoreReadBack:
+    # One pass: the MAC and the decryption each run the store's KDFs.
+    identities, entries = load_pkcs12_keystore(data, password, source)
+    return KeyStoreReadBack(
+        [KeyEntryReadBack(alias, len(chain), key, chain) for alias, key, chain in identities],
+        [(e.alias, e.certificate) for e in entries if e.trusted],
+    )
+
+
+#: The PKCS#12 codec.
+CODEC = Codec(
+    store_format=StoreFormat.PKCS12,
+    looks_like=looks_like_pkcs12,
+    read=load_pkcs12_store,
+    write=lambda entries, password: serialize_pkcs12_truststore(
+        [(e.alias, e.certificate) for e in entries], password
+    ),
+    read_back=_read_back,
+    takes_password=True,
+    write_keystore=_write_keystore,
+    read_back_keystore=_read_back_keystore,
+    # One password: the key entries' is the store's.
+    read_identities=lambda data, password, _key_password, source: load_pkcs12_identities(
+        data, password, source
+    ),
+)

@@ -14,8 +14,10 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import MalformedInputError, NoCertificatesError
+from truststore_builder._formats.codec import Codec, ReadBack
 from truststore_builder._formats.der import der_header
 from truststore_builder._formats.pem import decode_pem_block, iter_pem_blocks
+from truststore_builder._model import StoreEntry, StoreFormat
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -129,3 +131,22 @@ def serialize_pkcs7(certificates: Sequence[x509.Certificate], *, pem: bool = Fal
     from cryptography.hazmat.primitives.serialization import pkcs7  # noqa: PLC0415
 
     return pkcs7.serialize_certificates(list(certificates), Encoding.PEM if pem else Encoding.DER)
+
+
+def _read(data: bytes, _password: bytes | None, source: str) -> list[StoreEntry]:
+    return [StoreEntry("", c, trusted=True) for c in load_pkcs7_certificates(data, source)]
+
+
+def _read_back(data: bytes, _password: bytes | None, source: str) -> ReadBack:
+    # A SET OF certificates: DER may reorder them, so the comparison ignores order.
+    return ReadBack(load_pkcs7_certificates(data, source), ordered=False)
+
+
+#: The PKCS#7 bundle's codec (see ``_formats.registry``).
+CODEC = Codec(
+    store_format=StoreFormat.PKCS7,
+    looks_like=looks_like_pkcs7,
+    read=_read,
+    write=lambda entries, _password: serialize_pkcs7([e.certificate for e in entries]),
+    read_back=_read_back,
+)

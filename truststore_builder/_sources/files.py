@@ -24,8 +24,10 @@ from truststore_builder._errors import (
     TruststoreBuilderWarning,
     UnknownFormatError,
 )
-from truststore_builder._formats import der, pem, pkcs7
-from truststore_builder._model import StoreEntry, as_password_bytes, sha256_fingerprint
+from truststore_builder._formats import der, pem
+from truststore_builder._formats.keys import load_private_key
+from truststore_builder._formats.registry import file_codec
+from truststore_builder._model import StoreEntry, StoreFormat, as_password_bytes, sha256_fingerprint
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -58,6 +60,15 @@ _FILE_KINDS = {
 _BYTES_SOURCE = "<bytes>"
 _BOM = b"\xef\xbb\xbf"
 _SEQUENCE = 0x30
+#: What :func:`detect_format` calls each store format it tells (its names predate StoreFormat).
+_DETECTED_NAMES = {
+    StoreFormat.PEM: "pem",
+    StoreFormat.PKCS7: "pkcs7",
+    StoreFormat.PKCS12: "pkcs12",
+    StoreFormat.JKS: "jks",
+    StoreFormat.JCEKS: "jceks",
+}
+_DETECTED_FORMATS = {name: store_format for store_format, name in _DETECTED_NAMES.items()}
 #: Per-file errors that skip a file in a directory (with a warning) instead of failing the whole
 #: directory: a README or a CRL beside the certificates is normal. A broken certificate is not
 #: skipped: silently dropping a CA from a trust store is worse than stopping.
@@ -81,41 +92,28 @@ def detect_format(data: bytes, source: str = _BYTES_SOURCE) -> str:
             told.
         UnknownFormatError: ``data`` is none of those formats.
     """
-    from truststore_builder._formats.jks import looks_like_jks  # noqa: PLC0415
-
     if not data.removeprefix(_BOM).strip():
         msg = f"{source}: is empty"
         raise NoCertificatesError(msg, source=source)
-    java = looks_like_jks(data)
-    if java is not None:
-        return java
+    for java in (StoreFormat.JKS, StoreFormat.JCEKS):
+        if file_codec(java).looks_like(data):
+            return _DETECTED_NAMES[java]
     # Binary formats first: their structure is checked, whereas "-----BEGIN" could be text
     # inside a DER certificate's subject. A PKCS#12 PFX starts SEQUENCE, INTEGER: neither sniff
     # below matches it.
-    if pkcs7.looks_like_pkcs7(data):
-        return "pkcs7"
+    if file_codec(StoreFormat.PKCS7).looks_like(data):
+        return _DETECTED_NAMES[StoreFormat.PKCS7]
     if der.looks_like_der_certificate(data):
         return "der"
     labels = pem.BEGIN_LINE.findall(data.removeprefix(_BOM))
     if labels:
         return "pkcs7" if b"PKCS7" in labels else "pem"
     _refuse_short_sequence(data, source)
-    # Imported last, so that reading PEM, DER and PKCS#7 never loads the PKCS#12 module.
-    from truststore_builder._formats.pkcs12 import looks_like_pkcs12  # noqa: PLC0415
-
-    if looks_like_pkcs12(data):
-        return "pkcs12"
+    # Asked last, so that reading PEM, DER and PKCS#7 never loads the PKCS#12 module.
+    if file_codec(StoreFormat.PKCS12).looks_like(data):
+        return _DETECTED_NAMES[StoreFormat.PKCS12]
     if data[0] == _SEQUENCE:
-        other = der.describe_other_der(data)
-        if other is not None:
-            der.refuse_other_der(other, source)
-        header = der.der_header(data)
-        if header is not None and header[1] + header[2] > len(data):
-            msg = (
-                f"{source}: starts like DER (an ASN.1 SEQUENCE) but is truncated "
-                f"after {len(data)} bytes"
-            )
-            raise MalformedInputError(msg, source=source)
+        _refuse_other_der(data, source)
     # What the file is not, never what it holds: a password file given as a store is a
     # secret, and so are its first bytes.
     msg = (
@@ -123,6 +121,20 @@ def detect_format(data: bytes, source: str = _BYTES_SOURCE) -> str:
         f"({len(data)} bytes of {_content_kind(data)}; the content is not shown)"
     )
     raise UnknownFormatError(msg, source=source)
+
+
+def _refuse_other_der(data: bytes, source: str) -> None:
+    """Name DER that is no certificate format (a key, a CSR, a CRL) or is cut short."""
+    other = der.describe_other_der(data)
+    if other is not None:
+        der.refuse_other_der(other, source)
+    header = der.der_header(data)
+    if header is not None and header[1] + header[2] > len(data):
+        msg = (
+            f"{source}: starts like DER (an ASN.1 SEQUENCE) but is truncated "
+            f"after {len(data)} bytes"
+        )
+        raise MalformedInputError(msg, source=source)
 
 
 def _content_kind(data: bytes) -> str:
@@ -198,26 +210,13 @@ def check_names_decode(certificates: Sequence[x509.Certificate], source: str) ->
 
 
 def _read_entries(data: bytes, source: str, password: bytes | None) -> list[StoreEntry]:
-    fmt = detect_format(data, source)
-    certificates: list[x509.Certificate]
-    if fmt == "pem":
+    kind = detect_format(data, source)
+    if kind == "der":  # one certificate, not a store format
         return [
-            StoreEntry(alias=alias, certificate=certificate, trusted=True)
-            for alias, certificate in pem.load_pem_entries(data, source)
+            StoreEntry(alias="", certificate=der.load_der_certificate(data, source), trusted=True)
         ]
-    if fmt == "der":
-        certificates = [der.load_der_certificate(data, source)]
-    elif fmt == "pkcs7":
-        certificates = pkcs7.load_pkcs7_certificates(data, source)
-    elif fmt == "pkcs12":
-        from truststore_builder._formats.pkcs12 import load_pkcs12_store  # noqa: PLC0415
-
-        return _non_empty(load_pkcs12_store(data, password, source), source)
-    else:
-        from truststore_builder._formats.jks import load_jks_store  # noqa: PLC0415
-
-        return _non_empty(load_jks_store(data, password, source), source)
-    return [StoreEntry(alias="", certificate=c, trusted=True) for c in certificates]
+    codec = file_codec(_DETECTED_FORMATS[kind])
+    return _non_empty(codec.read(data, password, source), source)
 
 
 def _non_empty(entries: list[StoreEntry], source: str) -> list[StoreEntry]:
@@ -400,8 +399,6 @@ def read_private_key(
         InputError: The file cannot be read, the password is missing or wrong, or the content
             is no private key (see :func:`truststore_builder._formats.keys.load_private_key`).
     """
-    from truststore_builder._formats.keys import load_private_key  # noqa: PLC0415
-
     data = source if isinstance(source, bytes) else read_input(source, what="key file")
     secret = as_password_bytes(password)
     if secret:
@@ -419,7 +416,8 @@ def _refuse_costly_key(data: bytes, source: str) -> None:
     Raises:
         MalformedInputError: The key's iteration count (or scrypt work) passes the cap.
     """
-    from truststore_builder._formats import pkcs12  # noqa: PLC0415  (only for encrypted keys)
+    # Start-up time: the PKCS#12 module loads only for an encrypted key.
+    from truststore_builder._formats import pkcs12  # noqa: PLC0415
 
     ders = [data]  # DER as it stands, or the PKCS#8 blocks of a PEM file
     with contextlib.suppress(MalformedInputError):
@@ -450,21 +448,14 @@ def read_identities(
     data = read_input(path, what="key store")
     kind = detect_format(data, source)
     secret = as_password_bytes(password) or b""
-    if kind == "pkcs12":
-        from truststore_builder._formats import pkcs12  # noqa: PLC0415
-
-        identities = pkcs12.load_pkcs12_identities(data, secret, source)
-    elif kind in {"jks", "jceks"}:
-        from truststore_builder._formats import jks  # noqa: PLC0415
-
-        identities = jks.load_jks_identities(
-            data, secret, source, key_password=as_password_bytes(key_password)
-        )
-    else:
+    store_format = _DETECTED_FORMATS.get(kind)
+    read = file_codec(store_format).read_identities if store_format else None
+    if read is None:
         msg = (
             f"{source}: a {kind.upper()} file holds no private key; give a PKCS#12 or JKS key store"
         )
         raise InputError(msg, source=source)
+    identities = read(data, secret, as_password_bytes(key_password), source)
     check_names_decode([c for _alias, _key, chain in identities for c in chain], source)
     return identities
 
