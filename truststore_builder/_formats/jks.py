@@ -1,4 +1,4 @@
-"""JKS and JCEKS: Java's own key store formats, read and written here or through pyjks.
+"""JKS and JCEKS: Java's own key store formats, written through pyjks and read here.
 
 Both formats share one layout: a magic number (``FEEDFEED`` for JKS, ``CECECECE`` for JCEKS),
 version 2, an entry count, the entries, then a SHA-1 integrity digest over
@@ -17,16 +17,17 @@ read but not write, so it is implemented here. JCEKS key passwords are therefore
 only (Java's ``PBEKey`` refuses anything else). Both protections draw a random IV or salt, so a
 key store, unlike a trust store, is not byte-for-byte reproducible: its entry dates are.
 
-Trust stores hold trusted certificate entries only, a few fixed fields each, so they are
-encoded here (:func:`serialize_jks_truststore`). Every store is read here too, with its
+One implementation writes, another reads. pyjks, the project's JKS library, writes every
+store, trust stores and key stores alike (:func:`serialize_jks_truststore`,
+:func:`serialize_jks_keystore`); it is imported inside the functions that write, so that
+``import truststore_builder`` and every read stay without it (its import, pyasn1, Cryptodome
+and javaobj, costs more than building a whole store). Every store is read here, with its
 password or without, trusted, private key and (JCEKS) secret key entries alike, aliases as
-Java's modified UTF-8 (pyjks refuses the supplementary characters keytool writes): reading
-never imports pyjks, whose import (pyasn1, Cryptodome, javaobj) costs more than building a
-whole store. Only writing key stores goes through pyjks, imported inside the functions that
-use it so that ``import truststore_builder`` stays fast; a JCEKS secret key entry is stepped
-over with javaobj, which comes with pyjks. :func:`parse_jks_trusted_certificates` and
-:func:`parse_jks_key_entry_aliases` are the strict readers that check what was written: with
-the writers they share only the digest function.
+Java's modified UTF-8 (pyjks refuses the supplementary characters keytool writes); a JCEKS
+secret key entry is stepped over with javaobj, which comes with pyjks.
+:func:`parse_jks_trusted_certificates` and :func:`parse_jks_key_entry_aliases` are the strict
+readers that check what pyjks wrote: with the writer they share only the digest function,
+which also seals what pyjks saved in batches (see ``_save``) and the JCEKS magic number.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ _JCEKS_MAGIC = b"\xce\xce\xce\xce"
 _VERSION = 2
 _WHITENING = b"Mighty Aphrodite"
 _DIGEST_SIZE = 20  # SHA-1
+#: Magic number, version and entry count.
+_HEADER_SIZE = 12
+#: Entries pyjks saves at once (see _save): its cost grows with the square of a batch.
+_SAVE_BATCH = 64
 _TAG_PRIVATE_KEY = 1
 _TAG_TRUSTED_CERT = 2
 _TAG_SECRET_KEY = 3
@@ -124,21 +129,19 @@ def looks_like_jks(data: bytes) -> str | None:
     return None
 
 
-def _pyjks(source: str | None = None) -> Any:  # noqa: ANN401  (the pyjks module, untyped)
-    """Import pyjks, only when a JKS or JCEKS store is read or written.
+def _pyjks() -> Any:  # noqa: ANN401  (the pyjks module, untyped)
+    """Import pyjks, only when a JKS or JCEKS store is written (reading never needs it).
 
     Raises:
-        InputError: pyjks is not installed and ``source`` (a file being read) is named.
-        TruststoreBuilderError: pyjks is not installed and a store is being written.
+        TruststoreBuilderError: pyjks is not installed.
     """
     try:
+        # Here, not at the top: pyjks (pyasn1, Cryptodome, javaobj) takes 0.2 s to import, and
+        # only writing a JKS or JCEKS store needs it.
         import jks  # noqa: PLC0415
     except ImportError:
-        msg = "JKS and JCEKS stores need pyjks, which is not installed (pip install pyjks)"
-        if source is None:
-            raise TruststoreBuilderError(msg) from None
-        msg = f"{source}: {msg}"
-        raise InputError(msg, source=source) from None
+        msg = "writing JKS and JCEKS stores needs pyjks, which is not installed (pip install pyjks)"
+        raise TruststoreBuilderError(msg) from None
     return jks
 
 
@@ -201,7 +204,7 @@ def serialize_jks_truststore(
     password: bytes,
     store_type: str = "jks",
 ) -> bytes:
-    """Serialise certificates as a JKS or JCEKS trust store, one trustedCertEntry each.
+    """Serialise certificates as a JKS or JCEKS trust store, one trustedCertEntry each, by pyjks.
 
     The output is deterministic: each entry's date is the certificate's notBefore (not the
     time of writing), and entries keep the order given.
@@ -217,75 +220,17 @@ def serialize_jks_truststore(
     Raises:
         ValueError: An unknown store type, an alias that is not lower-case, unique and
             representable, or a password that is not UTF-8.
+        TruststoreBuilderError: pyjks is not installed.
     """
     if store_type not in {"jks", "jceks"}:
         msg = f"unknown Java key store type {store_type!r}; expected 'jks' or 'jceks'"
         raise ValueError(msg)
-    try:
-        secret = password.decode("utf-8")
-    except UnicodeDecodeError:
-        msg = "the store password is not valid UTF-8, so Java could not be given the same one"
-        raise InvalidPasswordError(msg) from None
-    magic = _JKS_MAGIC if store_type == "jks" else _JCEKS_MAGIC
-    parts = [magic, _U4.pack(_VERSION), _U4.pack(len(entries))]
-    seen: set[str] = set()
-    for alias, certificate in entries:
-        _check_alias(alias, seen)
-        parts.append(_trusted_cert_entry(alias, certificate))
-    body = b"".join(parts)
-    return body + _integrity_digest(secret, body)
-
-
-def _encode_modified_utf8(text: str) -> bytes:
-    """Java's modified UTF-8 (``DataOutput.writeUTF`` without its length).
-
-    Java holds text as UTF-16 chars and encodes each char alone: a supplementary character
-    becomes its two surrogates, three bytes each, and NUL becomes ``C0 80`` so that no byte
-    is zero. Everything else is standard UTF-8.
-    """
-    chars = []
-    for char in text:
-        code = ord(char) - _BMP_LIMIT
-        if code < 0:
-            chars.append(char)
-        else:
-            chars += (chr(0xD800 | code >> 10), chr(0xDC00 | code & 0x3FF))
-    return "".join(chars).encode("utf-8", "surrogatepass").replace(b"\x00", b"\xc0\x80")
-
-
-def _write_utf(text: str) -> bytes:
-    """A u2 length and the text in Java's modified UTF-8 (``DataOutput.writeUTF``).
-
-    Raises:
-        ValueError: It encodes to more than 65535 bytes.
-    """
-    encoded = _encode_modified_utf8(text)
-    if len(encoded) > _MAX_UTF_LENGTH:
-        msg = "a JKS string must encode to at most 65535 bytes"
-        raise ValueError(msg)
-    return _U2.pack(len(encoded)) + encoded
-
-
-_X509_TYPE = _write_utf("X.509")
-
-
-def _trusted_cert_entry(alias: str, certificate: x509.Certificate) -> bytes:
-    """One trustedCertEntry: tag 2, alias, date, certificate type and the DER."""
-    der = certificate.public_bytes(Encoding.DER)
-    return b"".join(
-        (
-            _U4.pack(_TAG_TRUSTED_CERT),
-            _write_utf(alias),
-            _U8.pack(_timestamp_ms(certificate)),
-            _X509_TYPE,
-            _U4.pack(len(der)),
-            der,
-        )
-    )
+    secret = _write_password(password, "store password")
+    return _save(_trusted_entries(entries, set()), secret, store_type)
 
 
 def _trusted_entries(entries: Sequence[tuple[str, x509.Certificate]], seen: set[str]) -> list[Any]:
-    """Trusted certificate entries for pyjks (key stores), aliases checked, dated by certificate."""
+    """Trusted certificate entries for pyjks, aliases checked, dated by their certificate."""
     jks = _pyjks()
 
     made = []
@@ -298,20 +243,27 @@ def _trusted_entries(entries: Sequence[tuple[str, x509.Certificate]], seen: set[
 
 
 def _save(entries: list[Any], secret: str, store_type: str) -> bytes:
-    """Save entries as JKS, or as JCEKS by re-heading the JKS body.
+    """Save entries with pyjks, a batch at a time, under one header and integrity digest.
 
-    pyjks can only save JKS ("Saving of JCEKS keystores is not implemented"). The two formats
-    share one layout (key entries arrive already protected the JCEKS way), differing in the
-    magic number, which the digest covers: a JCEKS store is the JKS body re-headed and
-    re-digested.
+    pyjks writes every entry. Its ``saves`` grows the store with ``bytes +=``, which copies
+    the whole store at each entry: 1,000 certificates took 1.5 s and 5,000 took 40 s. So it
+    saves at most :data:`_SAVE_BATCH` entries at a time, and the entries it wrote (each batch's
+    bytes between its 12-byte header and its digest) are joined under one header: magic,
+    version 2, the whole count, then the digest over all of it. pyjks can only save JKS
+    ("Saving of JCEKS keystores is not implemented"); JCEKS shares the layout (key entries
+    arrive already protected the JCEKS way) and differs in the magic number, which the digest
+    covers, so it is the same body under the JCEKS magic.
     """
     jks = _pyjks()
 
-    data: bytes = jks.KeyStore.new("jks", entries).saves(secret)
-    if store_type == "jceks":
-        body = _JCEKS_MAGIC + data[len(_JKS_MAGIC) : -_DIGEST_SIZE]
-        data = body + _integrity_digest(secret, body)
-    return data
+    magic = _JKS_MAGIC if store_type == "jks" else _JCEKS_MAGIC
+    parts = [magic, _U4.pack(_VERSION), _U4.pack(len(entries))]
+    for start in range(0, len(entries), _SAVE_BATCH):
+        batch = entries[start : start + _SAVE_BATCH]
+        saved: bytes = jks.KeyStore.new("jks", batch).saves(secret)
+        parts.append(saved[_HEADER_SIZE:-_DIGEST_SIZE])
+    body = b"".join(parts)
+    return body + _integrity_digest(secret, body)
 
 
 def _der(tag: int, content: bytes) -> bytes:
