@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
@@ -34,6 +34,7 @@ from truststore_builder._model import (
     TrustedEntry,
     TrustStore,
     sha256_fingerprint,
+    spki_der,
 )
 from truststore_builder._sources.nhs import NhsCatalogue, nhs_catalogue
 
@@ -394,8 +395,8 @@ def _load_identity(
         else files.read_private_key(key, password=key_password)
     )
     # The leaf is the certificate the key belongs to; a combined file may hold its chain too.
-    spki = _spki(private_key.public_key())
-    leaf = next((c for c in certificates if _spki(c.public_key()) == spki), certificates[0])
+    spki = spki_der(private_key)
+    leaf = next((c for c in certificates if spki_der(c) == spki), certificates[0])
     issuers = [c for c in certificates if c is not leaf]
     if chain is not None:
         issuers += files.load_certificates(chain)
@@ -406,10 +407,6 @@ def _load_identity(
         chain=tuple(issuers),
         source=source,
     )
-
-
-def _spki(public_key: object) -> bytes:
-    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
 
 
 @attrs.frozen

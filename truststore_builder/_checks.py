@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
     ClientVerifier,
@@ -58,6 +57,7 @@ from truststore_builder._model import (
     is_issued_by,
     issuer_path,
     sha256_fingerprint,
+    spki_der,
 )
 
 if TYPE_CHECKING:
@@ -363,9 +363,7 @@ def _key_failure(
     certificate: x509.Certificate, key: PrivateKey | None, source: str
 ) -> list[IdentityError]:
     failures: list[IdentityError] = []
-    if key is not None and key.public_key().public_bytes(
-        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
-    ) != certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo):
+    if key is not None and spki_der(key) != spki_der(certificate):
         msg = (
             f"{source}: the private key does not belong to the certificate {_subject(certificate)}"
         )

@@ -58,7 +58,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
     Criticality,
@@ -76,6 +75,7 @@ from truststore_builder._model import (
     TrustStore,
     is_issued_by,
     sha256_fingerprint,
+    spki_der,
 )
 
 if TYPE_CHECKING:
@@ -469,10 +469,6 @@ class _Identity:
     chain: tuple[x509.Certificate, ...] = attrs.field(repr=False)
 
 
-def _spki(public_key: object) -> bytes:
-    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
-
-
 def _load_identity(name: str, certificate: StrPath, key: StrPath) -> _Identity:
     """Read and check one identity's files (PEM, key unencrypted) before connecting anywhere."""
     from truststore_builder._formats import keys  # noqa: PLC0415
@@ -493,8 +489,8 @@ def _load_identity(name: str, certificate: StrPath, key: StrPath) -> _Identity:
         if b"-----BEGIN" not in content:
             msg = f"{path}: identity {name}: the endpoint check reads PEM files only"
             raise InputError(msg, source=path)
-    spki = _spki(private_key.public_key())
-    leaf = next((c for c in certificates if _spki(c.public_key()) == spki), None)
+    spki = spki_der(private_key)
+    leaf = next((c for c in certificates if spki_der(c) == spki), None)
     if leaf is None:
         msg = f"{key_source}: identity {name}: the private key belongs to no certificate in {cert_source}"
         raise InputError(msg, source=key_source)

@@ -16,12 +16,15 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from truststore_builder._errors import InvalidPasswordError
 from truststore_builder._formats.keys import PrivateKey
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
+
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "is_issued_by",
     "issuer_path",
     "sha256_fingerprint",
+    "spki_der",
 ]
 
 
@@ -129,6 +133,22 @@ def as_password_bytes(password: str | bytes | None, what: str = "the password") 
 def sha256_fingerprint(certificate: x509.Certificate) -> str:
     """Return the certificate's SHA-256 fingerprint over its DER encoding, as lower-case hex."""
     return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def spki_der(key: x509.Certificate | PrivateKeyTypes | PublicKeyTypes) -> bytes:
+    """The public key's DER SubjectPublicKeyInfo: what two keys are compared by.
+
+    Args:
+        key: A certificate (its public key), a private key (its public half) or a public key.
+
+    Returns:
+        The DER bytes; equal for a private key and its certificate.
+    """
+    public = key.public_key() if isinstance(key, x509.Certificate) else key
+    if not hasattr(public, "public_bytes"):  # a private key: its public half
+        public = public.public_key()
+    encoded: bytes = public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return encoded
 
 
 #: How many certificates an issuer walk follows before it gives up (a loop, or nonsense).

@@ -57,7 +57,7 @@ from truststore_builder._errors import (
     TruststoreBuilderError,
     WrongPasswordError,
 )
-from truststore_builder._model import StoreEntry
+from truststore_builder._model import StoreEntry, spki_der
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -333,12 +333,6 @@ def _write_password(password: bytes, what: str) -> str:
         raise InvalidPasswordError(msg) from None
 
 
-def _spki(key: Any) -> bytes:  # noqa: ANN401  (any public key cryptography offers)
-    """A public key's SubjectPublicKeyInfo DER, for comparing keys."""
-    encoded: bytes = key.public_bytes(Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return encoded
-
-
 def serialize_jks_keystore(
     *,
     alias: str,
@@ -386,7 +380,7 @@ def serialize_jks_keystore(
     if not chain:
         msg = f"the key entry {alias!r} needs a certificate chain (at least its own certificate)"
         raise ValueError(msg)
-    if _spki(key.public_key()) != _spki(chain[0].public_key()):
+    if spki_der(key) != spki_der(chain[0]):
         msg = f"the private key of entry {alias!r} does not belong to its first certificate"
         raise ValueError(msg)
     seen: set[str] = set()
@@ -1018,7 +1012,7 @@ def parse_jks_key_entry_aliases(
             _unprotect(entry.protected, secret, entry.alias, source), entry.alias, source
         )
         leaf = _certificate(entry.chain[0], "X.509", entry.alias, source, "private key")
-        if _spki(key.public_key()) != _spki(leaf.public_key()):
+        if spki_der(key) != spki_der(leaf):
             msg = f"{source}: the key of entry {entry.alias!r} does not belong to its certificate"
             raise MalformedInputError(msg, source=source)
         result.append((entry.alias, len(entry.chain)))

@@ -37,7 +37,6 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     PrivateFormat,
-    PublicFormat,
     load_der_private_key,
     pkcs12,
 )
@@ -50,7 +49,7 @@ from truststore_builder._errors import (
     WrongPasswordError,
 )
 from truststore_builder._formats.der import describe_other_der
-from truststore_builder._model import StoreEntry, as_password_bytes, issuer_path
+from truststore_builder._model import StoreEntry, as_password_bytes, issuer_path, spki_der
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -574,15 +573,6 @@ def resolve_pkcs12_profile(name: str) -> Pkcs12Profile:
 # --- Key stores -------------------------------------------------------------------------------
 
 
-def _public_der(key: object) -> bytes | None:
-    """The DER SubjectPublicKeyInfo of a key or certificate's public key, None for other types."""
-    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        key = key.public_key()
-    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        return None
-    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-
-
 def serialize_pkcs12_keystore(
     *,
     alias: str,
@@ -659,8 +649,8 @@ def serialize_pkcs12_keystore(
             msg = f"alias {name!r} is empty or used twice (Java compares aliases ignoring case)"
             raise ValueError(msg)
         seen.add(name.lower())
-    key_der = _public_der(key)
-    if key_der is None or key_der != _public_der(chain[0].public_key()):
+    supported = isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    if not supported or spki_der(key) != spki_der(chain[0]):
         msg = "the first certificate of the chain is not the private key's certificate"
         raise ValueError(msg)
 
@@ -1825,8 +1815,8 @@ def _identities(  # noqa: PLR0917 - one private caller
 
     identities = []
     for alias, key in keys:
-        key_der = _public_der(key)
-        leaf = next((c for c in untrusted if _public_der(c.public_key()) == key_der), None)
+        key_der = spki_der(key)
+        leaf = next((c for c in untrusted if spki_der(c) == key_der), None)
         if leaf is None:
             continue
         identities.append((alias, key, issuer_path(leaf, untrusted)[0]))
