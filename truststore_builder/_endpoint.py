@@ -68,6 +68,7 @@ from cryptography.x509.verification import (
 )
 
 from truststore_builder._errors import ExpiredCertificateWarning, InputError, MissingPasswordError
+from truststore_builder._formats.asn1 import BIT_STRING, SEQUENCE, encode_tlv
 from truststore_builder._model import (
     Environment,
     Generation,
@@ -1171,25 +1172,15 @@ def signature_algorithms_from_certificate_request(message: bytes, *, tls13: bool
     return [_SIGNATURE_SCHEMES.get(code, f"0x{code:04x}") for code in codes]
 
 
-def _der(tag: int, body: bytes) -> bytes:
-    size = len(body)
-    length = (
-        bytes([size])
-        if size < 0x80  # noqa: PLR2004
-        else bytes([0x80 | ((size.bit_length() + 7) // 8)])
-        + size.to_bytes((size.bit_length() + 7) // 8, "big")
-    )
-    return bytes([tag]) + length + body
-
-
 #: sha256WithRSAEncryption, NULL parameters: a placeholder algorithm for the wrapper below.
-_ALGORITHM = _der(0x30, bytes.fromhex("06092a864886f70d01010b0500"))
+_ALGORITHM = encode_tlv(SEQUENCE, bytes.fromhex("06092a864886f70d01010b0500"))
+_UTC_TIME = 0x17
 
 
 def _name_from_der(der: bytes) -> x509.Name:
     """Parse a DER Name: cryptography reads one only inside a structure, so wrap it in a CRL."""
-    tbs = _der(0x30, _ALGORITHM + der + _der(0x17, b"250101000000Z"))
-    crl = _der(0x30, tbs + _ALGORITHM + _der(0x03, b"\x00\x00"))
+    tbs = encode_tlv(SEQUENCE, _ALGORITHM + der + encode_tlv(_UTC_TIME, b"250101000000Z"))
+    crl = encode_tlv(SEQUENCE, tbs + _ALGORITHM + encode_tlv(BIT_STRING, b"\x00\x00"))
     return x509.load_der_x509_crl(crl).issuer
 
 

@@ -50,12 +50,22 @@ from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import (
+    DerDecodeError,
     InputError,
     InvalidPasswordError,
     JksIntegrityNotCheckedWarning,
     MalformedInputError,
     TruststoreBuilderError,
     WrongPasswordError,
+)
+from truststore_builder._formats.asn1 import (
+    INTEGER,
+    OCTET_STRING,
+    OID,
+    SEQUENCE,
+    DerCursor,
+    encode_tlv,
+    oid_content,
 )
 from truststore_builder._model import StoreEntry, spki_der
 
@@ -96,8 +106,8 @@ _U4 = struct.Struct(">I")
 _U8 = struct.Struct(">Q")
 
 # Key protection (see the module docstring). DER encodings of the two algorithm OIDs.
-_JKS_KEY_PROTECTOR_OID = bytes.fromhex("060a2b060104012a02110101")  # 1.3.6.1.4.1.42.2.17.1.1
-_JCE_PBE_MD5_3DES_OID = bytes.fromhex("06092b060104012a021301")  # 1.3.6.1.4.1.42.2.19.1
+_JKS_KEY_PROTECTOR_OID = encode_tlv(OID, oid_content("1.3.6.1.4.1.42.2.17.1.1"))
+_JCE_PBE_MD5_3DES_OID = encode_tlv(OID, oid_content("1.3.6.1.4.1.42.2.19.1"))
 _JKS_KEY_IV_SIZE = 20
 _JCE_SALT_SIZE = 8
 #: SunJCE's default (jdk.jceks.iterationCount) since JDK 8u301 / 11.0.12 / 17.
@@ -106,11 +116,6 @@ _JCE_ITERATIONS = 200_000
 _JCE_MAX_ITERATIONS = 5_000_000
 _DES_BLOCK_BITS = 64
 _PRINTABLE_ASCII = range(0x20, 0x7F)
-_DER_SEQUENCE = 0x30
-_DER_OCTET_STRING = 0x04
-_DER_INTEGER = 0x02
-_DER_NULL = b"\x05\x00"
-_DER_LONG_FORM = 0x80
 
 
 def looks_like_jks(data: bytes) -> str | None:
@@ -266,15 +271,6 @@ def _save(entries: list[Any], secret: str, store_type: str) -> bytes:
     return body + _integrity_digest(secret, body)
 
 
-def _der(tag: int, content: bytes) -> bytes:
-    """One DER TLV with a definite length."""
-    size = len(content)
-    if size < _DER_LONG_FORM:
-        return bytes([tag, size]) + content
-    raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, _DER_LONG_FORM | len(raw)]) + raw + content
-
-
 def _jce_password(password: str) -> bytes:
     """The bytes SunJCE's PBEKey makes of a password: one per char, printable ASCII only.
 
@@ -315,9 +311,9 @@ def _jce_protect(pkcs8: bytes, password: str) -> bytes:
     encryptor = Cipher(TripleDES(key), modes.CBC(iv)).encryptor()
     encrypted = encryptor.update(padded) + encryptor.finalize()
     count = _JCE_ITERATIONS.to_bytes(_JCE_ITERATIONS.bit_length() // 8 + 1, "big")
-    parameters = _der(_DER_SEQUENCE, _der(_DER_OCTET_STRING, salt) + _der(_DER_INTEGER, count))
-    algorithm = _der(_DER_SEQUENCE, _JCE_PBE_MD5_3DES_OID + parameters)
-    return _der(_DER_SEQUENCE, algorithm + _der(_DER_OCTET_STRING, encrypted))
+    parameters = encode_tlv(SEQUENCE, encode_tlv(OCTET_STRING, salt) + encode_tlv(INTEGER, count))
+    algorithm = encode_tlv(SEQUENCE, _JCE_PBE_MD5_3DES_OID + parameters)
+    return encode_tlv(SEQUENCE, algorithm + encode_tlv(OCTET_STRING, encrypted))
 
 
 def _write_password(password: bytes, what: str) -> str:
@@ -799,45 +795,6 @@ def parse_jks_trusted_certificates(
     ]
 
 
-class _DerReader:
-    """Just enough DER to take an EncryptedPrivateKeyInfo apart (definite lengths only)."""
-
-    def __init__(self, data: bytes) -> None:
-        """Start at the beginning of ``data``."""
-        self.data = data
-        self.pos = 0
-
-    def read(self, tag: int) -> bytes:
-        """Return the content of the next TLV, which must carry ``tag``.
-
-        Raises:
-            ValueError: Another tag, an indefinite or overlong length, or truncation.
-        """
-        if self.pos + 2 > len(self.data) or self.data[self.pos] != tag:
-            msg = "unexpected DER"
-            raise ValueError(msg)
-        size = self.data[self.pos + 1]
-        self.pos += 2
-        if size & _DER_LONG_FORM:
-            count = size & ~_DER_LONG_FORM
-            if not 1 <= count <= 4:  # noqa: PLR2004  (up to 4 length bytes)
-                msg = "unsupported DER length"
-                raise ValueError(msg)
-            size = int.from_bytes(self.data[self.pos : self.pos + count], "big")
-            self.pos += count
-        end = self.pos + size
-        if end > len(self.data):
-            msg = "truncated DER"
-            raise ValueError(msg)
-        content = self.data[self.pos : end]
-        self.pos = end
-        return content
-
-    def rest(self) -> bytes:
-        """Everything not read yet."""
-        return self.data[self.pos :]
-
-
 def _jks_unprotect(encrypted: bytes, password: str) -> bytes | None:
     """Sun's JKS KeyProtector.recover: the PKCS#8 key, or None when the check fails."""
     secret = password.encode("utf-16-be")
@@ -863,11 +820,12 @@ def _jce_parameters(parameters: bytes) -> tuple[bytes, int]:
     """The salt and iteration count of PBEWithMD5AndTripleDES parameters.
 
     Raises:
-        ValueError: Malformed parameters or an absurd iteration count.
+        DerDecodeError: Malformed parameters.
+        ValueError: An unexpected salt size or an absurd iteration count.
     """
-    fields = _DerReader(_DerReader(parameters).read(_DER_SEQUENCE))
-    salt = fields.read(_DER_OCTET_STRING)
-    iterations = int.from_bytes(fields.read(_DER_INTEGER), "big", signed=True)
+    fields = DerCursor(DerCursor(parameters).read(SEQUENCE))
+    salt = fields.read(OCTET_STRING)
+    iterations = int.from_bytes(fields.read(INTEGER), "big", signed=True)
     if len(salt) != _JCE_SALT_SIZE or not 1 <= iterations <= _JCE_MAX_ITERATIONS:
         msg = "unsupported PBEWithMD5AndTripleDES parameters"
         raise ValueError(msg)
@@ -889,7 +847,7 @@ def _check_key_derivation_work(entries: Sequence[_KeyEntry], source: str) -> Non
             algorithm, _ = _split_protected(entry.protected)
             if algorithm.startswith(_JCE_PBE_MD5_3DES_OID):
                 total += _jce_parameters(algorithm[len(_JCE_PBE_MD5_3DES_OID) :])[1]
-        except ValueError:
+        except (ValueError, DerDecodeError):
             continue  # refused, naming the entry, when it is decrypted
     if total > _JCE_MAX_ITERATIONS:
         msg = (
@@ -903,7 +861,8 @@ def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes 
     """SunJCE's PBEWithMD5AndTripleDES decryption: the PKCS#8 key, or None when it fails.
 
     Raises:
-        ValueError: Malformed parameters or an absurd iteration count.
+        DerDecodeError: Malformed parameters.
+        ValueError: An unexpected salt size, an absurd iteration count, or partial blocks.
     """
     salt, iterations = _jce_parameters(parameters)
     if not encrypted or len(encrypted) % (_DES_BLOCK_BITS // 8):
@@ -922,9 +881,9 @@ def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes 
         # No check value here, unlike Sun's JKS protector: a wrong password's garbage ends in
         # valid padding one time in 256, so the plaintext must also be one whole DER SEQUENCE
         # (a PKCS#8 key) before the password counts as right.
-        whole = _DerReader(plain)
-        whole.read(_DER_SEQUENCE)
-    except ValueError:
+        whole = DerCursor(plain)
+        whole.read(SEQUENCE)
+    except (ValueError, DerDecodeError):
         return None
     return None if whole.rest() else plain
 
@@ -933,15 +892,15 @@ def _split_protected(protected: bytes) -> tuple[bytes, bytes]:
     """Take an EncryptedPrivateKeyInfo apart: (AlgorithmIdentifier content, encrypted key).
 
     Raises:
-        ValueError: Not a DER EncryptedPrivateKeyInfo.
+        DerDecodeError: Not a DER EncryptedPrivateKeyInfo.
     """
-    whole = _DerReader(protected)
-    outer = _DerReader(whole.read(_DER_SEQUENCE))
-    algorithm = outer.read(_DER_SEQUENCE)
-    encrypted = outer.read(_DER_OCTET_STRING)
+    whole = DerCursor(protected)
+    outer = DerCursor(whole.read(SEQUENCE))
+    algorithm = outer.read(SEQUENCE)
+    encrypted = outer.read(OCTET_STRING)
     if whole.rest() or outer.rest():
         msg = "trailing bytes in EncryptedPrivateKeyInfo"
-        raise ValueError(msg)
+        raise DerDecodeError(msg)
     return algorithm, encrypted
 
 
@@ -962,7 +921,7 @@ def _unprotect(protected: bytes, password: str, alias: str, source: str) -> byte
         else:
             msg = f"{source}: entry {alias!r} is protected by an unknown algorithm"
             raise MalformedInputError(msg, source=source)
-    except ValueError:
+    except (ValueError, DerDecodeError):
         msg = f"{source}: entry {alias!r} does not hold a well-formed protected key"
         raise MalformedInputError(msg, source=source) from None
     if plain is None:
