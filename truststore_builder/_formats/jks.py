@@ -227,11 +227,20 @@ def serialize_jks_truststore(
             representable, or a password that is not UTF-8.
         TruststoreBuilderError: pyjks is not installed.
     """
+    secret = _store_secret(store_type, password)
+    return _save(_trusted_entries(entries, set()), secret, store_type)
+
+
+def _store_secret(store_type: str, password: bytes) -> str:
+    """Check the store type asked for and decode the store password, before any writing.
+
+    Raises:
+        ValueError: An unknown store type, or a password that is not UTF-8.
+    """
     if store_type not in {"jks", "jceks"}:
         msg = f"unknown Java key store type {store_type!r}; expected 'jks' or 'jceks'"
         raise ValueError(msg)
-    secret = _write_password(password, "store password")
-    return _save(_trusted_entries(entries, set()), secret, store_type)
+    return _write_password(password, "store password")
 
 
 def _trusted_entries(entries: Sequence[tuple[str, x509.Certificate]], seen: set[str]) -> list[Any]:
@@ -368,10 +377,7 @@ def serialize_jks_keystore(
     """
     jks = _pyjks()
 
-    if store_type not in {"jks", "jceks"}:
-        msg = f"unknown Java key store type {store_type!r}; expected 'jks' or 'jceks'"
-        raise ValueError(msg)
-    secret = _write_password(password, "store password")
+    secret = _store_secret(store_type, password)
     key_secret = secret if key_password is None else _write_password(key_password, "key password")
     if not chain:
         msg = f"the key entry {alias!r} needs a certificate chain (at least its own certificate)"
