@@ -51,6 +51,7 @@ __all__ = [
     "CertificateUsageError",
     "ChainError",
     "CheckError",
+    "DerDecodeError",
     "EnvironmentMismatchError",
     "ExpiredCertificateWarning",
     "G1IdentityWarning",
@@ -354,4 +355,13 @@ class JksIntegrityNotCheckedWarning(TruststoreBuilderWarning):
 
     keytool prints the same warning. Nothing proves the entries were not altered; give the
     password to check them.
+    """
+
+
+class DerDecodeError(Exception):
+    """Bytes that are not the DER (or BER) a format module expects; internal, never raised out.
+
+    ``_formats.asn1`` raises it; the format module reading the file catches it and raises the
+    typed error that names the file (a :class:`MalformedInputError`, most often). It is not a
+    ``ValueError``, so that a parse failure is never taken for a wrong password's garbage.
     """

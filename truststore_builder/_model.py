@@ -20,6 +20,7 @@ import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from truststore_builder._errors import InvalidPasswordError
 from truststore_builder._fingerprints import sha256_fingerprint
@@ -38,6 +39,8 @@ from truststore_builder._report import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+
 
 __all__ = [
     "Environment",
@@ -55,6 +58,7 @@ __all__ = [
     "is_self_signed",
     "issuer_path",
     "sha256_fingerprint",
+    "spki_der",
     "trust_anchors",
 ]
 
@@ -158,6 +162,22 @@ def as_password_bytes(password: str | bytes | None, what: str = "the password") 
         msg = f"{what} holds a NUL character, which no store password can hold"
         raise InvalidPasswordError(msg)
     return secret
+
+
+def spki_der(key: x509.Certificate | PrivateKeyTypes | PublicKeyTypes) -> bytes:
+    """The public key's DER SubjectPublicKeyInfo: what two keys are compared by.
+
+    Args:
+        key: A certificate (its public key), a private key (its public half) or a public key.
+
+    Returns:
+        The DER bytes; equal for a private key and its certificate.
+    """
+    public = key.public_key() if isinstance(key, x509.Certificate) else key
+    if not hasattr(public, "public_bytes"):  # a private key: its public half
+        public = public.public_key()
+    encoded: bytes = public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return encoded
 
 
 #: How many certificates an issuer walk follows before it gives up (a loop, or nonsense).
