@@ -451,8 +451,6 @@ def _renewed_certificate(
     Raises:
         ReplyKeyMismatchError: No given certificate certifies ``key``.
     """
-    from truststore_builder._sources import files  # noqa: PLC0415
-
     if isinstance(certificate, x509.Certificate):
         given, source = [certificate], "<certificate>"
     else:

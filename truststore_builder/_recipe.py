@@ -100,7 +100,12 @@ from truststore_builder._stores import (
     serialize_keystore,
     serialize_store,
 )
-from truststore_builder._writing import StagedFiles, make_directories, remove_directories
+from truststore_builder._writing import (
+    StagedFiles,
+    check_destinations,
+    make_directories,
+    remove_directories,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -1514,8 +1519,6 @@ _FAILURES_SHOWN = 5
 
 def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: bool) -> None:
     """Two targets writing one file; then each destination as the writer will check it."""
-    from truststore_builder._writing import check_destinations  # noqa: PLC0415
-
     seen: dict[Path, str] = {}
     for output in outputs:
         resolved = Path(os.path.abspath(output.path))  # noqa: PTH100  (no symlink resolution)
