@@ -45,7 +45,10 @@ Target formats: ``pem``, ``p12``, ``jks``, ``jceks`` and ``p7b`` write the trust
 ``keystore-jceks`` write the client's key entry with its chain and the trusted CAs;
 ``client-chain-pem`` writes the chain a client presents (leaf first) and ``client-key-pem`` its
 private key (encrypted when a password is named). Key stores and key files are created with
-mode 0600.
+mode 0600. The deployment outputs ``k8s-tls-secret``, ``k8s-trust-bundle``, ``env``,
+``chains``, ``windows-ca`` and ``pfx`` write their files (``DEPLOYMENT_FILES``) into the
+directory ``path`` names, with options of their own (``name``, ``namespace``, ``order``,
+``stem``, ...: see :class:`RecipeTarget`).
 
 Errors name the recipe file and the key, never a password option's value:
 ``recipe.toml: targets[2].password_env: the environment variable it names is not set (its name
