@@ -534,3 +534,47 @@ def test_two_targets_writing_one_file_are_refused(inputs: Path) -> None:
         load_recipe(recipe).build()
     for folder in ("k8s", "env", "gateway", "windows"):
         assert not (inputs / folder).exists()
+
+
+def test_cli_options_reach_the_outputs(
+    inputs: Path, pki: GeneratedPki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each output option changes its output as it says.
+
+    --env-stem, --env-variables and --env-client-chain; --windows-ca-encoding pem;
+    --pfx-profile modern and --pfx-include-trusted.
+    """
+    out = tmp_path / "out"
+    argv = _build(
+        inputs, out, "env,windows-ca,pfx",
+        "--env-stem", "svc", "--env-variables", "TLS_CERT,TLS_KEY,TLS_CA", "--env-client-chain",
+        "--windows-ca-encoding", "pem", "--pfx-profile", "modern", "--pfx-include-trusted",
+    )  # fmt: skip
+    status, _, stderr = run_main(argv, capsys)
+    assert status == 0, stderr
+    done = source_in_bash(
+        'set -a; source ./svc-env.sh; set +a; printf %s "$TLS_CERT" > cert.pem', out
+    )
+    assert done.returncode == 0, done.stderr
+    assert x509.load_pem_x509_certificates((out / "cert.pem").read_bytes()) == [
+        pki.g2.client.certificate,
+        pki.g2.intermediate.certificate,
+    ]
+    crt = sorted(out.glob("*/*.crt"))
+    assert len(crt) == 6
+    assert not list(out.glob("*/*.cer"))
+    for path in crt:
+        assert b"subject=" in openssl("x509", "-in", path, "-noout", "-subject")
+    done = run(
+        "openssl", "pkcs12", "-info", "-in", out / "client.pfx", "-nodes", "-nokeys",
+        "-passin", f"env:{PASSWORD_VARIABLE}", password=PASSWORD,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "MAC: sha256" in done.stderr
+    assert "PBES2" in done.stderr
+    # The client's chain, and the six trusted CAs (two of them in the chain already).
+    assert len(set(x509.load_pem_x509_certificates(done.stdout.encode()))) == 1 + 6
+    # The control: an unknown PKCS#12 profile is refused by the parser.
+    status, _, stderr = run_main([*argv, "--pfx-profile", "no-such-profile"], capsys)
+    assert status == 2
+    assert "--pfx-profile" in stderr
