@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubernetes.client import ApiClient
 
-from tests.commands import run
+from tests.commands import PASSWORD_VARIABLE, run
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -136,3 +136,14 @@ def discovery_api_server() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def pfx_info(path: Path, password: str, *, legacy: bool = True) -> subprocess.CompletedProcess[str]:
+    """``openssl pkcs12 [-legacy] -info -nodes`` on a PFX, the password through the environment.
+
+    Its stdout holds the certificates and key as PEM, its stderr the algorithms (``MAC: sha1``).
+    """
+    return run(
+        "openssl", "pkcs12", *(["-legacy"] if legacy else []), "-info", "-in", path, "-nodes",
+        "-passin", f"env:{PASSWORD_VARIABLE}", password=password,
+    )  # fmt: skip

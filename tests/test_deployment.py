@@ -25,7 +25,13 @@ from hypothesis import strategies as st
 
 from tests.commands import PASSWORD_VARIABLE, keytool, openssl, run
 from tests.consumers.mono import run_mono_probe
-from tests.deployment_consumers import as_model, kubectl, kubectl_apply, source_in_bash
+from tests.deployment_consumers import (
+    as_model,
+    kubectl,
+    kubectl_apply,
+    pfx_info,
+    source_in_bash,
+)
 from tests.pki import catalogue_for
 from truststore_builder import KeyStoreBuilder, TrustStoreBuilder
 from truststore_builder._chains import chains_by_root, issuer_first
@@ -517,10 +523,7 @@ def test_windows_pfx_is_legacy_and_holds_the_full_chain_and_key(
     files = windows_pfx(keystore, PASSWORD)
     (path,) = files.write(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    done = run(
-        "openssl", "pkcs12", "-legacy", "-info", "-in", path, "-nodes",
-        "-passin", f"env:{PASSWORD_VARIABLE}", password=PASSWORD,
-    )  # fmt: skip
+    done = pfx_info(path, PASSWORD)
     assert done.returncode == 0, done.stderr
     assert "MAC: sha1" in done.stderr
     assert "pbeWithSHA1And3-KeyTripleDES-CBC" in done.stderr
@@ -533,10 +536,7 @@ def test_windows_pfx_is_legacy_and_holds_the_full_chain_and_key(
     ]
     key = serialization.load_pem_private_key(output[output.index(b"-----BEGIN PRIVATE") :], None)
     assert key.public_key() == pki.g2.client.certificate.public_key()
-    wrong = run(
-        "openssl", "pkcs12", "-legacy", "-info", "-in", path, "-nodes",
-        "-passin", f"env:{PASSWORD_VARIABLE}", password="not-the-password",
-    )  # fmt: skip
+    wrong = pfx_info(path, "not-the-password")
     assert wrong.returncode != 0
     with pytest.raises(MissingPasswordError):
         windows_pfx(keystore, "")

@@ -23,7 +23,7 @@ from cryptography import x509
 
 from tests.commands import PASSWORD_VARIABLE, openssl, run
 from tests.commands import run_cli as run_main
-from tests.deployment_consumers import as_model, kubectl_apply, source_in_bash
+from tests.deployment_consumers import as_model, kubectl_apply, pfx_info, source_in_bash
 from truststore_builder._errors import ReadBackError, RecipeError
 from truststore_builder._model import DEPLOYMENT_FILES, DeploymentFormat
 from truststore_builder.recipe import load_recipe
@@ -196,10 +196,7 @@ def _prove_windows_ca(directory: Path) -> None:
 def _prove_pfx(path: Path, pki: GeneratedPki) -> None:
     """OpenSSL: legacy (3DES, SHA-1 MAC), leaf, intermediate, root and the leaf's key; 0600."""
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    done = run(
-        "openssl", "pkcs12", "-legacy", "-info", "-in", path, "-nodes",
-        "-passin", f"env:{PASSWORD_VARIABLE}", password=PASSWORD,
-    )  # fmt: skip
+    done = pfx_info(path, PASSWORD)
     assert done.returncode == 0, done.stderr
     assert "MAC: sha1" in done.stderr
     assert "pbeWithSHA1And3-KeyTripleDES-CBC" in done.stderr
@@ -208,10 +205,7 @@ def _prove_pfx(path: Path, pki: GeneratedPki) -> None:
         pki.g2.intermediate.certificate,
         pki.g2.root.certificate,
     ]
-    wrong = run(
-        "openssl", "pkcs12", "-legacy", "-info", "-in", path, "-nodes",
-        "-passin", f"env:{PASSWORD_VARIABLE}", password="not-the-password",
-    )  # fmt: skip
+    wrong = pfx_info(path, "not-the-password")
     assert wrong.returncode != 0
 
 
@@ -341,31 +335,37 @@ def test_an_identity_output_without_cert_and_key_is_a_usage_error(
     assert status == 0, stderr
 
 
-def test_pfx_without_a_password_names_the_password_options(
-    inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("formats", "extra", "named"),
+    [
+        ("pem,pfx", ("--password-env", None), ["pfx", "--password-env"]),
+        ("pem,k8s-trust-bundle", ("--k8s-name", "Mesh_Client"), ["--k8s-name", "RFC 1123"]),
+        ("pem,env", ("--env-stem", "../mhs"), ["--env-stem", "plain file name"]),
+    ],
+    ids=["pfx without a password", "bad k8s name", "env stem with a slash"],
+)
+def test_refused_options_are_named_and_nothing_is_written(
+    formats: str,
+    extra: tuple[str, str | None],
+    named: list[str],
+    inputs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A pfx needs the store password: refused, naming --password-env, and nothing written."""
+    """Exit 2, the message naming the option (never a password); not even truststore.pem."""
     out = tmp_path / "out"
-    argv = _build(inputs, out, "pem,pfx")
-    at = argv.index("--password-env")
-    del argv[at : at + 2]
-    status, _, stderr = run_main(argv, capsys)
+    argv = _build(inputs, out, formats)
+    option, value = extra
+    if value is None:  # leave the option out
+        at = argv.index(option)
+        del argv[at : at + 2]
+    else:
+        argv += [option, value]
+    status, stdout, stderr = run_main(argv, capsys)
     assert status == 2
-    assert "pfx" in stderr
-    assert "--password-env" in stderr
-    assert not out.exists()
-
-
-def test_a_bad_kubernetes_name_is_refused_by_option(
-    inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """--k8s-name Mesh_Client breaks RFC 1123: refused naming --k8s-name; nothing written."""
-    out = tmp_path / "out"
-    argv = _build(inputs, out, "pem,k8s-trust-bundle", "--k8s-name", "Mesh_Client")
-    status, _, stderr = run_main(argv, capsys)
-    assert status == 2
-    assert "--k8s-name" in stderr
-    assert "RFC 1123" in stderr
+    for text in named:
+        assert text in stderr
+    assert PASSWORD not in stdout + stderr
     assert not out.exists()
 
 
