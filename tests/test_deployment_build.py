@@ -26,7 +26,15 @@ from tests.commands import run_cli as run_main
 from tests.deployment_consumers import as_model, kubectl_apply, pfx_info, source_in_bash
 from truststore_builder._errors import ReadBackError, RecipeError
 from truststore_builder._model import DEPLOYMENT_FILES, DeploymentFormat
-from truststore_builder.recipe import load_recipe
+from truststore_builder.recipe import (
+    BatchRow,
+    Recipe,
+    RecipeBatch,
+    RecipeTarget,
+    RecipeTrust,
+    TargetFormat,
+    load_recipe,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -578,3 +586,31 @@ def test_cli_options_reach_the_outputs(
     status, _, stderr = run_main([*argv, "--pfx-profile", "no-such-profile"], capsys)
     assert status == 2
     assert "--pfx-profile" in stderr
+
+
+def test_recipe_targets_made_in_python(inputs: Path) -> None:
+    """RecipeTarget takes the same options in Python; one it does not take names its key."""
+    trust = RecipeTrust(environments=["int"], add=[inputs / "test-cas.pem"])
+    chains = RecipeTarget(format="chains", path=inputs / "gateway", prefix="g2-")
+    windows = RecipeTarget(format="windows-ca", path=inputs / "windows", encoding="pem")
+    result = Recipe(trust=trust, targets=[chains, windows]).build()
+    assert {f.path.name for f in result.files if f.format is TargetFormat.CHAINS} == {
+        "g2-nhs-ptl-root-authority.pem",
+        "g2-nhs-ptl-root-authority-g2.pem",
+        "g2-test-g2-root-authority.pem",
+    }
+    assert len(list((inputs / "windows").glob("*/*.crt"))) == 6
+    assert all(f.target in {"targets[0]", "targets[1]"} for f in result.files)
+    named = RecipeTarget(format="chains", path=inputs / "other", name="mesh-client")
+    with pytest.raises(
+        RecipeError, match=r"targets\[0\]\.name: a chains target does not take name"
+    ):
+        Recipe(trust=trust, targets=[named]).build()
+    # A batch writes key stores and client files per row, not deployment outputs.
+    row = BatchRow(name="mbx01", cert=inputs / "client.pem", key=inputs / "client-key.pem")
+    env = RecipeTarget(format="env", path=inputs / "{name}")
+    batch = RecipeBatch(rows=[row], targets=[env])
+    with pytest.raises(RecipeError, match=r"batch\.targets\[0\]\.format: .* deployment output"):
+        Recipe(trust=trust, batch=batch).build()
+    assert not (inputs / "other").exists()
+    assert not (inputs / "mbx01").exists()
