@@ -80,7 +80,7 @@ import attrs
 
 from truststore_builder import _checks
 from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder
-from truststore_builder._chains import BundleOrder
+from truststore_builder._chains import BundleOrder, ordered
 from truststore_builder._deprecation import renamed_method
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
@@ -1374,7 +1374,7 @@ def _serialize(
 
         data = bundle_pem(store, target.order)
         description = f"trust store, {len(store)} CAs, {target.order}"
-        certificates = _ordered(store.entries, target.order)
+        certificates = ordered(store.entries, target.order)
     elif fmt is TargetFormat.CAPATH:
         data = serialize_capath(store)
         description = f"trust store, {len(store)} CAs, OpenSSL's hashed directory"
@@ -1423,12 +1423,6 @@ def _serialize(
     return [_Planned(output.path, data, file)]
 
 
-def _ordered(entries: Sequence[TrustedEntry], order: str) -> Sequence[TrustedEntry]:
-    from truststore_builder._chains import ordered  # noqa: PLC0415 - start-up time: deployment only
-
-    return ordered(entries, order)
-
-
 def _serialize_deployment(
     output: _Output, store: TrustStore, keystore: KeyStore | None
 ) -> list[_Planned]:
@@ -1439,11 +1433,9 @@ def _serialize_deployment(
     target = output.target
     fmt = target.format
     order = target.order or BundleOrder.ROOT_FIRST
-    if fmt in {TargetFormat.K8S_TLS_SECRET, TargetFormat.ENV, TargetFormat.PFX}:
-        assert keystore is not None  # _check_recipe: identity targets have one
     files: deployment.DeploymentFiles
     if fmt is TargetFormat.K8S_TLS_SECRET:
-        assert keystore is not None
+        assert keystore is not None  # _check_recipe: identity targets have one
         files = deployment.kubernetes_tls_secret(
             keystore, name=cast("str", target.name), namespace=target.namespace, order=order
         )
