@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "DeploymentFormat",
     "Environment",
     "Generation",
     "Identity",
@@ -118,6 +119,47 @@ CLIENT_FILES: dict[StoreFormat, tuple[tuple[str, str], ...]] = {
     StoreFormat.PKCS12: (("keystore.p12", "keystore-p12"),),
     StoreFormat.JKS: (("keystore.jks", "keystore-jks"),),
     StoreFormat.JCEKS: (("keystore.jceks", "keystore-jceks"),),
+}
+
+
+class DeploymentFormat(enum.StrEnum):
+    """A deployment output: a built store as the files a platform takes (see ``_deployment``)."""
+
+    #: A ``kubernetes.io/tls`` Secret: the client's chain, key and the trusted CAs.
+    K8S_TLS_SECRET = "k8s-tls-secret"  # noqa: S105 - a format's name, not a password
+    #: A ConfigMap in cert-manager trust-manager's layout (and its stores' password Secret).
+    K8S_TRUST_BUNDLE = "k8s-trust-bundle"
+    #: The client's certificate, key and CAs as environment values (the MHS adaptor's).
+    ENV = "env"
+    #: One chain file per root, intermediates first (Azure Application Gateway).
+    CHAINS = "chains"
+    #: Each CA in a file of its own, roots apart from intermediates (Windows' stores).
+    WINDOWS_CA = "windows-ca"
+    #: The client key with its full chain as one PFX (IIS, Kestrel; legacy profile).
+    PFX = "pfx"
+
+    @property
+    def needs_identity(self) -> bool:
+        """Whether it holds the client identity (and so needs a certificate and key)."""
+        return self in {DeploymentFormat.K8S_TLS_SECRET, DeploymentFormat.ENV, DeploymentFormat.PFX}
+
+
+#: The one place that names the files each deployment format writes into its directory, by
+#: the ``_deployment`` functions that write them and ``build --help`` that lists them: a name
+#: pattern (``{...}`` filled in from the target's options, or the store: ``{root}`` a root's
+#: alias, ``{alias}`` a CA's) and whether the file is private (0600). A ``k8s-trust-bundle``
+#: writes its password Secret only when it holds a JKS or PKCS#12 store; ``windows-ca`` writes
+#: ``.crt`` instead of ``.cer`` in its PEM encoding.
+DEPLOYMENT_FILES: dict[DeploymentFormat, tuple[tuple[str, bool], ...]] = {
+    DeploymentFormat.K8S_TLS_SECRET: (("{name}.secret.yaml", True),),
+    DeploymentFormat.K8S_TRUST_BUNDLE: (
+        ("{name}.configmap.yaml", False),
+        ("{name}-password.secret.yaml", True),
+    ),
+    DeploymentFormat.ENV: (("{stem}.env", True), ("{stem}-env.sh", True)),
+    DeploymentFormat.CHAINS: (("{prefix}{root}.pem", False),),
+    DeploymentFormat.WINDOWS_CA: (("Root/{alias}.cer", False), ("CA/{alias}.cer", False)),
+    DeploymentFormat.PFX: (("client.pfx", True),),
 }
 
 #: The key types NHS client certificates use.
