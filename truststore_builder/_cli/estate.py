@@ -1,0 +1,95 @@
+"""``inspect`` of an estate: several stores or directories, reported together, with report files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from truststore_builder._cli.options import store_password
+from truststore_builder._cli.output import dump_json, iso_date, out, say
+from truststore_builder._cli.progress import TerminalProgress
+from truststore_builder._estate import (
+    DEFAULT_WITHIN_DAYS,
+    estate_page,
+    load_password_map,
+    scan_estate,
+)
+from truststore_builder._formats.openmetrics import render_openmetrics
+from truststore_builder._writing import check_destinations, write_files
+
+if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
+
+    from truststore_builder._estate import EstateReport
+
+__all__ = ["inspect_estate"]
+
+
+def inspect_estate(args: argparse.Namespace) -> int:
+    """Scan, write the report files asked for, print the report; 2 if a store was unreadable.
+
+    Else 1 when ``--fail-within`` was given and a certificate expires within it, else 0.
+    """
+    passwords = load_password_map(args.password_map) if args.password_map else None
+    password = store_password(args)
+    outputs = [p for p in (args.json_out, args.metrics, args.html) if p is not None]
+    # Before a store is read: a report file that may not be replaced stops the run now.
+    check_destinations(outputs, overwrite=args.force)
+    window = DEFAULT_WITHIN_DAYS if args.fail_within is None else args.fail_within
+    report = scan_estate(
+        args.paths,
+        passwords=passwords,
+        password=password,
+        at=args.at,
+        within_days=window,
+        workers=args.workers,
+        progress=TerminalProgress.for_stream(sys.stderr, noun="stores"),
+    )
+    _write_reports(args, report)
+    if args.json:
+        dump_json(report.to_dict())
+    else:
+        out(str(report))
+    for store in report.unreadable:
+        say(sys.stderr, "error", f"unreadable: {store.error}")
+    status = 0
+    if args.fail_within is not None and report.expiring:
+        status = 1
+        names = ", ".join(
+            f"{store.path}: {certificate.label} ("
+            f"{'expired' if certificate.not_after < report.at else 'expires'} "
+            f"{iso_date(certificate.not_after)})"
+            for store, certificate in report.expiring
+        )
+        count = len(report.expiring)
+        say(
+            sys.stderr,
+            "error",
+            f"{count} {'certificate expires' if count == 1 else 'certificates expire'} within "
+            f"{args.fail_within} days (--fail-within): {names}",
+        )
+    if report.unreadable:
+        count = len(report.unreadable)
+        say(
+            sys.stderr,
+            "error",
+            f"{count} {'store' if count == 1 else 'stores'} could not be read (listed above); "
+            "the others are reported",
+        )
+        status = 2
+    return status
+
+
+def _write_reports(args: argparse.Namespace, report: EstateReport) -> None:
+    planned: list[tuple[Path, bytes, bool]] = []
+    if args.json_out is not None:
+        text = json.dumps(report.to_dict(), indent=2) + "\n"
+        planned.append((args.json_out, text.encode("utf-8"), False))
+    if args.metrics is not None:
+        planned.append((args.metrics, render_openmetrics(report.metric_families()), False))
+    if args.html is not None:
+        planned.append((args.html, estate_page(report).encode("utf-8"), False))
+    if planned:
+        write_files(planned, overwrite=args.force)
