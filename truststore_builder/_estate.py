@@ -34,7 +34,6 @@ import hashlib
 import html
 import os
 import re
-import stat
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
@@ -43,16 +42,21 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from truststore_builder._checks import utc_now
+from truststore_builder._checks import is_certificate_authority, utc_now
 from truststore_builder._errors import (
-    InputError,
     NoCertificatesError,
     PasswordMapError,
     TruststoreBuilderError,
     UnknownFormatError,
 )
 from truststore_builder._formats.openmetrics import MetricFamily, Sample
-from truststore_builder._model import Environment, Generation, as_password_bytes
+from truststore_builder._model import (
+    Environment,
+    Generation,
+    NhsCa,
+    RetiredCa,
+    as_password_bytes,
+)
 from truststore_builder._report import (
     Cell,
     html_box,
@@ -71,7 +75,6 @@ from truststore_builder._sources.nhs import nhs_catalogue
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-    from truststore_builder._model import NhsCa, RetiredCa
     from truststore_builder._sources.nhs import NhsCatalogue
 
 __all__ = [
@@ -231,7 +234,7 @@ def _map_rule(item: object, number: int, source: str, base: Path) -> PasswordRul
         )
     glob = item.get("glob")
     if not isinstance(glob, str) or not glob.strip():
-        _refuse_rule(source, number, "has no glob (a path pattern such as \"prod/*.p12\")")
+        _refuse_rule(source, number, 'has no glob (a path pattern such as "prod/*.p12")')
     env, file = item.get("password_env"), item.get("password_file")
     if (env is None) == (file is None):
         _refuse_rule(source, number, "needs exactly one of password_env and password_file")
@@ -276,7 +279,11 @@ def load_password_map(path: str | os.PathLike[str]) -> PasswordMap:
         document = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         # The reason without the text around it: a line of the map may hold a password.
-        reason = str(exc).split(" (at ", 1)[0] if isinstance(exc, tomllib.TOMLDecodeError) else "not UTF-8"
+        reason = (
+            str(exc).split(" (at ", 1)[0]
+            if isinstance(exc, tomllib.TOMLDecodeError)
+            else "not UTF-8"
+        )
         _refuse_rule(source, None, f"not a TOML password map ({reason})")
     unknown = sorted(set(document) - {"store"})
     if unknown:
@@ -379,7 +386,8 @@ class StoreReport:
         format: What it is (``pem``, ``der``, ``pkcs7``, ``pkcs12``, ``jks``, ``jceks``), or
             None when it could not be told.
         certificates: Every certificate, in store order, each once per alias.
-        key_entries: How many private key entries it holds.
+        key_entries: How many private key entries it holds (told by their end-entity
+            certificates, counted by alias).
         environments: The environments its NHS CAs serve (see :func:`scan_estate`).
         missing_g2: ``(environment, CA)`` for each G2 CA an environment has and the store lacks.
         error: Why it could not be read (one line naming the file and the rule), or None.
@@ -608,10 +616,10 @@ def _available_workers() -> int:
 
 def _passwords(
     found: Sequence[_Found], passwords: PasswordMap | None, default: bytes | None
-) -> list[bytes | None | PasswordMapError]:
+) -> list[bytes | PasswordMapError | None]:
     """Each store's password (each rule read once), or the map's error for that store."""
-    cache: dict[int, bytes | None | PasswordMapError] = {}
-    result: list[bytes | None | PasswordMapError] = []
+    cache: dict[int, bytes | PasswordMapError | None] = {}
+    result: list[bytes | PasswordMapError | None] = []
     for item in found:
         rule = passwords.rule_for(item.path) if passwords else None
         if passwords is None or rule is None:
@@ -657,9 +665,13 @@ def _read_all(
 
 
 def _finding(
-    alias: str, der: bytes, *, trusted: bool, catalogue: NhsCatalogue
+    alias: str,
+    der: bytes,
+    certificate: x509.Certificate,
+    *,
+    trusted: bool,
+    catalogue: NhsCatalogue,
 ) -> CertificateFinding:
-    certificate = x509.load_der_x509_certificate(der)
     sha256 = hashlib.sha256(der).hexdigest()
     nhs = catalogue.recognise_der(der, sha256)
     subject = certificate.subject.rfc4514_string()
@@ -711,8 +723,11 @@ def _store_report(path: str, read: _Read, catalogue: NhsCatalogue) -> StoreRepor
     seen: set[tuple[str, str]] = set()
     key_aliases: set[str] = set()
     for alias, der, trusted in read.entries:
-        finding = _finding(alias, der, trusted=trusted, catalogue=catalogue)
-        if not trusted:
+        certificate = x509.load_der_x509_certificate(der)
+        finding = _finding(alias, der, certificate, trusted=trusted, catalogue=catalogue)
+        if not trusted and not is_certificate_authority(certificate):
+            # A key entry's own certificate: its chain's CAs share its alias (JKS) or have
+            # none (PKCS#12), and an untrusted CA without a key is no key entry.
             key_aliases.add(alias)
         if (alias, finding.sha256) in seen:
             continue
@@ -801,15 +816,9 @@ def scan_estate(
             skipped.append(path)
             continue
         stores.append(_store_report(path, read, names))
-    return EstateReport(at=when, within_days=within_days, stores=tuple(stores), skipped=tuple(skipped))
-
-
-def is_estate_path(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a directory (which ``inspect`` reads as an estate)."""
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        return False
+    return EstateReport(
+        at=when, within_days=within_days, stores=tuple(stores), skipped=tuple(skipped)
+    )
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -888,7 +897,9 @@ def estate_metrics(report: EstateReport) -> list[MetricFamily]:
         ),
         per_store("certificates", "Certificates in the store.", lambda s: len(s.certificates)),
         per_store("key_entries", "Private key entries in the store.", lambda s: s.key_entries),
-        per_store("retired_cas", "Retired NHS CAs in the store (each can go).", lambda s: len(s.retired)),
+        per_store(
+            "retired_cas", "Retired NHS CAs in the store (each can go).", lambda s: len(s.retired)
+        ),
         per_store(
             "impostor_cas",
             "Certificates carrying an NHS CA's subject without being that CA.",
@@ -934,7 +945,17 @@ def _flags(store: StoreReport) -> str:
     return "; ".join(flags) or "-"
 
 
-_TEXT_HEADERS = ("store", "format", "entries", "keys", "env", "expires first", "on", "status", "flags")
+_TEXT_HEADERS = (
+    "store",
+    "format",
+    "entries",
+    "keys",
+    "env",
+    "expires first",
+    "on",
+    "status",
+    "flags",
+)
 
 
 def _store_row(store: StoreReport, report: EstateReport) -> tuple[str, ...]:
@@ -981,14 +1002,14 @@ def estate_text(report: EstateReport) -> str:
             continue
         for certificate in store.retired:
             retired = certificate.retired
-            assert retired is not None  # noqa: S101 - store.retired holds only retired ones
+            assert retired is not None
             lines.append(
                 f"{store.path}: retired, can go: {certificate.label}: {retired.why}; "
                 f"expired {retired.expired:%Y-%m-%d}"
             )
         for certificate in store.impostors:
             claimed = certificate.impostor_of
-            assert claimed is not None  # noqa: S101 - store.impostors holds only impostors
+            assert claimed is not None
             lines.append(
                 f"{store.path}: impostor: {certificate.label} claims to be {claimed.name} but "
                 f"is not the pinned certificate (sha256 {certificate.sha256})"
@@ -1051,7 +1072,7 @@ def _store_table_html(report: EstateReport) -> str:
     classes: list[str | None] = []
     for store in report.stores:
         cells = _store_row(store, report)
-        rows.append((Cell(cells[0], mono=True), *cells[1:]))
+        rows.append((Cell(cells[0], mono=True), *cells[1:6], Cell(cells[6], mono=True), *cells[7:]))
         first = store.earliest
         if not store.readable:
             classes.append("expired")
@@ -1093,7 +1114,9 @@ def _certificates_table_html(report: EstateReport) -> str:
 
 
 def _unreadable_html(report: EstateReport) -> str:
-    rows = [(Cell(s.path, mono=True), s.error_type or "-", s.error or "") for s in report.unreadable]
+    rows = [
+        (Cell(s.path, mono=True), s.error_type or "-", s.error or "") for s in report.unreadable
+    ]
     if not rows:
         return ""
     return html_table(
@@ -1110,12 +1133,16 @@ def _ticks(start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, str]
         while month <= end:
             if month >= start:
                 ticks.append((month, f"{month:%Y-%m}"))
-            month = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=dt.UTC)
+            month = dt.datetime(
+                month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=dt.UTC
+            )
         return ticks
     step = max(1, span_days // (365 * 12) + 1)
-    for year in range(start.year + 1, end.year + 1):
-        if year % step == 0:
-            ticks.append((dt.datetime(year, 1, 1, tzinfo=dt.UTC), str(year)))
+    ticks.extend(
+        (dt.datetime(year, 1, 1, tzinfo=dt.UTC), str(year))
+        for year in range(start.year + 1, end.year + 1)
+        if year % step == 0
+    )
     return ticks
 
 
@@ -1130,7 +1157,7 @@ def _clip_middle(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     half = (width - 1) // 2
-    return f"{text[:half]}…{text[-(width - 1 - half):]}"
+    return f"{text[:half]}…{text[-(width - 1 - half) :]}"
 
 
 def _marker(certificate: CertificateFinding, x: float, y: float, report: EstateReport) -> str:
@@ -1180,9 +1207,11 @@ def timeline_svg(report: EstateReport) -> str:
     height = _TOP + _ROW * max(1, len(readable)) + 30
     width = _LABEL_WIDTH + _PLOT_WIDTH + 20
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="tsb-timeline" role="img" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'style="font-family: system-ui, sans-serif; font-size: 12px; max-width: 100%">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="tsb-timeline" role="img" '
+            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'style="font-family: system-ui, sans-serif; font-size: 12px; max-width: 100%">'
+        ),
         f"<title>{_e(f'Expiry timeline of {len(readable)} stores at {report.at:%Y-%m-%d}')}</title>",
     ]
     bottom = height - 24
@@ -1261,7 +1290,10 @@ def estate_page(report: EstateReport, *, title: str = "NHS PKI estate") -> str:
     A Content-Security-Policy forbids scripts and every fetch, so that even a mistake in
     escaping could not run one; the only styles are inline.
     """
-    summary = _summary(report)
+    judged = (
+        f"Judged at {report.at:%Y-%m-%d %H:%M} UTC, window {report.within_days} days: "
+        f"{_summary(report)}."
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -1270,7 +1302,7 @@ def estate_page(report: EstateReport, *, title: str = "NHS PKI estate") -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_PAGE_STYLE}</style></head><body>"
         f"<h1>{_e(title)}</h1>"
-        f'<p class="summary">{_e(f"Judged at {report.at:%Y-%m-%d %H:%M} UTC, window {report.within_days} days: {summary}.")}</p>'
+        f'<p class="summary">{_e(judged)}</p>'
         "<h2>Expiry timeline</h2>"
         f"{_legend_html()}{timeline_svg(report)}"
         f"<h2>Stores</h2>{_store_table_html(report)}{_unreadable_html(report)}"

@@ -145,7 +145,8 @@ def _is_estate(args: argparse.Namespace) -> bool:
     """Several paths, a directory, or an option only the estate report has."""
     if len(args.paths) > 1 or any(getattr(args, option) for option in _ESTATE_OPTIONS):
         return True
-    return args.paths[0].is_dir()
+    first: Path = args.paths[0]
+    return first.is_dir()
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -26,7 +27,7 @@ import attrs
 from truststore_builder._writing import write_atomically
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
     from pathlib import Path
 
 __all__ = ["MetricFamily", "Sample", "render_openmetrics", "write_openmetrics"]
