@@ -22,7 +22,13 @@ from prometheus_client.parser import text_string_to_metric_families as classic_f
 
 from tests.commands import run_cli as run
 from tests.pki import catalogue_for, make_certificate, rsa_key
-from truststore_builder import KeyStoreBuilder, PasswordMapError, TrustStoreBuilder, nhs_catalogue
+from truststore_builder import (
+    KeyStoreBuilder,
+    OutputExistsError,
+    PasswordMapError,
+    TrustStoreBuilder,
+    nhs_catalogue,
+)
 from truststore_builder._formats.openmetrics import MetricFamily, Sample, render_openmetrics
 from truststore_builder.estate import (
     EstateReport,
@@ -31,6 +37,7 @@ from truststore_builder.estate import (
     estate_page,
     load_password_map,
     scan_estate,
+    write_metrics,
 )
 
 if TYPE_CHECKING:
@@ -163,6 +170,30 @@ def test_an_unreadable_store_is_reported_and_the_scan_goes_on(estate: Path) -> N
         assert store.error.startswith(store.path)
         assert PLANTED not in store.error
         assert KEY_PASSWORD not in store.error
+
+
+def test_an_empty_directory_is_reported(tmp_path: Path, estate: Path) -> None:
+    """A directory given that holds no store is unreadable (a wrong path must not pass)."""
+    empty = tmp_path / "empty"
+    (empty / "docs").mkdir(parents=True)
+    (empty / "docs" / "README.txt").write_text("nothing here\n")
+    report = scan_estate([empty, estate / "int"])
+    assert [s.path for s in report.unreadable] == [str(empty)]
+    assert "holds no store" in (report.unreadable[0].error or "")
+    assert [Path(s.path).name for s in report.stores if s.readable] == ["g1-only.pem"]
+
+
+def test_write_metrics_is_atomic_and_keeps_a_file_unless_told(tmp_path: Path) -> None:
+    """write_metrics refuses to replace a file without overwrite=True, then replaces it whole."""
+    path = tmp_path / "estate.prom"
+    path.write_text("kept")
+    family = MetricFamily("x_seconds", "x", unit="seconds", samples=(Sample({}, 1),))
+    with pytest.raises(OutputExistsError):
+        write_metrics(path, [family])
+    assert path.read_text() == "kept"
+    write_metrics(path, [family], overwrite=True)
+    assert path.read_bytes() == render_openmetrics([family])
+    assert [p.name for p in tmp_path.iterdir()] == ["estate.prom"]  # no temporary left
 
 
 def test_workers_read_the_same_estate(estate: Path) -> None:

@@ -582,19 +582,25 @@ def _walk(directory: Path) -> Iterator[Path]:
 
 class _Found(NamedTuple):
     path: Path
-    in_directory: bool
+    #: The directory given that it was found in, or None for a file given by name.
+    directory: Path | None
 
 
-def _find(paths: Iterable[str | os.PathLike[str]]) -> list[_Found]:
-    """Every file to read: named ones as they are, directories walked; each real file once."""
+def _find(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[_Found], list[Path]]:
+    """Every file to read, and the directories given.
+
+    Files named are taken as they are, directories walked; each real file is read once.
+    """
     found: list[_Found] = []
+    directories: list[Path] = []
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            candidates = [_Found(p, in_directory=True) for p in _walk(path)]
+            directories.append(path)
+            candidates = [_Found(p, path) for p in _walk(path)]
         else:
-            candidates = [_Found(path, in_directory=False)]
+            candidates = [_Found(path, None)]
         for candidate in candidates:
             try:
                 real = candidate.path.resolve()
@@ -604,7 +610,7 @@ def _find(paths: Iterable[str | os.PathLike[str]]) -> list[_Found]:
                 continue
             seen.add(real)
             found.append(candidate)
-    return found
+    return found, directories
 
 
 def _available_workers() -> int:
@@ -792,7 +798,7 @@ def scan_estate(
         raise ValueError(msg)
     when = at or utc_now()
     names = catalogue or nhs_catalogue()
-    found = _find(paths)
+    found, directories = _find(paths)
     secrets = _passwords(found, passwords, as_password_bytes(password))
     jobs: list[tuple[str, bytes | None]] = []
     refused: dict[int, PasswordMapError] = {}
@@ -805,17 +811,32 @@ def scan_estate(
     reads = iter(_read_all(jobs, min(used, max(1, len(jobs))), progress))
     stores: list[StoreReport] = []
     skipped: list[str] = []
+    holding: set[Path] = set()  # the directories given in which a store was found
     for index, item in enumerate(found):
         path = str(item.path)
         if index in refused:
-            error = refused[index]
-            stores.append(StoreReport(path=path, error=str(error), error_type="PasswordMapError"))
-            continue
-        read = next(reads)
-        if read.skippable and item.in_directory:
-            skipped.append(path)
-            continue
-        stores.append(_store_report(path, read, names))
+            report = StoreReport(
+                path=path, error=str(refused[index]), error_type="PasswordMapError"
+            )
+        else:
+            read = next(reads)
+            if read.skippable and item.directory is not None:
+                skipped.append(path)
+                continue
+            report = _store_report(path, read, names)
+        stores.append(report)
+        if item.directory is not None:
+            holding.add(item.directory)
+    # A directory given that holds no store at all is reported: a wrong path must not pass.
+    stores.extend(
+        StoreReport(
+            path=str(directory),
+            error=f"{directory}: the directory holds no store (no certificate file under it)",
+            error_type="NoCertificatesError",
+        )
+        for directory in directories
+        if directory not in holding
+    )
     return EstateReport(
         at=when, within_days=within_days, stores=tuple(stores), skipped=tuple(skipped)
     )

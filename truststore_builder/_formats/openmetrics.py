@@ -147,14 +147,18 @@ def render_openmetrics(families: Iterable[MetricFamily]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def write_openmetrics(path: Path, families: Iterable[MetricFamily]) -> None:
-    """Write the families to ``path`` atomically (mode 0644), replacing what is there.
+def write_openmetrics(
+    path: Path, families: Iterable[MetricFamily], *, overwrite: bool = False
+) -> None:
+    """Write the families to ``path`` atomically (mode 0644 less the umask).
 
     The textfile collector may read the file at any moment: it sees the old file or the whole
-    new one, never half of either.
+    new one, never half of either. A job that rewrites it on a schedule passes
+    ``overwrite=True``.
 
     Raises:
         ValueError: As :func:`render_openmetrics` (nothing is written).
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
         OutputError: The file cannot be written.
     """
-    write_atomically(path, render_openmetrics(families), overwrite=True)
+    write_atomically(path, render_openmetrics(families), overwrite=overwrite)
