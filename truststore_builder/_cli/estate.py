@@ -6,9 +6,11 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import store_password
 from truststore_builder._cli.output import dump_json, iso_date, out, say
 from truststore_builder._cli.progress import TerminalProgress
+from truststore_builder._errors import InputError, PasswordMapError
 from truststore_builder._estate import (
     DEFAULT_WITHIN_DAYS,
     estate_page,
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     import argparse
     from pathlib import Path
 
-    from truststore_builder._estate import EstateReport
+    from truststore_builder._estate import EstateReport, PasswordMap
 
 __all__ = ["inspect_estate"]
 
@@ -32,7 +34,7 @@ def inspect_estate(args: argparse.Namespace) -> int:
 
     Else 1 when ``--fail-within`` was given and a certificate expires within it, else 0.
     """
-    passwords = load_password_map(args.password_map) if args.password_map else None
+    passwords = _password_map(args.password_map) if args.password_map else None
     password = store_password(args)
     outputs = [p for p in (args.json_out, args.metrics, args.html) if p is not None]
     # Before a store is read: a report file that may not be replaced stops the run now.
@@ -72,6 +74,23 @@ def inspect_estate(args: argparse.Namespace) -> int:
         )
     # Each unreadable store has had its line; the table's last line counts them.
     return 2 if report.unreadable else status
+
+
+def _password_map(path: Path) -> PasswordMap:
+    """The map, or a usage error that does not echo a path that may be a password typed there.
+
+    Raises:
+        UsageError: The file cannot be read.
+        PasswordMapError: It can be read and is refused (the message names the map's file).
+    """
+    try:
+        return load_password_map(path)
+    except PasswordMapError:
+        raise
+    except InputError as exc:
+        reason = str(exc).removeprefix(f"{exc.source}: ")
+        msg = f"--password-map: cannot read the file it names ({reason}; its path is not shown)"
+        raise UsageError(msg) from None
 
 
 def _write_reports(args: argparse.Namespace, report: EstateReport) -> None:
