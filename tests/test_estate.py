@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import struct
@@ -29,6 +30,7 @@ from truststore_builder import (
     TrustStoreBuilder,
     nhs_catalogue,
 )
+from truststore_builder._cli.progress import TerminalProgress
 from truststore_builder._formats.openmetrics import MetricFamily, Sample, render_openmetrics
 from truststore_builder.estate import (
     EstateReport,
@@ -37,6 +39,7 @@ from truststore_builder.estate import (
     estate_page,
     load_password_map,
     scan_estate,
+    timeline_svg,
     write_metrics,
 )
 
@@ -262,6 +265,8 @@ def test_the_first_matching_rule_wins(monkeypatch: pytest.MonkeyPatch) -> None:
         (f'[[store]]\nglob = "*"\npassword_file = "{PLANTED}"\n', "password_file is not a path"),
         (f'password = "{PLANTED}"\n', "unknown top-level key 'password'"),
         (f'"*.p12" = "{PLANTED}"\n', "unknown top-level key"),
+        (f'"{PLANTED}" = 1\n', "unknown top-level key (a key not shown)"),
+        (f'[[store]]\nglob = "*"\n"{PLANTED}" = "x"\n', "unknown key (a key not shown)"),
         ('[[store]]\nglob = "*"\n', "exactly one of password_env and password_file"),
         ('[[store]]\npassword_env = "X"\n', "has no glob"),
         (f'[[store]\nglob = "{PLANTED}"\n', "not a TOML password map"),
@@ -597,3 +602,35 @@ def test_a_blank_page_is_told_apart(tmp_path: Path) -> None:
     _width, _height, rows = _png_pixels(shot.read_bytes())
     sampled = {row[i : i + 3] for row in rows[::7] for i in range(0, len(row) - 3, 3 * 7)}
     assert len(sampled) <= 2
+
+
+def test_the_timeline_flags_retired_and_impostor_cas(estate: Path) -> None:
+    """Retired CAs are drawn as diamonds and impostors as triangles; a clean store has neither."""
+    flagged = timeline_svg(_scan(estate))
+    assert flagged.count('<g class="retired">') == 2
+    assert flagged.count('<g class="impostor">') == 1
+    assert 'class="today"' in flagged
+    assert 'class="horizon"' in flagged
+    clean = timeline_svg(scan_estate([estate / "int"]))
+    assert '<g class="retired">' not in clean
+    assert '<g class="impostor">' not in clean
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_long_scan_shows_progress_on_a_terminal_only(estate: Path) -> None:
+    """The scan reports each store read; the bar draws on a terminal, not on a pipe."""
+    calls: list[tuple[int, int]] = []
+    _scan(estate, progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, 8)  # five stores and three files that turn out to hold none
+    assert calls[-1] == (8, 8)
+    terminal = _Terminal()
+    bar = TerminalProgress.for_stream(terminal, noun="stores")
+    assert bar is not None
+    bar.minimum = 1
+    _scan(estate, progress=bar)
+    assert "8/8 stores" in terminal.getvalue()
+    assert TerminalProgress.for_stream(io.StringIO(), noun="stores") is None

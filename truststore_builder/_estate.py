@@ -215,6 +215,18 @@ def _refuse_rule(source: str, number: int | None, problem: str) -> NoReturn:
     raise PasswordMapError(msg, path=source, rule=number)
 
 
+_PLAIN_KEY = re.compile(r"[a-z_]{1,24}")
+
+
+def _key_names(keys: Iterable[str]) -> str:
+    """Unknown keys for a message: plain lower-case words shown, anything else not.
+
+    A key that is not a plain word may be a password written where a key belongs.
+    """
+    names = [repr(k) if _PLAIN_KEY.fullmatch(k) else "(a key not shown)" for k in sorted(keys)]
+    return ", ".join(names)
+
+
 def _looks_like_a_path(text: str) -> bool:
     return "/" in text or text.startswith(".") or "\\" in text
 
@@ -228,7 +240,7 @@ def _map_rule(item: object, number: int, source: str, base: Path) -> PasswordRul
         _refuse_rule(
             source,
             number,
-            f"unknown key {', '.join(repr(k) for k in unknown)}: a rule has glob and "
+            f"unknown key {_key_names(unknown)}: a rule has glob and "
             "password_env or password_file; a password map names where a password is, never "
             "the password (the value is not shown)",
         )
@@ -290,7 +302,7 @@ def load_password_map(path: str | os.PathLike[str]) -> PasswordMap:
         _refuse_rule(
             source,
             None,
-            f"unknown top-level key {', '.join(repr(k) for k in unknown)}: a password map "
+            f"unknown top-level key {_key_names(unknown)}: a password map "
             "holds [[store]] rules only (the value is not shown)",
         )
     items = document.get("store", [])
