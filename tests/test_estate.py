@@ -387,6 +387,18 @@ def test_cli_writes_every_report_and_keeps_existing_ones(
     assert (reports / "estate.html").read_text().startswith("<!DOCTYPE html>")
 
 
+def test_cli_never_writes_a_report_over_a_store(
+    estate: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A report named like a store just read is refused, even with --force; the store is kept."""
+    store = estate / "prod" / "truststore.jks"
+    before = store.read_bytes()
+    status, _out, err = run(_estate_cli(estate, "--html", str(store), "--force"), capsys)
+    assert status == 2
+    assert "a report never replaces a store" in err
+    assert store.read_bytes() == before
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

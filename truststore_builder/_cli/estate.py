@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from truststore_builder._cli.errors import UsageError
@@ -22,7 +23,6 @@ from truststore_builder._writing import check_destinations, write_files
 
 if TYPE_CHECKING:
     import argparse
-    from pathlib import Path
 
     from truststore_builder._estate import EstateReport, PasswordMap
 
@@ -49,6 +49,7 @@ def inspect_estate(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=TerminalProgress.for_stream(sys.stderr, noun="stores"),
     )
+    _refuse_replacing_a_store(outputs, report)
     _write_reports(args, report)
     if args.json:
         dump_json(report.to_dict())
@@ -74,6 +75,19 @@ def inspect_estate(args: argparse.Namespace) -> int:
         )
     # Each unreadable store has had its line; the table's last line counts them.
     return 2 if report.unreadable else status
+
+
+def _refuse_replacing_a_store(outputs: list[Path], report: EstateReport) -> None:
+    """A report file named like a store just read is a slip (even with --force): refuse it.
+
+    Raises:
+        UsageError: A report's destination is one of the stores (nothing is written).
+    """
+    stores = {Path(store.path).resolve() for store in report.stores if store.readable}
+    for path in outputs:
+        if path.resolve() in stores:
+            msg = f"{path}: is one of the stores being inspected; a report never replaces a store"
+            raise UsageError(msg)
 
 
 def _password_map(path: Path) -> PasswordMap:
