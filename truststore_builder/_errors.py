@@ -13,7 +13,8 @@ The hierarchy::
     │   │                          not ASCII for JCEKS); also a ValueError
     │   ├── InvalidNameError       a name a deployment target cannot hold (a Kubernetes object
     │   │                          name, an environment variable name); also a ValueError
-    │   └── RecipeError            a recipe key that is unknown, mistyped, missing or refused
+    │   ├── RecipeError            a recipe key that is unknown, mistyped, missing or refused
+    │   └── PasswordMapError       a password map (inspect's store passwords) that is refused
     ├── CheckError                 a check refuses the build
     │   ├── PinMismatchError       an NHS catalogue file does not match its pinned fingerprint
     │   │   └── NhsImpostorError   a certificate carries an NHS CA's subject but is not it
@@ -71,6 +72,7 @@ __all__ = [
     "NotACertificateAuthorityError",
     "OutputError",
     "OutputExistsError",
+    "PasswordMapError",
     "PinMismatchError",
     "ReadBackError",
     "RecipeError",
@@ -190,6 +192,25 @@ class RecipeError(InputError):
         super().__init__(message, source=path)
         self.path = path
         self.key_path = key_path
+
+
+class PasswordMapError(InputError):
+    """A password map (store path glob to a password's variable or file) cannot be used.
+
+    Refused when it cannot be parsed, when a rule lacks a glob or a reference, and when a value
+    looks like a password written into the map: a map names where each password is, never the
+    password itself. The message starts ``<map file>: rule N:`` and never quotes a value.
+
+    Attributes:
+        path: The map file.
+        rule: The rule's number (1 for the first), or None for the whole file.
+    """
+
+    def __init__(self, message: str, *, path: str, rule: int | None = None) -> None:
+        """Build the error; ``message`` should already start with the file and the rule."""
+        super().__init__(message, source=path)
+        self.path = path
+        self.rule = rule
 
 
 class CheckError(TruststoreBuilderError):
