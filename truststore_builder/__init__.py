@@ -27,6 +27,7 @@ from truststore_builder._csr import (
 from truststore_builder._deprecation import warn_deprecated
 from truststore_builder._errors import (
     BatchError,
+    CatalogueUpdateError,
     CertificateNotValidError,
     CertificateUsageError,
     ChainError,
@@ -70,6 +71,12 @@ from truststore_builder._model import (
     StoreFormat,
     TrustedEntry,
     sha256_fingerprint,
+)
+from truststore_builder._catalogue_update import (
+    CatalogueChange,
+    CatalogueUpdate,
+    propose_catalogue_update,
+    write_catalogue,
 )
 from truststore_builder._sources.files import load_certificates, read_store
 from truststore_builder._sources.nhs import NhsCatalogue, load_nhs_catalogue, nhs_catalogue
@@ -120,6 +127,9 @@ _MOVED_TO = {name: module for module, names in _MOVED.items() for name in names}
 
 __all__ = [
     "BatchError",
+    "CatalogueChange",
+    "CatalogueUpdate",
+    "CatalogueUpdateError",
     "CertificateNotValidError",
     "CertificateUsageError",
     "ChainError",
@@ -176,9 +186,11 @@ __all__ = [
     "openssl_certificate_hash",
     "openssl_subject_hash",
     "pem_to_der",
+    "propose_catalogue_update",
     "read_store",
     "sha256_fingerprint",
     "verify_certificate",
+    "write_catalogue",
 ]
 
 
