@@ -17,6 +17,12 @@ import importlib
 from typing import Any
 
 from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder, alias_for
+from truststore_builder._catalogue_update import (
+    CatalogueChange,
+    CatalogueUpdate,
+    propose_catalogue_update,
+    write_catalogue,
+)
 from truststore_builder._convert import convert
 from truststore_builder._csr import (
     SigningRequest,
@@ -71,12 +77,6 @@ from truststore_builder._model import (
     StoreFormat,
     TrustedEntry,
     sha256_fingerprint,
-)
-from truststore_builder._catalogue_update import (
-    CatalogueChange,
-    CatalogueUpdate,
-    propose_catalogue_update,
-    write_catalogue,
 )
 from truststore_builder._sources.files import load_certificates, read_store
 from truststore_builder._sources.nhs import NhsCatalogue, load_nhs_catalogue, nhs_catalogue

@@ -364,6 +364,15 @@ class _Proposal:
 
 
 @attrs.frozen
+class _Offer:
+    """One certificate offered, with the file it came from and its fingerprint."""
+
+    source: str
+    certificate: x509.Certificate
+    sha256: str
+
+
+@attrs.frozen
 class _Options:
     pins: frozenset[str]
     environments: tuple[Environment, ...] | None
@@ -424,31 +433,32 @@ def propose_catalogue_update(
         at=at or dt.datetime.now(dt.UTC),
     )
     base = catalogue or nhs_catalogue()
-    offered: dict[str, tuple[str, x509.Certificate]] = {}
+    offered: dict[str, _Offer] = {}
     for source, certificate in _offered(list(sources)):
-        offered.setdefault(sha256_fingerprint(certificate), (source, certificate))
+        sha256 = sha256_fingerprint(certificate)
+        offered.setdefault(sha256, _Offer(source, certificate, sha256))
     proposal = _Proposal(list(base.cas), dict(base.certificates), base)
     decided: dict[str, CatalogueChange] = {}
     notes: dict[str, str] = {}
     # Roots (and files for records pinned only) first, then intermediates for as long as
     # one more finds its issuer among what is now in the catalogue.
-    for sha256, (source, certificate) in offered.items():
-        change = _decide_known_or_root(proposal, options, source, certificate, sha256, notes)
+    for sha256, offer in offered.items():
+        change = _decide_known_or_root(proposal, options, offer, notes)
         if change is not None:
             decided[sha256] = change
     progress = True
     while progress:
         progress = False
-        for sha256, (source, certificate) in offered.items():
+        for sha256, offer in offered.items():
             if sha256 in decided:
                 continue
-            change = _decide_intermediate(proposal, options, source, certificate, sha256, notes)
+            change = _decide_intermediate(proposal, options, offer, notes)
             if change is not None:
                 decided[sha256] = change
                 progress = True
-    for sha256, (source, certificate) in offered.items():
+    for sha256, offer in offered.items():
         if sha256 not in decided:
-            decided[sha256] = _refuse(source, certificate, sha256, _no_chain(proposal, certificate))
+            decided[sha256] = _refuse(offer, _no_chain(proposal, offer.certificate))
     return CatalogueUpdate(
         base=base,
         changes=tuple(decided[sha256] for sha256 in offered),
@@ -458,71 +468,61 @@ def propose_catalogue_update(
     )
 
 
-def _refuse(
-    source: str, certificate: x509.Certificate, sha256: str, reason: str
-) -> CatalogueChange:
+def _refuse(offer: _Offer, reason: str) -> CatalogueChange:
+    subject = offer.certificate.subject.rfc4514_string()
     error = CatalogueUpdateError(
-        f"{source}: {certificate.subject.rfc4514_string()} refused: {reason}", source=source
+        f"{offer.source}: {subject} refused: {reason}", source=offer.source
     )
     return CatalogueChange(
         ChangeKind.REFUSED,
-        source,
-        certificate.subject.rfc4514_string(),
-        sha256,
-        certificate.not_valid_after_utc,
+        offer.source,
+        subject,
+        offer.sha256,
+        offer.certificate.not_valid_after_utc,
         reason,
         error=error,
     )
 
 
 def _change(
-    kind: ChangeKind,
-    source: str,
-    certificate: x509.Certificate,
-    sha256: str,
-    reason: str,
-    record: NhsCa | None,
+    kind: ChangeKind, offer: _Offer, reason: str, *, record: NhsCa | None
 ) -> CatalogueChange:
     return CatalogueChange(
         kind,
-        source,
-        certificate.subject.rfc4514_string(),
-        sha256,
-        certificate.not_valid_after_utc,
+        offer.source,
+        offer.certificate.subject.rfc4514_string(),
+        offer.sha256,
+        offer.certificate.not_valid_after_utc,
         reason,
         record,
     )
 
 
-def _decide_known_or_root(
-    proposal: _Proposal,
-    options: _Options,
-    source: str,
-    certificate: x509.Certificate,
-    sha256: str,
-    notes: dict[str, str],
+def _decide_known_or_root(  # noqa: PLR0911 - one return per rule
+    proposal: _Proposal, options: _Options, offer: _Offer, notes: dict[str, str]
 ) -> CatalogueChange | None:
     """Decide a certificate the catalogue knows by pin, or a root; None for an intermediate."""
+    source, certificate, sha256 = offer.source, offer.certificate, offer.sha256
     known = proposal.catalogue().recognise(certificate)
     if known is not None:
         if known.slug in proposal.certificates:
-            return _change(
-                ChangeKind.UNCHANGED, source, certificate, sha256, "already in the catalogue", known
-            )
+            return _change(ChangeKind.UNCHANGED, offer, "already in the catalogue", record=known)
         if not _valid_at(certificate, options.at) and not options.include_expired:
-            return _change(ChangeKind.EXPIRED, source, certificate, sha256, _expiry(certificate, options), known)
+            return _change(ChangeKind.EXPIRED, offer, _expiry(certificate, options), record=known)
         record = proposal.with_file(known, certificate)
-        notes[record.slug] = f"File added by nhs update {options.at:%Y-%m-%d} from {source}: it matches the pin."
+        notes[record.slug] = (
+            f"File added by nhs update {options.at:%Y-%m-%d} from {source}: it matches the pin."
+        )
         return _change(
-            ChangeKind.ADDED, source, certificate, sha256, "pinned only until now: its file is added", record
+            ChangeKind.ADDED, offer, "pinned only until now: its file is added", record=record
         )
     retired = proposal.base.retirement_of(sha256)
     if retired is not None:
         reason = f"a retired NHS CA ({retired.name}: {retired.why}), never added"
-        return _refuse(source, certificate, sha256, reason)
+        return _refuse(offer, reason)
     problem = _ca_problem(certificate)
     if problem is not None:
-        return _refuse(source, certificate, sha256, problem)
+        return _refuse(offer, problem)
     if not is_self_signed(certificate):
         return None
     if sha256 not in options.pins:
@@ -530,12 +530,12 @@ def _decide_known_or_root(
             "an unknown root: a root is added only with its SHA-256 pin from NHS England "
             f"(--pin {sha256} if NHS England publishes that fingerprint)"
         )
-        return _refuse(source, certificate, sha256, reason)
+        return _refuse(offer, reason)
     if not options.environments or options.generation is None:
         reason = "a new root, pinned: say which environments (--env) and generation (--generation) it serves"
-        return _refuse(source, certificate, sha256, reason)
+        return _refuse(offer, reason)
     if not _valid_at(certificate, options.at) and not options.include_expired:
-        return _change(ChangeKind.EXPIRED, source, certificate, sha256, _expiry(certificate, options), None)
+        return _change(ChangeKind.EXPIRED, offer, _expiry(certificate, options), record=None)
     record = NhsCa(
         slug=proposal.slug_for(certificate, sha256),
         name=_name(certificate),
@@ -552,7 +552,7 @@ def _decide_known_or_root(
         f"Added by nhs update {options.at:%Y-%m-%d} from {source}: a root pinned by the user."
     )
     return _change(
-        ChangeKind.ADDED, source, certificate, sha256, f"a new root, pinned by you ({_where(record)})", record
+        ChangeKind.ADDED, offer, f"a new root, pinned by you ({_where(record)})", record=record
     )
 
 
@@ -568,15 +568,11 @@ def _expiry(certificate: x509.Certificate, options: _Options) -> str:
     return f"{state}: left out (include it with --include-expired)"
 
 
-def _decide_intermediate(
-    proposal: _Proposal,
-    options: _Options,
-    source: str,
-    certificate: x509.Certificate,
-    sha256: str,
-    notes: dict[str, str],
+def _decide_intermediate(  # noqa: PLR0911 - one return per rule
+    proposal: _Proposal, options: _Options, offer: _Offer, notes: dict[str, str]
 ) -> CatalogueChange | None:
     """Decide a CA whose chain reaches a pinned root; None while its issuer is not in yet."""
+    source, certificate, sha256 = offer.source, offer.certificate, offer.sha256
     catalogue = proposal.catalogue()
     path, missing = issuer_path(certificate, list(proposal.certificates.values()))
     if missing is not None or len(path) < 2 or not is_self_signed(path[-1]):  # noqa: PLR2004
@@ -587,8 +583,9 @@ def _decide_intermediate(
         return None
     problem = _path_length_problem(path)
     if problem is not None:
-        return _refuse(source, certificate, sha256, problem)
+        return _refuse(offer, problem)
     chain = " <- ".join(_name(c) for c in reversed(path[1:]))
+    environments: tuple[Environment, ...]
     if options.environments is None:
         if len(issuer.environments) != 1:
             served = ",".join(e.value for e in issuer.environments)
@@ -596,7 +593,7 @@ def _decide_intermediate(
                 f"issued by {issuer.name} (signature verified), which serves {served}: "
                 "say which with --env"
             )
-            return _refuse(source, certificate, sha256, reason)
+            return _refuse(offer, reason)
         environments = issuer.environments
     else:
         environments = tuple(e for e in options.environments if e in issuer.environments)
@@ -604,7 +601,7 @@ def _decide_intermediate(
             served = ",".join(e.value for e in issuer.environments)
             asked = ",".join(e.value for e in options.environments)
             reason = f"issued by {issuer.name}, which serves {served}, not --env {asked}"
-            return _refuse(source, certificate, sha256, reason)
+            return _refuse(offer, reason)
     record = NhsCa(
         slug=proposal.slug_for(certificate, sha256),
         name=_name(certificate),
@@ -618,11 +615,11 @@ def _decide_intermediate(
     reason = f"issued by {issuer.name} (signature verified: {chain}); {_where(record)}"
     if not _valid_at(certificate, options.at):
         if not options.include_expired:
-            return _change(ChangeKind.EXPIRED, source, certificate, sha256, _expiry(certificate, options), record)
+            return _change(ChangeKind.EXPIRED, offer, _expiry(certificate, options), record=record)
         reason += f"; warning: {_expiry(certificate, options).split(':')[0]}, added as asked"
     proposal.add_beneath(issuer, record, certificate)
     notes[record.slug] = f"Added by nhs update {options.at:%Y-%m-%d} from {source}: {reason}."
-    return _change(ChangeKind.ADDED, source, certificate, sha256, reason, record)
+    return _change(ChangeKind.ADDED, offer, reason, record=record)
 
 
 def _no_chain(proposal: _Proposal, certificate: x509.Certificate) -> str:

@@ -115,6 +115,7 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
         drop_expired=args.drop_expired,
         allow_leaf=args.allow_leaf,
         allow_test_pki_impostors=args.allow_test_pki_impostors,
+        catalogue=args.catalogue,
     )
     # No source: the errors are the library's own, and name no recipe key.
     return Recipe(trust=trust, targets=targets, identity=identity, source="")
@@ -204,6 +205,7 @@ _OPTIONS = {
     "targets.key_password_env": "--jks-key-password-env",
     "targets.key_password_file": "--jks-key-password-file",
     "targets.path": "--out",
+    "trust.catalogue": "--catalogue",
 }
 
 
