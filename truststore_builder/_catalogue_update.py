@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import html
 import re
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from truststore_builder._builders import alias_for
@@ -58,7 +60,7 @@ __all__ = [
 
 #: Where a proposal's catalogue says it lives until it is written.
 _PROPOSED = Path("<proposed>")
-_PIN = re.compile(r"[0-9a-f]{64}")
+_PIN = re.compile(r"[0-9a-f]{64}|[0-9a-f]{40}")
 
 
 class ChangeKind(enum.StrEnum):
@@ -228,14 +230,17 @@ class CatalogueUpdate:
 
 
 def normalise_pin(text: str) -> str:
-    """A SHA-256 pin as lower-case hex: ``sha256:``, colons and spaces allowed around it.
+    """A pin as lower-case hex: SHA-256, or the SHA-1 thumbprint NHS England's page publishes.
+
+    A ``sha256:`` or ``sha1:`` prefix, colons and spaces are allowed.
 
     Raises:
-        ValueError: Not 64 hex digits.
+        ValueError: Neither 64 nor 40 hex digits.
     """
-    pin = re.sub(r"[\s:]", "", text.strip().lower().removeprefix("sha256:"))
+    bare = text.strip().lower().removeprefix("sha256:").removeprefix("sha1:")
+    pin = re.sub(r"[\s:]", "", bare)
     if not _PIN.fullmatch(pin):
-        msg = f"not a SHA-256 fingerprint (64 hex digits): {text!r}"
+        msg = f"not a SHA-256 (64 hex digits) or SHA-1 (40) fingerprint: {text!r}"
         raise ValueError(msg)
     return pin
 
@@ -400,8 +405,9 @@ def propose_catalogue_update(
     Args:
         sources: Files (PEM, DER ``.crt``/``.cer``, PKCS#7, a store) and directories (walked
             recursively; files in them that hold no certificate are passed over).
-        pins: SHA-256 fingerprints of new roots to accept (from NHS England, by a channel
-            you trust); a root without one is refused.
+        pins: Fingerprints of new roots to accept, SHA-256 or the SHA-1 thumbprint NHS
+            England publishes (take them from NHS England, not from the file); a root without
+            one is refused.
         environments: Which environments a new CA serves, where its issuer serves several
             (a PTL CA: ``int``, ``dep``, ...); it must be among its issuer's. Required for a
             new root.
@@ -525,7 +531,8 @@ def _decide_known_or_root(  # noqa: PLR0911 - one return per rule
         return _refuse(offer, problem)
     if not is_self_signed(certificate):
         return None
-    if sha256 not in options.pins:
+    sha1 = hashlib.sha1(certificate.public_bytes(Encoding.DER)).hexdigest()  # noqa: S324 - a pin
+    if sha256 not in options.pins and sha1 not in options.pins:
         reason = (
             "an unknown root: a root is added only with its SHA-256 pin from NHS England "
             f"(--pin {sha256} if NHS England publishes that fingerprint)"

@@ -119,11 +119,11 @@ def _add_update_parser(nhs_commands: argparse._SubParsersAction[Parser]) -> None
         action="append",
         default=[],
         type=_pin,
-        metavar="SHA256",
+        metavar="FINGERPRINT",
         help=(
-            "accept the new root with this SHA-256 fingerprint (64 hex digits; colons and a "
-            "sha256: prefix are allowed); take it from NHS England, not from the file; "
-            "repeatable"
+            "accept the new root with this SHA-256 fingerprint, or the SHA-1 thumbprint NHS "
+            "England's PKI page publishes (hex; colons and a sha256: or sha1: prefix are "
+            "allowed); take it from NHS England, not from the file; repeatable"
         ),
     )
     update.add_argument(
