@@ -103,7 +103,7 @@ def stand_in() -> StandIn:
         leaf=make_certificate(
             _name("spine.test.nhs.uk", ou="Devices"), rsa_key(), issuer=new_prod, ca=False
         ),
-        forged=_ca("Test Authentication G2 Issuing 3", issuer=attacker),
+        forged=_ca("Test Authentication G2", issuer=attacker),
         expired=_ca(
             "Test Authentication G2 Old",
             issuer=prod_root,
@@ -155,7 +155,7 @@ def _der(issued: Issued) -> bytes:
 #: Where pki.nhs.uk's layout puts each file (its AIA URLs: /live/G2/auth/NHSauthG2.crt, ...).
 SITE = {
     "live/G2/issuing/NHSissuingG2.crt": ("new_prod", "der"),
-    "live/G2/auth/NHSauthG2-3.crt": ("forged", "der"),
+    "live/G2/auth/NHSauthG2.crt": ("forged", "der"),
     "live/G2/old/NHSoldG2.crt": ("expired", "der"),
     "live/G3/root/NHSRootAuthorityG3.crt": ("g3_root", "der"),
     "live/G3/auth/NHSauthG3.cer": ("g3_auth", "pem"),
@@ -240,8 +240,9 @@ def test_the_whole_mirror_is_judged_and_nothing_is_written_while_one_is_refused(
     rows = _rows(stdout)
     assert rows["live/G2/issuing/NHSissuingG2.crt"].startswith("added")
     assert "signature verified" in rows["live/G2/issuing/NHSissuingG2.crt"]
-    assert rows["live/G2/auth/NHSauthG2-3.crt"].startswith("refused")
-    assert "forged" in rows["live/G2/auth/NHSauthG2-3.crt"]
+    assert rows["live/G2/auth/NHSauthG2.crt"].startswith("refused")
+    assert "forged" in rows["live/G2/auth/NHSauthG2.crt"]
+    assert "the subject of Test Authentication G2 without its pin" in stdout
     assert rows["live/G2/old/NHSoldG2.crt"].startswith("expired")
     assert rows["live/G3/root/NHSRootAuthorityG3.crt"].startswith("refused")
     assert "unknown root" in rows["live/G3/root/NHSRootAuthorityG3.crt"]
@@ -249,7 +250,7 @@ def test_the_whole_mirror_is_judged_and_nothing_is_written_while_one_is_refused(
     assert rows["int/G3/auth/NHSINTAuthG3.p7b"].startswith("refused")
     assert "int,dep: say which with --env" in rows["int/G3/auth/NHSINTAuthG3.p7b"]
     # The refusal is the error, naming each file; the expired one is a warning.
-    assert "NHSauthG2-3.crt" in stderr
+    assert "NHSauthG2.crt" in stderr
     assert "NHSRootAuthorityG3.crt" in stderr
     assert "warning:" in stderr
     assert "NHSoldG2.crt" in stderr
@@ -408,19 +409,19 @@ def test_the_python_proposal_shows_itself_and_refuses_by_typed_error(
     kinds = {change.source.split("downloads/")[1]: change.kind for change in update.changes}
     assert kinds == {
         "int/G3/auth/NHSINTAuthG3.p7b": ChangeKind.REFUSED,
-        "live/G2/auth/NHSauthG2-3.crt": ChangeKind.REFUSED,
+        "live/G2/auth/NHSauthG2.crt": ChangeKind.REFUSED,
         "live/G2/issuing/NHSissuingG2.crt": ChangeKind.ADDED,
         "live/G2/old/NHSoldG2.crt": ChangeKind.EXPIRED,
         "live/G3/auth/NHSauthG3.cer": ChangeKind.REFUSED,
         "live/G3/root/NHSRootAuthorityG3.crt": ChangeKind.REFUSED,
     }
-    forged = next(c for c in update.refused if "NHSauthG2-3" in c.source)
+    forged = next(c for c in update.refused if "NHSauthG2" in c.source)
     assert isinstance(forged.error, CatalogueUpdateError)
     assert forged.error.source == forged.source
     assert "forged" in str(forged.error)
     assert "NHSissuingG2.crt" in str(update)
     assert "<table>" in update._repr_html_()
-    with pytest.raises(CatalogueUpdateError, match=r"NHSauthG2-3\.crt"):
+    with pytest.raises(CatalogueUpdateError, match=r"NHSauthG2\.crt"):
         write_catalogue(update, tmp_path / "never")
     assert not (tmp_path / "never").exists()
 

@@ -534,8 +534,9 @@ def _decide_known_or_root(  # noqa: PLR0911 - one return per rule
     sha1 = hashlib.sha1(certificate.public_bytes(Encoding.DER)).hexdigest()  # noqa: S324 - a pin
     if sha256 not in options.pins and sha1 not in options.pins:
         reason = (
-            "an unknown root: a root is added only with its SHA-256 pin from NHS England "
-            f"(--pin {sha256} if NHS England publishes that fingerprint)"
+            "an unknown root: a root is added only with a pin you take from NHS England; "
+            f"compare its SHA-256 {sha256} (SHA-1 {sha1}) with the one NHS England "
+            "publishes, then give it with --pin"
         )
         return _refuse(offer, reason)
     if not options.environments or options.generation is None:
@@ -591,7 +592,11 @@ def _decide_intermediate(  # noqa: PLR0911 - one return per rule
     problem = _path_length_problem(path)
     if problem is not None:
         return _refuse(offer, problem)
-    chain = " <- ".join(_name(c) for c in reversed(path[1:]))
+    chain = (
+        f"signature verified, chain to {_name(path[-1])}"
+        if len(path) > 2  # noqa: PLR2004 - beneath an intermediate
+        else "signature verified"
+    )
     environments: tuple[Environment, ...]
     if options.environments is None:
         if len(issuer.environments) != 1:
@@ -619,7 +624,7 @@ def _decide_intermediate(  # noqa: PLR0911 - one return per rule
         sha256=sha256,
     )
     record = attrs.evolve(record, file=f"{record.slug}.pem")
-    reason = f"issued by {issuer.name} (signature verified: {chain}); {_where(record)}"
+    reason = f"issued by {issuer.name} ({chain}); {_where(record)}"
     if not _valid_at(certificate, options.at):
         if not options.include_expired:
             return _change(ChangeKind.EXPIRED, offer, _expiry(certificate, options), record=record)
