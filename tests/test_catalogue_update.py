@@ -28,6 +28,7 @@ from tests.commands import run_cli
 from tests.conftest import BUNDLES
 from tests.pki import Issued, _name, make_certificate, rsa_key
 from truststore_builder import (
+    CatalogueChangeKind,
     CatalogueUpdateError,
     Environment,
     Generation,
@@ -40,7 +41,6 @@ from truststore_builder import (
     sha256_fingerprint,
     write_catalogue,
 )
-from truststore_builder._catalogue_update import ChangeKind
 from truststore_builder._sources.nhs import write_nhs_catalogue
 
 if TYPE_CHECKING:
@@ -408,12 +408,12 @@ def test_the_python_proposal_shows_itself_and_refuses_by_typed_error(
     update = propose_catalogue_update([downloaded], catalogue=catalogue)
     kinds = {change.source.split("downloads/")[1]: change.kind for change in update.changes}
     assert kinds == {
-        "int/G3/auth/NHSINTAuthG3.p7b": ChangeKind.REFUSED,
-        "live/G2/auth/NHSauthG2.crt": ChangeKind.REFUSED,
-        "live/G2/issuing/NHSissuingG2.crt": ChangeKind.ADDED,
-        "live/G2/old/NHSoldG2.crt": ChangeKind.EXPIRED,
-        "live/G3/auth/NHSauthG3.cer": ChangeKind.REFUSED,
-        "live/G3/root/NHSRootAuthorityG3.crt": ChangeKind.REFUSED,
+        "int/G3/auth/NHSINTAuthG3.p7b": CatalogueChangeKind.REFUSED,
+        "live/G2/auth/NHSauthG2.crt": CatalogueChangeKind.REFUSED,
+        "live/G2/issuing/NHSissuingG2.crt": CatalogueChangeKind.ADDED,
+        "live/G2/old/NHSoldG2.crt": CatalogueChangeKind.EXPIRED,
+        "live/G3/auth/NHSauthG3.cer": CatalogueChangeKind.REFUSED,
+        "live/G3/root/NHSRootAuthorityG3.crt": CatalogueChangeKind.REFUSED,
     }
     forged = next(c for c in update.refused if "NHSauthG2" in c.source)
     assert isinstance(forged.error, CatalogueUpdateError)
@@ -429,7 +429,7 @@ def test_the_python_proposal_shows_itself_and_refuses_by_typed_error(
     kept = propose_catalogue_update(
         [downloaded / "live/G2/old"], catalogue=catalogue, include_expired=True
     )
-    assert [c.kind for c in kept.changes] == [ChangeKind.ADDED]
+    assert [c.kind for c in kept.changes] == [CatalogueChangeKind.ADDED]
     assert "warning: expired" in kept.changes[0].reason
 
     # A root pinned by the SHA-1 thumbprint NHS England's page publishes, colons and all.
@@ -442,12 +442,18 @@ def test_the_python_proposal_shows_itself_and_refuses_by_typed_error(
         environments=["prod"],
         generation="g2",
     )
-    assert [c.kind for c in by_sha1.changes] == [ChangeKind.ADDED, ChangeKind.ADDED]
+    assert [c.kind for c in by_sha1.changes] == [
+        CatalogueChangeKind.ADDED,
+        CatalogueChangeKind.ADDED,
+    ]
     written = write_catalogue(by_sha1, tmp_path / "by-sha1")
     assert written.recognise(stand_in.g3_auth.certificate) is not None
     # Running it again changes nothing.
     again = propose_catalogue_update([downloaded / "live/G3"], catalogue=written)
-    assert [c.kind for c in again.changes] == [ChangeKind.UNCHANGED, ChangeKind.UNCHANGED]
+    assert [c.kind for c in again.changes] == [
+        CatalogueChangeKind.UNCHANGED,
+        CatalogueChangeKind.UNCHANGED,
+    ]
 
 
 def test_a_written_catalogue_refuses_a_tampered_file(
@@ -475,12 +481,12 @@ def test_a_leaf_and_a_retired_ca_are_refused_and_a_pinned_only_record_gets_its_f
     )
     by_file = {Path(change.source).name: change for change in update.changes}
     level_1d = by_file["nhs-int-level-1d.pem"]
-    assert level_1d.kind is ChangeKind.ADDED
+    assert level_1d.kind is CatalogueChangeKind.ADDED
     assert level_1d.record is not None
     assert level_1d.record.slug == "nhs-int-level-1d"
-    assert by_file["nhs-dev-level-1c.pem"].kind is ChangeKind.UNCHANGED
+    assert by_file["nhs-dev-level-1c.pem"].kind is CatalogueChangeKind.UNCHANGED
     leaf = by_file["g2-int-mesh-api-n1g3bot001.pem"]
-    assert leaf.kind is ChangeKind.REFUSED
+    assert leaf.kind is CatalogueChangeKind.REFUSED
     assert "not a CA" in leaf.reason
 
 

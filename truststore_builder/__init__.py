@@ -19,6 +19,7 @@ from typing import Any
 from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder, alias_for
 from truststore_builder._catalogue_update import (
     CatalogueChange,
+    CatalogueChangeKind,
     CatalogueUpdate,
     propose_catalogue_update,
     write_catalogue,
@@ -128,6 +129,7 @@ _MOVED_TO = {name: module for module, names in _MOVED.items() for name in names}
 __all__ = [
     "BatchError",
     "CatalogueChange",
+    "CatalogueChangeKind",
     "CatalogueUpdate",
     "CatalogueUpdateError",
     "CertificateNotValidError",

@@ -52,8 +52,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CatalogueChange",
+    "CatalogueChangeKind",
     "CatalogueUpdate",
-    "ChangeKind",
     "propose_catalogue_update",
     "write_catalogue",
 ]
@@ -63,7 +63,7 @@ _PROPOSED = Path("<proposed>")
 _PIN = re.compile(r"[0-9a-f]{64}|[0-9a-f]{40}")
 
 
-class ChangeKind(enum.StrEnum):
+class CatalogueChangeKind(enum.StrEnum):
     """What a catalogue update does with one certificate."""
 
     ADDED = "added"
@@ -87,7 +87,7 @@ class CatalogueChange:
         error: For a refused one, the error that names the file and the rule.
     """
 
-    kind: ChangeKind
+    kind: CatalogueChangeKind
     source: str
     subject: str
     sha256: str
@@ -111,7 +111,7 @@ class CatalogueChange:
         }
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class CatalogueUpdate:
     """A proposed catalogue: the base one plus what the offered certificates add.
 
@@ -131,28 +131,28 @@ class CatalogueUpdate:
     at: dt.datetime
     _notes: dict[str, str] = attrs.field(factory=dict, repr=False)
 
-    def _of(self, kind: ChangeKind) -> tuple[CatalogueChange, ...]:
+    def _of(self, kind: CatalogueChangeKind) -> tuple[CatalogueChange, ...]:
         return tuple(change for change in self.changes if change.kind is kind)
 
     @property
     def added(self) -> tuple[CatalogueChange, ...]:
         """The certificates the new catalogue adds."""
-        return self._of(ChangeKind.ADDED)
+        return self._of(CatalogueChangeKind.ADDED)
 
     @property
     def unchanged(self) -> tuple[CatalogueChange, ...]:
         """The certificates the catalogue already holds."""
-        return self._of(ChangeKind.UNCHANGED)
+        return self._of(CatalogueChangeKind.UNCHANGED)
 
     @property
     def expired(self) -> tuple[CatalogueChange, ...]:
         """Genuine CAs not valid at :attr:`at`, left out (``include_expired`` adds them)."""
-        return self._of(ChangeKind.EXPIRED)
+        return self._of(CatalogueChangeKind.EXPIRED)
 
     @property
     def refused(self) -> tuple[CatalogueChange, ...]:
         """The certificates refused, each with its error; while any is, nothing is written."""
-        return self._of(ChangeKind.REFUSED)
+        return self._of(CatalogueChangeKind.REFUSED)
 
     @property
     def notes(self) -> dict[str, str]:
@@ -480,7 +480,7 @@ def _refuse(offer: _Offer, reason: str) -> CatalogueChange:
         f"{offer.source}: {subject} refused: {reason}", source=offer.source
     )
     return CatalogueChange(
-        ChangeKind.REFUSED,
+        CatalogueChangeKind.REFUSED,
         offer.source,
         subject,
         offer.sha256,
@@ -491,7 +491,7 @@ def _refuse(offer: _Offer, reason: str) -> CatalogueChange:
 
 
 def _change(
-    kind: ChangeKind, offer: _Offer, reason: str, *, record: NhsCa | None
+    kind: CatalogueChangeKind, offer: _Offer, reason: str, *, record: NhsCa | None
 ) -> CatalogueChange:
     return CatalogueChange(
         kind,
@@ -512,15 +512,22 @@ def _decide_known_or_root(  # noqa: PLR0911 - one return per rule
     known = proposal.catalogue().recognise(certificate)
     if known is not None:
         if known.slug in proposal.certificates:
-            return _change(ChangeKind.UNCHANGED, offer, "already in the catalogue", record=known)
+            return _change(
+                CatalogueChangeKind.UNCHANGED, offer, "already in the catalogue", record=known
+            )
         if not _valid_at(certificate, options.at) and not options.include_expired:
-            return _change(ChangeKind.EXPIRED, offer, _expiry(certificate, options), record=known)
+            return _change(
+                CatalogueChangeKind.EXPIRED, offer, _expiry(certificate, options), record=known
+            )
         record = proposal.with_file(known, certificate)
         notes[record.slug] = (
             f"File added by nhs update {options.at:%Y-%m-%d} from {source}: it matches the pin."
         )
         return _change(
-            ChangeKind.ADDED, offer, "pinned only until now: its file is added", record=record
+            CatalogueChangeKind.ADDED,
+            offer,
+            "pinned only until now: its file is added",
+            record=record,
         )
     retired = proposal.base.retirement_of(sha256)
     if retired is not None:
@@ -543,7 +550,9 @@ def _decide_known_or_root(  # noqa: PLR0911 - one return per rule
         reason = "a new root, pinned: say which environments (--env) and generation (--generation) it serves"
         return _refuse(offer, reason)
     if not _valid_at(certificate, options.at) and not options.include_expired:
-        return _change(ChangeKind.EXPIRED, offer, _expiry(certificate, options), record=None)
+        return _change(
+            CatalogueChangeKind.EXPIRED, offer, _expiry(certificate, options), record=None
+        )
     record = NhsCa(
         slug=proposal.slug_for(certificate, sha256),
         name=_name(certificate),
@@ -560,7 +569,10 @@ def _decide_known_or_root(  # noqa: PLR0911 - one return per rule
         f"Added by nhs update {options.at:%Y-%m-%d} from {source}: a root pinned by the user."
     )
     return _change(
-        ChangeKind.ADDED, offer, f"a new root, pinned by you ({_where(record)})", record=record
+        CatalogueChangeKind.ADDED,
+        offer,
+        f"a new root, pinned by you ({_where(record)})",
+        record=record,
     )
 
 
@@ -627,11 +639,13 @@ def _decide_intermediate(  # noqa: PLR0911 - one return per rule
     reason = f"issued by {issuer.name} ({chain}); {_where(record)}"
     if not _valid_at(certificate, options.at):
         if not options.include_expired:
-            return _change(ChangeKind.EXPIRED, offer, _expiry(certificate, options), record=record)
+            return _change(
+                CatalogueChangeKind.EXPIRED, offer, _expiry(certificate, options), record=record
+            )
         reason += f"; warning: {_expiry(certificate, options).split(':')[0]}, added as asked"
     proposal.add_beneath(issuer, record, certificate)
     notes[record.slug] = f"Added by nhs update {options.at:%Y-%m-%d} from {source}: {reason}."
-    return _change(ChangeKind.ADDED, offer, reason, record=record)
+    return _change(CatalogueChangeKind.ADDED, offer, reason, record=record)
 
 
 def _no_chain(proposal: _Proposal, certificate: x509.Certificate) -> str:
