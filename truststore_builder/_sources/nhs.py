@@ -27,6 +27,7 @@ from truststore_builder._model import Environment, Generation, NhsCa, RetiredCa
 from truststore_builder._writing import write_directory_atomically
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable, Iterator, Mapping
 
 __all__ = [
@@ -329,12 +330,13 @@ def _retired_record(entry: dict[str, object], manifest: Path, index: int) -> Ret
     )
 
 
-def load_nhs_catalogue(directory: Path | None = None) -> NhsCatalogue:
+def load_nhs_catalogue(directory: str | os.PathLike[str] | None = None) -> NhsCatalogue:
     """Read the manifest and every shipped certificate, checking each one against its pin.
 
     Args:
-        directory: A bundle directory to read instead of the shipped one (for tests, or for a
-            deployment that adds files such as NHS Signing G2 to a copy of the bundle).
+        directory: A bundle directory to read instead of the shipped one: a user catalogue
+            that ``nhs update`` / :func:`~truststore_builder.write_catalogue` wrote, or a copy
+            of the bundle with files such as NHS Signing G2 added.
 
     Raises:
         PinMismatchError: A certificate's fingerprint differs from its pin (names the file).
@@ -342,7 +344,7 @@ def load_nhs_catalogue(directory: Path | None = None) -> NhsCatalogue:
     """
     import tomllib  # noqa: PLC0415  (only when the catalogue is first loaded: import time)
 
-    directory = directory or bundle_directory()
+    directory = Path(directory) if directory is not None else bundle_directory()
     manifest = directory / _MANIFEST
     try:
         data = tomllib.loads(manifest.read_text(encoding="utf-8"))
