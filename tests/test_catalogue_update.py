@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import hashlib
 import http.server
+import json
 import re
 import threading
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
@@ -497,3 +499,114 @@ def test_a_bad_pin_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path
     )
     assert status == 2
     assert "SHA-256" in stderr
+
+
+@pytest.fixture
+def user_catalogue(downloaded: Path, base_catalogue: Path, tmp_path: Path) -> Path:
+    """The base catalogue with the genuine new prod intermediate added."""
+    update = propose_catalogue_update(
+        [downloaded / "live/G2/issuing"], catalogue=load_nhs_catalogue(base_catalogue)
+    )
+    directory = tmp_path / "user-catalogue"
+    write_catalogue(update, directory)
+    return directory
+
+
+def test_verify_inspect_and_nhs_list_take_the_user_catalogue(
+    stand_in: StandIn,
+    user_catalogue: Path,
+    base_catalogue: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--catalogue DIR on verify, inspect and nhs list; the base catalogue as the control."""
+    leaf = tmp_path / "leaf.pem"
+    leaf.write_bytes(stand_in.leaf.cert_pem())
+    verify = ["verify", str(leaf), "--env", "prod", "--json"]
+    status, stdout, stderr = run_cli([*verify, "--catalogue", str(user_catalogue)], capsys)
+    assert status == 0, stdout + stderr
+    assert json.loads(stdout)["issuer"] == "Test Authentication G2 Issuing 2"
+    status, stdout, _ = run_cli([*verify, "--catalogue", str(base_catalogue)], capsys)
+    assert status == 1
+    assert not json.loads(stdout)["verified"]
+
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(stand_in.new_prod.cert_pem())
+    inspect = ["inspect", str(chain), "--json"]
+    status, stdout, stderr = run_cli([*inspect, "--catalogue", str(user_catalogue)], capsys)
+    assert status == 0, stderr
+    [entry] = json.loads(stdout)["entries"]
+    assert (entry["nhs_name"], entry["nhs_environments"]) == (
+        "Test Authentication G2 Issuing 2",
+        ["prod"],
+    )
+    status, stdout, _ = run_cli(inspect, capsys)
+    assert json.loads(stdout)["entries"][0]["nhs_name"] is None
+
+    status, stdout, _ = run_cli(["nhs", "list", "--catalogue", str(user_catalogue)], capsys)
+    assert status == 0
+    assert "test-authentication-g2-issuing-2" in stdout
+    status, stdout, _ = run_cli(["nhs", "list", "--catalogue", str(base_catalogue)], capsys)
+    assert "test-authentication-g2-issuing-2" not in stdout
+
+
+def test_a_recipe_names_the_user_catalogue(
+    user_catalogue: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Catalogue = "DIR" in [trust], relative to the recipe; --catalogue beside --recipe is refused."""
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(
+        f'[trust]\nenvironments = ["prod"]\ncatalogue = "{user_catalogue.name}"\n\n'
+        '[[targets]]\nformat = "pem"\npath = "out/truststore.pem"\n'
+    )
+    status, _, stderr = run_cli(["build", "--recipe", str(recipe)], capsys)
+    assert status == 0, stderr
+    assert "test-authentication-g2-issuing-2" in (tmp_path / "out/truststore.pem").read_text()
+    status, _, stderr = run_cli(
+        ["build", "--recipe", str(recipe), "--catalogue", str(user_catalogue)], capsys
+    )
+    assert status == 2
+    assert "--catalogue" in stderr
+
+
+def test_a_ca_beneath_an_issuer_whose_path_length_is_spent_is_refused(
+    stand_in: StandIn, base_catalogue: Path, tmp_path: Path
+) -> None:
+    """PathLenConstraint 0 on a catalogue CA: a CA beneath it is refused, a control is not."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Test Issuing CA Under Zero"))
+        .issuer_name(stand_in.prod_root.certificate.subject)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_NOW - dt.timedelta(days=1))
+        .not_valid_after(_NOW + dt.timedelta(days=300))
+    )
+    key = rsa_key()
+
+    def ca(path_length: int | None) -> Issued:
+        certificate = (
+            builder.public_key(key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .sign(stand_in.prod_root.key, hashes.SHA256())
+        )
+        return Issued(certificate, key)
+
+    for path_length, kind in ((0, CatalogueChangeKind.REFUSED), (None, CatalogueChangeKind.ADDED)):
+        issuing = ca(path_length)
+        first = propose_catalogue_update(
+            [_write(tmp_path / f"issuing-{path_length}.pem", issuing)],
+            catalogue=load_nhs_catalogue(base_catalogue),
+        )
+        catalogue = write_catalogue(first, tmp_path / f"catalogue-{path_length}")
+        beneath = _ca(f"Test Beneath {path_length}", issuer=issuing)
+        update = propose_catalogue_update(
+            [_write(tmp_path / f"beneath-{path_length}.pem", beneath)], catalogue=catalogue
+        )
+        assert [c.kind for c in update.changes] == [kind], update
+        if kind is CatalogueChangeKind.REFUSED:
+            assert "pathLenConstraint" in update.changes[0].reason
+
+
+def _write(path: Path, issued: Issued) -> Path:
+    path.write_bytes(issued.cert_pem())
+    return path
