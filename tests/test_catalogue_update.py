@@ -15,6 +15,7 @@ import hashlib
 import http.server
 import json
 import re
+import ssl
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ from tests.commands import run as run_program
 from tests.commands import run_cli
 from tests.conftest import BUNDLES
 from tests.pki import Issued, _name, make_certificate, rsa_key
+from tests.tls import configurable_tls_server
 from truststore_builder import (
     CatalogueChangeKind,
     CatalogueUpdateError,
@@ -610,3 +612,38 @@ def test_a_ca_beneath_an_issuer_whose_path_length_is_spent_is_refused(
 def _write(path: Path, issued: Issued) -> Path:
     path.write_bytes(issued.cert_pem())
     return path
+
+
+def test_check_judges_a_server_chain_by_the_user_catalogue(
+    stand_in: StandIn,
+    user_catalogue: Path,
+    base_catalogue: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Check --catalogue: a server under the new intermediate verifies; under the base, not.
+
+    The server sends its own certificate alone (as some do), so its issuer must come from the
+    catalogue; a server that sends the intermediate verifies against the root either way.
+    """
+    server = make_certificate(
+        _name("localhost", ou="Devices"),
+        rsa_key(),
+        issuer=stand_in.new_prod,
+        ca=False,
+        dns_name="localhost",
+    )
+    chain = tmp_path / "server-chain.pem"
+    chain.write_bytes(server.cert_pem())
+    key = tmp_path / "server-key.pem"
+    key.write_bytes(server.key_pem())
+    with configurable_tls_server(
+        cert_chain=chain, key=key, client_ca_file=None, verify_mode=ssl.CERT_NONE
+    ) as (host, port):
+        check = ["check", f"{host}:{port}", "--env", "prod", "--server-name", "localhost"]
+        verdicts = []
+        for catalogue in (user_catalogue, base_catalogue):
+            _, stdout, _ = run_cli([*check, "--json", "--catalogue", str(catalogue)], capsys)
+            [endpoint] = json.loads(stdout)["endpoints"]
+            verdicts.append(endpoint["server"]["verified"])
+    assert verdicts == [True, False]
