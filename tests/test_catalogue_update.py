@@ -16,7 +16,6 @@ import http.server
 import json
 import re
 import ssl
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +29,7 @@ from tests.commands import run as run_program
 from tests.commands import run_cli
 from tests.conftest import BUNDLES
 from tests.pki import Issued, _name, make_certificate, rsa_key
+from tests.servers import loopback_http_server
 from tests.tls import configurable_tls_server
 from truststore_builder import (
     CatalogueChangeKind,
@@ -186,17 +186,8 @@ def pki_site(stand_in: StandIn, tmp_path: Path) -> Iterator[str]:
             data = pkcs7.serialize_certificates([issued.certificate], serialization.Encoding.DER)
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(data)
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with loopback_http_server(functools.partial(_QuietHandler, directory=str(root))) as url:
+        yield url
 
 
 @pytest.fixture
@@ -377,9 +368,7 @@ def _prove_with_openssl(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """``build --catalogue`` holds the new CA, and openssl verifies a leaf under it."""
-    # build --catalogue takes the new intermediate; openssl proves a leaf under it.
-    leaf = tmp_path / "leaf.pem"
-    leaf.write_bytes(stand_in.leaf.cert_pem())
+    leaf = _write(tmp_path / "leaf.pem", stand_in.leaf)
 
     def build_and_verify(name: str, *catalogue_option: str) -> tuple[str, int]:
         out = tmp_path / name
@@ -522,8 +511,7 @@ def test_verify_inspect_and_nhs_list_take_the_user_catalogue(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """--catalogue DIR on verify, inspect and nhs list; the base catalogue as the control."""
-    leaf = tmp_path / "leaf.pem"
-    leaf.write_bytes(stand_in.leaf.cert_pem())
+    leaf = _write(tmp_path / "leaf.pem", stand_in.leaf)
     verify = ["verify", str(leaf), "--env", "prod", "--json"]
     status, stdout, stderr = run_cli([*verify, "--catalogue", str(user_catalogue)], capsys)
     assert status == 0, stdout + stderr

@@ -16,7 +16,6 @@ import os
 import ssl
 import stat
 import subprocess
-import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,6 +29,7 @@ from kubernetes.client import ApiClient
 from tests.commands import PASSWORD_VARIABLE, keytool, openssl, run
 from tests.consumers.mono import run_mono_probe
 from tests.pki import catalogue_for
+from tests.servers import loopback_http_server
 from truststore_builder import KeyStoreBuilder, TrustStoreBuilder
 from truststore_builder._chains import chains_by_root, issuer_first
 from truststore_builder._deployment import (
@@ -162,15 +162,8 @@ class _DiscoveryOnly(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def api_server() -> Iterator[str]:
     """A loopback discovery-only API server's URL, shut down when the module's tests end."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DiscoveryOnly)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with loopback_http_server(_DiscoveryOnly) as url:
+        yield url
 
 
 def _kubectl_apply(api_server: str, manifest: Path) -> dict[str, Any]:
