@@ -32,7 +32,6 @@ from tests.pki import Issued, _name, make_certificate, rsa_key
 from tests.servers import loopback_http_server
 from tests.tls import configurable_tls_server
 from truststore_builder import (
-    CatalogueChangeKind,
     CatalogueUpdateError,
     Environment,
     Generation,
@@ -41,11 +40,14 @@ from truststore_builder import (
     PinMismatchError,
     TrustStoreBuilder,
     load_nhs_catalogue,
-    propose_catalogue_update,
     sha256_fingerprint,
-    write_catalogue,
 )
 from truststore_builder._sources.nhs import write_nhs_catalogue
+from truststore_builder.catalogue import (
+    CatalogueChangeKind,
+    propose_catalogue_update,
+    write_catalogue,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

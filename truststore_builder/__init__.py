@@ -17,13 +17,6 @@ import importlib
 from typing import Any
 
 from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder, alias_for
-from truststore_builder._catalogue_update import (
-    CatalogueChange,
-    CatalogueChangeKind,
-    CatalogueUpdate,
-    propose_catalogue_update,
-    write_catalogue,
-)
 from truststore_builder._convert import convert
 from truststore_builder._csr import (
     SigningRequest,
@@ -128,9 +121,6 @@ _MOVED_TO = {name: module for module, names in _MOVED.items() for name in names}
 
 __all__ = [
     "BatchError",
-    "CatalogueChange",
-    "CatalogueChangeKind",
-    "CatalogueUpdate",
     "CatalogueUpdateError",
     "CertificateNotValidError",
     "CertificateUsageError",
@@ -188,17 +178,15 @@ __all__ = [
     "openssl_certificate_hash",
     "openssl_subject_hash",
     "pem_to_der",
-    "propose_catalogue_update",
     "read_store",
     "sha256_fingerprint",
     "verify_certificate",
-    "write_catalogue",
 ]
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the moved name is
     """A public submodule, imported on first use; or a moved name: warn, then give it."""
-    if name in _MOVED:  # `import truststore_builder as tb; tb.diff.diff_stores(...)`
+    if name in _MOVED or name == "catalogue":  # `tb.diff.diff_stores(...)` after `import ... as tb`
         return importlib.import_module(f"{__name__}.{name}")
     module = _MOVED_TO.get(name)
     if module is None:
