@@ -144,14 +144,17 @@ def _add_update_parser(nhs_commands: argparse._SubParsersAction[Parser]) -> None
     update.add_argument(
         "--purpose",
         choices=["authentication", "signing"],
-        help="the purpose of what is added (default: its issuer's, or authentication under a root)",
+        help=(
+            "the purpose of what is added (default: its issuer's, or authentication under a "
+            "root); say signing for a signing CA such as NHS Signing G2, which no TLS store holds"
+        ),
     )
     update.add_argument(
         "--include-expired",
         action="store_true",
         help="add a genuine CA that is not valid now (with a warning) instead of leaving it out",
     )
-    add_catalogue_option(update)
+    add_catalogue_option(update, "start from")
     add_at_option(update, "judge validity at this time")
     update.add_argument(
         "--out",

@@ -129,15 +129,18 @@ def read_secret(variable: str | None, path: Path | None, option: str) -> bytes |
     return read_named_password(variable, path, refuse)
 
 
-def add_catalogue_option(parser: argparse._ActionsContainer) -> None:
-    """Add ``--catalogue DIR``: a user catalogue (``nhs update --out``) instead of the shipped one."""
+def add_catalogue_option(parser: argparse._ActionsContainer, use: str = "use") -> None:
+    """Add ``--catalogue DIR``: a user catalogue (``nhs update --out``) instead of the shipped one.
+
+    ``use`` is the verb the help starts with (``nhs update`` starts *from* it).
+    """
     parser.add_argument(
         "--catalogue",
         type=Path,
         metavar="DIR",
         help=(
-            "use the NHS catalogue in DIR (as nhs update --out writes it; every file checked "
-            "against its pin) instead of the one shipped with truststore_builder"
+            f"{use} the NHS catalogue in DIR (as nhs update --out writes it; every file "
+            "checked against its pin) instead of the one shipped with truststore_builder"
         ),
     )
 
