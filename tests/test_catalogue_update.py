@@ -637,3 +637,24 @@ def test_check_judges_a_server_chain_by_the_user_catalogue(
             [endpoint] = json.loads(stdout)["endpoints"]
             verdicts.append(endpoint["server"]["verified"])
     assert verdicts == [True, False]
+
+
+def test_a_signing_ca_is_kept_out_of_tls_stores(
+    stand_in: StandIn, downloaded: Path, base_catalogue: Path, tmp_path: Path
+) -> None:
+    """purpose="signing" (--purpose signing): recognised and named, never in a TLS store."""
+    aliases = {}
+    for purpose in ("signing", None):
+        update = propose_catalogue_update(
+            [downloaded / "live/G2/issuing"],
+            catalogue=load_nhs_catalogue(base_catalogue),
+            purpose=purpose,
+        )
+        catalogue = write_catalogue(update, tmp_path / f"catalogue-{purpose}")
+        record = catalogue.recognise(stand_in.new_prod.certificate)
+        assert record is not None
+        assert record.purpose == (purpose or "authentication")
+        store = TrustStoreBuilder().with_catalogue(catalogue).add_nhs("prod").build()
+        aliases[purpose] = [entry.alias for entry in store]
+    assert "test-authentication-g2-issuing-2" not in aliases["signing"]
+    assert "test-authentication-g2-issuing-2" in aliases[None]
