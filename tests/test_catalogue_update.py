@@ -658,3 +658,21 @@ def test_a_signing_ca_is_kept_out_of_tls_stores(
         aliases[purpose] = [entry.alias for entry in store]
     assert "test-authentication-g2-issuing-2" not in aliases["signing"]
     assert "test-authentication-g2-issuing-2" in aliases[None]
+
+
+def test_a_manifest_round_trips_names_toml_must_escape(stand_in: StandIn, tmp_path: Path) -> None:
+    """Quotes, backslashes, control characters and non-ASCII survive write and load."""
+    name = 'Odd "CA" \\ name\nwith é\x7f'
+    record = attrs.evolve(
+        _record("odd-root", stand_in.prod_root, ("prod",), "root"), name=name, file=None
+    )
+    catalogue = NhsCatalogue(
+        cas=(record,),
+        certificates={"odd-root": stand_in.prod_root.certificate},
+        directory=Path("<generated>"),
+    )
+    loaded = write_nhs_catalogue(
+        catalogue, tmp_path / "odd", header="two\nlines", notes={"odd-root": "a\rnote"}
+    )
+    assert loaded.get("odd-root").name == name
+    assert loaded.get("odd-root").file == "odd-root.pem"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import json
 import re
 import unicodedata
 from pathlib import Path
@@ -385,8 +384,16 @@ def load_nhs_catalogue(directory: str | os.PathLike[str] | None = None) -> NhsCa
 
 
 def _toml_string(text: str) -> str:
-    """A TOML basic string (JSON's escapes are TOML's, for the characters a name holds)."""
-    return json.dumps(text, ensure_ascii=False)
+    r"""A TOML basic string: quote and backslash escaped, control characters as ``\uXXXX``."""
+
+    def escape(ch: str) -> str:
+        if ch in '"\\':
+            return "\\" + ch
+        if ord(ch) < 0x20 or ch == "\x7f":  # noqa: PLR2004 - the C0 controls
+            return f"\\u{ord(ch):04x}"
+        return ch
+
+    return '"' + "".join(escape(ch) for ch in text) + '"'
 
 
 def _comment(text: str) -> list[str]:
