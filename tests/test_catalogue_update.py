@@ -676,3 +676,20 @@ def test_a_manifest_round_trips_names_toml_must_escape(stand_in: StandIn, tmp_pa
     )
     assert loaded.get("odd-root").name == name
     assert loaded.get("odd-root").file == "odd-root.pem"
+
+
+def test_a_root_carrying_a_pinned_roots_name_is_named_as_a_look_alike(
+    stand_in: StandIn, base_catalogue: Path, tmp_path: Path
+) -> None:
+    """A self-signed 'Test Root Authority G2' with another key is refused as not that root."""
+    look_alike = _ca("Test Root Authority G2")
+    update = propose_catalogue_update(
+        [_write(tmp_path / "look-alike.crt", look_alike)],
+        catalogue=load_nhs_catalogue(base_catalogue),
+    )
+    [change] = update.changes
+    assert change.kind is CatalogueChangeKind.REFUSED
+    assert "subject of Test Root Authority G2 without its pin" in change.reason
+    assert change.error is not None
+    assert change.error.source == str(tmp_path / "look-alike.crt")
+    assert stand_in.prod_root.certificate.subject == look_alike.certificate.subject

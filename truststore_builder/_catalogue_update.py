@@ -540,12 +540,7 @@ def _decide_known_or_root(  # noqa: PLR0911 - one return per rule
         return None
     sha1 = hashlib.sha1(certificate.public_bytes(Encoding.DER)).hexdigest()  # noqa: S324 - a pin
     if sha256 not in options.pins and sha1 not in options.pins:
-        reason = (
-            "an unknown root: a root is added only with a pin you take from NHS England; "
-            f"compare its SHA-256 {sha256} (SHA-1 {sha1}) with the one NHS England "
-            "publishes, then give it with --pin"
-        )
-        return _refuse(offer, reason)
+        return _refuse(offer, _unpinned_root(proposal, certificate, sha256, sha1))
     if not options.environments or options.generation is None:
         reason = "a new root, pinned: say which environments (--env) and generation (--generation) it serves"
         return _refuse(offer, reason)
@@ -573,6 +568,23 @@ def _decide_known_or_root(  # noqa: PLR0911 - one return per rule
         offer,
         f"a new root, pinned by you ({_where(record)})",
         record=record,
+    )
+
+
+def _unpinned_root(
+    proposal: _Proposal, certificate: x509.Certificate, sha256: str, sha1: str
+) -> str:
+    """Why a root nobody pinned is refused: a look-alike of a pinned root, or unknown."""
+    claimed = proposal.catalogue().claimed_by(certificate.subject)
+    if claimed is not None:
+        return (
+            f"carries the subject of {claimed.name} without its pin: not that root "
+            "(forged, or a re-issue NHS England would publish a fingerprint for)"
+        )
+    return (
+        "an unknown root: a root is added only with a pin you take from NHS England; "
+        f"compare its SHA-256 {sha256} (SHA-1 {sha1}) with the one NHS England "
+        "publishes, then give it with --pin"
     )
 
 
