@@ -11,13 +11,13 @@ import http.server
 import json
 import os
 import subprocess
-import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from kubernetes.client import ApiClient
 
 from tests.commands import PASSWORD_VARIABLE, run
+from tests.servers import loopback_http_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -127,15 +127,8 @@ def source_in_bash(script: str, tmp_path: Path) -> subprocess.CompletedProcess[s
 @contextmanager
 def discovery_api_server() -> Iterator[str]:
     """A loopback :class:`DiscoveryOnlyApi` server's URL, shut down on leaving."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DiscoveryOnlyApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with loopback_http_server(DiscoveryOnlyApi) as url:
+        yield url
 
 
 def pfx_info(path: Path, password: str, *, legacy: bool = True) -> subprocess.CompletedProcess[str]:

@@ -21,12 +21,14 @@ permissions that work for that.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import re
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
@@ -794,3 +796,22 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
         if secret:
             text = text.replace(secret, "********")
     return text
+
+
+@contextlib.contextmanager
+def loopback_http_server(
+    handler: Callable[..., http.server.BaseHTTPRequestHandler],
+) -> Iterator[str]:
+    """Serve plain HTTP on a free 127.0.0.1 port with ``handler``; yield its base URL.
+
+    A thread serves it, and it is shut down (and the thread joined) on exit, test failed or not.
+    """
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

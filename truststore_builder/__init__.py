@@ -27,6 +27,7 @@ from truststore_builder._csr import (
 from truststore_builder._deprecation import warn_deprecated
 from truststore_builder._errors import (
     BatchError,
+    CatalogueUpdateError,
     CertificateNotValidError,
     CertificateUsageError,
     ChainError,
@@ -121,6 +122,7 @@ _MOVED_TO = {name: module for module, names in _MOVED.items() for name in names}
 
 __all__ = [
     "BatchError",
+    "CatalogueUpdateError",
     "CertificateNotValidError",
     "CertificateUsageError",
     "ChainError",
@@ -186,7 +188,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the moved name is
     """A public submodule, imported on first use; or a moved name: warn, then give it."""
-    if name in _MOVED:  # `import truststore_builder as tb; tb.diff.diff_stores(...)`
+    if name in _MOVED or name == "catalogue":  # `tb.diff.diff_stores(...)` after `import ... as tb`
         return importlib.import_module(f"{__name__}.{name}")
     module = _MOVED_TO.get(name)
     if module is None:

@@ -157,7 +157,7 @@ class TrustStoreBuilder:
         return self._catalogue or nhs_catalogue()
 
     def with_catalogue(self, catalogue: NhsCatalogue) -> TrustStoreBuilder:
-        """Use another NHS catalogue (e.g. a bundle directory with NHS Signing G2 added)."""
+        """Use another NHS catalogue: ``load_nhs_catalogue(DIR)`` of one ``nhs update`` wrote."""
         return attrs.evolve(self, catalogue=catalogue)
 
     def _adding(

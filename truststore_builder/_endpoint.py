@@ -1361,6 +1361,7 @@ def _trusted(
     environment: Environment | str | None,
     trust: StrPath | TrustStore | None,
     at: dt.datetime,
+    catalogue: NhsCatalogue,
 ) -> list[x509.Certificate]:
 
     if environment is None and trust is None:
@@ -1368,7 +1369,9 @@ def _trusted(
         raise ValueError(msg)
     certificates: list[x509.Certificate] = []
     # A look-alike of an NHS CA is judged by signature and called by its own subject here.
-    builder = TrustStoreBuilder().at(at).allow_leaf().allow_test_pki_impostors()
+    builder = (
+        TrustStoreBuilder().with_catalogue(catalogue).at(at).allow_leaf().allow_test_pki_impostors()
+    )
     if environment is not None:
         # Both generations, expired or not: an expired CA shows in the chain verdict.
         builder = builder.add_nhs(environment, tuple(Generation))
@@ -1417,7 +1420,8 @@ def check_endpoint(
             ``host``).
         timeout: Seconds allowed for each connection, from the TCP connect to the end of the
             HTTP reply.
-        catalogue: The NHS catalogue to recognise CAs with (default: the shipped one).
+        catalogue: The NHS catalogue to take the environment's CAs from and recognise CAs
+            with (default: the shipped one; e.g. ``load_nhs_catalogue(DIR)``).
         probe: ``http`` (the default): after the handshake send ``GET path`` and judge the
             reply; ``tls``: judge the TLS exchange alone, for a server that speaks no HTTP.
         path: The path of the HTTP request (``/`` by default).
@@ -1450,7 +1454,7 @@ def check_endpoint(
         raise ValueError(msg)
     catalogue = catalogue or nhs_catalogue()
     at = utc_now()
-    trusted = _trusted(environment, trust, at)
+    trusted = _trusted(environment, trust, at, catalogue)
     loaded = _identity_list(identities)
     name = server_name or host
     connection = _Connection((host, port), name, timeout, probe, path, tls_version)

@@ -21,6 +21,7 @@ The hierarchy::
     │   ├── NotACertificateAuthorityError
     │   ├── EnvironmentMismatchError
     │   ├── ReadBackError          a written store does not read back as what was meant
+    │   ├── CatalogueUpdateError   a CA certificate offered to a catalogue update is refused
     │   └── IdentityError          a client identity (key + certificate) fails a rule
     │       ├── KeyMismatchError       the private key is not the certificate's
     │       │   └── ReplyKeyMismatchError  a renewed certificate for another key than the store's
@@ -48,6 +49,7 @@ __all__ = [
     "ALLOW_LEAF_REMEDY",
     "OVERWRITE_REMEDY",
     "BatchError",
+    "CatalogueUpdateError",
     "CertificateNotValidError",
     "CertificateUsageError",
     "ChainError",
@@ -250,6 +252,15 @@ class NotACertificateAuthorityError(CheckError):
 
 class EnvironmentMismatchError(CheckError):
     """An NHS certificate from another environment was offered to this environment's store."""
+
+
+class CatalogueUpdateError(CheckError):
+    """A CA certificate offered to a catalogue update (``nhs update``) is refused.
+
+    It does not chain by signature to a pinned NHS CA (a forged one carries the right issuer
+    name and a signature that key did not make), it is a root without the pin the user gave,
+    it is no CA, or its environment cannot be told. Nothing is written.
+    """
 
 
 class ReadBackError(CheckError):

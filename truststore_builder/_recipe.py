@@ -17,6 +17,7 @@ directory for the recipe, the table's directory for a batch table.
     drop_expired = false              # leave out expired CAs instead of warning
     allow_leaf = false                # trust an end-entity certificate given in add
     allow_test_pki_impostors = false  # test PKIs only: add CAs carrying an NHS CA's name
+    catalogue = "nhs-catalogue"       # a user NHS catalogue (nhs update --out) instead of the shipped one
 
     [identity]                        # optional: one client key store
     cert = "client.pem"
@@ -103,6 +104,7 @@ from truststore_builder._model import (
     StoreFormat,
 )
 from truststore_builder._sources.files import read_input, read_named_password
+from truststore_builder._sources.nhs import load_nhs_catalogue
 from truststore_builder._stores import (
     KeyStore,
     TrustStore,
@@ -328,6 +330,8 @@ class RecipeTrust:
             default: a trust store holds the issuers of a peer's certificate).
         allow_test_pki_impostors: For test PKIs only: let ``add`` CAs carry an NHS CA's
             subject without being the pinned certificate (never named as the NHS CA).
+        catalogue: A user NHS catalogue directory (as ``nhs update --out`` writes it) to take
+            the environments' CAs from and recognise NHS CAs by; None for the shipped one.
     """
 
     environments: tuple[Environment, ...] = attrs.field(converter=_environments)
@@ -340,6 +344,7 @@ class RecipeTrust:
     drop_expired: bool = False
     allow_leaf: bool = False
     allow_test_pki_impostors: bool = False
+    catalogue: Path | None = attrs.field(default=None, converter=_optional_path)
 
 
 @attrs.frozen
@@ -845,6 +850,7 @@ def _parse_trust(table: _Table) -> RecipeTrust:
         drop_expired=table.flag("drop_expired", default=False),
         allow_leaf=table.flag("allow_leaf", default=False),
         allow_test_pki_impostors=table.flag("allow_test_pki_impostors", default=False),
+        catalogue=table.path("catalogue"),
     )
     table.finish()
     return trust
@@ -1292,10 +1298,11 @@ def _trust_builder(trust: RecipeTrust, add_password: bytes | None) -> TrustStore
 
     ``add_password`` is the one ``trust.add_password`` names, already read.
     """
-    builder = (
-        TrustStoreBuilder()
-        .allow_leaf(trust.allow_leaf)
-        .allow_test_pki_impostors(trust.allow_test_pki_impostors)
+    builder = TrustStoreBuilder()
+    if trust.catalogue is not None:
+        builder = builder.with_catalogue(load_nhs_catalogue(trust.catalogue))
+    builder = builder.allow_leaf(trust.allow_leaf).allow_test_pki_impostors(
+        trust.allow_test_pki_impostors
     )
     for environment in trust.environments:
         builder = builder.add_nhs(environment, trust.generations)

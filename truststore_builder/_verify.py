@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import os
 
     from truststore_builder._model import Environment, IdentityReport
+    from truststore_builder._sources.nhs import NhsCatalogue
 
 __all__ = ["verify_certificate"]
 
@@ -36,6 +37,7 @@ def verify_certificate(
     key: str | os.PathLike[str] | bytes | None = None,
     key_password: str | bytes | None = None,
     at: dt.datetime | None = None,
+    catalogue: NhsCatalogue | None = None,
 ) -> IdentityReport:
     """Does this certificate (and optionally its key) chain to this store or NHS environment?
 
@@ -52,6 +54,8 @@ def verify_certificate(
         key: The private key file, to check it matches.
         key_password: The key file's password.
         at: The validation time (default: now).
+        catalogue: The NHS catalogue to take the environment's CAs from and recognise NHS
+            CAs by (default: the shipped one; e.g. ``load_nhs_catalogue(DIR)``).
 
     Returns:
         The report: chain, NHS issuer, generation, and every failed rule.
@@ -70,9 +74,16 @@ def verify_certificate(
         msg = "give an NHS environment or a trust file to verify against"
         raise ValueError(msg)
     when = at or utc_now()
+    catalogue = catalogue or nhs_catalogue()
     # A look-alike of an NHS CA in the trust file is verified like any CA and called by its
     # own subject (the walk goes by signature and the names by pin), not refused.
-    builder = TrustStoreBuilder().at(when).allow_leaf().allow_test_pki_impostors()
+    builder = (
+        TrustStoreBuilder()
+        .with_catalogue(catalogue)
+        .at(when)
+        .allow_leaf()
+        .allow_test_pki_impostors()
+    )
     if environment is not None:
         # Both generations, expired or not: an expired CA shows in the chain verdict.
         builder = builder.add_nhs(environment, tuple(Generation))
@@ -97,7 +108,7 @@ def verify_certificate(
         anchors=anchors,
         at=when,
         environments=builder.environments,
-        catalogue=nhs_catalogue(),
+        catalogue=catalogue,
         source=source,
         allow_g1=True,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import (
     Parser,
+    add_catalogue_option,
     add_common_options,
     add_password_options,
     comma_list,
@@ -182,6 +183,7 @@ def _add_trust_options(build: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also trust the public web roots of the certifi package (Mozilla's list)",
     )
+    add_catalogue_option(build)
 
 
 def _add_trust_rules(build: argparse.ArgumentParser) -> None:

@@ -125,6 +125,7 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
         drop_expired=args.drop_expired,
         allow_leaf=args.allow_leaf,
         allow_test_pki_impostors=args.allow_test_pki_impostors,
+        catalogue=args.catalogue,
     )
     # No source: the errors are the library's own, and name no recipe key.
     return Recipe(trust=trust, targets=targets, identity=identity, source="")
@@ -264,6 +265,7 @@ _OPTIONS = {
     "targets.key_variable": "--env-variables",
     "targets.ca_variable": "--env-variables",
     "targets.prefix": "--chains-prefix",
+    "trust.catalogue": "--catalogue",
 }
 
 

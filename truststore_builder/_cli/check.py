@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 
 from truststore_builder._cli.errors import UsageError
-from truststore_builder._cli.options import Parser, add_common_options
+from truststore_builder._cli.options import (
+    Parser,
+    add_catalogue_option,
+    add_common_options,
+    chosen_catalogue,
+)
 from truststore_builder._cli.output import dump_json, out
 from truststore_builder._errors import InputError
 from truststore_builder._model import Environment
@@ -111,6 +116,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         metavar="N",
         help="how many endpoints are checked at once with --from-file (default: 8)",
     )
+    add_catalogue_option(check)
     check.set_defaults(handler=_check)
 
 
@@ -202,6 +208,7 @@ def _check(args: argparse.Namespace) -> int:
         probe=args.probe,
         path=args.path,
         tls_version=args.tls_version,
+        catalogue=chosen_catalogue(args),
     )
     ok = all(report.ok for report in reports)
     if args.json:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from truststore_builder._cli.errors import UsageError
-from truststore_builder._cli.options import store_password
+from truststore_builder._cli.options import chosen_catalogue, store_password
 from truststore_builder._cli.output import dump_json, iso_date, out, say
 from truststore_builder._cli.progress import TerminalProgress
 from truststore_builder._errors import InputError, PasswordMapError
@@ -46,6 +46,7 @@ def inspect_estate(args: argparse.Namespace) -> int:
         password=password,
         at=args.at,
         within_days=window,
+        catalogue=chosen_catalogue(args),
         workers=args.workers,
         progress=TerminalProgress.for_stream(sys.stderr, noun="stores"),
     )

@@ -12,8 +12,10 @@ from truststore_builder._cli.errors import password_options
 from truststore_builder._cli.options import (
     Parser,
     add_at_option,
+    add_catalogue_option,
     add_common_options,
     add_password_options,
+    chosen_catalogue,
     store_password,
 )
 from truststore_builder._cli.output import dump_json, iso_date, nhs_fields, out, say, table
@@ -21,7 +23,6 @@ from truststore_builder._diff import horizon_line
 from truststore_builder._model import sha256_fingerprint
 from truststore_builder._report import expiry_status, retired_line
 from truststore_builder._sources.files import read_store
-from truststore_builder._sources.nhs import nhs_catalogue
 
 if TYPE_CHECKING:
     from truststore_builder._diff import Horizon
@@ -113,6 +114,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         help="processes reading stores (default: every CPU for 48 stores or more, else 1)",
     )
     add_at_option(inspect)
+    add_catalogue_option(inspect)
     inspect.set_defaults(handler=_inspect)
 
 
@@ -163,7 +165,7 @@ def _inspect_file(args: argparse.Namespace, path: Path) -> int:
     password = store_password(args)
     with password_options({"password": [path]}):
         entries = read_store(path, password=password)
-    catalogue = nhs_catalogue()
+    catalogue = chosen_catalogue(args)
     now = args.at or utc_now()
     window = DEFAULT_WITHIN_DAYS if args.fail_within is None else args.fail_within
     horizon = expiry_horizon(entries, at=now, within_days=window, catalogue=catalogue)

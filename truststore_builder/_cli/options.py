@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, NoReturn
 
 from truststore_builder._cli.errors import UsageError
 from truststore_builder._sources.files import read_named_password
+from truststore_builder._sources.nhs import load_nhs_catalogue, nhs_catalogue
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from truststore_builder._sources.nhs import NhsCatalogue
 
 
 class Parser(argparse.ArgumentParser):
@@ -124,3 +127,30 @@ def read_secret(variable: str | None, path: Path | None, option: str) -> bytes |
         raise UsageError(msg)
 
     return read_named_password(variable, path, refuse)
+
+
+def add_catalogue_option(parser: argparse._ActionsContainer, use: str = "use") -> None:
+    """Add ``--catalogue DIR``: a user catalogue (``nhs update --out``) instead of the shipped one.
+
+    ``use`` is the verb the help starts with (``nhs update`` starts *from* it).
+    """
+    parser.add_argument(
+        "--catalogue",
+        type=Path,
+        metavar="DIR",
+        help=(
+            f"{use} the NHS catalogue in DIR (as nhs update --out writes it; every file "
+            "checked against its pin) instead of the one shipped with truststore_builder"
+        ),
+    )
+
+
+def chosen_catalogue(args: argparse.Namespace) -> NhsCatalogue:
+    """The catalogue ``--catalogue DIR`` names, loaded and pin-checked; else the shipped one.
+
+    Raises:
+        InputError: The directory holds no readable manifest or certificate.
+        PinMismatchError: A file in it differs from its pin (names the file).
+    """
+    directory = getattr(args, "catalogue", None)
+    return nhs_catalogue() if directory is None else load_nhs_catalogue(directory)

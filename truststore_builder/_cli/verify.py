@@ -9,14 +9,15 @@ from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import (
     Parser,
     add_at_option,
+    add_catalogue_option,
     add_common_options,
     add_password_options,
+    chosen_catalogue,
     read_secret,
     store_password,
 )
 from truststore_builder._cli.output import dump_json, nhs_fields, out
 from truststore_builder._model import Environment, sha256_fingerprint
-from truststore_builder._sources.nhs import nhs_catalogue
 from truststore_builder._verify import verify_certificate
 
 if TYPE_CHECKING:
@@ -46,12 +47,13 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     verify.add_argument("--key", type=Path, metavar="FILE", help="check this private key matches")
     add_password_options(verify, "the --key file's password", option="key-password")
     add_at_option(verify, "the validation time")
+    add_catalogue_option(verify)
     verify.add_argument("--json", action="store_true", help="print a JSON report")
     verify.set_defaults(handler=_verify)
 
 
 def _verify(args: argparse.Namespace) -> int:
-
+    catalogue = chosen_catalogue(args)
     if args.env is None and args.trust is None:
         msg = "give --env ENV or --trust FILE (or both) to verify against"
         raise UsageError(msg)
@@ -63,8 +65,8 @@ def _verify(args: argparse.Namespace) -> int:
         key=args.key,
         key_password=read_secret(args.key_password_env, args.key_password_file, "key-password"),
         at=args.at,
+        catalogue=catalogue,
     )
-    catalogue = nhs_catalogue()
     chain = []
     for certificate in report.chain:
         nhs = catalogue.recognise(certificate)

@@ -23,11 +23,21 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import InputError, MalformedInputError, PinMismatchError
 from truststore_builder._model import Environment, Generation, NhsCa, RetiredCa
+from truststore_builder._writing import write_directory_atomically
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable, Iterator, Mapping
 
-__all__ = ["BUILDABLE_ENVIRONMENTS", "NhsCatalogue", "bundle_directory", "nhs_catalogue"]
+__all__ = [
+    "BUILDABLE_ENVIRONMENTS",
+    "NhsCatalogue",
+    "bundle_directory",
+    "catalogue_manifest",
+    "load_nhs_catalogue",
+    "nhs_catalogue",
+    "write_nhs_catalogue",
+]
 
 #: The environments a store can be built for: every one, now that DEV and TRA Level 1C ship.
 BUILDABLE_ENVIRONMENTS = tuple(Environment)
@@ -319,12 +329,13 @@ def _retired_record(entry: dict[str, object], manifest: Path, index: int) -> Ret
     )
 
 
-def load_nhs_catalogue(directory: Path | None = None) -> NhsCatalogue:
+def load_nhs_catalogue(directory: str | os.PathLike[str] | None = None) -> NhsCatalogue:
     """Read the manifest and every shipped certificate, checking each one against its pin.
 
     Args:
-        directory: A bundle directory to read instead of the shipped one (for tests, or for a
-            deployment that adds files such as NHS Signing G2 to a copy of the bundle).
+        directory: A bundle directory to read instead of the shipped one: a user catalogue
+            that ``nhs update`` / :func:`~truststore_builder.write_catalogue` wrote, or a copy
+            of the bundle with files such as NHS Signing G2 added.
 
     Raises:
         PinMismatchError: A certificate's fingerprint differs from its pin (names the file).
@@ -332,7 +343,7 @@ def load_nhs_catalogue(directory: Path | None = None) -> NhsCatalogue:
     """
     import tomllib  # noqa: PLC0415  (only when the catalogue is first loaded: import time)
 
-    directory = directory or bundle_directory()
+    directory = Path(directory) if directory is not None else bundle_directory()
     manifest = directory / _MANIFEST
     try:
         data = tomllib.loads(manifest.read_text(encoding="utf-8"))
@@ -370,6 +381,120 @@ def load_nhs_catalogue(directory: Path | None = None) -> NhsCatalogue:
         _retired_record(entry, manifest, i) for i, entry in enumerate(data.get("retired", []))
     )
     return NhsCatalogue(cas=cas, certificates=certificates, directory=directory, retired=retired)
+
+
+def _toml_string(text: str) -> str:
+    r"""A TOML basic string: quote and backslash escaped, control characters as ``\uXXXX``."""
+
+    def escape(ch: str) -> str:
+        if ch in '"\\':
+            return "\\" + ch
+        if ord(ch) < 0x20 or ch == "\x7f":  # noqa: PLR2004 - the C0 controls
+            return f"\\u{ord(ch):04x}"
+        return ch
+
+    return '"' + "".join(escape(ch) for ch in text) + '"'
+
+
+def _comment(text: str) -> list[str]:
+    return [f"# {line}".rstrip() for line in text.splitlines()]
+
+
+def _manifest_file(ca: NhsCa, certificates: Mapping[str, x509.Certificate]) -> str | None:
+    """The file name a record's certificate is written under, or None for one pinned only."""
+    if ca.slug not in certificates:
+        return None
+    return ca.file or f"{ca.slug}.pem"
+
+
+def catalogue_manifest(
+    catalogue: NhsCatalogue, *, header: str = "", notes: Mapping[str, str] | None = None
+) -> str:
+    """The ``manifest.toml`` that describes ``catalogue`` as :func:`load_nhs_catalogue` reads it.
+
+    Args:
+        catalogue: The catalogue to describe (its records in order, its retired CAs).
+        header: Comment lines at the top (where the catalogue came from).
+        notes: Comment lines above a record, by slug (why it was added, from which file).
+    """
+    notes = notes or {}
+    lines = [*_comment(header), ""] if header else []
+    for ca in catalogue.cas:
+        lines += [*_comment(notes.get(ca.slug, "")), "[[ca]]"]
+        lines.append(f"slug = {_toml_string(ca.slug)}")
+        lines.append(f"name = {_toml_string(ca.name)}")
+        environments = ", ".join(_toml_string(e.value) for e in ca.environments)
+        lines.append(f"environments = [{environments}]")
+        lines.append(f"generation = {_toml_string(ca.generation.value)}")
+        lines.append(f"role = {_toml_string(ca.role)}")
+        lines.append(f"purpose = {_toml_string(ca.purpose)}")
+        if ca.sha256 is not None:
+            lines.append(f"sha256 = {_toml_string(ca.sha256)}")
+        if ca.sha1 is not None:
+            lines.append(f"sha1 = {_toml_string(ca.sha1)}")
+        file = _manifest_file(ca, catalogue.certificates)
+        if file is not None:
+            lines.append(f"file = {_toml_string(file)}")
+        lines.append("")
+    for retired in catalogue.retired:
+        lines += [
+            "[[retired]]",
+            f"slug = {_toml_string(retired.slug)}",
+            f"name = {_toml_string(retired.name)}",
+            f"sha256 = {_toml_string(retired.sha256)}",
+            f"expired = {retired.expired.isoformat()}",
+            f"why = {_toml_string(retired.why)}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def write_nhs_catalogue(
+    catalogue: NhsCatalogue,
+    directory: Path,
+    *,
+    overwrite: bool = False,
+    header: str = "",
+    notes: Mapping[str, str] | None = None,
+) -> NhsCatalogue:
+    """Write ``catalogue`` as a bundle directory (manifest and PEM files), then load it back.
+
+    The directory is written whole or not at all (a temporary sibling renamed into place),
+    and read back with :func:`load_nhs_catalogue`, which checks every file against its pin,
+    before this returns. A record whose pin is SHA-1 only and whose certificate is at hand is
+    pinned by both, its SHA-256 computed from the file that matched the SHA-1 pin.
+
+    Args:
+        catalogue: What to write.
+        directory: The bundle directory to create (or, with ``overwrite``, replace).
+        overwrite: Replace a directory that is not empty.
+        header: Comment lines at the top of the manifest.
+        notes: Comment lines above a record, by slug.
+
+    Returns:
+        The catalogue as loaded from ``directory``.
+
+    Raises:
+        OutputExistsError: ``directory`` exists, is not empty and ``overwrite`` is false.
+        OutputError: The directory cannot be written.
+    """
+    files: dict[str, bytes] = {}
+    records = []
+    for ca in catalogue.cas:
+        certificate = catalogue.certificates.get(ca.slug)
+        record = ca
+        if certificate is not None:
+            der = certificate.public_bytes(Encoding.DER)
+            if record.sha256 is None:
+                record = attrs.evolve(record, sha256=hashlib.sha256(der).hexdigest())
+            files[_manifest_file(ca, catalogue.certificates) or ""] = certificate.public_bytes(
+                Encoding.PEM
+            )
+        records.append(record)
+    described = attrs.evolve(catalogue, cas=tuple(records))
+    files[_MANIFEST] = catalogue_manifest(described, header=header, notes=notes).encode()
+    write_directory_atomically(directory, files, overwrite=overwrite)
+    return load_nhs_catalogue(directory)
 
 
 @functools.cache
