@@ -25,6 +25,11 @@ directory for the recipe, the table's directory for a batch table.
     chain = "chain.pem"               # optional issuer certificates
     alias = "mesh-client"             # default: from the certificate's CN
     allow_g1 = false
+    # Renewing in place instead of key: the old key store's key entry keeps its key, alias
+    # and trusted CAs; cert (the CA's reply) replaces its certificate, refused if it
+    # certifies another key. Its password: from_store_password_env or _file (required).
+    # from_store = "old/mesh.keystore"
+    # from_store_password_env = "OLD_KEYSTORE_PASSWORD"
 
     [[targets]]                       # one table per file written
     format = "keystore-jks"
@@ -277,25 +282,52 @@ class RecipeTrust:
     allow_test_pki_impostors: bool = False
 
 
+def _key_or_store(
+    instance: RecipeIdentity, _: attrs.Attribute[Path | None], __: Path | None
+) -> None:
+    if (instance.key is None) == (instance.from_store is None):
+        msg = "a RecipeIdentity takes its key from key (a file) or from_store (a key store), one"
+        raise ValueError(msg)
+    if instance.from_store is None and instance.cert is None:
+        msg = "a RecipeIdentity with a key file needs its certificate (cert)"
+        raise ValueError(msg)
+    if instance.from_store is not None and instance.from_store_password is None:
+        msg = "a RecipeIdentity from_store needs from_store_password (where the password is)"
+        raise ValueError(msg)
+
+
 @attrs.frozen
 class RecipeIdentity:
     """The ``[identity]`` table: one client certificate and its private key.
 
+    The key comes from a key file (``key``) or from an existing key store's key entry
+    (``from_store``: renewing in place). From a store, the entry keeps its key and its alias,
+    the store's trusted CAs stay trusted (in every file the recipe writes), and ``cert``, when
+    given, is the CA's reply that replaces the entry's certificate: one that certifies another
+    key is refused (:class:`~truststore_builder.ReplyKeyMismatchError`), nothing written.
+
     Attributes:
-        cert: The client certificate (it may hold its chain too).
+        cert: The client certificate (it may hold its chain too); with ``from_store``, the
+            CA's reply (optional: without it the entry keeps its certificate).
         key: The private key file (PEM or DER, PKCS#1, SEC1 or PKCS#8).
-        key_password: Where the key file's password is, when the key is encrypted.
+        key_password: Where the key file's password is, when the key is encrypted; with
+            ``from_store``, the key entry's password where it differs from the store's.
         chain: A file of issuer certificates, if any.
-        alias: The key entry's alias (default: from the certificate's CN).
+        alias: The key entry's alias (default: from the certificate's CN); with
+            ``from_store``, which key entry to take, when the store holds more than one.
         allow_g1: Package a G1 client certificate (with a warning) instead of refusing it.
+        from_store: An existing PKCS#12, JKS or JCEKS key store to take the key entry from.
+        from_store_password: Where that store's password is.
     """
 
-    cert: Path = attrs.field(converter=Path)
-    key: Path = attrs.field(converter=Path)
+    cert: Path | None = attrs.field(converter=_optional_path)
+    key: Path | None = attrs.field(default=None, converter=_optional_path, validator=_key_or_store)
     key_password: PasswordRef | None = None
     chain: Path | None = attrs.field(default=None, converter=_optional_path)
     alias: str | None = None
     allow_g1: bool = False
+    from_store: Path | None = attrs.field(default=None, converter=_optional_path, kw_only=True)
+    from_store_password: PasswordRef | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen
@@ -744,10 +776,21 @@ def _parse_trust(table: _Table) -> RecipeTrust:
 
 
 def _parse_identity(table: _Table) -> RecipeIdentity:
-    cert = table.path("cert", required=True)
-    key = table.path("key", required=True)
-    assert cert is not None  # required=True
-    assert key is not None  # required=True
+    from_store = table.path("from_store")
+    cert = table.path("cert", required=from_store is None)
+    key = table.path("key", required=from_store is None)
+    store_password = table.password("from_store_password")
+    if from_store is not None:
+        if key is not None:
+            table.fail("key", "give key or from_store, not both: from_store keeps the store's key")
+        if store_password is None:
+            table.fail(
+                "from_store_password_env",
+                "missing; name the old store's password with from_store_password_env or "
+                "from_store_password_file",
+            )
+    elif store_password is not None:
+        table.fail("from_store_password_env", "only an identity with from_store takes it")
     identity = RecipeIdentity(
         cert=cert,
         key=key,
@@ -755,6 +798,8 @@ def _parse_identity(table: _Table) -> RecipeIdentity:
         chain=table.path("chain"),
         alias=table.text("alias"),
         allow_g1=table.flag("allow_g1", default=False),
+        from_store=from_store,
+        from_store_password=store_password,
     )
     table.finish()
     return identity
@@ -989,8 +1034,15 @@ def _check_batch_target(source: str, key_path: str, target: RecipeTarget) -> Non
 
 
 def _check_inputs(source: str, key_path: str, item: RecipeIdentity | BatchRow) -> None:
-    _check_file(source, f"{key_path}.cert", item.cert)
-    _check_file(source, f"{key_path}.key", item.key)
+    if isinstance(item, RecipeIdentity) and item.from_store is not None:
+        _check_file(source, f"{key_path}.from_store", item.from_store, "key store")
+        _check_password_file(
+            source, f"{key_path}.from_store_password_file", item.from_store_password
+        )
+    if item.cert is not None:
+        _check_file(source, f"{key_path}.cert", item.cert)
+    if item.key is not None:
+        _check_file(source, f"{key_path}.key", item.key)
     if item.chain is not None:
         _check_file(source, f"{key_path}.chain", item.chain)
     _check_password_file(source, f"{key_path}.key_password_file", item.key_password)
@@ -1150,25 +1202,44 @@ def _in_context(exc: TruststoreBuilderError, where: str) -> TruststoreBuilderErr
     return again
 
 
+@attrs.frozen
+class _OldStore:
+    """An existing key store an identity is taken from, and its password (never shown)."""
+
+    path: Path
+    password: bytes = attrs.field(repr=False)
+
+
 def _keystore(
     trust: TrustStoreBuilder,
     *,
-    cert: Path,
-    key: Path,
+    cert: Path | None,
+    key: Path | None,
     key_password: bytes | None,
     chain: Path | None,
     alias: str | None,
     allow_g1: bool,
     at: dt.datetime,
+    old_store: _OldStore | None = None,
 ) -> KeyStore:
 
-    builder = (
-        KeyStoreBuilder()
-        .with_trust_store(trust)
-        .with_identity(cert, key, key_password=key_password, chain=chain, alias=alias)
-        .allow_g1(allow_g1)
-        .at(at)
-    )
+    builder = KeyStoreBuilder().with_trust_store(trust)
+    if old_store is not None:
+        builder = builder.with_identity_from_store(
+            old_store.path,
+            password=old_store.password,
+            alias=alias,
+            key_password=key_password,
+            certificate=cert,
+            chain=chain,
+        )
+    else:
+        assert cert is not None  # RecipeIdentity and BatchRow: a key file comes with its cert
+        assert key is not None
+        builder = builder.with_identity(
+            cert, key, key_password=key_password, chain=chain, alias=alias
+        )
+    builder = builder.allow_g1(allow_g1).at(at)
     with warnings.catch_warnings():
         # The shared trust store already said which CAs have expired, once.
         warnings.simplefilter("ignore", ExpiredCertificateWarning)
@@ -1453,12 +1524,22 @@ def _shared_stores(
     key_password = passwords.get(
         "identity.key_password", identity.key_password if identity else None
     )
+    old_store = None
+    if identity is not None and identity.from_store is not None:
+        store_password = passwords.get("identity.from_store_password", identity.from_store_password)
+        assert store_password is not None  # RecipeIdentity: from_store comes with its password
+        old_store = _OldStore(identity.from_store, store_password)
     try:
         # The add files are read here, by the builder: their errors are the trust table's.
         trust = _trust_builder(recipe.trust, add_password)
+        if old_store is not None:
+            # The old store's trusted CAs stay trusted: in its key store and every trust store.
+            trust = trust.add_file(old_store.path, password=old_store.password)
         store = trust.at(when).build()
     except TruststoreBuilderError as exc:
-        raise _in_context(exc, _context(source, "trust")) from None
+        from_old = old_store is not None and exc.source == str(old_store.path)
+        where = "identity.from_store" if from_old else "trust"
+        raise _in_context(exc, _context(source, where)) from None
     if not store.entries:
         where = _context(source, "trust")
         msg = (
@@ -1478,6 +1559,7 @@ def _shared_stores(
             alias=identity.alias,
             allow_g1=identity.allow_g1,
             at=when,
+            old_store=old_store,
         )
     except TruststoreBuilderError as exc:
         raise _in_context(exc, _context(source, "identity")) from None

@@ -202,21 +202,54 @@ def _add_identity_options(build: argparse.ArgumentParser) -> None:
     """The client's certificate and key, and how its key stores are written."""
     identity = build.add_argument_group(
         "client identity",
-        "With --cert and --key, build also writes the client's files for each of --formats: "
+        "With --cert and --key (or --identity-from), build also writes the client's files "
+        "for each of --formats: "
         "key stores (the key entry with its chain, plus the trusted CAs, in one file: what "
         "the MESH Java client reads; mode 0600), client-chain.pem (leaf first) and "
         "client-key.pem (mode 0600). The identity is checked first: key match, key strength, "
         "validity, clientAuth, a chain to the environment's G2 (or G1) root, and the "
         "environment.",
     )
-    identity.add_argument("--cert", type=Path, metavar="FILE", help="the client certificate")
+    identity.add_argument(
+        "--cert",
+        type=Path,
+        metavar="FILE",
+        help="the client certificate (with --identity-from: the CA's reply, the renewed one)",
+    )
     identity.add_argument("--key", type=Path, metavar="FILE", help="its private key (PEM or DER)")
-    add_password_options(identity, "the password of an encrypted --key file", option="key-password")
+    add_password_options(
+        identity,
+        "the password of an encrypted --key file (with --identity-from: of the old store's "
+        "key entry, where it differs from the store's)",
+        option="key-password",
+    )
+    identity.add_argument(
+        "--identity-from",
+        type=Path,
+        metavar="OLD_STORE",
+        help=(
+            "renew in place: take the key entry of this PKCS#12, JKS or JCEKS key store instead "
+            "of --key; it keeps its key, its alias and the store's trusted CAs, and --cert (the "
+            "CA's reply to csr --from-store or keytool -certreq) replaces its certificate and "
+            "chain, refused if it certifies another key"
+        ),
+    )
+    add_password_options(
+        identity,
+        "the --identity-from store's password (default: the store password, --password-env "
+        "or --password-file, as when a renewal keeps its password)",
+        option="identity-from-password",
+    )
     identity.add_argument(
         "--chain", type=Path, metavar="FILE", help="issuer certificates, if you have them"
     )
     identity.add_argument(
-        "--alias", metavar="NAME", help="the key entry's alias (default: from the CN)"
+        "--alias",
+        metavar="NAME",
+        help=(
+            "the key entry's alias (default: from the CN; with --identity-from: which key "
+            "entry of the old store, when it holds more than one, and it keeps its alias)"
+        ),
     )
     identity.add_argument(
         "--p12-profile",

@@ -57,7 +57,13 @@ def build_stores(args: argparse.Namespace) -> int:
         # each on its own line instead, from the store itself.
         with (
             warnings.catch_warnings(),
-            password_options({"add-password": args.add, "key-password": [args.key]}),
+            password_options(
+                {
+                    "add-password": args.add,
+                    "key-password": [args.key],
+                    "identity-from-password": [args.identity_from],
+                }
+            ),
         ):
             warnings.simplefilter("ignore", ExpiredCertificateWarning)
             result = recipe.build(overwrite=args.force)
@@ -81,10 +87,8 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
     if directory.exists() and not directory.is_dir():
         msg = f"{directory}: --out must be a directory, and this is a file"
         raise UsageError(msg)
-    if (args.cert is None) != (args.key is None):
-        msg = "--cert and --key go together: give both to build the client's key stores"
-        raise UsageError(msg)
     password = _reference(args.password_env, args.password_file)
+    identity = _identity(args, password)
     formats = [StoreFormat(name) for name in args.formats]
     targets = [
         RecipeTarget(
@@ -94,16 +98,7 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
         )
         for fmt in formats
     ]
-    identity = None
-    if args.cert is not None:
-        identity = RecipeIdentity(
-            cert=args.cert,
-            key=args.key,
-            key_password=_reference(args.key_password_env, args.key_password_file),
-            chain=args.chain,
-            alias=args.alias,
-            allow_g1=args.allow_g1,
-        )
+    if identity is not None:
         targets += _client_targets(args, formats, password)
     _require_password(targets, password, encrypt_key_pem=args.encrypt_key_pem)
     trust = RecipeTrust(
@@ -118,6 +113,57 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
     )
     # No source: the errors are the library's own, and name no recipe key.
     return Recipe(trust=trust, targets=targets, identity=identity, source="")
+
+
+def _identity(args: argparse.Namespace, password: PasswordRef | None) -> RecipeIdentity | None:
+    """The client identity the options name: --cert and --key, or --identity-from; or None.
+
+    Raises:
+        UsageError: --cert without --key (or the reverse), --key with --identity-from, or
+            --identity-from without a password for it.
+    """
+    key_password = _reference(args.key_password_env, args.key_password_file)
+    store_password = _reference(args.identity_from_password_env, args.identity_from_password_file)
+    if args.identity_from is None:
+        if store_password is not None:
+            msg = "--identity-from-password-env/-file go with --identity-from"
+            raise UsageError(msg)
+        if (args.cert is None) != (args.key is None):
+            msg = (
+                "--cert and --key go together: give both to build the client's key stores "
+                "(or --cert with --identity-from OLD_STORE, to take a renewed certificate in)"
+            )
+            raise UsageError(msg)
+        if args.cert is None:
+            return None
+        return RecipeIdentity(
+            cert=args.cert,
+            key=args.key,
+            key_password=key_password,
+            chain=args.chain,
+            alias=args.alias,
+            allow_g1=args.allow_g1,
+        )
+    if args.key is not None:
+        msg = "--identity-from takes the key from the old store: leave out --key"
+        raise UsageError(msg)
+    store_password = store_password or password
+    if store_password is None:
+        msg = (
+            "--identity-from needs the old store's password: --identity-from-password-env "
+            "or --identity-from-password-file (or the store password, --password-env or "
+            "--password-file, when it is the same)"
+        )
+        raise MissingPasswordError(msg)
+    return RecipeIdentity(
+        cert=args.cert,
+        key_password=key_password,
+        chain=args.chain,
+        alias=args.alias,
+        allow_g1=args.allow_g1,
+        from_store=args.identity_from,
+        from_store_password=store_password,
+    )
 
 
 #: The trust store formats written with the store password when one is given.
@@ -196,6 +242,9 @@ _OPTIONS = {
     "trust.add_password_file": "--add-password-file",
     "identity.cert": "--cert",
     "identity.key": "--key",
+    "identity.from_store": "--identity-from",
+    "identity.from_store_password_env": "--identity-from-password-env",
+    "identity.from_store_password_file": "--identity-from-password-file",
     "identity.chain": "--chain",
     "identity.key_password_env": "--key-password-env",
     "identity.key_password_file": "--key-password-file",
