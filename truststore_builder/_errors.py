@@ -355,3 +355,12 @@ class JksIntegrityNotCheckedWarning(TruststoreBuilderWarning):
     keytool prints the same warning. Nothing proves the entries were not altered; give the
     password to check them.
     """
+
+
+class NonAlphanumericPasswordWarning(TruststoreBuilderWarning):
+    """A password holds characters other than ASCII letters and digits, where a client warns.
+
+    NHS England's MESH client keeps its key store password in meshclient.cfg and advises
+    letters and digits only: a '£' breaks a file not saved as UTF-8. The password itself is
+    never shown.
+    """

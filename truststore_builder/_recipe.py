@@ -92,11 +92,12 @@ from truststore_builder._errors import (
     ExpiredCertificateWarning,
     G1IdentityWarning,
     InputError,
+    NonAlphanumericPasswordWarning,
     OutputExistsError,
     RecipeError,
     TruststoreBuilderError,
 )
-from truststore_builder._model import Environment, Generation, StoreFormat
+from truststore_builder._model import CLIENT_PRESETS, Environment, Generation, StoreFormat
 from truststore_builder._sources.files import read_input, read_named_password
 from truststore_builder._stores import (
     KeyStore,
@@ -119,6 +120,7 @@ __all__ = [
     "Recipe",
     "RecipeBatch",
     "RecipeIdentity",
+    "RecipePreset",
     "RecipeTarget",
     "RecipeTrust",
     "TargetFormat",
@@ -215,6 +217,10 @@ def _rows(values: Iterable[BatchRow]) -> tuple[BatchRow, ...]:
 
 
 def _targets(values: Iterable[RecipeTarget]) -> tuple[RecipeTarget, ...]:
+    return tuple(values)
+
+
+def _presets(values: Iterable[RecipePreset]) -> tuple[RecipePreset, ...]:
     return tuple(values)
 
 
@@ -352,6 +358,45 @@ class RecipeTarget:
     profile: str | None = None
     alias: str | None = None
     include_trusted: bool = True
+
+
+def _known_preset(_instance: object, _attribute: object, value: str) -> None:
+    if value not in CLIENT_PRESETS:
+        msg = f"unknown client preset {value!r}; use one of {', '.join(CLIENT_PRESETS)}"
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class RecipePreset:
+    """A ``[[presets]]`` table: the files one client reads, written under ``directory``.
+
+    Attributes:
+        name: The client preset (``mesh-java``, ``mesh-java-p12``, ``tkw``, ``mesh-python``;
+            see ``CLIENT_PRESETS``). Each needs the ``[identity]``.
+        directory: Where its files go (their paths under it are the preset's).
+        password: The store password (required by the key store presets; their key entry's
+            password is the same); ``mesh-python`` takes none.
+        profile: A PKCS#12 key store's profile (``mesh-java-p12``; default ``modern``).
+    """
+
+    name: str = attrs.field(validator=_known_preset)
+    directory: Path = attrs.field(converter=Path)
+    password: PasswordRef | None = None
+    profile: str | None = None
+
+    def targets(self) -> tuple[RecipeTarget, ...]:
+        """The preset's files as targets, with its password (the key entry's too)."""
+        preset = CLIENT_PRESETS[self.name]
+        return tuple(
+            RecipeTarget(
+                format=holds,
+                path=self.directory / path,
+                password=self.password if preset.takes_password else None,
+                profile=self.profile if holds == TargetFormat.KEYSTORE_PKCS12 else None,
+                include_trusted=include_trusted,
+            )
+            for path, holds, include_trusted in preset.files
+        )
 
 
 @attrs.frozen
@@ -498,6 +543,8 @@ class Recipe:
         trust: The CAs every store trusts.
         targets: The files to write from the trust store and the identity.
         identity: The client identity, if the recipe has one.
+        presets: Client presets: each writes the files one client reads (see
+            :class:`RecipePreset`).
         batch: One set of key stores per row of identities, if the recipe has a batch.
         source: The recipe file (``<recipe>`` for one made in Python): errors name it and
             the key. Empty: errors name neither, for a caller whose inputs are not recipe keys
@@ -509,6 +556,7 @@ class Recipe:
     identity: RecipeIdentity | None = None
     batch: RecipeBatch | None = None
     source: str = "<recipe>"
+    presets: tuple[RecipePreset, ...] = attrs.field(default=(), converter=_presets, kw_only=True)
 
     def check(self) -> None:
         """Check what needs no certificate read: options, templates, and that inputs exist.
@@ -737,8 +785,35 @@ def _parse(top: _Table) -> Recipe:
     targets = tuple(_parse_target(table) for table in top.tables("targets") or [])
     batch_table = top.table("batch")
     batch = _parse_batch(batch_table) if batch_table else None
+    presets = tuple(_parse_preset(table) for table in top.tables("presets") or [])
     top.finish()
-    return Recipe(trust=trust, targets=targets, identity=identity, batch=batch, source=top.source)
+    return Recipe(
+        trust=trust,
+        targets=targets,
+        identity=identity,
+        batch=batch,
+        source=top.source,
+        presets=presets,
+    )
+
+
+def _parse_preset(table: _Table) -> RecipePreset:
+    name = table.text("name", required=True)
+    assert name is not None  # required=True
+    if name not in CLIENT_PRESETS:
+        table.fail(
+            "name", f"unknown client preset {name!r}; use one of {', '.join(CLIENT_PRESETS)}"
+        )
+    directory = table.path("directory", required=True)
+    assert directory is not None  # required=True
+    preset = RecipePreset(
+        name=name,
+        directory=directory,
+        password=table.password("password"),
+        profile=table.text("profile"),
+    )
+    table.finish()
+    return preset
 
 
 def _parse_trust(table: _Table) -> RecipeTrust:
@@ -1069,14 +1144,56 @@ def _check_recipe(recipe: Recipe) -> None:
                 f"targets[{i}].format",
                 f"a {target.format} target needs an [identity] table (cert and key)",
             )
-    batch = recipe.batch
-    if batch is not None:
-        for i, target in enumerate(batch.targets):
-            _check_target(source, f"batch.targets[{i}]", target, batch=True)
-        for row in batch.rows:
-            _check_inputs(source, _row_key(row), row)
-    if not recipe.targets and not (batch and batch.targets):
-        _fail(source, "targets", "missing; a recipe writes at least one [[targets]] file")
+    for i, preset in enumerate(recipe.presets):
+        _check_preset(source, f"presets[{i}]", preset, has_identity=recipe.identity is not None)
+    _check_batch(source, recipe.batch)
+    if not recipe.targets and not recipe.presets and not (recipe.batch and recipe.batch.targets):
+        _fail(
+            source,
+            "targets",
+            "missing; a recipe writes at least one [[targets]] file (or [[presets]] files)",
+        )
+
+
+def _check_batch(source: str, batch: RecipeBatch | None) -> None:
+    if batch is None:
+        return
+    for i, target in enumerate(batch.targets):
+        _check_target(source, f"batch.targets[{i}]", target, batch=True)
+    for row in batch.rows:
+        _check_inputs(source, _row_key(row), row)
+
+
+def _check_preset(source: str, key_path: str, preset: RecipePreset, *, has_identity: bool) -> None:
+    """A preset's identity, password and profile, in the preset's own keys."""
+    spec = CLIENT_PRESETS[preset.name]
+    if not has_identity:
+        _fail(
+            source,
+            f"{key_path}.name",
+            f"the {preset.name} preset writes the client's key; it needs an [identity] table",
+        )
+    if preset.password is not None and not spec.takes_password:
+        _fail(
+            source,
+            f"{key_path}.password_env",
+            f"the {preset.name} files take no password (the key file is written unencrypted, "
+            "mode 0600, as the client reads it)",
+        )
+    if preset.password is None and spec.takes_password:
+        _fail(
+            source,
+            f"{key_path}.password_env",
+            f"missing; the {preset.name} key store needs a password (its key entry's is the "
+            "same): name it with password_env or password_file",
+        )
+    _check_password_file(source, f"{key_path}.password_file", preset.password)
+    if preset.profile is not None:
+        if not any(t.format is TargetFormat.KEYSTORE_PKCS12 for t in preset.targets()):
+            _fail(source, f"{key_path}.profile", f"the {preset.name} preset writes no PKCS#12")
+        for target in preset.targets():
+            if target.format is TargetFormat.KEYSTORE_PKCS12:
+                _check_profile(source, key_path, target)
 
 
 # --- building ---------------------------------------------------------------------------------
@@ -1147,6 +1264,35 @@ def _resolve_outputs(
         path = Path(str(target.path).format(name=name)) if name is not None else target.path
         outputs.append(_Output(target, key_path, path, password, key_password))
     return tuple(outputs)
+
+
+def _preset_outputs(
+    passwords: _Passwords, presets: Sequence[RecipePreset], source: str
+) -> tuple[_Output, ...]:
+    """Every preset's files, its password checked against the client's rules (never shown)."""
+    outputs: list[_Output] = []
+    for i, preset in enumerate(presets):
+        key_path = f"presets[{i}]"
+        # The preset's password first: an error names the preset's key, not a file's.
+        password = passwords.get(f"{key_path}.password", preset.password)
+        found = _resolve_outputs(passwords, f"{key_path}.files", preset.targets(), None)
+        if (
+            CLIENT_PRESETS[preset.name].alphanumeric_password
+            and password is not None
+            and not _ALPHANUMERIC.fullmatch(password)
+        ):
+            where = _context(source, key_path)
+            msg = (
+                f"{where}{': ' if where else ''}the {preset.name} password holds characters other than ASCII "
+                "letters and digits (not shown); meshclient.cfg keeps it, and NHS England "
+                "advises letters and digits only (a '£' breaks a file not saved as UTF-8)"
+            )
+            warnings.warn(msg, NonAlphanumericPasswordWarning, stacklevel=4)
+        outputs += found
+    return tuple(outputs)
+
+
+_ALPHANUMERIC = re.compile(rb"[A-Za-z0-9]+")
 
 
 @functools.lru_cache(maxsize=4)
@@ -1438,6 +1584,7 @@ def _build(
     passwords = _Passwords(source)
     add_password = passwords.get("trust.add_password", recipe.trust.add_password)
     outputs = _resolve_outputs(passwords, "targets", recipe.targets, None)
+    outputs += _preset_outputs(passwords, recipe.presets, source)
     jobs = _batch_jobs(recipe, when, passwords, add_password)
     every_output = [*outputs, *(o for job in jobs for o in job.outputs)]
     _check_destinations(source, every_output, overwrite=overwrite)

@@ -19,7 +19,13 @@ from truststore_builder._cli.options import (
 )
 from truststore_builder._cli.output import PROG, dump_json, out
 from truststore_builder._cli.progress import TerminalProgress
-from truststore_builder._model import CLIENT_FILES, Environment, Generation, StoreFormat
+from truststore_builder._model import (
+    CLIENT_FILES,
+    CLIENT_PRESETS,
+    Environment,
+    Generation,
+    StoreFormat,
+)
 
 #: The formats ``build --formats`` accepts, in the order files are written and reported.
 BUILD_FORMATS = (
@@ -196,6 +202,20 @@ def _add_output_options(build: argparse.ArgumentParser) -> None:
         ),
     )
     add_password_options(build, "the store password (also the key stores' password)")
+    build.add_argument(
+        "--preset",
+        choices=list(CLIENT_PRESETS),
+        metavar="CLIENT",
+        help=(
+            "write the files one client reads, instead of --formats' files: "
+            + "; ".join(
+                f"{name}: {', '.join(path for path, _, _ in preset.files)}"
+                for name, preset in CLIENT_PRESETS.items()
+            )
+            + " (under --out; needs the client identity; key entry password = store "
+            "password; see Clients in the docs)"
+        ),
+    )
 
 
 def _add_identity_options(build: argparse.ArgumentParser) -> None:
@@ -283,6 +303,9 @@ def _build(args: argparse.Namespace) -> int:
     if args.recipe is not None:
         return _build_recipe(args)
     _require_env_and_out(args)
+    if args.preset is not None and args.formats != _formats(DEFAULT_BUILD_FORMATS):
+        msg = f"--preset {args.preset} decides the files itself: leave out --formats"
+        raise UsageError(msg)
     # Here, not at the top: it loads the recipe machinery (tomllib, csv, concurrent.futures),
     # which the other subcommands do not need at start-up.
     from truststore_builder._cli.build_stores import build_stores  # noqa: PLC0415

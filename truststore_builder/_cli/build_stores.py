@@ -21,11 +21,12 @@ from truststore_builder._errors import (
     MissingPasswordError,
     RecipeError,
 )
-from truststore_builder._model import CLIENT_FILES, StoreFormat
+from truststore_builder._model import CLIENT_FILES, CLIENT_PRESETS, StoreFormat
 from truststore_builder._recipe import (
     PasswordRef,
     Recipe,
     RecipeIdentity,
+    RecipePreset,
     RecipeTarget,
     RecipeTrust,
     TargetFormat,
@@ -89,6 +90,8 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
         raise UsageError(msg)
     password = _reference(args.password_env, args.password_file)
     identity = _identity(args, password)
+    if args.preset is not None:
+        return _preset_recipe(args, identity, password)
     formats = [StoreFormat(name) for name in args.formats]
     targets = [
         RecipeTarget(
@@ -101,7 +104,14 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
     if identity is not None:
         targets += _client_targets(args, formats, password)
     _require_password(targets, password, encrypt_key_pem=args.encrypt_key_pem)
-    trust = RecipeTrust(
+    trust = _trust(args)
+    # No source: the errors are the library's own, and name no recipe key.
+    return Recipe(trust=trust, targets=targets, identity=identity, source="")
+
+
+def _trust(args: argparse.Namespace) -> RecipeTrust:
+    """The [trust] the options describe."""
+    return RecipeTrust(
         environments=[args.env],
         generations=args.generations,
         add=args.add,
@@ -111,8 +121,58 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
         allow_leaf=args.allow_leaf,
         allow_test_pki_impostors=args.allow_test_pki_impostors,
     )
-    # No source: the errors are the library's own, and name no recipe key.
-    return Recipe(trust=trust, targets=targets, identity=identity, source="")
+
+
+#: The options a preset decides itself: the files and the key entry's password.
+_PRESET_DECIDES = {
+    "jks_key_password_env": "--jks-key-password-env",
+    "jks_key_password_file": "--jks-key-password-file",
+    "encrypt_key_pem": "--encrypt-key-pem",
+}
+
+
+def _preset_recipe(
+    args: argparse.Namespace, identity: RecipeIdentity | None, password: PasswordRef | None
+) -> Recipe:
+    """``build --preset CLIENT``: the client's files under --out, and nothing else.
+
+    Raises:
+        UsageError: No identity, or an option the preset decides.
+        MissingPasswordError: A key store preset without a password.
+    """
+    spec = CLIENT_PRESETS[args.preset]
+    given = [option for name, option in _PRESET_DECIDES.items() if getattr(args, name)]
+    if given:
+        msg = (
+            f"--preset {args.preset} decides the files and the key entry's password itself: "
+            f"leave out {', '.join(given)}"
+        )
+        raise UsageError(msg)
+    if identity is None:
+        msg = (
+            f"--preset {args.preset} writes the client's key: give --cert and --key, or "
+            "--identity-from OLD_STORE"
+        )
+        raise UsageError(msg)
+    if spec.takes_password and password is None:
+        msg = (
+            f"the {args.preset} key store needs a password and none was given: pass "
+            "--password-env VAR or --password-file FILE (its key entry's password is the same)"
+        )
+        raise MissingPasswordError(msg)
+    if not spec.takes_password and password is not None:
+        msg = (
+            f"the {args.preset} files take no password (its key file is written unencrypted, "
+            "mode 0600, as the client reads it): leave out --password-env/--password-file"
+        )
+        raise UsageError(msg)
+    preset = RecipePreset(
+        name=args.preset,
+        directory=args.out,
+        password=password,
+        profile=args.p12_profile if args.p12_profile != "modern" else None,
+    )
+    return Recipe(trust=_trust(args), identity=identity, source="", presets=[preset])
 
 
 def _identity(args: argparse.Namespace, password: PasswordRef | None) -> RecipeIdentity | None:
@@ -253,6 +313,8 @@ _OPTIONS = {
     "targets.key_password_env": "--jks-key-password-env",
     "targets.key_password_file": "--jks-key-password-file",
     "targets.path": "--out",
+    "presets.password_env": "--password-env",
+    "presets.password_file": "--password-file",
 }
 
 
