@@ -87,6 +87,7 @@ from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
     ALLOW_IMPOSTORS_REMEDY,
     ALLOW_LEAF_REMEDY,
+    OVERWRITE_REMEDY,
     BatchError,
     CheckError,
     ExpiredCertificateWarning,
@@ -97,6 +98,7 @@ from truststore_builder._errors import (
     RecipeError,
     TruststoreBuilderError,
 )
+from truststore_builder._existing import compare_existing, compare_existing_directory
 from truststore_builder._model import CLIENT_PRESETS, Environment, Generation, StoreFormat
 from truststore_builder._sources.files import read_input, read_named_password
 from truststore_builder._stores import (
@@ -454,6 +456,10 @@ class WrittenFile:
         private: Whether it holds a private key (mode 0600).
         certificates: The SHA-256 fingerprints of the trusted CA certificates it holds, in
             store order (none for a client chain or key file).
+        unchanged: The file was already there holding what the build made (read with the
+            build's password: the same entries, keys, chains and protection), so it was left
+            untouched: same bytes, same inode, same modification time. ``sha256`` is then
+            that of the file on disk.
     """
 
     path: Path
@@ -464,6 +470,7 @@ class WrittenFile:
     sha256: str
     private: bool
     certificates: tuple[str, ...] = ()
+    unchanged: bool = False
 
 
 @attrs.frozen
@@ -491,13 +498,17 @@ class BuildResult:
 
     @property
     def written(self) -> tuple[Path, ...]:
-        """The paths written, in order."""
+        """The paths of every file the build made, in order (those left unchanged too)."""
         return tuple(file.path for file in self.files)
 
     def summary(self) -> str:
         """One line: how many files, from targets and from batch rows, and how long it took."""
         batch = sum(1 for file in self.files if file.row is not None)
+        kept = sum(1 for file in self.files if file.unchanged)
         parts = [f"wrote {len(self.files)} file{'s' if len(self.files) != 1 else ''}"]
+        if kept:
+            parts = [f"wrote {len(self.files) - kept}, left {kept} unchanged, of {len(self.files)}"]
+            parts[0] += f" file{'s' if len(self.files) != 1 else ''}"
         if self.rows:
             parts.append(
                 f"({len(self.files) - batch} from targets, {batch} from {self.rows} batch "
@@ -520,6 +531,7 @@ class BuildResult:
                     "sha256": file.sha256,
                     "private": file.private,
                     "certificates": list(file.certificates),
+                    "unchanged": file.unchanged,
                 }
                 for file in self.files
             ],
@@ -1251,6 +1263,10 @@ class _Planned:
     path: Path
     data: bytes | Mapping[str, bytes] = attrs.field(repr=False)
     file: WrittenFile
+    #: What reads the file back to compare it with one already there (see _existing).
+    store_format: StoreFormat | None = None
+    password: bytes | None = attrs.field(default=None, repr=False)
+    key_password: bytes | None = attrs.field(default=None, repr=False)
 
 
 def _resolve_outputs(
@@ -1443,7 +1459,8 @@ def _serialize(
         private=fmt.private,
         certificates=tuple(entry.sha256 for entry in certificates),
     )
-    return _Planned(output.path, data, file)
+    store_format = _TRUST_FORMATS.get(fmt) or _KEYSTORE_FORMATS.get(fmt)
+    return _Planned(output.path, data, file, store_format, output.password, output.key_password)
 
 
 def _sha256(data: bytes | Mapping[str, bytes]) -> str:
@@ -1587,7 +1604,9 @@ def _build(
     outputs += _preset_outputs(passwords, recipe.presets, source)
     jobs = _batch_jobs(recipe, when, passwords, add_password)
     every_output = [*outputs, *(o for job in jobs for o in job.outputs)]
-    _check_destinations(source, every_output, overwrite=overwrite)
+    # Existing files are compared with what the build makes once it is made (step 3): one
+    # that holds the same is left alone even without overwrite; another is refused then.
+    _check_destinations(source, every_output, overwrite=True)
 
     # 2. The trust store and the identity: every check.
     store, keystore = _shared_stores(recipe, add_password, when, passwords)
@@ -1598,11 +1617,14 @@ def _build(
 
     used = max(1, min(workers or _available_cpus(), len(jobs)))
     planned: list[_Planned] = []
+    unchanged: dict[Path, str] = {}
     with (
         _new_directories(every_output),
         StagedFiles(overwrite=overwrite) as staged,
     ):
-        stage = functools.partial(_stage, staged)
+        stage = functools.partial(
+            _stage, staged, source=source, overwrite=overwrite, unchanged=unchanged
+        )
         for output in outputs:
             try:
                 planned.append(_serialize(output, store, keystore, None))
@@ -1614,7 +1636,12 @@ def _build(
             planned += _batch_files(source, outcomes)
         staged.publish()
     return BuildResult(
-        files=tuple(p.file for p in planned),
+        files=tuple(
+            attrs.evolve(p.file, unchanged=True, sha256=unchanged[p.path])
+            if p.path in unchanged
+            else p.file
+            for p in planned
+        ),
         rows=len(jobs),
         workers=used if jobs else 0,
         seconds=time.perf_counter() - started,
@@ -1636,9 +1663,46 @@ def _validation_time(at: dt.datetime | None) -> dt.datetime:
     return at or _checks.utc_now()
 
 
-def _stage(staged: StagedFiles, files: Sequence[_Planned]) -> None:
-    """Stage each serialised file (or capath directory) as soon as it is ready."""
+def _stage(
+    staged: StagedFiles,
+    files: Sequence[_Planned],
+    *,
+    source: str,
+    overwrite: bool,
+    unchanged: dict[Path, str],
+) -> None:
+    """Stage each serialised file (or capath directory) as soon as it is ready.
+
+    One already there that holds the same is not staged: ``unchanged`` gets its path and the
+    SHA-256 of what is on disk. One that holds something else is refused without
+    ``overwrite``.
+
+    Raises:
+        OutputExistsError: A destination holds something else and ``overwrite`` is false.
+    """
     for file in files:
+        if isinstance(file.data, bytes):
+            existing = compare_existing(
+                file.path,
+                file.data,
+                private=file.file.private,
+                store_format=file.store_format,
+                password=file.password,
+                key_password=file.key_password,
+                key_pem=file.file.format is TargetFormat.CLIENT_KEY_PEM,
+            )
+        else:
+            existing = compare_existing_directory(file.path, file.data)
+        if existing is not None and existing.same:
+            unchanged[file.path] = existing.sha256
+            continue
+        if existing is not None and not overwrite:
+            error = OutputExistsError(
+                f"{file.path}: already exists and is not what this build makes ({existing.reason})",
+                source=str(file.path),
+                remedy=OVERWRITE_REMEDY,
+            )
+            raise _in_context(error, _context(source, f"{file.file.target}.path"))
         if isinstance(file.data, bytes):
             staged.stage(file.path, file.data, private=file.file.private)
         else:

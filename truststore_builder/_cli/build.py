@@ -80,7 +80,9 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
             "truststore.jceks, truststore.p7b, and capath/, OpenSSL's hashed CA directory, "
             "when asked). The options make a one-directory recipe, built as build --recipe "
             "builds: every file is read back and checked before any is written; an existing "
-            "file is not replaced without --force. Certificates asked for (--generations, --add, --certifi) "
+            "file is not replaced without --force, and one that already holds what the build "
+            "makes (read with the given password: the same entries, keys and protection) is "
+            "left untouched, with or without --force. Certificates asked for (--generations, --add, --certifi) "
             "that have expired are kept and named on stderr, or left out with --drop-expired."
         ),
         epilog=(
@@ -95,11 +97,21 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     _add_trust_rules(build)
     _add_output_options(build)
     _add_identity_options(build)
-    build.add_argument("--force", action="store_true", help="replace existing files")
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help=(
+            "replace existing files that hold something else, or that do not read with the "
+            "given password (files that hold the same are left untouched either way)"
+        ),
+    )
     build.add_argument(
         "--json",
         action="store_true",
-        help="print a JSON report: per file its path, format, entry count, SHA-256s, read-back",
+        help=(
+            "print a JSON report: per file its path, format, entry count, SHA-256s, read-back, "
+            "and whether it was left unchanged"
+        ),
     )
     build.set_defaults(handler=_build)
 
@@ -351,6 +363,7 @@ def _build_recipe(args: argparse.Namespace) -> int:
         dump_json(result.to_dict())
     else:
         for file in result.files:
-            out(f"wrote {file.path} ({file.format}, {file.description})")
+            done = "unchanged" if file.unchanged else "wrote"
+            out(f"{done} {file.path} ({file.format}, {file.description})")
         out(result.summary())
     return 0

@@ -382,6 +382,11 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
             "not_after": keystore.identity.certificate.not_valid_after_utc.isoformat(),
             "chain": [c.subject.rfc4514_string() for c in keystore.chain],
             "files": client_files,
+            "unchanged": [
+                str(file.path)
+                for file in result.files
+                if file.format.needs_identity and file.unchanged
+            ],
         }
     if args.json:
         dump_json(
@@ -399,6 +404,8 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
                         # Every file was read back (by another implementation than its
                         # writer) before any was written: a difference is an error.
                         "read_back_ok": True,
+                        # Already there, holding the same: left untouched (inode, mtime).
+                        "unchanged": file.unchanged,
                     }
                     for file in stores
                 ],
@@ -409,7 +416,10 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
         return
     for file in stores:
         count = len(file.certificates)
-        out(f"wrote {file.path} ({file.format}, {count} certificates, read back ok)")
+        done = "unchanged" if file.unchanged else "wrote"
+        out(f"{done} {file.path} ({file.format}, {count} certificates, read back ok)")
     if keystore is not None:
-        for path in client_files:
-            out(f"wrote {path} (client {keystore.alias}, {keystore.report.subject})")
+        for file in result.files:
+            if file.format.needs_identity:
+                done = "unchanged" if file.unchanged else "wrote"
+                out(f"{done} {file.path} (client {keystore.alias}, {keystore.report.subject})")
