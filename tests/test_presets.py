@@ -7,20 +7,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding
 
+from tests import test_java_tls
 from tests.commands import PASSWORD_VARIABLE, keytool
 from tests.commands import run_cli as run
 from tests.java_client import EXIT_ACCEPTED, outcome, run_java_client
 from tests.test_cli import PLANTED
-from tests.tls import mutual_tls_server
-from truststore_builder import NonAlphanumericPasswordWarning, RecipeError, TrustStoreBuilder
+from truststore_builder import NonAlphanumericPasswordWarning, RecipeError
 from truststore_builder.recipe import load_recipe
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from tests.pki import GeneratedPki
+
+#: The module-scoped mutual TLS server (CERT_REQUIRED, trusting the G1-like and G2-like CAs).
+server = test_java_tls.server
 
 #: Letters and digits only, as NHS England advises for meshclient.cfg.
 ALPHANUMERIC = "Mesh2026keystore"
@@ -33,26 +33,6 @@ def client(pki: GeneratedPki, tmp_path: Path) -> list[str]:
     cas = tmp_path / "test-cas.pem"
     cas.write_bytes(pki.g2.root.cert_pem() + pki.g2.intermediate.cert_pem())
     return ["--env", "int", "--add", str(cas), "--cert", str(chain), "--key", str(key)]
-
-
-@pytest.fixture(scope="module")
-def server(
-    pki: GeneratedPki, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, int]]:
-    """A Python ssl server requiring a client certificate from the G2-like CA."""
-    folder = tmp_path_factory.mktemp("preset-server")
-    chain = folder / "server-chain.pem"
-    chain.write_bytes(
-        pki.server.certificate.public_bytes(Encoding.PEM) + pki.g2.intermediate.cert_pem()
-    )
-    key = folder / "server-key.pem"
-    key.write_bytes(pki.server.key_pem())
-    bundle = folder / "client-cas.pem"
-    TrustStoreBuilder().add_certificates(
-        [pki.g2.root.certificate, pki.g2.intermediate.certificate]
-    ).build().write(bundle)
-    with mutual_tls_server(cert_chain=chain, key=key, client_ca_file=bundle) as address:
-        yield address
 
 
 def _keytool_list(store: Path, store_type: str, password: str) -> str:

@@ -344,3 +344,38 @@ def test_identity_from_options_are_checked(
     assert status == 0, stderr
     assert (out / "keystore.jks").exists()
     assert PLANTED not in stdout + stderr
+
+
+def test_renewing_the_store_in_service_in_place(
+    pki: GeneratedPki,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--identity-from the file being replaced: refused without --force, renewed with it, then unchanged."""
+    monkeypatch.setenv(PASSWORD_VARIABLE, "Mesh2026")
+    chain, key = pki.g2.write_client(tmp_path, "g2")
+    cas = tmp_path / "cas.pem"
+    cas.write_bytes(pki.g2.root.cert_pem() + pki.g2.intermediate.cert_pem())
+    home = tmp_path / "MESH-APP-HOME"
+    store = home / "KEYSTORE" / "mesh.keystore"
+    base = ["build", "--preset", "mesh-java", "--env", "int", "--add", str(cas),
+            "--password-env", PASSWORD_VARIABLE, "--out", str(home)]  # fmt: skip
+    assert run([*base, "--cert", str(chain), "--key", str(key)], capsys)[0] == 0
+    before = store.read_bytes()
+    reply = _renewal(pki, tmp_path)
+    renew = [*base, "--identity-from", str(store), "--cert", str(reply)]
+    status, _, stderr = run(renew, capsys)
+    assert status == 2
+    assert "already exists and is not what this build makes" in stderr
+    assert store.read_bytes() == before
+    status, stdout, stderr = run([*renew, "--force"], capsys)
+    assert status == 0, stderr
+    assert stdout.startswith(f"wrote {store}")
+    from truststore_builder import KeyStoreBuilder  # noqa: PLC0415
+
+    renewed = KeyStoreBuilder().with_identity_from_store(store, password="Mesh2026").build()
+    assert renewed.identity.certificate == x509.load_pem_x509_certificate(reply.read_bytes())
+    status, stdout, _ = run(renew, capsys)
+    assert status == 0
+    assert stdout.startswith(f"unchanged {store}")
