@@ -640,6 +640,135 @@ def case_scale(_work: Path, args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _estate_stores(count: int) -> Path:
+    """``count`` stores, a quarter each: PEM bundle, PKCS#12 and JKS trust stores, PKCS#12 key store.
+
+    Each kind's bytes are made once and written ``count // 4`` times under other names (an
+    estate's stores are mostly the same CAs); PKCS#12 and JKS have the password $BENCH_PW.
+    Cached in bench/.cache.
+    """
+    from truststore_builder import TrustStoreBuilder  # noqa: PLC0415
+
+    folder = CACHE / f"estate-{count}"
+    if (folder / "stores" / ".done").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    stores = folder / "stores"
+    stores.mkdir(parents=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        int_store = TrustStoreBuilder().add_nhs("int").build()
+        prod_store = TrustStoreBuilder().add_nhs("prod").build()
+    ca_key, ca = _fixtures.make_ca("Bench Estate CA")
+    key, client = _fixtures.make_client(ca_key, ca, "estate.bench.example")
+    _fixtures.write_identity(folder, "client", key, client)
+    (folder / "ca.pem").write_bytes(_fixtures.pem(ca))
+    keystore = folder / "keystore.p12"
+    run(
+        [
+            "openssl",
+            "pkcs12",
+            "-export",
+            "-in",
+            folder / "client.pem",
+            "-inkey",
+            folder / "client.key",
+            "-certfile",
+            folder / "ca.pem",
+            "-name",
+            "client",
+            "-out",
+            keystore,
+            "-passout",
+            "env:BENCH_PW",
+        ]
+    )
+    kinds = {
+        "pem": int_store.to_pem(),
+        "p12": prod_store.to_pkcs12(PASSWORD),
+        "jks": int_store.to_jks(PASSWORD),
+        "key.p12": keystore.read_bytes(),
+    }
+    for i in range(count):
+        suffix, data = list(kinds.items())[i % len(kinds)]
+        (stores / f"store-{i:04d}.{suffix}").write_bytes(data)
+    (stores / ".done").touch()
+    return folder
+
+
+def case_estate(work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """``inspect`` over an estate of stores vs a keytool -list + openssl x509 -enddate loop."""
+    folder = _estate_stores(args.estate)
+    stores = folder / "stores"
+    password_map = work / "passwords.toml"
+    password_map.write_text('[[store]]\nglob = "*"\npassword_env = "BENCH_PW"\n')
+
+    def library(rep: int) -> float:
+        report = work / f"estate-{rep}.json"
+        took = run(
+            [
+                *_cli(),
+                "inspect",
+                stores,
+                "--password-map",
+                password_map,
+                "--json-out",
+                report,
+                "--metrics",
+                work / f"estate-{rep}.prom",
+                "--force",
+            ]
+        )
+        if rep <= 0:
+            found = json.loads(report.read_text(encoding="utf-8"))
+            assert len(found["stores"]) == args.estate, len(found["stores"])
+            assert not found["unreadable"], found["unreadable"]
+            certificates = sum(store["entries"] for store in found["stores"])
+            expected["certificates"] = certificates
+        return took
+
+    def loop(rep: int) -> float:
+        start = time.perf_counter()
+        done = subprocess.run(
+            ["bash", str(BENCH / "estate_loop.sh"), str(stores)],
+            env=_env(),
+            capture_output=True,
+            check=True,
+        )
+        took = time.perf_counter() - start
+        if rep == 0:
+            lines = done.stdout.decode().count("notAfter=")
+            assert lines == expected["certificates"], (lines, expected)
+        return took
+
+    expected: dict[str, int] = {}
+    library(-1)
+    contenders = [
+        Contender(
+            f"truststore-builder inspect, {args.estate} stores (JSON + metrics)",
+            "library",
+            library,
+            args.reps,
+        ),
+        Contender(
+            f"keytool -list -rfc + openssl x509 -enddate loop ({args.estate} stores)",
+            "anchor",
+            loop,
+            args.anchor_reps,
+        ),
+    ]
+    alternate(contenders, warm=False)
+    return summary(
+        contenders,
+        target=50,
+        note=(
+            f"{args.estate} stores: PEM, PKCS#12 and JKS trust stores and PKCS#12 key stores, a "
+            f"quarter each, every PKCS#12 and JKS password-protected; "
+            f"{expected['certificates']} certificates"
+        ),
+    )
+
+
 CASES: dict[str, Callable[[Path, argparse.Namespace], dict[str, Any]]] = {
     "jks": lambda work, args: case_truststore(work, args, "JKS", "jks"),
     "p12": lambda work, args: case_truststore(work, args, "PKCS12", "p12"),
@@ -647,6 +776,7 @@ CASES: dict[str, Callable[[Path, argparse.Namespace], dict[str, Any]]] = {
     "startup": case_startup,
     "batch": case_batch,
     "scale": case_scale,
+    "estate": case_estate,
 }
 
 
@@ -761,6 +891,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, help="repetitions of fast commands (default 5)")
     parser.add_argument("--anchor-reps", type=int, help="repetitions of slow anchors (default 2)")
     parser.add_argument("--batch", type=int, help="key stores in the batch case (default 1000)")
+    parser.add_argument("--estate", type=int, help="stores in the estate case (default 1000)")
     parser.add_argument("--out", type=Path, default=BENCH / "results.json", help="the JSON file")
     parser.add_argument(
         "--markdown",
@@ -778,6 +909,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.reps_slow = 1 if quick else 3
     args.startup_reps = 11 if quick else 21
     args.batch = args.batch or (200 if quick else 1000)
+    args.estate = args.estate or (100 if quick else 1000)
     args.scale = SCALE_SIZES[:2] if quick else SCALE_SIZES
     chosen = args.case or list(CASES)
 

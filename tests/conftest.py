@@ -11,7 +11,7 @@ from tests.commands import RunningTest
 from tests.pki import GeneratedPki, make_test_pki
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Generator, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLES = REPO / "bundles"
@@ -45,3 +45,12 @@ def shared_nhs_pki() -> Path:
     if not SHARED_NHS_PKI.is_dir():
         pytest.skip("../shared/nhs-pki is not beside this checkout")
     return SHARED_NHS_PKI
+
+
+@pytest.fixture(scope="module")
+def api_server() -> Iterator[str]:
+    """A loopback Kubernetes API server that only answers discovery, for kubectl apply --dry-run."""
+    from tests.deployment_consumers import discovery_api_server  # noqa: PLC0415 - the kubernetes client loads slowly
+
+    with discovery_api_server() as url:
+        yield url

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
 
-from truststore_builder._formats import jks, keys, pkcs12
+from truststore_builder._formats import asn1, jks, keys, pkcs12
 from truststore_builder._formats import pem as pem_format
 from truststore_builder._formats.keys import PrivateKey
 from truststore_builder._sources import files
@@ -502,7 +502,7 @@ _SAFE_CONTENTS_BAG = "1.2.840.113549.1.12.10.1.6"
 
 
 def _der_oid(dotted: str) -> bytes:
-    return pkcs12._oid(pkcs12._oid_body(dotted))  # noqa: SLF001
+    return asn1.encode_tlv(asn1.OID, asn1.oid_content(dotted))
 
 
 def _pbes2(iterations: int, salt: bytes = b"s" * 8, iv: bytes = b"i" * 16) -> bytes:
@@ -525,7 +525,7 @@ def _pkcs12_pbe(iterations: int) -> bytes:
 def _encrypted_data(algorithm: bytes, ciphertext: bytes) -> bytes:
     """An EncryptedData ContentInfo."""
     seq = pkcs12._sequence  # noqa: SLF001
-    info = seq(_der_oid(_DATA), algorithm, pkcs12._tlv(0x80, ciphertext))  # noqa: SLF001
+    info = seq(_der_oid(_DATA), algorithm, asn1.encode_tlv(asn1.CONTEXT_0_PRIMITIVE, ciphertext))
     return seq(
         _der_oid(_ENCRYPTED_DATA),
         pkcs12._explicit0(seq(pkcs12._integer(0), info)),  # noqa: SLF001

@@ -48,7 +48,7 @@ from truststore_builder import (
     WrongPasswordError,
     _cli,
 )
-from truststore_builder._formats import jks, pkcs12
+from truststore_builder._formats import asn1, jks, pkcs12
 from truststore_builder._model import StoreEntry, sha256_fingerprint
 from truststore_builder._sources import files
 
@@ -409,11 +409,11 @@ def test_a_wrong_pkcs12_password_whose_garbage_has_valid_padding_is_a_wrong_pass
     """
     data = corpus.cheap_pkcs12(ORIGINALS)
     contents = bytes(pkcs12._parse_pfx(data).auth_safe)  # noqa: SLF001
-    encrypted = bytes(pkcs12._children(pkcs12._read(contents)[1])[0][1])  # noqa: SLF001
+    encrypted = bytes(asn1.children(asn1.read_element(contents)[1])[0][1])
     lucky = next(
         candidate
         for candidate in (f"wrong-{n}".encode() for n in range(100_000))
-        if pkcs12._decrypt_encrypted_data(pkcs12._children(encrypted)[1][1], candidate)  # noqa: SLF001
+        if pkcs12._decrypt_encrypted_data(asn1.children(encrypted)[1][1], candidate)  # noqa: SLF001
         is not None
     )
     error = attempt(partial(files.read_store, data, password=lucky))

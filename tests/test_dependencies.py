@@ -1,10 +1,10 @@
-"""Dependencies: without pyjks, writing JKS key stores gives a clear typed error; all else works.
+"""Dependencies: without pyjks, writing JKS and JCEKS stores gives a clear typed error; all else works.
 
-pyjks is imported only to write JKS and JCEKS key stores: every store is read (with its
-password or without), and trust stores are written, without it. A process where ``import jks``
-fails (``sys.modules["jks"] = None``, run in a subprocess so that this one keeps its pyjks)
-must still import the package, read and write PEM, DER, PKCS#7, PKCS#12 and JKS trust stores,
-read JKS stores, and answer what needs pyjks with an error naming it.
+pyjks is imported only to write JKS and JCEKS stores: every store is read (with its password or
+without) without it. A process where ``import jks`` fails (``sys.modules["jks"] = None``, run in
+a subprocess so that this one keeps its pyjks) must still import the package, read and write
+PEM, DER, PKCS#7 and PKCS#12, read JKS stores, and answer what needs pyjks with an error naming
+it, having written nothing.
 """
 
 from __future__ import annotations
@@ -37,15 +37,16 @@ pem, p12 = store.to_pem(), store.to_pkcs12("pw-1234")
 (directory / "t.p12").write_bytes(p12)
 assert len(tb.read_store(directory / "t.p12", password="pw-1234")) == len(store.entries)
 assert len(tb.load_certificates(directory / "t.pem")) == len(store.entries)
-# Trust stores need no pyjks, written or read with their password.
-assert store.to_jks("pw-1234")[:4] == bytes.fromhex("feedfeed")
+# Reading JKS needs no pyjks, with the password or without.
 assert len(tb.read_store(Path(sys.argv[2]), password="pw-1234")) == len(store.entries)
 # Read without the password too (the digest unchecked, with a warning).
 with warnings.catch_warnings(record=True):
     assert len(tb.read_store(Path(sys.argv[2]))) == len(store.entries)
 for action in (
-    # Writing key stores does: pyjks is asked for before the (here absent) key is looked at.
+    # Writing does: pyjks is asked for before the (here absent) key is looked at.
     lambda: serialize_jks_keystore(alias="a", key=None, chain=[], trusted=[], password=b"pw"),
+    lambda: store.to_jks("pw-1234"),
+    lambda: store.serialize(tb.StoreFormat.JCEKS, "pw-1234"),
 ):
     try:
         action()
@@ -59,13 +60,14 @@ assert main(["build", "--env", "int", "--formats", "pem,p12", "--out", str(direc
 assert main(["inspect", sys.argv[2], "--password-env", "PW"]) == 0
 assert main(["inspect", sys.argv[2]]) == 0
 assert main(["build", "--env", "int", "--formats", "jks", "--out", str(directory / "jks"),
-             "--password-env", "PW"]) == 0
+             "--password-env", "PW"]) == 2
+assert not (directory / "jks").exists()
 assert "jks" not in {m for m in sys.modules if sys.modules[m] is not None}
 """
 
 
 def test_without_pyjks_only_jks_fails_clearly(tmp_path: Path) -> None:
-    """Writing JKS key stores needs pyjks and says so; all else works, reading any JKS too."""
+    """Writing JKS and JCEKS stores needs pyjks and says so; all else works, reading JKS too."""
     from truststore_builder import TrustStoreBuilder  # noqa: PLC0415
 
     jks_file = tmp_path / "store.jks"
@@ -81,8 +83,16 @@ def test_without_pyjks_only_jks_fails_clearly(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if "Error" in line]
-    assert lines[0].startswith("TruststoreBuilderError JKS and JCEKS stores need pyjks")
-    assert [line for line in result.stderr.splitlines() if "error:" in line] == []
+    assert len(lines) == 3
+    assert all(
+        line.startswith("TruststoreBuilderError writing JKS and JCEKS stores needs pyjks")
+        for line in lines
+    )
+    refusal = (
+        "truststore-builder: error: writing JKS and JCEKS stores needs pyjks, which is not "
+        "installed (pip install pyjks)"
+    )
+    assert [line for line in result.stderr.splitlines() if "error:" in line] == [refusal]
     warned = [line for line in result.stderr.splitlines() if "warning:" in line]
     assert warned == [
         (
@@ -91,7 +101,6 @@ def test_without_pyjks_only_jks_fails_clearly(tmp_path: Path) -> None:
         )
     ]
     assert (tmp_path / "out" / "truststore.p12").exists()
-    assert (tmp_path / "jks" / "truststore.jks").exists()
 
 
 def _minimum(requirement: str) -> tuple[str, str]:

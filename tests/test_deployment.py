@@ -10,14 +10,11 @@ are read by OpenSSL, and (slow) by Mono and keytool.
 from __future__ import annotations
 
 import base64
-import http.server
-import json
 import os
 import ssl
 import stat
 import subprocess
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
@@ -25,10 +22,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kubernetes.client import ApiClient
 
 from tests.commands import PASSWORD_VARIABLE, keytool, openssl, run
 from tests.consumers.mono import run_mono_probe
+from tests.deployment_consumers import (
+    as_model,
+    kubectl,
+    kubectl_apply,
+    pfx_info,
+    source_in_bash,
+)
 from tests.pki import catalogue_for
 from truststore_builder import KeyStoreBuilder, TrustStoreBuilder
 from truststore_builder._chains import chains_by_root, issuer_first
@@ -54,7 +57,6 @@ from truststore_builder._errors import (
 from truststore_builder._formats import envfile, kubernetes
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from tests.pki import GeneratedPki
@@ -91,107 +93,7 @@ def _sha256(certificate: x509.Certificate) -> str:
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 
-def _as_model(document: dict[str, Any], model: str) -> Any:
-    """Deserialise into the API's model, and prove nothing was dropped or retyped on the way.
-
-    The client's models (pydantic) validate every field's type as the API response would be;
-    serialising the model again gives back only the fields the API knows, so equality with the
-    document means every key is one the API defines (a misspelt ``binarydata`` would vanish).
-    """
-    client = ApiClient()
-    obj = client.deserialize(json.dumps(document), model, "application/json")
-    assert client.sanitize_for_serialization(obj) == document  # type: ignore[no-untyped-call]
-    return obj
-
-
-def _kubectl(*arguments: str | Path) -> dict[str, Any]:
-    done = run("kubectl", *arguments, "--dry-run=client", "-o", "json")
-    assert done.returncode == 0, done.stderr
-    document: dict[str, Any] = json.loads(done.stdout)
-    return document
-
-
-class _DiscoveryOnly(http.server.BaseHTTPRequestHandler):
-    """An API server that knows Secrets and ConfigMaps exist, and holds none of them.
-
-    Enough for ``kubectl apply --dry-run=client``: kubectl discovers the resource types, asks
-    for the object (404: it does not exist yet), and prints what it would create, as it read
-    it from the file. Nothing is ever stored.
-    """
-
-    _RESOURCES: dict[str, object] = {  # noqa: RUF012 - read-only
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": "v1",
-        "resources": [
-            {"name": plural, "singularName": kind.lower(), "namespaced": True, "kind": kind,
-             "verbs": ["create", "get", "list", "patch", "update", "delete"]}
-            for plural, kind in (("secrets", "Secret"), ("configmaps", "ConfigMap"))
-        ],
-    }  # fmt: skip
-
-    def do_GET(self) -> None:
-        """Discovery documents, and 404 for any object."""
-        path = self.path.split("?")[0]
-        status, body = (
-            200,
-            {
-                "/api": {
-                    "kind": "APIVersions",
-                    "versions": ["v1"],
-                    "serverAddressByClientCIDRs": [],
-                },
-                "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
-                "/api/v1": self._RESOURCES,
-            }.get(path, {}),
-        )
-        if not body:
-            status = 404
-            body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *_arguments: object) -> None:
-        """Quiet."""
-
-
-@pytest.fixture(scope="module")
-def api_server() -> Iterator[str]:
-    """A loopback discovery-only API server's URL, shut down when the module's tests end."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DiscoveryOnly)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def _kubectl_apply(api_server: str, manifest: Path) -> dict[str, Any]:
-    """What ``kubectl apply --dry-run=client -f manifest`` would create, as kubectl read it.
-
-    ``--validate=false``: the schema check needs the server's OpenAPI document, which the
-    kubernetes client's models stand in for (:func:`_as_model`).
-    """
-    done = subprocess.run(
-        ["kubectl", "--server", api_server, "apply", "--dry-run=client", "--validate=false",
-         "-f", str(manifest), "-o", "json"],
-        env={"PATH": os.environ["PATH"], "HOME": str(manifest.parent)},
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    document: dict[str, Any] = json.loads(done.stdout)
-    document["metadata"].pop("annotations")  # kubectl's last-applied-configuration
-    return document
-
-
-def test_kubectl_apply_dry_run_reads_every_manifest_as_meant(
+def testkubectl_apply_dry_run_reads_every_manifest_as_meant(
     keystore: KeyStore, truststore: TrustStore, api_server: str, tmp_path: Path
 ) -> None:
     """Each manifest passes kubectl apply --dry-run=client, read exactly as PyYAML reads it."""
@@ -205,7 +107,7 @@ def test_kubectl_apply_dry_run_reads_every_manifest_as_meant(
     written = [path for output in outputs for path in output.write(tmp_path)]
     assert len(written) == 3
     for path in written:
-        assert _kubectl_apply(api_server, path) == yaml.safe_load(path.read_bytes())
+        assert kubectl_apply(api_server, path) == yaml.safe_load(path.read_bytes())
     # The negative control: a manifest kubectl cannot read is refused.
     broken = tmp_path / "broken.yaml"
     broken.write_bytes(written[0].read_bytes().replace(b"kind: Secret", b"kind: [Secret"))
@@ -226,7 +128,7 @@ def test_tls_secret_is_a_valid_v1_secret(keystore: KeyStore, pki: GeneratedPki) 
     files = kubernetes_tls_secret(keystore, name="mesh-client.tls", namespace="nhs-int")
     assert files.private == {"mesh-client.tls.secret.yaml"}
     document = yaml.safe_load(files.files["mesh-client.tls.secret.yaml"])
-    secret = _as_model(document, "V1Secret")
+    secret = as_model(document, "V1Secret")
     assert secret.type == "kubernetes.io/tls"
     assert (secret.metadata.name, secret.metadata.namespace) == ("mesh-client.tls", "nhs-int")
     chain = x509.load_pem_x509_certificates(base64.b64decode(secret.data["tls.crt"]))
@@ -249,7 +151,7 @@ def test_tls_secret_data_is_what_kubectl_makes(keystore: KeyStore, tmp_path: Pat
     ours = yaml.safe_load(files.files["mesh-client.secret.yaml"])
     (tmp_path / "tls.crt").write_bytes(base64.b64decode(ours["data"]["tls.crt"]))
     (tmp_path / "tls.key").write_bytes(base64.b64decode(ours["data"]["tls.key"]))
-    theirs = _kubectl(
+    theirs = kubectl(
         "create", "secret", "tls", "mesh-client", "-n", "nhs",
         "--cert", tmp_path / "tls.crt", "--key", tmp_path / "tls.key",
     )  # fmt: skip
@@ -312,7 +214,7 @@ def test_longest_valid_names_are_taken(keystore: KeyStore) -> None:
     assert len(name) == 253
     files = kubernetes_tls_secret(keystore, name=name, namespace="n" * 63)
     document = yaml.safe_load(files.files[f"{name}.secret.yaml"])
-    assert _as_model(document, "V1Secret").metadata.name == name
+    assert as_model(document, "V1Secret").metadata.name == name
 
 
 # --- Kubernetes: the trust bundle ConfigMap ---------------------------------------------------
@@ -331,11 +233,11 @@ def test_trust_bundle_is_trust_managers_layout(truststore: TrustStore, tmp_path:
     assert list(files.files) == ["nhs-trust.configmap.yaml", "nhs-trust-password.secret.yaml"]
     assert files.private == {"nhs-trust-password.secret.yaml"}
     configmap = yaml.safe_load(files.files["nhs-trust.configmap.yaml"])
-    model = _as_model(configmap, "V1ConfigMap")
+    model = as_model(configmap, "V1ConfigMap")
     pem = model.data["trust-bundle.pem"].encode()
     assert x509.load_pem_x509_certificates(pem) == list(truststore.certificates)
     assert pem == truststore.to_pem()  # the comment headers survive the literal block
-    secret = _as_model(yaml.safe_load(files.files["nhs-trust-password.secret.yaml"]), "V1Secret")
+    secret = as_model(yaml.safe_load(files.files["nhs-trust-password.secret.yaml"]), "V1Secret")
     assert secret.type == "Opaque"
     assert base64.b64decode(secret.data["password"]) == PASSWORD.encode()
     # kubectl, given the same three files, makes the same data and binaryData.
@@ -343,7 +245,7 @@ def test_trust_bundle_is_trust_managers_layout(truststore: TrustStore, tmp_path:
     p12 = base64.b64decode(model.binary_data["bundle.p12"])
     for file_name, content in (("trust-bundle.pem", pem), ("bundle.jks", jks), ("bundle.p12", p12)):
         (tmp_path / file_name).write_bytes(content)
-    theirs = _kubectl(
+    theirs = kubectl(
         "create", "configmap", "nhs-trust", "-n", "nhs",
         f"--from-file=trust-bundle.pem={tmp_path / 'trust-bundle.pem'}",
         f"--from-file=bundle.jks={tmp_path / 'bundle.jks'}",
@@ -365,7 +267,7 @@ def test_trust_bundle_pem_only_has_no_secret(truststore: TrustStore) -> None:
     )
     assert list(files.files) == ["nhs-trust.configmap.yaml"]
     assert files.private == frozenset()
-    configmap = _as_model(yaml.safe_load(files.files["nhs-trust.configmap.yaml"]), "V1ConfigMap")
+    configmap = as_model(yaml.safe_load(files.files["nhs-trust.configmap.yaml"]), "V1ConfigMap")
     assert configmap.binary_data is None
     found = x509.load_pem_x509_certificates(configmap.data["ca-certificates.crt"].encode())
     assert found == [e.certificate for e in issuer_first(truststore.entries)]
@@ -424,19 +326,6 @@ def test_a_tampered_manifest_is_refused_by_the_reader() -> None:
 # --- Environment values -----------------------------------------------------------------------
 
 
-def _source(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """Run bash in ``tmp_path`` with a clean environment (nothing of ours leaks in)."""
-    return subprocess.run(
-        ["bash", "-c", script],
-        cwd=tmp_path,
-        env={"PATH": os.environ["PATH"]},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-
-
 def test_env_files_are_private_and_sourced_as_the_mhs_adaptor_reads_them(
     keystore: KeyStore, pki: GeneratedPki, tmp_path: Path
 ) -> None:
@@ -447,7 +336,7 @@ def test_env_files_are_private_and_sourced_as_the_mhs_adaptor_reads_them(
     for path in written:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert len(path.read_bytes().splitlines()) == 4
-    done = _source(
+    done = source_in_bash(
         "set -a; source ./mhs-env.sh; set +a; mkdir -p data/certs; "
         'printf %s "$MHS_SECRET_CLIENT_KEY" > data/certs/client.key; '
         'printf %s "$MHS_SECRET_CLIENT_CERT" > data/certs/client.pem; '
@@ -479,7 +368,7 @@ def test_dotenv_values_are_one_line_pem_that_printf_b_restores(
 ) -> None:
     r"""Sourced as is, the .env value is one line with \n; printf %b makes it PEM again."""
     environment_files(keystore, stem="svc").write(tmp_path)
-    done = _source(
+    done = source_in_bash(
         "set -a; source ./svc.env; set +a; "
         'printf %s "$MHS_SECRET_CLIENT_CERT" > one-line.txt; '
         'printf %b "$MHS_SECRET_CLIENT_CERT" > cert.pem',
@@ -634,10 +523,7 @@ def test_windows_pfx_is_legacy_and_holds_the_full_chain_and_key(
     files = windows_pfx(keystore, PASSWORD)
     (path,) = files.write(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    done = run(
-        "openssl", "pkcs12", "-legacy", "-info", "-in", path, "-nodes",
-        "-passin", f"env:{PASSWORD_VARIABLE}", password=PASSWORD,
-    )  # fmt: skip
+    done = pfx_info(path, PASSWORD)
     assert done.returncode == 0, done.stderr
     assert "MAC: sha1" in done.stderr
     assert "pbeWithSHA1And3-KeyTripleDES-CBC" in done.stderr
@@ -650,10 +536,7 @@ def test_windows_pfx_is_legacy_and_holds_the_full_chain_and_key(
     ]
     key = serialization.load_pem_private_key(output[output.index(b"-----BEGIN PRIVATE") :], None)
     assert key.public_key() == pki.g2.client.certificate.public_key()
-    wrong = run(
-        "openssl", "pkcs12", "-legacy", "-info", "-in", path, "-nodes",
-        "-passin", f"env:{PASSWORD_VARIABLE}", password="not-the-password",
-    )  # fmt: skip
+    wrong = pfx_info(path, "not-the-password")
     assert wrong.returncode != 0
     with pytest.raises(MissingPasswordError):
         windows_pfx(keystore, "")

@@ -130,3 +130,41 @@ def test_the_readme_runs_in_order(newcomer: Path, capsys: pytest.CaptureFixture[
     assert (newcomer / "stores/truststore.p12").is_file()
     assert (newcomer / "stores/int/truststore.pem").is_file()
     assert (newcomer / "stores/int-client/keystore.p12").is_file()
+
+
+def test_the_deployment_pages_commands_run_in_order(
+    newcomer: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/deployment.md's build commands, in order, write the files the page names."""
+    commands = documented_commands(ROOT / "docs" / "deployment.md")
+    assert len(commands) == 3
+    assert _run_in_order(commands, capsys) == []
+    k8s = newcomer / "deploy" / "k8s"
+    for name in ("mesh-client.secret.yaml", "mesh-client.configmap.yaml",
+                 "mesh-client-password.secret.yaml", "truststore.pem"):  # fmt: skip
+        assert (k8s / name).is_file(), name
+    assert (newcomer / "deploy" / "mhs" / "mhs-env.sh").is_file()
+    assert (newcomer / "deploy" / "windows" / "client.pfx").is_file()
+    assert list((newcomer / "deploy" / "windows").glob("Root/*.cer"))
+    assert list((newcomer / "deploy" / "windows").glob("chain-*.pem"))
+
+
+def test_the_deployment_pages_recipe_builds(
+    newcomer: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/deployment.md's recipe (trusting the test CA, as the commands do) builds every target."""
+    text = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    (recipe,) = re.findall(r"```toml\n(.*?)```", text, re.DOTALL)
+    trusting = recipe.replace(
+        'environments = ["int"]\n', 'environments = ["int"]\nadd = ["test-cas.pem"]\n'
+    )
+    assert trusting != recipe
+    (newcomer / "deploy.toml").write_text(trusting, encoding="utf-8")
+    assert main(["build", "--recipe", "deploy.toml"]) == 0, capsys.readouterr().err
+    for path in ("k8s/mesh-client.secret.yaml", "k8s/nhs-trust.configmap.yaml",
+                 "k8s/nhs-trust-password.secret.yaml", "mhs/mhs.env", "windows/client.pfx"):  # fmt: skip
+        assert (newcomer / "deploy" / path).is_file(), path
+    assert list((newcomer / "deploy" / "gateway").glob("chain-*.pem"))
+    # The control: built again, every file is in the way and nothing is replaced.
+    assert main(["build", "--recipe", "deploy.toml"]) == 2
+    assert "already exists" in capsys.readouterr().err

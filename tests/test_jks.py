@@ -19,21 +19,17 @@ from hypothesis import strategies as st
 
 from tests.commands import keytool
 from tests.strategies import certificates
-from truststore_builder import TrustStoreBuilder
+from truststore_builder import StoreFormat, TrustStoreBuilder
 from truststore_builder._errors import (
-    InvalidPasswordError,
     JksIntegrityNotCheckedWarning,
     MalformedInputError,
     TruststoreBuilderWarning,
     WrongPasswordError,
 )
 from truststore_builder._formats.jks import (
-    _check_alias,
     _decode_modified_utf8,
-    _encode_modified_utf8,
     _integrity_digest,
     _timestamp_ms,
-    _write_utf,
     load_jks_store,
     looks_like_jks,
     parse_jks_trusted_certificates,
@@ -377,48 +373,68 @@ def test_non_utf8_password(nhs: list[tuple[str, x509.Certificate]]) -> None:
         parse_jks_trusted_certificates(data, b"\xff\xfe")
 
 
-# --- the trust store encoder against pyjks, which wrote trust stores before it ------------------
+# --- the writer (pyjks) against Java's layout, written out here ---------------------------------
+
+
+def encode_modified_utf8(text: str) -> bytes:
+    """Java's modified UTF-8 (``DataOutput.writeUTF`` without its length), for hand-made stores.
+
+    Java holds text as UTF-16 chars and encodes each char alone: a supplementary character
+    becomes its two surrogates, three bytes each, and NUL becomes ``C0 80``.
+    """
+    chars = []
+    for char in text:
+        code = ord(char) - 0x10000
+        if code < 0:
+            chars.append(char)
+        else:
+            chars += (chr(0xD800 | code >> 10), chr(0xDC00 | code & 0x3FF))
+    return "".join(chars).encode("utf-8", "surrogatepass").replace(b"\x00", b"\xc0\x80")
+
+
+def write_utf(text: str) -> bytes:
+    """A u2 length and the text in Java's modified UTF-8 (``DataOutput.writeUTF``)."""
+    encoded = encode_modified_utf8(text)
+    assert len(encoded) <= 0xFFFF
+    return len(encoded).to_bytes(2, "big") + encoded
+
+
+def java_layout_store(
+    entries: list[tuple[str, x509.Certificate]],
+    password: str,
+    store_type: str = "jks",
+    dates: list[int] | None = None,
+) -> bytes:
+    """A trust store as the JDK's JavaKeyStore.engineStore lays it out, written here by hand.
+
+    Any aliases at all (NUL, supplementary, repeated), as Java would write them; entry dates
+    are the certificates' notBefore unless given.
+    """
+    magic = "feedfeed" if store_type == "jks" else "cececece"
+    body = bytes.fromhex(magic) + (2).to_bytes(4, "big") + len(entries).to_bytes(4, "big")
+    for index, (alias, certificate) in enumerate(entries):
+        date = _timestamp_ms(certificate) if dates is None else dates[index]
+        body += (2).to_bytes(4, "big") + write_utf(alias) + date.to_bytes(8, "big")
+        body += write_utf("X.509") + len(der(certificate)).to_bytes(4, "big") + der(certificate)
+    return body + _integrity_digest(password, body)
 
 
 def pyjks_truststore(
     entries: list[tuple[str, x509.Certificate]], password: bytes, store_type: str = "jks"
 ) -> bytes:
-    """The pyjks-based trust store writer this module used before it had its own encoder."""
-    if store_type not in {"jks", "jceks"}:
-        msg = f"unknown Java key store type {store_type!r}; expected 'jks' or 'jceks'"
-        raise ValueError(msg)
-    try:
-        secret = password.decode("utf-8")
-    except UnicodeDecodeError:
-        msg = "the store password is not valid UTF-8, so Java could not be given the same one"
-        raise InvalidPasswordError(msg) from None
-    seen: set[str] = set()
+    """One pyjks save of the whole store (the writer saves it a batch at a time)."""
+    secret = password.decode("utf-8")
     made = []
     for alias, certificate in entries:
-        _check_alias(alias, seen)
-        # pyjks lower-cases the alias (a no-op once _check_alias has passed it).
         entry = jks.TrustedCertEntry.new(alias, der(certificate))
         entry.timestamp = _timestamp_ms(certificate)
         made.append(entry)
     data: bytes = jks.KeyStore.new("jks", made).saves(secret)
     if store_type == "jceks":
-        # pyjks saves only JKS: re-head the body and re-digest it, as the old writer did.
+        # pyjks saves only JKS: the same body under the JCEKS magic, digested again.
         body = b"\xce\xce\xce\xce" + data[4:-20]
         data = body + _integrity_digest(secret, body)
     return data
-
-
-def outcome(
-    write: Callable[..., bytes],
-    entries: list[tuple[str, x509.Certificate]],
-    password: bytes,
-    store_type: str,
-) -> bytes | tuple[type[Exception], str]:
-    """What a writer makes of the inputs: the bytes, or the refusal's type and message."""
-    try:
-        return write(entries, password, store_type=store_type)
-    except ValueError as exc:  # UnicodeError included
-        return type(exc), str(exc)
 
 
 _NHS_CERTIFICATES = [certificate for _, certificate in _nhs_certificates()]
@@ -457,15 +473,47 @@ _entries = st.lists(
 _passwords = st.text(max_size=12).map(str.encode) | st.binary(max_size=8)
 
 
+def _java_would_read_back(entries: list[tuple[str, x509.Certificate]], password: bytes) -> bool:
+    """Whether every alias is lower-case, unique, BMP without NUL or a surrogate; the password UTF-8."""
+    aliases = [alias for alias, _ in entries]
+    try:
+        password.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return len(set(aliases)) == len(aliases) and all(
+        alias
+        and alias == alias.lower()
+        and "\x00" not in alias
+        and all(ord(char) < 0xD800 or 0xE000 <= ord(char) < 0x10000 for char in alias)
+        for alias in aliases
+    )
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(entries=_entries, password=_passwords, store_type=st.sampled_from(["jks", "jceks"]))
-def test_encoder_matches_pyjks_byte_for_byte(
+def test_writer_lays_out_what_java_lays_out_or_refuses(
     entries: list[tuple[str, x509.Certificate]], password: bytes, store_type: str
 ) -> None:
-    """For any aliases, certificates and password, our encoder writes pyjks's bytes or its error."""
-    assert outcome(serialize_jks_truststore, entries, password, store_type) == outcome(
-        pyjks_truststore, entries, password, store_type
-    )
+    """For any aliases, certificates and password: Java's own layout, byte for byte, or a refusal."""
+    if _java_would_read_back(entries, password):
+        written = serialize_jks_truststore(entries, password, store_type=store_type)
+        assert written == java_layout_store(entries, password.decode(), store_type)
+    else:
+        refusals = r"JKS alias|not valid UTF-8|must not be empty|can't encode"
+        with pytest.raises(ValueError, match=refusals):
+            serialize_jks_truststore(entries, password, store_type=store_type)
+
+
+@pytest.mark.parametrize("count", [0, 1, 63, 64, 65, 128, 129])
+@pytest.mark.parametrize("store_type", ["jks", "jceks"])
+def test_batched_save_is_one_pyjks_save(
+    nhs: list[tuple[str, x509.Certificate]], count: int, store_type: str
+) -> None:
+    """Saved a batch at a time, the store is byte for byte what one pyjks save writes."""
+    entries = [(f"ca-{index}", nhs[index % len(nhs)][1]) for index in range(count)]
+    written = serialize_jks_truststore(entries, PASSWORD.encode(), store_type=store_type)
+    assert written == pyjks_truststore(entries, PASSWORD.encode(), store_type)
+    assert written == java_layout_store(entries, PASSWORD, store_type)
 
 
 @pytest.mark.filterwarnings("ignore::truststore_builder.TruststoreBuilderWarning")
@@ -473,15 +521,14 @@ def test_encoder_matches_pyjks_byte_for_byte(
 @pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 @pytest.mark.parametrize("store_type", ["jks", "jceks"])
 @pytest.mark.parametrize("password", [PASSWORD, NON_ASCII_PASSWORD])
-def test_encoder_matches_pyjks_for_the_prod_and_certifi_store(
-    store_type: str, password: str
-) -> None:
-    """The benchmark's store (prod G1+G2 and certifi's roots) comes out exactly as pyjks wrote it."""
+def test_prod_and_certifi_store_is_one_pyjks_save(store_type: str, password: str) -> None:
+    """The benchmark's store (prod G1+G2 and certifi's roots, two batches) is one pyjks save."""
     store = TrustStoreBuilder().add_nhs("prod").add_certifi().build()
     pairs = [(entry.alias, entry.certificate) for entry in store.entries]
     assert len(pairs) > 100
     ours = serialize_jks_truststore(pairs, password.encode(), store_type=store_type)
     assert ours == pyjks_truststore(pairs, password.encode(), store_type)
+    assert ours == java_layout_store(pairs, password, store_type)
 
 
 @pytest.mark.parametrize(
@@ -497,25 +544,18 @@ def test_encoder_matches_pyjks_for_the_prod_and_certifi_store(
 )
 def test_modified_utf8_known_answers(text: str, encoded: bytes) -> None:
     """NUL and supplementary characters take Java's forms; the rest is plain UTF-8."""
-    assert _encode_modified_utf8(text) == encoded
-    assert _write_utf(text) == len(encoded).to_bytes(2, "big") + encoded
+    assert encode_modified_utf8(text) == encoded
+    assert _decode_modified_utf8(encoded) == text
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text())
 def test_modified_utf8_round_trips_through_the_strict_reader(text: str) -> None:
     """Any text encodes without a zero byte or a 4-byte sequence and decodes back unchanged."""
-    encoded = _encode_modified_utf8(text)
+    encoded = encode_modified_utf8(text)
     assert b"\x00" not in encoded
     assert all(byte < 0xF0 for byte in encoded)
     assert _decode_modified_utf8(encoded) == text
-
-
-def test_overlong_string_is_refused() -> None:
-    """A string over 65535 bytes of modified UTF-8 cannot carry a u2 length."""
-    assert len(_write_utf("a" * 65535)) == 65537
-    with pytest.raises(ValueError, match="at most 65535 bytes"):
-        _write_utf("\x00" * 32768)
 
 
 @pytest.mark.parametrize("store_type", ["jks", "jceks"])
@@ -551,33 +591,41 @@ def test_keytool_reads_non_ascii_aliases(
     assert keytool_listing(path, PASSWORD, keytool_type) == expected
 
 
-def test_trust_stores_do_not_import_pyjks(tmp_path: Path) -> None:
-    """Building, writing and reading JKS and JCEKS trust stores never loads pyjks or its stack."""
+@pytest.mark.filterwarnings("ignore::truststore_builder.TruststoreBuilderWarning")
+def test_reading_does_not_import_pyjks_and_writing_does(tmp_path: Path) -> None:
+    """Reading JKS and JCEKS stores (API and CLI) never loads pyjks's stack; writing one does."""
+    store = TrustStoreBuilder().add_nhs("prod").build()
+    store.write(tmp_path / "t.jks", StoreFormat.JKS, password="changeit")
+    store.write(tmp_path / "t.jceks", StoreFormat.JCEKS, password="changeit")
     code = """if True:
         import os, sys, warnings
         from pathlib import Path
         from truststore_builder import StoreFormat, TrustStoreBuilder, read_store
+        from truststore_builder._cli import main
         warnings.simplefilter("ignore")
-        store = TrustStoreBuilder().add_nhs("prod").build()
-        assert store.to_jks("changeit")[:4] == bytes.fromhex("feedfeed")
-        jceks = store.serialize(StoreFormat.JCEKS, "changeit")
-        assert jceks[:4] == bytes.fromhex("cececece")
-        path = Path(sys.argv[1]) / "t.jks"
-        store.write(path, StoreFormat.JKS, password="changeit")
-        assert len(read_store(path, password="changeit")) == len(store.entries)
-        from truststore_builder._cli import main  # the CLI reads what it wrote back from disk
-        os.environ["PW"] = "changeit"
-        out = str(Path(sys.argv[1]) / "cli")
-        build = ["build", "--env", "prod", "--formats", "jks", "--password-env", "PW"]
-        assert main([*build, "--out", out]) == 0
         heavy = ("jks", "Cryptodome", "pyasn1", "javaobj", "twofish")
-        print(sorted(name for name in sys.modules if name.split(".")[0] in heavy))
+        def loaded():
+            return sorted(name for name in sys.modules if name.split(".")[0] in heavy)
+        os.environ["PW"] = "changeit"
+        for name in ("t.jks", "t.jceks"):
+            path = Path(sys.argv[1]) / name
+            assert len(read_store(path, password="changeit")) == int(sys.argv[2])
+            assert len(read_store(path)) == int(sys.argv[2])
+            assert main(["inspect", str(path), "--password-env", "PW"]) == 0
+        print(loaded())
+        TrustStoreBuilder().add_nhs("prod").build().to_jks("changeit")
+        print(loaded())
     """
     done = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", code, str(tmp_path), str(len(store.entries))],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "[]"
+    read, written = done.stdout.splitlines()[-2:]
+    assert read == "[]"
+    assert "'jks'" in written
 
 
 # --- reading trust stores without pyjks, answering exactly as pyjks does ----------------------
@@ -632,15 +680,6 @@ def assert_reads_as_pyjks_or_refuses(data: bytes, password: bytes | None) -> Non
         assert ours == reference
 
 
-def hand_made_store(aliases: list[str], certificate: x509.Certificate, password: str) -> bytes:
-    """A JKS trust store with any aliases at all (NUL, supplementary, repeated), as Java would."""
-    body = b"\xfe\xed\xfe\xed" + (2).to_bytes(4, "big") + len(aliases).to_bytes(4, "big")
-    for alias in aliases:
-        body += (2).to_bytes(4, "big") + _write_utf(alias) + bytes(8) + _write_utf("X.509")
-        body += len(der(certificate)).to_bytes(4, "big") + der(certificate)
-    return body + _integrity_digest(password, body)
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     entries=st.lists(
@@ -685,7 +724,9 @@ def test_aliases_java_allows_are_read_as_java_reads_them(
     nhs: list[tuple[str, x509.Certificate]], aliases: list[str], *, read: bool
 ) -> None:
     """NUL and emoji aliases (pyjks refused them) read as Java writes them; twins refused."""
-    data = hand_made_store(aliases, nhs[0][1], PASSWORD)
+    data = java_layout_store(
+        [(alias, nhs[0][1]) for alias in aliases], PASSWORD, dates=[0] * len(aliases)
+    )
     outcome = read_outcome(load_jks_store, data, PASSWORD.encode())
     if read:
         assert pyjks_outcome(data, PASSWORD.encode()) is None  # what failed before

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.commands import PASSWORD_VARIABLE, keytool, openssl_with_password
-from tests.pki import catalogue_for, make_certificate
+from tests.pki import catalogue_for, make_certificate, rsa_key
 from truststore_builder import (
     CertificateNotValidError,
     CertificateUsageError,
@@ -28,6 +28,7 @@ from truststore_builder import (
     WrongPasswordError,
 )
 from truststore_builder._cli.errors import report_error
+from truststore_builder._model import spki_der
 from truststore_builder._recipe import _in_context
 
 if TYPE_CHECKING:
@@ -435,3 +436,15 @@ def test_renewal_runs_the_identity_rules_on_the_new_certificate(
         )
         with pytest.raises(error):
             builder.build()
+
+
+def test_spki_der_is_one_key_however_it_is_held() -> None:
+    """A certificate, its private key and its public key give one SPKI; another key differs."""
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "spki")])
+    for key in (rsa_key(), ec.generate_private_key(ec.SECP256R1())):
+        certificate = make_certificate(name, key, ca=False).certificate
+        der = spki_der(key)
+        assert der == spki_der(certificate) == spki_der(key.public_key())
+        loaded = serialization.load_der_public_key(der)
+        assert loaded.public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+    assert spki_der(rsa_key()) != spki_der(rsa_key())

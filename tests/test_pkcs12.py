@@ -22,18 +22,18 @@ from hypothesis import strategies as st
 
 from tests.commands import run
 from truststore_builder._errors import (
+    DerDecodeError,
     MalformedInputError,
     MissingPasswordError,
     WrongPasswordError,
 )
+from truststore_builder._formats.asn1 import children, encode_tlv, read_element
 from truststore_builder._formats.pkcs12 import (
     _OID_DATA,
     _Bag,
     _bmp_password,
-    _children,
     _data_content_info,
     _data_content_info_pieces,
-    _DerError,
     _entries,
     _explicit0,
     _hash_constructor,
@@ -43,9 +43,7 @@ from truststore_builder._formats.pkcs12 import (
     _oid,
     _Pieces,
     _pkcs12_kdf,
-    _read,
     _sequence,
-    _tlv,
     _trusted_certificate_bag,
     load_pkcs12_store,
     looks_like_pkcs12,
@@ -384,7 +382,7 @@ def test_an_alias_outside_the_bmp_is_read_as_written(
 def test_a_ber_indefinite_length_store_reads_as_its_der_twin(stores: dict[str, Path]) -> None:
     """A PFX with BER's indefinite length reads as its DER twin; nested too deep, refused."""
     der = stores["password"].read_bytes()
-    _tag, content, _end = _read(der)
+    _tag, content, _end = read_element(der)
     ber = b"\x30\x80" + bytes(content) + b"\0\0"
     with pytest.warns(UserWarning, match="falling back to parsing as BER"):
         assert pkcs12.load_pkcs12(ber, PASSWORD) is not None  # cryptography reads it too
@@ -570,14 +568,14 @@ def test_trust_store_is_the_plain_nested_encoding(
 
 
 def _children_by_read(content: bytes) -> list[tuple[int, bytes]] | str:
-    """The plain loop over _read that _children inlines: its pairs, or its error message."""
+    """The plain loop over read_element that children inlines: its pairs, or its error message."""
     items = []
     offset = 0
     try:
         while offset < len(content):
-            tag, value, offset = _read(content, offset)
+            tag, value, offset = read_element(content, offset)
             items.append((tag, value))
-    except _DerError as exc:
+    except DerDecodeError as exc:
         return str(exc)
     return items
 
@@ -586,20 +584,20 @@ def _children_by_read(content: bytes) -> list[tuple[int, bytes]] | str:
 @given(
     st.binary(max_size=64)
     | st.lists(st.tuples(st.integers(0, 255), st.binary(max_size=300)), max_size=4).map(
-        lambda items: b"".join(_tlv(tag, value) for tag, value in items)
+        lambda items: b"".join(encode_tlv(tag, value) for tag, value in items)
     )
 )
 def test_children_reads_as_read_does(content: bytes) -> None:
-    """_children's inlined reading gives _read's elements, or _read's own error, bytes or view."""
+    """The inlined reading of children gives read_element's elements or error, bytes or view."""
     expected = _children_by_read(content)
     try:
-        found: list[tuple[int, bytes]] | str = _children(content)
-    except _DerError as exc:
+        found: list[tuple[int, bytes]] | str = children(content)
+    except DerDecodeError as exc:
         found = str(exc)
     assert found == expected
     try:
-        found = [(tag, bytes(value)) for tag, value in _children(memoryview(content))]
-    except _DerError as exc:
+        found = [(tag, bytes(value)) for tag, value in children(memoryview(content))]
+    except DerDecodeError as exc:
         found = str(exc)
     assert found == expected
 

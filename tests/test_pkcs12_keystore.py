@@ -15,6 +15,7 @@ from cryptography.x509.oid import NameOID
 from tests.commands import run
 from tests.pki import GeneratedPki, make_certificate
 from truststore_builder._errors import WrongPasswordError
+from truststore_builder._formats import asn1
 from truststore_builder._formats import pkcs12 as ours
 from truststore_builder._formats.pkcs12 import (
     PKCS12_CONSUMERS,
@@ -585,8 +586,8 @@ def _safe_bags(data: bytes, password: bytes) -> list[bytes]:
     contents = ours._plain_safe_contents(ours._parse_pfx(data).auth_safe, password)  # noqa: SLF001
     bags = []
     for plain in contents.plains:
-        _, content, _ = ours._read(memoryview(plain))  # noqa: SLF001
-        bags += [ours._tlv(tag, bytes(bag)) for tag, bag in ours._iter_children(content)]  # noqa: SLF001
+        _, content, _ = asn1.read_element(memoryview(plain))
+        bags += [asn1.encode_tlv(tag, bytes(bag)) for tag, bag in asn1.iter_children(content)]
     return bags
 
 
@@ -634,29 +635,29 @@ def test_key_store_is_laid_out_as_keytool_lays_it_out(
 ) -> None:
     """Two SafeContents as keytool has them (in OpenSSL's order): every certificate, encrypted, then the key."""
     pfx = ours._parse_pfx(key_stores[profile].read_bytes())  # noqa: SLF001
-    _, content, _ = ours._read(bytes(pfx.auth_safe))  # noqa: SLF001
-    content_types = [ours._children(info)[0][1] for _, info in ours._children(content)]  # noqa: SLF001
+    _, content, _ = asn1.read_element(bytes(pfx.auth_safe))
+    content_types = [asn1.children(info)[0][1] for _, info in asn1.children(content)]
     assert content_types == [ours._OID_ENCRYPTED_DATA, ours._OID_DATA]  # noqa: SLF001
     assert ours._encryption_algorithms(pfx.auth_safe) == [algorithm]  # noqa: SLF001
     certificates, key = ours._plain_safe_contents(pfx.auth_safe, PASSWORD).plains  # noqa: SLF001
-    _, certificate_bags, _ = ours._read(bytes(certificates))  # noqa: SLF001
-    bags = [ours._children(bag)[0][1] for _, bag in ours._children(certificate_bags)]  # noqa: SLF001
+    _, certificate_bags, _ = asn1.read_element(bytes(certificates))
+    bags = [asn1.children(bag)[0][1] for _, bag in asn1.children(certificate_bags)]
     assert bags == [ours._OID_CERT_BAG] * (len(chain_of(pki)) + len(trusted_of(pki)))  # noqa: SLF001
-    (key_bag,) = ours._children(ours._read(bytes(key))[1])  # noqa: SLF001
-    assert ours._children(key_bag[1])[0][1] == ours._OID_SHROUDED_KEY_BAG  # noqa: SLF001
+    (key_bag,) = asn1.children(asn1.read_element(bytes(key))[1])
+    assert asn1.children(key_bag[1])[0][1] == ours._OID_SHROUDED_KEY_BAG  # noqa: SLF001
 
 
 def _certificate_encryption_octets(data: bytes) -> list[bytes]:
     """The salt (and for PBES2 the IV) of a key store's encrypted certificates, in DER order."""
-    _, content, _ = ours._read(bytes(ours._parse_pfx(data).auth_safe))  # noqa: SLF001
-    infos = [ours._children(info) for _, info in ours._children(content)]  # noqa: SLF001
+    _, content, _ = asn1.read_element(bytes(ours._parse_pfx(data).auth_safe))  # noqa: SLF001
+    infos = [asn1.children(info) for _, info in asn1.children(content)]
     (encrypted,) = [fields[1][1] for fields in infos if fields[0][1] == ours._OID_ENCRYPTED_DATA]  # noqa: SLF001
-    ((_, encrypted_data),) = ours._children(bytes(encrypted))  # noqa: SLF001
-    info = ours._children(ours._children(encrypted_data)[1][1])  # noqa: SLF001
+    ((_, encrypted_data),) = asn1.children(bytes(encrypted))
+    info = asn1.children(asn1.children(encrypted_data)[1][1])
 
     def octets(der: bytes) -> list[bytes]:
         found = []
-        for tag, value in ours._children(der):  # noqa: SLF001
+        for tag, value in asn1.children(der):
             if tag == 0x04:  # OCTET STRING
                 found.append(bytes(value))
             elif tag == 0x30:  # SEQUENCE

@@ -195,9 +195,9 @@ BROKEN = [
     ),
     (
         "unknown format",
-        TRUST + "[[targets]]\nformat='pfx'\npath='a.pfx'\n",
+        TRUST + "[[targets]]\nformat='pkcs11'\npath='a.p11'\n",
         "targets[0].format",
-        "unknown format 'pfx'",
+        "unknown format 'pkcs11'",
     ),
     (
         "jks without password",

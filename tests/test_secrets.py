@@ -595,7 +595,7 @@ def test_a_password_option_never_echoes_its_value(
             assert captured.err.startswith(f"truststore-builder: error: {option}: "), argv
             _assert_clean(captured.out + captured.err, [], f"{command} {option}")
             swept += 1
-    assert swept == 24  # build 10, verify 4, diff 4, inspect 2, csr 4
+    assert swept == 25  # build 10, verify 4, diff 4, inspect 3, csr 4
     assert not (tmp_path / "out").exists()
 
 

@@ -208,3 +208,23 @@ def test_summaries_leave_out_the_salts_only(pki: GeneratedPki) -> None:
     assert pkcs12_content_summary(legacy, secret, None, "l") != pkcs12_content_summary(
         store.to_pkcs12(PLANTED), secret, None, "m"
     )
+
+
+def test_deployment_outputs_rebuilt_the_same_are_unchanged(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PFX (fresh salts each build) and the chain files: built again, left alone; another password is not."""
+    out = tmp_path / "out"
+    argv = _argv(inputs, out, formats="pfx,chains")
+    assert run(argv, capsys)[0] == 0
+    before = _state(out)
+    status, stdout, stderr = run(argv, capsys)
+    assert status == 0, stderr
+    report = json.loads(stdout)
+    assert report["files"]
+    assert all(f["unchanged"] for f in report["files"]), report["files"]
+    assert _state(out) == before
+    # The control: under another password the PFX is not the same.
+    status, _, stderr = run(_argv(inputs, out, formats="pfx,chains", password=OTHER_VAR), capsys)
+    assert status == 2
+    assert "client.pfx: already exists and is not what this build makes" in stderr

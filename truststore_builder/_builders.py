@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
@@ -38,6 +38,7 @@ from truststore_builder._model import (
     NhsCa,
     TrustedEntry,
     sha256_fingerprint,
+    spki_der,
     trust_anchors,
 )
 from truststore_builder._sources import certifi, files
@@ -425,8 +426,8 @@ def _load_identity(
         else files.read_private_key(key, password=key_password)
     )
     # The leaf is the certificate the key belongs to; a combined file may hold its chain too.
-    spki = _spki(private_key.public_key())
-    leaf = next((c for c in certificates if _spki(c.public_key()) == spki), certificates[0])
+    spki = spki_der(private_key)
+    leaf = next((c for c in certificates if spki_der(c) == spki), certificates[0])
     issuers = [c for c in certificates if c is not leaf]
     if chain is not None:
         issuers += files.load_certificates(chain)
@@ -450,16 +451,14 @@ def _renewed_certificate(
     Raises:
         ReplyKeyMismatchError: No given certificate certifies ``key``.
     """
-    from truststore_builder._sources import files  # noqa: PLC0415
-
     if isinstance(certificate, x509.Certificate):
         given, source = [certificate], "<certificate>"
     else:
         given, source = files.load_certificates(certificate), files.input_name(certificate)
-    spki = _spki(key.public_key())
-    leaf = next((c for c in given if _spki(c.public_key()) == spki), None)
+    spki = spki_der(key)
+    leaf = next((c for c in given if spki_der(c) == spki), None)
     if leaf is None:
-        fingerprint = hashlib.sha256(_spki(given[0].public_key())).hexdigest()
+        fingerprint = hashlib.sha256(spki_der(given[0])).hexdigest()
         msg = (
             f"{source}: refused: {given[0].subject.rfc4514_string()} certifies another key "
             f"(public key SHA-256 {fingerprint}) than the key of {entry} "
@@ -471,10 +470,6 @@ def _renewed_certificate(
     if chain is not None:
         issuers += files.load_certificates(chain)
     return leaf, tuple(issuers), source
-
-
-def _spki(public_key: object) -> bytes:
-    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
 
 
 @attrs.frozen

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
     ClientVerifier,
@@ -60,6 +59,7 @@ from truststore_builder._model import (
     is_self_signed,
     issuer_path,
     sha256_fingerprint,
+    spki_der,
 )
 
 if TYPE_CHECKING:
@@ -344,9 +344,7 @@ def _key_failure(
     certificate: x509.Certificate, key: PrivateKey | None, source: str
 ) -> list[IdentityError]:
     failures: list[IdentityError] = []
-    if key is not None and key.public_key().public_bytes(
-        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
-    ) != certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo):
+    if key is not None and spki_der(key) != spki_der(certificate):
         msg = (
             f"{source}: the private key does not belong to the certificate {_subject(certificate)}"
         )

@@ -39,7 +39,12 @@ from truststore_builder._errors import (
 from truststore_builder._formats import envfile, kubernetes
 from truststore_builder._formats.keys import load_private_key
 from truststore_builder._formats.pem import load_pem_certificates, serialize_pem_bundle
-from truststore_builder._model import as_password_bytes, is_issued_by
+from truststore_builder._model import (
+    DEPLOYMENT_FILES,
+    DeploymentFormat,
+    as_password_bytes,
+    is_issued_by,
+)
 from truststore_builder._writing import make_directories, remove_directories, write_files
 
 if TYPE_CHECKING:
@@ -48,6 +53,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
     from truststore_builder._formats.keys import PrivateKey
+    from truststore_builder._model import TrustedEntry
     from truststore_builder._stores import KeyStore, TrustStore
 
 __all__ = [
@@ -72,10 +78,15 @@ class DeploymentFiles:
     Attributes:
         files: Relative file name (``/`` between directories) to content, in writing order.
         private: The names of the files that hold a private key or a password: written 0600.
+        descriptions: What each file holds, in words, by name (a build's report shows it).
+        certificates: The SHA-256 fingerprints of the CA certificates each file holds, by
+            name (none for a file that holds no CA).
     """
 
     files: Mapping[str, bytes]
     private: frozenset[str] = frozenset()
+    descriptions: Mapping[str, str] = attrs.field(factory=dict)
+    certificates: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
     def __repr__(self) -> str:
         """The file names, private ones marked; never their content."""
@@ -121,6 +132,16 @@ class DeploymentFiles:
         except BaseException:
             remove_directories(created)
             raise
+
+
+def _file_name(output: DeploymentFormat, index: int = 0, **fields: str) -> str:
+    """The name of an output's ``index``-th file, from :data:`DEPLOYMENT_FILES`."""
+    pattern, _private = DEPLOYMENT_FILES[output][index]
+    return pattern.format(**fields)
+
+
+def _fingerprints(entries: Sequence[TrustedEntry]) -> tuple[str, ...]:
+    return tuple(entry.sha256 for entry in entries)
 
 
 def _pem(certificates: Sequence[x509.Certificate]) -> bytes:
@@ -248,8 +269,15 @@ def kubernetes_tls_secret(
     )
     ca = [e.certificate for e in ca_entries] if ca_entries is not None else None
     read_back_tls_secret(data, name=name, chain=chain, ca=ca)
-    file_name = f"{name}.secret.yaml"
-    return DeploymentFiles({file_name: data}, frozenset({file_name}))
+    file_name = _file_name(DeploymentFormat.K8S_TLS_SECRET, name=name)
+    where = f" in namespace {namespace}" if namespace else ""
+    cas = f", {len(ca_entries)} CAs" if ca_entries is not None else ""
+    return DeploymentFiles(
+        {file_name: data},
+        frozenset({file_name}),
+        {file_name: f"Kubernetes TLS Secret {name}{where}: client {keystore.alias}{cas}"},
+        {file_name: _fingerprints(ca_entries or ())},
+    )
 
 
 def kubernetes_trust_bundle(
@@ -323,10 +351,17 @@ def kubernetes_trust_bundle(
     if binary and kubernetes.decode_data(manifest, "binaryData", where) != binary:
         msg = f"{where}: the binary stores do not read back as written; nothing was written"
         raise ReadBackError(msg)
-    configmap_file = f"{name}.configmap.yaml"
+    configmap_file = _file_name(DeploymentFormat.K8S_TRUST_BUNDLE, 0, name=name)
     files = {configmap_file: configmap}
+    formats = ", ".join(
+        ["PEM", *(["JKS"] if jks_key else []), *(["PKCS#12"] if pkcs12_key else [])]
+    )
+    descriptions = {
+        configmap_file: f"Kubernetes ConfigMap {name}: {len(truststore)} CAs ({formats})"
+    }
+    certificates = {configmap_file: _fingerprints(ordered(truststore.entries, order))}
     if not binary:
-        return DeploymentFiles(files)
+        return DeploymentFiles(files, frozenset(), descriptions, certificates)
     assert secret is not None  # checked above
     secret_name = kubernetes.check_object_name(f"{name}-password")
     manifest_bytes = kubernetes.opaque_secret_manifest(
@@ -340,9 +375,12 @@ def kubernetes_trust_bundle(
     if read != {password_key: secret}:
         msg = f"Secret {secret_name}: does not read back as written; nothing was written"
         raise ReadBackError(msg)
-    secret_file = f"{secret_name}.secret.yaml"
+    secret_file = _file_name(DeploymentFormat.K8S_TRUST_BUNDLE, 1, name=name)
     files[secret_file] = manifest_bytes
-    return DeploymentFiles(files, frozenset({secret_file}))
+    descriptions[secret_file] = (
+        f"Kubernetes Secret {secret_name}: the password of {configmap_file}'s stores"
+    )
+    return DeploymentFiles(files, frozenset({secret_file}), descriptions, certificates)
 
 
 # --- Environment values -----------------------------------------------------------------------
@@ -430,11 +468,18 @@ def environment_files(
         order=order,
     )
     comment = "Holds a private key: keep this file private (mode 0600) and out of version control."
+    descriptions: dict[str, str] = {}
+    cas = _fingerprints(ordered(keystore.trust_store.entries, order))
     files = {}
-    for file_name, dialect in (
-        (f"{stem}.env", envfile.EnvDialect.DOTENV),
-        (f"{stem}-env.sh", envfile.EnvDialect.SHELL),
+    for index, dialect, reader in (
+        (0, envfile.EnvDialect.DOTENV, "Docker Compose env_file"),
+        (1, envfile.EnvDialect.SHELL, "bash source"),
     ):
+        file_name = _file_name(DeploymentFormat.ENV, index, stem=stem)
+        descriptions[file_name] = (
+            f"environment values of {keystore.alias} ({cert_variable}, {key_variable}, "
+            f"{ca_variable}) for {reader}"
+        )
         data = envfile.serialize_env_file(values, dialect, comment)
         read = envfile.read_env_file(data, dialect, file_name)
         if read != values:
@@ -444,7 +489,7 @@ def environment_files(
         key = load_private_key(read[key_variable].encode(), None, file_name)
         _check_key_matches(key, certificate, file_name)
         files[file_name] = data
-    return DeploymentFiles(files, frozenset(files))
+    return DeploymentFiles(files, frozenset(files), descriptions, dict.fromkeys(files, cas))
 
 
 # --- Chains per root --------------------------------------------------------------------------
@@ -489,14 +534,18 @@ def chain_files(truststore: TrustStore, *, prefix: str = "chain-") -> Deployment
         ReadBackError: A file is not one chain ending in its root.
     """
     files = {}
+    descriptions = {}
+    certificates = {}
     for alias, chain in chains_by_root(truststore.entries).items():
-        file_name = f"{prefix}{_file_stem(alias)}.pem"
+        file_name = _file_name(DeploymentFormat.CHAINS, prefix=prefix, root=_file_stem(alias))
         data = serialize_pem_bundle(chain)
-        certificates = load_pem_certificates(data, file_name)
-        _check_certificates(certificates, [e.certificate for e in chain], file_name)
-        _check_chain(certificates, file_name)
+        found = load_pem_certificates(data, file_name)
+        _check_certificates(found, [e.certificate for e in chain], file_name)
+        _check_chain(found, file_name)
         files[file_name] = data
-    return DeploymentFiles(files)
+        descriptions[file_name] = f"chain of {alias}, {len(chain)} certificates, issuer-first"
+        certificates[file_name] = _fingerprints(chain)
+    return DeploymentFiles(files, frozenset(), descriptions, certificates)
 
 
 # --- Windows and .NET -------------------------------------------------------------------------
@@ -529,27 +578,36 @@ def windows_ca_files(
     """
     chosen = CaFileEncoding(encoding)
     files = {}
+    descriptions = {}
+    certificates = {}
     for entry in truststore.entries:
         certificate = entry.certificate
-        folder = "Root" if is_issued_by(certificate, certificate) else "CA"
+        root = is_issued_by(certificate, certificate)
+        file_name = _file_name(
+            DeploymentFormat.WINDOWS_CA, 0 if root else 1, alias=_file_stem(entry.alias)
+        )
         if chosen is CaFileEncoding.DER:
-            file_name = f"{folder}/{_file_stem(entry.alias)}.cer"
             data = certificate.public_bytes(Encoding.DER)
             found = [x509.load_der_x509_certificate(data)]
         else:
-            file_name = f"{folder}/{_file_stem(entry.alias)}.crt"
+            file_name = file_name.removesuffix(".cer") + ".crt"
             data = certificate.public_bytes(Encoding.PEM)
             found = load_pem_certificates(data, file_name)
         _check_certificates(found, [certificate], file_name)
         files[file_name] = data
-    return DeploymentFiles(files)
+        store = "Trusted Root" if root else "Intermediate"
+        descriptions[file_name] = (
+            f"{entry.alias}, {chosen.value.upper()}, for {store} Certification Authorities"
+        )
+        certificates[file_name] = (entry.sha256,)
+    return DeploymentFiles(files, frozenset(), descriptions, certificates)
 
 
 def windows_pfx(
     keystore: KeyStore,
     password: str | bytes,
     *,
-    file_name: str = "client.pfx",
+    file_name: str | None = None,
     profile: str = "legacy",
     include_trusted: bool = False,
 ) -> DeploymentFiles:
@@ -566,6 +624,7 @@ def windows_pfx(
         InvalidNameError: ``file_name`` is not a plain file name.
         ReadBackError: The PFX does not read back as the key entry and its chain.
     """
+    file_name = _file_name(DeploymentFormat.PFX) if file_name is None else file_name
     if not file_name or "/" in file_name or file_name.startswith("."):
         msg = f"file name {file_name!r} must be a plain file name (no '/', not hidden)"
         raise InvalidNameError(msg, name=file_name, rule="plain file name")
@@ -573,4 +632,13 @@ def windows_pfx(
         msg = "a PFX holding a private key needs a password, and none was given"
         raise MissingPasswordError(msg)
     data = keystore.to_pkcs12(password, profile=profile, include_trusted=include_trusted)
-    return DeploymentFiles({file_name: data}, frozenset({file_name}))
+    trusted = keystore.trust_store.entries if include_trusted else ()
+    cas = f", {len(trusted)} CAs" if include_trusted else ""
+    return DeploymentFiles(
+        {file_name: data},
+        frozenset({file_name}),
+        {
+            file_name: f"PFX of {keystore.alias}, {len(keystore.chain)} in chain{cas}, {profile} profile"
+        },
+        {file_name: _fingerprints(trusted)},
+    )

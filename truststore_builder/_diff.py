@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from truststore_builder._checks import nhs_issuer, utc_now
 from truststore_builder._errors import MissingPasswordError, WrongPasswordError
@@ -31,6 +30,7 @@ from truststore_builder._model import (
     StoreEntry,
     TrustedEntry,
     sha256_fingerprint,
+    spki_der,
 )
 from truststore_builder._report import (
     Cell,
@@ -47,6 +47,8 @@ from truststore_builder._stores import KeyStore, TrustStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
     from truststore_builder._sources.nhs import NhsCatalogue
 
@@ -77,11 +79,6 @@ def _days_left(not_after: dt.datetime, at: dt.datetime) -> int:
     if at > not_after:
         return -((at - not_after) // _DAY)
     return (not_after - at) // _DAY
-
-
-def _public_key_sha256(public_key: object) -> str:
-    der = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined]
-    return hashlib.sha256(der).hexdigest()
 
 
 # --- values -----------------------------------------------------------------------------------
@@ -413,7 +410,7 @@ def _diff_entry(
 
 def _key_entry(
     alias: str,
-    public_key: object,
+    public_key: PublicKeyTypes,
     chain: Sequence[x509.Certificate],
     catalogue: NhsCatalogue,
     at: dt.datetime,
@@ -422,7 +419,7 @@ def _key_entry(
     return KeyEntry(
         alias=alias,
         sha256=sha256_fingerprint(leaf),
-        public_key_sha256=_public_key_sha256(public_key),
+        public_key_sha256=hashlib.sha256(spki_der(public_key)).hexdigest(),
         subject=leaf.subject.rfc4514_string(),
         not_after=leaf.not_valid_after_utc,
         expired=at > leaf.not_valid_after_utc,

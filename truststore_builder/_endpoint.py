@@ -58,7 +58,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
     Criticality,
@@ -73,11 +72,13 @@ from truststore_builder._checks import _short, nhs_issuer, utc_now
 from truststore_builder._deprecation import renamed_method, warn_deprecated
 from truststore_builder._errors import ExpiredCertificateWarning, InputError, MissingPasswordError
 from truststore_builder._formats import keys
+from truststore_builder._formats.asn1 import BIT_STRING, SEQUENCE, encode_tlv
 from truststore_builder._model import (
     Environment,
     Generation,
     NhsCa,
     sha256_fingerprint,
+    spki_der,
     trust_anchors,
 )
 from truststore_builder._sources import files
@@ -485,10 +486,6 @@ class _Identity:
     chain: tuple[x509.Certificate, ...] = attrs.field(repr=False)
 
 
-def _spki(public_key: object) -> bytes:
-    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
-
-
 def _load_identity(name: str, certificate: StrPath, key: StrPath) -> _Identity:
     """Read and check one identity's files (PEM, key unencrypted) before connecting anywhere."""
     cert_source, key_source = os.fspath(certificate), os.fspath(key)
@@ -506,8 +503,8 @@ def _load_identity(name: str, certificate: StrPath, key: StrPath) -> _Identity:
         if b"-----BEGIN" not in content:
             msg = f"{path}: identity {name}: the endpoint check reads PEM files only"
             raise InputError(msg, source=path)
-    spki = _spki(private_key.public_key())
-    leaf = next((c for c in certificates if _spki(c.public_key()) == spki), None)
+    spki = spki_der(private_key)
+    leaf = next((c for c in certificates if spki_der(c) == spki), None)
     if leaf is None:
         msg = f"{key_source}: identity {name}: the private key belongs to no certificate in {cert_source}"
         raise InputError(msg, source=key_source)
@@ -1188,25 +1185,15 @@ def signature_algorithms_from_certificate_request(message: bytes, *, tls13: bool
     return [_SIGNATURE_SCHEMES.get(code, f"0x{code:04x}") for code in codes]
 
 
-def _der(tag: int, body: bytes) -> bytes:
-    size = len(body)
-    length = (
-        bytes([size])
-        if size < 0x80  # noqa: PLR2004
-        else bytes([0x80 | ((size.bit_length() + 7) // 8)])
-        + size.to_bytes((size.bit_length() + 7) // 8, "big")
-    )
-    return bytes([tag]) + length + body
-
-
 #: sha256WithRSAEncryption, NULL parameters: a placeholder algorithm for the wrapper below.
-_ALGORITHM = _der(0x30, bytes.fromhex("06092a864886f70d01010b0500"))
+_ALGORITHM = encode_tlv(SEQUENCE, bytes.fromhex("06092a864886f70d01010b0500"))
+_UTC_TIME = 0x17
 
 
 def _name_from_der(der: bytes) -> x509.Name:
     """Parse a DER Name: cryptography reads one only inside a structure, so wrap it in a CRL."""
-    tbs = _der(0x30, _ALGORITHM + der + _der(0x17, b"250101000000Z"))
-    crl = _der(0x30, tbs + _ALGORITHM + _der(0x03, b"\x00\x00"))
+    tbs = encode_tlv(SEQUENCE, _ALGORITHM + der + encode_tlv(_UTC_TIME, b"250101000000Z"))
+    crl = encode_tlv(SEQUENCE, tbs + _ALGORITHM + encode_tlv(BIT_STRING, b"\x00\x00"))
     return x509.load_der_x509_crl(crl).issuer
 
 

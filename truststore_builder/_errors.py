@@ -13,7 +13,8 @@ The hierarchy::
     │   │                          not ASCII for JCEKS); also a ValueError
     │   ├── InvalidNameError       a name a deployment target cannot hold (a Kubernetes object
     │   │                          name, an environment variable name); also a ValueError
-    │   └── RecipeError            a recipe key that is unknown, mistyped, missing or refused
+    │   ├── RecipeError            a recipe key that is unknown, mistyped, missing or refused
+    │   └── PasswordMapError       a password map (inspect's store passwords) that is refused
     ├── CheckError                 a check refuses the build
     │   ├── PinMismatchError       an NHS catalogue file does not match its pinned fingerprint
     │   │   └── NhsImpostorError   a certificate carries an NHS CA's subject but is not it
@@ -51,6 +52,7 @@ __all__ = [
     "CertificateUsageError",
     "ChainError",
     "CheckError",
+    "DerDecodeError",
     "EnvironmentMismatchError",
     "ExpiredCertificateWarning",
     "G1IdentityWarning",
@@ -70,6 +72,7 @@ __all__ = [
     "NotACertificateAuthorityError",
     "OutputError",
     "OutputExistsError",
+    "PasswordMapError",
     "PinMismatchError",
     "ReadBackError",
     "RecipeError",
@@ -189,6 +192,25 @@ class RecipeError(InputError):
         super().__init__(message, source=path)
         self.path = path
         self.key_path = key_path
+
+
+class PasswordMapError(InputError):
+    """A password map (store path glob to a password's variable or file) cannot be used.
+
+    Refused when it cannot be parsed, when a rule lacks a glob or a reference, and when a value
+    looks like a password written into the map: a map names where each password is, never the
+    password itself. The message starts ``<map file>: rule N:`` and never quotes a value.
+
+    Attributes:
+        path: The map file.
+        rule: The rule's number (1 for the first), or None for the whole file.
+    """
+
+    def __init__(self, message: str, *, path: str, rule: int | None = None) -> None:
+        """Build the error; ``message`` should already start with the file and the rule."""
+        super().__init__(message, source=path)
+        self.path = path
+        self.rule = rule
 
 
 class CheckError(TruststoreBuilderError):
@@ -363,4 +385,13 @@ class NonAlphanumericPasswordWarning(TruststoreBuilderWarning):
     NHS England's MESH client keeps its key store password in meshclient.cfg and advises
     letters and digits only: a '£' breaks a file not saved as UTF-8. The password itself is
     never shown.
+    """
+
+
+class DerDecodeError(Exception):
+    """Bytes that are not the DER (or BER) a format module expects; internal, never raised out.
+
+    ``_formats.asn1`` raises it; the format module reading the file catches it and raises the
+    typed error that names the file (a :class:`MalformedInputError`, most often). It is not a
+    ``ValueError``, so that a parse failure is never taken for a wrong password's garbage.
     """

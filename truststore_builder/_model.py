@@ -20,6 +20,7 @@ import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from truststore_builder._errors import InvalidPasswordError
 from truststore_builder._fingerprints import sha256_fingerprint
@@ -38,8 +39,11 @@ from truststore_builder._report import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+
 
 __all__ = [
+    "DeploymentFormat",
     "Environment",
     "Generation",
     "Identity",
@@ -55,6 +59,7 @@ __all__ = [
     "is_self_signed",
     "issuer_path",
     "sha256_fingerprint",
+    "spki_der",
     "trust_anchors",
 ]
 
@@ -190,6 +195,47 @@ CLIENT_PRESETS: dict[str, ClientPreset] = {
     )
 }
 
+
+class DeploymentFormat(enum.StrEnum):
+    """A deployment output: a built store as the files a platform takes (see ``_deployment``)."""
+
+    #: A ``kubernetes.io/tls`` Secret: the client's chain, key and the trusted CAs.
+    K8S_TLS_SECRET = "k8s-tls-secret"  # noqa: S105 - a format's name, not a password
+    #: A ConfigMap in cert-manager trust-manager's layout (and its stores' password Secret).
+    K8S_TRUST_BUNDLE = "k8s-trust-bundle"
+    #: The client's certificate, key and CAs as environment values (the MHS adaptor's).
+    ENV = "env"
+    #: One chain file per root, intermediates first (Azure Application Gateway).
+    CHAINS = "chains"
+    #: Each CA in a file of its own, roots apart from intermediates (Windows' stores).
+    WINDOWS_CA = "windows-ca"
+    #: The client key with its full chain as one PFX (IIS, Kestrel; legacy profile).
+    PFX = "pfx"
+
+    @property
+    def needs_identity(self) -> bool:
+        """Whether it holds the client identity (and so needs a certificate and key)."""
+        return self in {DeploymentFormat.K8S_TLS_SECRET, DeploymentFormat.ENV, DeploymentFormat.PFX}
+
+
+#: The one place that names the files each deployment format writes into its directory, by
+#: the ``_deployment`` functions that write them and ``build --help`` that lists them: a name
+#: pattern (``{...}`` filled in from the target's options, or the store: ``{root}`` a root's
+#: alias, ``{alias}`` a CA's) and whether the file is private (0600). A ``k8s-trust-bundle``
+#: writes its password Secret only when it holds a JKS or PKCS#12 store; ``windows-ca`` writes
+#: ``.crt`` instead of ``.cer`` in its PEM encoding.
+DEPLOYMENT_FILES: dict[DeploymentFormat, tuple[tuple[str, bool], ...]] = {
+    DeploymentFormat.K8S_TLS_SECRET: (("{name}.secret.yaml", True),),
+    DeploymentFormat.K8S_TRUST_BUNDLE: (
+        ("{name}.configmap.yaml", False),
+        ("{name}-password.secret.yaml", True),
+    ),
+    DeploymentFormat.ENV: (("{stem}.env", True), ("{stem}-env.sh", True)),
+    DeploymentFormat.CHAINS: (("{prefix}{root}.pem", False),),
+    DeploymentFormat.WINDOWS_CA: (("Root/{alias}.cer", False), ("CA/{alias}.cer", False)),
+    DeploymentFormat.PFX: (("client.pfx", True),),
+}
+
 #: The key types NHS client certificates use.
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -232,6 +278,22 @@ def as_password_bytes(password: str | bytes | None, what: str = "the password") 
         msg = f"{what} holds a NUL character, which no store password can hold"
         raise InvalidPasswordError(msg)
     return secret
+
+
+def spki_der(key: x509.Certificate | PrivateKeyTypes | PublicKeyTypes) -> bytes:
+    """The public key's DER SubjectPublicKeyInfo: what two keys are compared by.
+
+    Args:
+        key: A certificate (its public key), a private key (its public half) or a public key.
+
+    Returns:
+        The DER bytes; equal for a private key and its certificate.
+    """
+    public = key.public_key() if isinstance(key, x509.Certificate) else key
+    if not hasattr(public, "public_bytes"):  # a private key: its public half
+        public = public.public_key()
+    encoded: bytes = public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return encoded
 
 
 #: How many certificates an issuer walk follows before it gives up (a loop, or nonsense).

@@ -50,7 +50,10 @@ Target formats: ``pem``, ``p12``, ``jks``, ``jceks`` and ``p7b`` write the trust
 ``keystore-jceks`` write the client's key entry with its chain and the trusted CAs;
 ``client-chain-pem`` writes the chain a client presents (leaf first) and ``client-key-pem`` its
 private key (encrypted when a password is named). Key stores and key files are created with
-mode 0600.
+mode 0600. The deployment outputs ``k8s-tls-secret``, ``k8s-trust-bundle``, ``env``,
+``chains``, ``windows-ca`` and ``pfx`` write their files (``DEPLOYMENT_FILES``) into the
+directory ``path`` names, with options of their own (``name``, ``namespace``, ``order``,
+``stem``, ...: see :class:`RecipeTarget`).
 
 Errors name the recipe file and the key, never a password option's value:
 ``recipe.toml: targets[2].password_env: the environment variable it names is not set (its name
@@ -82,6 +85,7 @@ import attrs
 
 from truststore_builder import _checks
 from truststore_builder._builders import KeyStoreBuilder, TrustStoreBuilder
+from truststore_builder._chains import BundleOrder, ordered
 from truststore_builder._deprecation import renamed_method
 from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
@@ -99,7 +103,14 @@ from truststore_builder._errors import (
     TruststoreBuilderError,
 )
 from truststore_builder._existing import compare_existing, compare_existing_directory
-from truststore_builder._model import CLIENT_PRESETS, Environment, Generation, StoreFormat
+from truststore_builder._model import (
+    CLIENT_PRESETS,
+    DEPLOYMENT_FILES,
+    DeploymentFormat,
+    Environment,
+    Generation,
+    StoreFormat,
+)
 from truststore_builder._sources.files import read_input, read_named_password
 from truststore_builder._stores import (
     KeyStore,
@@ -108,7 +119,12 @@ from truststore_builder._stores import (
     serialize_keystore,
     serialize_store,
 )
-from truststore_builder._writing import StagedFiles, make_directories, remove_directories
+from truststore_builder._writing import (
+    StagedFiles,
+    check_destinations,
+    make_directories,
+    remove_directories,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -145,10 +161,24 @@ class TargetFormat(enum.StrEnum):
     KEYSTORE_JCEKS = "keystore-jceks"
     CLIENT_CHAIN_PEM = "client-chain-pem"
     CLIENT_KEY_PEM = "client-key-pem"
+    K8S_TLS_SECRET = DeploymentFormat.K8S_TLS_SECRET.value
+    K8S_TRUST_BUNDLE = DeploymentFormat.K8S_TRUST_BUNDLE.value
+    ENV = DeploymentFormat.ENV.value
+    CHAINS = DeploymentFormat.CHAINS.value
+    WINDOWS_CA = DeploymentFormat.WINDOWS_CA.value
+    PFX = DeploymentFormat.PFX.value
+
+    @property
+    def deployment(self) -> DeploymentFormat | None:
+        """The deployment output it writes (its ``path`` is then a directory), or None."""
+        return DeploymentFormat(self.value) if self.value in _DEPLOYMENT_VALUES else None
 
     @property
     def needs_identity(self) -> bool:
-        """Whether the target holds the client identity (a key store or a client PEM file)."""
+        """Whether the target holds the client identity (a key store, client file or output)."""
+        deployment = self.deployment
+        if deployment is not None:
+            return deployment.needs_identity
         return self not in _TRUST_FORMATS
 
     @property
@@ -168,7 +198,10 @@ class TargetFormat(enum.StrEnum):
 
     @property
     def private(self) -> bool:
-        """Whether the file holds a private key (it is created with mode 0600)."""
+        """Whether the file (or a file of the output) holds a private key or password (0600)."""
+        deployment = self.deployment
+        if deployment is not None:
+            return any(private for _, private in DEPLOYMENT_FILES[deployment])
         return self in _KEYSTORE_FORMATS or self is TargetFormat.CLIENT_KEY_PEM
 
 
@@ -185,9 +218,42 @@ _KEYSTORE_FORMATS: Mapping[TargetFormat, StoreFormat] = {
     TargetFormat.KEYSTORE_JKS: StoreFormat.JKS,
     TargetFormat.KEYSTORE_JCEKS: StoreFormat.JCEKS,
 }
-_PASSWORD_REQUIRED = frozenset({TargetFormat.JKS, TargetFormat.JCEKS, *_KEYSTORE_FORMATS})
-_PASSWORD_ALLOWED = _PASSWORD_REQUIRED | {TargetFormat.PKCS12, TargetFormat.CLIENT_KEY_PEM}
+_DEPLOYMENT_VALUES = frozenset(d.value for d in DeploymentFormat)
+_PASSWORD_REQUIRED = frozenset(
+    {TargetFormat.JKS, TargetFormat.JCEKS, TargetFormat.PFX, *_KEYSTORE_FORMATS}
+)
+_PASSWORD_ALLOWED = _PASSWORD_REQUIRED | {
+    TargetFormat.PKCS12,
+    TargetFormat.CLIENT_KEY_PEM,
+    TargetFormat.K8S_TRUST_BUNDLE,
+}
 _KEY_PASSWORD_ALLOWED = frozenset({TargetFormat.KEYSTORE_JKS, TargetFormat.KEYSTORE_JCEKS})
+
+#: The options (``RecipeTarget`` fields, TOML keys) each format takes besides ``format``,
+#: ``path`` and its passwords; any other set is refused.
+_TARGET_OPTIONS: Mapping[TargetFormat, frozenset[str]] = {
+    TargetFormat.PEM: frozenset({"order"}),
+    TargetFormat.KEYSTORE_PKCS12: frozenset({"profile", "alias", "include_trusted"}),
+    TargetFormat.KEYSTORE_JKS: frozenset({"alias", "include_trusted"}),
+    TargetFormat.KEYSTORE_JCEKS: frozenset({"alias", "include_trusted"}),
+    TargetFormat.K8S_TLS_SECRET: frozenset({"name", "namespace", "order"}),
+    TargetFormat.K8S_TRUST_BUNDLE: frozenset(
+        {"name", "namespace", "order", "pem_key", "jks_key", "pkcs12_key"}
+    ),
+    TargetFormat.ENV: frozenset(
+        {"stem", "cert_variable", "key_variable", "ca_variable", "client_chain", "order"}
+    ),
+    TargetFormat.CHAINS: frozenset({"prefix"}),
+    TargetFormat.WINDOWS_CA: frozenset({"encoding"}),
+    TargetFormat.PFX: frozenset({"profile", "include_trusted"}),
+}
+#: The options named in ``_TARGET_OPTIONS``, in the order the TOML reader takes them.
+_OPTION_FIELDS = (
+    "profile", "alias", "include_trusted", "order", "name", "namespace", "pem_key", "jks_key",
+    "pkcs12_key", "stem", "cert_variable", "key_variable", "ca_variable", "client_chain",
+    "prefix", "encoding",
+)  # fmt: skip
+_FLAG_FIELDS = frozenset({"include_trusted", "client_chain"})
 
 
 # --- the recipe as values -------------------------------------------------------------------
@@ -342,15 +408,40 @@ class RecipeIdentity:
 class RecipeTarget:
     """One file to write: a ``[[targets]]`` (or ``[[batch.targets]]``) table.
 
+    A deployment output (``k8s-tls-secret``, ``k8s-trust-bundle``, ``env``, ``chains``,
+    ``windows-ca``, ``pfx``) writes its files, named as ``DEPLOYMENT_FILES`` names them, into
+    the directory ``path`` (created if missing; it may hold other files).
+
     Attributes:
         format: What to write (see :class:`TargetFormat`).
-        path: Where; in a batch, a template that uses ``{name}``.
-        password: The store password (required for JKS, JCEKS and key stores; optional for a
-            ``p12`` trust store and a ``client-key-pem``, which it encrypts).
+        path: Where (a directory for ``capath`` and the deployment outputs); in a batch, a
+            template that uses ``{name}``.
+        password: The store password (required for JKS, JCEKS, key stores and ``pfx``, and
+            for a ``k8s-trust-bundle`` holding a JKS or PKCS#12 store; optional for a ``p12``
+            trust store and a ``client-key-pem``, which it encrypts).
         key_password: A JKS or JCEKS key entry's own password (default: the store password).
-        profile: A ``keystore-p12``'s PKCS#12 profile (default ``modern``).
+        profile: A ``keystore-p12``'s PKCS#12 profile (default ``modern``), or a ``pfx``'s
+            (default ``legacy``).
         alias: A key store's key entry alias, instead of the identity's.
-        include_trusted: Whether a key store also holds the trusted CAs (default yes).
+        include_trusted: Whether a key store also holds the trusted CAs (default yes; for a
+            ``pfx``, no).
+        order: ``root-first`` or ``issuer-first``: the CAs' order in a ``pem`` trust store
+            and in the PEM bundle of a ``k8s-*`` or ``env`` output (default ``root-first``;
+            ``env``: ``issuer-first``, as the MHS adaptor asks).
+        name: A ``k8s-*`` output's object name (required for them).
+        namespace: A ``k8s-*`` output's namespace (default: none, left to ``kubectl -n``).
+        pem_key: A ``k8s-trust-bundle``'s key of its PEM bundle (default ``trust-bundle.pem``).
+        jks_key: A ``k8s-trust-bundle``'s key of a JKS trust store (default: no JKS).
+        pkcs12_key: A ``k8s-trust-bundle``'s key of a PKCS#12 trust store (default: none).
+        stem: An ``env`` output's file stem (default ``mhs``: ``mhs.env``, ``mhs-env.sh``).
+        cert_variable: An ``env`` output's certificate variable (``MHS_SECRET_CLIENT_CERT``).
+        key_variable: Its private key variable (``MHS_SECRET_CLIENT_KEY``).
+        ca_variable: Its CA certificates variable (``MHS_SECRET_CA_CERTS``).
+        client_chain: Whether an ``env`` certificate value has the client's intermediates
+            after it (default no: the certificate alone).
+        prefix: A ``chains`` output's file name prefix (default ``chain-``).
+        encoding: A ``windows-ca`` output's encoding: ``der`` (``.cer``, the default) or
+            ``pem`` (``.crt``).
     """
 
     format: TargetFormat = attrs.field(converter=TargetFormat)
@@ -359,7 +450,20 @@ class RecipeTarget:
     key_password: PasswordRef | None = None
     profile: str | None = None
     alias: str | None = None
-    include_trusted: bool = True
+    include_trusted: bool | None = None
+    order: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    pem_key: str | None = None
+    jks_key: str | None = None
+    pkcs12_key: str | None = None
+    stem: str | None = None
+    cert_variable: str | None = None
+    key_variable: str | None = None
+    ca_variable: str | None = None
+    client_chain: bool | None = None
+    prefix: str | None = None
+    encoding: str | None = None
 
 
 def _known_preset(_instance: object, _attribute: object, value: str) -> None:
@@ -727,6 +831,10 @@ class _Table:
         value = self._get(name, bool, "true or false", required=False)
         return default if value is None else bool(value)
 
+    def optional_flag(self, name: str) -> bool | None:
+        value = self._get(name, bool, "true or false", required=False)
+        return None if value is None else bool(value)
+
     def texts(self, name: str, *, required: bool = False) -> tuple[str, ...] | None:
         value = self._get(name, list, "a list of strings", required=required)
         if value is None:
@@ -901,16 +1009,21 @@ def _parse_target(table: _Table) -> RecipeTarget:
         table.fail("format", f"unknown format {name!r}; use one of {known}")
     path = table.text("path", required=True)
     assert path is not None  # required=True
-    if "include_trusted" in table.data and not target_format.is_keystore:
-        table.fail("include_trusted", f"only key store targets take it, not {target_format}")
+    taken = _TARGET_OPTIONS.get(target_format, frozenset())
+    for option in _OPTION_FIELDS:
+        if option in table.data and option not in taken:
+            table.taken.add(option)
+            table.fail(option, _not_taken(target_format, option))
+    options: dict[str, object] = {
+        option: table.optional_flag(option) if option in _FLAG_FIELDS else table.text(option)
+        for option in _OPTION_FIELDS
+    }
     target = RecipeTarget(
         format=target_format,
         path=table.base / path,
         password=table.password("password"),
         key_password=table.password("key_password"),
-        profile=table.text("profile"),
-        alias=table.text("alias"),
-        include_trusted=table.flag("include_trusted", default=True),
+        **options,  # type: ignore[arg-type]
     )
     # Options a format does not take are refused in _check_recipe, which also checks
     # recipes made in Python.
@@ -1052,8 +1165,20 @@ def _check_password_file(source: str, key_path: str, password: PasswordRef | Non
         _fail(source, key_path, "the file it names does not exist (its path is not shown)")
 
 
+def _not_taken(fmt: TargetFormat, option: str) -> str:
+    """Why ``option`` is refused for a ``fmt`` target, naming the formats that take it."""
+    takers = [str(f) for f, options in _TARGET_OPTIONS.items() if option in options]
+    return f"a {fmt} target does not take {option} (only {', '.join(takers)} targets do)"
+
+
 def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bool) -> None:
     fmt = target.format
+    taken = _TARGET_OPTIONS.get(fmt, frozenset())
+    for option in _OPTION_FIELDS:
+        if option not in taken and getattr(target, option) is not None:
+            _fail(source, f"{key_path}.{option}", _not_taken(fmt, option))
+    if fmt.deployment is not None:
+        _check_deployment_target(source, key_path, target)
     if target.password is not None and fmt not in _PASSWORD_ALLOWED:
         _fail(source, f"{key_path}.password_env", f"a {fmt} file has no password")
     if target.password is None and fmt in _PASSWORD_REQUIRED:
@@ -1072,8 +1197,6 @@ def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bo
         )
     if target.profile is not None:
         _check_profile(source, key_path, target)
-    if target.alias is not None and not fmt.is_keystore:
-        _fail(source, f"{key_path}.alias", "only key store targets take an alias")
     if batch:
         _check_batch_target(source, key_path, target)
     for password, stem in ((target.password, "password"), (target.key_password, "key_password")):
@@ -1084,15 +1207,82 @@ def _check_profile(source: str, key_path: str, target: RecipeTarget) -> None:
     # The PKCS#12 module loads only when a recipe names a profile: start-up time.
     from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415
 
-    if target.format is not TargetFormat.KEYSTORE_PKCS12:
-        _fail(source, f"{key_path}.profile", "only keystore-p12 targets take a profile")
     try:
         resolve_pkcs12_profile(cast("str", target.profile))
     except ValueError as exc:
         _fail(source, f"{key_path}.profile", str(exc))
 
 
+def _check_deployment_target(source: str, key_path: str, target: RecipeTarget) -> None:
+    """A deployment output's options, as far as they can be checked without a certificate."""
+    from truststore_builder._formats import envfile, kubernetes  # noqa: PLC0415 - start-up time: deployment only
+
+    fmt = target.format
+    checks: list[tuple[str, str | None, Callable[[str], object]]] = [
+        ("order", target.order, BundleOrder),
+        ("encoding", target.encoding, _encoding),
+        ("namespace", target.namespace, kubernetes.check_namespace),
+        ("stem", target.stem, _plain_file_name),
+        ("prefix", target.prefix, _plain_file_name),
+    ]
+    if fmt in {TargetFormat.K8S_TLS_SECRET, TargetFormat.K8S_TRUST_BUNDLE}:
+        if target.name is None:
+            _fail(source, f"{key_path}.name", f"missing; a {fmt} target names its object")
+        checks.append(("name", target.name, kubernetes.check_object_name))
+    checks += [
+        (option, getattr(target, option), kubernetes.check_data_key)
+        for option in ("pem_key", "jks_key", "pkcs12_key")
+    ]
+    checks += [
+        (option, getattr(target, option), envfile.check_variable_name)
+        for option in ("cert_variable", "key_variable", "ca_variable")
+    ]
+    for option, value, check in checks:
+        if value is None:
+            continue
+        try:
+            check(value)
+        except ValueError as exc:
+            _fail(source, f"{key_path}.{option}", str(exc))
+    if fmt is TargetFormat.K8S_TRUST_BUNDLE:
+        binary = target.jks_key is not None or target.pkcs12_key is not None
+        if binary and target.password is None:
+            _fail(
+                source,
+                f"{key_path}.password_env",
+                "missing; a JKS or PKCS#12 store in the ConfigMap needs a password (it goes in "
+                "a Secret of its own): name it with password_env or password_file",
+            )
+        if not binary and target.password is not None:
+            _fail(
+                source,
+                f"{key_path}.password_env",
+                "a k8s-trust-bundle takes a password only with jks_key or pkcs12_key",
+            )
+
+
+def _encoding(value: str) -> str:
+    if value not in {"der", "pem"}:
+        msg = f"unknown encoding {value!r}; use der or pem"
+        raise ValueError(msg)
+    return value
+
+
+def _plain_file_name(value: str) -> str:
+    if "/" in value or "\\" in value or value.startswith("."):
+        msg = f"{value!r} must be part of a plain file name (no '/', not hidden)"
+        raise ValueError(msg)
+    return value
+
+
 def _check_batch_target(source: str, key_path: str, target: RecipeTarget) -> None:
+    if target.format.deployment is not None:
+        _fail(
+            source,
+            f"{key_path}.format",
+            f"a batch writes key stores and client files, and {target.format} is a deployment "
+            "output: put it in [[targets]] with an [identity]",
+        )
     if not target.format.needs_identity:
         _fail(
             source,
@@ -1410,13 +1600,21 @@ def _keystore(
 
 def _serialize(
     output: _Output, store: TrustStore, keystore: KeyStore | None, row: str | None
-) -> _Planned:
-    """Serialise one target (reading it back); nothing is written."""
+) -> list[_Planned]:
+    """Serialise one target (reading it back): its file, or its output's files; none written."""
     target = output.target
     fmt = target.format
+    if fmt.deployment is not None:
+        return _serialize_deployment(output, store, keystore)
     certificates: Sequence[TrustedEntry] = ()
     data: bytes | Mapping[str, bytes]
-    if fmt is TargetFormat.CAPATH:
+    if fmt is TargetFormat.PEM and target.order is not None:
+        from truststore_builder._deployment import bundle_pem  # noqa: PLC0415 - start-up time: deployment only
+
+        data = bundle_pem(store, target.order)
+        description = f"trust store, {len(store)} CAs, {target.order}"
+        certificates = ordered(store.entries, target.order)
+    elif fmt is TargetFormat.CAPATH:
         data = serialize_capath(store)
         description = f"trust store, {len(store)} CAs, OpenSSL's hashed directory"
         certificates = store.entries
@@ -1435,9 +1633,11 @@ def _serialize(
                 output.password,
                 key_password=output.key_password,
                 profile=target.profile or "modern",
-                include_trusted=target.include_trusted,
+                include_trusted=target.include_trusted is not False,
             )
-            certificates = keystore.trust_store.entries if target.include_trusted else ()
+            certificates = (
+                keystore.trust_store.entries if target.include_trusted is not False else ()
+            )
             description = (
                 f"key store {keystore.alias}, {len(keystore.chain)} in chain, "
                 f"{len(certificates)} CAs"
@@ -1460,7 +1660,85 @@ def _serialize(
         certificates=tuple(entry.sha256 for entry in certificates),
     )
     store_format = _TRUST_FORMATS.get(fmt) or _KEYSTORE_FORMATS.get(fmt)
-    return _Planned(output.path, data, file, store_format, output.password, output.key_password)
+    return [_Planned(output.path, data, file, store_format, output.password, output.key_password)]
+
+
+def _serialize_deployment(
+    output: _Output, store: TrustStore, keystore: KeyStore | None
+) -> list[_Planned]:
+    """A deployment output's files under the target's directory, each read back already."""
+    from truststore_builder import _deployment as deployment  # noqa: PLC0415 - start-up time: deployment only
+    from truststore_builder._formats import envfile  # noqa: PLC0415 - start-up time: deployment only
+
+    target = output.target
+    fmt = target.format
+    order = target.order or BundleOrder.ROOT_FIRST
+    files: deployment.DeploymentFiles
+    if fmt is TargetFormat.K8S_TLS_SECRET:
+        assert keystore is not None  # _check_recipe: identity targets have one
+        files = deployment.kubernetes_tls_secret(
+            keystore, name=cast("str", target.name), namespace=target.namespace, order=order
+        )
+    elif fmt is TargetFormat.K8S_TRUST_BUNDLE:
+        files = deployment.kubernetes_trust_bundle(
+            store,
+            name=cast("str", target.name),
+            namespace=target.namespace,
+            key=target.pem_key or "trust-bundle.pem",
+            jks_key=target.jks_key,
+            pkcs12_key=target.pkcs12_key,
+            password=output.password,
+            order=order,
+        )
+    elif fmt is TargetFormat.ENV:
+        assert keystore is not None
+        files = deployment.environment_files(
+            keystore,
+            stem=target.stem or "mhs",
+            cert_variable=target.cert_variable or envfile.MHS_CERT_VARIABLE,
+            key_variable=target.key_variable or envfile.MHS_KEY_VARIABLE,
+            ca_variable=target.ca_variable or envfile.MHS_CA_VARIABLE,
+            client_chain=bool(target.client_chain),
+            order=target.order or BundleOrder.ISSUER_FIRST,
+        )
+    elif fmt is TargetFormat.CHAINS:
+        files = deployment.chain_files(store, prefix=target.prefix or "chain-")
+    elif fmt is TargetFormat.WINDOWS_CA:
+        files = deployment.windows_ca_files(store, encoding=target.encoding or "der")
+    else:
+        assert keystore is not None
+        assert output.password is not None  # _check_recipe: a pfx needs one
+        files = deployment.windows_pfx(
+            keystore,
+            output.password,
+            profile=target.profile or "legacy",
+            include_trusted=bool(target.include_trusted),
+        )
+    planned = []
+    for path, data, private in files.planned(output.path):
+        name = path.relative_to(output.path).as_posix()
+        file = WrittenFile(
+            path=path,
+            format=fmt,
+            target=output.key_path,
+            row=None,
+            description=files.descriptions.get(name, str(fmt)),
+            sha256=_sha256(data),
+            private=private,
+            certificates=files.certificates.get(name, ()),
+        )
+        # A PFX draws fresh salts at every build: compared by what it holds, as a key store.
+        pfx = fmt is TargetFormat.PFX
+        planned.append(
+            _Planned(
+                path,
+                data,
+                file,
+                StoreFormat.PKCS12 if pfx else None,
+                output.password if pfx else None,
+            )
+        )
+    return planned
 
 
 def _sha256(data: bytes | Mapping[str, bytes]) -> str:
@@ -1527,7 +1805,7 @@ def _run_row(job: _RowJob) -> _RowOutcome:
             planned = []
             for output in job.outputs:
                 try:
-                    planned.append(_serialize(output, keystore.trust_store, keystore, row.name))
+                    planned += _serialize(output, keystore.trust_store, keystore, row.name)
                 except TruststoreBuilderError as exc:
                     raise _in_context(exc, output.key_path) from None
         except TruststoreBuilderError as exc:
@@ -1619,21 +1897,22 @@ def _build(
     planned: list[_Planned] = []
     unchanged: dict[Path, str] = {}
     with (
-        _new_directories(every_output),
+        _new_directories(every_output) as directories,
         StagedFiles(overwrite=overwrite) as staged,
     ):
         stage = functools.partial(
-            _stage, staged, source=source, overwrite=overwrite, unchanged=unchanged
+            _stage, staged, directories, source=source, overwrite=overwrite, unchanged=unchanged
         )
         for output in outputs:
             try:
-                planned.append(_serialize(output, store, keystore, None))
+                planned += _serialize(output, store, keystore, None)
             except TruststoreBuilderError as exc:
                 raise _in_context(exc, _context(source, output.key_path)) from None
         stage(planned)
         if jobs:
             outcomes = _run_batch(jobs, used, progress, stage)
             planned += _batch_files(source, outcomes)
+        _check_planned_paths(source, planned)
         staged.publish()
     return BuildResult(
         files=tuple(
@@ -1665,6 +1944,7 @@ def _validation_time(at: dt.datetime | None) -> dt.datetime:
 
 def _stage(
     staged: StagedFiles,
+    directories: _NewDirectories,
     files: Sequence[_Planned],
     *,
     source: str,
@@ -1673,14 +1953,16 @@ def _stage(
 ) -> None:
     """Stage each serialised file (or capath directory) as soon as it is ready.
 
-    One already there that holds the same is not staged: ``unchanged`` gets its path and the
-    SHA-256 of what is on disk. One that holds something else is refused without
-    ``overwrite``.
+    A deployment output's subdirectories (``Root/``, ``CA/``) are made here, once its files
+    are known; they go again, with the others, if the build fails. One already there that
+    holds the same is not staged: ``unchanged`` gets its path and the SHA-256 of what is on
+    disk. One that holds something else is refused without ``overwrite``.
 
     Raises:
         OutputExistsError: A destination holds something else and ``overwrite`` is false.
     """
     for file in files:
+        directories.make(file.path.parent, private=file.file.private)
         if isinstance(file.data, bytes):
             existing = compare_existing(
                 file.path,
@@ -1805,12 +2087,37 @@ def _batch_files(source: str, outcomes: Sequence[_RowOutcome]) -> list[_Planned]
 _FAILURES_SHOWN = 5
 
 
-def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: bool) -> None:
-    """Two targets writing one file; then each destination as the writer will check it."""
-    from truststore_builder._writing import check_destinations  # noqa: PLC0415
+def _check_planned_paths(source: str, planned: Sequence[_Planned]) -> None:
+    """Two targets (a deployment output's files among them) writing one file: refused."""
+    seen: dict[Path, str] = {}
+    for file in planned:
+        resolved = Path(os.path.abspath(file.path))  # noqa: PTH100  (no symlink resolution)
+        if resolved in seen and seen[resolved] != file.file.target:
+            _fail(
+                source,
+                f"{file.file.target}.path",
+                f"{file.path} is also written by {seen[resolved]}",
+            )
+        seen[resolved] = file.file.target
 
+
+def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: bool) -> None:
+    """Two targets writing one file; then each destination as the writer will check it.
+
+    A deployment output's directory may exist and hold other files; its files are known only
+    once serialised, and are checked then (by :class:`StagedFiles`, before any is renamed).
+    """
     seen: dict[Path, str] = {}
     for output in outputs:
+        if output.target.format.deployment is not None:
+            if output.path.exists() and not output.path.is_dir():
+                _fail(
+                    source,
+                    f"{output.key_path}.path",
+                    f"{output.path}: a {output.target.format} output is written into a "
+                    "directory, and this is a file",
+                )
+            continue
         resolved = Path(os.path.abspath(output.path))  # noqa: PTH100  (no symlink resolution)
         if resolved in seen:
             _fail(
@@ -1830,21 +2137,35 @@ def _check_destinations(source: str, outputs: Sequence[_Output], *, overwrite: b
             raise _in_context(exc, _context(source, f"{output.key_path}.path")) from None
 
 
+class _NewDirectories:
+    """The directories a build created, to remove again if it fails."""
+
+    def __init__(self) -> None:
+        self.created: list[Path] = []
+
+    def make(self, directory: Path, *, private: bool) -> None:
+        """Create ``directory`` and its missing parents (0700 if ``private``, else 0755)."""
+        if not directory.is_dir():
+            self.created += make_directories(directory, private=private)
+
+
 @contextlib.contextmanager
-def _new_directories(outputs: Iterable[_Output]) -> Iterator[None]:
+def _new_directories(outputs: Iterable[_Output]) -> Iterator[_NewDirectories]:
     """Create the outputs' missing directories (and parents); remove them again on an exception.
 
-    0755, or 0700 for a directory that will hold a private key, whatever the umask.
+    0755, or 0700 for a directory that will hold a private key, whatever the umask. A
+    deployment output's directory is its ``path``; the others', ``path``'s parent.
     """
     private: dict[Path, bool] = {}
     for output in outputs:
-        directory = output.path.parent
-        private[directory] = private.get(directory, False) or output.target.format.private
-    created: list[Path] = []
+        fmt = output.target.format
+        directory = output.path if fmt.deployment is not None else output.path.parent
+        private[directory] = private.get(directory, False) or fmt.private
+    directories = _NewDirectories()
     try:
         for directory, holds_keys in private.items():
-            created += make_directories(directory, private=holds_keys)
-        yield
+            directories.make(directory, private=holds_keys)
+        yield directories
     except BaseException:
-        remove_directories(created)
+        remove_directories(directories.created)
         raise

@@ -121,7 +121,7 @@ CONSUMERS: tuple[Consumer, ...] = (
     Consumer(
         "httpx",
         "httpx",
-        "0.28",
+        "0.29",
         "`verify=ssl_context` from `truststore.pem` with `load_cert_chain(chain, key)`",
         {Kind.PEM: WORKS, Kind.CLIENT_PEM: WORKS},
     ),

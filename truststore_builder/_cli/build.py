@@ -22,32 +22,59 @@ from truststore_builder._cli.progress import TerminalProgress
 from truststore_builder._model import (
     CLIENT_FILES,
     CLIENT_PRESETS,
+    DEPLOYMENT_FILES,
+    DeploymentFormat,
     Environment,
     Generation,
     StoreFormat,
 )
 
-#: The formats ``build --formats`` accepts, in the order files are written and reported.
-BUILD_FORMATS = (
+#: The formats ``build --formats`` accepts, in the order files are written and reported: the
+#: trust store formats, then the deployment outputs.
+BUILD_FORMATS: tuple[StoreFormat | DeploymentFormat, ...] = (
     StoreFormat.PEM,
     StoreFormat.PKCS12,
     StoreFormat.JKS,
     StoreFormat.JCEKS,
     StoreFormat.PKCS7,
     StoreFormat.CAPATH,
+    *DeploymentFormat,
 )
 DEFAULT_BUILD_FORMATS = "pem,p12,jks"
 
+#: How ``--help`` shows the fields of a deployment file's name (``DEPLOYMENT_FILES``): an
+#: option's default, or what the store puts there.
+_FILE_NAME_FIELDS = {
+    "name": "<k8s-name>",
+    "stem": "mhs",
+    "prefix": "chain-",
+    "root": "<root alias>",
+    "alias": "<alias>",
+}
+
 
 def _client_files_help() -> str:
-    """Which client files each format writes, from the table that decides it."""
+    """Which client files each trust store format writes, from the table that decides it."""
+    stores = [fmt for fmt in BUILD_FORMATS if isinstance(fmt, StoreFormat)]
     per_format = [
         f"{fmt}: {' and '.join(name for name, _ in CLIENT_FILES[fmt])}"
-        for fmt in BUILD_FORMATS
+        for fmt in stores
         if fmt in CLIENT_FILES
     ]
-    without = [str(fmt) for fmt in BUILD_FORMATS if fmt not in CLIENT_FILES]
+    without = [str(fmt) for fmt in stores if fmt not in CLIENT_FILES]
     return f"{'; '.join(per_format)} ({' and '.join(without)} write none)"
+
+
+def _deployment_files_help() -> str:
+    """Which files each deployment output writes into --out, from the table that decides it."""
+    per_format = []
+    for fmt, files in DEPLOYMENT_FILES.items():
+        names = " and ".join(
+            pattern.format_map(_FILE_NAME_FIELDS) + (" (0600)" if private else "")
+            for pattern, private in files
+        )
+        per_format.append(f"{fmt}: {names}")
+    return "; ".join(per_format)
 
 
 def _generations(text: str) -> list[str]:
@@ -97,6 +124,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     _add_trust_rules(build)
     _add_output_options(build)
     _add_identity_options(build)
+    _add_deployment_options(build)
     build.add_argument(
         "--force",
         action="store_true",
@@ -206,11 +234,13 @@ def _add_output_options(build: argparse.ArgumentParser) -> None:
         "--formats",
         type=_formats,
         default=_formats(DEFAULT_BUILD_FORMATS),
-        metavar="pem,p12,jks,jceks,p7b,capath",
+        metavar="FORMAT,...",
         help=(
-            f"the formats to write (default: {DEFAULT_BUILD_FORMATS}): the trust store in each, "
-            "and with --cert and --key the client's files of each format too: "
-            f"{_client_files_help()}"
+            f"the formats to write (default: {DEFAULT_BUILD_FORMATS}). pem, p12, jks, jceks, "
+            "p7b and capath: the trust store (truststore.FORMAT, capath/), and with --cert and "
+            f"--key the client's files of each format too: {_client_files_help()}. "
+            "Deployment outputs (options below; k8s-tls-secret, env and pfx "
+            f"need --cert and --key): {_deployment_files_help()}"
         ),
     )
     add_password_options(build, "the store password (also the key stores' password)")
@@ -309,6 +339,88 @@ def _add_identity_options(build: argparse.ArgumentParser) -> None:
         action="store_true",
         help="package a G1 client certificate (with a warning) instead of refusing it",
     )
+
+
+def _add_deployment_options(build: argparse.ArgumentParser) -> None:
+    """How the deployment outputs of --formats are written."""
+    deployment = build.add_argument_group(
+        "deployment outputs",
+        "Files for Kubernetes, environment variables, gateways and Windows, written into --out "
+        "with the stores, all or none; each is read back first. k8s-trust-bundle holds the "
+        "PEM bundle, and with a store password also bundle.jks and bundle.p12 (the password "
+        "in the <k8s-name>-password Secret); pfx is written with the store password.",
+    )
+    deployment.add_argument(
+        "--order",
+        choices=["root-first", "issuer-first"],
+        help=(
+            "the CAs' order in truststore.pem and in the PEM bundles of k8s-tls-secret, "
+            "k8s-trust-bundle and env (default: root-first; env: issuer-first, as the MHS "
+            "adaptor asks)"
+        ),
+    )
+    deployment.add_argument(
+        "--k8s-name",
+        metavar="NAME",
+        help="the Kubernetes object name of k8s-tls-secret and k8s-trust-bundle (default: nhs-ENV)",
+    )
+    deployment.add_argument(
+        "--k8s-namespace",
+        metavar="NAMESPACE",
+        help="their namespace (default: none, left to kubectl -n)",
+    )
+    deployment.add_argument(
+        "--env-stem",
+        default="mhs",
+        metavar="STEM",
+        help="env's file names: STEM.env and STEM-env.sh (default: mhs)",
+    )
+    deployment.add_argument(
+        "--env-variables",
+        type=_variables,
+        metavar="CERT,KEY,CA",
+        help=(
+            "env's three variable names (default: the MHS adaptor's MHS_SECRET_CLIENT_CERT, "
+            "MHS_SECRET_CLIENT_KEY, MHS_SECRET_CA_CERTS)"
+        ),
+    )
+    deployment.add_argument(
+        "--env-client-chain",
+        action="store_true",
+        help="put the client's intermediates after its certificate in env's certificate value",
+    )
+    deployment.add_argument(
+        "--chains-prefix",
+        default="chain-",
+        metavar="PREFIX",
+        help="chains' file name prefix: PREFIX<root alias>.pem (default: chain-)",
+    )
+    deployment.add_argument(
+        "--windows-ca-encoding",
+        choices=["der", "pem"],
+        default="der",
+        help="windows-ca's files: der (.cer, the default) or pem (.crt)",
+    )
+    deployment.add_argument(
+        "--pfx-profile",
+        default="legacy",
+        type=_p12_profile,
+        metavar="PROFILE",
+        help="pfx's PKCS#12 profile (default: legacy, for Windows Server 2016; as --p12-profile)",
+    )
+    deployment.add_argument(
+        "--pfx-include-trusted",
+        action="store_true",
+        help="also put the trusted CAs in client.pfx (default: the client's chain only)",
+    )
+
+
+def _variables(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if len(names) != 3 or not all(names):  # noqa: PLR2004 - certificate, key, CAs
+        msg = f"give three variable names, CERT,KEY,CA, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return names
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from truststore_builder._errors import (
     MissingPasswordError,
     RecipeError,
 )
-from truststore_builder._model import CLIENT_FILES, CLIENT_PRESETS, StoreFormat
+from truststore_builder._model import CLIENT_FILES, CLIENT_PRESETS, DeploymentFormat, StoreFormat
 from truststore_builder._recipe import (
     PasswordRef,
     Recipe,
@@ -92,17 +92,27 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
     identity = _identity(args, password)
     if args.preset is not None:
         return _preset_recipe(args, identity, password)
-    formats = [StoreFormat(name) for name in args.formats]
+    formats = [StoreFormat(name) for name in args.formats if name in _STORE_FORMATS]
+    outputs = [DeploymentFormat(name) for name in args.formats if name not in _STORE_FORMATS]
+    needing = [str(fmt) for fmt in outputs if fmt.needs_identity]
+    if needing and identity is None:
+        msg = (
+            f"--formats {','.join(needing)} holds the client identity: give its --cert and "
+            "--key (or --identity-from), or leave it out of --formats"
+        )
+        raise UsageError(msg)
     targets = [
         RecipeTarget(
             format=TargetFormat(fmt.value),
             path=directory / ("capath" if fmt is StoreFormat.CAPATH else f"{STORE_STEM}.{fmt}"),
             password=password if fmt in _PASSWORDED else None,
+            order=args.order if fmt is StoreFormat.PEM else None,
         )
         for fmt in formats
     ]
     if identity is not None:
         targets += _client_targets(args, formats, password)
+    targets += [_deployment_target(args, fmt, password) for fmt in outputs]
     _require_password(targets, password, encrypt_key_pem=args.encrypt_key_pem)
     trust = _trust(args)
     # No source: the errors are the library's own, and name no recipe key.
@@ -228,6 +238,44 @@ def _identity(args: argparse.Namespace, password: PasswordRef | None) -> RecipeI
 
 #: The trust store formats written with the store password when one is given.
 _PASSWORDED = frozenset({StoreFormat.PKCS12, StoreFormat.JKS, StoreFormat.JCEKS})
+_STORE_FORMATS = frozenset(fmt.value for fmt in StoreFormat)
+
+
+def _deployment_target(
+    args: argparse.Namespace, fmt: DeploymentFormat, password: PasswordRef | None
+) -> RecipeTarget:
+    """A deployment output's target: written into --out, its options from the options."""
+    kind = TargetFormat(fmt.value)
+    options: dict[str, object] = {}
+    if fmt in {DeploymentFormat.K8S_TLS_SECRET, DeploymentFormat.K8S_TRUST_BUNDLE}:
+        options = {
+            "name": args.k8s_name or f"nhs-{args.env}",
+            "namespace": args.k8s_namespace,
+            "order": args.order,
+        }
+    if fmt is DeploymentFormat.K8S_TRUST_BUNDLE and password is not None:
+        options |= {"jks_key": "bundle.jks", "pkcs12_key": "bundle.p12", "password": password}
+    elif fmt is DeploymentFormat.ENV:
+        cert, key, ca = args.env_variables or (None, None, None)
+        options = {
+            "stem": args.env_stem,
+            "cert_variable": cert,
+            "key_variable": key,
+            "ca_variable": ca,
+            "client_chain": args.env_client_chain or None,
+            "order": args.order,
+        }
+    elif fmt is DeploymentFormat.CHAINS:
+        options = {"prefix": args.chains_prefix}
+    elif fmt is DeploymentFormat.WINDOWS_CA:
+        options = {"encoding": args.windows_ca_encoding}
+    elif fmt is DeploymentFormat.PFX:
+        options = {
+            "password": password,
+            "profile": args.pfx_profile,
+            "include_trusted": args.pfx_include_trusted,
+        }
+    return RecipeTarget(format=kind, path=args.out, **options)  # type: ignore[arg-type]
 
 
 def _client_targets(
@@ -283,6 +331,11 @@ def _require_password(
             "a key store needs a password and none was given (without one Java reads the key "
             f"entry as an empty store): {give}, or leave p12, jks and jceks out of --formats"
         )
+    elif TargetFormat.PFX in kinds:
+        msg = (
+            f"pfx holds the client's private key and needs a password, and none was given: "
+            f"{give}, or leave pfx out of --formats"
+        )
     elif any(kind.needs_password for kind in kinds):
         msg = (
             f"a JKS or JCEKS trust store needs a password and none was given: {give}, "
@@ -315,6 +368,13 @@ _OPTIONS = {
     "targets.path": "--out",
     "presets.password_env": "--password-env",
     "presets.password_file": "--password-file",
+    "targets.name": "--k8s-name",
+    "targets.namespace": "--k8s-namespace",
+    "targets.stem": "--env-stem",
+    "targets.cert_variable": "--env-variables",
+    "targets.key_variable": "--env-variables",
+    "targets.ca_variable": "--env-variables",
+    "targets.prefix": "--chains-prefix",
 }
 
 
@@ -370,9 +430,18 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
     store = result.trust_store
     keystore = result.keystore
     assert store is not None
-    stores = [file for file in result.files if not file.format.needs_identity]
+    stores = [
+        file
+        for file in result.files
+        if not file.format.needs_identity and file.format.deployment is None
+    ]
+    outputs = [file for file in result.files if file.format.deployment is not None]
     client: dict[str, object] | None = None
-    client_files = [str(file.path) for file in result.files if file.format.needs_identity]
+    client_files = [
+        str(file.path)
+        for file in result.files
+        if file.format.needs_identity and file.format.deployment is None
+    ]
     if keystore is not None:
         client = {
             "alias": keystore.alias,
@@ -385,7 +454,7 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
             "unchanged": [
                 str(file.path)
                 for file in result.files
-                if file.format.needs_identity and file.unchanged
+                if file.format.needs_identity and file.format.deployment is None and file.unchanged
             ],
         }
     if args.json:
@@ -404,10 +473,11 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
                         # Every file was read back (by another implementation than its
                         # writer) before any was written: a difference is an error.
                         "read_back_ok": True,
+                        "private": file.private,
                         # Already there, holding the same: left untouched (inode, mtime).
                         "unchanged": file.unchanged,
                     }
-                    for file in stores
+                    for file in [*stores, *outputs]
                 ],
                 "expired": [entry.alias for entry in store.expired],
                 "dropped": [entry.alias for entry in store.dropped],
@@ -420,6 +490,10 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
         out(f"{done} {file.path} ({file.format}, {count} certificates, read back ok)")
     if keystore is not None:
         for file in result.files:
-            if file.format.needs_identity:
+            if file.format.needs_identity and file.format.deployment is None:
                 done = "unchanged" if file.unchanged else "wrote"
                 out(f"{done} {file.path} (client {keystore.alias}, {keystore.report.subject})")
+    for file in outputs:
+        private = ", mode 0600" if file.private else ""
+        done = "unchanged" if file.unchanged else "wrote"
+        out(f"{done} {file.path} ({file.format}: {file.description}{private}; read back ok)")

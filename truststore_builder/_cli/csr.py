@@ -163,7 +163,7 @@ def _refuse_misplaced(args: argparse.Namespace) -> None:
 
 
 def _request(args: argparse.Namespace, common_name: str | None) -> SigningRequest:
-    from truststore_builder._csr import (  # noqa: PLC0415
+    from truststore_builder._csr import (  # noqa: PLC0415 - start-up time
         generate_signing_request,
         signing_request_from_key_file,
         signing_request_from_store,

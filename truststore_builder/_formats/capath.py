@@ -24,8 +24,19 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
+from truststore_builder._formats.asn1 import (
+    BIT_STRING,
+    BMP_STRING,
+    CONTEXT_0,
+    HIGH_TAG_NUMBER,
+    OID,
+    SEQUENCE,
+    SET,
+    UTF8_STRING,
+    encode_tlv,
+    read_header,
+)
 from truststore_builder._formats.codec import DirectoryCodec, ReadBack
-from truststore_builder._formats.der import der_header
 from truststore_builder._formats.pem import load_pem_certificates, serialize_pem_bundle
 from truststore_builder._model import StoreFormat
 
@@ -50,31 +61,22 @@ __all__ = [
 #: A file name OpenSSL's CApath lookup opens: eight lower-case hex digits, a dot, a number.
 CAPATH_FILE_NAME = re.compile(r"([0-9a-f]{8})\.(0|[1-9][0-9]*)")
 
-_SEQUENCE = 0x30
-_SET = 0x31
-_OID = 0x06
-_HIGH_TAG_NUMBER = 0x1F
-_CONTEXT_0 = 0xA0
-_SHORT_LENGTH_LIMIT = 0x80
 #: TBSCertificate fields up to and including the subject, after the optional version.
 _FIELDS_TO_SUBJECT = 5
-_UTF8_STRING = 0x0C
 _UNIVERSAL_STRING = 0x1C
-_BMP_STRING = 0x1E
 #: PrintableString, T61String, IA5String, VisibleString: one byte a character, read as Latin-1
 #: by OpenSSL's ASN1_STRING_to_UTF8.
 _ONE_BYTE_STRINGS = frozenset({0x13, 0x14, 0x16, 0x1A})
-_CANONICAL_STRINGS = _ONE_BYTE_STRINGS | {_UTF8_STRING, _UNIVERSAL_STRING, _BMP_STRING}
-_BIT_STRING = 0x03
+_CANONICAL_STRINGS = _ONE_BYTE_STRINGS | {UTF8_STRING, _UNIVERSAL_STRING, BMP_STRING}
 _MAX_UNUSED_BITS = 7
 #: The value encodings OpenSSL reads in a name (its B_ASN1_PRINTABLE mask): BIT STRING,
 #: UTF8String, NumericString, PrintableString, T61String, IA5String, UniversalString, BMPString,
 #: a SEQUENCE, and the universal tags it knows no type for. Any other (VisibleString, UTCTime,
 #: OCTET STRING, ...) makes OpenSSL refuse the whole certificate, so it has no hash.
 _READABLE_VALUES = frozenset(
-    {_BIT_STRING, _UTF8_STRING, 0x12, 0x13, 0x14, 0x16, _UNIVERSAL_STRING, _BMP_STRING}
+    {BIT_STRING, UTF8_STRING, 0x12, 0x13, 0x14, 0x16, _UNIVERSAL_STRING, BMP_STRING}
     | {0x07, 0x08, 0x09, 0x0B, 0x0D, 0x0E, 0x0F, 0x1D}
-    | {_SEQUENCE}
+    | {SEQUENCE}
 )
 #: OpenSSL's ossl_isspace: the C locale's whitespace, ASCII only.
 _SPACE = b" \t\n\x0b\x0c\r"
@@ -88,26 +90,17 @@ def _elements_of(data: bytes, start: int, end: int, what: str) -> list[tuple[int
     found = []
     offset = start
     while offset < end:
-        header = der_header(data, offset)
+        header = read_header(data, offset)
         if header is None or offset + header[1] + header[2] > end:
             msg = f"{what}: not a valid DER encoding"
             raise ValueError(msg)
         tag, header_length, content_length = header
-        if tag & _HIGH_TAG_NUMBER == _HIGH_TAG_NUMBER:
+        if tag & HIGH_TAG_NUMBER == HIGH_TAG_NUMBER:
             msg = f"{what}: a high tag number, which no X.509 name uses"
             raise ValueError(msg)
         found.append((tag, offset, offset + header_length, offset + header_length + content_length))
         offset += header_length + content_length
     return found
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    """One DER element: tag, definite minimal length, content."""
-    length = len(content)
-    if length < _SHORT_LENGTH_LIMIT:
-        return bytes((tag, length)) + content
-    size = (length.bit_length() + 7) // 8
-    return bytes((tag, 0x80 | size)) + length.to_bytes(size, "big") + content
 
 
 def _code_points_to_utf8(content: bytes, width: int, what: str) -> bytes:
@@ -129,9 +122,9 @@ def _bit_string(content: bytes, what: str) -> bytes:
         raise ValueError(msg)
     unused, bits = content[0], content[1:]
     if not bits:
-        return _der(_BIT_STRING, b"\x00")
+        return encode_tlv(BIT_STRING, b"\x00")
     last = bits[-1] & (0xFF << unused) & 0xFF
-    return _der(_BIT_STRING, bytes((unused,)) + bits[:-1] + bytes((last,)))
+    return encode_tlv(BIT_STRING, bytes((unused,)) + bits[:-1] + bytes((last,)))
 
 
 def _canonical_value(tag: int, element: bytes, content: bytes, what: str) -> bytes:
@@ -149,15 +142,15 @@ def _canonical_value(tag: int, element: bytes, content: bytes, what: str) -> byt
             "cannot load this certificate at all"
         )
         raise ValueError(msg)
-    if tag == _SEQUENCE:
+    if tag == SEQUENCE:
         return element  # OpenSSL keeps a SEQUENCE value's whole encoding as it came.
-    if tag == _BIT_STRING:
+    if tag == BIT_STRING:
         return _bit_string(content, what)
     if tag not in _CANONICAL_STRINGS:
-        return _der(tag, content)
+        return encode_tlv(tag, content)
     if tag in _ONE_BYTE_STRINGS:
         text = content.decode("latin-1").encode("utf-8")
-    elif tag == _BMP_STRING:
+    elif tag == BMP_STRING:
         text = _code_points_to_utf8(content, 2, what)
     elif tag == _UNIVERSAL_STRING:
         text = _code_points_to_utf8(content, 4, what)
@@ -169,7 +162,7 @@ def _canonical_value(tag: int, element: bytes, content: bytes, what: str) -> byt
             raise ValueError(msg) from None
         text = content
     # bytes.lower() changes ASCII letters only, as ossl_tolower does.
-    return _der(_UTF8_STRING, _SPACE_RUN.sub(b" ", text.strip(_SPACE)).lower())
+    return encode_tlv(UTF8_STRING, _SPACE_RUN.sub(b" ", text.strip(_SPACE)).lower())
 
 
 def canonical_name_encoding(name_der: bytes) -> bytes:
@@ -187,19 +180,19 @@ def canonical_name_encoding(name_der: bytes) -> bytes:
     """
     what = "name"
     top = _elements_of(name_der, 0, len(name_der), what)
-    if len(top) != 1 or top[0][0] != _SEQUENCE:
+    if len(top) != 1 or top[0][0] != SEQUENCE:
         msg = f"{what}: not a DER SEQUENCE"
         raise ValueError(msg)
     _, _, name_start, name_end = top[0]
     out = bytearray()
     for rdn_tag, _, rdn_start, rdn_end in _elements_of(name_der, name_start, name_end, what):
-        if rdn_tag != _SET:
+        if rdn_tag != SET:
             msg = f"{what}: an RDN that is not a SET"
             raise ValueError(msg)
         attributes: list[bytes] = []
         for atv_tag, _, atv_start, atv_end in _elements_of(name_der, rdn_start, rdn_end, what):
-            parts = _elements_of(name_der, atv_start, atv_end, what) if atv_tag == _SEQUENCE else []
-            if len(parts) != 2 or parts[0][0] != _OID:  # noqa: PLR2004 - type and value
+            parts = _elements_of(name_der, atv_start, atv_end, what) if atv_tag == SEQUENCE else []
+            if len(parts) != 2 or parts[0][0] != OID:  # noqa: PLR2004 - type and value
                 msg = f"{what}: an attribute that is not a SEQUENCE of type and value"
                 raise ValueError(msg)
             (_, oid_start, _, oid_end), (value_tag, value_first, value_start, value_end) = parts
@@ -209,9 +202,9 @@ def canonical_name_encoding(name_der: bytes) -> bytes:
                 name_der[value_start:value_end],
                 what,
             )
-            attributes.append(_der(_SEQUENCE, name_der[oid_start:oid_end] + value))
+            attributes.append(encode_tlv(SEQUENCE, name_der[oid_start:oid_end] + value))
         # DER's SET OF order: by encoding, bytewise, a shorter prefix first (OpenSSL's der_cmp).
-        out += _der(_SET, b"".join(sorted(attributes)))
+        out += encode_tlv(SET, b"".join(sorted(attributes)))
     return bytes(out)
 
 
@@ -240,9 +233,9 @@ def _raw_subject(certificate: x509.Certificate) -> bytes:
     """The subject's DER exactly as the certificate carries it, taken from the TBS."""
     tbs = certificate.tbs_certificate_bytes
     (tbs_tag, _, start, end), *_ = _elements_of(tbs, 0, len(tbs), "certificate")
-    fields = _elements_of(tbs, start, end, "certificate") if tbs_tag == _SEQUENCE else []
+    fields = _elements_of(tbs, start, end, "certificate") if tbs_tag == SEQUENCE else []
     # [0] version (optional), serial, signature, issuer, validity, subject, ...
-    offset = 1 if fields and fields[0][0] == _CONTEXT_0 else 0
+    offset = 1 if fields and fields[0][0] == CONTEXT_0 else 0
     if len(fields) < offset + _FIELDS_TO_SUBJECT:
         msg = "certificate: a TBSCertificate without a subject"
         raise ValueError(msg)

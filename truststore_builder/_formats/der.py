@@ -7,6 +7,14 @@ from typing import TYPE_CHECKING, NoReturn
 from cryptography import x509
 
 from truststore_builder._errors import MalformedInputError, NoCertificatesError
+from truststore_builder._formats.asn1 import (
+    CONTEXT_0,
+    OID,
+    SEQUENCE,
+    encode_tlv,
+    oid_content,
+    read_header,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -19,41 +27,18 @@ __all__ = [
     "refuse_other_der",
 ]
 
-_SEQUENCE = 0x30
-_EXPLICIT_0 = 0xA0
 #: DER of the OBJECT IDENTIFIER 1.2.840.10040.4.1 (id-dsa), tag and length included.
-_DSA_OID = bytes.fromhex("06072a8648ce380401")
-_LONG_FORM = 0x80
-#: Four length bytes allow 4 GiB: more is no certificate anyone sends.
-_MAX_LENGTH_BYTES = 4
+_DSA_OID = encode_tlv(OID, oid_content("1.2.840.10040.4.1"))
 
 
-def der_header(data: bytes, offset: int = 0) -> tuple[int, int, int] | None:
-    """Read the tag and length of the DER element starting at ``offset``.
-
-    Args:
-        data: DER bytes.
-        offset: Where the element starts.
-
-    Returns:
-        ``(tag, header_length, content_length)``, or None when the header itself is cut short
-        or is not a definite DER length.
-    """
-    if offset + 2 > len(data):
-        return None
-    tag, first = data[offset], data[offset + 1]
-    if first < _LONG_FORM:
-        return tag, 2, first
-    count = first & 0x7F
-    # 0x80 alone is BER's indefinite length, never DER.
-    if count == 0 or count > _MAX_LENGTH_BYTES or offset + 2 + count > len(data):
-        return None
-    return tag, 2 + count, int.from_bytes(data[offset + 2 : offset + 2 + count], "big")
+#: The name this module gave :func:`~truststore_builder._formats.asn1.read_header` before the
+#: ASN.1 module had it; kept for callers of the old name.
+der_header = read_header
 
 
 def _element(data: bytes, offset: int) -> tuple[int, int, int] | None:
     """``(tag, content start, end)`` of the DER element at ``offset``, or None if cut short."""
-    header = der_header(data, offset)
+    header = read_header(data, offset)
     if header is None or offset + header[1] + header[2] > len(data):
         return None
     return header[0], offset + header[1], offset + header[1] + header[2]
@@ -67,7 +52,7 @@ def _inherits_dsa_parameters(data: bytes) -> bool:
     """
     certificate = _element(data, 0)
     tbs = certificate and _element(data, certificate[1])
-    if not tbs or tbs[0] != _SEQUENCE:
+    if not tbs or tbs[0] != SEQUENCE:
         return False
     offset, end = tbs[1], tbs[2]
     fields: list[tuple[int, int, int]] = []
@@ -78,12 +63,12 @@ def _inherits_dsa_parameters(data: bytes) -> bool:
         fields.append(field)
         offset = field[2]
     # With the [0] version first, subjectPublicKeyInfo is the seventh field, else the sixth.
-    spki_index = 6 if fields and fields[0][0] == _EXPLICIT_0 else 5
+    spki_index = 6 if fields and fields[0][0] == CONTEXT_0 else 5
     if len(fields) <= spki_index:
         return False
     spki = fields[spki_index]
     algorithm = _element(data, spki[1])
-    if algorithm is None or algorithm[0] != _SEQUENCE:
+    if algorithm is None or algorithm[0] != SEQUENCE:
         return False
     oid = _element(data, algorithm[1])
     return (
@@ -132,11 +117,11 @@ def looks_like_der_certificate(data: bytes) -> bool:
     Truncated data still looks like DER, so that reading it reports the truncation rather than
     an unknown format.
     """
-    outer = der_header(data)
-    if outer is None or outer[0] != _SEQUENCE:
+    outer = read_header(data)
+    if outer is None or outer[0] != SEQUENCE:
         return False
-    inner = der_header(data, outer[1])
-    return inner is not None and inner[0] == _SEQUENCE
+    inner = read_header(data, outer[1])
+    return inner is not None and inner[0] == SEQUENCE
 
 
 def load_der_certificate(data: bytes, source: str) -> x509.Certificate:
@@ -156,8 +141,8 @@ def load_der_certificate(data: bytes, source: str) -> x509.Certificate:
     if not data:
         msg = f"{source}: is empty"
         raise NoCertificatesError(msg, source=source)
-    header = der_header(data)
-    if header is not None and header[0] == _SEQUENCE:
+    header = read_header(data)
+    if header is not None and header[0] == SEQUENCE:
         declared = header[1] + header[2]
         if declared > len(data):
             msg = (

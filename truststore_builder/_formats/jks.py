@@ -1,4 +1,4 @@
-"""JKS and JCEKS: Java's own key store formats, read and written here or through pyjks.
+"""JKS and JCEKS: Java's own key store formats, written through pyjks and read here.
 
 Both formats share one layout: a magic number (``FEEDFEED`` for JKS, ``CECECECE`` for JCEKS),
 version 2, an entry count, the entries, then a SHA-1 integrity digest over
@@ -17,16 +17,17 @@ read but not write, so it is implemented here. JCEKS key passwords are therefore
 only (Java's ``PBEKey`` refuses anything else). Both protections draw a random IV or salt, so a
 key store, unlike a trust store, is not byte-for-byte reproducible: its entry dates are.
 
-Trust stores hold trusted certificate entries only, a few fixed fields each, so they are
-encoded here (:func:`serialize_jks_truststore`). Every store is read here too, with its
+One implementation writes, another reads. pyjks, the project's JKS library, writes every
+store, trust stores and key stores alike (:func:`serialize_jks_truststore`,
+:func:`serialize_jks_keystore`); it is imported inside the functions that write, so that
+``import truststore_builder`` and every read stay without it (its import, pyasn1, Cryptodome
+and javaobj, costs more than building a whole store). Every store is read here, with its
 password or without, trusted, private key and (JCEKS) secret key entries alike, aliases as
-Java's modified UTF-8 (pyjks refuses the supplementary characters keytool writes): reading
-never imports pyjks, whose import (pyasn1, Cryptodome, javaobj) costs more than building a
-whole store. Only writing key stores goes through pyjks, imported inside the functions that
-use it so that ``import truststore_builder`` stays fast; a JCEKS secret key entry is stepped
-over with javaobj, which comes with pyjks. :func:`parse_jks_trusted_certificates` and
-:func:`parse_jks_key_entry_aliases` are the strict readers that check what was written: with
-the writers they share only the digest function.
+Java's modified UTF-8 (pyjks refuses the supplementary characters keytool writes); a JCEKS
+secret key entry is stepped over with javaobj, which comes with pyjks.
+:func:`parse_jks_trusted_certificates` and :func:`parse_jks_key_entry_aliases` are the strict
+readers that check what pyjks wrote: with the writer they share only the digest function,
+which also seals what pyjks saved in batches (see ``_save``) and the JCEKS magic number.
 """
 
 from __future__ import annotations
@@ -49,12 +50,22 @@ from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import (
+    DerDecodeError,
     InputError,
     InvalidPasswordError,
     JksIntegrityNotCheckedWarning,
     MalformedInputError,
     TruststoreBuilderError,
     WrongPasswordError,
+)
+from truststore_builder._formats.asn1 import (
+    INTEGER,
+    OCTET_STRING,
+    OID,
+    SEQUENCE,
+    DerCursor,
+    encode_tlv,
+    oid_content,
 )
 from truststore_builder._formats.codec import (
     Codec,
@@ -63,7 +74,7 @@ from truststore_builder._formats.codec import (
     KeyStoreReadBack,
     ReadBack,
 )
-from truststore_builder._model import StoreEntry, StoreFormat
+from truststore_builder._model import StoreEntry, StoreFormat, spki_der
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -85,6 +96,10 @@ _JCEKS_MAGIC = b"\xce\xce\xce\xce"
 _VERSION = 2
 _WHITENING = b"Mighty Aphrodite"
 _DIGEST_SIZE = 20  # SHA-1
+#: Magic number, version and entry count.
+_HEADER_SIZE = 12
+#: Entries pyjks saves at once (see _save): its cost grows with the square of a batch.
+_SAVE_BATCH = 64
 _TAG_PRIVATE_KEY = 1
 _TAG_TRUSTED_CERT = 2
 _TAG_SECRET_KEY = 3
@@ -98,8 +113,8 @@ _U4 = struct.Struct(">I")
 _U8 = struct.Struct(">Q")
 
 # Key protection (see the module docstring). DER encodings of the two algorithm OIDs.
-_JKS_KEY_PROTECTOR_OID = bytes.fromhex("060a2b060104012a02110101")  # 1.3.6.1.4.1.42.2.17.1.1
-_JCE_PBE_MD5_3DES_OID = bytes.fromhex("06092b060104012a021301")  # 1.3.6.1.4.1.42.2.19.1
+_JKS_KEY_PROTECTOR_OID = encode_tlv(OID, oid_content("1.3.6.1.4.1.42.2.17.1.1"))
+_JCE_PBE_MD5_3DES_OID = encode_tlv(OID, oid_content("1.3.6.1.4.1.42.2.19.1"))
 _JKS_KEY_IV_SIZE = 20
 _JCE_SALT_SIZE = 8
 #: SunJCE's default (jdk.jceks.iterationCount) since JDK 8u301 / 11.0.12 / 17.
@@ -108,11 +123,6 @@ _JCE_ITERATIONS = 200_000
 _JCE_MAX_ITERATIONS = 5_000_000
 _DES_BLOCK_BITS = 64
 _PRINTABLE_ASCII = range(0x20, 0x7F)
-_DER_SEQUENCE = 0x30
-_DER_OCTET_STRING = 0x04
-_DER_INTEGER = 0x02
-_DER_NULL = b"\x05\x00"
-_DER_LONG_FORM = 0x80
 
 
 def looks_like_jks(data: bytes) -> str | None:
@@ -131,21 +141,19 @@ def looks_like_jks(data: bytes) -> str | None:
     return None
 
 
-def _pyjks(source: str | None = None) -> Any:  # noqa: ANN401  (the pyjks module, untyped)
-    """Import pyjks, only when a JKS or JCEKS store is read or written.
+def _pyjks() -> Any:  # noqa: ANN401  (the pyjks module, untyped)
+    """Import pyjks, only when a JKS or JCEKS store is written (reading never needs it).
 
     Raises:
-        InputError: pyjks is not installed and ``source`` (a file being read) is named.
-        TruststoreBuilderError: pyjks is not installed and a store is being written.
+        TruststoreBuilderError: pyjks is not installed.
     """
     try:
+        # Here, not at the top: pyjks (pyasn1, Cryptodome, javaobj) takes 0.2 s to import, and
+        # only writing a JKS or JCEKS store needs it.
         import jks  # noqa: PLC0415
     except ImportError:
-        msg = "JKS and JCEKS stores need pyjks, which is not installed (pip install pyjks)"
-        if source is None:
-            raise TruststoreBuilderError(msg) from None
-        msg = f"{source}: {msg}"
-        raise InputError(msg, source=source) from None
+        msg = "writing JKS and JCEKS stores needs pyjks, which is not installed (pip install pyjks)"
+        raise TruststoreBuilderError(msg) from None
     return jks
 
 
@@ -208,7 +216,7 @@ def serialize_jks_truststore(
     password: bytes,
     store_type: str = "jks",
 ) -> bytes:
-    """Serialise certificates as a JKS or JCEKS trust store, one trustedCertEntry each.
+    """Serialise certificates as a JKS or JCEKS trust store, one trustedCertEntry each, by pyjks.
 
     The output is deterministic: each entry's date is the certificate's notBefore (not the
     time of writing), and entries keep the order given.
@@ -224,75 +232,26 @@ def serialize_jks_truststore(
     Raises:
         ValueError: An unknown store type, an alias that is not lower-case, unique and
             representable, or a password that is not UTF-8.
+        TruststoreBuilderError: pyjks is not installed.
+    """
+    secret = _store_secret(store_type, password)
+    return _save(_trusted_entries(entries, set()), secret, store_type)
+
+
+def _store_secret(store_type: str, password: bytes) -> str:
+    """Check the store type asked for and decode the store password, before any writing.
+
+    Raises:
+        ValueError: An unknown store type, or a password that is not UTF-8.
     """
     if store_type not in {"jks", "jceks"}:
         msg = f"unknown Java key store type {store_type!r}; expected 'jks' or 'jceks'"
         raise ValueError(msg)
-    try:
-        secret = password.decode("utf-8")
-    except UnicodeDecodeError:
-        msg = "the store password is not valid UTF-8, so Java could not be given the same one"
-        raise InvalidPasswordError(msg) from None
-    magic = _JKS_MAGIC if store_type == "jks" else _JCEKS_MAGIC
-    parts = [magic, _U4.pack(_VERSION), _U4.pack(len(entries))]
-    seen: set[str] = set()
-    for alias, certificate in entries:
-        _check_alias(alias, seen)
-        parts.append(_trusted_cert_entry(alias, certificate))
-    body = b"".join(parts)
-    return body + _integrity_digest(secret, body)
-
-
-def _encode_modified_utf8(text: str) -> bytes:
-    """Java's modified UTF-8 (``DataOutput.writeUTF`` without its length).
-
-    Java holds text as UTF-16 chars and encodes each char alone: a supplementary character
-    becomes its two surrogates, three bytes each, and NUL becomes ``C0 80`` so that no byte
-    is zero. Everything else is standard UTF-8.
-    """
-    chars = []
-    for char in text:
-        code = ord(char) - _BMP_LIMIT
-        if code < 0:
-            chars.append(char)
-        else:
-            chars += (chr(0xD800 | code >> 10), chr(0xDC00 | code & 0x3FF))
-    return "".join(chars).encode("utf-8", "surrogatepass").replace(b"\x00", b"\xc0\x80")
-
-
-def _write_utf(text: str) -> bytes:
-    """A u2 length and the text in Java's modified UTF-8 (``DataOutput.writeUTF``).
-
-    Raises:
-        ValueError: It encodes to more than 65535 bytes.
-    """
-    encoded = _encode_modified_utf8(text)
-    if len(encoded) > _MAX_UTF_LENGTH:
-        msg = "a JKS string must encode to at most 65535 bytes"
-        raise ValueError(msg)
-    return _U2.pack(len(encoded)) + encoded
-
-
-_X509_TYPE = _write_utf("X.509")
-
-
-def _trusted_cert_entry(alias: str, certificate: x509.Certificate) -> bytes:
-    """One trustedCertEntry: tag 2, alias, date, certificate type and the DER."""
-    der = certificate.public_bytes(Encoding.DER)
-    return b"".join(
-        (
-            _U4.pack(_TAG_TRUSTED_CERT),
-            _write_utf(alias),
-            _U8.pack(_timestamp_ms(certificate)),
-            _X509_TYPE,
-            _U4.pack(len(der)),
-            der,
-        )
-    )
+    return _write_password(password, "store password")
 
 
 def _trusted_entries(entries: Sequence[tuple[str, x509.Certificate]], seen: set[str]) -> list[Any]:
-    """Trusted certificate entries for pyjks (key stores), aliases checked, dated by certificate."""
+    """Trusted certificate entries for pyjks, aliases checked, dated by their certificate."""
     jks = _pyjks()
 
     made = []
@@ -305,29 +264,27 @@ def _trusted_entries(entries: Sequence[tuple[str, x509.Certificate]], seen: set[
 
 
 def _save(entries: list[Any], secret: str, store_type: str) -> bytes:
-    """Save entries as JKS, or as JCEKS by re-heading the JKS body.
+    """Save entries with pyjks, a batch at a time, under one header and integrity digest.
 
-    pyjks can only save JKS ("Saving of JCEKS keystores is not implemented"). The two formats
-    share one layout (key entries arrive already protected the JCEKS way), differing in the
-    magic number, which the digest covers: a JCEKS store is the JKS body re-headed and
-    re-digested.
+    pyjks writes every entry. Its ``saves`` grows the store with ``bytes +=``, which copies
+    the whole store at each entry: 1,000 certificates took 1.5 s and 5,000 took 40 s. So it
+    saves at most :data:`_SAVE_BATCH` entries at a time, and the entries it wrote (each batch's
+    bytes between its 12-byte header and its digest) are joined under one header: magic,
+    version 2, the whole count, then the digest over all of it. pyjks can only save JKS
+    ("Saving of JCEKS keystores is not implemented"); JCEKS shares the layout (key entries
+    arrive already protected the JCEKS way) and differs in the magic number, which the digest
+    covers, so it is the same body under the JCEKS magic.
     """
     jks = _pyjks()
 
-    data: bytes = jks.KeyStore.new("jks", entries).saves(secret)
-    if store_type == "jceks":
-        body = _JCEKS_MAGIC + data[len(_JKS_MAGIC) : -_DIGEST_SIZE]
-        data = body + _integrity_digest(secret, body)
-    return data
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    """One DER TLV with a definite length."""
-    size = len(content)
-    if size < _DER_LONG_FORM:
-        return bytes([tag, size]) + content
-    raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, _DER_LONG_FORM | len(raw)]) + raw + content
+    magic = _JKS_MAGIC if store_type == "jks" else _JCEKS_MAGIC
+    parts = [magic, _U4.pack(_VERSION), _U4.pack(len(entries))]
+    for start in range(0, len(entries), _SAVE_BATCH):
+        batch = entries[start : start + _SAVE_BATCH]
+        saved: bytes = jks.KeyStore.new("jks", batch).saves(secret)
+        parts.append(saved[_HEADER_SIZE:-_DIGEST_SIZE])
+    body = b"".join(parts)
+    return body + _integrity_digest(secret, body)
 
 
 def _jce_password(password: str) -> bytes:
@@ -370,9 +327,9 @@ def _jce_protect(pkcs8: bytes, password: str) -> bytes:
     encryptor = Cipher(TripleDES(key), modes.CBC(iv)).encryptor()
     encrypted = encryptor.update(padded) + encryptor.finalize()
     count = _JCE_ITERATIONS.to_bytes(_JCE_ITERATIONS.bit_length() // 8 + 1, "big")
-    parameters = _der(_DER_SEQUENCE, _der(_DER_OCTET_STRING, salt) + _der(_DER_INTEGER, count))
-    algorithm = _der(_DER_SEQUENCE, _JCE_PBE_MD5_3DES_OID + parameters)
-    return _der(_DER_SEQUENCE, algorithm + _der(_DER_OCTET_STRING, encrypted))
+    parameters = encode_tlv(SEQUENCE, encode_tlv(OCTET_STRING, salt) + encode_tlv(INTEGER, count))
+    algorithm = encode_tlv(SEQUENCE, _JCE_PBE_MD5_3DES_OID + parameters)
+    return encode_tlv(SEQUENCE, algorithm + encode_tlv(OCTET_STRING, encrypted))
 
 
 def _write_password(password: bytes, what: str) -> str:
@@ -386,12 +343,6 @@ def _write_password(password: bytes, what: str) -> str:
     except UnicodeDecodeError:
         msg = f"the {what} is not valid UTF-8, so Java could not be given the same one"
         raise InvalidPasswordError(msg) from None
-
-
-def _spki(key: Any) -> bytes:  # noqa: ANN401  (any public key cryptography offers)
-    """A public key's SubjectPublicKeyInfo DER, for comparing keys."""
-    encoded: bytes = key.public_bytes(Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return encoded
 
 
 def serialize_jks_keystore(
@@ -433,15 +384,12 @@ def serialize_jks_keystore(
     """
     jks = _pyjks()
 
-    if store_type not in {"jks", "jceks"}:
-        msg = f"unknown Java key store type {store_type!r}; expected 'jks' or 'jceks'"
-        raise ValueError(msg)
-    secret = _write_password(password, "store password")
+    secret = _store_secret(store_type, password)
     key_secret = secret if key_password is None else _write_password(key_password, "key password")
     if not chain:
         msg = f"the key entry {alias!r} needs a certificate chain (at least its own certificate)"
         raise ValueError(msg)
-    if _spki(key.public_key()) != _spki(chain[0].public_key()):
+    if spki_der(key) != spki_der(chain[0]):
         msg = f"the private key of entry {alias!r} does not belong to its first certificate"
         raise ValueError(msg)
     seen: set[str] = set()
@@ -860,45 +808,6 @@ def parse_jks_trusted_certificates(
     ]
 
 
-class _DerReader:
-    """Just enough DER to take an EncryptedPrivateKeyInfo apart (definite lengths only)."""
-
-    def __init__(self, data: bytes) -> None:
-        """Start at the beginning of ``data``."""
-        self.data = data
-        self.pos = 0
-
-    def read(self, tag: int) -> bytes:
-        """Return the content of the next TLV, which must carry ``tag``.
-
-        Raises:
-            ValueError: Another tag, an indefinite or overlong length, or truncation.
-        """
-        if self.pos + 2 > len(self.data) or self.data[self.pos] != tag:
-            msg = "unexpected DER"
-            raise ValueError(msg)
-        size = self.data[self.pos + 1]
-        self.pos += 2
-        if size & _DER_LONG_FORM:
-            count = size & ~_DER_LONG_FORM
-            if not 1 <= count <= 4:  # noqa: PLR2004  (up to 4 length bytes)
-                msg = "unsupported DER length"
-                raise ValueError(msg)
-            size = int.from_bytes(self.data[self.pos : self.pos + count], "big")
-            self.pos += count
-        end = self.pos + size
-        if end > len(self.data):
-            msg = "truncated DER"
-            raise ValueError(msg)
-        content = self.data[self.pos : end]
-        self.pos = end
-        return content
-
-    def rest(self) -> bytes:
-        """Everything not read yet."""
-        return self.data[self.pos :]
-
-
 def _jks_unprotect(encrypted: bytes, password: str) -> bytes | None:
     """Sun's JKS KeyProtector.recover: the PKCS#8 key, or None when the check fails."""
     secret = password.encode("utf-16-be")
@@ -924,11 +833,12 @@ def _jce_parameters(parameters: bytes) -> tuple[bytes, int]:
     """The salt and iteration count of PBEWithMD5AndTripleDES parameters.
 
     Raises:
-        ValueError: Malformed parameters or an absurd iteration count.
+        DerDecodeError: Malformed parameters.
+        ValueError: An unexpected salt size or an absurd iteration count.
     """
-    fields = _DerReader(_DerReader(parameters).read(_DER_SEQUENCE))
-    salt = fields.read(_DER_OCTET_STRING)
-    iterations = int.from_bytes(fields.read(_DER_INTEGER), "big", signed=True)
+    fields = DerCursor(DerCursor(parameters).read(SEQUENCE))
+    salt = fields.read(OCTET_STRING)
+    iterations = int.from_bytes(fields.read(INTEGER), "big", signed=True)
     if len(salt) != _JCE_SALT_SIZE or not 1 <= iterations <= _JCE_MAX_ITERATIONS:
         msg = "unsupported PBEWithMD5AndTripleDES parameters"
         raise ValueError(msg)
@@ -950,7 +860,7 @@ def _check_key_derivation_work(entries: Sequence[_KeyEntry], source: str) -> Non
             algorithm, _ = _split_protected(entry.protected)
             if algorithm.startswith(_JCE_PBE_MD5_3DES_OID):
                 total += _jce_parameters(algorithm[len(_JCE_PBE_MD5_3DES_OID) :])[1]
-        except ValueError:
+        except (ValueError, DerDecodeError):
             continue  # refused, naming the entry, when it is decrypted
     if total > _JCE_MAX_ITERATIONS:
         msg = (
@@ -964,7 +874,8 @@ def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes 
     """SunJCE's PBEWithMD5AndTripleDES decryption: the PKCS#8 key, or None when it fails.
 
     Raises:
-        ValueError: Malformed parameters or an absurd iteration count.
+        DerDecodeError: Malformed parameters.
+        ValueError: An unexpected salt size, an absurd iteration count, or partial blocks.
     """
     salt, iterations = _jce_parameters(parameters)
     if not encrypted or len(encrypted) % (_DES_BLOCK_BITS // 8):
@@ -983,9 +894,9 @@ def _jce_unprotect(parameters: bytes, encrypted: bytes, password: str) -> bytes 
         # No check value here, unlike Sun's JKS protector: a wrong password's garbage ends in
         # valid padding one time in 256, so the plaintext must also be one whole DER SEQUENCE
         # (a PKCS#8 key) before the password counts as right.
-        whole = _DerReader(plain)
-        whole.read(_DER_SEQUENCE)
-    except ValueError:
+        whole = DerCursor(plain)
+        whole.read(SEQUENCE)
+    except (ValueError, DerDecodeError):
         return None
     return None if whole.rest() else plain
 
@@ -994,15 +905,15 @@ def _split_protected(protected: bytes) -> tuple[bytes, bytes]:
     """Take an EncryptedPrivateKeyInfo apart: (AlgorithmIdentifier content, encrypted key).
 
     Raises:
-        ValueError: Not a DER EncryptedPrivateKeyInfo.
+        DerDecodeError: Not a DER EncryptedPrivateKeyInfo.
     """
-    whole = _DerReader(protected)
-    outer = _DerReader(whole.read(_DER_SEQUENCE))
-    algorithm = outer.read(_DER_SEQUENCE)
-    encrypted = outer.read(_DER_OCTET_STRING)
+    whole = DerCursor(protected)
+    outer = DerCursor(whole.read(SEQUENCE))
+    algorithm = outer.read(SEQUENCE)
+    encrypted = outer.read(OCTET_STRING)
     if whole.rest() or outer.rest():
         msg = "trailing bytes in EncryptedPrivateKeyInfo"
-        raise ValueError(msg)
+        raise DerDecodeError(msg)
     return algorithm, encrypted
 
 
@@ -1023,7 +934,7 @@ def _unprotect(protected: bytes, password: str, alias: str, source: str) -> byte
         else:
             msg = f"{source}: entry {alias!r} is protected by an unknown algorithm"
             raise MalformedInputError(msg, source=source)
-    except ValueError:
+    except (ValueError, DerDecodeError):
         msg = f"{source}: entry {alias!r} does not hold a well-formed protected key"
         raise MalformedInputError(msg, source=source) from None
     if plain is None:
@@ -1073,7 +984,7 @@ def parse_jks_key_entry_aliases(
             _unprotect(entry.protected, secret, entry.alias, source), entry.alias, source
         )
         leaf = _certificate(entry.chain[0], "X.509", entry.alias, source, "private key")
-        if _spki(key.public_key()) != _spki(leaf.public_key()):
+        if spki_der(key) != spki_der(leaf):
             msg = f"{source}: the key of entry {entry.alias!r} does not belong to its certificate"
             raise MalformedInputError(msg, source=source)
         result.append((entry.alias, len(entry.chain)))

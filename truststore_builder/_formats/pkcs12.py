@@ -25,7 +25,7 @@ import hmac
 import importlib
 import os
 import warnings
-from typing import TYPE_CHECKING, NamedTuple, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, NoReturn, Protocol
 
 import attrs
 from cryptography import x509
@@ -38,17 +38,39 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
-    PublicFormat,
     load_der_private_key,
     pkcs12,
 )
 
 from truststore_builder._errors import (
+    DerDecodeError,
     InvalidPasswordError,
     MalformedInputError,
     MissingPasswordError,
     ReadBackError,
     WrongPasswordError,
+)
+from truststore_builder._formats.asn1 import (
+    BMP_STRING,
+    CONSTRUCTED,
+    CONTEXT_0,
+    CONTEXT_0_PRIMITIVE,
+    INTEGER,
+    MAX_NESTING,
+    NULL,
+    OCTET_STRING,
+    OID,
+    SEQUENCE,
+    SET,
+    Der,
+    children,
+    encode_header,
+    encode_tlv,
+    expect,
+    iter_children,
+    oid_content,
+    oid_dotted,
+    read_element,
 )
 from truststore_builder._formats.codec import (
     Codec,
@@ -58,10 +80,16 @@ from truststore_builder._formats.codec import (
     ReadBack,
 )
 from truststore_builder._formats.der import describe_other_der
-from truststore_builder._model import StoreEntry, StoreFormat, as_password_bytes, issuer_path
+from truststore_builder._model import (
+    StoreEntry,
+    StoreFormat,
+    as_password_bytes,
+    issuer_path,
+    spki_der,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from truststore_builder._formats.keys import PrivateKey
 
@@ -90,82 +118,38 @@ _MAX_ITERATIONS = 5_000_000
 #: and every shrouded key together (two counts at the limit). Every count is checked, and the
 #: sum, before the file reaches cryptography (OpenSSL) or our own decryption.
 _MAX_TOTAL_ITERATIONS = 2 * _MAX_ITERATIONS
-#: How deep SafeContents bags and BER indefinite lengths may nest in a file we read.
-_MAX_NESTING = 16
+#: How deep SafeContents bags may nest in a file we read (as BER indefinite lengths may).
+_MAX_NESTING = MAX_NESTING
 
-# DER tags.
-_INTEGER = 0x02
-_OCTET_STRING = 0x04
-_NULL = 0x05
-_OID = 0x06
-_BMP_STRING = 0x1E
-_SEQUENCE = 0x30
-_SET = 0x31
-_CONTEXT_0 = 0xA0
-_CONTEXT_0_PRIMITIVE = 0x80
-#: A first length octet from here on is the count of length octets that follow.
-_LONG_FORM = 0x80
-#: Low tag bits all set: a tag number in further octets, which PKCS#12 never uses.
-_HIGH_TAG_NUMBER = 0x1F
-_CONSTRUCTED = 0x20
 _BMP_MAX = 0xFFFF
 
 
-def _oid_body(dotted: str) -> bytes:
-    """Encode a dotted object identifier as the content octets of a DER OID."""
-    arcs = [int(arc) for arc in dotted.split(".")]
-    body = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        rest = arc >> 7
-        while rest:
-            chunk.append(0x80 | (rest & 0x7F))
-            rest >>= 7
-        body.extend(reversed(chunk))
-    return bytes(body)
-
-
-def _oid_text(body: bytes | memoryview) -> str:
-    """Decode the content octets of a DER OID into dotted form, for messages."""
-    arcs: list[int] = []
-    value = 0
-    for octet in body:
-        value = (value << 7) | (octet & 0x7F)
-        if not octet & 0x80:
-            arcs.append(value)
-            value = 0
-    if not arcs:
-        return "<empty OID>"
-    first = min(arcs[0] // 40, 2)
-    return ".".join(str(arc) for arc in [first, arcs[0] - 40 * first, *arcs[1:]])
-
-
-_OID_DATA = _oid_body("1.2.840.113549.1.7.1")
-_OID_ENCRYPTED_DATA = _oid_body("1.2.840.113549.1.7.6")
-_OID_KEY_BAG = _oid_body("1.2.840.113549.1.12.10.1.1")
-_OID_SHROUDED_KEY_BAG = _oid_body("1.2.840.113549.1.12.10.1.2")
-_OID_CERT_BAG = _oid_body("1.2.840.113549.1.12.10.1.3")
-_OID_SAFE_CONTENTS_BAG = _oid_body("1.2.840.113549.1.12.10.1.6")
-_OID_X509_CERTIFICATE = _oid_body("1.2.840.113549.1.9.22.1")
-_OID_FRIENDLY_NAME = _oid_body("1.2.840.113549.1.9.20")
-_OID_LOCAL_KEY_ID = _oid_body("1.2.840.113549.1.9.21")
+_OID_DATA = oid_content("1.2.840.113549.1.7.1")
+_OID_ENCRYPTED_DATA = oid_content("1.2.840.113549.1.7.6")
+_OID_KEY_BAG = oid_content("1.2.840.113549.1.12.10.1.1")
+_OID_SHROUDED_KEY_BAG = oid_content("1.2.840.113549.1.12.10.1.2")
+_OID_CERT_BAG = oid_content("1.2.840.113549.1.12.10.1.3")
+_OID_SAFE_CONTENTS_BAG = oid_content("1.2.840.113549.1.12.10.1.6")
+_OID_X509_CERTIFICATE = oid_content("1.2.840.113549.1.9.22.1")
+_OID_FRIENDLY_NAME = oid_content("1.2.840.113549.1.9.20")
+_OID_LOCAL_KEY_ID = oid_content("1.2.840.113549.1.9.21")
 #: Oracle's attribute marking a certificate bag as a trusted certificate entry for Java.
-_OID_JAVA_TRUSTED = _oid_body("2.16.840.1.113894.746875.1.1")
-_OID_ANY_EXTENDED_KEY_USAGE = _oid_body("2.5.29.37.0")
-_OID_PBES2 = _oid_body("1.2.840.113549.1.5.13")
-_OID_PBKDF2 = _oid_body("1.2.840.113549.1.5.12")
-_OID_SCRYPT = _oid_body("1.3.6.1.4.1.11591.4.11")
+_OID_JAVA_TRUSTED = oid_content("2.16.840.1.113894.746875.1.1")
+_OID_ANY_EXTENDED_KEY_USAGE = oid_content("2.5.29.37.0")
+_OID_PBES2 = oid_content("1.2.840.113549.1.5.13")
+_OID_PBKDF2 = oid_content("1.2.840.113549.1.5.12")
+_OID_SCRYPT = oid_content("1.3.6.1.4.1.11591.4.11")
 #: PKCS#5 v1.5 (PBES1) and PKCS#12 PBE algorithms: parameters SEQUENCE { salt, iterations }.
-_PBE_ARCS = (_oid_body("1.2.840.113549.1.5"), _oid_body("1.2.840.113549.1.12.1"))
-_OID_DES_EDE3_CBC = _oid_body("1.2.840.113549.3.7")
+_PBE_ARCS = (oid_content("1.2.840.113549.1.5"), oid_content("1.2.840.113549.1.12.1"))
+_OID_DES_EDE3_CBC = oid_content("1.2.840.113549.3.7")
 
 #: Digest algorithms of a MAC, and PRFs of PBKDF2, by OID: hashlib name and cryptography hash.
 _DIGESTS: dict[bytes, str] = {
-    _oid_body("1.3.14.3.2.26"): "sha1",
-    _oid_body("2.16.840.1.101.3.4.2.4"): "sha224",
-    _oid_body("2.16.840.1.101.3.4.2.1"): "sha256",
-    _oid_body("2.16.840.1.101.3.4.2.2"): "sha384",
-    _oid_body("2.16.840.1.101.3.4.2.3"): "sha512",
+    oid_content("1.3.14.3.2.26"): "sha1",
+    oid_content("2.16.840.1.101.3.4.2.4"): "sha224",
+    oid_content("2.16.840.1.101.3.4.2.1"): "sha256",
+    oid_content("2.16.840.1.101.3.4.2.2"): "sha384",
+    oid_content("2.16.840.1.101.3.4.2.3"): "sha512",
 }
 #: The MAC digests we write (hashlib name to OID): the four every PKCS#12 reader knows.
 _MAC_DIGEST_OIDS: dict[str, bytes] = {
@@ -173,40 +157,27 @@ _MAC_DIGEST_OIDS: dict[str, bytes] = {
 }
 _PRFS: dict[bytes, hashes.HashAlgorithm] = {
     # SHA-1 only ever to read older files, never to write.
-    _oid_body("1.2.840.113549.2.7"): hashes.SHA1(),  # noqa: S303
-    _oid_body("1.2.840.113549.2.8"): hashes.SHA224(),
-    _oid_body("1.2.840.113549.2.9"): hashes.SHA256(),
-    _oid_body("1.2.840.113549.2.10"): hashes.SHA384(),
-    _oid_body("1.2.840.113549.2.11"): hashes.SHA512(),
+    oid_content("1.2.840.113549.2.7"): hashes.SHA1(),  # noqa: S303
+    oid_content("1.2.840.113549.2.8"): hashes.SHA224(),
+    oid_content("1.2.840.113549.2.9"): hashes.SHA256(),
+    oid_content("1.2.840.113549.2.10"): hashes.SHA384(),
+    oid_content("1.2.840.113549.2.11"): hashes.SHA512(),
 }
 _AES_CBC_KEY_LENGTHS: dict[bytes, int] = {
-    _oid_body("2.16.840.1.101.3.4.1.2"): 16,
-    _oid_body("2.16.840.1.101.3.4.1.22"): 24,
-    _oid_body("2.16.840.1.101.3.4.1.42"): 32,
+    oid_content("2.16.840.1.101.3.4.1.2"): 16,
+    oid_content("2.16.840.1.101.3.4.1.22"): 24,
+    oid_content("2.16.840.1.101.3.4.1.42"): 32,
 }
 #: The PKCS#12 password-based schemes (RFC 7292 Appendix C): cipher, key length in bytes.
 _PKCS12_PBE: dict[bytes, tuple[str, int]] = {
-    _oid_body("1.2.840.113549.1.12.1.3"): ("3des", 24),
-    _oid_body("1.2.840.113549.1.12.1.4"): ("3des", 16),
-    _oid_body("1.2.840.113549.1.12.1.5"): ("rc2", 16),
-    _oid_body("1.2.840.113549.1.12.1.6"): ("rc2", 5),
+    oid_content("1.2.840.113549.1.12.1.3"): ("3des", 24),
+    oid_content("1.2.840.113549.1.12.1.4"): ("3des", 16),
+    oid_content("1.2.840.113549.1.12.1.5"): ("rc2", 16),
+    oid_content("1.2.840.113549.1.12.1.6"): ("rc2", 5),
 }
 
 
 # --- DER encoding -------------------------------------------------------------------------
-
-
-def _header(tag: int, length: int) -> bytes:
-    """A DER element's tag and definite length, for ``length`` bytes of content."""
-    if length < _LONG_FORM:
-        return bytes([tag, length])
-    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(octets)]) + octets
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    """Encode one DER element: tag, definite length, content."""
-    return _header(tag, len(content)) + content
 
 
 class _Pieces(NamedTuple):
@@ -225,40 +196,40 @@ class _Pieces(NamedTuple):
 
     def enclosed(self, tag: int) -> _Pieces:
         """These pieces as the content of one DER element."""
-        header = _header(tag, self.length)
+        header = encode_header(tag, self.length)
         return _Pieces([header, *self.parts], len(header) + self.length)
 
 
 def _sequence(*elements: bytes) -> bytes:
-    return _tlv(_SEQUENCE, b"".join(elements))
+    return encode_tlv(SEQUENCE, b"".join(elements))
 
 
 def _set_of(*elements: bytes) -> bytes:
     # DER orders the members of a SET OF by their encodings.
-    return _tlv(_SET, b"".join(sorted(elements)))
+    return encode_tlv(SET, b"".join(sorted(elements)))
 
 
 def _integer(value: int) -> bytes:
-    return _tlv(_INTEGER, value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True))
+    return encode_tlv(INTEGER, value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True))
 
 
 def _octets(content: bytes) -> bytes:
-    return _tlv(_OCTET_STRING, content)
+    return encode_tlv(OCTET_STRING, content)
 
 
 def _oid(body: bytes) -> bytes:
-    return _tlv(_OID, body)
+    return encode_tlv(OID, body)
 
 
 def _explicit0(element: bytes) -> bytes:
-    return _tlv(_CONTEXT_0, element)
+    return encode_tlv(CONTEXT_0, element)
 
 
 def _data_content_info_pieces(content: _Pieces) -> _Pieces:
     """:func:`_data_content_info` of content kept in pieces."""
-    wrapped = content.enclosed(_OCTET_STRING).enclosed(_CONTEXT_0)
+    wrapped = content.enclosed(OCTET_STRING).enclosed(CONTEXT_0)
     oid = _oid(_OID_DATA)
-    return _Pieces([oid, *wrapped.parts], len(oid) + wrapped.length).enclosed(_SEQUENCE)
+    return _Pieces([oid, *wrapped.parts], len(oid) + wrapped.length).enclosed(SEQUENCE)
 
 
 def _data_content_info(content: bytes) -> bytes:
@@ -273,7 +244,7 @@ def _trusted_certificate_bag(alias: str, certificate: x509.Certificate) -> bytes
     )
     attributes = [_JAVA_TRUSTED_ATTRIBUTE]
     if alias:
-        name = _tlv(_BMP_STRING, alias.encode("utf-16-be"))
+        name = encode_tlv(BMP_STRING, alias.encode("utf-16-be"))
         attributes.append(_sequence(_FRIENDLY_NAME_TYPE, _set_of(name)))
     return _sequence(_CERT_BAG_TYPE, _explicit0(cert_bag), _set_of(*attributes))
 
@@ -408,7 +379,7 @@ def _mac_data(
     for part in [auth_safe] if isinstance(auth_safe, bytes) else auth_safe:
         hashing.update(part)
     mac = hashing.digest()
-    algorithm = _sequence(_oid(_MAC_DIGEST_OIDS[digest]), _tlv(_NULL, b""))
+    algorithm = _sequence(_oid(_MAC_DIGEST_OIDS[digest]), encode_tlv(NULL, b""))
     return _sequence(_sequence(algorithm, _octets(mac)), _octets(salt), _integer(iterations))
 
 
@@ -434,12 +405,12 @@ def serialize_pkcs12_truststore(
     if password:
         _require_utf8(password)
     safe_contents = _Pieces.of([_trusted_certificate_bag(a, c) for a, c in entries])
-    auth_safe = _data_content_info_pieces(safe_contents.enclosed(_SEQUENCE)).enclosed(_SEQUENCE)
+    auth_safe = _data_content_info_pieces(safe_contents.enclosed(SEQUENCE)).enclosed(SEQUENCE)
     parts = [_integer(3), *_data_content_info_pieces(auth_safe).parts]
     if password:
         salt = os.urandom(MAC_SALT_LENGTH)
         parts.append(_mac_data(auth_safe.parts, password, salt, MAC_ITERATIONS))
-    return b"".join(_Pieces.of(parts).enclosed(_SEQUENCE).parts)
+    return b"".join(_Pieces.of(parts).enclosed(SEQUENCE).parts)
 
 
 def _require_utf8(password: bytes) -> None:
@@ -599,15 +570,6 @@ def resolve_pkcs12_profile(name: str) -> Pkcs12Profile:
 # --- Key stores -------------------------------------------------------------------------------
 
 
-def _public_der(key: object) -> bytes | None:
-    """The DER SubjectPublicKeyInfo of a key or certificate's public key, None for other types."""
-    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        key = key.public_key()
-    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        return None
-    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-
-
 def serialize_pkcs12_keystore(
     *,
     alias: str,
@@ -680,8 +642,8 @@ def serialize_pkcs12_keystore(
             msg = f"alias {name!r} is empty or used twice (Java compares aliases ignoring case)"
             raise ValueError(msg)
         seen.add(name.lower())
-    key_der = _public_der(key)
-    if key_der is None or key_der != _public_der(chain[0].public_key()):
+    supported = isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    if not supported or spki_der(key) != spki_der(chain[0]):
         msg = "the first certificate of the chain is not the private key's certificate"
         raise ValueError(msg)
 
@@ -699,7 +661,7 @@ def serialize_pkcs12_keystore(
     salt = os.urandom(MAC_SALT_LENGTH)
     mac = _mac_data(auth_safe.parts, password, salt, chosen.iterations, digest)
     pfx = _Pieces.of([_integer(3), *_data_content_info_pieces(auth_safe).parts, mac])
-    return b"".join(pfx.enclosed(_SEQUENCE).parts)
+    return b"".join(pfx.enclosed(SEQUENCE).parts)
 
 
 def _keytool_layout(
@@ -726,21 +688,21 @@ def _keytool_layout(
     """
     certificate_bags: list[bytes] = []
     key_infos: list[bytes] = []
-    _, safes, _ = _read(memoryview(_parse_pfx(base).auth_safe))
-    for _tag, info in _children(safes):
-        fields = _children(info)
-        if _expect(fields[0], _OID, "ContentInfo type") != _OID_ENCRYPTED_DATA:
-            key_infos.append(_header(_SEQUENCE, len(info)) + bytes(info))
+    _, safes, _ = read_element(memoryview(_parse_pfx(base).auth_safe))
+    for _tag, info in children(safes):
+        fields = children(info)
+        if expect(fields[0], OID, "ContentInfo type") != _OID_ENCRYPTED_DATA:
+            key_infos.append(encode_header(SEQUENCE, len(info)) + bytes(info))
             continue
         plain = _decrypt_encrypted_data(fields[1][1], password)
         if plain is None:
             msg = "the key store's certificates, as cryptography encrypted them, do not decrypt"
             raise ReadBackError(msg)
-        certificate_bags.append(bytes(_read(memoryview(plain))[1]))
+        certificate_bags.append(bytes(read_element(memoryview(plain))[1]))
     certificate_bags += [_trusted_certificate_bag(a, c) for a, c in trusted]
-    certificates = b"".join(_Pieces.of(certificate_bags).enclosed(_SEQUENCE).parts)
+    certificates = b"".join(_Pieces.of(certificate_bags).enclosed(SEQUENCE).parts)
     encrypted = _encrypted_data_content_info(certificates, password, profile)
-    return _Pieces.of([encrypted, *key_infos]).enclosed(_SEQUENCE)
+    return _Pieces.of([encrypted, *key_infos]).enclosed(SEQUENCE)
 
 
 def _encrypted_data_content_info(
@@ -777,25 +739,21 @@ def _encrypted_data_content_info(
     ciphertext = encryptor.update(padder.update(safe_contents) + padder.finalize())
     ciphertext += encryptor.finalize()
     encrypted_content_info = _sequence(
-        _oid(_OID_DATA), algorithm, _tlv(_CONTEXT_0_PRIMITIVE, ciphertext)
+        _oid(_OID_DATA), algorithm, encode_tlv(CONTEXT_0_PRIMITIVE, ciphertext)
     )
     return _sequence(
         _oid(_OID_ENCRYPTED_DATA), _explicit0(_sequence(_integer(0), encrypted_content_info))
     )
 
 
-_OID_AES_256_CBC = _oid_body("2.16.840.1.101.3.4.1.42")
-_OID_PBE_SHA1_3DES = _oid_body("1.2.840.113549.1.12.1.3")
-_HMAC_WITH_SHA256 = _sequence(_oid(_oid_body("1.2.840.113549.2.9")), _tlv(_NULL, b""))
+_OID_AES_256_CBC = oid_content("2.16.840.1.101.3.4.1.42")
+_OID_PBE_SHA1_3DES = oid_content("1.2.840.113549.1.12.1.3")
+_HMAC_WITH_SHA256 = _sequence(_oid(oid_content("1.2.840.113549.2.9")), encode_tlv(NULL, b""))
 
 # --- DER decoding -------------------------------------------------------------------------
 
 
-class _DerError(Exception):
-    """Bytes that are not the DER this module expects (never leaves the module)."""
-
-
-class _NestingError(_DerError):
+class _NestingError(DerDecodeError):
     """SafeContents nested deeper than this module walks (and so deeper than it checks)."""
 
 
@@ -806,104 +764,15 @@ class _UnwalkedError(Exception):
     """
 
 
-#: What the reader takes: bytes, or a memoryview where a slice must not copy (a store's
-#: SafeContents may be tens of megabytes, nested four deep). Slices are of the same type.
-_Der = TypeVar("_Der", bytes, memoryview)
-
-
-def _read(data: _Der, offset: int = 0, depth: int = 0) -> tuple[int, _Der, int]:
-    """Read the element at ``offset``.
-
-    A constructed element may have BER's indefinite length (older writers use it): its content
-    then runs to the end-of-contents marker, which is not part of it.
-
-    Returns:
-        ``(tag, content, offset just past the element)``.
-
-    Raises:
-        _DerError: Cut short, a bad length, or indefinite lengths nested too deep.
-    """
-    if offset + 2 > len(data):
-        msg = f"an element is cut short at byte {offset}"
-        raise _DerError(msg)
-    tag, first = data[offset], data[offset + 1]
-    start = offset + 2
-    if tag & _HIGH_TAG_NUMBER == _HIGH_TAG_NUMBER:
-        msg = f"unexpected multi-byte tag at byte {offset}"
-        raise _DerError(msg)
-    if first == _LONG_FORM and tag & _CONSTRUCTED:
-        if depth >= _MAX_NESTING:
-            msg = f"indefinite lengths nested more than {_MAX_NESTING} deep at byte {offset}"
-            raise _DerError(msg)
-        position = start
-        while bytes(data[position : position + 2]) != b"\0\0":
-            _tag, _content, position = _read(data, position, depth + 1)
-        return tag, data[start:position], position + 2
-    if first < _LONG_FORM:
-        length = first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 4 or start + count > len(data):  # noqa: PLR2004
-            msg = f"bad length at byte {offset}"
-            raise _DerError(msg)
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    end = start + length
-    if end > len(data):
-        msg = f"an element at byte {offset} claims {length} bytes, {len(data) - start} remain"
-        raise _DerError(msg)
-    return tag, data[start:end], end
-
-
-def _children(content: _Der) -> list[tuple[int, _Der]]:
-    """Split a constructed element's content into ``(tag, content)`` pairs."""
-    return list(_iter_children(content))
-
-
-def _iter_children(content: _Der) -> Iterator[tuple[int, _Der]]:
-    """The ``(tag, content)`` pairs of a constructed element's content, one at a time.
-
-    One at a time, so that a SafeContents of 100,000 bags is walked without a list of them all.
-    """
-    offset = 0
-    size = len(content)
-    while offset < size:
-        # _read inlined for the well-formed case (a bag is a dozen elements; a store, 100,000
-        # bags); anything else goes to _read, which says what is wrong.
-        if offset + 2 <= size and content[offset] & _HIGH_TAG_NUMBER != _HIGH_TAG_NUMBER:
-            start = offset + 2
-            length = content[offset + 1]
-            if length >= _LONG_FORM:
-                count = length - _LONG_FORM
-                length = -1
-                if 0 < count <= 4 and start + count <= size:  # noqa: PLR2004 - as _read
-                    length = int.from_bytes(content[start : start + count], "big")
-                    start += count
-            end = start + length
-            if length >= 0 and end <= size:
-                yield content[offset], content[start:end]
-                offset = end
-                continue
-        tag, value, offset = _read(content, offset)
-        yield tag, value
-
-
-def _expect(item: tuple[int, _Der], tag: int, what: str) -> _Der:
-    if item[0] != tag:
-        msg = f"{what}: expected tag 0x{tag:02x}, found 0x{item[0]:02x}"
-        raise _DerError(msg)
-    return item[1]
-
-
-def _unwrap_explicit0_octets(content: _Der, what: str) -> bytes | _Der:
+def _unwrap_explicit0_octets(content: Der, what: str) -> bytes | Der:
     """The content of ``[0] EXPLICIT OCTET STRING`` (also BER's constructed OCTET STRING)."""
-    (inner,) = _children(content) or [(0, content[:0])]
-    if inner[0] == _OCTET_STRING:
+    (inner,) = children(content) or [(0, content[:0])]
+    if inner[0] == OCTET_STRING:
         return inner[1]
-    if inner[0] == _OCTET_STRING | 0x20:
-        return b"".join(_expect(part, _OCTET_STRING, what) for part in _children(inner[1]))
+    if inner[0] == OCTET_STRING | 0x20:
+        return b"".join(expect(part, OCTET_STRING, what) for part in children(inner[1]))
     msg = f"{what}: expected an OCTET STRING"
-    raise _DerError(msg)
+    raise DerDecodeError(msg)
 
 
 class _Mac(NamedTuple):
@@ -923,36 +792,36 @@ def _parse_pfx(data: bytes) -> _Pfx:
     """Parse the outer PFX: version 3, an id-data authSafe, optional MacData.
 
     Raises:
-        _DerError: Not that structure.
+        DerDecodeError: Not that structure.
     """
-    tag, content, end = _read(memoryview(data))
-    if tag != _SEQUENCE:
+    tag, content, end = read_element(memoryview(data))
+    if tag != SEQUENCE:
         msg = "the file is not a DER SEQUENCE"
-        raise _DerError(msg)
+        raise DerDecodeError(msg)
     if end != len(data):
         msg = f"{len(data) - end} bytes follow the PFX"
-        raise _DerError(msg)
-    parts = _children(content)
-    if len(parts) < 2 or bytes(_expect(parts[0], _INTEGER, "version")) != b"\x03":  # noqa: PLR2004
+        raise DerDecodeError(msg)
+    parts = children(content)
+    if len(parts) < 2 or bytes(expect(parts[0], INTEGER, "version")) != b"\x03":  # noqa: PLR2004
         msg = "not a PKCS#12 PFX (version 3)"
-        raise _DerError(msg)
-    info = _children(_expect(parts[1], _SEQUENCE, "authSafe"))
-    if not info or _expect(info[0], _OID, "authSafe type") != _OID_DATA or len(info) < 2:  # noqa: PLR2004
+        raise DerDecodeError(msg)
+    info = children(expect(parts[1], SEQUENCE, "authSafe"))
+    if not info or expect(info[0], OID, "authSafe type") != _OID_DATA or len(info) < 2:  # noqa: PLR2004
         msg = "the authSafe is not id-data (public-key integrity mode is not supported)"
-        raise _DerError(msg)
-    auth_safe = _unwrap_explicit0_octets(_expect(info[1], _CONTEXT_0, "authSafe"), "authSafe")
+        raise DerDecodeError(msg)
+    auth_safe = _unwrap_explicit0_octets(expect(info[1], CONTEXT_0, "authSafe"), "authSafe")
     mac = None
     if len(parts) > 2:  # noqa: PLR2004
-        fields = _children(_expect(parts[2], _SEQUENCE, "macData"))
-        digest_info = _children(_expect(fields[0], _SEQUENCE, "mac"))
-        algorithm = _children(_expect(digest_info[0], _SEQUENCE, "mac algorithm"))
+        fields = children(expect(parts[2], SEQUENCE, "macData"))
+        digest_info = children(expect(fields[0], SEQUENCE, "mac"))
+        algorithm = children(expect(digest_info[0], SEQUENCE, "mac algorithm"))
         iterations = 1
         if len(fields) > 2:  # noqa: PLR2004
-            iterations = int.from_bytes(_expect(fields[2], _INTEGER, "iterations"), "big")
+            iterations = int.from_bytes(expect(fields[2], INTEGER, "iterations"), "big")
         mac = _Mac(
-            digest_oid=bytes(_expect(algorithm[0], _OID, "mac algorithm")),
-            value=bytes(_expect(digest_info[1], _OCTET_STRING, "mac")),
-            salt=bytes(_expect(fields[1], _OCTET_STRING, "mac salt")),
+            digest_oid=bytes(expect(algorithm[0], OID, "mac algorithm")),
+            value=bytes(expect(digest_info[1], OCTET_STRING, "mac")),
+            salt=bytes(expect(fields[1], OCTET_STRING, "mac salt")),
             iterations=iterations,
         )
     return _Pfx(auth_safe, mac)
@@ -971,7 +840,7 @@ def looks_like_pkcs12(data: bytes) -> bool:
     Returns:
         Whether it looks like PKCS#12.
     """
-    if len(data) < 2 or data[0] != _SEQUENCE:  # noqa: PLR2004
+    if len(data) < 2 or data[0] != SEQUENCE:  # noqa: PLR2004
         return False
     first = data[1]
     offset = 2 + (first & 0x7F if first & 0x80 else 0)
@@ -1035,14 +904,14 @@ def _decrypt(algorithm: bytes, password: bytes | None, ciphertext: bytes) -> byt
         The plaintext (a DER SafeContents), or None.
 
     Raises:
-        _DerError: Parameters that do not parse.
+        DerDecodeError: Parameters that do not parse.
         ValueError: Decryption fails (bad padding).
     """
-    fields = _children(algorithm)
-    oid = _expect(fields[0], _OID, "encryption algorithm")
+    fields = children(algorithm)
+    oid = expect(fields[0], OID, "encryption algorithm")
     if len(fields) < 2:  # noqa: PLR2004
         return None
-    parameters = _expect(fields[1], _SEQUENCE, "encryption parameters")
+    parameters = expect(fields[1], SEQUENCE, "encryption parameters")
     if oid in _PKCS12_PBE:
         return _decrypt_pkcs12_pbe(oid, parameters, password, ciphertext)
     if oid == _OID_PBES2:
@@ -1055,9 +924,9 @@ def _decrypt_pkcs12_pbe(
 ) -> bytes:
     """Decrypt with a PKCS#12 scheme: key and IV from the PKCS#12 KDF over SHA-1."""
     cipher_name, key_length = _PKCS12_PBE[oid]
-    salt_item, count_item = _children(parameters)[:2]
-    salt = _expect(salt_item, _OCTET_STRING, "PBE salt")
-    iterations = _iterations(_expect(count_item, _INTEGER, "PBE iterations"))
+    salt_item, count_item = children(parameters)[:2]
+    salt = expect(salt_item, OCTET_STRING, "PBE salt")
+    iterations = _iterations(expect(count_item, INTEGER, "PBE iterations"))
     bmp = _bmp_password(password)
     key = _pkcs12_kdf("sha1", bmp, salt, iterations, 1, key_length)
     iv = _pkcs12_kdf("sha1", bmp, salt, iterations, 2, 8)
@@ -1070,20 +939,20 @@ def _decrypt_pkcs12_pbe(
 
 def _decrypt_pbes2(parameters: bytes, password: bytes | None, ciphertext: bytes) -> bytes | None:
     """Decrypt with PBES2: PBKDF2, then AES-CBC or 3DES-CBC; None for anything else."""
-    kdf, scheme = _children(parameters)[:2]
-    kdf_fields = _children(_expect(kdf, _SEQUENCE, "PBES2 KDF"))
-    scheme_fields = _children(_expect(scheme, _SEQUENCE, "PBES2 scheme"))
-    if _expect(kdf_fields[0], _OID, "KDF") != _OID_PBKDF2:
+    kdf, scheme = children(parameters)[:2]
+    kdf_fields = children(expect(kdf, SEQUENCE, "PBES2 KDF"))
+    scheme_fields = children(expect(scheme, SEQUENCE, "PBES2 scheme"))
+    if expect(kdf_fields[0], OID, "KDF") != _OID_PBKDF2:
         return None
-    params = _children(_expect(kdf_fields[1], _SEQUENCE, "PBKDF2 parameters"))
-    salt = _expect(params[0], _OCTET_STRING, "PBKDF2 salt")
-    iterations = _iterations(_expect(params[1], _INTEGER, "PBKDF2 iterations"))
-    prf: hashes.HashAlgorithm | None = _PRFS[_oid_body("1.2.840.113549.2.7")]
+    params = children(expect(kdf_fields[1], SEQUENCE, "PBKDF2 parameters"))
+    salt = expect(params[0], OCTET_STRING, "PBKDF2 salt")
+    iterations = _iterations(expect(params[1], INTEGER, "PBKDF2 iterations"))
+    prf: hashes.HashAlgorithm | None = _PRFS[oid_content("1.2.840.113549.2.7")]
     for tag, value in params[2:]:
-        if tag == _SEQUENCE:
-            prf = _PRFS.get(_expect(_children(value)[0], _OID, "PRF"))
-    scheme_oid = _expect(scheme_fields[0], _OID, "PBES2 cipher")
-    iv = _expect(scheme_fields[1], _OCTET_STRING, "PBES2 IV")
+        if tag == SEQUENCE:
+            prf = _PRFS.get(expect(children(value)[0], OID, "PRF"))
+    scheme_oid = expect(scheme_fields[0], OID, "PBES2 cipher")
+    iv = expect(scheme_fields[1], OCTET_STRING, "PBES2 IV")
     length = 24 if scheme_oid == _OID_DES_EDE3_CBC else _AES_CBC_KEY_LENGTHS.get(scheme_oid)
     if prf is None or length is None:
         return None
@@ -1097,7 +966,7 @@ def _iterations(encoded: bytes) -> int:
     count = int.from_bytes(encoded, "big", signed=True)
     if not 1 <= count <= _MAX_ITERATIONS:
         msg = f"iteration count {count} is outside 1..{_MAX_ITERATIONS}"
-        raise _DerError(msg)
+        raise DerDecodeError(msg)
     return count
 
 
@@ -1133,7 +1002,7 @@ class _KdfBudget:
 
 
 def _integer_value(item: tuple[int, bytes], what: str) -> int:
-    return int.from_bytes(_expect(item, _INTEGER, what), "big", signed=True)
+    return int.from_bytes(expect(item, INTEGER, what), "big", signed=True)
 
 
 def _kdf_cost(algorithm: bytes) -> int | None:
@@ -1143,15 +1012,15 @@ def _kdf_cost(algorithm: bytes) -> int | None:
     unit); PKCS#5 v1.5 and PKCS#12 PBE (their iteration count). None for anything else, which
     derives no key from a password (or which nothing here or in OpenSSL decrypts).
     """
-    fields = _children(algorithm)
-    oid = bytes(_expect(fields[0], _OID, "encryption algorithm"))
+    fields = children(algorithm)
+    oid = bytes(expect(fields[0], OID, "encryption algorithm"))
     if len(fields) < 2:  # noqa: PLR2004
         return None
-    parameters = _children(_expect(fields[1], _SEQUENCE, "encryption parameters"))
+    parameters = children(expect(fields[1], SEQUENCE, "encryption parameters"))
     if oid == _OID_PBES2:
-        kdf = _children(_expect(parameters[0], _SEQUENCE, "PBES2 KDF"))
-        kdf_oid = _expect(kdf[0], _OID, "KDF")
-        kdf_parameters = _children(_expect(kdf[1], _SEQUENCE, "KDF parameters"))
+        kdf = children(expect(parameters[0], SEQUENCE, "PBES2 KDF"))
+        kdf_oid = expect(kdf[0], OID, "KDF")
+        kdf_parameters = children(expect(kdf[1], SEQUENCE, "KDF parameters"))
         if kdf_oid == _OID_PBKDF2:
             return _integer_value(kdf_parameters[1], "PBKDF2 iterations")
         if kdf_oid == _OID_SCRYPT:
@@ -1172,17 +1041,17 @@ def encrypted_private_key_iterations(der: bytes) -> int | None:
     PKCS#12 reader caps (:func:`_kdf_cost`): a 1 KB key file must not cost minutes either.
     """
     try:
-        info = _children(_expect(_read(der)[:2], _SEQUENCE, "EncryptedPrivateKeyInfo"))
-        return _kdf_cost(_expect(info[0], _SEQUENCE, "key encryption algorithm"))
-    except (_DerError, IndexError, ValueError):
+        info = children(expect(read_element(der)[:2], SEQUENCE, "EncryptedPrivateKeyInfo"))
+        return _kdf_cost(expect(info[0], SEQUENCE, "key encryption algorithm"))
+    except (DerDecodeError, IndexError, ValueError):
         return None
 
 
 def encrypted_key_protection(der: bytes) -> object | None:
     """An EncryptedPrivateKeyInfo's algorithm with its salt and IV left out; None if not one."""
     try:
-        return _algorithm(_expect(_read(der)[:2], _SEQUENCE, "EncryptedPrivateKeyInfo"))
-    except (_DerError, IndexError, ValueError, StopIteration):
+        return _algorithm(expect(read_element(der)[:2], SEQUENCE, "EncryptedPrivateKeyInfo"))
+    except (DerDecodeError, IndexError, ValueError, StopIteration):
         return None
 
 
@@ -1192,10 +1061,10 @@ MAX_KEY_ITERATIONS = _MAX_ITERATIONS
 
 def _encrypted_data_algorithm(content: bytes) -> bytes:
     """The content encryption AlgorithmIdentifier's content of an EncryptedData ContentInfo."""
-    (encrypted_data,) = _children(content)
-    version_and_info = _children(_expect(encrypted_data, _SEQUENCE, "EncryptedData"))
-    info = _children(_expect(version_and_info[1], _SEQUENCE, "EncryptedContentInfo"))
-    return _expect(info[1], _SEQUENCE, "content encryption algorithm")
+    (encrypted_data,) = children(content)
+    version_and_info = children(expect(encrypted_data, SEQUENCE, "EncryptedData"))
+    info = children(expect(version_and_info[1], SEQUENCE, "EncryptedContentInfo"))
+    return expect(info[1], SEQUENCE, "content encryption algorithm")
 
 
 def _spend_on_keys(safe_contents: bytes | memoryview, budget: _KdfBudget, depth: int = 0) -> None:
@@ -1206,18 +1075,18 @@ def _spend_on_keys(safe_contents: bytes | memoryview, budget: _KdfBudget, depth:
             "counts are not checked"
         )
         raise _NestingError(msg)
-    _, content, _ = _read(memoryview(safe_contents))
-    for _tag, view in _iter_children(content):
-        fields = _children(bytes(view))
-        bag_type = _expect(fields[0], _OID, "bag type")
+    _, content, _ = read_element(memoryview(safe_contents))
+    for _tag, view in iter_children(content):
+        fields = children(bytes(view))
+        bag_type = expect(fields[0], OID, "bag type")
         if bag_type not in {_OID_SHROUDED_KEY_BAG, _OID_SAFE_CONTENTS_BAG}:
             continue
-        (value,) = _children(_expect(fields[1], _CONTEXT_0, "bag value"))
+        (value,) = children(expect(fields[1], CONTEXT_0, "bag value"))
         if bag_type == _OID_SAFE_CONTENTS_BAG:
-            _spend_on_keys(_tlv(value[0], value[1]), budget, depth + 1)
+            _spend_on_keys(encode_tlv(value[0], value[1]), budget, depth + 1)
             continue
-        info = _children(_expect(value, _SEQUENCE, "EncryptedPrivateKeyInfo"))
-        cost = _kdf_cost(_expect(info[0], _SEQUENCE, "key encryption algorithm"))
+        info = children(expect(value, SEQUENCE, "EncryptedPrivateKeyInfo"))
+        cost = _kdf_cost(expect(info[0], SEQUENCE, "key encryption algorithm"))
         if cost is not None:
             budget.spend(cost, "shrouded key")
 
@@ -1237,7 +1106,7 @@ def _decrypted_and_spent(
             _spend_on_keys(plain, budget)
         except _NestingError:
             raise
-        except (_DerError, IndexError, ValueError):
+        except (DerDecodeError, IndexError, ValueError):
             # A wrong password whose garbage happened to end in valid padding (one time in
             # 256), or bags built to differ from what this walk reads: either way, not
             # something to hand to OpenSSL, whose key derivations it would not have checked.
@@ -1254,16 +1123,16 @@ def _plain_safe_contents(
     encryptions of every EncryptedData first, then each decrypted SafeContents' keys.
 
     Raises:
-        _DerError, IndexError, ValueError: The structure does not parse (_NestingError: bags
+        DerDecodeError, IndexError, ValueError: The structure does not parse (_NestingError: bags
             nested too deep, in clear or encrypted).
         _UnwalkedError: An encrypted SafeContents decrypts to bags that do not parse.
         MalformedInputError: The budget refuses a count.
     """
     infos: list[tuple[bytes, memoryview]] = []
-    _, content, _ = _read(memoryview(auth_safe))
-    for _tag, info in _children(content):
-        fields = _children(info)
-        content_type = bytes(_expect(fields[0], _OID, "ContentInfo type"))
+    _, content, _ = read_element(memoryview(auth_safe))
+    for _tag, info in children(content):
+        fields = children(info)
+        content_type = bytes(expect(fields[0], OID, "ContentInfo type"))
         infos.append((content_type, fields[1][1] if len(fields) > 1 else content[:0]))
         if budget is not None and content_type == _OID_ENCRYPTED_DATA:
             cost = _kdf_cost(_encrypted_data_algorithm(bytes(fields[1][1])))
@@ -1292,7 +1161,7 @@ def _all_certificate_bags(contents: _Contents | None) -> list[_Bag] | None:
         return None
     try:
         return [bag for plain in contents.plains for bag in _certificate_bags(plain)]
-    except (_DerError, IndexError, ValueError):
+    except (DerDecodeError, IndexError, ValueError):
         return None
 
 
@@ -1300,17 +1169,17 @@ def _bag_attributes(fields: list[tuple[int, bytes]]) -> tuple[str, bool, bytes]:
     """A SafeBag's friendlyName, Java trust attribute and localKeyId."""
     alias, trusted, key_id = "", False, b""
     if len(fields) > 2:  # noqa: PLR2004
-        for _attr_tag, attribute in _children(_expect(fields[2], _SET, "attributes")):
-            attr_fields = _children(attribute)
-            attr_type = _expect(attr_fields[0], _OID, "attribute type")
-            values = _children(_expect(attr_fields[1], _SET, "attribute values"))
+        for _attr_tag, attribute in children(expect(fields[2], SET, "attributes")):
+            attr_fields = children(attribute)
+            attr_type = expect(attr_fields[0], OID, "attribute type")
+            values = children(expect(attr_fields[1], SET, "attribute values"))
             if attr_type == _OID_JAVA_TRUSTED:
                 trusted = True
             elif attr_type == _OID_FRIENDLY_NAME and values:
-                name = _expect(values[0], _BMP_STRING, "friendlyName")
+                name = expect(values[0], BMP_STRING, "friendlyName")
                 alias = name.decode("utf-16-be", errors="replace")
             elif attr_type == _OID_LOCAL_KEY_ID and values:
-                key_id = _expect(values[0], _OCTET_STRING, "localKeyId")
+                key_id = expect(values[0], OCTET_STRING, "localKeyId")
     return alias, trusted, key_id
 
 
@@ -1323,15 +1192,15 @@ def _key_bags(safe_contents: bytes | memoryview) -> tuple[list[_KeyBag], bool]:
     """
     bags = []
     nested = False
-    _, content, _ = _read(memoryview(safe_contents))
-    for _tag, view in _iter_children(content):
-        fields = _children(bytes(view))
-        bag_type = _expect(fields[0], _OID, "bag type")
+    _, content, _ = read_element(memoryview(safe_contents))
+    for _tag, view in iter_children(content):
+        fields = children(bytes(view))
+        bag_type = expect(fields[0], OID, "bag type")
         nested = nested or bag_type == _OID_SAFE_CONTENTS_BAG
         if bag_type not in {_OID_KEY_BAG, _OID_SHROUDED_KEY_BAG}:
             continue
-        (value,) = _children(_expect(fields[1], _CONTEXT_0, "bag value"))
-        der = _tlv(value[0], value[1])
+        (value,) = children(expect(fields[1], CONTEXT_0, "bag value"))
+        der = encode_tlv(value[0], value[1])
         alias, _trusted, key_id = _bag_attributes(fields)
         bags.append(_KeyBag(der, bag_type == _OID_SHROUDED_KEY_BAG, alias, key_id))
     return bags, nested
@@ -1339,18 +1208,16 @@ def _key_bags(safe_contents: bytes | memoryview) -> tuple[list[_KeyBag], bool]:
 
 def _decrypt_encrypted_data(content: bytes | memoryview, password: bytes | None) -> bytes | None:
     """Decrypt an EncryptedData ContentInfo's ``[0]`` content, or None if we cannot."""
-    (encrypted_data,) = _children(bytes(content))
-    version_and_info = _children(_expect(encrypted_data, _SEQUENCE, "EncryptedData"))
-    info = _children(_expect(version_and_info[1], _SEQUENCE, "EncryptedContentInfo"))
-    algorithm = _expect(info[1], _SEQUENCE, "content encryption algorithm")
+    (encrypted_data,) = children(bytes(content))
+    version_and_info = children(expect(encrypted_data, SEQUENCE, "EncryptedData"))
+    info = children(expect(version_and_info[1], SEQUENCE, "EncryptedContentInfo"))
+    algorithm = expect(info[1], SEQUENCE, "content encryption algorithm")
     if len(info) < 3:  # noqa: PLR2004
         return None
     tag, ciphertext = info[2]
-    if tag == _CONTEXT_0:
-        ciphertext = b"".join(
-            _expect(p, _OCTET_STRING, "ciphertext") for p in _children(ciphertext)
-        )
-    elif tag != _CONTEXT_0_PRIMITIVE:
+    if tag == CONTEXT_0:
+        ciphertext = b"".join(expect(p, OCTET_STRING, "ciphertext") for p in children(ciphertext))
+    elif tag != CONTEXT_0_PRIMITIVE:
         return None
     try:
         return _decrypt(algorithm, password, ciphertext)
@@ -1361,16 +1228,16 @@ def _decrypt_encrypted_data(content: bytes | memoryview, password: bytes | None)
 def _certificate_bags(safe_contents: bytes | memoryview) -> list[_Bag]:
     """The X.509 certificate bags of one SafeContents, with alias, trust and key id."""
     bags = []
-    _, content, _ = _read(memoryview(safe_contents))
-    for _tag, view in _iter_children(content):
+    _, content, _ = read_element(memoryview(safe_contents))
+    for _tag, view in iter_children(content):
         # One bag at a time in bytes: the SafeContents itself is never copied whole.
-        fields = _children(bytes(view))
-        if _expect(fields[0], _OID, "bag type") != _OID_CERT_BAG:
+        fields = children(bytes(view))
+        if expect(fields[0], OID, "bag type") != _OID_CERT_BAG:
             continue
-        cert_bag = _children(_children(_expect(fields[1], _CONTEXT_0, "bag value"))[0][1])
-        if _expect(cert_bag[0], _OID, "certificate type") != _OID_X509_CERTIFICATE:
+        cert_bag = children(children(expect(fields[1], CONTEXT_0, "bag value"))[0][1])
+        if expect(cert_bag[0], OID, "certificate type") != _OID_X509_CERTIFICATE:
             continue
-        der = _unwrap_explicit0_octets(_expect(cert_bag[1], _CONTEXT_0, "cert"), "cert")
+        der = _unwrap_explicit0_octets(expect(cert_bag[1], CONTEXT_0, "cert"), "cert")
         alias, trusted, key_id = _bag_attributes(fields)
         bags.append(_Bag(der, alias, trusted, key_id))
     return bags
@@ -1479,15 +1346,15 @@ def _encryption_algorithms(auth_safe: bytes | memoryview) -> list[str]:
     """Dotted OIDs of the algorithms encrypting the SafeContents, for messages."""
     found: list[str] = []
     try:
-        _, content, _ = _read(memoryview(auth_safe))
-        for _tag, info in _children(content):
-            fields = _children(info)
+        _, content, _ = read_element(memoryview(auth_safe))
+        for _tag, info in children(content):
+            fields = children(info)
             if fields[0][1] == _OID_ENCRYPTED_DATA:
-                (encrypted,) = _children(fields[1][1])
-                info_fields = _children(_children(encrypted[1])[1][1])
-                oid = _oid_text(_children(info_fields[1][1])[0][1])
+                (encrypted,) = children(fields[1][1])
+                info_fields = children(children(encrypted[1])[1][1])
+                oid = oid_dotted(children(info_fields[1][1])[0][1])
                 found.append(oid)
-    except (_DerError, IndexError, ValueError):
+    except (DerDecodeError, IndexError, ValueError):
         pass
     return found
 
@@ -1540,7 +1407,7 @@ def _open(data: bytes, password: bytes | None, source: str) -> _Opened:
     secret = password or None
     try:
         pfx = _parse_pfx(data)
-    except (_DerError, IndexError, ValueError) as exc:
+    except (DerDecodeError, IndexError, ValueError) as exc:
         kind = "not a PKCS#12 file (no DER PFX of version 3)"
         if looks_like_pkcs12(data):
             kind = "not a valid PKCS#12 file (truncated or corrupt DER"
@@ -1556,7 +1423,7 @@ def _open(data: bytes, password: bytes | None, source: str) -> _Opened:
         budget.spend(pfx.mac.iterations, "MAC")
     try:
         contents = _plain_safe_contents(pfx.auth_safe, secret, budget)
-    except (_DerError, IndexError, ValueError) as exc:
+    except (DerDecodeError, IndexError, ValueError) as exc:
         msg = f"{source}: not a valid PKCS#12 file (its contents do not parse: {exc})"
         raise MalformedInputError(msg, source=source) from None
     except _UnwalkedError:
@@ -1827,7 +1694,7 @@ def _identities(  # noqa: PLR0917 - one private caller
                 found, nests = _key_bags(plain)
                 key_bags.extend(found)
                 nested = nested or nests
-        except (_DerError, IndexError, ValueError):
+        except (DerDecodeError, IndexError, ValueError):
             key_bags = []
     # cryptography's key is the first key bag OpenSSL's PKCS12_parse meets, and it looks for
     # keys in the SafeContents and in bags nesting more. With every SafeContents read here, none
@@ -1854,8 +1721,8 @@ def _identities(  # noqa: PLR0917 - one private caller
 
     identities = []
     for alias, key in keys:
-        key_der = _public_der(key)
-        leaf = next((c for c in untrusted if _public_der(c.public_key()) == key_der), None)
+        key_der = spki_der(key)
+        leaf = next((c for c in untrusted if spki_der(c) == key_der), None)
         if leaf is None:
             continue
         identities.append((alias, key, issuer_path(leaf, untrusted)[0]))
@@ -1897,16 +1764,16 @@ def _without_random(tag: int, content: bytes | memoryview, depth: int = 0) -> ob
     of their algorithm identifiers: iteration counts, KDF, PRF, cipher and key length stay.
     """
     data = bytes(content)
-    if tag == _OCTET_STRING:
+    if tag == OCTET_STRING:
         return ("octets", len(data))
-    if tag & _CONSTRUCTED and depth < _MAX_NESTING:
-        return (tag, tuple(_without_random(t, c, depth + 1) for t, c in _iter_children(data)))
+    if tag & CONSTRUCTED and depth < _MAX_NESTING:
+        return (tag, tuple(_without_random(t, c, depth + 1) for t, c in iter_children(data)))
     return (tag, data)
 
 
 def _algorithm(sequence_content: bytes | memoryview) -> object:
     """The first element (an AlgorithmIdentifier) of a SEQUENCE, salts and IVs left out."""
-    first = next(_iter_children(bytes(sequence_content)))
+    first = next(iter_children(bytes(sequence_content)))
     return _without_random(*first)
 
 
@@ -1932,20 +1799,20 @@ def pkcs12_content_summary(
         None if mac is None else (mac.digest_oid, mac.iterations, len(mac.salt))
     ]
     try:
-        _, safes, _ = _read(memoryview(pfx.auth_safe))
-        for _tag, info in _iter_children(safes):
-            fields = _children(info)
+        _, safes, _ = read_element(memoryview(pfx.auth_safe))
+        for _tag, info in iter_children(safes):
+            fields = children(info)
             if bytes(fields[0][1]) == _OID_ENCRYPTED_DATA:
-                (encrypted,) = _children(fields[1][1])
-                content_info = _children(encrypted[1])[1][1]
-                protection.append(("certificates", _algorithm(_children(content_info)[1][1])))
+                (encrypted,) = children(fields[1][1])
+                content_info = children(encrypted[1])[1][1]
+                protection.append(("certificates", _algorithm(children(content_info)[1][1])))
         for plain in contents.plains:
             protection.extend(
-                ("key", _algorithm(_read(bag.der)[1]))
+                ("key", _algorithm(read_element(bag.der)[1]))
                 for bag in _key_bags(plain)[0]
                 if bag.shrouded
             )
-    except (_DerError, IndexError, ValueError) as exc:
+    except (DerDecodeError, IndexError, ValueError) as exc:
         msg = f"{source}: not a valid PKCS#12 file (its protection does not parse: {exc})"
         raise MalformedInputError(msg, source=source) from None
     keys = tuple(

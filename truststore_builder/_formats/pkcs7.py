@@ -14,8 +14,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from truststore_builder._errors import MalformedInputError, NoCertificatesError
+from truststore_builder._formats.asn1 import read_header
 from truststore_builder._formats.codec import Codec, ReadBack
-from truststore_builder._formats.der import der_header
 from truststore_builder._formats.pem import decode_pem_block, iter_pem_blocks
 from truststore_builder._model import StoreEntry, StoreFormat
 
@@ -41,7 +41,7 @@ def looks_like_pkcs7(data: bytes) -> bool:
     if data[:2] == _INDEFINITE_SEQUENCE:
         start = len(_INDEFINITE_SEQUENCE)
     else:
-        outer = der_header(data)
+        outer = read_header(data)
         if outer is None or outer[0] != 0x30:  # noqa: PLR2004 - the SEQUENCE tag
             return False
         start = outer[1]

@@ -24,7 +24,7 @@ from truststore_builder._errors import (
     TruststoreBuilderWarning,
     UnknownFormatError,
 )
-from truststore_builder._formats import der, pem
+from truststore_builder._formats import asn1, der, pem
 from truststore_builder._formats.keys import load_private_key
 from truststore_builder._formats.registry import file_codec
 from truststore_builder._model import StoreEntry, StoreFormat, as_password_bytes, sha256_fingerprint
@@ -128,7 +128,7 @@ def _refuse_other_der(data: bytes, source: str) -> None:
     other = der.describe_other_der(data)
     if other is not None:
         der.refuse_other_der(other, source)
-    header = der.der_header(data)
+    header = asn1.read_header(data)
     if header is not None and header[1] + header[2] > len(data):
         msg = (
             f"{source}: starts like DER (an ASN.1 SEQUENCE) but is truncated "
@@ -153,8 +153,8 @@ def _refuse_short_sequence(data: bytes, source: str) -> None:
     """Refuse a DER SEQUENCE cut off before its first element: no format can be told from it."""
     if data[0] != _SEQUENCE:
         return
-    outer = der.der_header(data)
-    if outer is None or der.der_header(data, outer[1]) is None:
+    outer = asn1.read_header(data)
+    if outer is None or asn1.read_header(data, outer[1]) is None:
         msg = (
             f"{source}: is cut short: {len(data)} bytes of an ASN.1 SEQUENCE (DER), "
             "too few to tell its format"
