@@ -76,27 +76,30 @@ def make_certificate(
         ExtendedKeyUsageOID.SERVER_AUTH,
         ExtendedKeyUsageOID.CLIENT_AUTH,
     ),
+    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | None = None,
 ) -> Issued:
     """Issue a certificate for ``key`` (self-signed when ``issuer`` is None).
 
     Also what bench/_fixtures.py and docs/_ext/doc_fixtures.py make their certificates with.
     ``serial`` is random unless given; ``dns_name`` and ``ip_address`` go in the
-    subjectAltName of an end-entity certificate.
+    subjectAltName of an end-entity certificate. ``public_key`` certifies that key instead of
+    ``key``'s (a CSR's, whose private key only keytool holds; see :func:`sign_request`).
     """
     signer_key = issuer.key if issuer else key
     issuer_name = issuer.certificate.subject if issuer else subject
+    certified = public_key or key.public_key()
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer_name)
-        .public_key(key.public_key())
+        .public_key(certified)
         .serial_number(serial or x509.random_serial_number())
         .not_valid_before(not_before or _NOW - dt.timedelta(days=30))
         .not_valid_after(not_after or _NOW + dt.timedelta(days=365))
         .add_extension(
             x509.BasicConstraints(ca=ca, path_length=None), critical=critical_constraints
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(certified), critical=False)
     )
     if issuer is not None:
         builder = builder.add_extension(
@@ -144,6 +147,31 @@ def make_certificate(
             )
     certificate = builder.sign(signer_key, hashes.SHA256())
     return Issued(certificate, key)
+
+
+def sign_request(
+    request: x509.CertificateSigningRequest,
+    issuer: Issued,
+    *,
+    not_after: dt.datetime | None = None,
+) -> x509.Certificate:
+    """What a CA does with a client's request: certify the key it holds (clientAuth too).
+
+    The request's signature is checked first, as a CA would.
+    """
+    assert request.is_signature_valid, "the request's signature does not verify"
+    public_key = request.public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+    # The issuer's key stands in for the subject's private key, which only keytool holds: it
+    # is used for nothing but its public half, which public_key replaces.
+    return make_certificate(
+        request.subject,
+        issuer.key,
+        issuer=issuer,
+        ca=False,
+        not_after=not_after,
+        public_key=public_key,
+    ).certificate
 
 
 @attrs.frozen

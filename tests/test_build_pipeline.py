@@ -215,11 +215,12 @@ def test_an_existing_file_names_force_on_the_command_line_and_overwrite_in_pytho
     status, _, stderr = run([*argv, "--out", str(out)], capsys)
     assert status == 2
     assert stderr.endswith(
-        f"{out / 'truststore.pem'}: already exists; pass --force to replace it\n"
+        f"{out / 'truststore.pem'}: already exists and is not what this build makes (its "
+        "content differs); pass --force to replace it\n"
     )
     assert "overwrite" not in stderr
     recipe = _write_recipe(tmp_path, '[[targets]]\nformat = "pem"\npath = "out/truststore.pem"\n')
-    with pytest.raises(Exception, match=r"already exists; pass overwrite=True") as caught:
+    with pytest.raises(Exception, match=r"\(its content differs\); pass overwrite=True") as caught:
         load_recipe(recipe).build()
     assert "--force" not in str(caught.value)
     assert (out / "truststore.pem").read_bytes() == b"keep"

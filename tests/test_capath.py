@@ -564,6 +564,11 @@ def test_cli_build_writes_capath(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert f"wrote {out / 'capath'} (capath, " in capsys.readouterr().out
     result = _verify(out / "capath", BUNDLES / "nhs-int-authentication-g2.pem")
     assert result.returncode == 0, result.stderr
-    assert main(["build", "--env", "int", "--out", str(out), "--formats", "capath"]) != 0
-    assert "not empty" in capsys.readouterr().err
-    assert main(["build", "--env", "int", "--out", str(out), "--formats", "capath", "--force"]) == 0
+    # The same directory again: left as it is; another environment's: refused, or --force.
+    assert main(["build", "--env", "int", "--out", str(out), "--formats", "capath"]) == 0
+    assert f"unchanged {out / 'capath'} (capath, " in capsys.readouterr().out
+    assert main(["build", "--env", "dep", "--out", str(out), "--formats", "capath"]) != 0
+    assert "already exists and is not what this build makes (its files differ)" in (
+        capsys.readouterr().err
+    )
+    assert main(["build", "--env", "dep", "--out", str(out), "--formats", "capath", "--force"]) == 0

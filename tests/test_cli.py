@@ -369,7 +369,8 @@ def test_password_is_never_printed(
         _, stdout, stderr = run(argv, capsys)
         outputs.append(stdout + stderr)
     assert outputs[0].count("read_back_ok") == 3
-    assert "already exists" in outputs[1]
+    # The same stores again (the password from a file now): read with it, left untouched.
+    assert outputs[1].count("unchanged ") == 3
     for text in outputs:
         assert PLANTED not in text
         assert PLANTED.encode().hex() not in text

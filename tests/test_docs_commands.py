@@ -7,7 +7,7 @@ the docs' table of contents (quickstart, migration, client key stores): every ``
 certificate NHS England would send back (``check``, ``diff /etc/...``, ``csr``, ``verify``)
 are left out; where a command builds with ``--cert client.pem``, the client certificate comes
 from a test CA, so the test adds ``--add test-cas.pem`` to trust that CA, as the docs' own
-Python example does.
+Python example does (a renewal's ``reply.pem`` is made by that CA for the client's key).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.pki import make_certificate
 from truststore_builder._cli import main
 
 if TYPE_CHECKING:
@@ -62,6 +63,11 @@ def newcomer(pki: GeneratedPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     key.rename(tmp_path / "client-key.pem")
     (tmp_path / "test-cas.pem").write_bytes(pki.g2.root.cert_pem() + pki.g2.intermediate.cert_pem())
     (tmp_path / "our-partner-ca.pem").write_bytes(pki.foreign.root.cert_pem())
+    # The CA's reply to a renewal request: the client's key, a new certificate.
+    renewed = make_certificate(
+        pki.g2.client.certificate.subject, pki.g2.client.key, issuer=pki.g2.intermediate, ca=False
+    )
+    (tmp_path / "reply.pem").write_bytes(renewed.cert_pem())
     return tmp_path
 
 
@@ -87,6 +93,8 @@ def test_the_guides_commands_run_in_order(
     assert (newcomer / "stores/int/truststore.jks").is_file()
     assert (newcomer / "stores/int-client/keystore.jks").is_file()
     assert (newcomer / "stores/mesh-x26ot001/keystore.jks").is_file()
+    assert (newcomer / "MESH-APP-HOME/KEYSTORE/mesh.keystore").is_file()
+    assert (newcomer / "stores/mesh-x26ot001-renewed/keystore.jks").is_file()
 
 
 def test_a_second_build_into_the_same_directory_is_refused(

@@ -10,6 +10,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
+from tests.commands import run_cli
 from tests.mesh import MAILBOX_1, MAILBOX_2, inbox, mesh_round_trip, mesh_sandbox
 from truststore_builder import KeyStoreBuilder, TrustStoreBuilder
 
@@ -151,3 +152,36 @@ def test_foreign_client_is_refused(
             server_ca=trusted_cas,
         )
         assert waiting == [], f"{mailbox} holds {waiting} after a refused client"
+
+
+def test_mesh_python_preset_completes_round_trip(
+    pki: GeneratedPki,
+    mesh_url: str,
+    mesh_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The files of build --preset mesh-python: mesh-client's cert, key and verify files complete a round trip."""
+    chain, key = pki.g2.write_client(mesh_dir, "preset-g2")
+    cas = mesh_dir / "preset-cas.pem"
+    cas.write_bytes(_pem(pki.g2.root, pki.g2.intermediate))
+    out = mesh_dir / "preset-mesh-python"
+    status, _, stderr = run_cli(
+        ["build", "--preset", "mesh-python", "--env", "int", "--add", str(cas),
+         "--cert", str(chain), "--key", str(key), "--out", str(out)],
+        capsys,
+    )  # fmt: skip
+    assert status == 0, stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ca-bundle.pem",
+        "client-cert.pem",
+        "client-key.pem",
+    ]
+    assert stat.S_IMODE((out / "client-key.pem").stat().st_mode) == 0o600
+    mesh_round_trip(
+        mesh_url,
+        client_cert=out / "client-cert.pem",
+        client_key=out / "client-key.pem",
+        server_ca=out / "ca-bundle.pem",
+        sender=MAILBOX_1,
+        recipient=MAILBOX_2,
+    )

@@ -573,6 +573,7 @@ def test_a_password_option_never_echoes_its_value(
         "--key-password": ["--cert", cert, "--key", str(planted["encrypted"])],
         "--jks-key-password": ["--cert", cert, "--key", key],
         "--add-password": ["--add", str(p12_store)],
+        "--identity-from-password": ["--identity-from", str(p12_store)],
     }
     options = _password_options()
     assert set(options) == set(bases), "a subcommand with a password option is not swept"
@@ -594,7 +595,7 @@ def test_a_password_option_never_echoes_its_value(
             assert captured.err.startswith(f"truststore-builder: error: {option}: "), argv
             _assert_clean(captured.out + captured.err, [], f"{command} {option}")
             swept += 1
-    assert swept == 23  # build 8, verify 4, diff 4, inspect 3, csr 4
+    assert swept == 25  # build 10, verify 4, diff 4, inspect 3, csr 4
     assert not (tmp_path / "out").exists()
 
 

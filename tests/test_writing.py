@@ -338,6 +338,7 @@ def test_each_audience_reads_the_name_it_can_type(
     assert str(caught.value) == f"{target}: already exists; pass overwrite=True to replace it"
     assert main(["build", "--env", "int", "--formats", "pem", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
-        f"truststore-builder: error: {target}: already exists; pass --force to replace it\n"
+        f"truststore-builder: error: {target}: already exists and is not what this build makes "
+        "(its content differs); pass --force to replace it\n"
     )
     assert target.read_bytes() == b"old"

@@ -390,6 +390,15 @@ class JksIntegrityNotCheckedWarning(TruststoreBuilderWarning):
     """
 
 
+class NonAlphanumericPasswordWarning(TruststoreBuilderWarning):
+    """A password holds characters other than ASCII letters and digits, where a client warns.
+
+    NHS England's MESH client keeps its key store password in meshclient.cfg and advises
+    letters and digits only: a '£' breaks a file not saved as UTF-8. The password itself is
+    never shown.
+    """
+
+
 class DerDecodeError(Exception):
     """Bytes that are not the DER (or BER) a format module expects; internal, never raised out.
 

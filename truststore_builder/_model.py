@@ -122,6 +122,80 @@ CLIENT_FILES: dict[StoreFormat, tuple[tuple[str, str], ...]] = {
 }
 
 
+@attrs.frozen
+class ClientPreset:
+    """The files one client reads, as it expects them (``build --preset``, a recipe's presets).
+
+    Attributes:
+        name: The preset's name (``mesh-java``).
+        client: Who reads the files, and how it is told where they are.
+        files: ``(path, holds, include_trusted)`` per file: its path under the preset's
+            directory, what it holds as a recipe target's format names it, and whether a key
+            store also holds the trusted CAs.
+        alphanumeric_password: The client's configuration keeps the password where only
+            letters and digits are safe: others are warned about
+            (:class:`~truststore_builder.NonAlphanumericPasswordWarning`).
+        takes_password: Whether its files are written with the store password (key stores:
+            required; the key entry's password is the store password, never its own).
+    """
+
+    name: str
+    client: str
+    files: tuple[tuple[str, str, bool], ...]
+    alphanumeric_password: bool = False
+    takes_password: bool = True
+
+
+#: Each client's files. The key entry's alias is the identity's (from the CN, or as given):
+#: the MESH client's meshclient.cfg names only KeyStorePath and KeyStorePassword, and TKW
+#: hands its stores to JSSE (javax.net.ssl.keyStore), whose key manager picks a key entry by
+#: key type and issuer, not by alias.
+CLIENT_PRESETS: dict[str, ClientPreset] = {
+    preset.name: preset
+    for preset in (
+        ClientPreset(
+            name="mesh-java",
+            client=(
+                "NHS England's Java MESH client: meshclient.cfg <KeyStorePath> "
+                "(MESH-APP-HOME/KEYSTORE/mesh.keystore) and <KeyStorePassword>"
+            ),
+            files=(("KEYSTORE/mesh.keystore", "keystore-jks", True),),
+            alphanumeric_password=True,
+        ),
+        ClientPreset(
+            name="mesh-java-p12",
+            client="the Java MESH client on Java 9 or later, the same file as PKCS#12",
+            files=(("KEYSTORE/mesh.keystore", "keystore-p12", True),),
+            alphanumeric_password=True,
+        ),
+        ClientPreset(
+            name="tkw",
+            client=(
+                "the ITK Toolkit Workbench (TKW): tks.tls.keystore and tks.tls.keystorepassword, "
+                "tks.tls.truststore and tks.tls.trustpassword in its properties file"
+            ),
+            files=(
+                ("tkw-keystore.jks", "keystore-jks", False),
+                ("tkw-truststore.jks", "jks", True),
+            ),
+        ),
+        ClientPreset(
+            name="mesh-python",
+            client=(
+                "NHS England's mesh-client (Python): MeshClient(url, mailbox, password, "
+                "cert=(client-cert.pem, client-key.pem), verify=ca-bundle.pem)"
+            ),
+            files=(
+                ("client-cert.pem", "client-chain-pem", False),
+                ("client-key.pem", "client-key-pem", False),
+                ("ca-bundle.pem", "pem", True),
+            ),
+            takes_password=False,
+        ),
+    )
+}
+
+
 class DeploymentFormat(enum.StrEnum):
     """A deployment output: a built store as the files a platform takes (see ``_deployment``)."""
 

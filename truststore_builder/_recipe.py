@@ -26,6 +26,11 @@ directory for the recipe, the table's directory for a batch table.
     chain = "chain.pem"               # optional issuer certificates
     alias = "mesh-client"             # default: from the certificate's CN
     allow_g1 = false
+    # Renewing in place instead of key: the old key store's key entry keeps its key, alias
+    # and trusted CAs; cert (the CA's reply) replaces its certificate, refused if it
+    # certifies another key. Its password: from_store_password_env or _file (required).
+    # from_store = "old/mesh.keystore"
+    # from_store_password_env = "OLD_KEYSTORE_PASSWORD"
 
     [[targets]]                       # one table per file written
     format = "keystore-jks"
@@ -87,16 +92,20 @@ from truststore_builder._errors import (
     ALLOW_G1_REMEDY,
     ALLOW_IMPOSTORS_REMEDY,
     ALLOW_LEAF_REMEDY,
+    OVERWRITE_REMEDY,
     BatchError,
     CheckError,
     ExpiredCertificateWarning,
     G1IdentityWarning,
     InputError,
+    NonAlphanumericPasswordWarning,
     OutputExistsError,
     RecipeError,
     TruststoreBuilderError,
 )
+from truststore_builder._existing import compare_existing, compare_existing_directory
 from truststore_builder._model import (
+    CLIENT_PRESETS,
     DEPLOYMENT_FILES,
     DeploymentFormat,
     Environment,
@@ -131,6 +140,7 @@ __all__ = [
     "Recipe",
     "RecipeBatch",
     "RecipeIdentity",
+    "RecipePreset",
     "RecipeTarget",
     "RecipeTrust",
     "TargetFormat",
@@ -280,6 +290,10 @@ def _targets(values: Iterable[RecipeTarget]) -> tuple[RecipeTarget, ...]:
     return tuple(values)
 
 
+def _presets(values: Iterable[RecipePreset]) -> tuple[RecipePreset, ...]:
+    return tuple(values)
+
+
 def _exactly_one(instance: PasswordRef, _: attrs.Attribute[str | None], __: str | None) -> None:
     if (instance.env is None) == (instance.file is None):
         msg = "a PasswordRef names exactly one of env (a variable) or file (a path)"
@@ -347,25 +361,52 @@ class RecipeTrust:
     catalogue: Path | None = attrs.field(default=None, converter=_optional_path)
 
 
+def _key_or_store(
+    instance: RecipeIdentity, _: attrs.Attribute[Path | None], __: Path | None
+) -> None:
+    if (instance.key is None) == (instance.from_store is None):
+        msg = "a RecipeIdentity takes its key from key (a file) or from_store (a key store), one"
+        raise ValueError(msg)
+    if instance.from_store is None and instance.cert is None:
+        msg = "a RecipeIdentity with a key file needs its certificate (cert)"
+        raise ValueError(msg)
+    if instance.from_store is not None and instance.from_store_password is None:
+        msg = "a RecipeIdentity from_store needs from_store_password (where the password is)"
+        raise ValueError(msg)
+
+
 @attrs.frozen
 class RecipeIdentity:
     """The ``[identity]`` table: one client certificate and its private key.
 
+    The key comes from a key file (``key``) or from an existing key store's key entry
+    (``from_store``: renewing in place). From a store, the entry keeps its key and its alias,
+    the store's trusted CAs stay trusted (in every file the recipe writes), and ``cert``, when
+    given, is the CA's reply that replaces the entry's certificate: one that certifies another
+    key is refused (:class:`~truststore_builder.ReplyKeyMismatchError`), nothing written.
+
     Attributes:
-        cert: The client certificate (it may hold its chain too).
+        cert: The client certificate (it may hold its chain too); with ``from_store``, the
+            CA's reply (optional: without it the entry keeps its certificate).
         key: The private key file (PEM or DER, PKCS#1, SEC1 or PKCS#8).
-        key_password: Where the key file's password is, when the key is encrypted.
+        key_password: Where the key file's password is, when the key is encrypted; with
+            ``from_store``, the key entry's password where it differs from the store's.
         chain: A file of issuer certificates, if any.
-        alias: The key entry's alias (default: from the certificate's CN).
+        alias: The key entry's alias (default: from the certificate's CN); with
+            ``from_store``, which key entry to take, when the store holds more than one.
         allow_g1: Package a G1 client certificate (with a warning) instead of refusing it.
+        from_store: An existing PKCS#12, JKS or JCEKS key store to take the key entry from.
+        from_store_password: Where that store's password is.
     """
 
-    cert: Path = attrs.field(converter=Path)
-    key: Path = attrs.field(converter=Path)
+    cert: Path | None = attrs.field(converter=_optional_path)
+    key: Path | None = attrs.field(default=None, converter=_optional_path, validator=_key_or_store)
     key_password: PasswordRef | None = None
     chain: Path | None = attrs.field(default=None, converter=_optional_path)
     alias: str | None = None
     allow_g1: bool = False
+    from_store: Path | None = attrs.field(default=None, converter=_optional_path, kw_only=True)
+    from_store_password: PasswordRef | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen
@@ -430,6 +471,45 @@ class RecipeTarget:
     encoding: str | None = None
 
 
+def _known_preset(_instance: object, _attribute: object, value: str) -> None:
+    if value not in CLIENT_PRESETS:
+        msg = f"unknown client preset {value!r}; use one of {', '.join(CLIENT_PRESETS)}"
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class RecipePreset:
+    """A ``[[presets]]`` table: the files one client reads, written under ``directory``.
+
+    Attributes:
+        name: The client preset (``mesh-java``, ``mesh-java-p12``, ``tkw``, ``mesh-python``;
+            see ``CLIENT_PRESETS``). Each needs the ``[identity]``.
+        directory: Where its files go (their paths under it are the preset's).
+        password: The store password (required by the key store presets; their key entry's
+            password is the same); ``mesh-python`` takes none.
+        profile: A PKCS#12 key store's profile (``mesh-java-p12``; default ``modern``).
+    """
+
+    name: str = attrs.field(validator=_known_preset)
+    directory: Path = attrs.field(converter=Path)
+    password: PasswordRef | None = None
+    profile: str | None = None
+
+    def targets(self) -> tuple[RecipeTarget, ...]:
+        """The preset's files as targets, with its password (the key entry's too)."""
+        preset = CLIENT_PRESETS[self.name]
+        return tuple(
+            RecipeTarget(
+                format=holds,
+                path=self.directory / path,
+                password=self.password if preset.takes_password else None,
+                profile=self.profile if holds == TargetFormat.KEYSTORE_PKCS12 else None,
+                include_trusted=include_trusted,
+            )
+            for path, holds, include_trusted in preset.files
+        )
+
+
 @attrs.frozen
 class BatchRow:
     """One row of a batch table: a named client identity.
@@ -485,6 +565,10 @@ class WrittenFile:
         private: Whether it holds a private key (mode 0600).
         certificates: The SHA-256 fingerprints of the trusted CA certificates it holds, in
             store order (none for a client chain or key file).
+        unchanged: The file was already there holding what the build made (read with the
+            build's password: the same entries, keys, chains and protection), so it was left
+            untouched: same bytes, same inode, same modification time. ``sha256`` is then
+            that of the file on disk.
     """
 
     path: Path
@@ -495,6 +579,7 @@ class WrittenFile:
     sha256: str
     private: bool
     certificates: tuple[str, ...] = ()
+    unchanged: bool = False
 
 
 @attrs.frozen
@@ -522,13 +607,17 @@ class BuildResult:
 
     @property
     def written(self) -> tuple[Path, ...]:
-        """The paths written, in order."""
+        """The paths of every file the build made, in order (those left unchanged too)."""
         return tuple(file.path for file in self.files)
 
     def summary(self) -> str:
         """One line: how many files, from targets and from batch rows, and how long it took."""
         batch = sum(1 for file in self.files if file.row is not None)
+        kept = sum(1 for file in self.files if file.unchanged)
         parts = [f"wrote {len(self.files)} file{'s' if len(self.files) != 1 else ''}"]
+        if kept:
+            parts = [f"wrote {len(self.files) - kept}, left {kept} unchanged, of {len(self.files)}"]
+            parts[0] += f" file{'s' if len(self.files) != 1 else ''}"
         if self.rows:
             parts.append(
                 f"({len(self.files) - batch} from targets, {batch} from {self.rows} batch "
@@ -551,6 +640,7 @@ class BuildResult:
                     "sha256": file.sha256,
                     "private": file.private,
                     "certificates": list(file.certificates),
+                    "unchanged": file.unchanged,
                 }
                 for file in self.files
             ],
@@ -574,6 +664,8 @@ class Recipe:
         trust: The CAs every store trusts.
         targets: The files to write from the trust store and the identity.
         identity: The client identity, if the recipe has one.
+        presets: Client presets: each writes the files one client reads (see
+            :class:`RecipePreset`).
         batch: One set of key stores per row of identities, if the recipe has a batch.
         source: The recipe file (``<recipe>`` for one made in Python): errors name it and
             the key. Empty: errors name neither, for a caller whose inputs are not recipe keys
@@ -585,6 +677,7 @@ class Recipe:
     identity: RecipeIdentity | None = None
     batch: RecipeBatch | None = None
     source: str = "<recipe>"
+    presets: tuple[RecipePreset, ...] = attrs.field(default=(), converter=_presets, kw_only=True)
 
     def check(self) -> None:
         """Check what needs no certificate read: options, templates, and that inputs exist.
@@ -817,8 +910,35 @@ def _parse(top: _Table) -> Recipe:
     targets = tuple(_parse_target(table) for table in top.tables("targets") or [])
     batch_table = top.table("batch")
     batch = _parse_batch(batch_table) if batch_table else None
+    presets = tuple(_parse_preset(table) for table in top.tables("presets") or [])
     top.finish()
-    return Recipe(trust=trust, targets=targets, identity=identity, batch=batch, source=top.source)
+    return Recipe(
+        trust=trust,
+        targets=targets,
+        identity=identity,
+        batch=batch,
+        source=top.source,
+        presets=presets,
+    )
+
+
+def _parse_preset(table: _Table) -> RecipePreset:
+    name = table.text("name", required=True)
+    assert name is not None  # required=True
+    if name not in CLIENT_PRESETS:
+        table.fail(
+            "name", f"unknown client preset {name!r}; use one of {', '.join(CLIENT_PRESETS)}"
+        )
+    directory = table.path("directory", required=True)
+    assert directory is not None  # required=True
+    preset = RecipePreset(
+        name=name,
+        directory=directory,
+        password=table.password("password"),
+        profile=table.text("profile"),
+    )
+    table.finish()
+    return preset
 
 
 def _parse_trust(table: _Table) -> RecipeTrust:
@@ -857,10 +977,21 @@ def _parse_trust(table: _Table) -> RecipeTrust:
 
 
 def _parse_identity(table: _Table) -> RecipeIdentity:
-    cert = table.path("cert", required=True)
-    key = table.path("key", required=True)
-    assert cert is not None  # required=True
-    assert key is not None  # required=True
+    from_store = table.path("from_store")
+    cert = table.path("cert", required=from_store is None)
+    key = table.path("key", required=from_store is None)
+    store_password = table.password("from_store_password")
+    if from_store is not None:
+        if key is not None:
+            table.fail("key", "give key or from_store, not both: from_store keeps the store's key")
+        if store_password is None:
+            table.fail(
+                "from_store_password_env",
+                "missing; name the old store's password with from_store_password_env or "
+                "from_store_password_file",
+            )
+    elif store_password is not None:
+        table.fail("from_store_password_env", "only an identity with from_store takes it")
     identity = RecipeIdentity(
         cert=cert,
         key=key,
@@ -868,6 +999,8 @@ def _parse_identity(table: _Table) -> RecipeIdentity:
         chain=table.path("chain"),
         alias=table.text("alias"),
         allow_g1=table.flag("allow_g1", default=False),
+        from_store=from_store,
+        from_store_password=store_password,
     )
     table.finish()
     return identity
@@ -1184,8 +1317,15 @@ def _check_batch_target(source: str, key_path: str, target: RecipeTarget) -> Non
 
 
 def _check_inputs(source: str, key_path: str, item: RecipeIdentity | BatchRow) -> None:
-    _check_file(source, f"{key_path}.cert", item.cert)
-    _check_file(source, f"{key_path}.key", item.key)
+    if isinstance(item, RecipeIdentity) and item.from_store is not None:
+        _check_file(source, f"{key_path}.from_store", item.from_store, "key store")
+        _check_password_file(
+            source, f"{key_path}.from_store_password_file", item.from_store_password
+        )
+    if item.cert is not None:
+        _check_file(source, f"{key_path}.cert", item.cert)
+    if item.key is not None:
+        _check_file(source, f"{key_path}.key", item.key)
     if item.chain is not None:
         _check_file(source, f"{key_path}.chain", item.chain)
     _check_password_file(source, f"{key_path}.key_password_file", item.key_password)
@@ -1212,14 +1352,56 @@ def _check_recipe(recipe: Recipe) -> None:
                 f"targets[{i}].format",
                 f"a {target.format} target needs an [identity] table (cert and key)",
             )
-    batch = recipe.batch
-    if batch is not None:
-        for i, target in enumerate(batch.targets):
-            _check_target(source, f"batch.targets[{i}]", target, batch=True)
-        for row in batch.rows:
-            _check_inputs(source, _row_key(row), row)
-    if not recipe.targets and not (batch and batch.targets):
-        _fail(source, "targets", "missing; a recipe writes at least one [[targets]] file")
+    for i, preset in enumerate(recipe.presets):
+        _check_preset(source, f"presets[{i}]", preset, has_identity=recipe.identity is not None)
+    _check_batch(source, recipe.batch)
+    if not recipe.targets and not recipe.presets and not (recipe.batch and recipe.batch.targets):
+        _fail(
+            source,
+            "targets",
+            "missing; a recipe writes at least one [[targets]] file (or [[presets]] files)",
+        )
+
+
+def _check_batch(source: str, batch: RecipeBatch | None) -> None:
+    if batch is None:
+        return
+    for i, target in enumerate(batch.targets):
+        _check_target(source, f"batch.targets[{i}]", target, batch=True)
+    for row in batch.rows:
+        _check_inputs(source, _row_key(row), row)
+
+
+def _check_preset(source: str, key_path: str, preset: RecipePreset, *, has_identity: bool) -> None:
+    """A preset's identity, password and profile, in the preset's own keys."""
+    spec = CLIENT_PRESETS[preset.name]
+    if not has_identity:
+        _fail(
+            source,
+            f"{key_path}.name",
+            f"the {preset.name} preset writes the client's key; it needs an [identity] table",
+        )
+    if preset.password is not None and not spec.takes_password:
+        _fail(
+            source,
+            f"{key_path}.password_env",
+            f"the {preset.name} files take no password (the key file is written unencrypted, "
+            "mode 0600, as the client reads it)",
+        )
+    if preset.password is None and spec.takes_password:
+        _fail(
+            source,
+            f"{key_path}.password_env",
+            f"missing; the {preset.name} key store needs a password (its key entry's is the "
+            "same): name it with password_env or password_file",
+        )
+    _check_password_file(source, f"{key_path}.password_file", preset.password)
+    if preset.profile is not None:
+        if not any(t.format is TargetFormat.KEYSTORE_PKCS12 for t in preset.targets()):
+            _fail(source, f"{key_path}.profile", f"the {preset.name} preset writes no PKCS#12")
+        for target in preset.targets():
+            if target.format is TargetFormat.KEYSTORE_PKCS12:
+                _check_profile(source, key_path, target)
 
 
 # --- building ---------------------------------------------------------------------------------
@@ -1277,6 +1459,10 @@ class _Planned:
     path: Path
     data: bytes | Mapping[str, bytes] = attrs.field(repr=False)
     file: WrittenFile
+    #: What reads the file back to compare it with one already there (see _existing).
+    store_format: StoreFormat | None = None
+    password: bytes | None = attrs.field(default=None, repr=False)
+    key_password: bytes | None = attrs.field(default=None, repr=False)
 
 
 def _resolve_outputs(
@@ -1290,6 +1476,35 @@ def _resolve_outputs(
         path = Path(str(target.path).format(name=name)) if name is not None else target.path
         outputs.append(_Output(target, key_path, path, password, key_password))
     return tuple(outputs)
+
+
+def _preset_outputs(
+    passwords: _Passwords, presets: Sequence[RecipePreset], source: str
+) -> tuple[_Output, ...]:
+    """Every preset's files, its password checked against the client's rules (never shown)."""
+    outputs: list[_Output] = []
+    for i, preset in enumerate(presets):
+        key_path = f"presets[{i}]"
+        # The preset's password first: an error names the preset's key, not a file's.
+        password = passwords.get(f"{key_path}.password", preset.password)
+        found = _resolve_outputs(passwords, f"{key_path}.files", preset.targets(), None)
+        if (
+            CLIENT_PRESETS[preset.name].alphanumeric_password
+            and password is not None
+            and not _ALPHANUMERIC.fullmatch(password)
+        ):
+            where = _context(source, key_path)
+            msg = (
+                f"{where}{': ' if where else ''}the {preset.name} password holds characters other than ASCII "
+                "letters and digits (not shown); meshclient.cfg keeps it, and NHS England "
+                "advises letters and digits only (a '£' breaks a file not saved as UTF-8)"
+            )
+            warnings.warn(msg, NonAlphanumericPasswordWarning, stacklevel=4)
+        outputs += found
+    return tuple(outputs)
+
+
+_ALPHANUMERIC = re.compile(rb"[A-Za-z0-9]+")
 
 
 @functools.lru_cache(maxsize=4)
@@ -1346,25 +1561,44 @@ def _in_context(exc: TruststoreBuilderError, where: str) -> TruststoreBuilderErr
     return again
 
 
+@attrs.frozen
+class _OldStore:
+    """An existing key store an identity is taken from, and its password (never shown)."""
+
+    path: Path
+    password: bytes = attrs.field(repr=False)
+
+
 def _keystore(
     trust: TrustStoreBuilder,
     *,
-    cert: Path,
-    key: Path,
+    cert: Path | None,
+    key: Path | None,
     key_password: bytes | None,
     chain: Path | None,
     alias: str | None,
     allow_g1: bool,
     at: dt.datetime,
+    old_store: _OldStore | None = None,
 ) -> KeyStore:
 
-    builder = (
-        KeyStoreBuilder()
-        .with_trust_store(trust)
-        .with_identity(cert, key, key_password=key_password, chain=chain, alias=alias)
-        .allow_g1(allow_g1)
-        .at(at)
-    )
+    builder = KeyStoreBuilder().with_trust_store(trust)
+    if old_store is not None:
+        builder = builder.with_identity_from_store(
+            old_store.path,
+            password=old_store.password,
+            alias=alias,
+            key_password=key_password,
+            certificate=cert,
+            chain=chain,
+        )
+    else:
+        assert cert is not None  # RecipeIdentity and BatchRow: a key file comes with its cert
+        assert key is not None
+        builder = builder.with_identity(
+            cert, key, key_password=key_password, chain=chain, alias=alias
+        )
+    builder = builder.allow_g1(allow_g1).at(at)
     with warnings.catch_warnings():
         # The shared trust store already said which CAs have expired, once.
         warnings.simplefilter("ignore", ExpiredCertificateWarning)
@@ -1432,7 +1666,8 @@ def _serialize(
         private=fmt.private,
         certificates=tuple(entry.sha256 for entry in certificates),
     )
-    return [_Planned(output.path, data, file)]
+    store_format = _TRUST_FORMATS.get(fmt) or _KEYSTORE_FORMATS.get(fmt)
+    return [_Planned(output.path, data, file, store_format, output.password, output.key_password)]
 
 
 def _serialize_deployment(
@@ -1499,7 +1734,17 @@ def _serialize_deployment(
             private=private,
             certificates=files.certificates.get(name, ()),
         )
-        planned.append(_Planned(path, data, file))
+        # A PFX draws fresh salts at every build: compared by what it holds, as a key store.
+        pfx = fmt is TargetFormat.PFX
+        planned.append(
+            _Planned(
+                path,
+                data,
+                file,
+                StoreFormat.PKCS12 if pfx else None,
+                output.password if pfx else None,
+            )
+        )
     return planned
 
 
@@ -1641,9 +1886,12 @@ def _build(
     passwords = _Passwords(source)
     add_password = passwords.get("trust.add_password", recipe.trust.add_password)
     outputs = _resolve_outputs(passwords, "targets", recipe.targets, None)
+    outputs += _preset_outputs(passwords, recipe.presets, source)
     jobs = _batch_jobs(recipe, when, passwords, add_password)
     every_output = [*outputs, *(o for job in jobs for o in job.outputs)]
-    _check_destinations(source, every_output, overwrite=overwrite)
+    # Existing files are compared with what the build makes once it is made (step 3): one
+    # that holds the same is left alone even without overwrite; another is refused then.
+    _check_destinations(source, every_output, overwrite=True)
 
     # 2. The trust store and the identity: every check.
     store, keystore = _shared_stores(recipe, add_password, when, passwords)
@@ -1654,11 +1902,14 @@ def _build(
 
     used = max(1, min(workers or _available_cpus(), len(jobs)))
     planned: list[_Planned] = []
+    unchanged: dict[Path, str] = {}
     with (
         _new_directories(every_output) as directories,
         StagedFiles(overwrite=overwrite) as staged,
     ):
-        stage = functools.partial(_stage, staged, directories)
+        stage = functools.partial(
+            _stage, staged, directories, source=source, overwrite=overwrite, unchanged=unchanged
+        )
         for output in outputs:
             try:
                 planned += _serialize(output, store, keystore, None)
@@ -1671,7 +1922,12 @@ def _build(
         _check_planned_paths(source, planned)
         staged.publish()
     return BuildResult(
-        files=tuple(p.file for p in planned),
+        files=tuple(
+            attrs.evolve(p.file, unchanged=True, sha256=unchanged[p.path])
+            if p.path in unchanged
+            else p.file
+            for p in planned
+        ),
         rows=len(jobs),
         workers=used if jobs else 0,
         seconds=time.perf_counter() - started,
@@ -1693,14 +1949,49 @@ def _validation_time(at: dt.datetime | None) -> dt.datetime:
     return at or _checks.utc_now()
 
 
-def _stage(staged: StagedFiles, directories: _NewDirectories, files: Sequence[_Planned]) -> None:
+def _stage(
+    staged: StagedFiles,
+    directories: _NewDirectories,
+    files: Sequence[_Planned],
+    *,
+    source: str,
+    overwrite: bool,
+    unchanged: dict[Path, str],
+) -> None:
     """Stage each serialised file (or capath directory) as soon as it is ready.
 
     A deployment output's subdirectories (``Root/``, ``CA/``) are made here, once its files
-    are known; they go again, with the others, if the build fails.
+    are known; they go again, with the others, if the build fails. One already there that
+    holds the same is not staged: ``unchanged`` gets its path and the SHA-256 of what is on
+    disk. One that holds something else is refused without ``overwrite``.
+
+    Raises:
+        OutputExistsError: A destination holds something else and ``overwrite`` is false.
     """
     for file in files:
         directories.make(file.path.parent, private=file.file.private)
+        if isinstance(file.data, bytes):
+            existing = compare_existing(
+                file.path,
+                file.data,
+                private=file.file.private,
+                store_format=file.store_format,
+                password=file.password,
+                key_password=file.key_password,
+                key_pem=file.file.format is TargetFormat.CLIENT_KEY_PEM,
+            )
+        else:
+            existing = compare_existing_directory(file.path, file.data)
+        if existing is not None and existing.same:
+            unchanged[file.path] = existing.sha256
+            continue
+        if existing is not None and not overwrite:
+            error = OutputExistsError(
+                f"{file.path}: already exists and is not what this build makes ({existing.reason})",
+                source=str(file.path),
+                remedy=OVERWRITE_REMEDY,
+            )
+            raise _in_context(error, _context(source, f"{file.file.target}.path"))
         if isinstance(file.data, bytes):
             staged.stage(file.path, file.data, private=file.file.private)
         else:
@@ -1733,12 +2024,22 @@ def _shared_stores(
     key_password = passwords.get(
         "identity.key_password", identity.key_password if identity else None
     )
+    old_store = None
+    if identity is not None and identity.from_store is not None:
+        store_password = passwords.get("identity.from_store_password", identity.from_store_password)
+        assert store_password is not None  # RecipeIdentity: from_store comes with its password
+        old_store = _OldStore(identity.from_store, store_password)
     try:
         # The add files are read here, by the builder: their errors are the trust table's.
         trust = _trust_builder(recipe.trust, add_password)
+        if old_store is not None:
+            # The old store's trusted CAs stay trusted: in its key store and every trust store.
+            trust = trust.add_file(old_store.path, password=old_store.password)
         store = trust.at(when).build()
     except TruststoreBuilderError as exc:
-        raise _in_context(exc, _context(source, "trust")) from None
+        from_old = old_store is not None and exc.source == str(old_store.path)
+        where = "identity.from_store" if from_old else "trust"
+        raise _in_context(exc, _context(source, where)) from None
     if not store.entries:
         where = _context(source, "trust")
         msg = (
@@ -1758,6 +2059,7 @@ def _shared_stores(
             alias=identity.alias,
             allow_g1=identity.allow_g1,
             at=when,
+            old_store=old_store,
         )
     except TruststoreBuilderError as exc:
         raise _in_context(exc, _context(source, "identity")) from None

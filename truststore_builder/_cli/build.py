@@ -22,6 +22,7 @@ from truststore_builder._cli.output import PROG, dump_json, out
 from truststore_builder._cli.progress import TerminalProgress
 from truststore_builder._model import (
     CLIENT_FILES,
+    CLIENT_PRESETS,
     DEPLOYMENT_FILES,
     DeploymentFormat,
     Environment,
@@ -107,7 +108,9 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
             "truststore.jceks, truststore.p7b, and capath/, OpenSSL's hashed CA directory, "
             "when asked). The options make a one-directory recipe, built as build --recipe "
             "builds: every file is read back and checked before any is written; an existing "
-            "file is not replaced without --force. Certificates asked for (--generations, --add, --certifi) "
+            "file is not replaced without --force, and one that already holds what the build "
+            "makes (read with the given password: the same entries, keys and protection) is "
+            "left untouched, with or without --force. Certificates asked for (--generations, --add, --certifi) "
             "that have expired are kept and named on stderr, or left out with --drop-expired."
         ),
         epilog=(
@@ -123,11 +126,21 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     _add_output_options(build)
     _add_identity_options(build)
     _add_deployment_options(build)
-    build.add_argument("--force", action="store_true", help="replace existing files")
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help=(
+            "replace existing files that hold something else, or that do not read with the "
+            "given password (files that hold the same are left untouched either way)"
+        ),
+    )
     build.add_argument(
         "--json",
         action="store_true",
-        help="print a JSON report: per file its path, format, entry count, SHA-256s, read-back",
+        help=(
+            "print a JSON report: per file its path, format, entry count, SHA-256s, read-back, "
+            "and whether it was left unchanged"
+        ),
     )
     build.set_defaults(handler=_build)
 
@@ -233,27 +246,74 @@ def _add_output_options(build: argparse.ArgumentParser) -> None:
         ),
     )
     add_password_options(build, "the store password (also the key stores' password)")
+    build.add_argument(
+        "--preset",
+        choices=list(CLIENT_PRESETS),
+        metavar="CLIENT",
+        help=(
+            "write the files one client reads, instead of --formats' files: "
+            + "; ".join(
+                f"{name}: {', '.join(path for path, _, _ in preset.files)}"
+                for name, preset in CLIENT_PRESETS.items()
+            )
+            + " (under --out; needs the client identity; key entry password = store "
+            "password; see Clients in the docs)"
+        ),
+    )
 
 
 def _add_identity_options(build: argparse.ArgumentParser) -> None:
     """The client's certificate and key, and how its key stores are written."""
     identity = build.add_argument_group(
         "client identity",
-        "With --cert and --key, build also writes the client's files for each of --formats: "
+        "With --cert and --key (or --identity-from), build also writes the client's files "
+        "for each of --formats: "
         "key stores (the key entry with its chain, plus the trusted CAs, in one file: what "
         "the MESH Java client reads; mode 0600), client-chain.pem (leaf first) and "
         "client-key.pem (mode 0600). The identity is checked first: key match, key strength, "
         "validity, clientAuth, a chain to the environment's G2 (or G1) root, and the "
         "environment.",
     )
-    identity.add_argument("--cert", type=Path, metavar="FILE", help="the client certificate")
+    identity.add_argument(
+        "--cert",
+        type=Path,
+        metavar="FILE",
+        help="the client certificate (with --identity-from: the CA's reply, the renewed one)",
+    )
     identity.add_argument("--key", type=Path, metavar="FILE", help="its private key (PEM or DER)")
-    add_password_options(identity, "the password of an encrypted --key file", option="key-password")
+    add_password_options(
+        identity,
+        "the password of an encrypted --key file (with --identity-from: of the old store's "
+        "key entry, where it differs from the store's)",
+        option="key-password",
+    )
+    identity.add_argument(
+        "--identity-from",
+        type=Path,
+        metavar="OLD_STORE",
+        help=(
+            "renew in place: take the key entry of this PKCS#12, JKS or JCEKS key store instead "
+            "of --key; it keeps its key, its alias and the store's trusted CAs, and --cert (the "
+            "CA's reply to csr --from-store or keytool -certreq) replaces its certificate and "
+            "chain, refused if it certifies another key"
+        ),
+    )
+    add_password_options(
+        identity,
+        "the --identity-from store's password (default: the store password, --password-env "
+        "or --password-file, as when a renewal keeps its password)",
+        option="identity-from-password",
+    )
     identity.add_argument(
         "--chain", type=Path, metavar="FILE", help="issuer certificates, if you have them"
     )
     identity.add_argument(
-        "--alias", metavar="NAME", help="the key entry's alias (default: from the CN)"
+        "--alias",
+        metavar="NAME",
+        help=(
+            "the key entry's alias (default: from the CN; with --identity-from: which key "
+            "entry of the old store, when it holds more than one, and it keeps its alias)"
+        ),
     )
     identity.add_argument(
         "--p12-profile",
@@ -369,6 +429,9 @@ def _build(args: argparse.Namespace) -> int:
     if args.recipe is not None:
         return _build_recipe(args)
     _require_env_and_out(args)
+    if args.preset is not None and args.formats != _formats(DEFAULT_BUILD_FORMATS):
+        msg = f"--preset {args.preset} decides the files itself: leave out --formats"
+        raise UsageError(msg)
     # Here, not at the top: it loads the recipe machinery (tomllib, csv, concurrent.futures),
     # which the other subcommands do not need at start-up.
     from truststore_builder._cli.build_stores import build_stores  # noqa: PLC0415
@@ -414,6 +477,7 @@ def _build_recipe(args: argparse.Namespace) -> int:
         dump_json(result.to_dict())
     else:
         for file in result.files:
-            out(f"wrote {file.path} ({file.format}, {file.description})")
+            done = "unchanged" if file.unchanged else "wrote"
+            out(f"{done} {file.path} ({file.format}, {file.description})")
         out(result.summary())
     return 0

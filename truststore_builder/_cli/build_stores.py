@@ -21,11 +21,12 @@ from truststore_builder._errors import (
     MissingPasswordError,
     RecipeError,
 )
-from truststore_builder._model import CLIENT_FILES, DeploymentFormat, StoreFormat
+from truststore_builder._model import CLIENT_FILES, CLIENT_PRESETS, DeploymentFormat, StoreFormat
 from truststore_builder._recipe import (
     PasswordRef,
     Recipe,
     RecipeIdentity,
+    RecipePreset,
     RecipeTarget,
     RecipeTrust,
     TargetFormat,
@@ -57,7 +58,13 @@ def build_stores(args: argparse.Namespace) -> int:
         # each on its own line instead, from the store itself.
         with (
             warnings.catch_warnings(),
-            password_options({"add-password": args.add, "key-password": [args.key]}),
+            password_options(
+                {
+                    "add-password": args.add,
+                    "key-password": [args.key],
+                    "identity-from-password": [args.identity_from],
+                }
+            ),
         ):
             warnings.simplefilter("ignore", ExpiredCertificateWarning)
             result = recipe.build(overwrite=args.force)
@@ -81,17 +88,17 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
     if directory.exists() and not directory.is_dir():
         msg = f"{directory}: --out must be a directory, and this is a file"
         raise UsageError(msg)
-    if (args.cert is None) != (args.key is None):
-        msg = "--cert and --key go together: give both to build the client's key stores"
-        raise UsageError(msg)
     password = _reference(args.password_env, args.password_file)
+    identity = _identity(args, password)
+    if args.preset is not None:
+        return _preset_recipe(args, identity, password)
     formats = [StoreFormat(name) for name in args.formats if name in _STORE_FORMATS]
     outputs = [DeploymentFormat(name) for name in args.formats if name not in _STORE_FORMATS]
     needing = [str(fmt) for fmt in outputs if fmt.needs_identity]
-    if needing and args.cert is None:
+    if needing and identity is None:
         msg = (
             f"--formats {','.join(needing)} holds the client identity: give its --cert and "
-            "--key, or leave it out of --formats"
+            "--key (or --identity-from), or leave it out of --formats"
         )
         raise UsageError(msg)
     targets = [
@@ -103,20 +110,18 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
         )
         for fmt in formats
     ]
-    identity = None
-    if args.cert is not None:
-        identity = RecipeIdentity(
-            cert=args.cert,
-            key=args.key,
-            key_password=_reference(args.key_password_env, args.key_password_file),
-            chain=args.chain,
-            alias=args.alias,
-            allow_g1=args.allow_g1,
-        )
+    if identity is not None:
         targets += _client_targets(args, formats, password)
     targets += [_deployment_target(args, fmt, password) for fmt in outputs]
     _require_password(targets, password, encrypt_key_pem=args.encrypt_key_pem)
-    trust = RecipeTrust(
+    trust = _trust(args)
+    # No source: the errors are the library's own, and name no recipe key.
+    return Recipe(trust=trust, targets=targets, identity=identity, source="")
+
+
+def _trust(args: argparse.Namespace) -> RecipeTrust:
+    """The [trust] the options describe."""
+    return RecipeTrust(
         environments=[args.env],
         generations=args.generations,
         add=args.add,
@@ -127,8 +132,109 @@ def options_recipe(args: argparse.Namespace) -> Recipe:
         allow_test_pki_impostors=args.allow_test_pki_impostors,
         catalogue=args.catalogue,
     )
-    # No source: the errors are the library's own, and name no recipe key.
-    return Recipe(trust=trust, targets=targets, identity=identity, source="")
+
+
+#: The options a preset decides itself: the files and the key entry's password.
+_PRESET_DECIDES = {
+    "jks_key_password_env": "--jks-key-password-env",
+    "jks_key_password_file": "--jks-key-password-file",
+    "encrypt_key_pem": "--encrypt-key-pem",
+}
+
+
+def _preset_recipe(
+    args: argparse.Namespace, identity: RecipeIdentity | None, password: PasswordRef | None
+) -> Recipe:
+    """``build --preset CLIENT``: the client's files under --out, and nothing else.
+
+    Raises:
+        UsageError: No identity, or an option the preset decides.
+        MissingPasswordError: A key store preset without a password.
+    """
+    spec = CLIENT_PRESETS[args.preset]
+    given = [option for name, option in _PRESET_DECIDES.items() if getattr(args, name)]
+    if given:
+        msg = (
+            f"--preset {args.preset} decides the files and the key entry's password itself: "
+            f"leave out {', '.join(given)}"
+        )
+        raise UsageError(msg)
+    if identity is None:
+        msg = (
+            f"--preset {args.preset} writes the client's key: give --cert and --key, or "
+            "--identity-from OLD_STORE"
+        )
+        raise UsageError(msg)
+    if spec.takes_password and password is None:
+        msg = (
+            f"the {args.preset} key store needs a password and none was given: pass "
+            "--password-env VAR or --password-file FILE (its key entry's password is the same)"
+        )
+        raise MissingPasswordError(msg)
+    if not spec.takes_password and password is not None:
+        msg = (
+            f"the {args.preset} files take no password (its key file is written unencrypted, "
+            "mode 0600, as the client reads it): leave out --password-env/--password-file"
+        )
+        raise UsageError(msg)
+    preset = RecipePreset(
+        name=args.preset,
+        directory=args.out,
+        password=password,
+        profile=args.p12_profile if args.p12_profile != "modern" else None,
+    )
+    return Recipe(trust=_trust(args), identity=identity, source="", presets=[preset])
+
+
+def _identity(args: argparse.Namespace, password: PasswordRef | None) -> RecipeIdentity | None:
+    """The client identity the options name: --cert and --key, or --identity-from; or None.
+
+    Raises:
+        UsageError: --cert without --key (or the reverse), --key with --identity-from, or
+            --identity-from without a password for it.
+    """
+    key_password = _reference(args.key_password_env, args.key_password_file)
+    store_password = _reference(args.identity_from_password_env, args.identity_from_password_file)
+    if args.identity_from is None:
+        if store_password is not None:
+            msg = "--identity-from-password-env/-file go with --identity-from"
+            raise UsageError(msg)
+        if (args.cert is None) != (args.key is None):
+            msg = (
+                "--cert and --key go together: give both to build the client's key stores "
+                "(or --cert with --identity-from OLD_STORE, to take a renewed certificate in)"
+            )
+            raise UsageError(msg)
+        if args.cert is None:
+            return None
+        return RecipeIdentity(
+            cert=args.cert,
+            key=args.key,
+            key_password=key_password,
+            chain=args.chain,
+            alias=args.alias,
+            allow_g1=args.allow_g1,
+        )
+    if args.key is not None:
+        msg = "--identity-from takes the key from the old store: leave out --key"
+        raise UsageError(msg)
+    store_password = store_password or password
+    if store_password is None:
+        msg = (
+            "--identity-from needs the old store's password: --identity-from-password-env "
+            "or --identity-from-password-file (or the store password, --password-env or "
+            "--password-file, when it is the same)"
+        )
+        raise MissingPasswordError(msg)
+    return RecipeIdentity(
+        cert=args.cert,
+        key_password=key_password,
+        chain=args.chain,
+        alias=args.alias,
+        allow_g1=args.allow_g1,
+        from_store=args.identity_from,
+        from_store_password=store_password,
+    )
 
 
 #: The trust store formats written with the store password when one is given.
@@ -250,6 +356,9 @@ _OPTIONS = {
     "trust.add_password_file": "--add-password-file",
     "identity.cert": "--cert",
     "identity.key": "--key",
+    "identity.from_store": "--identity-from",
+    "identity.from_store_password_env": "--identity-from-password-env",
+    "identity.from_store_password_file": "--identity-from-password-file",
     "identity.chain": "--chain",
     "identity.key_password_env": "--key-password-env",
     "identity.key_password_file": "--key-password-file",
@@ -258,6 +367,8 @@ _OPTIONS = {
     "targets.key_password_env": "--jks-key-password-env",
     "targets.key_password_file": "--jks-key-password-file",
     "targets.path": "--out",
+    "presets.password_env": "--password-env",
+    "presets.password_file": "--password-file",
     "targets.name": "--k8s-name",
     "targets.namespace": "--k8s-namespace",
     "targets.stem": "--env-stem",
@@ -342,6 +453,11 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
             "not_after": keystore.identity.certificate.not_valid_after_utc.isoformat(),
             "chain": [c.subject.rfc4514_string() for c in keystore.chain],
             "files": client_files,
+            "unchanged": [
+                str(file.path)
+                for file in result.files
+                if file.format.needs_identity and file.format.deployment is None and file.unchanged
+            ],
         }
     if args.json:
         dump_json(
@@ -360,6 +476,8 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
                         # writer) before any was written: a difference is an error.
                         "read_back_ok": True,
                         "private": file.private,
+                        # Already there, holding the same: left untouched (inode, mtime).
+                        "unchanged": file.unchanged,
                     }
                     for file in [*stores, *outputs]
                 ],
@@ -370,10 +488,14 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
         return
     for file in stores:
         count = len(file.certificates)
-        out(f"wrote {file.path} ({file.format}, {count} certificates, read back ok)")
+        done = "unchanged" if file.unchanged else "wrote"
+        out(f"{done} {file.path} ({file.format}, {count} certificates, read back ok)")
     if keystore is not None:
-        for path in client_files:
-            out(f"wrote {path} (client {keystore.alias}, {keystore.report.subject})")
+        for file in result.files:
+            if file.format.needs_identity and file.format.deployment is None:
+                done = "unchanged" if file.unchanged else "wrote"
+                out(f"{done} {file.path} (client {keystore.alias}, {keystore.report.subject})")
     for file in outputs:
         private = ", mode 0600" if file.private else ""
-        out(f"wrote {file.path} ({file.format}: {file.description}{private}; read back ok)")
+        done = "unchanged" if file.unchanged else "wrote"
+        out(f"{done} {file.path} ({file.format}: {file.description}{private}; read back ok)")

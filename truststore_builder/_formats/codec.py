@@ -115,6 +115,11 @@ class Codec:
             ``(data, password, key_password, source)``.
         read_identities: Read any such key store's private key entries as
             ``(alias, key, chain leaf first)``: ``(data, password, key_password, source)``.
+        content_summary: What a file of this format holds and how it is protected, its
+            random salts and IVs left out, checking the passwords: ``(data, password,
+            key_password, source)``. Equal summaries under the same passwords mean a
+            rebuild would change nothing a reader sees; None where the writer draws no
+            random bytes (equal bytes are then the test).
     """
 
     store_format: StoreFormat
@@ -133,6 +138,7 @@ class Codec:
         ]
         | None
     ) = None
+    content_summary: Callable[[bytes, bytes | None, bytes | None, str], object] | None = None
     #: A file, not a directory (see :class:`DirectoryCodec`).
     directory = False
 

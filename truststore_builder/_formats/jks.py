@@ -1018,6 +1018,47 @@ def _read_back_keystore(
     )
 
 
+def jks_content_summary(
+    data: bytes, password: bytes | None, key_password: bytes | None, source: str
+) -> tuple[object, ...]:
+    """What a JKS or JCEKS store holds and how its keys are protected, the salts left out.
+
+    The entries in file order: a trusted entry's alias and certificate; a key entry's alias,
+    chain and decrypted key, and its protection (JKS's key protector, or JCEKS's
+    PBEWithMD5AndTripleDES with its iteration count). Entry dates are left out: they are
+    metadata no consumer checks, and keytool's are the day the entry was made. Reading it
+    checks the store password (the integrity digest) and the key password.
+
+    Raises:
+        MalformedInputError: Not a JKS/JCEKS store, or a key that cannot be read.
+        WrongPasswordError: A password is wrong, or the digest does not match.
+    """
+    store_type = looks_like_jks(data)
+    store_password = _load_password(password or b"", source)
+    key_secret = store_password if key_password is None else _load_password(key_password, source)
+    entries = _parse_store(data, password or b"", source, checked_password=store_password)
+    _check_key_derivation_work([e for e in entries if isinstance(e, _KeyEntry)], source)
+    summary: list[object] = [store_type]
+    for entry in entries:
+        if isinstance(entry, _TrustedEntry):
+            summary.append(("trusted", entry.alias, entry.der))
+            continue
+        try:
+            algorithm, _ = _split_protected(entry.protected)
+            protection: object = algorithm
+            if algorithm.startswith(_JCE_PBE_MD5_3DES_OID):
+                parameters = algorithm[len(_JCE_PBE_MD5_3DES_OID) :]
+                protection = (_JCE_PBE_MD5_3DES_OID, _jce_parameters(parameters)[1])
+            elif algorithm.startswith(_JKS_KEY_PROTECTOR_OID):
+                protection = _JKS_KEY_PROTECTOR_OID
+        except ValueError:
+            msg = f"{source}: entry {entry.alias!r} does not hold a well-formed protected key"
+            raise MalformedInputError(msg, source=source) from None
+        key = _unprotect(entry.protected, key_secret, entry.alias, source)
+        summary.append(("key", entry.alias, tuple(entry.chain), key, protection))
+    return tuple(summary)
+
+
 def _codec(store_format: StoreFormat) -> Codec:
     store_type = store_format.value
 
@@ -1047,6 +1088,7 @@ def _codec(store_format: StoreFormat) -> Codec:
         read_identities=lambda data, password, key_password, source: load_jks_identities(
             data, password, source, key_password=key_password
         ),
+        content_summary=jks_content_summary,
     )
 
 

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
+    NoEncryption,
     PrivateFormat,
     load_der_private_key,
     pkcs12,
@@ -51,6 +52,7 @@ from truststore_builder._errors import (
 )
 from truststore_builder._formats.asn1 import (
     BMP_STRING,
+    CONSTRUCTED,
     CONTEXT_0,
     CONTEXT_0_PRIMITIVE,
     INTEGER,
@@ -95,10 +97,12 @@ __all__ = [
     "PKCS12_CONSUMERS",
     "PKCS12_PROFILES",
     "Pkcs12Profile",
+    "encrypted_key_protection",
     "load_pkcs12_identities",
     "load_pkcs12_keystore",
     "load_pkcs12_store",
     "looks_like_pkcs12",
+    "pkcs12_content_summary",
     "resolve_pkcs12_profile",
     "serialize_pkcs12_keystore",
     "serialize_pkcs12_truststore",
@@ -1043,6 +1047,14 @@ def encrypted_private_key_iterations(der: bytes) -> int | None:
         return None
 
 
+def encrypted_key_protection(der: bytes) -> object | None:
+    """An EncryptedPrivateKeyInfo's algorithm with its salt and IV left out; None if not one."""
+    try:
+        return _algorithm(expect(read_element(der)[:2], SEQUENCE, "EncryptedPrivateKeyInfo"))
+    except (DerDecodeError, IndexError, ValueError, StopIteration):
+        return None
+
+
 #: The most key-derivation iterations one encrypted key may ask for (as one PKCS#12 key bag).
 MAX_KEY_ITERATIONS = _MAX_ITERATIONS
 
@@ -1742,6 +1754,81 @@ def _decode_key(bag: _KeyBag, secret: bytes | None, source: str) -> PrivateKey:
     raise MalformedInputError(msg, source=source)
 
 
+# --- what a store holds, without its random salts -------------------------------------------------
+
+
+def _without_random(tag: int, content: bytes | memoryview, depth: int = 0) -> object:
+    """An algorithm identifier as a tree, each OCTET STRING (a salt, an IV) by its length only.
+
+    Two stores written with the same profile differ in their salts and IVs, and in nothing else
+    of their algorithm identifiers: iteration counts, KDF, PRF, cipher and key length stay.
+    """
+    data = bytes(content)
+    if tag == OCTET_STRING:
+        return ("octets", len(data))
+    if tag & CONSTRUCTED and depth < _MAX_NESTING:
+        return (tag, tuple(_without_random(t, c, depth + 1) for t, c in iter_children(data)))
+    return (tag, data)
+
+
+def _algorithm(sequence_content: bytes | memoryview) -> object:
+    """The first element (an AlgorithmIdentifier) of a SEQUENCE, salts and IVs left out."""
+    first = next(iter_children(bytes(sequence_content)))
+    return _without_random(*first)
+
+
+def pkcs12_content_summary(
+    data: bytes, password: bytes | None, _key_password: bytes | None, source: str
+) -> tuple[object, ...]:
+    """What a PKCS#12 file holds and how it is protected, its random salts and IVs left out.
+
+    Two files with equal summaries, read with the same password, hold the same key entries
+    (alias, key, chain), the same certificates (alias, trusted or not, in order) and the same
+    protection: the MAC's hash, iterations and salt length, and each encryption's algorithm,
+    KDF, iterations and key length. Reading it checks the password (the MAC).
+
+    Raises:
+        MalformedInputError, MissingPasswordError, WrongPasswordError: As load_pkcs12_store.
+    """
+    loaded, pfx, secret, contents = _open(data, password, source)
+    cert_bags = _all_certificate_bags(contents)
+    entries = _entries(loaded, cert_bags or [])
+    identities = _identities(loaded, contents, cert_bags, entries, secret, source)
+    mac = pfx.mac
+    protection: list[object] = [
+        None if mac is None else (mac.digest_oid, mac.iterations, len(mac.salt))
+    ]
+    try:
+        _, safes, _ = read_element(memoryview(pfx.auth_safe))
+        for _tag, info in iter_children(safes):
+            fields = children(info)
+            if bytes(fields[0][1]) == _OID_ENCRYPTED_DATA:
+                (encrypted,) = children(fields[1][1])
+                content_info = children(encrypted[1])[1][1]
+                protection.append(("certificates", _algorithm(children(content_info)[1][1])))
+        for plain in contents.plains:
+            protection.extend(
+                ("key", _algorithm(read_element(bag.der)[1]))
+                for bag in _key_bags(plain)[0]
+                if bag.shrouded
+            )
+    except (DerDecodeError, IndexError, ValueError) as exc:
+        msg = f"{source}: not a valid PKCS#12 file (its protection does not parse: {exc})"
+        raise MalformedInputError(msg, source=source) from None
+    keys = tuple(
+        (
+            alias,
+            key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption()),
+            tuple(c.public_bytes(Encoding.DER) for c in chain),
+        )
+        for alias, key, chain in identities
+    )
+    certificates = tuple(
+        (e.alias, e.certificate.public_bytes(Encoding.DER), e.trusted) for e in entries
+    )
+    return (tuple(protection), keys, certificates)
+
+
 # --- the codec (see _formats.registry) ----------------------------------------------------------
 
 
@@ -1795,4 +1882,5 @@ CODEC = Codec(
     read_identities=lambda data, password, _key_password, source: load_pkcs12_identities(
         data, password, source
     ),
+    content_summary=pkcs12_content_summary,
 )
