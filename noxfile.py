@@ -54,6 +54,8 @@ TEST_REQUIREMENTS = (
     "requests>=2.31",
     # The consumer matrix's httpx client.
     "httpx>=0.28",
+    # Parses the OpenMetrics files check (and inspect) write.
+    "prometheus_client>=0.20",
     "nbformat>=5.9",
     "nbclient>=0.10",
     "ipykernel>=6.29",
