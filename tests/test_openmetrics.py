@@ -49,9 +49,8 @@ def test_both_parsers_read_back_every_label_and_value() -> None:
         assert values == {AWKWARD: 1.7e9, "CN=plain": 1798761600.5}
         up = {tuple(s.labels.items()): s.value for s in found["tsb_up"].samples}
         assert up == {(): 1, (("endpoint", "x:1"),): math.inf}
-    (openmetrics_expiry,) = [
-        f for f in openmetrics_families(text) if f.name == "tsb_expiry_timestamp_seconds"
-    ]
+    parsed = openmetrics_families(text)  # type: ignore[no-untyped-call]
+    (openmetrics_expiry,) = [f for f in parsed if f.name == "tsb_expiry_timestamp_seconds"]
     assert openmetrics_expiry.unit == "seconds"
 
 
@@ -59,7 +58,7 @@ def test_without_eof_openmetrics_refuses_it() -> None:
     """Negative control: the OpenMetrics parser is strict about what the writer adds."""
     text = render_openmetrics(_families()).decode()
     with pytest.raises(ValueError, match="EOF"):
-        list(openmetrics_families(text.removesuffix("# EOF\n")))
+        list(openmetrics_families(text.removesuffix("# EOF\n")))  # type: ignore[no-untyped-call]
 
 
 @pytest.mark.parametrize(

@@ -69,14 +69,16 @@ from cryptography.x509.verification import (
 )
 
 from truststore_builder._builders import TrustStoreBuilder
-from truststore_builder._checks import _short, nhs_issuer, utc_now
+from truststore_builder._checks import _short, days_left, nhs_issuer, utc_now
 from truststore_builder._deprecation import renamed_method, warn_deprecated
 from truststore_builder._errors import ExpiredCertificateWarning, InputError, MissingPasswordError
 from truststore_builder._formats import keys
+from truststore_builder._formats.openmetrics import MetricFamily, Sample
 from truststore_builder._model import (
     Environment,
     Generation,
     NhsCa,
+    is_self_signed,
     sha256_fingerprint,
     trust_anchors,
 )
@@ -90,6 +92,7 @@ if TYPE_CHECKING:
     from truststore_builder._sources.nhs import NhsCatalogue
 
 __all__ = [
+    "CertificateExpiry",
     "EndpointReport",
     "HandshakeResult",
     "Outcome",
@@ -99,6 +102,7 @@ __all__ = [
     "check_endpoint",
     "check_endpoints",
     "check_http_path",
+    "endpoint_metrics",
     "parse_endpoint",
 ]
 
@@ -247,10 +251,12 @@ class PresentedCertificate:
     Attributes:
         certificate: The certificate.
         nhs: The NHS catalogue's record of it, when it is an NHS CA.
+        issued_by: The NHS CA whose key signed it (by signature, named by its pin), if any.
     """
 
     certificate: x509.Certificate = attrs.field(repr=False)
     nhs: NhsCa | None = None
+    issued_by: NhsCa | None = None
 
     @property
     def subject(self) -> str:
@@ -278,14 +284,66 @@ class PresentedCertificate:
             "not_after": self.not_after.isoformat(),
             "expired": not (cert.not_valid_before_utc <= at <= cert.not_valid_after_utc),
             "sha256": sha256_fingerprint(cert),
+            "days_left": days_left(self.not_after, at),
             "nhs_name": self.nhs.name if self.nhs else None,
             "nhs_generation": self.nhs.generation.value if self.nhs else None,
+            "issuer_nhs_name": self.issued_by.name if self.issued_by else None,
         }
 
     def as_dict(self, at: dt.datetime) -> dict[str, object]:
         """Deprecated: use :meth:`to_dict` with ``at=`` (this name goes in the next release)."""
         warn_deprecated("PresentedCertificate.as_dict(at)", "PresentedCertificate.to_dict(at=at)")
         return self.to_dict(at=at)
+
+
+@attrs.frozen
+class CertificateExpiry:
+    """When one certificate the server presented expires, judged when the check ran.
+
+    Attributes:
+        index: Its place in what the server sent (0: the server's own certificate).
+        position: ``leaf`` (index 0), ``root`` (a self-signed CA the server sent too) or
+            ``intermediate``.
+        certificate: The certificate, with its NHS names.
+        not_after: The end of its validity, UTC.
+        days_left: Whole days from the check to ``not_after``; once expired, minus the
+            whole days since (0 on the day it expired).
+        expired: Whether ``not_after`` lies before the check.
+    """
+
+    index: int
+    position: str
+    certificate: PresentedCertificate = attrs.field(repr=False)
+    not_after: dt.datetime
+    days_left: int
+    expired: bool
+
+    @property
+    def label(self) -> str:
+        """``presented[1] NHS Authentication G2``: its place, then its NHS name or subject."""
+        named = self.certificate.nhs.name if self.certificate.nhs else self.certificate.subject
+        return f"presented[{self.index}] {named}"
+
+    @property
+    def when(self) -> str:
+        """``2027-01-31 (in 55 days)``, or ``2026-12-01 (expired 6 days ago)``."""
+        days = abs(self.days_left)
+        plural = "day" if days == 1 else "days"
+        ago = f"expired {days} {plural} ago" if self.expired else f"in {days} {plural}"
+        return f"{self.not_after:%Y-%m-%d} ({ago})"
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dictionary."""
+        nhs = self.certificate.nhs
+        return {
+            "index": self.index,
+            "position": self.position,
+            "subject": self.certificate.subject,
+            "nhs_name": nhs.name if nhs else None,
+            "not_after": self.not_after.isoformat(),
+            "days_left": self.days_left,
+            "expired": self.expired,
+        }
 
 
 @attrs.frozen
@@ -333,6 +391,8 @@ class EndpointReport:
         identities: One result per client identity, in the order given.
         probe_mode: What each connection did after the handshake (:class:`Probe`).
         path: The path of the HTTP request (with ``Probe.HTTP``).
+        environment: The NHS environment whose CAs the chain was judged against (None with
+            a trust file or store alone).
     """
 
     host: str
@@ -345,6 +405,7 @@ class EndpointReport:
     identities: tuple[HandshakeResult, ...] = ()
     probe_mode: Probe = Probe.HTTP
     path: str = "/"
+    environment: Environment | None = None
 
     @property
     def address(self) -> str:
@@ -376,6 +437,45 @@ class EndpointReport:
             and all(result.outcome is Outcome.ACCEPTED for result in self.identities)
         )
 
+    @property
+    def expiries(self) -> tuple[CertificateExpiry, ...]:
+        """When each certificate the server presented expires, in the order it sent them."""
+        if self.server is None:
+            return ()
+        at = self.checked_at
+        return tuple(
+            CertificateExpiry(
+                index=i,
+                position=_position(i, link.certificate),
+                certificate=link,
+                not_after=link.not_after,
+                days_left=days_left(link.not_after, at),
+                expired=link.not_after < at,
+            )
+            for i, link in enumerate(self.server.presented)
+        )
+
+    @property
+    def earliest_expiry(self) -> CertificateExpiry | None:
+        """The presented certificate that expires first (the leaf on a tie), or None."""
+        return min(self.expiries, key=lambda e: (e.not_after, e.index), default=None)
+
+    def expiring_within(self, days: int) -> tuple[CertificateExpiry, ...]:
+        """The presented certificates that expire within ``days`` days of the check, soonest first.
+
+        An expired one always counts. The window is the one ``inspect --fail-within`` uses:
+        ``not_after`` before the check's time plus ``days`` days.
+
+        Raises:
+            ValueError: ``days`` is negative.
+        """
+        if days < 0:
+            msg = f"days must be 0 or more, not {days}"
+            raise ValueError(msg)
+        limit = self.checked_at + dt.timedelta(days=days)
+        within = [e for e in self.expiries if e.not_after < limit]
+        return tuple(sorted(within, key=lambda e: (e.not_after, e.index)))
+
     def summary(self) -> str:
         """One line: the chain, the client-certificate request, each identity, OK or FAIL."""
         parts = [self.address]
@@ -405,8 +505,13 @@ class EndpointReport:
         parts.append("OK" if self.ok else "FAIL")
         return "; ".join(parts)
 
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dictionary of the whole report."""
+    def to_dict(self, *, within_days: int | None = None) -> dict[str, object]:
+        """A JSON-ready dictionary of the whole report.
+
+        ``expiry`` holds the leaf's and the earliest presented certificate's expiry; with
+        ``within_days``, also every presented certificate that expires within that many days
+        and whether there are none (``ok``).
+        """
         server: dict[str, object] | None = None
         if self.server is not None:
             at = self.checked_at
@@ -423,6 +528,7 @@ class EndpointReport:
             "host": self.host,
             "port": self.port,
             "server_name": self.server_name,
+            "environment": self.environment.value if self.environment else None,
             "checked_at": self.checked_at.isoformat(),
             "ok": self.ok,
             "client_certificate": self.client_certificate,
@@ -432,9 +538,32 @@ class EndpointReport:
             "server": server,
             "probe": self.probe.to_dict(),
             "identities": [result.to_dict() for result in self.identities],
+            "expiry": self._expiry_dict(within_days),
         }
 
     as_dict = renamed_method(to_dict, "as_dict")
+
+    def _expiry_dict(self, within_days: int | None) -> dict[str, object] | None:
+        expiries = self.expiries
+        if not expiries:
+            return None
+        earliest = self.earliest_expiry
+        expiry: dict[str, object] = {
+            "leaf": expiries[0].to_dict(),
+            "earliest": earliest.to_dict() if earliest else None,
+            "within_days": within_days,
+        }
+        if within_days is not None:
+            within = self.expiring_within(within_days)
+            expiry.update(ok=not within, within=[e.to_dict() for e in within])
+        return expiry
+
+
+def _position(index: int, certificate: x509.Certificate) -> str:
+    """``leaf`` for the server's own certificate, ``root`` for a self-signed CA, else ``intermediate``."""
+    if index == 0:
+        return "leaf"
+    return "root" if is_self_signed(certificate) else "intermediate"
 
 
 # --- endpoints ----------------------------------------------------------------------------------
@@ -1305,13 +1434,22 @@ def _server_chain(
     matches = name_matches(leaf, server_name)
     if not matches:
         failures.append(f"the certificate is not issued to {server_name} ({_names_of(leaf)})")
+    candidates = [*presented[1:], *trusted]
+    issuers = {id(c): nhs_issuer(c, candidates, catalogue) for c in (*presented, *chain)}
+
+    def link(certificate: x509.Certificate) -> PresentedCertificate:
+        return PresentedCertificate(
+            certificate, catalogue.recognise(certificate), issuers[id(certificate)]
+        )
+
+    leaf_issuer = issuers[id(leaf)]
     return ServerChainReport(
-        presented=tuple(PresentedCertificate(c, catalogue.recognise(c)) for c in presented),
-        chain=tuple(PresentedCertificate(c, catalogue.recognise(c)) for c in chain),
+        presented=tuple(link(c) for c in presented),
+        chain=tuple(link(c) for c in chain),
         verified=bool(chain),
         server_name=server_name,
         name_matches=matches,
-        generation=_issuer_generation(leaf, [*presented[1:], *trusted], catalogue),
+        generation=leaf_issuer.generation if leaf_issuer is not None else None,
         failures=tuple(failures),
     )
 
@@ -1507,6 +1645,7 @@ def check_endpoint(
         identities=tuple(results),
         probe_mode=probe,
         path=path,
+        environment=Environment(environment) if environment is not None else None,
     )
 
 
@@ -1542,3 +1681,88 @@ def check_endpoints(
             for host, port in endpoints
         ]
         return [future.result() for future in futures]
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+#: The prefix of every metric :func:`endpoint_metrics` gives.
+METRIC_PREFIX = "truststore_builder_endpoint"
+
+
+def endpoint_metrics(reports: Iterable[EndpointReport]) -> list[MetricFamily]:
+    """The reports as metric families for a monitoring system (node exporter's textfile).
+
+    - ``truststore_builder_endpoint_up{endpoint}``: 1 when the server was reached and
+      presented its certificate, else 0.
+    - ``truststore_builder_endpoint_chain_ok{endpoint}``: 1 when its chain verifies and its
+      name matches.
+    - ``truststore_builder_endpoint_certificate_expiry_timestamp_seconds{endpoint, index,
+      position, subject, nhs_ca, generation, environment}``: each presented certificate's
+      end of validity, in Unix seconds; ``nhs_ca`` and ``generation`` name the NHS CA whose key
+      signed it (empty when none did), ``environment`` the one the check judged against
+      (empty with a trust file).
+    - ``truststore_builder_endpoint_identity_accepted{endpoint, identity, outcome}``: 1 when
+      the identity was accepted, else 0, with the outcome.
+    - ``truststore_builder_endpoint_check_timestamp_seconds{endpoint}``: when it was checked.
+
+    An endpoint reported twice is counted once, by its first report.
+    """
+    # One sample per endpoint and label set: an endpoint listed twice counts once (the first).
+    unique: dict[str, EndpointReport] = {}
+    for report in reports:
+        unique.setdefault(report.address, report)
+    up, chain_ok, expiry, accepted, checked = [], [], [], [], []
+    for report in unique.values():
+        endpoint = {"endpoint": report.address}
+        up.append(Sample(endpoint, 1 if report.server is not None else 0))
+        server = report.server
+        chain_ok.append(
+            Sample(endpoint, 1 if server and server.verified and server.name_matches else 0)
+        )
+        environment = report.environment.value if report.environment else ""
+        for item in report.expiries:
+            issuer = item.certificate.issued_by
+            labels = {
+                **endpoint,
+                "index": str(item.index),
+                "position": item.position,
+                "subject": item.certificate.subject,
+                "nhs_ca": issuer.name if issuer else "",
+                "generation": issuer.generation.value if issuer else "",
+                "environment": environment,
+            }
+            expiry.append(Sample(labels, item.not_after.timestamp()))
+        for result in report.identities:
+            labels = {**endpoint, "identity": result.name or "", "outcome": result.outcome.value}
+            accepted.append(Sample(labels, 1 if result.outcome is Outcome.ACCEPTED else 0))
+        checked.append(Sample(endpoint, report.checked_at.timestamp()))
+    prefix = METRIC_PREFIX
+    return [
+        MetricFamily(
+            f"{prefix}_up",
+            "1 when the endpoint was reached and presented its certificate, else 0.",
+            samples=tuple(up),
+        ),
+        MetricFamily(
+            f"{prefix}_chain_ok",
+            "1 when the presented chain verifies and is issued to the name checked, else 0.",
+            samples=tuple(chain_ok),
+        ),
+        MetricFamily(
+            f"{prefix}_certificate_expiry_timestamp_seconds",
+            "When each certificate the endpoint presented expires (not after), Unix time.",
+            unit="seconds",
+            samples=tuple(expiry),
+        ),
+        MetricFamily(
+            f"{prefix}_identity_accepted",
+            "1 when the endpoint accepted this client identity, else 0 (outcome says how it ended).",
+            samples=tuple(accepted),
+        ),
+        MetricFamily(
+            f"{prefix}_check_timestamp_seconds",
+            "When the endpoint was checked, Unix time.",
+            unit="seconds",
+            samples=tuple(checked),
+        ),
+    ]

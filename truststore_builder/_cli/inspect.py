@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +14,7 @@ from truststore_builder._cli.options import (
     add_common_options,
     add_password_options,
     store_password,
+    whole_days,
 )
 from truststore_builder._cli.output import dump_json, iso_date, nhs_fields, out, say, table
 from truststore_builder._diff import horizon_line
@@ -24,6 +24,8 @@ from truststore_builder._sources.files import read_store
 from truststore_builder._sources.nhs import nhs_catalogue
 
 if TYPE_CHECKING:
+    import argparse
+
     from truststore_builder._diff import Horizon
 
 
@@ -47,7 +49,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     inspect.add_argument(
         "--fail-within",
         metavar="DAYS",
-        type=_days,
+        type=whole_days,
         help=(
             "exit 1 if any certificate expires within DAYS days (an expired one always "
             "counts), so that a deployment fails ahead of an expiry"
@@ -55,17 +57,6 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     )
     add_at_option(inspect)
     inspect.set_defaults(handler=_inspect)
-
-
-def _days(text: str) -> int:
-    try:
-        days = int(text)
-    except ValueError:
-        days = -1
-    if days < 0:
-        msg = f"not a whole number of days, 0 or more: {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return days
 
 
 def _inspect(args: argparse.Namespace) -> int:

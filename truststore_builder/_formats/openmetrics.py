@@ -1,4 +1,4 @@
-"""An OpenMetrics text file that node exporter's textfile collector reads too.
+r"""An OpenMetrics text file that node exporter's textfile collector reads too.
 
 node exporter's textfile collector parses ``*.prom`` files with the Prometheus text format
 0.0.4 parser; Prometheus and ``prometheus_client`` read OpenMetrics 1.0. What is written here
@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import attrs
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
 __all__ = ["MetricFamily", "Sample", "render_openmetrics"]
 
@@ -35,7 +36,16 @@ _UNIT = re.compile(r"[a-zA-Z0-9_]+")
 #: The types both parsers read alike.
 _TYPES = frozenset({"gauge"})
 #: Suffixes OpenMetrics gives to the samples of other types; a gauge named so is misread.
-_RESERVED_SUFFIXES = ("_total", "_created", "_count", "_sum", "_bucket", "_gcount", "_gsum", "_info")
+_RESERVED_SUFFIXES = (
+    "_total",
+    "_created",
+    "_count",
+    "_sum",
+    "_bucket",
+    "_gcount",
+    "_gsum",
+    "_info",
+)
 
 
 @attrs.frozen
@@ -88,7 +98,9 @@ def _check_family(family: MetricFamily) -> None:
         msg = f"{name}: a gauge's name may not end in {', '.join(_RESERVED_SUFFIXES)}"
         raise ValueError(msg)
     if '"' in family.help:
-        msg = f"{name}: the help text may not hold a double quote (the formats escape it differently)"
+        msg = (
+            f"{name}: the help text may not hold a double quote (the formats escape it differently)"
+        )
         raise ValueError(msg)
     if family.unit is not None and not (
         _UNIT.fullmatch(family.unit) and name.endswith(f"_{family.unit}")
