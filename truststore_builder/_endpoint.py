@@ -83,13 +83,11 @@ from truststore_builder._model import (
     trust_anchors,
 )
 from truststore_builder._sources import files
-from truststore_builder._sources.nhs import nhs_catalogue
+from truststore_builder._sources.nhs import NhsCatalogue, nhs_catalogue
 from truststore_builder._stores import TrustStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
-
-    from truststore_builder._sources.nhs import NhsCatalogue
 
 __all__ = [
     "CertificateExpiry",
@@ -1584,9 +1582,55 @@ def check_endpoint(
         InputError: A trust or identity file cannot be read, an identity key is encrypted or
             belongs to no certificate in its file.
     """
+    _check_port(port)
+    run = _prepare_run(
+        environment=environment,
+        trust=trust,
+        identities=identities,
+        server_name=server_name,
+        timeout=timeout,
+        catalogue=catalogue,
+        probe=probe,
+        path=path,
+        tls_version=tls_version,
+    )
+    return _check_one(host, port, run)
+
+
+def _check_port(port: int) -> None:
     if not 1 <= port <= 65535:  # noqa: PLR2004
         msg = f"not a port number: {port}"
         raise ValueError(msg)
+
+
+@attrs.frozen
+class _Run:
+    """What every endpoint of one check shares, read and checked once (keys load slowly)."""
+
+    trusted: tuple[x509.Certificate, ...] = attrs.field(repr=False)
+    identities: tuple[_Identity, ...]
+    catalogue: NhsCatalogue = attrs.field(repr=False)
+    server_name: str | None
+    timeout: float
+    probe: Probe
+    path: str
+    tls_version: str | None
+    environment: Environment | None
+
+
+def _prepare_run(
+    *,
+    environment: Environment | str | None = None,
+    trust: StrPath | TrustStore | None = None,
+    identities: Mapping[str, tuple[StrPath, StrPath]] | Iterable[tuple[str, StrPath, StrPath]] = (),
+    server_name: str | None = None,
+    timeout: float = 10.0,
+    catalogue: NhsCatalogue | None = None,
+    probe: Probe | str = Probe.HTTP,
+    path: str = "/",
+    tls_version: str | None = None,
+) -> _Run:
+    """Check the options, build the trust store and load the identities, before connecting."""
     if timeout <= 0:
         msg = f"the timeout must be positive, not {timeout}"
         raise ValueError(msg)
@@ -1599,19 +1643,32 @@ def check_endpoint(
     if tls_version is not None and tls_version not in _TLS_VERSIONS:
         msg = f"the TLS version is 1.2 or 1.3, not {tls_version!r}"
         raise ValueError(msg)
-    catalogue = catalogue or nhs_catalogue()
+    return _Run(
+        trusted=tuple(_trusted(environment, trust, utc_now())),
+        identities=tuple(_identity_list(identities)),
+        catalogue=catalogue or nhs_catalogue(),
+        server_name=server_name,
+        timeout=timeout,
+        probe=probe,
+        path=path,
+        tls_version=tls_version,
+        environment=Environment(environment) if environment is not None else None,
+    )
+
+
+def _check_one(host: str, port: int, run: _Run) -> EndpointReport:
+    """Check one endpoint with what :func:`_prepare_run` made."""
+    catalogue = run.catalogue
     at = utc_now()
-    trusted = _trusted(environment, trust, at)
-    loaded = _identity_list(identities)
-    name = server_name or host
-    connection = _Connection((host, port), name, timeout, probe, path, tls_version)
+    name = run.server_name or host
+    connection = _Connection((host, port), name, run.timeout, run.probe, run.path, run.tls_version)
     first = _attempt(connection, None, catalogue)
     attempts = [first]
     results: list[HandshakeResult] = []
     unreachable = first.result.stage in {"resolve", "connect"} or (
         first.result.outcome is Outcome.TIMEOUT
     )
-    for identity in loaded:
+    for identity in run.identities:
         if unreachable:
             results.append(
                 attrs.evolve(
@@ -1633,7 +1690,7 @@ def check_endpoint(
         results.append(attempt.result)
     presented = next((a.server_chain for a in attempts if a.server_chain), ())
     issuers = next((a.requested_issuers for a in attempts if a.requested_issuers), ())
-    server = _server_chain(presented, trusted, name, at, catalogue) if presented else None
+    server = _server_chain(presented, run.trusted, name, at, catalogue) if presented else None
     return EndpointReport(
         host=host,
         port=port,
@@ -1643,9 +1700,9 @@ def check_endpoint(
         server=server,
         requested_issuers=issuers,
         identities=tuple(results),
-        probe_mode=probe,
-        path=path,
-        environment=Environment(environment) if environment is not None else None,
+        probe_mode=run.probe,
+        path=run.path,
+        environment=run.environment,
     )
 
 
@@ -1672,14 +1729,16 @@ def check_endpoints(
         msg = f"concurrency must be at least 1, not {concurrency}"
         raise ValueError(msg)
     endpoints = list(endpoints)
+    for _, port in endpoints:
+        _check_port(port)
+    # The trust store and the identities are the same for every endpoint: read them once
+    # (loading an RSA key checks it, tens of milliseconds each).
+    run = _prepare_run(**options)  # type: ignore[arg-type]
     with concurrent.futures.ThreadPoolExecutor(
         max_workers=min(concurrency, max(len(endpoints), 1)),
         thread_name_prefix="truststore-builder-check",
     ) as pool:
-        futures = [
-            pool.submit(check_endpoint, host, port, **options)  # type: ignore[arg-type]
-            for host, port in endpoints
-        ]
+        futures = [pool.submit(_check_one, host, port, run) for host, port in endpoints]
         return [future.result() for future in futures]
 
 
