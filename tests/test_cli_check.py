@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import ssl
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as prometheus_families
 
 from tests.commands import run_cli as run
-from tests.pki import _name, make_certificate, rsa_key
+from tests.pki import expiring_server
 from tests.tls import closed_port, configurable_tls_server
 
 if TYPE_CHECKING:
@@ -272,14 +271,7 @@ def test_unreadable_identity_exits_two(
 def short_lived(pki: GeneratedPki, setup: dict[str, Path]) -> Iterator[str]:
     """HOST:PORT of a server (trusting G1 and G2) whose own certificate expires in 5 days."""
     directory = setup["g2_ca"].parent
-    leaf = make_certificate(
-        _name("localhost", ou="Devices"),
-        rsa_key(),
-        issuer=pki.g2.intermediate,
-        ca=False,
-        dns_name="localhost",
-        not_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=5, hours=12),
-    )
+    leaf = expiring_server(pki, days=5.5)
     chain = directory / "short-lived-chain.pem"
     chain.write_bytes(leaf.cert_pem() + pki.g2.intermediate.cert_pem())
     key = directory / "short-lived-key.pem"
@@ -391,10 +383,12 @@ def test_metrics_and_json_out_files(
     assert (metrics.stat().st_mode & 0o777, report.stat().st_mode & 0o777) == (0o644, 0o644)
     assert json.loads(report.read_text())["endpoints"][0]["endpoint"] == g2_only
     found = _metric_samples(metrics.read_text())
-    assert found["truststore_builder_endpoint_up"] == [
-        ({"endpoint": f"{host}:{port}"}, 0),
-        ({"endpoint": g2_only}, 1),
-    ]
+
+    def by_endpoint(name: str) -> dict[str, float]:
+        return {labels["endpoint"]: value for labels, value in found[name]}
+
+    assert by_endpoint("truststore_builder_endpoint_up") == {f"{host}:{port}": 0, g2_only: 1}
+    assert by_endpoint("truststore_builder_endpoint_chain_ok") == {f"{host}:{port}": 0, g2_only: 1}
     leaf_time = pki.server.certificate.not_valid_after_utc.timestamp()
     intermediate_time = pki.g2.intermediate.certificate.not_valid_after_utc.timestamp()
     expiry = found["truststore_builder_endpoint_certificate_expiry_timestamp_seconds"]
@@ -413,7 +407,6 @@ def test_metrics_and_json_out_files(
         if labels["endpoint"] == g2_only
     ]
     assert outcomes == [("g1", "refused", 0), ("g2", "accepted", 1)]
-    assert found["truststore_builder_endpoint_chain_ok"][1] == ({"endpoint": g2_only}, 1)
     # An existing file is replaced only with --force, and refused before any connection.
     before = metrics.read_bytes()
     status, out, err = run(argv, capsys)

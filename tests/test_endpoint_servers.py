@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.commands import run_cli
-from tests.pki import Issued, _name, make_certificate, rsa_key
+from tests.pki import Issued, _name, expiring_server, make_certificate
 from tests.servers import (
     RunningServer,
     ServerFiles,
@@ -552,14 +552,7 @@ class ShortLived:
 @pytest.fixture(scope="module")
 def short_lived(pki: GeneratedPki, material: Material) -> ShortLived:
     """The localhost server certificate again, issued by the G2-like CA, with 5 days left."""
-    issued = make_certificate(
-        _name("localhost", ou="Devices"),
-        rsa_key(),
-        issuer=pki.g2.intermediate,
-        ca=False,
-        dns_name="localhost",
-        not_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=5, hours=12),
-    )
+    issued = expiring_server(pki, days=5.5)
     directory = material.directory / "short-lived"
     directory.mkdir()
     directory.chmod(0o755)
