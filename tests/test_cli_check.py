@@ -14,8 +14,10 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as prometheus_families
 
 from tests.commands import run_cli as run
-from tests.pki import expiring_server
+from tests.pki import catalogue_for, expiring_server
 from tests.tls import closed_port, configurable_tls_server
+from truststore_builder._endpoint import check_endpoint, endpoint_metrics, parse_endpoint
+from truststore_builder._formats.openmetrics import render_openmetrics
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -416,3 +418,29 @@ def test_metrics_and_json_out_files(
     status, _, _ = run([*argv, "--force"], capsys)
     assert status == 1
     assert metrics.read_bytes() != before  # the check's time moved on
+
+
+def test_metrics_name_the_nhs_ca_that_signed_each_certificate(
+    pki: GeneratedPki, setup: dict[str, Path], g2_only: str
+) -> None:
+    """nhs_ca and generation name the issuer by its pin; a catalogue without it names none."""
+    host, port = parse_endpoint(g2_only)
+    options = {"trust": setup["both_ca"], "server_name": "localhost", "probe": "tls"}
+    labels = {}
+    for known, catalogue in (("known", catalogue_for(pki)), ("unknown", None)):
+        report = check_endpoint(host, port, catalogue=catalogue, **options)  # type: ignore[arg-type]
+        text = render_openmetrics(endpoint_metrics([report, report])).decode()
+        (expiry,) = [
+            family
+            for family in prometheus_families(text)
+            if family.name == "truststore_builder_endpoint_certificate_expiry_timestamp_seconds"
+        ]
+        labels[known] = [
+            (s.labels["position"], s.labels["nhs_ca"], s.labels["generation"])
+            for s in expiry.samples
+        ]
+    assert labels["known"] == [
+        ("leaf", "Test Authentication G2", "g2"),
+        ("intermediate", "Test Root Authority G2", "g2"),
+    ]
+    assert labels["unknown"] == [("leaf", "", ""), ("intermediate", "", "")]
