@@ -53,6 +53,7 @@ import socket
 import ssl
 import time
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -87,7 +88,7 @@ from truststore_builder._sources.nhs import NhsCatalogue, nhs_catalogue
 from truststore_builder._stores import TrustStore
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 __all__ = [
     "CertificateExpiry",
@@ -761,9 +762,48 @@ class _Attempt:
 _TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
-def _context(
-    identity: _Identity | None, observer: _Observer, tls_version: str | None
-) -> ssl.SSLContext:
+class _Observers:
+    """The message callback of every context: each connection's messages go to its observer.
+
+    A context (with its identity's certificate and key loaded, a millisecond or two) serves
+    every connection of a check, so the callback finds the observer by the connection.
+    """
+
+    def __init__(self) -> None:
+        self._by_connection: dict[int, _Observer] = {}
+
+    def __call__(  # noqa: PLR0917  (the signature ssl calls)
+        self,
+        conn: object,
+        direction: str,
+        version: int,
+        content_type: int,
+        msg_type: int,
+        data: bytes,
+    ) -> None:
+        observer = self._by_connection.get(id(conn))
+        if observer is not None:
+            observer(conn, direction, version, content_type, msg_type, data)
+
+    @contextlib.contextmanager
+    def watching(self, connection: ssl.SSLSocket, observer: _Observer) -> Iterator[None]:
+        """Send ``connection``'s messages to ``observer`` while the block runs."""
+        self._by_connection[id(connection)] = observer
+        try:
+            yield
+        finally:
+            del self._by_connection[id(connection)]
+
+
+_OBSERVERS = _Observers()
+
+
+def _context(identity: _Identity | None, tls_version: str | None) -> ssl.SSLContext:
+    """A client context for one identity (or none), shared by every connection of a check.
+
+    Clients resume no TLS session unless told (``SSLSocket.session``): each connection makes
+    a full handshake, so each is asked for its certificate afresh.
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     # The chain is captured as presented and judged afterwards under the NHS policy.
     context.check_hostname = False
@@ -776,7 +816,7 @@ def _context(
     if identity is not None:
         context.load_cert_chain(identity.certificate_path, identity.key_path, _refuse_password)
     if _OBSERVABLE:
-        context._msg_callback = observer  # type: ignore[attr-defined]  # noqa: SLF001
+        context._msg_callback = _OBSERVERS  # type: ignore[attr-defined]  # noqa: SLF001
     return context
 
 
@@ -799,13 +839,15 @@ class _Connection:
         return name if port == 443 else f"{name}:{port}"  # noqa: PLR2004
 
 
-def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
-    connection: _Connection, identity: _Identity | None, catalogue: NhsCatalogue
+def _attempt(
+    connection: _Connection,
+    identity: _Identity | None,
+    catalogue: NhsCatalogue,
+    context: ssl.SSLContext,
 ) -> _Attempt:
-    """Connect once (with ``identity``, or none for the probe) and classify how it ended."""
+    """Connect once (with ``identity`` and its ``context``, or none for the probe) and classify how it ended."""
     started = time.monotonic()
     observer = _Observer()
-    context = _context(identity, observer, connection.tls_version)
     timeout = connection.timeout
     fields: dict[str, object] = {"name": identity.name if identity else None}
     if identity is not None:
@@ -870,9 +912,28 @@ def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
     server_name = connection.server_name
     sni = None if _is_ip(server_name) else server_name
     with raw:
+        raw.settimeout(max(deadline - time.monotonic(), 0.001))
         try:
-            raw.settimeout(max(deadline - time.monotonic(), 0.001))
             tls = context.wrap_socket(raw, server_hostname=sni, do_handshake_on_connect=False)
+        except (ssl.SSLError, OSError) as exc:
+            return done(*_ended(exc, observer, identity, "handshake"), stage="handshake")
+        with _OBSERVERS.watching(tls, observer):
+            return _exchange(tls, connection, observer, identity, deadline, fields, done)
+
+
+def _exchange(  # noqa: PLR0917  (the rest of _attempt, over the wrapped socket)
+    tls: ssl.SSLSocket,
+    connection: _Connection,
+    observer: _Observer,
+    identity: _Identity | None,
+    deadline: float,
+    fields: dict[str, object],
+    done: Callable[..., _Attempt],
+) -> _Attempt:
+    """The handshake and what follows it, on a connection whose messages ``observer`` sees."""
+    timeout = connection.timeout
+    with tls:
+        try:
             tls.do_handshake()
         except TimeoutError:
             return done(
@@ -1616,6 +1677,8 @@ class _Run:
     path: str
     tls_version: str | None
     environment: Environment | None
+    #: A client context per identity name (None: the probe's, without a certificate).
+    contexts: Mapping[str | None, ssl.SSLContext] = attrs.field(repr=False)
 
 
 def _prepare_run(
@@ -1643,9 +1706,12 @@ def _prepare_run(
     if tls_version is not None and tls_version not in _TLS_VERSIONS:
         msg = f"the TLS version is 1.2 or 1.3, not {tls_version!r}"
         raise ValueError(msg)
+    loaded = tuple(_identity_list(identities))
+    contexts: dict[str | None, ssl.SSLContext] = {None: _context(None, tls_version)}
+    contexts.update({identity.name: _context(identity, tls_version) for identity in loaded})
     return _Run(
         trusted=tuple(_trusted(environment, trust, utc_now())),
-        identities=tuple(_identity_list(identities)),
+        identities=loaded,
         catalogue=catalogue or nhs_catalogue(),
         server_name=server_name,
         timeout=timeout,
@@ -1653,6 +1719,7 @@ def _prepare_run(
         path=path,
         tls_version=tls_version,
         environment=Environment(environment) if environment is not None else None,
+        contexts=contexts,
     )
 
 
@@ -1662,7 +1729,7 @@ def _check_one(host: str, port: int, run: _Run) -> EndpointReport:
     at = utc_now()
     name = run.server_name or host
     connection = _Connection((host, port), name, run.timeout, run.probe, run.path, run.tls_version)
-    first = _attempt(connection, None, catalogue)
+    first = _attempt(connection, None, catalogue, run.contexts[None])
     attempts = [first]
     results: list[HandshakeResult] = []
     unreachable = first.result.stage in {"resolve", "connect"} or (
@@ -1685,7 +1752,7 @@ def _check_one(host: str, port: int, run: _Run) -> EndpointReport:
                 )
             )
             continue
-        attempt = _attempt(connection, identity, catalogue)
+        attempt = _attempt(connection, identity, catalogue, run.contexts[identity.name])
         attempts.append(attempt)
         results.append(attempt.result)
     presented = next((a.server_chain for a in attempts if a.server_chain), ())
