@@ -681,23 +681,10 @@ class _Observer:
         self.alert: int | None = None
         self.ticket = False
 
-    def __call__(  # noqa: PLR0917  (the signature ssl calls)
-        self,
-        conn: object,
-        direction: str,
-        version: int,
-        content_type: int,
-        msg_type: int,
-        data: bytes,
-    ) -> None:
-        del conn
-        # An exception escaping the callback would break the handshake it observes.
-        with contextlib.suppress(Exception):
-            self._see(direction, int(version), int(content_type), int(msg_type), bytes(data))
-
-    def _see(
+    def see(
         self, direction: str, version: int, content_type: int, msg_type: int, data: bytes
     ) -> None:
+        """Take in one TLS message (as the message callback gives it) this connection sent or read."""
         if content_type == _ALERT and direction == "read" and self.alert is None:
             self.alert = msg_type
         if content_type != _HANDSHAKE:
@@ -782,8 +769,11 @@ class _Observers:
         data: bytes,
     ) -> None:
         observer = self._by_connection.get(id(conn))
-        if observer is not None:
-            observer(conn, direction, version, content_type, msg_type, data)
+        if observer is None:
+            return
+        # An exception escaping the callback would break the handshake it observes.
+        with contextlib.suppress(Exception):
+            observer.see(direction, int(version), int(content_type), int(msg_type), bytes(data))
 
     @contextlib.contextmanager
     def watching(self, connection: ssl.SSLSocket, observer: _Observer) -> Iterator[None]:
