@@ -55,7 +55,7 @@ TEST_REQUIREMENTS = (
     # The consumer matrix's httpx client, at the minor version docs/compatibility.md documents
     # (a new release is a new row to prove: rerun the matrix, then move this pin and the doc).
     "httpx>=0.29,<0.30",
-    # tests/test_estate.py parses inspect's metrics file as OpenMetrics and as Prometheus text.
+    # Parses the metrics files inspect and check write, as OpenMetrics and as Prometheus text.
     "prometheus_client>=0.20",
     "nbformat>=5.9",
     "nbclient>=0.10",

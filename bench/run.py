@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -769,6 +770,91 @@ def case_estate(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def case_endpoints(work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Check N loopback endpoints (G1 and G2 identities each): --from-file vs an s_client loop."""
+    import _endpoints  # noqa: PLC0415 - only this case starts servers
+
+    count = args.endpoints
+    files = _endpoints.write_material(work / "material")
+    with _endpoints.nginx_endpoints(work, files, count) as endpoints:
+        listing = work / "endpoints.txt"
+        listing.write_text("".join(f"{e}\n" for e in endpoints), encoding="utf-8")
+        identities = [
+            "--identity",
+            f"g1={files['g1_cert']},{files['g1_key']}",
+            "--identity",
+            f"g2={files['g2_cert']},{files['g2_key']}",
+        ]
+
+        def check(concurrency: int) -> Callable[[int], float]:
+            def once(rep: int) -> float:
+                report = work / f"check-{concurrency}-{rep}.json"
+                command = [
+                    *_cli(),
+                    "check",
+                    "--from-file",
+                    listing,
+                    "--concurrency",
+                    str(concurrency),
+                ]
+                command += ["--trust", files["server_ca"], "--server-name", "localhost"]
+                command += [*identities, "--json-out", report]
+                took = run(command)  # exit 0: every chain verified, every identity accepted
+                document = json.loads(report.read_text(encoding="utf-8"))
+                assert len(document["endpoints"]) == count, "check missed endpoints"
+                assert all(e["expiry"]["leaf"]["days_left"] > 0 for e in document["endpoints"])
+                report.unlink()
+                return took
+
+            return once
+
+        def s_client_loop(_rep: int) -> float:
+            command = ["bash", BENCH / "s_client_loop.sh", listing, "localhost", files["server_ca"]]
+            command += [files[k] for k in ("g1_cert", "g1_key", "g2_cert", "g2_key")]
+            start = time.perf_counter()
+            done = subprocess.run(
+                [str(part) for part in command], env=_env(), capture_output=True, check=True
+            )
+            took = time.perf_counter() - start
+            text = done.stdout.decode(errors="replace")
+            # The same answers: every leaf's expiry, every identity served (HTTP 200).
+            assert text.count("notAfter=") == count, text[-2000:]
+            assert text.count("HTTP/1.1 200") == 2 * count, text[-2000:]
+            return took
+
+        contenders = [
+            Contender(
+                f"truststore-builder check --from-file ({count} endpoints) --concurrency 16",
+                "library",
+                check(16),
+                args.reps,
+            ),
+            Contender(
+                "openssl s_client loop (bench/s_client_loop.sh)",
+                "anchor",
+                s_client_loop,
+                args.anchor_reps,
+            ),
+            Contender(
+                "truststore-builder check --from-file --concurrency 1",
+                "reference",
+                check(1),
+                args.anchor_reps,
+            ),
+        ]
+        alternate(contenders)
+    return summary(
+        contenders,
+        target=5,
+        note=(
+            f"{count} ports of one nginx (ssl_verify_client on, G1+G2 CAs) on loopback; per "
+            "endpoint 3 connections on each side: the chain and the leaf's expiry, then a G1 "
+            "and a G2 identity with an HTTP request (check: the probe without a certificate "
+            "and one per identity); RSA-2048 server key"
+        ),
+    )
+
+
 CASES: dict[str, Callable[[Path, argparse.Namespace], dict[str, Any]]] = {
     "jks": lambda work, args: case_truststore(work, args, "JKS", "jks"),
     "p12": lambda work, args: case_truststore(work, args, "PKCS12", "p12"),
@@ -777,6 +863,7 @@ CASES: dict[str, Callable[[Path, argparse.Namespace], dict[str, Any]]] = {
     "batch": case_batch,
     "scale": case_scale,
     "estate": case_estate,
+    "endpoints": case_endpoints,
 }
 
 
@@ -892,6 +979,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--anchor-reps", type=int, help="repetitions of slow anchors (default 2)")
     parser.add_argument("--batch", type=int, help="key stores in the batch case (default 1000)")
     parser.add_argument("--estate", type=int, help="stores in the estate case (default 1000)")
+    parser.add_argument(
+        "--endpoints", type=int, help="loopback endpoints in the endpoints case (default 200)"
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results.json", help="the JSON file")
     parser.add_argument(
         "--markdown",
@@ -900,6 +990,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="print a results file as Markdown; run nothing",
     )
     args = parser.parse_args(argv)
+    # A run stopped with SIGTERM still stops the servers it started (their finally blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
         return 0
@@ -910,6 +1002,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.startup_reps = 11 if quick else 21
     args.batch = args.batch or (200 if quick else 1000)
     args.estate = args.estate or (100 if quick else 1000)
+    args.endpoints = args.endpoints or (50 if quick else 200)
     args.scale = SCALE_SIZES[:2] if quick else SCALE_SIZES
     chosen = args.case or list(CASES)
 

@@ -250,6 +250,18 @@ def make_test_pki() -> GeneratedPki:
     return GeneratedPki(g1=g1, g2=g2, foreign=foreign, server=server)
 
 
+def expiring_server(pki: GeneratedPki, *, days: float) -> Issued:
+    """The localhost server certificate again (G2-like issuer, new key), with ``days`` left."""
+    return make_certificate(
+        _name("localhost", ou="Devices"),
+        rsa_key(),
+        issuer=pki.g2.intermediate,
+        ca=False,
+        dns_name="localhost",
+        not_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=days),
+    )
+
+
 def catalogue_for(pki: GeneratedPki) -> NhsCatalogue:
     """A catalogue that knows the generated CAs as NHS ones: G1/G2-like as prod, foreign as INT.
 

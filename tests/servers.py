@@ -57,6 +57,8 @@ HAPROXY = "/usr/sbin/haproxy"
 JAVA = "java"
 OPENSSL = "openssl"
 CURL = "/usr/bin/curl"
+#: Debian's node exporter (package prometheus-node-exporter), for its textfile collector.
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 #: How long a server has to open its port; nginx and s_server need well under a second.
 _READY_SECONDS = 10.0
 _STOP_SECONDS = 10.0
@@ -282,6 +284,45 @@ def openssl_s_server(
 
     with _serving("openssl s_server", home, command, logs=(home / "stdout.log",)) as server:
         yield server
+
+
+@contextlib.contextmanager
+def node_exporter(directory: Path, textfiles: Path) -> Iterator[RunningServer]:
+    """Run node exporter with its textfile collector alone, reading ``textfiles/*.prom``.
+
+    It serves plain HTTP on 127.0.0.1 (``/metrics``): read it with :func:`scrape`. A file it
+    cannot parse shows as ``node_textfile_scrape_error 1`` and its metrics are left out.
+
+    Yields:
+        The running exporter; stopped when the block exits.
+
+    Raises:
+        ServerStartError: It exited or did not open its port; the message holds its output.
+    """
+    home = Path(tempfile.mkdtemp(prefix="node-exporter-", dir=directory))
+
+    def command(port: int) -> list[str]:
+        return [
+            NODE_EXPORTER,
+            f"--web.listen-address={HOST}:{port}",
+            "--collector.disable-defaults",
+            "--collector.textfile",
+            f"--collector.textfile.directory={textfiles}",
+        ]
+
+    with _serving("node exporter", home, command, logs=(home / "stdout.log",)) as server:
+        yield server
+
+
+def scrape(server: RunningServer) -> str:
+    """The text of ``http://HOST:PORT/metrics`` (what Prometheus would scrape), through curl."""
+    done = subprocess.run(
+        [CURL, "--silent", "--show-error", "--fail", f"http://{server.host}:{server.port}/metrics"],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout.decode()
 
 
 #: What a mutual-TLS virtual host needs; mod_log_config and mod_unixd are built into Debian's binary.

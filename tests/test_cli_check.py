@@ -8,9 +8,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
+from prometheus_client.parser import text_string_to_metric_families as prometheus_families
 
 from tests.commands import run_cli as run
+from tests.pki import catalogue_for, expiring_server
 from tests.tls import closed_port, configurable_tls_server
+from truststore_builder._endpoint import check_endpoint, endpoint_metrics, parse_endpoint
+from truststore_builder._formats.openmetrics import render_openmetrics
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -159,6 +166,7 @@ def test_probe_path_and_tls_version_options(
 
 
 def test_from_file_checks_each_endpoint(
+    pki: GeneratedPki,
     setup: dict[str, Path],
     both: str,
     g2_only: str,
@@ -182,7 +190,8 @@ def test_from_file_checks_each_endpoint(
         capsys,
     )
     assert status == 1
-    summaries = [line for line in out.splitlines() if not line.startswith(" ")]
+    reports, table = out.split("\n\n")
+    summaries = [line for line in reports.splitlines() if not line.startswith(" ")]
     assert [line.split(";")[0].split()[0] for line in summaries] == [
         both,
         g2_only,
@@ -190,6 +199,19 @@ def test_from_file_checks_each_endpoint(
     ]
     assert summaries[0].endswith("OK")
     assert "connection-failed" in summaries[2]
+    # The summary table: one row per endpoint, in file order, its columns aligned.
+    header, *rows = table.splitlines()
+    assert header.split() == [
+        "endpoint", "chain", "g1", "g2", "leaf", "expires", "days", "left", "result"
+    ]  # fmt: skip
+    leaf_expires = f"{pki.server.certificate.not_valid_after_utc:%Y-%m-%d}"
+    assert [row.split() for row in rows] == [
+        [both, "verifies", "accepted", "accepted", leaf_expires, "364", "OK"],
+        [g2_only, "verifies", "refused", "accepted", leaf_expires, "364", "FAIL"],
+        [f"{host}:{port}", *["connection-failed"] * 3, "-", "-", "FAIL"],
+    ]
+    columns = {header.index("leaf expires"), *(row.index(leaf_expires) for row in rows[:2])}
+    assert len(columns) == 1
 
 
 def test_name_mismatch_exits_one(
@@ -245,3 +267,180 @@ def test_unreadable_identity_exits_two(
     status, _, err = run(argv, capsys)
     assert status == 2
     assert str(missing) in err
+
+
+@pytest.fixture(scope="module")
+def short_lived(pki: GeneratedPki, setup: dict[str, Path]) -> Iterator[str]:
+    """HOST:PORT of a server (trusting G1 and G2) whose own certificate expires in 5 days."""
+    directory = setup["g2_ca"].parent
+    leaf = expiring_server(pki, days=5.5)
+    chain = directory / "short-lived-chain.pem"
+    chain.write_bytes(leaf.cert_pem() + pki.g2.intermediate.cert_pem())
+    key = directory / "short-lived-key.pem"
+    key.write_bytes(leaf.key_pem())
+    with configurable_tls_server(
+        cert_chain=chain,
+        key=key,
+        client_ca_file=setup["both_ca"],
+        verify_mode=ssl.CERT_REQUIRED,
+    ) as (host, port):
+        yield f"{host}:{port}"
+
+
+def test_fail_within_exits_one_only_when_something_presented_expires_within(
+    setup: dict[str, Path], short_lived: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A leaf with 5 days left: --fail-within 10 exits 1 naming it; --fail-within 3 exits 0."""
+    argv = ["check", short_lived, *_common(setup), *_identities(setup)]
+    status, out, err = run([*argv, "--fail-within", "10"], capsys)
+    assert status == 1
+    assert "g1 accepted; g2 accepted; OK" in out.splitlines()[0]
+    assert "  leaf expires " in out
+    assert "(in 5 days); chain: presented[1] " in out
+    assert "  expires first: presented[0] CN=localhost" in out
+    assert "  EXPIRES WITHIN 10 DAYS: presented[0] CN=localhost" in out
+    assert "error: 1 presented certificate expires within 10 days (--fail-within): " in err
+    assert f"{short_lived} presented[0] CN=localhost" in err
+    status, out, err = run([*argv, "--fail-within", "3"], capsys)
+    assert (status, err) == (0, "")
+    assert "EXPIRES WITHIN" not in out
+    status, out, err = run(argv, capsys)
+    assert (status, err) == (0, "")
+
+
+def test_fail_within_and_a_refused_identity_both_exit_one_and_both_are_reported(
+    setup: dict[str, Path], g2_only: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 1 for either; the summary says FAIL, the JSON lists what expires within the window."""
+    argv = ["check", g2_only, *_common(setup), *_identities(setup), "--fail-within", "400"]
+    status, out, err = run(argv, capsys)
+    assert status == 1
+    assert out.splitlines()[0].endswith("g1 refused (unknown_ca); g2 accepted; FAIL")
+    assert "EXPIRES WITHIN 400 DAYS: presented[0] CN=localhost" in out
+    assert "within 400 days (--fail-within)" in err
+    status, out, _ = run([*argv, "--json"], capsys)
+    assert status == 1
+    document = json.loads(out)
+    assert (document["ok"], document["fail_within"]) == (False, 400)
+    (endpoint,) = document["endpoints"]
+    expiry = endpoint["expiry"]
+    assert (expiry["within_days"], expiry["ok"]) == (400, False)
+    assert [(e["index"], e["position"]) for e in expiry["within"]] == [(0, "leaf")]
+    assert expiry["leaf"]["days_left"] == 364
+    assert expiry["earliest"] == expiry["leaf"]
+    presented = endpoint["server"]["presented"]
+    assert [c["days_left"] for c in presented] == [364, expiry["leaf"]["days_left"] + 1460]
+
+
+def test_json_expiry_without_fail_within(
+    pki: GeneratedPki, setup: dict[str, Path], short_lived: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json gives the leaf's and the earliest certificate's expiry; no window, no verdict on it."""
+    argv = ["check", short_lived, *_common(setup), "--json"]
+    status, out, _ = run(argv, capsys)
+    assert status == 0
+    (endpoint,) = json.loads(out)["endpoints"]
+    expiry = endpoint["expiry"]
+    assert (expiry["within_days"], "ok" in expiry, "within" in expiry) == (None, False, False)
+    assert (expiry["leaf"]["days_left"], expiry["leaf"]["position"]) == (5, "leaf")
+    assert expiry["earliest"]["index"] == 0
+    intermediate = endpoint["server"]["presented"][1]
+    assert (
+        intermediate["not_after"] == pki.g2.intermediate.certificate.not_valid_after_utc.isoformat()
+    )
+
+
+def _metric_samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Both parsers' reading of the file; they must agree."""
+    readings = [
+        {
+            f.name: sorted(
+                ((s.labels, s.value) for s in f.samples), key=lambda x: sorted(x[0].items())
+            )
+            for f in parse(text)
+        }
+        for parse in (openmetrics_families, prometheus_families)
+    ]
+    assert readings[0] == readings[1]
+    return readings[0]
+
+
+def test_metrics_and_json_out_files(
+    pki: GeneratedPki,
+    setup: dict[str, Path],
+    g2_only: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--metrics and --json-out: written atomically (0644), read by prometheus_client's parsers."""
+    host, port = closed_port()
+    listing = tmp_path / "endpoints.txt"
+    listing.write_text(f"{g2_only}\n{host}:{port}\n")
+    metrics, report = tmp_path / "check.prom", tmp_path / "check.json"
+    argv = ["check", "--from-file", str(listing), *_common(setup), *_identities(setup)]
+    argv += ["--metrics", str(metrics), "--json-out", str(report)]
+    status, out, _ = run(argv, capsys)
+    assert status == 1
+    assert "leaf expires" in out
+    assert (metrics.stat().st_mode & 0o777, report.stat().st_mode & 0o777) == (0o644, 0o644)
+    assert json.loads(report.read_text())["endpoints"][0]["endpoint"] == g2_only
+    found = _metric_samples(metrics.read_text())
+
+    def by_endpoint(name: str) -> dict[str, float]:
+        return {labels["endpoint"]: value for labels, value in found[name]}
+
+    assert by_endpoint("truststore_builder_endpoint_up") == {f"{host}:{port}": 0, g2_only: 1}
+    assert by_endpoint("truststore_builder_endpoint_chain_ok") == {f"{host}:{port}": 0, g2_only: 1}
+    leaf_time = pki.server.certificate.not_valid_after_utc.timestamp()
+    intermediate_time = pki.g2.intermediate.certificate.not_valid_after_utc.timestamp()
+    expiry = found["truststore_builder_endpoint_certificate_expiry_timestamp_seconds"]
+    assert [(labels["index"], labels["position"], value) for labels, value in expiry] == [
+        ("0", "leaf", leaf_time),
+        ("1", "intermediate", intermediate_time),
+    ]
+    assert {labels["endpoint"] for labels, _ in expiry} == {g2_only}
+    assert expiry[0][0]["subject"] == pki.server.certificate.subject.rfc4514_string()
+    # With --trust there is no NHS environment, and test CAs are no NHS CA.
+    assert {(labels["nhs_ca"], labels["environment"]) for labels, _ in expiry} == {("", "")}
+    accepted = found["truststore_builder_endpoint_identity_accepted"]
+    outcomes = [
+        (labels["identity"], labels["outcome"], value)
+        for labels, value in accepted
+        if labels["endpoint"] == g2_only
+    ]
+    assert outcomes == [("g1", "refused", 0), ("g2", "accepted", 1)]
+    # An existing file is replaced only with --force, and refused before any connection.
+    before = metrics.read_bytes()
+    status, out, err = run(argv, capsys)
+    assert (status, out) == (2, "")
+    assert f"{report}: already exists; pass --force to replace it" in err
+    assert metrics.read_bytes() == before
+    status, _, _ = run([*argv, "--force"], capsys)
+    assert status == 1
+    assert metrics.read_bytes() != before  # the check's time moved on
+
+
+def test_metrics_name_the_nhs_ca_that_signed_each_certificate(
+    pki: GeneratedPki, setup: dict[str, Path], g2_only: str
+) -> None:
+    """nhs_ca and generation name the issuer by its pin; a catalogue without it names none."""
+    host, port = parse_endpoint(g2_only)
+    options = {"trust": setup["both_ca"], "server_name": "localhost", "probe": "tls"}
+    labels = {}
+    for known, catalogue in (("known", catalogue_for(pki)), ("unknown", None)):
+        report = check_endpoint(host, port, catalogue=catalogue, **options)  # type: ignore[arg-type]
+        text = render_openmetrics(endpoint_metrics([report, report])).decode()
+        (expiry,) = [
+            family
+            for family in prometheus_families(text)
+            if family.name == "truststore_builder_endpoint_certificate_expiry_timestamp_seconds"
+        ]
+        labels[known] = [
+            (s.labels["position"], s.labels["nhs_ca"], s.labels["generation"])
+            for s in expiry.samples
+        ]
+    assert labels["known"] == [
+        ("leaf", "Test Authentication G2", "g2"),
+        ("intermediate", "Test Root Authority G2", "g2"),
+    ]
+    assert labels["unknown"] == [("leaf", "", ""), ("intermediate", "", "")]

@@ -599,7 +599,7 @@ def test_an_empty_certificate_message_with_a_request_context_is_not_sent(
     }
     for label, (body, version, expected) in messages.items():
         observer = _Observer()
-        observer("conn", "write", version, 22, 11, b"\x0b" + _vec(body, 3))
+        observer.see("write", version, 22, 11, b"\x0b" + _vec(body, 3))
         assert observer.sent_certificate is expected, label
 
 

@@ -10,18 +10,23 @@ serves) everyone cannot make the two agree by accident. A new server kind is one
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 import re
 import ssl
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.pki import Issued, _name, make_certificate
+from tests.commands import run_cli
+from tests.pki import Issued, _name, expiring_server, make_certificate
 from tests.servers import (
     RunningServer,
     ServerFiles,
@@ -30,7 +35,9 @@ from tests.servers import (
     curl,
     haproxy_server,
     nginx_server,
+    node_exporter,
     openssl_s_server,
+    scrape,
     tomcat_server,
     write_server_files,
 )
@@ -527,3 +534,194 @@ def test_apache_as_a_client_presents_the_identity_as_the_docs_say(
     assert (through.returncode, through.status, through.body) == (0, 200, "ok\n"), through.describe
     # The control: without the proxy's certificate nginx refuses.
     assert direct.status == 400, direct.describe
+
+
+# --- expiry: check's numbers are OpenSSL's, and its metrics are what node exporter reads -----
+
+
+@attrs.frozen
+class ShortLived:
+    """A server certificate that expires in 5 days (and a half), its key and its chain file."""
+
+    cert: Path
+    key: Path
+    chain: Path
+    intermediate: Path
+
+
+@pytest.fixture(scope="module")
+def short_lived(pki: GeneratedPki, material: Material) -> ShortLived:
+    """The localhost server certificate again, issued by the G2-like CA, with 5 days left."""
+    issued = expiring_server(pki, days=5.5)
+    directory = material.directory / "short-lived"
+    directory.mkdir()
+    directory.chmod(0o755)
+    files = ShortLived(
+        cert=directory / "cert.pem",
+        key=directory / "key.pem",
+        chain=directory / "chain.pem",
+        intermediate=directory / "intermediate.pem",
+    )
+    files.cert.write_bytes(issued.cert_pem())
+    files.key.write_bytes(issued.key_pem())
+    files.chain.write_bytes(issued.cert_pem() + pki.g2.intermediate.cert_pem())
+    files.intermediate.write_bytes(pki.g2.intermediate.cert_pem())
+    for path in (files.cert, files.chain, files.intermediate):
+        path.chmod(0o644)
+    files.key.chmod(0o600)
+    return files
+
+
+@contextlib.contextmanager
+def _short_lived_nginx(
+    material: Material, files: ShortLived, directory: Path
+) -> Iterator[RunningServer]:
+    directives = docs_server_config("nginx").replace(DOC_TRUSTSTORE, str(material.truststore_pem))
+    own = f"ssl_certificate {files.chain};\nssl_certificate_key {files.key};\n"
+    with nginx_server(directory, own + directives) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _short_lived_s_server(
+    material: Material, files: ShortLived, directory: Path
+) -> Iterator[RunningServer]:
+    with openssl_s_server(
+        directory,
+        cert=files.cert,
+        key=files.key,
+        cert_chain=files.intermediate,
+        ca_file=material.truststore_pem,
+        options=("-Verify", "2"),
+    ) as server:
+        yield server
+
+
+def _openssl_enddates(server: RunningServer) -> list[dt.datetime]:
+    """Each certificate the server presents, as `openssl s_client -showcerts | openssl x509 -enddate` sees it."""
+    shown = subprocess.run(
+        [
+            "openssl",
+            "s_client",
+            "-connect",
+            f"{server.host}:{server.port}",
+            "-servername",
+            server.server_name,
+            "-showcerts",
+        ],
+        input=b"",
+        capture_output=True,
+        timeout=30,
+        check=False,
+    ).stdout.decode()
+    blocks = re.findall(
+        r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", shown, re.DOTALL
+    )
+    assert blocks, shown
+    dates = []
+    for block in blocks:
+        enddate = subprocess.run(
+            ["openssl", "x509", "-noout", "-enddate"],
+            input=block.encode(),
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout.decode()
+        # notAfter=Dec 12 19:04:05 2026 GMT
+        text = enddate.strip().removeprefix("notAfter=").replace(" GMT", " +0000")
+        dates.append(dt.datetime.strptime(text, "%b %d %H:%M:%S %Y %z"))
+    return dates
+
+
+@pytest.mark.parametrize(
+    "start", [_short_lived_nginx, _short_lived_s_server], ids=["nginx", "s_server"]
+)
+def test_check_expiry_is_what_openssl_reads_from_the_same_server(
+    material: Material,
+    short_lived: ShortLived,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    start: Callable[[Material, ShortLived, Path], contextlib.AbstractContextManager[RunningServer]],
+) -> None:
+    """not_after and days left per presented certificate equal OpenSSL's; --fail-within 10 exits 1, 3 exits 0."""
+    tmp_path.chmod(0o755)
+    with start(material, short_lived, tmp_path) as server:
+        argv = [
+            "check",
+            f"{server.host}:{server.port}",
+            "--trust",
+            str(material.server.ca),
+            "--server-name",
+            server.server_name,
+            "--identity",
+            f"g1={material.identities['g1'][0]},{material.identities['g1'][1]}",
+            "--identity",
+            f"g2={material.identities['g2'][0]},{material.identities['g2'][1]}",
+        ]
+        status, out, err = run_cli([*argv, "--json"], capsys)
+        openssl = _openssl_enddates(server)
+        refused_soon = run_cli([*argv, "--fail-within", "10"], capsys)
+        accepted_later = run_cli([*argv, "--fail-within", "3"], capsys)
+    assert (status, err) == (0, "")
+    (endpoint,) = json.loads(out)["endpoints"]
+    checked_at = dt.datetime.fromisoformat(endpoint["checked_at"])
+    presented = endpoint["server"]["presented"]
+    assert [dt.datetime.fromisoformat(c["not_after"]) for c in presented] == openssl
+    assert len(openssl) == 2
+    assert [c["days_left"] for c in presented] == [
+        (when - checked_at) // dt.timedelta(days=1) for when in openssl
+    ]
+    assert presented[0]["days_left"] == 5
+    assert endpoint["expiry"]["earliest"]["index"] == 0
+    status, out, err = refused_soon
+    assert status == 1
+    assert (
+        f"EXPIRES WITHIN 10 DAYS: presented[0] CN=localhost,OU=Devices,O=nhs on {openssl[0]:%Y-%m-%d} (in 5 days)"
+        in out
+    )
+    assert "1 presented certificate expires within 10 days (--fail-within)" in err
+    status, out, err = accepted_later
+    assert (status, err) == (0, "")
+    assert "g1 accepted; g2 accepted; OK" in out.splitlines()[0]
+
+
+def test_node_exporter_reads_the_metrics_file(
+    material: Material, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Node exporter's textfile collector serves check's metrics as written.
+
+    A file outside the common subset (a HELP escape the 0.0.4 parser does not know) it
+    refuses: the negative control.
+    """
+    tmp_path.chmod(0o755)
+    textfiles = tmp_path / "textfile"
+    textfiles.mkdir()
+    with (
+        _s_server("-Verify", "2")(material, tmp_path) as server,
+        node_exporter(tmp_path, textfiles) as exporter,
+    ):
+        address = f"{server.host}:{server.port}"
+        argv = ["check", address, "--trust", str(material.server.ca), "--server-name", "localhost"]
+        argv += ["--identity", f"g2={material.identities['g2'][0]},{material.identities['g2'][1]}"]
+        status, _, _ = run_cli([*argv, "--metrics", str(textfiles / "check.prom")], capsys)
+        served = scrape(exporter)
+        (textfiles / "bad.prom").write_text(
+            '# HELP bad_metric say \\"hi\\"\n# TYPE bad_metric gauge\nbad_metric 1\n'
+        )
+        refused = scrape(exporter)
+    assert status == 0
+    assert "node_textfile_scrape_error 0" in served
+    leaf = material.server.cert
+    not_after = x509.load_pem_x509_certificate(leaf.read_bytes()).not_valid_after_utc.timestamp()
+    expiry = re.search(
+        r'^truststore_builder_endpoint_certificate_expiry_timestamp_seconds\{([^}]*position="leaf"[^}]*)\} (\S+)$',
+        served,
+        re.MULTILINE,
+    )
+    assert expiry is not None, served
+    assert f'endpoint="{address}"' in expiry.group(1)
+    assert float(expiry.group(2)) == not_after
+    labels = f'endpoint="{address}",identity="g2",outcome="accepted"'
+    assert f"truststore_builder_endpoint_identity_accepted{{{labels}}} 1\n" in served
+    assert f'truststore_builder_endpoint_up{{endpoint="{address}"}} 1' in served
+    assert "node_textfile_scrape_error 1" in refused

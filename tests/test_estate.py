@@ -440,43 +440,7 @@ def test_metrics_parse_in_both_formats(estate: Path) -> None:
     assert max(retired.values()) == 2
 
 
-def test_label_values_are_escaped_for_both_parsers() -> None:
-    """A backslash, a quote and a newline in a label value come back as they went in."""
-    hostile = 'C:\\stores\\"prod"\nnext line'
-    family = MetricFamily(
-        "test_expiry_timestamp_seconds",
-        'help with "quotes" and a \\ backslash',
-        unit="seconds",
-        samples=(Sample({"store": hostile}, 1.5e9), Sample({"store": "plain"}, 2)),
-    )
-    om, classic = _parse_both(render_openmetrics([family]).decode())
-    for parsed in (om, classic):
-        samples = parsed["test_expiry_timestamp_seconds"]
-        assert [s.labels["store"] for s in samples] == [hostile, "plain"]
-        assert [s.value for s in samples] == [1.5e9, 2]
-
-
-@pytest.mark.parametrize(
-    "family",
-    [
-        MetricFamily("1starts_with_digit", "x"),
-        MetricFamily("has-dash", "x"),
-        MetricFamily("no_unit_suffix", "x", unit="seconds"),
-        MetricFamily("ok_total", "x", type="counter"),
-        MetricFamily("bad_label", "x", samples=(Sample({"bad-label": "v"}, 1),)),
-        MetricFamily("reserved_label", "x", samples=(Sample({"__name": "v"}, 1),)),
-    ],
-)
-def test_bad_metric_names_are_refused(family: MetricFamily) -> None:
-    """A bad metric or label name, a unit the name lacks or another type is a ValueError."""
-    with pytest.raises(ValueError, match=r"metric|label"):
-        render_openmetrics([family])
-
-
-def test_a_family_given_twice_is_refused() -> None:
-    """Two families of one name would be two HELP lines, which the parsers refuse."""
-    with pytest.raises(ValueError, match="given twice"):
-        render_openmetrics([MetricFamily("same", "x"), MetricFamily("same", "y")])
+# The writer itself (names, units, types, escaping, duplicates) is tested in test_openmetrics.py.
 
 
 # --- HTML ------------------------------------------------------------------------------------

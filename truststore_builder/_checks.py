@@ -77,6 +77,7 @@ __all__ = [
     "check_keystore_read_back",
     "check_not_impostor",
     "check_read_back",
+    "days_left",
     "evaluate_identity",
     "is_certificate_authority",
     "nhs_client_verifier",
@@ -88,6 +89,16 @@ __all__ = [
 def utc_now() -> dt.datetime:
     """The current time in UTC (the default validation time)."""
     return dt.datetime.now(dt.UTC)
+
+
+_DAY = dt.timedelta(days=1)
+
+
+def days_left(not_after: dt.datetime, at: dt.datetime) -> int:
+    """Whole days from ``at`` to ``not_after``; once expired, minus the whole days since."""
+    if at > not_after:
+        return -((at - not_after) // _DAY)
+    return (not_after - at) // _DAY
 
 
 def is_certificate_authority(certificate: x509.Certificate) -> bool:

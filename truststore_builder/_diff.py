@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 from cryptography import x509
 
-from truststore_builder._checks import nhs_issuer, utc_now
+from truststore_builder._checks import days_left, nhs_issuer, utc_now
 from truststore_builder._errors import MissingPasswordError, WrongPasswordError
 from truststore_builder._model import (
     Generation,
@@ -71,14 +71,6 @@ __all__ = [
 StoreLike = str | os.PathLike[str] | TrustStore | KeyStore
 #: The default window of :func:`expiry_horizon`, in days.
 DEFAULT_WITHIN_DAYS = 90
-_DAY = dt.timedelta(days=1)
-
-
-def _days_left(not_after: dt.datetime, at: dt.datetime) -> int:
-    """Whole days from ``at`` to ``not_after``; once expired, minus the whole days since."""
-    if at > not_after:
-        return -((at - not_after) // _DAY)
-    return (not_after - at) // _DAY
 
 
 # --- values -----------------------------------------------------------------------------------
@@ -712,7 +704,7 @@ def _horizon_entry(
         name=nhs.name if nhs else certificate.subject.rfc4514_string(),
         sha256=sha256_fingerprint(certificate),
         not_after=not_after,
-        days_left=_days_left(not_after, at),
+        days_left=days_left(not_after, at),
         expired=at > not_after,
     )
 

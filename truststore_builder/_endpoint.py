@@ -53,6 +53,7 @@ import socket
 import ssl
 import time
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -68,29 +69,30 @@ from cryptography.x509.verification import (
 )
 
 from truststore_builder._builders import TrustStoreBuilder
-from truststore_builder._checks import _short, nhs_issuer, utc_now
+from truststore_builder._checks import _short, days_left, nhs_issuer, utc_now
 from truststore_builder._deprecation import renamed_method, warn_deprecated
 from truststore_builder._errors import ExpiredCertificateWarning, InputError, MissingPasswordError
 from truststore_builder._formats import keys
 from truststore_builder._formats.asn1 import BIT_STRING, SEQUENCE, encode_tlv
+from truststore_builder._formats.openmetrics import MetricFamily, Sample
 from truststore_builder._model import (
     Environment,
     Generation,
     NhsCa,
+    is_self_signed,
     sha256_fingerprint,
     spki_der,
     trust_anchors,
 )
 from truststore_builder._sources import files
-from truststore_builder._sources.nhs import nhs_catalogue
+from truststore_builder._sources.nhs import NhsCatalogue, nhs_catalogue
 from truststore_builder._stores import TrustStore
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
-
-    from truststore_builder._sources.nhs import NhsCatalogue
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 __all__ = [
+    "CertificateExpiry",
     "EndpointReport",
     "HandshakeResult",
     "Outcome",
@@ -100,6 +102,7 @@ __all__ = [
     "check_endpoint",
     "check_endpoints",
     "check_http_path",
+    "endpoint_metrics",
     "parse_endpoint",
 ]
 
@@ -248,10 +251,12 @@ class PresentedCertificate:
     Attributes:
         certificate: The certificate.
         nhs: The NHS catalogue's record of it, when it is an NHS CA.
+        issued_by: The NHS CA whose key signed it (by signature, named by its pin), if any.
     """
 
     certificate: x509.Certificate = attrs.field(repr=False)
     nhs: NhsCa | None = None
+    issued_by: NhsCa | None = None
 
     @property
     def subject(self) -> str:
@@ -279,14 +284,66 @@ class PresentedCertificate:
             "not_after": self.not_after.isoformat(),
             "expired": not (cert.not_valid_before_utc <= at <= cert.not_valid_after_utc),
             "sha256": sha256_fingerprint(cert),
+            "days_left": days_left(self.not_after, at),
             "nhs_name": self.nhs.name if self.nhs else None,
             "nhs_generation": self.nhs.generation.value if self.nhs else None,
+            "issuer_nhs_name": self.issued_by.name if self.issued_by else None,
         }
 
     def as_dict(self, at: dt.datetime) -> dict[str, object]:
         """Deprecated: use :meth:`to_dict` with ``at=`` (this name goes in the next release)."""
         warn_deprecated("PresentedCertificate.as_dict(at)", "PresentedCertificate.to_dict(at=at)")
         return self.to_dict(at=at)
+
+
+@attrs.frozen
+class CertificateExpiry:
+    """When one certificate the server presented expires, judged when the check ran.
+
+    Attributes:
+        index: Its place in what the server sent (0: the server's own certificate).
+        position: ``leaf`` (index 0), ``root`` (a self-signed CA the server sent too) or
+            ``intermediate``.
+        certificate: The certificate, with its NHS names.
+        not_after: The end of its validity, UTC.
+        days_left: Whole days from the check to ``not_after``; once expired, minus the
+            whole days since (0 on the day it expired).
+        expired: Whether ``not_after`` lies before the check.
+    """
+
+    index: int
+    position: str
+    certificate: PresentedCertificate = attrs.field(repr=False)
+    not_after: dt.datetime
+    days_left: int
+    expired: bool
+
+    @property
+    def label(self) -> str:
+        """``presented[1] NHS Authentication G2``: its place, then its NHS name or subject."""
+        named = self.certificate.nhs.name if self.certificate.nhs else self.certificate.subject
+        return f"presented[{self.index}] {named}"
+
+    @property
+    def when(self) -> str:
+        """``2027-01-31 (in 55 days)``, or ``2026-12-01 (expired 6 days ago)``."""
+        days = abs(self.days_left)
+        plural = "day" if days == 1 else "days"
+        ago = f"expired {days} {plural} ago" if self.expired else f"in {days} {plural}"
+        return f"{self.not_after:%Y-%m-%d} ({ago})"
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dictionary."""
+        nhs = self.certificate.nhs
+        return {
+            "index": self.index,
+            "position": self.position,
+            "subject": self.certificate.subject,
+            "nhs_name": nhs.name if nhs else None,
+            "not_after": self.not_after.isoformat(),
+            "days_left": self.days_left,
+            "expired": self.expired,
+        }
 
 
 @attrs.frozen
@@ -334,6 +391,8 @@ class EndpointReport:
         identities: One result per client identity, in the order given.
         probe_mode: What each connection did after the handshake (:class:`Probe`).
         path: The path of the HTTP request (with ``Probe.HTTP``).
+        environment: The NHS environment whose CAs the chain was judged against (None with
+            a trust file or store alone).
     """
 
     host: str
@@ -346,6 +405,7 @@ class EndpointReport:
     identities: tuple[HandshakeResult, ...] = ()
     probe_mode: Probe = Probe.HTTP
     path: str = "/"
+    environment: Environment | None = None
 
     @property
     def address(self) -> str:
@@ -377,6 +437,45 @@ class EndpointReport:
             and all(result.outcome is Outcome.ACCEPTED for result in self.identities)
         )
 
+    @property
+    def expiries(self) -> tuple[CertificateExpiry, ...]:
+        """When each certificate the server presented expires, in the order it sent them."""
+        if self.server is None:
+            return ()
+        at = self.checked_at
+        return tuple(
+            CertificateExpiry(
+                index=i,
+                position=_position(i, link.certificate),
+                certificate=link,
+                not_after=link.not_after,
+                days_left=days_left(link.not_after, at),
+                expired=link.not_after < at,
+            )
+            for i, link in enumerate(self.server.presented)
+        )
+
+    @property
+    def earliest_expiry(self) -> CertificateExpiry | None:
+        """The presented certificate that expires first (the leaf on a tie), or None."""
+        return min(self.expiries, key=lambda e: (e.not_after, e.index), default=None)
+
+    def expiring_within(self, days: int) -> tuple[CertificateExpiry, ...]:
+        """The presented certificates that expire within ``days`` days of the check, soonest first.
+
+        An expired one always counts. The window is the one ``inspect --fail-within`` uses:
+        ``not_after`` before the check's time plus ``days`` days.
+
+        Raises:
+            ValueError: ``days`` is negative.
+        """
+        if days < 0:
+            msg = f"days must be 0 or more, not {days}"
+            raise ValueError(msg)
+        limit = self.checked_at + dt.timedelta(days=days)
+        within = [e for e in self.expiries if e.not_after < limit]
+        return tuple(sorted(within, key=lambda e: (e.not_after, e.index)))
+
     def summary(self) -> str:
         """One line: the chain, the client-certificate request, each identity, OK or FAIL."""
         parts = [self.address]
@@ -406,8 +505,13 @@ class EndpointReport:
         parts.append("OK" if self.ok else "FAIL")
         return "; ".join(parts)
 
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dictionary of the whole report."""
+    def to_dict(self, *, within_days: int | None = None) -> dict[str, object]:
+        """A JSON-ready dictionary of the whole report.
+
+        ``expiry`` holds the leaf's and the earliest presented certificate's expiry; with
+        ``within_days``, also every presented certificate that expires within that many days
+        and whether there are none (``ok``).
+        """
         server: dict[str, object] | None = None
         if self.server is not None:
             at = self.checked_at
@@ -424,6 +528,7 @@ class EndpointReport:
             "host": self.host,
             "port": self.port,
             "server_name": self.server_name,
+            "environment": self.environment.value if self.environment else None,
             "checked_at": self.checked_at.isoformat(),
             "ok": self.ok,
             "client_certificate": self.client_certificate,
@@ -433,9 +538,32 @@ class EndpointReport:
             "server": server,
             "probe": self.probe.to_dict(),
             "identities": [result.to_dict() for result in self.identities],
+            "expiry": self._expiry_dict(within_days),
         }
 
     as_dict = renamed_method(to_dict, "as_dict")
+
+    def _expiry_dict(self, within_days: int | None) -> dict[str, object] | None:
+        expiries = self.expiries
+        if not expiries:
+            return None
+        earliest = self.earliest_expiry
+        expiry: dict[str, object] = {
+            "leaf": expiries[0].to_dict(),
+            "earliest": earliest.to_dict() if earliest else None,
+            "within_days": within_days,
+        }
+        if within_days is not None:
+            within = self.expiring_within(within_days)
+            expiry.update(ok=not within, within=[e.to_dict() for e in within])
+        return expiry
+
+
+def _position(index: int, certificate: x509.Certificate) -> str:
+    """``leaf`` for the server's own certificate, ``root`` for a self-signed CA, else ``intermediate``."""
+    if index == 0:
+        return "leaf"
+    return "root" if is_self_signed(certificate) else "intermediate"
 
 
 # --- endpoints ----------------------------------------------------------------------------------
@@ -550,23 +678,10 @@ class _Observer:
         self.alert: int | None = None
         self.ticket = False
 
-    def __call__(  # noqa: PLR0917  (the signature ssl calls)
-        self,
-        conn: object,
-        direction: str,
-        version: int,
-        content_type: int,
-        msg_type: int,
-        data: bytes,
-    ) -> None:
-        del conn
-        # An exception escaping the callback would break the handshake it observes.
-        with contextlib.suppress(Exception):
-            self._see(direction, int(version), int(content_type), int(msg_type), bytes(data))
-
-    def _see(
+    def see(
         self, direction: str, version: int, content_type: int, msg_type: int, data: bytes
     ) -> None:
+        """Take in one TLS message (as the message callback gives it) this connection sent or read."""
         if content_type == _ALERT and direction == "read" and self.alert is None:
             self.alert = msg_type
         if content_type != _HANDSHAKE:
@@ -631,9 +746,51 @@ class _Attempt:
 _TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
-def _context(
-    identity: _Identity | None, observer: _Observer, tls_version: str | None
-) -> ssl.SSLContext:
+class _Observers:
+    """The message callback of every context: each connection's messages go to its observer.
+
+    A context (with its identity's certificate and key loaded, a millisecond or two) serves
+    every connection of a check, so the callback finds the observer by the connection.
+    """
+
+    def __init__(self) -> None:
+        self._by_connection: dict[int, _Observer] = {}
+
+    def __call__(  # noqa: PLR0917  (the signature ssl calls)
+        self,
+        conn: object,
+        direction: str,
+        version: int,
+        content_type: int,
+        msg_type: int,
+        data: bytes,
+    ) -> None:
+        observer = self._by_connection.get(id(conn))
+        if observer is None:
+            return
+        # An exception escaping the callback would break the handshake it observes.
+        with contextlib.suppress(Exception):
+            observer.see(direction, int(version), int(content_type), int(msg_type), bytes(data))
+
+    @contextlib.contextmanager
+    def watching(self, connection: ssl.SSLSocket, observer: _Observer) -> Iterator[None]:
+        """Send ``connection``'s messages to ``observer`` while the block runs."""
+        self._by_connection[id(connection)] = observer
+        try:
+            yield
+        finally:
+            del self._by_connection[id(connection)]
+
+
+_OBSERVERS = _Observers()
+
+
+def _context(identity: _Identity | None, tls_version: str | None) -> ssl.SSLContext:
+    """A client context for one identity (or none), shared by every connection of a check.
+
+    Clients resume no TLS session unless told (``SSLSocket.session``): each connection makes
+    a full handshake, so each is asked for its certificate afresh.
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     # The chain is captured as presented and judged afterwards under the NHS policy.
     context.check_hostname = False
@@ -646,7 +803,7 @@ def _context(
     if identity is not None:
         context.load_cert_chain(identity.certificate_path, identity.key_path, _refuse_password)
     if _OBSERVABLE:
-        context._msg_callback = observer  # type: ignore[attr-defined]  # noqa: SLF001
+        context._msg_callback = _OBSERVERS  # type: ignore[attr-defined]  # noqa: SLF001
     return context
 
 
@@ -669,13 +826,15 @@ class _Connection:
         return name if port == 443 else f"{name}:{port}"  # noqa: PLR2004
 
 
-def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
-    connection: _Connection, identity: _Identity | None, catalogue: NhsCatalogue
+def _attempt(
+    connection: _Connection,
+    identity: _Identity | None,
+    catalogue: NhsCatalogue,
+    context: ssl.SSLContext,
 ) -> _Attempt:
-    """Connect once (with ``identity``, or none for the probe) and classify how it ended."""
+    """Connect once (with ``identity`` and its ``context``, or none for the probe) and classify how it ended."""
     started = time.monotonic()
     observer = _Observer()
-    context = _context(identity, observer, connection.tls_version)
     timeout = connection.timeout
     fields: dict[str, object] = {"name": identity.name if identity else None}
     if identity is not None:
@@ -740,9 +899,28 @@ def _attempt(  # noqa: C901, PLR0911  (one decision table, read top to bottom)
     server_name = connection.server_name
     sni = None if _is_ip(server_name) else server_name
     with raw:
+        raw.settimeout(max(deadline - time.monotonic(), 0.001))
         try:
-            raw.settimeout(max(deadline - time.monotonic(), 0.001))
             tls = context.wrap_socket(raw, server_hostname=sni, do_handshake_on_connect=False)
+        except (ssl.SSLError, OSError) as exc:
+            return done(*_ended(exc, observer, identity, "handshake"), stage="handshake")
+        with _OBSERVERS.watching(tls, observer):
+            return _exchange(tls, connection, observer, identity, deadline, fields, done)
+
+
+def _exchange(  # noqa: PLR0917  (the rest of _attempt, over the wrapped socket)
+    tls: ssl.SSLSocket,
+    connection: _Connection,
+    observer: _Observer,
+    identity: _Identity | None,
+    deadline: float,
+    fields: dict[str, object],
+    done: Callable[..., _Attempt],
+) -> _Attempt:
+    """The handshake and what follows it, on a connection whose messages ``observer`` sees."""
+    timeout = connection.timeout
+    with tls:
+        try:
             tls.do_handshake()
         except TimeoutError:
             return done(
@@ -1292,13 +1470,22 @@ def _server_chain(
     matches = name_matches(leaf, server_name)
     if not matches:
         failures.append(f"the certificate is not issued to {server_name} ({_names_of(leaf)})")
+    candidates = [*presented[1:], *trusted]
+    issuers = {id(c): nhs_issuer(c, candidates, catalogue) for c in (*presented, *chain)}
+
+    def link(certificate: x509.Certificate) -> PresentedCertificate:
+        return PresentedCertificate(
+            certificate, catalogue.recognise(certificate), issuers[id(certificate)]
+        )
+
+    leaf_issuer = issuers[id(leaf)]
     return ServerChainReport(
-        presented=tuple(PresentedCertificate(c, catalogue.recognise(c)) for c in presented),
-        chain=tuple(PresentedCertificate(c, catalogue.recognise(c)) for c in chain),
+        presented=tuple(link(c) for c in presented),
+        chain=tuple(link(c) for c in chain),
         verified=bool(chain),
         server_name=server_name,
         name_matches=matches,
-        generation=_issuer_generation(leaf, [*presented[1:], *trusted], catalogue),
+        generation=leaf_issuer.generation if leaf_issuer is not None else None,
         failures=tuple(failures),
     )
 
@@ -1437,9 +1624,57 @@ def check_endpoint(
         InputError: A trust or identity file cannot be read, an identity key is encrypted or
             belongs to no certificate in its file.
     """
+    _check_port(port)
+    run = _prepare_run(
+        environment=environment,
+        trust=trust,
+        identities=identities,
+        server_name=server_name,
+        timeout=timeout,
+        catalogue=catalogue,
+        probe=probe,
+        path=path,
+        tls_version=tls_version,
+    )
+    return _check_one(host, port, run)
+
+
+def _check_port(port: int) -> None:
     if not 1 <= port <= 65535:  # noqa: PLR2004
         msg = f"not a port number: {port}"
         raise ValueError(msg)
+
+
+@attrs.frozen
+class _Run:
+    """What every endpoint of one check shares, read and checked once (keys load slowly)."""
+
+    trusted: tuple[x509.Certificate, ...] = attrs.field(repr=False)
+    identities: tuple[_Identity, ...]
+    catalogue: NhsCatalogue = attrs.field(repr=False)
+    server_name: str | None
+    timeout: float
+    probe: Probe
+    path: str
+    tls_version: str | None
+    environment: Environment | None
+    #: A client context per identity name (None: the probe's, without a certificate).
+    contexts: Mapping[str | None, ssl.SSLContext] = attrs.field(repr=False)
+
+
+def _prepare_run(
+    *,
+    environment: Environment | str | None = None,
+    trust: StrPath | TrustStore | None = None,
+    identities: Mapping[str, tuple[StrPath, StrPath]] | Iterable[tuple[str, StrPath, StrPath]] = (),
+    server_name: str | None = None,
+    timeout: float = 10.0,
+    catalogue: NhsCatalogue | None = None,
+    probe: Probe | str = Probe.HTTP,
+    path: str = "/",
+    tls_version: str | None = None,
+) -> _Run:
+    """Check the options, build the trust store and load the identities, before connecting."""
     if timeout <= 0:
         msg = f"the timeout must be positive, not {timeout}"
         raise ValueError(msg)
@@ -1452,19 +1687,37 @@ def check_endpoint(
     if tls_version is not None and tls_version not in _TLS_VERSIONS:
         msg = f"the TLS version is 1.2 or 1.3, not {tls_version!r}"
         raise ValueError(msg)
-    catalogue = catalogue or nhs_catalogue()
+    loaded = tuple(_identity_list(identities))
+    contexts: dict[str | None, ssl.SSLContext] = {None: _context(None, tls_version)}
+    contexts.update({identity.name: _context(identity, tls_version) for identity in loaded})
+    chosen = catalogue or nhs_catalogue()
+    return _Run(
+        trusted=tuple(_trusted(environment, trust, utc_now(), chosen)),
+        identities=loaded,
+        catalogue=chosen,
+        server_name=server_name,
+        timeout=timeout,
+        probe=probe,
+        path=path,
+        tls_version=tls_version,
+        environment=Environment(environment) if environment is not None else None,
+        contexts=contexts,
+    )
+
+
+def _check_one(host: str, port: int, run: _Run) -> EndpointReport:
+    """Check one endpoint with what :func:`_prepare_run` made."""
+    catalogue = run.catalogue
     at = utc_now()
-    trusted = _trusted(environment, trust, at, catalogue)
-    loaded = _identity_list(identities)
-    name = server_name or host
-    connection = _Connection((host, port), name, timeout, probe, path, tls_version)
-    first = _attempt(connection, None, catalogue)
+    name = run.server_name or host
+    connection = _Connection((host, port), name, run.timeout, run.probe, run.path, run.tls_version)
+    first = _attempt(connection, None, catalogue, run.contexts[None])
     attempts = [first]
     results: list[HandshakeResult] = []
     unreachable = first.result.stage in {"resolve", "connect"} or (
         first.result.outcome is Outcome.TIMEOUT
     )
-    for identity in loaded:
+    for identity in run.identities:
         if unreachable:
             results.append(
                 attrs.evolve(
@@ -1481,12 +1734,12 @@ def check_endpoint(
                 )
             )
             continue
-        attempt = _attempt(connection, identity, catalogue)
+        attempt = _attempt(connection, identity, catalogue, run.contexts[identity.name])
         attempts.append(attempt)
         results.append(attempt.result)
     presented = next((a.server_chain for a in attempts if a.server_chain), ())
     issuers = next((a.requested_issuers for a in attempts if a.requested_issuers), ())
-    server = _server_chain(presented, trusted, name, at, catalogue) if presented else None
+    server = _server_chain(presented, run.trusted, name, at, catalogue) if presented else None
     return EndpointReport(
         host=host,
         port=port,
@@ -1496,8 +1749,9 @@ def check_endpoint(
         server=server,
         requested_issuers=issuers,
         identities=tuple(results),
-        probe_mode=probe,
-        path=path,
+        probe_mode=run.probe,
+        path=run.path,
+        environment=run.environment,
     )
 
 
@@ -1524,12 +1778,99 @@ def check_endpoints(
         msg = f"concurrency must be at least 1, not {concurrency}"
         raise ValueError(msg)
     endpoints = list(endpoints)
+    for _, port in endpoints:
+        _check_port(port)
+    # The trust store and the identities are the same for every endpoint: read them once
+    # (loading an RSA key checks it, tens of milliseconds each).
+    run = _prepare_run(**options)  # type: ignore[arg-type]
     with concurrent.futures.ThreadPoolExecutor(
         max_workers=min(concurrency, max(len(endpoints), 1)),
         thread_name_prefix="truststore-builder-check",
     ) as pool:
-        futures = [
-            pool.submit(check_endpoint, host, port, **options)  # type: ignore[arg-type]
-            for host, port in endpoints
-        ]
+        futures = [pool.submit(_check_one, host, port, run) for host, port in endpoints]
         return [future.result() for future in futures]
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+#: The prefix of every metric :func:`endpoint_metrics` gives.
+METRIC_PREFIX = "truststore_builder_endpoint"
+
+
+def endpoint_metrics(reports: Iterable[EndpointReport]) -> list[MetricFamily]:
+    """The reports as metric families for a monitoring system (node exporter's textfile).
+
+    - ``truststore_builder_endpoint_up{endpoint}``: 1 when the server was reached and
+      presented its certificate, else 0.
+    - ``truststore_builder_endpoint_chain_ok{endpoint}``: 1 when its chain verifies and its
+      name matches.
+    - ``truststore_builder_endpoint_certificate_expiry_timestamp_seconds{endpoint, index,
+      position, subject, nhs_ca, generation, environment}``: each presented certificate's
+      end of validity, in Unix seconds; ``nhs_ca`` and ``generation`` name the NHS CA whose key
+      signed it (empty when none did), ``environment`` the one the check judged against
+      (empty with a trust file).
+    - ``truststore_builder_endpoint_identity_accepted{endpoint, identity, outcome}``: 1 when
+      the identity was accepted, else 0, with the outcome.
+    - ``truststore_builder_endpoint_check_timestamp_seconds{endpoint}``: when it was checked.
+
+    An endpoint reported twice is counted once, by its first report.
+    """
+    # One sample per endpoint and label set: an endpoint listed twice counts once (the first).
+    unique: dict[str, EndpointReport] = {}
+    for report in reports:
+        unique.setdefault(report.address, report)
+    up, chain_ok, expiry, accepted, checked = [], [], [], [], []
+    for report in unique.values():
+        endpoint = {"endpoint": report.address}
+        up.append(Sample(endpoint, 1 if report.server is not None else 0))
+        server = report.server
+        chain_ok.append(
+            Sample(endpoint, 1 if server and server.verified and server.name_matches else 0)
+        )
+        environment = report.environment.value if report.environment else ""
+        for item in report.expiries:
+            issuer = item.certificate.issued_by
+            labels = {
+                **endpoint,
+                "index": str(item.index),
+                "position": item.position,
+                "subject": item.certificate.subject,
+                "nhs_ca": issuer.name if issuer else "",
+                "generation": issuer.generation.value if issuer else "",
+                "environment": environment,
+            }
+            expiry.append(Sample(labels, item.not_after.timestamp()))
+        for result in report.identities:
+            labels = {**endpoint, "identity": result.name or "", "outcome": result.outcome.value}
+            accepted.append(Sample(labels, 1 if result.outcome is Outcome.ACCEPTED else 0))
+        checked.append(Sample(endpoint, report.checked_at.timestamp()))
+    prefix = METRIC_PREFIX
+    return [
+        MetricFamily(
+            f"{prefix}_up",
+            "1 when the endpoint was reached and presented its certificate, else 0.",
+            samples=tuple(up),
+        ),
+        MetricFamily(
+            f"{prefix}_chain_ok",
+            "1 when the presented chain verifies and is issued to the name checked, else 0.",
+            samples=tuple(chain_ok),
+        ),
+        MetricFamily(
+            f"{prefix}_certificate_expiry_timestamp_seconds",
+            "When each certificate the endpoint presented expires (not after), Unix time.",
+            unit="seconds",
+            samples=tuple(expiry),
+        ),
+        MetricFamily(
+            f"{prefix}_identity_accepted",
+            "1 when the endpoint accepted this client identity, else 0 (outcome says how it ended).",
+            samples=tuple(accepted),
+        ),
+        MetricFamily(
+            f"{prefix}_check_timestamp_seconds",
+            "When the endpoint was checked, Unix time.",
+            unit="seconds",
+            samples=tuple(checked),
+        ),
+    ]

@@ -10,6 +10,7 @@ is why it is not imported by ``import truststore_builder``.
 from __future__ import annotations
 
 from truststore_builder._endpoint import (
+    CertificateExpiry,
     EndpointReport,
     HandshakeResult,
     Outcome,
@@ -21,6 +22,7 @@ from truststore_builder._endpoint import (
 )
 
 __all__ = [
+    "CertificateExpiry",
     "EndpointReport",
     "HandshakeResult",
     "Outcome",

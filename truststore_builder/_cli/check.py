@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import (
@@ -11,11 +14,18 @@ from truststore_builder._cli.options import (
     add_catalogue_option,
     add_common_options,
     chosen_catalogue,
+    whole_days,
 )
-from truststore_builder._cli.output import dump_json, out
+from truststore_builder._cli.output import dump_json, iso_date, out, say, table
 from truststore_builder._errors import InputError
 from truststore_builder._model import Environment
 from truststore_builder._sources.files import read_input
+from truststore_builder._writing import check_destinations, write_atomically
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from truststore_builder._endpoint import CertificateExpiry, EndpointReport
 
 
 def _identity_option(text: str) -> tuple[str, Path, Path]:
@@ -76,8 +86,10 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
             "Identity files are PEM: the certificate first (its chain may follow) and an "
             "unencrypted key (encrypted keys are not supported; key paths may be printed, "
             "key contents never). Exit status: 0 every endpoint's chain verifies, its name "
-            "matches and every identity is accepted; 1 otherwise; 2 a usage error or an "
-            "unreadable file."
+            "matches, every identity is accepted and (with --fail-within) nothing it presents "
+            "expires within DAYS; 1 otherwise, every reason reported; 2 a usage error, an "
+            "unreadable file or a report that cannot be written (after the check, which is "
+            "still printed)."
         ),
     )
     add_common_options(check)
@@ -103,6 +115,30 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     )
     _add_connection_options(check)
     check.add_argument("--json", action="store_true", help="print a JSON report")
+    check.add_argument(
+        "--fail-within",
+        metavar="DAYS",
+        type=whole_days,
+        help=(
+            "exit 1 if the leaf or any chain certificate an endpoint presents expires within "
+            "DAYS days (an expired one always counts), naming each"
+        ),
+    )
+    check.add_argument(
+        "--json-out", type=Path, metavar="FILE", help="write the JSON report to FILE too"
+    )
+    check.add_argument(
+        "--metrics",
+        type=Path,
+        metavar="FILE",
+        help=(
+            "write an OpenMetrics file for node exporter's textfile collector (FILE.prom): "
+            "each presented certificate's expiry, each identity's outcome, reachability"
+        ),
+    )
+    check.add_argument(
+        "--force", action="store_true", help="replace the --json-out or --metrics file if it exists"
+    )
     check.add_argument(
         "--from-file",
         type=Path,
@@ -197,6 +233,12 @@ def _check(args: argparse.Namespace) -> int:
     if len(set(names)) != len(names):
         msg = f"--identity names must be unique: {', '.join(names)}"
         raise UsageError(msg)
+    outputs = [path for path in (args.json_out, args.metrics) if path is not None]
+    if len(set(outputs)) != len(outputs):
+        msg = "--json-out and --metrics must name different files"
+        raise UsageError(msg)
+    # Refused before connecting anywhere: an existing file without --force, or a directory.
+    check_destinations(outputs, overwrite=args.force)
     reports = check_endpoints(
         endpoints,
         concurrency=args.concurrency,
@@ -210,10 +252,30 @@ def _check(args: argparse.Namespace) -> int:
         tls_version=args.tls_version,
         catalogue=chosen_catalogue(args),
     )
-    ok = all(report.ok for report in reports)
+    expiring = (
+        [(report, item) for report in reports for item in report.expiring_within(args.fail_within)]
+        if args.fail_within is not None
+        else []
+    )
+    ok = all(report.ok for report in reports) and not expiring
+    document = {
+        "ok": ok,
+        "fail_within": args.fail_within,
+        "endpoints": [report.to_dict(within_days=args.fail_within) for report in reports],
+    }
     if args.json:
-        dump_json({"ok": ok, "endpoints": [report.to_dict() for report in reports]})
-        return 0 if ok else 1
+        dump_json(document)
+    else:
+        _print_reports(reports, args.fail_within)
+        if args.from_file is not None:
+            out(_summary_table(reports, names, args.fail_within))
+    if expiring:
+        _say_expiring(expiring, args.fail_within)
+    _write_reports(args, document, reports)
+    return 0 if ok else 1
+
+
+def _print_reports(reports: Sequence[EndpointReport], fail_within: int | None) -> None:
     for report in reports:
         out(report.summary())
         server = report.server
@@ -226,9 +288,91 @@ def _check(args: argparse.Namespace) -> int:
                 )
             for failure in server.failures:
                 out(f"  FAILED {failure}")
+            for line in _expiry_lines(report, fail_within):
+                out(line)
         if report.requested_issuers:
             out(f"  asks for certificates from: {'; '.join(report.requested_issuers)}")
         for result in (report.probe, *report.identities):
             label = result.name or "(no certificate)"
             out(f"  {label}: {result.outcome.value}: {result.detail}")
-    return 0 if ok else 1
+
+
+def _expiry_lines(report: EndpointReport, fail_within: int | None) -> list[str]:
+    """The leaf's and the chain's days left, what expires first, and what expires too soon."""
+    expiries = report.expiries
+    earliest = report.earliest_expiry
+    if not expiries or earliest is None:
+        return []
+    leaf, chain = expiries[0], expiries[1:]
+    line = f"  leaf expires {leaf.when}"
+    if chain:
+        line += "; chain: " + ", ".join(f"presented[{e.index}] {e.when}" for e in chain)
+    lines = [line, f"  expires first: {earliest.label} on {earliest.when}"]
+    if fail_within is not None:
+        lines.extend(
+            f"  EXPIRES WITHIN {fail_within} DAYS: {item.label} on {item.when}"
+            for item in report.expiring_within(fail_within)
+        )
+    return lines
+
+
+def _summary_table(
+    reports: Sequence[EndpointReport], identities: Sequence[str], fail_within: int | None
+) -> str:
+    """One row per endpoint: the chain, each identity's outcome, the leaf's expiry, the verdict."""
+    rows = [("endpoint", "chain", *identities, "leaf expires", "days left", "result")]
+    for report in reports:
+        server = report.server
+        if server is None:
+            chain = report.probe.outcome.value
+        elif not server.verified:
+            chain = "does not verify"
+        else:
+            chain = "verifies" if server.name_matches else "name mismatch"
+        outcomes = {result.name: result.outcome.value for result in report.identities}
+        expiries = report.expiries
+        leaf = expiries[0] if expiries else None
+        expiring = fail_within is not None and bool(report.expiring_within(fail_within))
+        verdict = "OK" if report.ok else "FAIL"
+        if expiring:
+            verdict = "EXPIRES" if report.ok else "FAIL, EXPIRES"
+        rows.append(
+            (
+                report.address,
+                chain,
+                *(outcomes.get(name, "-") for name in identities),
+                iso_date(leaf.not_after) if leaf else "-",
+                str(leaf.days_left) if leaf else "-",
+                verdict,
+            )
+        )
+    return "\n" + table(rows)
+
+
+def _say_expiring(
+    expiring: Sequence[tuple[EndpointReport, CertificateExpiry]], fail_within: int
+) -> None:
+    """One line on stderr naming every presented certificate that expires within the window."""
+    count = len(expiring)
+    names = ", ".join(f"{report.address} {item.label} on {item.when}" for report, item in expiring)
+    say(
+        sys.stderr,
+        "error",
+        f"{count} presented {'certificate expires' if count == 1 else 'certificates expire'} "
+        f"within {fail_within} days (--fail-within): {names}",
+    )
+
+
+def _write_reports(
+    args: argparse.Namespace, document: dict[str, object], reports: Sequence[EndpointReport]
+) -> None:
+    """Write --json-out and --metrics, each atomically (mode 0644)."""
+    from truststore_builder._endpoint import endpoint_metrics  # noqa: PLC0415 - start-up time: ssl, sockets
+    from truststore_builder._formats.openmetrics import render_openmetrics  # noqa: PLC0415 - start-up time
+
+    if args.json_out is not None:
+        data = (json.dumps(document, indent=2) + "\n").encode("utf-8")
+        write_atomically(args.json_out, data, overwrite=args.force)
+    if args.metrics is not None:
+        data = render_openmetrics(endpoint_metrics(reports))
+        write_atomically(args.metrics, data, overwrite=args.force)

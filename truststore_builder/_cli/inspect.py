@@ -17,6 +17,7 @@ from truststore_builder._cli.options import (
     add_password_options,
     chosen_catalogue,
     store_password,
+    whole_days,
 )
 from truststore_builder._cli.output import dump_json, iso_date, nhs_fields, out, say, table
 from truststore_builder._diff import horizon_line
@@ -73,7 +74,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     inspect.add_argument(
         "--fail-within",
         metavar="DAYS",
-        type=_days,
+        type=whole_days,
         help=(
             "exit 1 if any certificate expires within DAYS days (an expired one always "
             "counts), naming each, so that a deployment fails ahead of an expiry"
@@ -127,17 +128,6 @@ def _workers(text: str) -> int:
         msg = f"not a whole number of processes, 1 or more: {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return workers
-
-
-def _days(text: str) -> int:
-    try:
-        days = int(text)
-    except ValueError:
-        days = -1
-    if days < 0:
-        msg = f"not a whole number of days, 0 or more: {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return days
 
 
 _ESTATE_OPTIONS = ("password_map", "json_out", "metrics", "html")

@@ -91,6 +91,18 @@ def add_at_option(parser: argparse.ArgumentParser, what: str = "judge expiry at 
     )
 
 
+def whole_days(text: str) -> int:
+    """An option's whole number of days, 0 or more (``--fail-within``)."""
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        msg = f"not a whole number of days, 0 or more: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return days
+
+
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Add the options every subcommand takes after its name (``--debug``)."""
     # SUPPRESS: a subcommand's --debug must not reset one given before the subcommand.

@@ -1,18 +1,19 @@
-"""Metrics as text for Prometheus: node exporter's textfile collector, or a scrape.
+r"""An OpenMetrics text file that node exporter's textfile collector reads too.
 
-:func:`render_openmetrics` writes OpenMetrics 1.0 text: ``# HELP``, ``# TYPE`` and ``# UNIT``
-lines per family, one line per sample, ``# EOF`` at the end. node exporter's textfile collector
-reads ``*.prom`` files with the Prometheus text format 0.0.4 parser, not the OpenMetrics one;
-the text written here is the subset both parse alike, so one file serves both:
+node exporter's textfile collector parses ``*.prom`` files with the Prometheus text format
+0.0.4 parser; Prometheus and ``prometheus_client`` read OpenMetrics 1.0. What is written here
+is the subset both accept, and :func:`render_openmetrics` refuses anything outside it rather
+than write a file one of them rejects:
 
-- only gauges (0.0.4 has no ``unknown`` type, and its counters have no ``_total`` rule);
-- ``# UNIT`` and ``# EOF`` are comments to the 0.0.4 parser, which it skips;
-- label values escape backslash, double quote and newline, as both formats do;
-- no timestamps on samples (the textfile collector refuses them).
-
-Names are checked: a metric name ``[a-zA-Z_:][a-zA-Z0-9_:]*`` that ends in ``_<unit>`` when it
-has a unit, label names ``[a-zA-Z_][a-zA-Z0-9_]*`` that do not start with ``__``. A wrong name
-is a ValueError (a programming error: every name here is chosen in code, not read).
+- gauges only (``# TYPE NAME gauge``): the other types differ between the formats (an
+  OpenMetrics counter's samples end in ``_total``, which 0.0.4 reads as another metric);
+- ``# HELP`` text with backslash and newline escaped, and no double quote (OpenMetrics
+  escapes one as ``\\"``, which the 0.0.4 parser refuses as an unknown escape);
+- ``# UNIT`` lines (OpenMetrics; a comment to 0.0.4), the family name ending in ``_UNIT``;
+- label values with backslash, double quote and newline escaped (the same in both);
+- no sample timestamps (the textfile collector skips a whole file that has one), no blank
+  lines, each family's lines together, every label set once per family, and ``# EOF`` last
+  (OpenMetrics needs it; to 0.0.4 it is a comment).
 """
 
 from __future__ import annotations
@@ -34,18 +35,25 @@ __all__ = ["MetricFamily", "Sample", "render_openmetrics", "write_openmetrics"]
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-#: The metric types written: those the OpenMetrics and the 0.0.4 text parsers read alike.
+_UNIT = re.compile(r"[a-zA-Z0-9_]+")
+#: The types both parsers read alike.
 _TYPES = frozenset({"gauge"})
+#: Suffixes OpenMetrics gives to the samples of other types; a gauge named so is misread.
+_RESERVED_SUFFIXES = (
+    "_total",
+    "_created",
+    "_count",
+    "_sum",
+    "_bucket",
+    "_gcount",
+    "_gsum",
+    "_info",
+)
 
 
 @attrs.frozen
 class Sample:
-    """One sample of a metric family: its labels and its value.
-
-    Attributes:
-        labels: Label name to value (any text: it is escaped when rendered).
-        value: The value (a timestamp in seconds, a count, 0 or 1).
-    """
+    """One value of a metric family, with its labels (name to value)."""
 
     labels: Mapping[str, str]
     value: float
@@ -53,15 +61,7 @@ class Sample:
 
 @attrs.frozen
 class MetricFamily:
-    """A metric: its name, help text, type, unit and samples.
-
-    Attributes:
-        name: The metric name (``tsb_certificate_not_after_timestamp_seconds``).
-        help: One line saying what it measures.
-        type: ``gauge`` (the one type both text formats read alike).
-        unit: The unit (``seconds``), which the name must end with; None for none.
-        samples: The samples, rendered in this order.
-    """
+    """A metric: its name, help text, type, unit and samples."""
 
     name: str
     help: str
@@ -70,35 +70,15 @@ class MetricFamily:
     samples: tuple[Sample, ...] = ()
 
 
-def _check_family(family: MetricFamily) -> None:
-    if not _METRIC_NAME.fullmatch(family.name):
-        msg = f"not a metric name: {family.name!r} (letters, digits, _ and :, not first a digit)"
-        raise ValueError(msg)
-    if family.type not in _TYPES:
-        msg = f"metric {family.name}: type {family.type!r} is not one of {sorted(_TYPES)}"
-        raise ValueError(msg)
-    if family.unit is not None and (
-        not _LABEL_NAME.fullmatch(family.unit) or not family.name.endswith(f"_{family.unit}")
-    ):
-        msg = f"metric {family.name}: a metric with unit {family.unit!r} must end in _{family.unit}"
-        raise ValueError(msg)
-    for sample in family.samples:
-        for label in sample.labels:
-            if not _LABEL_NAME.fullmatch(label) or label.startswith("__"):
-                msg = f"metric {family.name}: not a label name: {label!r}"
-                raise ValueError(msg)
-
-
 def _escape_label_value(value: str) -> str:
-    return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _escape_help(text: str) -> str:
-    # Both formats read \\ and \n in help text; a double quote stays as it is in either.
-    return text.replace("\\", r"\\").replace("\n", r"\n")
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _value(value: float) -> str:
+def _number(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -108,41 +88,67 @@ def _value(value: float) -> str:
     return repr(float(value))
 
 
-def _sample_line(name: str, sample: Sample) -> str:
-    if not sample.labels:
-        return f"{name} {_value(sample.value)}"
-    labels = ",".join(
-        f'{label}="{_escape_label_value(value)}"' for label, value in sample.labels.items()
-    )
-    return f"{name}{{{labels}}} {_value(sample.value)}"
+def _check_family(family: MetricFamily) -> None:
+    """Raise ValueError for a family outside the subset both parsers read."""
+    name = family.name
+    if not _METRIC_NAME.fullmatch(name):
+        msg = f"not a metric name: {name!r}"
+        raise ValueError(msg)
+    if family.type not in _TYPES:
+        msg = f"{name}: type {family.type!r} is not one node exporter and OpenMetrics read alike (gauge)"
+        raise ValueError(msg)
+    if name.endswith(_RESERVED_SUFFIXES):
+        msg = f"{name}: a gauge's name may not end in {', '.join(_RESERVED_SUFFIXES)}"
+        raise ValueError(msg)
+    if '"' in family.help:
+        msg = (
+            f"{name}: the help text may not hold a double quote (the formats escape it differently)"
+        )
+        raise ValueError(msg)
+    if family.unit is not None and not (
+        _UNIT.fullmatch(family.unit) and name.endswith(f"_{family.unit}")
+    ):
+        msg = f"{name}: the unit {family.unit!r} must be a word the name ends with (_{family.unit})"
+        raise ValueError(msg)
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    for sample in family.samples:
+        for label in sample.labels:
+            if not _LABEL_NAME.fullmatch(label) or label.startswith("__"):
+                msg = f"{name}: not a label name: {label!r}"
+                raise ValueError(msg)
+        key = tuple(sorted(sample.labels.items()))
+        if key in seen:
+            msg = f"{name}: the label set {dict(key)} appears twice"
+            raise ValueError(msg)
+        seen.add(key)
 
 
 def render_openmetrics(families: Iterable[MetricFamily]) -> bytes:
-    """The families as OpenMetrics 1.0 text that the Prometheus 0.0.4 text parser reads too.
-
-    Args:
-        families: The metric families, each name once.
-
-    Returns:
-        UTF-8 text ending ``# EOF`` and a newline.
+    """The families as an OpenMetrics text file that node exporter's textfile collector reads.
 
     Raises:
-        ValueError: A bad metric or label name, an unknown type, a unit the name does not end
-            with, or a family named twice.
+        ValueError: A name, label name, type, unit or help text outside the subset both
+            formats read (see the module documentation), a family named twice, or a label set
+            repeated within a family.
     """
     lines: list[str] = []
-    seen: set[str] = set()
+    names: set[str] = set()
     for family in families:
         _check_family(family)
-        if family.name in seen:
-            msg = f"metric {family.name} is given twice; a family's samples go in one family"
+        if family.name in names:
+            msg = f"{family.name}: the metric family appears twice"
             raise ValueError(msg)
-        seen.add(family.name)
+        names.add(family.name)
         lines.append(f"# HELP {family.name} {_escape_help(family.help)}")
         lines.append(f"# TYPE {family.name} {family.type}")
         if family.unit is not None:
             lines.append(f"# UNIT {family.name} {family.unit}")
-        lines.extend(_sample_line(family.name, sample) for sample in family.samples)
+        for sample in family.samples:
+            labels = ",".join(
+                f'{label}="{_escape_label_value(value)}"' for label, value in sample.labels.items()
+            )
+            selector = f"{{{labels}}}" if labels else ""
+            lines.append(f"{family.name}{selector} {_number(sample.value)}")
     lines.append("# EOF")
     return ("\n".join(lines) + "\n").encode("utf-8")
 
