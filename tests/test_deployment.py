@@ -652,3 +652,26 @@ def test_mono_reads_the_pfx_chain_and_key_and_each_ca_file(
         fingerprint = answer[2].removeprefix("cert=")
         assert fingerprint in by_fingerprint
         assert answer[3] == f"selfsigned={path.parent.name == 'Root'}"
+
+
+def test_chain_files_refuse_an_intermediate_whose_root_is_absent(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """An entry under no root of the store would be in no file: refused, by name, not dropped.
+
+    Beside it, the same intermediate with its root gives its chain file.
+    """
+    orphan = TrustStoreBuilder().add_certificates(
+        [pki.g2.intermediate.certificate, pki.g1.root.certificate]
+    )
+    with pytest.raises(CheckError, match=r"test-g2-authentication-g2 .*no root") as caught:
+        chain_files(orphan.build())
+    assert "Test G2 Root Authority" in str(caught.value)
+    with pytest.raises(CheckError, match="no root"):
+        chain_files(TrustStoreBuilder().add_certificates([pki.g2.intermediate.certificate]).build())
+    whole = orphan.add_certificates([pki.g2.root.certificate]).build()
+    assert list(chain_files(whole).files) == [
+        "chain-test-g1-root-authority.pem",
+        "chain-test-g2-root-authority.pem",
+    ]
+    assert not list(tmp_path.iterdir())
