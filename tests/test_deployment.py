@@ -675,3 +675,39 @@ def test_chain_files_refuse_an_intermediate_whose_root_is_absent(
         "chain-test-g2-root-authority.pem",
     ]
     assert not list(tmp_path.iterdir())
+
+
+def test_root_first_puts_each_root_before_its_intermediates_whatever_their_names(
+    pki: GeneratedPki,
+) -> None:
+    """A private CA's root comes before its intermediate, though its subject sorts after it.
+
+    The catalogue does not know them, so they sort by subject ("Test G2 Authentication G2"
+    before "Test G2 Root Authority"); the store, its PEM and root-first still keep the root
+    first, and issuer-first is the reverse. (The store put the intermediate first before.)
+    """
+    store = (
+        TrustStoreBuilder()
+        .add_certificates(
+            [
+                pki.g2.intermediate.certificate,
+                pki.g2.root.certificate,
+                pki.foreign.root.certificate,
+            ]
+        )
+        .build()
+    )
+    root_first_order = [
+        pki.foreign.root.certificate,
+        pki.g2.root.certificate,
+        pki.g2.intermediate.certificate,
+    ]
+    assert [e.certificate for e in store.entries] == root_first_order
+    assert x509.load_pem_x509_certificates(store.to_pem()) == root_first_order
+    assert bundle_pem(store, "root-first") == store.to_pem()
+    issuer_first_order = x509.load_pem_x509_certificates(bundle_pem(store, "issuer-first"))
+    assert issuer_first_order == [
+        pki.foreign.root.certificate,
+        pki.g2.intermediate.certificate,
+        pki.g2.root.certificate,
+    ]

@@ -271,6 +271,7 @@ def test_cli_root_first_is_the_default_order(
     status, _, stderr = run_main(_build(inputs, out, "pem,k8s-tls-secret"), capsys)
     assert status == 0, stderr
     store = x509.load_pem_x509_certificates((out / "truststore.pem").read_bytes())
+    assert _issuers_after(list(reversed(store)))  # every issuer before what it issued
     assert not _issuers_after(store)
     assert len(store) == 6
     secret = yaml.safe_load((out / "nhs-int.secret.yaml").read_bytes())

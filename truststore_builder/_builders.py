@@ -24,6 +24,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from truststore_builder import _checks
+from truststore_builder._chains import root_first
 from truststore_builder._deprecation import renamed_method
 from truststore_builder._errors import (
     ExpiredCertificateWarning,
@@ -355,7 +356,9 @@ class TrustStoreBuilder:
                     nhs=nhs,
                 )
             )
-        store = TrustStore(entries=tuple(entries), validated_at=when, dropped=tuple(dropped))
+        # NHS CAs are root-first by catalogue order; a private CA's root may sort after its
+        # intermediates by subject: each entry goes after the entries that issued it.
+        store = TrustStore(entries=root_first(entries), validated_at=when, dropped=tuple(dropped))
         expired = store.expired
         if expired:
             names = "; ".join(
