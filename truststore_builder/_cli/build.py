@@ -17,7 +17,7 @@ from truststore_builder._cli.options import (
     add_password_options,
     comma_list,
 )
-from truststore_builder._cli.output import PROG, dump_json, out
+from truststore_builder._cli.output import PROG, dump_json, out, out_line
 from truststore_builder._cli.progress import TerminalProgress
 from truststore_builder._model import (
     CLIENT_FILES,
@@ -412,6 +412,6 @@ def _build_recipe(args: argparse.Namespace) -> int:
         dump_json(result.to_dict())
     else:
         for file in result.files:
-            out(f"wrote {file.path} ({file.format}, {file.description})")
+            out_line(f"wrote {file.path} ({file.format}, {file.description})")
         out(result.summary())
     return 0

@@ -15,7 +15,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from truststore_builder._cli.errors import UsageError, password_options
-from truststore_builder._cli.output import dump_json, iso_date, out, say
+from truststore_builder._cli.output import dump_json, iso_date, out_line, say
 from truststore_builder._errors import (
     ExpiredCertificateWarning,
     MissingPasswordError,
@@ -368,10 +368,10 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
         return
     for file in stores:
         count = len(file.certificates)
-        out(f"wrote {file.path} ({file.format}, {count} certificates, read back ok)")
+        out_line(f"wrote {file.path} ({file.format}, {count} certificates, read back ok)")
     if keystore is not None:
         for path in client_files:
-            out(f"wrote {path} (client {keystore.alias}, {keystore.report.subject})")
+            out_line(f"wrote {path} (client {keystore.alias}, {keystore.report.subject})")
     for file in outputs:
         private = ", mode 0600" if file.private else ""
-        out(f"wrote {file.path} ({file.format}: {file.description}{private}; read back ok)")
+        out_line(f"wrote {file.path} ({file.format}: {file.description}{private}; read back ok)")
