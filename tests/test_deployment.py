@@ -711,3 +711,13 @@ def test_root_first_puts_each_root_before_its_intermediates_whatever_their_names
         pki.g2.intermediate.certificate,
         pki.g2.root.certificate,
     ]
+
+
+def test_file_names_with_control_characters_are_refused(keystore: KeyStore) -> None:
+    """A stem or PFX name holding a newline or ESC names no file; the plain ones do."""
+    with pytest.raises(InvalidNameError, match="plain file name"):
+        environment_files(keystore, stem="mhs\nwrote x")
+    with pytest.raises(InvalidNameError, match="plain file name"):
+        windows_pfx(keystore, PASSWORD, file_name="client\x1b[31m.pfx")
+    assert list(environment_files(keystore, stem="svc").files) == ["svc.env", "svc-env.sh"]
+    assert list(windows_pfx(keystore, PASSWORD, file_name="iis.pfx").files) == ["iis.pfx"]

@@ -457,8 +457,8 @@ def environment_files(
         ReadBackError: A file does not read back as the values, or the key is not the
             certificate's.
     """
-    if not stem or "/" in stem or stem.startswith("."):
-        msg = f"file stem {stem!r} must be a plain file name (no '/', not hidden)"
+    if not stem or "/" in stem or stem.startswith(".") or not stem.isprintable():
+        msg = f"file stem {stem!r} must be a plain file name (no '/', not hidden, printable)"
         raise InvalidNameError(msg, name=stem, rule="plain file name")
     values = environment_values(
         keystore,
@@ -637,8 +637,13 @@ def windows_pfx(
         ReadBackError: The PFX does not read back as the key entry and its chain.
     """
     file_name = _file_name(DeploymentFormat.PFX) if file_name is None else file_name
-    if not file_name or "/" in file_name or file_name.startswith("."):
-        msg = f"file name {file_name!r} must be a plain file name (no '/', not hidden)"
+    if (
+        not file_name
+        or "/" in file_name
+        or file_name.startswith(".")
+        or not file_name.isprintable()
+    ):
+        msg = f"file name {file_name!r} must be a plain file name (no '/', not hidden, printable)"
         raise InvalidNameError(msg, name=file_name, rule="plain file name")
     if not as_password_bytes(password):
         msg = "a PFX holding a private key needs a password, and none was given"
