@@ -20,6 +20,8 @@ from cryptography.x509.oid import NameOID
 
 from tests.commands import PASSWORD_VARIABLE, keytool, openssl, run_cli
 from tests.commands import run as run_program
+from tests.pki import catalogue_for
+from truststore_builder import KeyStoreBuilder
 from truststore_builder._csr import (
     BARS_NAMINGS,
     bars_common_name,
@@ -273,16 +275,20 @@ def p12_store(pki: GeneratedPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     return path
 
 
-def _jks_of_two(pki: GeneratedPki, path: Path) -> Path:
+def _jks_of_two(
+    pki: GeneratedPki, path: Path, key_passwords: tuple[str, str] = ("key password", "key password")
+) -> Path:
     """A JKS written by pyjks with two key entries, each key under its own password."""
     import jks  # noqa: PLC0415
 
     entries = []
-    for alias, hierarchy in (("G1-Client", pki.g1), ("G2-Client", pki.g2)):
+    for (alias, hierarchy), key_password in zip(
+        (("G1-Client", pki.g1), ("G2-Client", pki.g2)), key_passwords, strict=True
+    ):
         key = hierarchy.client.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
         certificates = [c.public_bytes(Encoding.DER) for c in hierarchy.client_chain]
         entry = jks.PrivateKeyEntry.new(alias.lower(), certificates, key, "pkcs8")
-        entry.encrypt("key password")
+        entry.encrypt(key_password)
         entries.append(entry)
     jks.KeyStore.new("jks", entries).save(str(path), "store password")
     return path
@@ -319,6 +325,52 @@ def test_csr_from_a_jks_of_two_key_entries_needs_the_alias_and_the_key_password(
     assert status == 0, stderr
     assert "CN=client.test-g2.test" in stdout
     _assert_certifies(csr, pki.g2.client.key_pem(), pki.g1.client.key_pem(), tmp_path)
+
+
+def test_csr_from_a_jks_whose_key_entries_have_different_passwords(
+    pki: GeneratedPki,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--alias reads only that entry: another entry's key password does not stand in the way.
+
+    Without --alias the refusal names the entries and asks for one; with the alias and its key
+    password the CSR is made (before the fix, the other entry's password failed both).
+    """
+    store = _jks_of_two(pki, tmp_path / "mesh.keystore", ("g1 key password", "g2 key password"))
+    monkeypatch.setenv(PASSWORD_VAR, "store password")
+    monkeypatch.setenv(KEY_PASSWORD_VAR, "g2 key password")
+    csr = tmp_path / "r.csr"
+    keyed = [
+        "csr", "--from-store", str(store), "--password-env", PASSWORD_VAR,
+        "--key-password-env", KEY_PASSWORD_VAR, "--csr-out", str(csr),
+    ]  # fmt: skip
+    status, _, stderr = run_cli(keyed, capsys)
+    assert status == 2
+    assert "'g1-client'" in stderr
+    assert "2 key entries ('g1-client', 'g2-client')" in stderr
+    assert "alias" in stderr
+    assert not csr.exists()
+    status, _, stderr = run_cli([*keyed, "--alias", "g3-client"], capsys)
+    assert status == 2
+    assert (
+        "no key entry with the alias 'g3-client'; the store has 'g1-client', 'g2-client'" in stderr
+    )
+    status, stdout, stderr = run_cli([*keyed, "--alias", "G2-Client"], capsys)
+    assert status == 0, stderr
+    assert "CN=client.test-g2.test" in stdout
+    _assert_certifies(csr, pki.g2.client.key_pem(), pki.g1.client.key_pem(), tmp_path)
+    renewed = (
+        KeyStoreBuilder()
+        .with_catalogue(catalogue_for(pki))
+        .add_nhs("prod")
+        .with_identity_from_store(
+            store, password="store password", alias="g2-client", key_password="g2 key password"
+        )
+        .build()
+    )
+    assert renewed.alias == "g2-client"
 
 
 def test_csr_from_a_pkcs12_store_reuses_its_key_and_cn(

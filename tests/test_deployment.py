@@ -652,3 +652,72 @@ def test_mono_reads_the_pfx_chain_and_key_and_each_ca_file(
         fingerprint = answer[2].removeprefix("cert=")
         assert fingerprint in by_fingerprint
         assert answer[3] == f"selfsigned={path.parent.name == 'Root'}"
+
+
+def test_chain_files_refuse_an_intermediate_whose_root_is_absent(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """An entry under no root of the store would be in no file: refused, by name, not dropped.
+
+    Beside it, the same intermediate with its root gives its chain file.
+    """
+    orphan = TrustStoreBuilder().add_certificates(
+        [pki.g2.intermediate.certificate, pki.g1.root.certificate]
+    )
+    with pytest.raises(CheckError, match=r"test-g2-authentication-g2 .*no root") as caught:
+        chain_files(orphan.build())
+    assert "Test G2 Root Authority" in str(caught.value)
+    with pytest.raises(CheckError, match="no root"):
+        chain_files(TrustStoreBuilder().add_certificates([pki.g2.intermediate.certificate]).build())
+    whole = orphan.add_certificates([pki.g2.root.certificate]).build()
+    assert list(chain_files(whole).files) == [
+        "chain-test-g1-root-authority.pem",
+        "chain-test-g2-root-authority.pem",
+    ]
+    assert not list(tmp_path.iterdir())
+
+
+def test_root_first_puts_each_root_before_its_intermediates_whatever_their_names(
+    pki: GeneratedPki,
+) -> None:
+    """A private CA's root comes before its intermediate, though its subject sorts after it.
+
+    The catalogue does not know them, so they sort by subject ("Test G2 Authentication G2"
+    before "Test G2 Root Authority"); the store, its PEM and root-first still keep the root
+    first, and issuer-first is the reverse. (The store put the intermediate first before.)
+    """
+    store = (
+        TrustStoreBuilder()
+        .add_certificates(
+            [
+                pki.g2.intermediate.certificate,
+                pki.g2.root.certificate,
+                pki.foreign.root.certificate,
+            ]
+        )
+        .build()
+    )
+    root_first_order = [
+        pki.foreign.root.certificate,
+        pki.g2.root.certificate,
+        pki.g2.intermediate.certificate,
+    ]
+    assert [e.certificate for e in store.entries] == root_first_order
+    assert x509.load_pem_x509_certificates(store.to_pem()) == root_first_order
+    assert bundle_pem(store, "root-first") == store.to_pem()
+    issuer_first_order = x509.load_pem_x509_certificates(bundle_pem(store, "issuer-first"))
+    assert issuer_first_order == [
+        pki.foreign.root.certificate,
+        pki.g2.intermediate.certificate,
+        pki.g2.root.certificate,
+    ]
+
+
+def test_file_names_with_control_characters_are_refused(keystore: KeyStore) -> None:
+    """A stem or PFX name holding a newline or ESC names no file; the plain ones do."""
+    with pytest.raises(InvalidNameError, match="plain file name"):
+        environment_files(keystore, stem="mhs\nwrote x")
+    with pytest.raises(InvalidNameError, match="plain file name"):
+        windows_pfx(keystore, PASSWORD, file_name="client\x1b[31m.pfx")
+    assert list(environment_files(keystore, stem="svc").files) == ["svc.env", "svc-env.sh"]
+    assert list(windows_pfx(keystore, PASSWORD, file_name="iis.pfx").files) == ["iis.pfx"]

@@ -271,6 +271,7 @@ def test_cli_root_first_is_the_default_order(
     status, _, stderr = run_main(_build(inputs, out, "pem,k8s-tls-secret"), capsys)
     assert status == 0, stderr
     store = x509.load_pem_x509_certificates((out / "truststore.pem").read_bytes())
+    assert _issuers_after(list(reversed(store)))  # every issuer before what it issued
     assert not _issuers_after(store)
     assert len(store) == 6
     secret = yaml.safe_load((out / "nhs-int.secret.yaml").read_bytes())
@@ -349,8 +350,16 @@ def test_an_identity_output_without_cert_and_key_is_a_usage_error(
         ("pem,pfx", ("--password-env", None), ["pfx", "--password-env"]),
         ("pem,k8s-trust-bundle", ("--k8s-name", "Mesh_Client"), ["--k8s-name", "RFC 1123"]),
         ("pem,env", ("--env-stem", "../mhs"), ["--env-stem", "plain file name"]),
+        ("pem,env", ("--env-stem", "mhs\nwrote x"), ["--env-stem", "plain file name"]),
+        ("pem,chains", ("--chains-prefix", "chain\x1b[31m-"), ["--chains-prefix", "plain file"]),
     ],
-    ids=["pfx without a password", "bad k8s name", "env stem with a slash"],
+    ids=[
+        "pfx without a password",
+        "bad k8s name",
+        "env stem with a slash",
+        "env stem with a newline",
+        "chains prefix with an escape",
+    ],
 )
 def test_refused_options_are_named_and_nothing_is_written(
     formats: str,

@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.commands import PASSWORD_VARIABLE, keytool, openssl_with_password
@@ -24,6 +25,7 @@ from truststore_builder import (
     KeyMismatchError,
     KeyStoreBuilder,
     MissingPasswordError,
+    NotACertificateAuthorityError,
     WeakKeyError,
     WrongPasswordError,
 )
@@ -266,6 +268,38 @@ def test_identity_is_taken_from_an_old_key_store(pki: GeneratedPki, tmp_path: Pa
     assert rebuilt.identity.certificate == pki.g2.client.certificate
     assert rebuilt.alias == old.alias
     assert {e.sha256 for e in rebuilt.trust_store} == {e.sha256 for e in old.trust_store}
+
+
+def test_identity_from_a_store_that_marks_nothing_trusted(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """A store of key, leaf and chain with no trusted entry: its CAs are trust, the leaf is not.
+
+    ``openssl pkcs12 -export`` writes such stores; the client certificate was taken as a trust
+    entry, and refused as no CA, before.
+    """
+    path = tmp_path / "exported.p12"
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"mesh-client",
+            pki.g2.client.key,
+            pki.g2.client.certificate,
+            [pki.g2.intermediate.certificate, pki.g2.root.certificate],
+            serialization.BestAvailableEncryption(PASSWORD.encode()),
+        )
+    )
+    rebuilt = KeyStoreBuilder().with_identity_from_store(path, password=PASSWORD).build()
+    assert rebuilt.identity.certificate == pki.g2.client.certificate
+    assert rebuilt.alias == "mesh-client"
+    assert {e.certificate for e in rebuilt.trust_store} == {
+        pki.g2.root.certificate,
+        pki.g2.intermediate.certificate,
+    }
+    # The control: the same file as a trust source still gives every certificate, leaf too.
+    with pytest.raises(NotACertificateAuthorityError):
+        KeyStoreBuilder().add_trusted_file(path, password=PASSWORD).with_identity(
+            pki.g2.client.certificate, pki.g2.client.key
+        ).build()
 
 
 def test_old_g1_key_store_rebuilt_with_the_new_g2_identity(

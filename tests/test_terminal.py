@@ -122,3 +122,37 @@ def test_one_writer_lays_out_every_table() -> None:
     assert lines == ["a\\x1b      b", "long-cell  c\\r"]
     table = text_table(["h"], [["x\x1b[2J"]], title="t\r")
     assert table == "t\\r\nh\n-\nx\\x1b[2J"
+
+
+def test_a_newline_in_a_subject_cannot_forge_a_wrote_line(
+    pki: GeneratedPki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r"""Build's "wrote FILE (...)" lines: one per file, a subject's newline shown as ``\n``.
+
+    The client's subject is quoted in the line of each client file; a newline in it made a
+    line of its own ("wrote /etc/passwd (pem)") before. The control: without --cert, the same
+    build prints exactly its files' lines too.
+    """
+    forged = "wrote /etc/passwd (pem, 1 certificates, read back ok)"
+    client = make_certificate(
+        _name(f"evil\n{forged}", ou="Devices"), rsa_key(), issuer=pki.g2.intermediate, ca=False
+    )
+    (tmp_path / "client.pem").write_bytes(client.cert_pem() + pki.g2.intermediate.cert_pem())
+    (tmp_path / "client-key.pem").write_bytes(client.key_pem())
+    (tmp_path / "cas.pem").write_bytes(pki.g2.root.cert_pem() + pki.g2.intermediate.cert_pem())
+    for identity in (False, True):
+        out = tmp_path / f"out-{identity}"
+        argv = [
+            "build", "--env", "int", "--add", str(tmp_path / "cas.pem"), "--out", str(out),
+            "--formats", "pem,k8s-tls-secret" if identity else "pem",
+        ]  # fmt: skip
+        if identity:
+            argv += ["--cert", str(tmp_path / "client.pem")]
+            argv += ["--key", str(tmp_path / "client-key.pem")]
+        assert main(argv) == 0
+        lines = capsys.readouterr().out.splitlines()
+        written = sorted(str(path) for path in out.rglob("*") if path.is_file())
+        assert sorted(line.split(" ")[1] for line in lines if line.startswith("wrote ")) == written
+        assert not any(line.startswith(forged) for line in lines)
+        assert all(line.startswith("wrote ") for line in lines)
+        assert ("CN=evil\\nwrote /etc/passwd (pem" in "\n".join(lines)) is identity

@@ -24,6 +24,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from truststore_builder import _checks
+from truststore_builder._chains import root_first
 from truststore_builder._deprecation import renamed_method
 from truststore_builder._errors import (
     ExpiredCertificateWarning,
@@ -97,6 +98,20 @@ def _trusted_certificates(
     entries = files.read_store(source, password=password)
     trusted = [entry for entry in entries if entry.trusted]
     return [entry.certificate for entry in trusted or entries]
+
+
+def _key_store_trust(path: str | os.PathLike[str], password: str | bytes) -> list[x509.Certificate]:
+    """The certificates an old key store's trust gives: its trusted entries, or its CAs.
+
+    A store that marks no entry trusted (``openssl pkcs12 -export``'s, or keytool's holding
+    only the key entry) gives the CAs of its chains; its key entries' own certificates are
+    the identity, never trust.
+    """
+    entries = files.read_store(path, password=password)
+    trusted = [entry.certificate for entry in entries if entry.trusted]
+    if trusted:
+        return trusted
+    return [e.certificate for e in entries if _checks.is_certificate_authority(e.certificate)]
 
 
 @attrs.frozen
@@ -355,7 +370,9 @@ class TrustStoreBuilder:
                     nhs=nhs,
                 )
             )
-        store = TrustStore(entries=tuple(entries), validated_at=when, dropped=tuple(dropped))
+        # NHS CAs are root-first by catalogue order; a private CA's root may sort after its
+        # intermediates by subject: each entry goes after the entries that issued it.
+        store = TrustStore(entries=root_first(entries), validated_at=when, dropped=tuple(dropped))
         expired = store.expired
         if expired:
             names = "; ".join(
@@ -557,8 +574,9 @@ class KeyStoreBuilder:
     ) -> KeyStoreBuilder:
         """Take the identity from an existing PKCS#12 or JKS key store (to rebuild or renew it).
 
-        The store's trusted entries are kept as trusted entries too, and the key entry keeps
-        its key and its alias. Given ``certificate`` (the CA's reply to a request made with
+        The store's trusted entries are kept as trusted entries too (a store that marks none
+        trusted, such as ``openssl pkcs12 -export``'s, gives the CAs of its chains), and the
+        key entry keeps its key and its alias. Given ``certificate`` (the CA's reply to a request made with
         this key, e.g. by ``csr --from-store``), the entry's certificate and chain are
         replaced by it and the issuers given with it; :meth:`build` then runs every identity
         rule on the new certificate.
@@ -576,7 +594,9 @@ class KeyStoreBuilder:
             InputError: The store cannot be read, or has no (or no such) key entry.
             ReplyKeyMismatchError: ``certificate`` certifies another key than the entry's.
         """
-        found = files.read_identities(path, password=password, key_password=key_password)
+        found = files.read_identities(
+            path, password=password, key_password=key_password, alias=alias
+        )
         source = os.fspath(path)
         if alias is not None:
             found = [entry for entry in found if entry[0].lower() == alias.lower()]
@@ -597,9 +617,10 @@ class KeyStoreBuilder:
             chain=issuers,
             source=source,
         )
-        return attrs.evolve(
-            self, identity=identity, trust=self._trust.add_file(path, password=password)
+        trust = self._trust.add_certificates(
+            _key_store_trust(path, password), source=os.fspath(path)
         )
+        return attrs.evolve(self, identity=identity, trust=trust)
 
     def allow_test_pki_impostors(self, allow: bool = True) -> KeyStoreBuilder:  # noqa: FBT001, FBT002
         """Trust test-PKI CAs that imitate NHS names (see TrustStoreBuilder's method)."""

@@ -1,7 +1,8 @@
 """Orders of a trust bundle: root-first (the store's own), issuer-first, and one chain per root.
 
-A trust store keeps its entries root-first (each root before the intermediates it issued, see
-:class:`TrustStore`). Some consumers want the opposite: NHS England's MHS adaptor asks for
+A trust store keeps NHS CAs root-first (each root before the intermediates it issued, see
+:class:`TrustStore`) and sorts other certificates by subject; :func:`root_first` makes the
+whole bundle root-first. Some consumers want the opposite: NHS England's MHS adaptor asks for
 "endpoint issuing subCA certificate, root CA certificate", and a gateway such as Azure
 Application Gateway wants each root with its intermediates in a file of its own. Which
 certificate issued which is decided by signature (:func:`issuer_path`), never by name alone.
@@ -17,15 +18,18 @@ from truststore_builder._model import is_issued_by, issuer_path
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from cryptography import x509
+
     from truststore_builder._model import TrustedEntry
 
-__all__ = ["BundleOrder", "chains_by_root", "issuer_first", "ordered", "paths_to_top"]
+__all__ = ["BundleOrder", "chains_by_root", "issuer_first", "ordered", "paths_to_top", "root_first"]
 
 
 class BundleOrder(enum.StrEnum):
     """The order certificates are written in a bundle."""
 
-    #: The store's order: each root before the intermediates it issued (the default).
+    #: Each root before the intermediates it issued (the default): the store's order, with a
+    #: certificate moved after its issuers where the store sorted it before them.
     ROOT_FIRST = "root-first"
     #: Each certificate before the one that issued it: intermediate, then its root.
     ISSUER_FIRST = "issuer-first"
@@ -65,15 +69,39 @@ def issuer_first(entries: Sequence[TrustedEntry]) -> tuple[TrustedEntry, ...]:
     return tuple(path[0] for path in sorted(paths, key=key))
 
 
+def root_first(entries: Sequence[TrustedEntry]) -> tuple[TrustedEntry, ...]:
+    """The entries' own order, except that each comes after the entries that issued it.
+
+    A store keeps NHS CAs root-first already (catalogue order), and they stay as they are;
+    other certificates are sorted by subject, which can put an intermediate ("Authentication")
+    before its root ("Root Authority"): each such entry goes after its issuers.
+    """
+    # Already root-first when no certificate that could have issued an entry (by name, which
+    # every issuer shares) comes after it: then no signature needs checking.
+    by_subject: dict[x509.Name, list[int]] = {}
+    for index, entry in enumerate(entries):
+        by_subject.setdefault(entry.certificate.subject, []).append(index)
+    if all(
+        max(by_subject.get(entry.certificate.issuer, [index])) <= index
+        for index, entry in enumerate(entries)
+    ):
+        return tuple(entries)
+    placed: dict[int, TrustedEntry] = {}
+    for path in paths_to_top(entries):
+        for entry in reversed(path):
+            placed.setdefault(id(entry), entry)
+    return tuple(placed.values())
+
+
 def ordered(entries: Sequence[TrustedEntry], order: BundleOrder | str) -> tuple[TrustedEntry, ...]:
-    """The entries in ``order``: ``root-first`` keeps the store's order.
+    """The entries in ``order``: :func:`root_first` or :func:`issuer_first`.
 
     Raises:
         ValueError: An order that is neither ``root-first`` nor ``issuer-first``.
     """
     if BundleOrder(order) is BundleOrder.ISSUER_FIRST:
         return issuer_first(entries)
-    return tuple(entries)
+    return root_first(entries)
 
 
 def chains_by_root(entries: Sequence[TrustedEntry]) -> dict[str, tuple[TrustedEntry, ...]]:

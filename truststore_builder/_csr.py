@@ -291,7 +291,9 @@ def signing_request_from_store(
     from truststore_builder._sources import files  # noqa: PLC0415  (import time: store readers)
 
     source = os.fspath(path)
-    identities = files.read_identities(path, password=password, key_password=key_password)
+    identities = files.read_identities(
+        path, password=password, key_password=key_password, alias=alias
+    )
     _alias, key, chain = _pick_identity(identities, alias, source)
     return signing_request_for_key(common_name or common_name_of(chain[0]), key)
 

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from truststore_builder._chains import BundleOrder, chains_by_root, ordered
 from truststore_builder._errors import (
+    CheckError,
     InvalidNameError,
     MissingPasswordError,
     ReadBackError,
@@ -456,8 +457,8 @@ def environment_files(
         ReadBackError: A file does not read back as the values, or the key is not the
             certificate's.
     """
-    if not stem or "/" in stem or stem.startswith("."):
-        msg = f"file stem {stem!r} must be a plain file name (no '/', not hidden)"
+    if not stem or "/" in stem or stem.startswith(".") or not stem.isprintable():
+        msg = f"file stem {stem!r} must be a plain file name (no '/', not hidden, printable)"
         raise InvalidNameError(msg, name=stem, rule="plain file name")
     values = environment_values(
         keystore,
@@ -526,17 +527,28 @@ def chain_files(truststore: TrustStore, *, prefix: str = "chain-") -> Deployment
 
     For gateways that take one chain per file: Azure Application Gateway's trusted client CA
     certificates ("the entire client CA certificate chain in one file, and only one chain per
-    file"). A store holding G1 and G2 gives two files. An entry under no root of the store is
-    in no file.
+    file"). A store holding G1 and G2 gives two files. An entry under no root of the store
+    (an intermediate whose root is absent) would be in no file, so it is refused.
 
     Raises:
+        CheckError: An entry chains to no self-signed root of the store.
         InvalidNameError: A root's alias cannot name a file.
         ReadBackError: A file is not one chain ending in its root.
     """
+    chains = chains_by_root(truststore.entries)
+    in_chains = {id(entry) for chain in chains.values() for entry in chain}
+    orphans = [entry for entry in truststore.entries if id(entry) not in in_chains]
+    if orphans:
+        named = "; ".join(f"{entry.alias} (issuer {entry.issuer})" for entry in orphans)
+        msg = (
+            f"chain files: {named} chains to no root of the store, so no chain file would hold "
+            "it: add its root, or leave it out; nothing was written"
+        )
+        raise CheckError(msg)
     files = {}
     descriptions = {}
     certificates = {}
-    for alias, chain in chains_by_root(truststore.entries).items():
+    for alias, chain in chains.items():
         file_name = _file_name(DeploymentFormat.CHAINS, prefix=prefix, root=_file_stem(alias))
         data = serialize_pem_bundle(chain)
         found = load_pem_certificates(data, file_name)
@@ -625,8 +637,13 @@ def windows_pfx(
         ReadBackError: The PFX does not read back as the key entry and its chain.
     """
     file_name = _file_name(DeploymentFormat.PFX) if file_name is None else file_name
-    if not file_name or "/" in file_name or file_name.startswith("."):
-        msg = f"file name {file_name!r} must be a plain file name (no '/', not hidden)"
+    if (
+        not file_name
+        or "/" in file_name
+        or file_name.startswith(".")
+        or not file_name.isprintable()
+    ):
+        msg = f"file name {file_name!r} must be a plain file name (no '/', not hidden, printable)"
         raise InvalidNameError(msg, name=file_name, rule="plain file name")
     if not as_password_bytes(password):
         msg = "a PFX holding a private key needs a password, and none was given"

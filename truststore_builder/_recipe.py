@@ -1275,8 +1275,11 @@ def _encoding(value: str) -> str:
 
 
 def _plain_file_name(value: str) -> str:
-    if "/" in value or "\\" in value or value.startswith("."):
-        msg = f"{value!r} must be part of a plain file name (no '/', not hidden)"
+    if "/" in value or "\\" in value or value.startswith(".") or not value.isprintable():
+        msg = (
+            f"{value!r} must be part of a plain file name (no '/', not hidden, no control "
+            "character)"
+        )
         raise ValueError(msg)
     return value
 

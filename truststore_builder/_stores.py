@@ -63,7 +63,8 @@ class TrustStore:
     Build one with :class:`TrustStoreBuilder`. The order of ``entries`` is the order every
     writer uses: NHS catalogue certificates first, in catalogue order (prod, then PTL;
     G1 before G2; each root before its intermediates), then every other certificate sorted by
-    subject and fingerprint.
+    subject and fingerprint, except that a certificate comes after the entries that issued it
+    (so a private CA's root precedes its "Authentication" intermediate).
 
     Attributes:
         entries: The entries, in store order.

@@ -18,7 +18,7 @@ from truststore_builder._cli.options import (
     add_password_options,
     comma_list,
 )
-from truststore_builder._cli.output import PROG, dump_json, out
+from truststore_builder._cli.output import PROG, dump_json, out, out_line
 from truststore_builder._cli.progress import TerminalProgress
 from truststore_builder._model import (
     CLIENT_FILES,
@@ -478,6 +478,6 @@ def _build_recipe(args: argparse.Namespace) -> int:
     else:
         for file in result.files:
             done = "unchanged" if file.unchanged else "wrote"
-            out(f"{done} {file.path} ({file.format}, {file.description})")
+            out_line(f"{done} {file.path} ({file.format}, {file.description})")
         out(result.summary())
     return 0

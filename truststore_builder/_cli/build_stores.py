@@ -15,7 +15,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from truststore_builder._cli.errors import UsageError, password_options
-from truststore_builder._cli.output import dump_json, iso_date, out, say
+from truststore_builder._cli.output import dump_json, iso_date, out_line, say
 from truststore_builder._errors import (
     ExpiredCertificateWarning,
     MissingPasswordError,
@@ -489,13 +489,13 @@ def _report(args: argparse.Namespace, result: BuildResult) -> None:
     for file in stores:
         count = len(file.certificates)
         done = "unchanged" if file.unchanged else "wrote"
-        out(f"{done} {file.path} ({file.format}, {count} certificates, read back ok)")
+        out_line(f"{done} {file.path} ({file.format}, {count} certificates, read back ok)")
     if keystore is not None:
         for file in result.files:
             if file.format.needs_identity and file.format.deployment is None:
                 done = "unchanged" if file.unchanged else "wrote"
-                out(f"{done} {file.path} (client {keystore.alias}, {keystore.report.subject})")
+                out_line(f"{done} {file.path} (client {keystore.alias}, {keystore.report.subject})")
     for file in outputs:
         private = ", mode 0600" if file.private else ""
         done = "unchanged" if file.unchanged else "wrote"
-        out(f"{done} {file.path} ({file.format}: {file.description}{private}; read back ok)")
+        out_line(f"{done} {file.path} ({file.format}: {file.description}{private}; read back ok)")

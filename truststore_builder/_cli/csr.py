@@ -13,7 +13,7 @@ from truststore_builder._cli.options import (
     read_secret,
     store_password,
 )
-from truststore_builder._cli.output import out
+from truststore_builder._cli.output import out_line
 from truststore_builder._writing import write_files
 
 if TYPE_CHECKING:
@@ -203,12 +203,12 @@ def _csr(args: argparse.Namespace) -> int:
             (args.csr_out, request.csr_pem(), False),
         ]
         write_files(planned, overwrite=args.force)
-        out(
+        out_line(
             f"wrote {args.key_out} (new private key, mode 0600) and {args.csr_out} "
             f"(CN={request.common_name})"
         )
         return 0
     write_files([(args.csr_out, request.csr_pem(), False)], overwrite=args.force)
     reused = args.key if args.key is not None else args.from_store
-    out(f"wrote {args.csr_out} (CN={request.common_name}, the key in {reused}, unchanged)")
+    out_line(f"wrote {args.csr_out} (CN={request.common_name}, the key in {reused}, unchanged)")
     return 0

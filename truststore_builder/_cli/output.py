@@ -43,6 +43,15 @@ def out(text: str) -> None:
     write_stdout("".join(printable(line) + "\n" for line in text.split("\n")))
 
 
+def out_line(text: str) -> None:
+    r"""Write ``text`` to stdout as one line: a newline in what it quotes is shown as ``\n``.
+
+    For a line that quotes a certificate's subject or a path (``wrote FILE (...)``), where a
+    newline would start a line the program never wrote.
+    """
+    write_stdout(printable(text) + "\n")
+
+
 def dump_json(document: object) -> None:
     """Write ``document`` to stdout as indented JSON, then a newline."""
     write_stdout(json.dumps(document, indent=2) + "\n")

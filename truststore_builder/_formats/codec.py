@@ -114,7 +114,8 @@ class Codec:
         read_back_keystore: Read a written key store back independently:
             ``(data, password, key_password, source)``.
         read_identities: Read any such key store's private key entries as
-            ``(alias, key, chain leaf first)``: ``(data, password, key_password, source)``.
+            ``(alias, key, chain leaf first)``: ``(data, password, key_password, source,
+            alias)``, where a reader may decrypt only the entry ``alias`` names (JKS does).
         content_summary: What a file of this format holds and how it is protected, its
             random salts and IVs left out, checking the passwords: ``(data, password,
             key_password, source)``. Equal summaries under the same passwords mean a
@@ -133,7 +134,7 @@ class Codec:
     read_back_keystore: Callable[[bytes, bytes, bytes | None, str], KeyStoreReadBack] | None = None
     read_identities: (
         Callable[
-            [bytes, bytes, bytes | None, str],
+            [bytes, bytes, bytes | None, str, str | None],
             list[tuple[str, PrivateKey, list[x509.Certificate]]],
         ]
         | None

@@ -514,7 +514,12 @@ def _private_key(pkcs8: bytes, alias: str, source: str) -> PrivateKey:
 
 
 def load_jks_identities(
-    data: bytes, password: bytes, source: str, *, key_password: bytes | None = None
+    data: bytes,
+    password: bytes,
+    source: str,
+    *,
+    key_password: bytes | None = None,
+    alias: str | None = None,
 ) -> list[tuple[str, PrivateKey, list[x509.Certificate]]]:
     """Decrypt the private key entries of a JKS or JCEKS store, to rebuild an old key store.
 
@@ -525,6 +530,8 @@ def load_jks_identities(
         password: The store password, UTF-8 encoded (checked against the integrity digest).
         source: The file (or ``<bytes>``) named in error messages.
         key_password: The key entries' password; None (the default) uses the store password.
+        alias: Decrypt only the key entry of this alias (any case): the others' keys may be
+            under other passwords. None decrypts them all.
 
     Returns:
         ``(alias, key, chain)`` per private key entry, in store order; chain leaf first.
@@ -534,7 +541,7 @@ def load_jks_identities(
             certificates or decrypted key cannot be read.
         WrongPasswordError: The store password is wrong (or the digest does not match), or
             the key password does not decrypt an entry.
-        InputError: A key entry holds a key that is neither RSA nor EC.
+        InputError: A key entry holds a key that is neither RSA nor EC, or none is ``alias``.
     """
     store_password = _load_password(password, source)
     secret = store_password if key_password is None else _load_password(key_password, source)
@@ -546,12 +553,28 @@ def load_jks_identities(
         )
         if isinstance(entry, _KeyEntry)
     ]
+    aliases = ", ".join(repr(entry.alias) for entry in keys)
+    if alias is not None:
+        wanted = [entry for entry in keys if entry.alias.casefold() == alias.casefold()]
+        if not wanted:
+            msg = f"{source}: no key entry with the alias {alias!r}; the store has {aliases}"
+            raise InputError(msg, source=source)
+        keys = wanted
     _check_key_derivation_work(keys, source)
     for entry in keys:
         chain = [
             _certificate(der, "X.509", entry.alias, source, "private key") for der in entry.chain
         ]
-        pkcs8 = _unprotect(entry.protected, secret, entry.alias, source)
+        try:
+            pkcs8 = _unprotect(entry.protected, secret, entry.alias, source)
+        except WrongPasswordError as exc:
+            if len(keys) == 1:
+                raise
+            msg = (
+                f"{exc.problem}; the store holds {len(keys)} key entries ({aliases}): name one "
+                "with an alias to read only that one"
+            )
+            raise WrongPasswordError(msg, source=source) from None
         result.append((entry.alias, _private_key(pkcs8, entry.alias, source), chain))
     return result
 
@@ -1085,8 +1108,8 @@ def _codec(store_format: StoreFormat) -> Codec:
         needs_password=True,
         write_keystore=write_keystore,
         read_back_keystore=_read_back_keystore,
-        read_identities=lambda data, password, key_password, source: load_jks_identities(
-            data, password, source, key_password=key_password
+        read_identities=lambda data, password, key_password, source, alias: load_jks_identities(
+            data, password, source, key_password=key_password, alias=alias
         ),
         content_summary=jks_content_summary,
     )

@@ -1879,7 +1879,8 @@ CODEC = Codec(
     write_keystore=_write_keystore,
     read_back_keystore=_read_back_keystore,
     # One password: the key entries' is the store's.
-    read_identities=lambda data, password, _key_password, source: load_pkcs12_identities(
+    # One password: the key entries' is the store's; the alias is chosen by the caller.
+    read_identities=lambda data, password, _key_password, source, _alias: load_pkcs12_identities(
         data, password, source
     ),
     content_summary=pkcs12_content_summary,

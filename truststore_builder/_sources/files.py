@@ -438,8 +438,12 @@ def read_identities(
     *,
     password: str | bytes,
     key_password: str | bytes | None = None,
+    alias: str | None = None,
 ) -> list[tuple[str, PrivateKey, list[x509.Certificate]]]:
     """The private key entries of a PKCS#12 or JKS key store: (alias, key, chain leaf first).
+
+    With ``alias``, a JKS or JCEKS store's other key entries are not decrypted (their keys may
+    be under other passwords); the caller still picks the entry by alias.
 
     Raises:
         InputError: The file is no key store we read, or cannot be opened with the passwords.
@@ -455,7 +459,7 @@ def read_identities(
             f"{source}: a {kind.upper()} file holds no private key; give a PKCS#12 or JKS key store"
         )
         raise InputError(msg, source=source)
-    identities = read(data, secret, as_password_bytes(key_password), source)
+    identities = read(data, secret, as_password_bytes(key_password), source, alias)
     check_names_decode([c for _alias, _key, chain in identities for c in chain], source)
     return identities
 
