@@ -1072,7 +1072,7 @@ def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bo
 
 def _check_profile(source: str, key_path: str, target: RecipeTarget) -> None:
     # The PKCS#12 module loads only when a recipe names a profile: start-up time.
-    from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415
+    from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415 - start-up time: the PKCS#12 module
 
     try:
         resolve_pkcs12_profile(cast("str", target.profile))

@@ -17,7 +17,7 @@ from truststore_builder._cli.options import (
     store_password,
 )
 from truststore_builder._cli.output import dump_json, iso_date, nhs_fields, out, say, table
-from truststore_builder._diff import horizon_line
+from truststore_builder._diff import DEFAULT_WITHIN_DAYS, expiry_horizon, horizon_line
 from truststore_builder._model import sha256_fingerprint
 from truststore_builder._report import expiry_status, retired_line
 from truststore_builder._sources.files import read_store
@@ -69,8 +69,6 @@ def _days(text: str) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from truststore_builder._diff import DEFAULT_WITHIN_DAYS, expiry_horizon  # noqa: PLC0415 - start-up time
-
     password = store_password(args)
     with password_options({"password": [args.file]}):
         entries = read_store(args.file, password=password)
