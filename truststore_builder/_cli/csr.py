@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from truststore_builder._cli.errors import UsageError
+from truststore_builder._cli.errors import UsageError, password_options
 from truststore_builder._cli.options import (
     Parser,
     add_common_options,
@@ -190,7 +190,8 @@ def _csr(args: argparse.Namespace) -> int:
 
     _refuse_misplaced(args)
     try:
-        request = _request(args, _common_name(args))
+        with password_options({"key-password": [args.key]}):
+            request = _request(args, _common_name(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.key_out is not None:
