@@ -90,11 +90,16 @@ def _run(code: str) -> str:
 
 
 def test_import_loads_no_ssl_toml_or_pyjks() -> None:
-    """`import truststore_builder` loads neither ssl, tomllib, pyjks nor the diff/endpoint/recipe code."""
+    """`import truststore_builder` loads neither ssl, tomllib, pyjks nor the diff/endpoint/recipe code.
+
+    Nor the recipe's thread pool (concurrent.futures) or the PKCS#12 module (issue 14).
+    """
     heavy = (
         "ssl",
         "tomllib",
         "jks",
+        "concurrent.futures",
+        "truststore_builder._formats.pkcs12",
         "truststore_builder._diff",
         "truststore_builder._endpoint",
         "truststore_builder._recipe",
@@ -102,9 +107,18 @@ def test_import_loads_no_ssl_toml_or_pyjks() -> None:
     probe = f"import sys; IMPORT; print(sorted(set(sys.modules) & {set(heavy)!r}))"
     assert _run(probe.replace("IMPORT", "import truststore_builder")) == "[]\n"
     # The check sees them when they are loaded: the public modules bring them in.
-    both = "import truststore_builder.endpoint, truststore_builder.recipe"
+    both = (
+        "import truststore_builder.endpoint, truststore_builder.recipe, "
+        "truststore_builder._formats.pkcs12"
+    )
     loaded = _run(probe.replace("IMPORT", both))
-    assert {"ssl", "tomllib", "truststore_builder._endpoint"} <= set(eval(loaded))  # noqa: S307
+    assert {
+        "ssl",
+        "tomllib",
+        "concurrent.futures",
+        "truststore_builder._endpoint",
+        "truststore_builder._formats.pkcs12",
+    } <= set(eval(loaded))  # noqa: S307
 
 
 def test_public_modules_are_reachable_as_attributes() -> None:

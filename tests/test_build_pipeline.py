@@ -31,6 +31,7 @@ from truststore_builder._errors import (
     RecipeError,
     WrongPasswordError,
 )
+from truststore_builder._formats.keys import serialize_private_key_pem
 from truststore_builder._model import CLIENT_FILES, StoreFormat
 from truststore_builder._recipe import load_recipe
 
@@ -202,6 +203,40 @@ def test_a_protected_add_store_names_the_option_that_gives_its_password(
     passwords = ["--old-password-env", PASSWORD_VAR, "--new-password-env", PASSWORD_VAR]
     status, _, stderr = run(["diff", str(store), str(store), *passwords], capsys)
     assert (status, stderr) == (0, "")
+
+
+def test_verify_and_csr_name_the_option_that_gives_a_missing_password(
+    pki: GeneratedPki, files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Verify's --trust store and --key file and csr's --key file, each without its password.
+
+    Each names its own option, as build, inspect and diff do (issue 14: the command line names
+    command line options); with the password given, each reads its file (the control).
+    """
+    store = _openssl_pkcs12(files["cas"], tmp_path / "trust.p12")
+    encrypted = tmp_path / "key-encrypted.pem"
+    encrypted.write_bytes(serialize_private_key_pem(pki.g2.client.key, PLANTED.encode()))
+    verify = ["verify", str(files["cert"])]
+    csr = ["csr", "--cn", "client.test.nhs.uk", "--key", str(encrypted)]
+    cases = [
+        ([*verify, "--trust", str(store)], "password", ["--password-env", PASSWORD_VAR]),
+        (
+            [*verify, "--trust", str(files["cas"]), "--key", str(encrypted)],
+            "key-password",
+            ["--key-password-env", PASSWORD_VAR],
+        ),
+        (
+            [*csr, "--csr-out", str(tmp_path / "renew.csr")],
+            "key-password",
+            ["--key-password-env", PASSWORD_VAR],
+        ),
+    ]
+    for argv, stem, given in cases:
+        status, _, stderr = run(argv, capsys)
+        assert status == 2, argv
+        assert stderr.endswith(f"; give it with --{stem}-env VAR or --{stem}-file FILE\n"), stderr
+        status, _, stderr = run([*argv, *given], capsys)
+        assert status == 0, stderr
 
 
 def test_an_existing_file_names_force_on_the_command_line_and_overwrite_in_python(

@@ -13,6 +13,7 @@ from cryptography import x509
 from tests.commands import keytool_list
 from tests.commands import run_cli as run
 from tests.test_cli import PASSWORD_VAR, PLANTED, trusted_aliases
+from truststore_builder._formats.keys import serialize_private_key_pem
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -107,6 +108,35 @@ def test_mismatched_key_is_refused_and_nothing_is_written(
     assert "does not belong to the certificate" in stderr
     assert str(client_files["cert"]) in stderr
     assert not out.exists()
+
+
+def test_an_encrypted_key_without_its_password_names_the_option_once(
+    pki: GeneratedPki,
+    client_files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exit 2, one line: the key is encrypted, and --key-password-env/-file give its password.
+
+    The library's problem and the command line's remedy read as one sentence (it said "give
+    its password; give it with --key-password-env ..."); the control gives the password.
+    """
+    monkeypatch.setenv(PASSWORD_VAR, PLANTED)
+    encrypted = tmp_path / "g2-key-encrypted.pem"
+    encrypted.write_bytes(serialize_private_key_pem(pki.g2.client.key, PLANTED.encode()))
+    files = {**client_files, "key": encrypted}
+    out = tmp_path / "stores"
+    status, _, stderr = run(_build(files, out), capsys)
+    assert status == 2
+    assert stderr == (
+        f"truststore-builder: error: {encrypted}: the private key is encrypted and needs its "
+        "password; none was given; give it with --key-password-env VAR or "
+        "--key-password-file FILE\n"
+    )
+    assert not out.exists()
+    status, _, stderr = run([*_build(files, out), "--key-password-env", PASSWORD_VAR], capsys)
+    assert status == 0, stderr
 
 
 def test_client_without_chain_to_the_environment_is_refused(

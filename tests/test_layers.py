@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+import truststore_builder
 from tests.pki import Issued, _name, make_certificate, rsa_key
 from truststore_builder import StoreFormat, TrustStore, TrustStoreBuilder, sha256_fingerprint
 from truststore_builder._formats.codec import Codec, DirectoryCodec
@@ -94,3 +102,84 @@ def test_without_a_self_signed_certificate_every_trusted_one_is_an_anchor() -> N
     intermediate = make_certificate(_name("Layers Intermediate"), rsa_key(), issuer=root, ca=True)
     assert trust_anchors([intermediate.certificate]) == ([intermediate.certificate], [])
     assert trust_anchors([]) == ([], [])
+
+
+def _function_level_imports() -> dict[str, list[tuple[int, str, str]]]:
+    """Per module of the package: each import inside a function (line, what it loads, text)."""
+    found: dict[str, list[tuple[int, str, str]]] = {}
+    package = Path(truststore_builder.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        module = module.removesuffix(".__init__")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for function in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import):
+                    loaded = node.names[0].name
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    loaded = node.module
+                    submodule = f"{node.module}.{node.names[0].name}"
+                    if importlib.util.find_spec(node.module.split(".")[0]) and _is_module(
+                        submodule
+                    ):
+                        loaded = submodule
+                else:
+                    continue
+                found.setdefault(module, []).append((node.lineno, loaded, lines[node.lineno - 1]))
+    return found
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def test_every_function_level_import_saves_start_up_time_and_says_so() -> None:
+    """An import inside a function loads what its module (as the program loads it) has not.
+
+    A command-line module is loaded with the whole parser, as ``truststore-builder`` loads it;
+    an import of something already loaded saves nothing and belongs at the top (issue 14).
+    The negative control: ``truststore_builder._cli.parser`` loads ``truststore_builder``,
+    so the package's own modules are in ``sys.modules`` there.
+    """
+    found = _function_level_imports()
+    assert found, "no function-level import found: the walk is broken"
+    probe = (
+        "import importlib, json, sys\n"
+        "importlib.import_module(sys.argv[1])\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    wrong: list[str] = []
+
+    def context(module: str) -> str:
+        # The parser imports every subcommand's module: one probe serves them all.
+        return (
+            "truststore_builder._cli.parser"
+            if module.startswith("truststore_builder._cli")
+            else module
+        )
+
+    probes = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", probe, name], stdout=subprocess.PIPE, text=True
+        )
+        for name in {context(module) for module in found}
+    }
+    loaded_by = {}
+    for name, process in probes.items():
+        stdout, _ = process.communicate()
+        assert process.returncode == 0, name
+        loaded_by[name] = set(json.loads(stdout))
+    for module, imports in found.items():
+        loaded = loaded_by[context(module)]
+        assert "truststore_builder" in loaded, module
+        for line, target, text in imports:
+            if "start-up time" not in text:
+                wrong.append(f"{module}:{line}: says not why ({text.strip()})")
+            if target in loaded:
+                wrong.append(f"{module}:{line}: {target} is loaded already")
+    assert not wrong, "\n".join(wrong)

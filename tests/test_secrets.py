@@ -10,6 +10,8 @@ is never written without a password.
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import logging
 import os
 import stat
@@ -28,6 +30,7 @@ from truststore_builder import (
     TrustStoreBuilder,
     TruststoreBuilderError,
     UnknownFormatError,
+    _deployment,
     convert,
     load_certificates,
     read_store,
@@ -690,3 +693,87 @@ def test_a_misspelt_password_option_does_not_echo_what_follows(
         _assert_clean(err, [], " ".join(argv[:2]))
     assert main(["inspect", "x.p12", "--bogus"]) == 2  # an option alone is still named
     assert "unrecognized arguments: --bogus (see" in capsys.readouterr().err
+
+
+def test_the_pipeline_and_deployment_outputs_hold_no_secret(
+    pki: GeneratedPki,
+    planted: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 14's pipeline and issue 16's deployment outputs, built and failing, show no secret.
+
+    A recipe with an encrypted key and a key store, a kubernetes.io/tls Secret, the MHS
+    environment files, a PFX and a trust bundle with its password Secret: the reprs and
+    strings of the recipe, each target and password reference, the BuildResult, each
+    WrittenFile and its to_dict, build --recipe's text and --json output, and the library's
+    DeploymentFiles; then a wrong key password and a missing store password. The control:
+    the files written do hold the key and the password (the Secret and env files must).
+    """
+    markers = _key_markers(pki)
+    head = f"[trust]\nenvironments = ['int']\nadd = ['{planted['cas']}']\n"
+    identity = (
+        f"[identity]\ncert = '{planted['cert']}'\nkey = '{planted['encrypted']}'\n"
+        f"key_password_env = '{VARIABLE}'\n"
+    )
+    targets = (
+        f"[[targets]]\nformat = 'keystore-p12'\npath = 'out/ks.p12'\npassword_env = '{VARIABLE}'\n"
+        "[[targets]]\nformat = 'k8s-tls-secret'\npath = 'out'\nname = 'nhs-int'\n"
+        "[[targets]]\nformat = 'env'\npath = 'out'\n"
+        f"[[targets]]\nformat = 'pfx'\npath = 'out'\npassword_file = '{planted['password_file']}'\n"
+        "[[targets]]\nformat = 'k8s-trust-bundle'\npath = 'out'\nname = 'bundle'\n"
+        f"jks_key = 'bundle.jks'\npassword_env = '{VARIABLE}'\n"
+    )
+    path = tmp_path / "recipe.toml"
+    path.write_text(head + identity + targets)
+    recipe = load_recipe(path)
+    texts = {"the recipe": repr(recipe), "its identity": repr(recipe.identity)}
+    for index, target in enumerate(recipe.targets):
+        texts[f"targets[{index}]"] = repr(target) + str(target)
+        for name in ("password", "key_password"):
+            texts[f"targets[{index}].{name}"] = repr(getattr(target, name, None))
+    result = recipe.build()
+    texts["the result"] = repr(result) + str(result)
+    texts["its dict"] = json.dumps(result.to_dict(), default=str)
+    for file in result.files:
+        texts[str(file.path)] = repr(file) + str(file)
+    written = b"".join(p.read_bytes() for p in (tmp_path / "out").iterdir())
+    # The trust bundle's password Secret holds the password (base64, as Kubernetes stores data).
+    assert base64.b64encode(PASSWORD.encode()) in written
+    assert markers[0].encode() in written  # the env file holds the key's PEM
+    for flags in ([], ["--json"]):
+        assert main(["build", "--recipe", str(path), "--force", *flags]) == 0
+        captured = capsys.readouterr()
+        texts[f"build --recipe {flags}"] = captured.out + captured.err
+    keystore = (
+        KeyStoreBuilder()
+        .with_identity(planted["cert"], planted["key"])
+        .with_trust_store(TrustStoreBuilder().add_nhs("int").add_file(planted["cas"]))
+        .build()
+    )
+    deployment = {
+        "environment_files": _deployment.environment_files(keystore),
+        "kubernetes_tls_secret": _deployment.kubernetes_tls_secret(keystore, name="x"),
+        "windows_pfx": _deployment.windows_pfx(keystore, PASSWORD),
+        "kubernetes_trust_bundle": _deployment.kubernetes_trust_bundle(
+            keystore.trust_store, name="x", jks_key="b.jks", password=PASSWORD
+        ),
+    }
+    for name, files in deployment.items():
+        texts[name] = repr(files) + str(files)
+    wrong = path.read_text().replace(
+        f"key_password_env = '{VARIABLE}'", f"key_password_env = '{WRONG_VARIABLE}'"
+    )
+    missing = path.read_text().replace(
+        f"password_env = '{VARIABLE}'\n", "password_env = 'TSB_UNSET_42'\n"
+    )
+    for label, text in {"a wrong key password": wrong, "a missing password": missing}.items():
+        path.write_text(text)
+        with pytest.raises(TruststoreBuilderError) as caught:
+            load_recipe(path).build(overwrite=True)
+        texts[label] = repr(caught.value) + str(caught.value)
+        assert main(["build", "--recipe", str(path), "--force", "--json"]) == 2
+        captured = capsys.readouterr()
+        texts[f"build --recipe with {label}"] = captured.out + captured.err
+    for where, text in texts.items():
+        _assert_clean(text, markers, where)

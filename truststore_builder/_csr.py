@@ -31,6 +31,7 @@ from cryptography.x509.oid import NameOID
 
 from truststore_builder._errors import InputError
 from truststore_builder._formats.keys import PrivateKey, serialize_private_key_pem
+from truststore_builder._sources import files
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -259,8 +260,6 @@ def signing_request_from_key_file(
             private key (each names the file).
         ValueError: A CN that is not an FQDN, or a weak key.
     """
-    from truststore_builder._sources import files  # noqa: PLC0415  (import time: file readers)
-
     return signing_request_for_key(common_name, files.read_private_key(path, password=password))
 
 
@@ -288,8 +287,6 @@ def signing_request_from_store(
         ValueError: A CN that is not an FQDN (or a current certificate without one), or a
             weak key.
     """
-    from truststore_builder._sources import files  # noqa: PLC0415  (import time: store readers)
-
     source = os.fspath(path)
     identities = files.read_identities(
         path, password=password, key_password=key_password, alias=alias

@@ -104,6 +104,7 @@ from truststore_builder._errors import (
     TruststoreBuilderError,
 )
 from truststore_builder._existing import compare_existing, compare_existing_directory
+from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile
 from truststore_builder._model import (
     CLIENT_PRESETS,
     DEPLOYMENT_FILES,
@@ -1210,9 +1211,6 @@ def _check_target(source: str, key_path: str, target: RecipeTarget, *, batch: bo
 
 
 def _check_profile(source: str, key_path: str, target: RecipeTarget) -> None:
-    # The PKCS#12 module loads only when a recipe names a profile: start-up time.
-    from truststore_builder._formats.pkcs12 import resolve_pkcs12_profile  # noqa: PLC0415
-
     try:
         resolve_pkcs12_profile(cast("str", target.profile))
     except ValueError as exc:

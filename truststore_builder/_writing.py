@@ -183,7 +183,7 @@ def _stage(path: Path, data: bytes, *, private: bool) -> Path:
     Raises:
         OutputError: The directory or the disk cannot take it (nothing is left behind).
     """
-    import tempfile  # noqa: PLC0415 - it imports shutil, bz2 and lzma: only when writing
+    import tempfile  # noqa: PLC0415 - start-up time: it imports shutil, bz2 and lzma: only when writing
 
     directory = path.parent if str(path.parent) else Path()
     try:
@@ -218,8 +218,8 @@ def _stage_directory(path: Path, files: Mapping[str, bytes]) -> Path:
     Raises:
         OutputError: The parent directory or the disk cannot take it (nothing is left behind).
     """
-    import shutil  # noqa: PLC0415 - see tempfile in _stage
-    import tempfile  # noqa: PLC0415
+    import shutil  # noqa: PLC0415 - start-up time: see tempfile in _stage
+    import tempfile  # noqa: PLC0415 - start-up time: tempfile
 
     parent = path.parent if str(path.parent) else Path()
     try:
@@ -371,7 +371,7 @@ class _Published:
 
     def undo(self) -> None:
         """Put back what was there: the old content, or nothing."""
-        import shutil  # noqa: PLC0415 - see tempfile in _stage
+        import shutil  # noqa: PLC0415 - start-up time: see tempfile in _stage
 
         if self.aside is not None:
             if self.aside.is_dir() and not self.aside.is_symlink():
@@ -388,7 +388,7 @@ class _Published:
 
     def forget(self) -> None:
         """The set is complete: drop the old content."""
-        import shutil  # noqa: PLC0415 - see tempfile in _stage
+        import shutil  # noqa: PLC0415 - start-up time: see tempfile in _stage
 
         if self.aside is None:
             return
@@ -401,7 +401,7 @@ class _Published:
 
 def _aside_name(path: Path) -> Path:
     """A hidden name beside ``path`` for its old content (removed as an orphan if we die)."""
-    import secrets  # noqa: PLC0415 - only when replacing
+    import secrets  # noqa: PLC0415 - start-up time: only when replacing
 
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}old.tmp")
 
@@ -415,7 +415,7 @@ def _keep_aside(path: Path) -> Path | None:
     Raises:
         OutputError: The old content can be neither linked nor copied (so nothing is replaced).
     """
-    import shutil  # noqa: PLC0415 - see tempfile in _stage
+    import shutil  # noqa: PLC0415 - start-up time: see tempfile in _stage
 
     status = _lstat(path)
     if status is None or stat.S_ISDIR(status.st_mode):
@@ -589,7 +589,7 @@ class StagedFiles:
 
     def discard(self) -> None:
         """Remove every staged temporary that was not renamed (nothing is published)."""
-        import shutil  # noqa: PLC0415 - see tempfile in _stage
+        import shutil  # noqa: PLC0415 - start-up time: see tempfile in _stage
 
         for temporary, path in self._staged:
             if path in self._directories:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from truststore_builder._cli.errors import UsageError
 from truststore_builder._cli.options import Parser, add_common_options
+from truststore_builder._convert import convert
 from truststore_builder._writing import write_atomically
 
 if TYPE_CHECKING:
@@ -40,8 +41,6 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from truststore_builder._convert import convert  # noqa: PLC0415 - start-up time
-
     output: Path = args.output
     to = args.to or _CONVERT_SUFFIXES.get(output.suffix.lower())
     if to is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from truststore_builder._cli.errors import UsageError
+from truststore_builder._cli.errors import UsageError, password_options
 from truststore_builder._cli.options import (
     Parser,
     add_common_options,
@@ -14,6 +14,14 @@ from truststore_builder._cli.options import (
     store_password,
 )
 from truststore_builder._cli.output import out_line
+from truststore_builder._csr import (
+    bars_common_name,
+    check_common_name,
+    generate_signing_request,
+    mesh_client_common_name,
+    signing_request_from_key_file,
+    signing_request_from_store,
+)
 from truststore_builder._writing import write_files
 
 if TYPE_CHECKING:
@@ -116,12 +124,6 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 def _common_name(args: argparse.Namespace) -> str | None:
     """The CN the name options give, or None when none was given."""
-    from truststore_builder._csr import (  # noqa: PLC0415 - start-up time
-        bars_common_name,
-        check_common_name,
-        mesh_client_common_name,
-    )
-
     if args.env is not None and args.bars is None:
         given = "--mesh" if args.mesh is not None else "--cn"
         msg = f"--env applies only to --bars: the CN {given} gives is the same in every environment"
@@ -163,12 +165,6 @@ def _refuse_misplaced(args: argparse.Namespace) -> None:
 
 
 def _request(args: argparse.Namespace, common_name: str | None) -> SigningRequest:
-    from truststore_builder._csr import (  # noqa: PLC0415 - start-up time
-        generate_signing_request,
-        signing_request_from_key_file,
-        signing_request_from_store,
-    )
-
     key_password = read_secret(args.key_password_env, args.key_password_file, "key-password")
     if args.from_store is not None:
         password = store_password(args)
@@ -194,7 +190,8 @@ def _csr(args: argparse.Namespace) -> int:
 
     _refuse_misplaced(args)
     try:
-        request = _request(args, _common_name(args))
+        with password_options({"key-password": [args.key]}):
+            request = _request(args, _common_name(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.key_out is not None:

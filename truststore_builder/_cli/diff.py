@@ -14,6 +14,7 @@ from truststore_builder._cli.options import (
     read_secret,
 )
 from truststore_builder._cli.output import dump_json, out
+from truststore_builder._diff import diff_stores, diff_text
 
 if TYPE_CHECKING:
     import argparse
@@ -52,8 +53,6 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from truststore_builder._diff import diff_stores, diff_text  # noqa: PLC0415 - start-up time
-
     old_password = read_secret(args.old_password_env, args.old_password_file, "old-password")
     new_password = read_secret(args.new_password_env, args.new_password_file, "new-password")
     with password_options({"old-password": [args.old], "new-password": [args.new]}):

@@ -20,7 +20,7 @@ from truststore_builder._cli.options import (
     whole_days,
 )
 from truststore_builder._cli.output import dump_json, iso_date, nhs_fields, out, say, table
-from truststore_builder._diff import horizon_line
+from truststore_builder._diff import DEFAULT_WITHIN_DAYS, expiry_horizon, horizon_line
 from truststore_builder._model import sha256_fingerprint
 from truststore_builder._report import expiry_status, retired_line
 from truststore_builder._sources.files import read_store
@@ -150,8 +150,6 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _inspect_file(args: argparse.Namespace, path: Path) -> int:
-    from truststore_builder._diff import DEFAULT_WITHIN_DAYS, expiry_horizon  # noqa: PLC0415 - start-up time
-
     password = store_password(args)
     with password_options({"password": [path]}):
         entries = read_store(path, password=password)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from truststore_builder._cli.errors import UsageError
+from truststore_builder._cli.errors import UsageError, password_options
 from truststore_builder._cli.options import (
     Parser,
     add_at_option,
@@ -57,16 +57,19 @@ def _verify(args: argparse.Namespace) -> int:
     if args.env is None and args.trust is None:
         msg = "give --env ENV or --trust FILE (or both) to verify against"
         raise UsageError(msg)
-    report = verify_certificate(
-        args.cert,
-        environment=args.env,
-        trust=args.trust,
-        trust_password=store_password(args),
-        key=args.key,
-        key_password=read_secret(args.key_password_env, args.key_password_file, "key-password"),
-        at=args.at,
-        catalogue=catalogue,
-    )
+    trust_password = store_password(args)
+    key_password = read_secret(args.key_password_env, args.key_password_file, "key-password")
+    with password_options({"password": [args.trust], "key-password": [args.key]}):
+        report = verify_certificate(
+            args.cert,
+            environment=args.env,
+            trust=args.trust,
+            trust_password=trust_password,
+            key=args.key,
+            key_password=key_password,
+            at=args.at,
+            catalogue=catalogue,
+        )
     chain = []
     for certificate in report.chain:
         nhs = catalogue.recognise(certificate)

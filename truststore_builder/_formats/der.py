@@ -91,7 +91,7 @@ def describe_other_der(data: bytes) -> str | None:
             "a DSA certificate that inherits its key parameters from its issuer (RFC 3279), "
             "which cryptography cannot read; re-issue it with an RSA or EC key"
         )
-    from cryptography.x509 import ocsp  # noqa: PLC0415 - only when something is unreadable
+    from cryptography.x509 import ocsp  # noqa: PLC0415 - start-up time: only when something is unreadable
 
     loaders: tuple[tuple[str, Callable[[bytes], object]], ...] = (
         ("an X.509 CRL (a certificate revocation list), not a certificate", x509.load_der_x509_crl),

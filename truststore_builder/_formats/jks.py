@@ -150,7 +150,7 @@ def _pyjks() -> Any:  # noqa: ANN401  (the pyjks module, untyped)
     try:
         # Here, not at the top: pyjks (pyasn1, Cryptodome, javaobj) takes 0.2 s to import, and
         # only writing a JKS or JCEKS store needs it.
-        import jks  # noqa: PLC0415
+        import jks  # noqa: PLC0415 - start-up time: pyjks
     except ImportError:
         msg = "writing JKS and JCEKS stores needs pyjks, which is not installed (pip install pyjks)"
         raise TruststoreBuilderError(msg) from None
@@ -634,7 +634,7 @@ class _Reader:
             MalformedInputError: Not a serialized Java object, or truncated.
         """
         try:
-            import javaobj  # noqa: PLC0415 - only for a JCEKS store holding a secret key
+            import javaobj  # noqa: PLC0415 - start-up time: only for a JCEKS store holding a secret key
         except ImportError:
             msg = f"{self.source}: reading a JCEKS secret key entry needs pyjks (pip install pyjks)"
             raise InputError(msg, source=self.source) from None

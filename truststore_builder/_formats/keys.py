@@ -56,7 +56,7 @@ def load_private_key(data: bytes, password: bytes | None, source: str) -> Privat
         pem.group(1) == b"ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in data
     )
     if encrypted and not password:
-        msg = f"{source}: the private key is encrypted; give its password"
+        msg = f"{source}: the private key is encrypted and needs its password; none was given"
         raise MissingPasswordError(msg, source=source)
     loader = serialization.load_pem_private_key if pem else serialization.load_der_private_key
     try:
@@ -67,7 +67,7 @@ def load_private_key(data: bytes, password: bytes | None, source: str) -> Privat
         if password:
             msg = f"{source}: the private key is not encrypted, but a password was given"
             raise InputError(msg, source=source) from None
-        msg = f"{source}: the private key is encrypted; give its password"
+        msg = f"{source}: the private key is encrypted and needs its password; none was given"
         raise MissingPasswordError(msg, source=source) from None
     except ValueError as exc:
         if encrypted or (password and "password" in str(exc).lower()):

@@ -50,7 +50,7 @@ def looks_like_pkcs7(data: bytes) -> bool:
 
 def _load_der(data: bytes, source: str, where: str) -> list[x509.Certificate]:
     # Imported here: cryptography's pkcs7 module pulls in the email package (import time).
-    from cryptography.hazmat.primitives.serialization import pkcs7  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import pkcs7  # noqa: PLC0415 - start-up time: cryptography's PKCS#7
 
     try:
         with warnings.catch_warnings():
@@ -128,7 +128,7 @@ def serialize_pkcs7(certificates: Sequence[x509.Certificate], *, pem: bool = Fal
     if not certificates:
         msg = "a PKCS#7 bundle needs at least one certificate"
         raise ValueError(msg)
-    from cryptography.hazmat.primitives.serialization import pkcs7  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import pkcs7  # noqa: PLC0415 - start-up time: cryptography's PKCS#7
 
     return pkcs7.serialize_certificates(list(certificates), Encoding.PEM if pem else Encoding.DER)
 

@@ -417,7 +417,7 @@ def _refuse_costly_key(data: bytes, source: str) -> None:
         MalformedInputError: The key's iteration count (or scrypt work) passes the cap.
     """
     # Start-up time: the PKCS#12 module loads only for an encrypted key.
-    from truststore_builder._formats import pkcs12  # noqa: PLC0415
+    from truststore_builder._formats import pkcs12  # noqa: PLC0415 - start-up time: the PKCS#12 module
 
     ders = [data]  # DER as it stands, or the PKCS#8 blocks of a PEM file
     with contextlib.suppress(MalformedInputError):

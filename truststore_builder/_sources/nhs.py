@@ -67,7 +67,7 @@ def bundle_directory() -> Path:
         InputError: The package holds no bundle and is not a development checkout (a broken
             installation).
     """
-    import importlib.resources  # noqa: PLC0415  (only when the catalogue is first loaded)
+    import importlib.resources  # noqa: PLC0415 - start-up time: only when the catalogue is first loaded
 
     packaged = importlib.resources.files("truststore_builder") / "bundles"
     if isinstance(packaged, Path) and (packaged / _MANIFEST).is_file():
@@ -341,7 +341,7 @@ def load_nhs_catalogue(directory: str | os.PathLike[str] | None = None) -> NhsCa
         PinMismatchError: A certificate's fingerprint differs from its pin (names the file).
         InputError: The manifest or a certificate file cannot be read.
     """
-    import tomllib  # noqa: PLC0415  (only when the catalogue is first loaded: import time)
+    import tomllib  # noqa: PLC0415 - start-up time: only when the catalogue is first loaded
 
     directory = Path(directory) if directory is not None else bundle_directory()
     manifest = directory / _MANIFEST
