@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,6 +11,17 @@ import pytest
 
 from tests.commands import RunningTest
 from tests.pki import GeneratedPki, make_test_pki
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:  # noqa: ARG001 - pytest's hook
+    """A run stopped with SIGTERM still stops the servers and JVMs it started.
+
+    By default SIGTERM ends the interpreter at once, so no fixture's ``finally`` runs and every
+    nginx, Apache, Tomcat and HAProxy a fixture started keeps its port; as SystemExit it unwinds
+    through the fixtures like a failure does.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
