@@ -216,7 +216,12 @@ def _names_with_trust_store_spelled_otherwise() -> list[str]:
         words = [short]
         cls = function if inspect.isclass(function) else None
         if cls is not None and attrs.has(cls):
-            words += [f"{short}.{field.alias or field.name}" for field in attrs.fields(cls)]
+            # ``alias`` (the __init__ argument's name) is attrs 22.2's; before it, attrs made it the
+            # field's name without its leading underscores, which is what alias defaults to.
+            words += [
+                f"{short}.{getattr(field, 'alias', None) or field.name.lstrip('_')}"
+                for field in attrs.fields(cls)
+            ]
         words += [
             f"{short}({parameter})" for parameter in _parameters(function) if parameter != "self"
         ]
