@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Build the trust stores and key stores NHS systems need for the G1 to G2 PKI "
             "move: the NHS CAs of an environment, checked against pinned fingerprints, and a "
             "system's client certificate and key, checked, written as PEM, PKCS#12, JKS, "
-            "PKCS#7 or an OpenSSL hashed directory."
+            "JCEKS, PKCS#7 or an OpenSSL hashed directory, or as deployment files "
+            "(Kubernetes manifests, environment files, chain files, Windows CA files, PFX)."
         ),
         epilog=(
             "Exit status: 0 success, 1 a check refused the build, 2 a usage error or input "
