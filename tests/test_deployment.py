@@ -32,7 +32,7 @@ from tests.deployment_consumers import (
     pfx_info,
     source_in_bash,
 )
-from tests.pki import catalogue_for
+from tests.pki import catalogue_for, make_certificate, rsa_key
 from truststore_builder import KeyStoreBuilder, TrustStoreBuilder
 from truststore_builder._chains import chains_by_root, issuer_first
 from truststore_builder._deployment import (
@@ -721,3 +721,34 @@ def test_file_names_with_control_characters_are_refused(keystore: KeyStore) -> N
         windows_pfx(keystore, PASSWORD, file_name="client\x1b[31m.pfx")
     assert list(environment_files(keystore, stem="svc").files) == ["svc.env", "svc-env.sh"]
     assert list(windows_pfx(keystore, PASSWORD, file_name="iis.pfx").files) == ["iis.pfx"]
+
+
+def test_root_first_keeps_same_named_self_signed_roots_without_a_signature_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many roots of one name (no AKI) stay where they are, and no signature is checked."""
+    from truststore_builder import _chains  # noqa: PLC0415 - the module under test's internals
+    from truststore_builder._model import TrustedEntry  # noqa: PLC0415
+
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Same Root")])
+    key = rsa_key()
+    roots = [make_certificate(name, key, ca=True).certificate for _ in range(20)]
+    entries = [TrustedEntry(f"root-{i}", c, "test") for i, c in enumerate(roots)]
+
+    def no_walk(*_arguments: object) -> object:
+        raise AssertionError("the signature walk ran")
+
+    monkeypatch.setattr(_chains, "paths_to_top", no_walk)
+    assert _chains.root_first(entries) == tuple(entries)
+
+
+def test_root_first_still_moves_a_same_named_certificate_signed_by_another_key() -> None:
+    """A self-issued link whose AKI names the old root's key goes after that root (the control)."""
+    from truststore_builder._chains import root_first  # noqa: PLC0415
+    from truststore_builder._model import TrustedEntry  # noqa: PLC0415
+
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Rolled Root")])
+    old = make_certificate(name, rsa_key(), ca=True)
+    link = make_certificate(name, rsa_key(), issuer=old, ca=True).certificate
+    entries = [TrustedEntry("link", link, "test"), TrustedEntry("old", old.certificate, "test")]
+    assert [e.alias for e in root_first(entries)] == ["old", "link"]

@@ -13,12 +13,12 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
+from cryptography import x509
+
 from truststore_builder._model import is_issued_by, issuer_path
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from cryptography import x509
 
     from truststore_builder._model import TrustedEntry
 
@@ -77,13 +77,16 @@ def root_first(entries: Sequence[TrustedEntry]) -> tuple[TrustedEntry, ...]:
     before its root ("Root Authority"): each such entry goes after its issuers.
     """
     # Already root-first when no certificate that could have issued an entry (by name, which
-    # every issuer shares) comes after it: then no signature needs checking.
-    by_subject: dict[x509.Name, list[int]] = {}
-    for index, entry in enumerate(entries):
-        by_subject.setdefault(entry.certificate.subject, []).append(index)
+    # every issuer shares) comes after it: then no signature needs checking. A self-issued
+    # entry whose key identifiers name no other key counts as a root where it stands (an order
+    # only, not a trust decision): a store of many same-named roots needs no signature walk.
+    subjects = [entry.certificate.subject for entry in entries]
+    issuers = [entry.certificate.issuer for entry in entries]
+    last_with_subject = {subject: index for index, subject in enumerate(subjects)}
     if all(
-        max(by_subject.get(entry.certificate.issuer, [index])) <= index
-        for index, entry in enumerate(entries)
+        last_with_subject.get(issuer, index) <= index
+        or (issuer == subjects[index] and _no_other_issuer_key(entries[index].certificate))
+        for index, issuer in enumerate(issuers)
     ):
         return tuple(entries)
     placed: dict[int, TrustedEntry] = {}
@@ -91,6 +94,25 @@ def root_first(entries: Sequence[TrustedEntry]) -> tuple[TrustedEntry, ...]:
         for entry in reversed(path):
             placed.setdefault(id(entry), entry)
     return tuple(placed.values())
+
+
+def _no_other_issuer_key(certificate: x509.Certificate) -> bool:
+    """Whether a self-issued certificate's authority key identifier names no key but its own."""
+    try:
+        authority = certificate.extensions.get_extension_for_class(
+            x509.AuthorityKeyIdentifier
+        ).value.key_identifier
+    except x509.ExtensionNotFound:
+        return True
+    except ValueError:
+        return False
+    if authority is None:
+        return True
+    try:
+        own = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return authority == own.digest
 
 
 def ordered(entries: Sequence[TrustedEntry], order: BundleOrder | str) -> tuple[TrustedEntry, ...]:
