@@ -60,6 +60,9 @@ Errors name the recipe file and the key, never a password option's value:
 ``recipe.toml: targets[2].password_env: the environment variable it names is not set (its name
 is not shown)``. List indexes count from 0, as in ``jq``; batch rows are named
 by their ``name`` (``batch.table[mbx03].key``).
+
+This module holds :class:`Recipe`; its parts are values in ``_recipe_parts``, reading a
+recipe file is ``_recipe_toml``, its checks ``_recipe_checks`` and its build ``_recipe_build``.
 """
 
 from __future__ import annotations

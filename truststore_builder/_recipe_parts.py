@@ -1,7 +1,7 @@
 """The parts a recipe is made of: its trust, identity, targets, presets, batch rows and results.
 
-Values only: reading a recipe file is in :mod:`._recipe_toml`, checking one in
-:mod:`._recipe_checks`, building one in :mod:`._recipe_build`.
+Values only: reading a recipe file is in ``_recipe_toml``, checking one in
+``_recipe_checks``, building one in ``_recipe_build``.
 """
 
 from __future__ import annotations
