@@ -30,7 +30,7 @@ atexit.register(_SCRATCH.unlink, missing_ok=True)
 
 
 def _recipe(data: bytes) -> None:
-    from truststore_builder._recipe import load_recipe  # noqa: PLC0415
+    from truststore_builder._recipe_toml import load_recipe  # noqa: PLC0415
 
     _SCRATCH.write_bytes(data)
     load_recipe(_SCRATCH)

@@ -103,6 +103,8 @@ def test_import_loads_no_ssl_toml_or_pyjks() -> None:
         "truststore_builder._diff",
         "truststore_builder._endpoint",
         "truststore_builder._recipe",
+        "truststore_builder._recipe_build",
+        "truststore_builder._recipe_toml",
     )
     probe = f"import sys; IMPORT; print(sorted(set(sys.modules) & {set(heavy)!r}))"
     assert _run(probe.replace("IMPORT", "import truststore_builder")) == "[]\n"

@@ -33,7 +33,7 @@ from truststore_builder._errors import (
 )
 from truststore_builder._formats.keys import serialize_private_key_pem
 from truststore_builder._model import CLIENT_FILES, StoreFormat
-from truststore_builder._recipe import load_recipe
+from truststore_builder._recipe_toml import load_recipe
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -658,7 +658,7 @@ _VALID_RECIPE = (
 @pytest.mark.parametrize("name", sorted(_recipe_cases()))
 def test_malformed_recipes(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Hostile recipe files: a RecipeError naming the file, and one line from build --recipe."""
-    recipe = pytest.importorskip("truststore_builder._recipe")
+    recipe = pytest.importorskip("truststore_builder._recipe_toml")
     path = tmp_path / "recipe.toml"
     path.write_bytes(_recipe_cases()[name])
     error = attempt(lambda: recipe.load_recipe(path))
@@ -671,7 +671,7 @@ def test_malformed_recipes(name: str, tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_every_truncation_of_a_recipe(tmp_path: Path) -> None:
     """A recipe cut at every length: a typed error or a recipe, never anything else."""
-    recipe = pytest.importorskip("truststore_builder._recipe")
+    recipe = pytest.importorskip("truststore_builder._recipe_toml")
     path = tmp_path / "recipe.toml"
     for length in range(len(_VALID_RECIPE)):
         path.write_bytes(_VALID_RECIPE[:length])
@@ -682,7 +682,7 @@ def test_every_truncation_of_a_recipe(tmp_path: Path) -> None:
 
 def test_a_batch_table_with_an_oversized_field(tmp_path: Path) -> None:
     """A CSV field over the csv module's limit: a RecipeError, not csv.Error."""
-    recipe = pytest.importorskip("truststore_builder._recipe")
+    recipe = pytest.importorskip("truststore_builder._recipe_toml")
     (tmp_path / "rows.csv").write_bytes(b'name,cert,key\n"' + b"x" * 200_000 + b'",b,c\n')
     path = tmp_path / "recipe.toml"
     path.write_bytes(

@@ -31,7 +31,7 @@ from truststore_builder import (
 )
 from truststore_builder._cli.errors import report_error
 from truststore_builder._model import spki_der
-from truststore_builder._recipe import _in_context
+from truststore_builder._recipe_build import _in_context
 
 if TYPE_CHECKING:
     from pathlib import Path

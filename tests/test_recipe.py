@@ -36,8 +36,8 @@ from truststore_builder._recipe import (
     PasswordRef,
     RecipeTarget,
     TargetFormat,
-    load_recipe,
 )
+from truststore_builder._recipe_toml import load_recipe
 
 if TYPE_CHECKING:
     from tests.pki import GeneratedPki

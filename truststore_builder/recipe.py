@@ -21,8 +21,8 @@ from truststore_builder._recipe import (
     RecipeTrust,
     TargetFormat,
     WrittenFile,
-    load_recipe,
 )
+from truststore_builder._recipe_toml import load_recipe
 
 __all__ = [
     "BatchRow",

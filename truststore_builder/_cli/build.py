@@ -459,7 +459,7 @@ def _defaults_with_recipe(recipe: Path) -> argparse.Namespace:
 
 def _build_recipe(args: argparse.Namespace) -> int:
     """``build --recipe FILE``: every target of the recipe, or none."""
-    from truststore_builder._recipe import load_recipe  # noqa: PLC0415 - start-up time: TOML, threads
+    from truststore_builder._recipe_toml import load_recipe  # noqa: PLC0415 - start-up time: TOML, threads
 
     defaults = _defaults_with_recipe(args.recipe)
     mixed = sorted(
