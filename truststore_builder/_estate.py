@@ -57,6 +57,7 @@ from truststore_builder._model import (
     RetiredCa,
     as_password_bytes,
 )
+from truststore_builder._processes import available_cpus
 from truststore_builder._report import (
     Cell,
     html_box,
@@ -625,13 +626,6 @@ def _find(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[_Found], list[P
     return found, directories
 
 
-def _available_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _passwords(
     found: Sequence[_Found], passwords: PasswordMap | None, default: bytes | None
 ) -> list[bytes | PasswordMapError | None]:
@@ -819,7 +813,7 @@ def scan_estate(
             refused[index] = secret
         else:
             jobs.append((str(item.path), secret))
-    used = workers or (_available_workers() if len(jobs) >= _POOL_FROM else 1)
+    used = workers or (available_cpus() if len(jobs) >= _POOL_FROM else 1)
     reads = iter(_read_all(jobs, min(used, max(1, len(jobs))), progress))
     stores: list[StoreReport] = []
     skipped: list[str] = []

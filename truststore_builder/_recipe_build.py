@@ -42,6 +42,7 @@ from truststore_builder._model import (
     CLIENT_PRESETS,
     StoreFormat,
 )
+from truststore_builder._processes import available_cpus
 from truststore_builder._recipe_checks import _check_recipe, _row_key
 from truststore_builder._recipe_parts import (
     _KEYSTORE_FORMATS,
@@ -501,13 +502,6 @@ def _run_row(job: _RowJob) -> _RowOutcome:
     return _RowOutcome(row.name, planned=tuple(planned), warned=warned)
 
 
-def _available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _run_batch(
     jobs: Sequence[_RowJob],
     workers: int,
@@ -576,7 +570,7 @@ def _build(
     # staged (written to a hidden temporary, fsynced) as soon as it is ready, while the
     # workers go on; 4. all are given their names at the end, or none.
 
-    used = max(1, min(workers or _available_cpus(), len(jobs)))
+    used = max(1, min(workers or available_cpus(), len(jobs)))
     planned: list[_Planned] = []
     unchanged: dict[Path, str] = {}
     with (
